@@ -1,0 +1,187 @@
+// The world model: providers, sites, pools, accelerators, contracts, workloads
+// and faults, as loaded from a scenario. See ../shared/DESIGN.md and
+// docs/scenario.md for the meaning of each field.
+//
+// A World is immutable once built by the loader (io/scenario.h) and validated;
+// every other layer holds it by const reference and refers to its entities by
+// dense indices (PoolIndex, JobIndex, ...) for speed. Ids (strings) are for
+// people and for the report. Thread-safety: immutable, safe to share.
+#ifndef POLYCLOUD_WORLD_WORLD_H_
+#define POLYCLOUD_WORLD_WORLD_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "polycloud/base/units.h"
+#include "polycloud/world/schedule.h"
+
+namespace polycloud::world {
+
+using ProviderIndex = int32_t;
+using SiteIndex = int32_t;
+using PoolIndex = int32_t;
+using AcceleratorIndex = int32_t;
+using ContractIndex = int32_t;
+using JobIndex = int32_t;
+using ServiceIndex = int32_t;
+using FaultIndex = int32_t;
+inline constexpr int32_t kNone = -1;
+
+// Relative speeds and fractions are kept in thousandths ("milli") so that all
+// arithmetic is integer: speed_milli 1000 is the reference accelerator (H100).
+inline constexpr int64_t kMilli = 1000;
+
+struct Accelerator {
+  std::string name;           // "H100", "GB200", ...
+  int64_t memory_gb = 0;      // HBM per GPU
+  Power watts;                // board power per GPU
+  int64_t speed_milli = 1000; // relative training/inference speed, H100 = 1000
+};
+
+// The built-in accelerator table (H100, H200, B200, GB200, GB300, MI300X,
+// Trainium2, A100, ...); a scenario may override or extend it.
+const std::vector<Accelerator>& BuiltinAccelerators();
+
+struct Provider {
+  std::string id;
+  std::string name;
+};
+
+struct Site {
+  std::string id;
+  ProviderIndex provider = kNone;
+  std::string region;
+  int64_t pue_milli = 1000;           // power usage effectiveness × 1000
+  StepSchedule<Power> power;          // facility power capacity over time
+  bool power_limited = false;         // false: no power limit given
+};
+
+enum class PricingKind { kReserved, kOnDemand, kSpot };
+const char* PricingKindName(PricingKind kind);
+
+struct Pool {
+  std::string id;
+  SiteIndex site = kNone;
+  ProviderIndex provider = kNone;     // the site's provider, denormalised
+  AcceleratorIndex accelerator = kNone;
+  PricingKind pricing = PricingKind::kOnDemand;
+  StepSchedule<int64_t> gpus;         // GPUs installed over time (ramps become steps)
+  Money price_per_gpu_hour;
+  int64_t gpus_per_node = 8;
+  int64_t domain_size = 8;            // GPUs in one interconnect domain (NVL72 rack: 72)
+  int64_t max_gang = 0;               // largest gang the fabric allows; 0 = the pool's size
+  ContractIndex contract = kNone;     // contract the pool is bought under
+};
+
+// Workload class "*" matches every class; an empty model_family matches every model.
+struct ExclusivityClause {
+  std::string workload_class;
+  std::string model_family;
+  Time from = Time::Min();
+  Time until = Time::Max();           // exclusive: the clause holds for from <= t < until
+  bool outage_exception = false;      // others may serve while the holder has an outage
+};
+
+struct Contract {
+  std::string id;
+  ProviderIndex provider = kNone;
+  Time start;
+  Time end;                           // exclusive
+  Money committed_spend;              // over the whole term; 0 = none
+  bool take_or_pay = false;           // shortfall is paid anyway
+  std::vector<ExclusivityClause> exclusivity;
+};
+
+enum class WorkloadKind { kTraining, kBatch, kService };
+const char* WorkloadKindName(WorkloadKind kind);
+
+// A training or batch job: a gang of `gpus` GPUs inside one fabric.
+struct Job {
+  std::string id;
+  WorkloadKind kind = WorkloadKind::kTraining;
+  std::string workload_class;         // "training", "batch", "research", ...
+  std::string model_family;           // optional
+  int64_t gpus = 1;
+  int64_t work_gpu_seconds = 0;       // reference (H100) GPU-seconds of work
+  std::vector<AcceleratorIndex> accelerators;  // allowed types; empty = any
+  Duration checkpoint_interval;       // 0 = no checkpoints: an interruption loses the run
+  int32_t priority = 0;               // higher runs first and may preempt lower preemptible work
+  Time arrival;
+  bool preemptible = false;
+  std::string stream;                 // the job stream it was generated from, if any
+};
+
+// An inference service: replicas of `gpus_per_replica`, scaled to demand.
+struct Service {
+  std::string id;
+  std::string model;
+  std::string model_family;
+  std::string workload_class;
+  int64_t gpus_per_replica = 8;
+  int64_t replica_tokens_per_s = 1;   // throughput of one replica on the reference accelerator
+  std::vector<AcceleratorIndex> accelerators;
+  int32_t min_providers = 1;          // present at this many providers at least
+  int32_t priority = 1000;
+  StepSchedule<int64_t> demand_tokens_per_s;
+};
+
+enum class FaultKind { kOutage, kCapacityCut };
+enum class FaultTargetKind { kProvider, kSite, kPool };
+const char* FaultKindName(FaultKind kind);
+const char* FaultTargetKindName(FaultTargetKind kind);
+
+struct Fault {
+  std::string id;
+  FaultKind kind = FaultKind::kOutage;
+  FaultTargetKind target_kind = FaultTargetKind::kProvider;
+  int32_t target = kNone;             // index into providers, sites or pools
+  int64_t cut_milli = 1000;           // capacity removed, thousandths (outage: 1000)
+  Time start;
+  Time end;
+};
+
+struct World {
+  std::string name;
+  Time start;
+  Time end;
+  uint64_t seed = 1;
+
+  std::vector<Accelerator> accelerators;
+  std::vector<Provider> providers;
+  std::vector<Site> sites;
+  std::vector<Pool> pools;
+  std::vector<Contract> contracts;
+  std::vector<Job> jobs;              // sorted by (arrival, id index) after loading
+  std::vector<Service> services;
+  std::vector<Fault> faults;
+
+  // Lookups by id; kNone when absent.
+  AcceleratorIndex FindAccelerator(std::string_view name) const;
+  ProviderIndex FindProvider(std::string_view id) const;
+  SiteIndex FindSite(std::string_view id) const;
+  PoolIndex FindPool(std::string_view id) const;
+  ContractIndex FindContract(std::string_view id) const;
+  JobIndex FindJob(std::string_view id) const;
+  ServiceIndex FindService(std::string_view id) const;
+
+  // Pools of each accelerator type, in index order (built by BuildIndexes()).
+  const std::vector<PoolIndex>& PoolsOf(AcceleratorIndex a) const { return pools_by_accelerator_[a]; }
+  // Rebuilds the id maps and per-accelerator pool lists; call after mutating.
+  void BuildIndexes();
+
+ private:
+  std::vector<std::vector<PoolIndex>> pools_by_accelerator_;
+  std::unordered_map<std::string, int32_t> accelerator_ids_, provider_ids_, site_ids_, pool_ids_,
+      contract_ids_, job_ids_, service_ids_;
+};
+
+// Largest gang a pool can run: max_gang, or the pool's peak size when unset.
+int64_t EffectiveMaxGang(const Pool& pool);
+
+}  // namespace polycloud::world
+
+#endif  // POLYCLOUD_WORLD_WORLD_H_
