@@ -1,0 +1,91 @@
+// FleetState: what the fleet looks like right now — each pool's usable
+// capacity and GPUs in use, each site's power in use against its limit, which
+// providers have a declared outage — plus exact integrals of use over time
+// for the ledger and the report.
+//
+// Capacity is kept incrementally: the scheduler calls Bind/Release on every
+// allocation and the setters when a ramp, fault or contract boundary changes
+// a pool, so a placement decision reads free GPUs in O(1). Not thread-safe;
+// one owner (the scheduler) mutates it.
+#ifndef POLYCLOUD_PLACEMENT_FLEET_STATE_H_
+#define POLYCLOUD_PLACEMENT_FLEET_STATE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "polycloud/world/world.h"
+
+namespace polycloud::placement {
+
+struct PoolState {
+  int64_t installed = 0;          // GPUs installed now (the ramp)
+  int64_t capacity = 0;           // usable now: installed, less faults, 0 outside the contract
+  int64_t used = 0;               // GPUs allocated
+  int64_t cut_milli = 0;          // capacity removed by capacity_cut faults (thousandths, capped at 1000)
+  int32_t outages = 0;            // outage faults in force on this pool (directly or via site/provider)
+  bool contract_in_force = true;
+  int64_t max_gang = 0;           // largest gang the fabric allows (world::EffectiveMaxGang)
+  // Integrals, in GPU-seconds, up to `integrated_to`.
+  int64_t used_gpu_seconds = 0;
+  int64_t capacity_gpu_seconds = 0;
+  int64_t installed_gpu_seconds = 0;
+  Time integrated_to;
+
+  bool down() const { return outages > 0; }
+  int64_t free() const { return capacity > used ? capacity - used : 0; }
+};
+
+struct SiteState {
+  Power capacity;                 // facility power limit now
+  Power used;                     // power drawn by allocated GPUs (× PUE)
+  Power peak;                     // highest `used` seen
+  bool limited = false;
+  int32_t outages = 0;
+  Power headroom() const { return capacity > used ? capacity - used : Power(); }
+};
+
+class FleetState {
+ public:
+  FleetState(const world::World& world, Time start);
+
+  const world::World& world() const { return world_; }
+  const PoolState& pool(world::PoolIndex p) const { return pools_[p]; }
+  const SiteState& site(world::SiteIndex s) const { return sites_[s]; }
+  const std::vector<uint8_t>& provider_in_outage() const { return provider_outage_; }
+
+  // GPUs an allocation of a gang of `gpus` takes in pool `p`: a gang larger than a
+  // node takes whole nodes; a smaller one shares a node.
+  int64_t AllocationSize(world::PoolIndex p, int64_t gpus) const;
+  // Facility power drawn by `gpus` GPUs in pool `p` (board power × site PUE).
+  Power PowerOf(world::PoolIndex p, int64_t gpus) const;
+
+  void Bind(world::PoolIndex p, int64_t gpus, Time now);
+  void Release(world::PoolIndex p, int64_t gpus, Time now);
+
+  // Updates the pool's installed GPUs, cut, outage count or contract flag and
+  // recomputes its capacity. The caller evicts work if used > capacity.
+  void SetInstalled(world::PoolIndex p, int64_t gpus, Time now);
+  void AddCut(world::PoolIndex p, int64_t delta_milli, Time now);
+  void AddOutage(world::PoolIndex p, int32_t delta, Time now);
+  void SetContractInForce(world::PoolIndex p, bool in_force, Time now);
+  void SetSitePower(world::SiteIndex s, Power capacity);
+  void AddSiteOutage(world::SiteIndex s, int32_t delta) { sites_[s].outages += delta; }
+  void AddProviderOutage(world::ProviderIndex p, int32_t delta);
+
+  // Brings every pool's integrals up to `now` (before reading them).
+  void IntegrateAll(Time now);
+
+ private:
+  void Integrate(world::PoolIndex p, Time now);
+  void Recompute(world::PoolIndex p);
+
+  const world::World& world_;
+  std::vector<PoolState> pools_;
+  std::vector<SiteState> sites_;
+  std::vector<uint8_t> provider_outage_;
+  std::vector<int32_t> provider_outage_count_;
+};
+
+}  // namespace polycloud::placement
+
+#endif  // POLYCLOUD_PLACEMENT_FLEET_STATE_H_

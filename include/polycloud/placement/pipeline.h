@@ -1,0 +1,185 @@
+// The placement pipeline: filters say yes or no for each candidate pool (with
+// a reason), scorers rank the survivors, and the placer picks the best; bind
+// is the caller's (the scheduler's) step, through FleetState.
+//
+// Each filter and scorer is a small named unit, tested on its own
+// (pipeline_test.cc). A filter's verdict is a few integers; the human reason
+// is formatted only when an explanation is asked for, so a decision makes no
+// allocation on the hot path.
+//
+//   placement::Placer placer(world, rules);
+//   placement::Context ctx{world, fleet, rules, now, &oracle};
+//   placement::Decision d = placer.Place(ctx, request, /*explanation=*/nullptr);
+//   if (d.pool != world::kNone) fleet.Bind(d.pool, d.alloc_gpus, now);
+//
+// Thread-safety: a Placer keeps scratch buffers; use one per thread.
+#ifndef POLYCLOUD_PLACEMENT_PIPELINE_H_
+#define POLYCLOUD_PLACEMENT_PIPELINE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "polycloud/contracts/exclusivity.h"
+#include "polycloud/placement/fleet_state.h"
+#include "polycloud/world/world.h"
+
+namespace polycloud::placement {
+
+// What is being placed: one job's gang or one service replica.
+struct Request {
+  world::WorkloadKind kind = world::WorkloadKind::kTraining;
+  std::string_view id;
+  std::string_view workload_class;
+  std::string_view model_family;
+  int64_t gpus = 1;
+  const std::vector<world::AcceleratorIndex>* accelerators = nullptr;  // null/empty = any
+  int32_t priority = 0;
+  // Services only: replicas the service has at each provider now, and how many
+  // providers it must be present at.
+  const std::vector<int32_t>* replicas_per_provider = nullptr;
+  int32_t min_providers = 1;
+};
+
+// Tells the placer how much of a pool could be freed by preempting work of
+// lower priority (implemented by the scheduler, which knows the allocations).
+class PreemptionOracle {
+ public:
+  virtual ~PreemptionOracle() = default;
+  // GPUs held in pool `p` by preemptible work with priority < `priority`.
+  virtual int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const = 0;
+};
+
+struct Context {
+  const world::World& world;
+  const FleetState& fleet;
+  const contracts::ExclusivityRules& rules;
+  Time now;
+  const PreemptionOracle* preemption = nullptr;  // null: never preempt
+};
+
+// A filter's answer for one pool: pass, or fail with up to two numbers that
+// the filter's Describe() turns into text (e.g. needed vs free GPUs).
+struct Verdict {
+  bool pass = true;
+  bool resource = false;  // failed only for lack of GPUs or power: preemption may help
+  int64_t a = 0;
+  int64_t b = 0;
+  static Verdict Pass() { return {}; }
+  static Verdict Fail(int64_t a = 0, int64_t b = 0) { return {false, false, a, b}; }
+  static Verdict Short(int64_t a, int64_t b) { return {false, true, a, b}; }
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  virtual const char* name() const = 0;
+  virtual Verdict Check(const Context& ctx, const Request& req, world::PoolIndex p) const = 0;
+  // Why the pool failed (or "ok"), for explanations.
+  virtual std::string Describe(const Context& ctx, const Request& req, world::PoolIndex p,
+                               const Verdict& v) const = 0;
+};
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual const char* name() const = 0;
+  virtual const char* unit() const = 0;
+  virtual bool lower_is_better() const = 0;
+  virtual int64_t weight() const = 0;
+  // The raw measure for this pool (e.g. marginal cost in micro-dollars per
+  // reference GPU-hour); normalised across candidates by the placer.
+  virtual int64_t Raw(const Context& ctx, const Request& req, world::PoolIndex p) const = 0;
+};
+
+// The built-in filters, cheap first.
+std::unique_ptr<Filter> MakeAcceleratorFilter();
+std::unique_ptr<Filter> MakeFaultFilter();
+std::unique_ptr<Filter> MakeContractFilter();
+std::unique_ptr<Filter> MakeFabricFilter();
+std::unique_ptr<Filter> MakeExclusivityFilter();
+std::unique_ptr<Filter> MakeProviderSpreadFilter();
+std::unique_ptr<Filter> MakeCapacityFilter();
+std::unique_ptr<Filter> MakePowerFilter();
+
+// The built-in scorers.
+std::unique_ptr<Scorer> MakeMarginalCostScorer();
+std::unique_ptr<Scorer> MakeSpeedScorer();
+std::unique_ptr<Scorer> MakeProviderDiversityScorer();
+std::unique_ptr<Scorer> MakeFragmentationScorer();
+
+// Marginal price of one more GPU-hour in pool `p`, before speed: 0 for
+// reserved (prepaid) capacity, a tenth of list for pools under a take-or-pay
+// commitment (that spend would be paid anyway), list price otherwise.
+Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p);
+
+inline constexpr int kMaxScorers = 8;
+
+// One candidate's fate in a decision, for `explain`.
+struct CandidateVerdict {
+  world::PoolIndex pool = world::kNone;
+  const char* rejected_by = nullptr;  // filter name; null when the pool passed
+  std::string reason;                 // filled for rejected pools
+  bool via_preemption = false;        // passes only if lower-priority work is preempted
+  std::array<int64_t, kMaxScorers> raw{};
+  std::array<int64_t, kMaxScorers> normalized{};
+  int64_t total = 0;
+};
+
+struct Explanation {
+  Time at;
+  std::string subject;                // "job research-0042", "service chat replica"
+  int64_t gpus = 0;
+  std::vector<std::string> scorer_names;
+  std::vector<std::string> scorer_units;
+  std::vector<CandidateVerdict> candidates;  // every pool of the world, in index order
+  world::PoolIndex chosen = world::kNone;
+  bool preempts = false;
+};
+
+struct Decision {
+  world::PoolIndex pool = world::kNone;  // kNone: nowhere now
+  int64_t alloc_gpus = 0;
+  bool needs_preemption = false;          // the caller must free GPUs in `pool` first
+  int64_t total_score = 0;
+  // When nowhere: the filter that rejected the most candidates (for the log).
+  const char* main_obstacle = nullptr;
+};
+
+class Placer {
+ public:
+  explicit Placer(const world::World& world);
+
+  // Picks the best pool for `req` now, without binding. Considers preemption
+  // only when ctx.preemption is set and no pool fits outright. When
+  // `explanation` is non-null, every pool's verdict and scores are recorded.
+  Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
+
+  const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
+  const std::vector<std::unique_ptr<Scorer>>& scorers() const { return scorers_; }
+
+ private:
+  struct Survivor {
+    world::PoolIndex pool;
+    bool via_preemption;
+    std::array<int64_t, kMaxScorers> raw;
+  };
+  // Runs the filters over `pool`; returns the index of the first failing filter or -1.
+  int FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
+                         Verdict* failed) const;
+  void Consider(const Context& ctx, const Request& req, world::PoolIndex pool, bool allow_preempt,
+                Explanation* explanation);
+
+  const world::World& world_;
+  std::vector<std::unique_ptr<Filter>> filters_;
+  std::vector<std::unique_ptr<Scorer>> scorers_;
+  std::vector<Survivor> survivors_;        // scratch, reused across decisions
+  std::vector<int32_t> obstacle_counts_;   // scratch: rejections per filter
+};
+
+}  // namespace polycloud::placement
+
+#endif  // POLYCLOUD_PLACEMENT_PIPELINE_H_

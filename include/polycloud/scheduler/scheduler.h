@@ -1,0 +1,250 @@
+// Scheduler: the event-driven core shared by the simulator and (later) the live
+// broker. It owns the queue, the allocations and the FleetState, and decides
+// with the placement pipeline; it never reads a clock. Its owner tells it what
+// happened and when (a job arrived, a finish is due, a ramp step, a fault) and
+// then calls Schedule(now); the scheduler asks its Timer to call back when a
+// job it started will finish, and reports every state change to its Observer.
+//
+//   Scheduler s(world, options, start, &timer, &observer);
+//   s.JobArrived(j, now); s.Schedule(now);
+//   ... timer fires: s.JobFinishDue(j, epoch, t); s.Schedule(t);
+//
+// Work is in reference GPU-seconds; a gang of g GPUs of speed v (thousandths
+// of H100) does g·v/1000 reference GPU-seconds per second. An interruption
+// (preemption, fault, capacity cut) keeps the work up to the last checkpoint
+// and requeues the job. Services are scaled to demand replica by replica.
+//
+// Thread-safety: not thread-safe; one owner drives it.
+#ifndef POLYCLOUD_SCHEDULER_SCHEDULER_H_
+#define POLYCLOUD_SCHEDULER_SCHEDULER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "polycloud/base/status.h"
+#include "polycloud/contracts/exclusivity.h"
+#include "polycloud/placement/fleet_state.h"
+#include "polycloud/placement/pipeline.h"
+#include "polycloud/world/world.h"
+
+namespace polycloud::scheduler {
+
+enum class EventType : uint8_t {
+  kJobArrived,          // subject = job
+  kJobStarted,          // subject = job, pool, gpus, value = expected run seconds
+  kJobFinished,         // subject = job, pool
+  kJobPreempted,        // subject = job, pool, value = lost reference GPU-seconds, aux = preemptor job/service
+  kJobInterrupted,      // subject = job, pool, value = lost reference GPU-seconds (fault, cut, power, contract)
+  kReplicaStarted,      // subject = service, pool, gpus, aux = 1 when it replaces a lost replica
+  kReplicaStopped,      // subject = service, pool (scaled down)
+  kReplicaLost,         // subject = service, pool (fault, cut, power, contract)
+  kServiceShort,        // subject = service, value = demand, aux = capacity (tokens/s): cannot meet demand
+  kServiceRecovered,    // subject = service: demand met again
+  kPoolCapacity,        // subject = pool, value = usable GPUs, aux = installed
+  kSitePower,           // subject = site, value = watts
+  kFaultStarted,        // subject = fault
+  kFaultEnded,          // subject = fault
+  kContractsChanged,    // a contract term or exclusivity clause started or ended
+  kExclusivityException,// subject = job or service (aux 0 job, 1 service), pool: ran via an outage exception
+};
+const char* EventTypeName(EventType type);
+
+struct Event {
+  Time at;
+  EventType type;
+  int32_t subject = world::kNone;
+  world::PoolIndex pool = world::kNone;
+  int64_t gpus = 0;
+  int64_t value = 0;
+  int64_t aux = 0;
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void OnEvent(const Event& event) = 0;
+};
+
+// Calls the scheduler back when a started job is due to finish.
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  virtual void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) = 0;
+};
+
+enum class Policy {
+  kPriority,  // highest priority first, then arrival; later jobs backfill around blocked ones
+  kFifo,      // arrival order; the first job that does not fit blocks the rest
+};
+Result<Policy> ParsePolicy(std::string_view name);
+const char* PolicyName(Policy policy);
+
+struct Options {
+  Policy policy = Policy::kPriority;
+};
+
+enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
+
+struct JobState {
+  JobStatus status = JobStatus::kNotArrived;
+  int64_t remaining_work = 0;        // reference GPU-seconds
+  int32_t alloc = -1;
+  uint32_t epoch = 0;                // bumped on every start/stop; stale finishes are ignored
+  Time first_start = Time::Min();
+  Time end = Time::Min();
+  int32_t starts = 0;
+  int32_t interruptions = 0;
+  int32_t preemptions = 0;
+  int64_t lost_work = 0;             // reference GPU-seconds lost to interruptions
+  int64_t gpu_seconds = 0;           // GPU-seconds allocated over all runs
+  world::PoolIndex last_pool = world::kNone;
+  int32_t providers_used_mask = 0;   // bit per provider (first 31), to count moves
+  uint64_t failed_generation = ~0ULL;
+};
+
+struct ServiceState {
+  std::vector<int32_t> replicas;     // allocation ids
+  std::vector<int32_t> per_provider; // replicas at each provider
+  int64_t capacity = 0;              // tokens/s of the live replicas
+  int64_t demand = 0;                // tokens/s asked now
+  int64_t served_token_seconds = 0;  // ∫ min(capacity, demand)
+  int64_t demand_token_seconds = 0;  // ∫ demand
+  int64_t short_seconds = 0;         // time with capacity < demand
+  Time integrated_to;
+  bool short_now = false;
+  int32_t lost_pending = 0;
+  int32_t failovers = 0;             // lost replicas replaced
+  int32_t replicas_lost = 0;
+  int32_t peak_replicas = 0;
+  uint64_t failed_generation = ~0ULL;
+};
+
+class Scheduler final : public placement::PreemptionOracle {
+ public:
+  Scheduler(const world::World& world, Options options, Time start, Timer* timer, Observer* observer);
+
+  // Inputs. Each reads the world at `now`; call Schedule(now) after a batch.
+  void JobArrived(world::JobIndex job, Time now);
+  void JobFinishDue(world::JobIndex job, uint32_t epoch, Time now);
+  void PoolInstalledChanged(world::PoolIndex pool, Time now);
+  void SitePowerChanged(world::SiteIndex site, Time now);
+  void ServiceDemandChanged(world::ServiceIndex service, Time now);
+  void FaultStarted(world::FaultIndex fault, Time now);
+  void FaultEnded(world::FaultIndex fault, Time now);
+  void ContractsChanged(Time now);
+  // Places what can be placed now: services first, then the job queue.
+  void Schedule(Time now);
+  // Settles every integral up to `end` (running work is accounted to `end`).
+  void Finish(Time end);
+
+  // Keeps a full explanation of every placement attempt of one workload.
+  void Watch(world::WorkloadKind kind, int32_t index);
+  struct WatchedDecision {
+    placement::Explanation explanation;
+    bool placed = false;
+    int32_t repeats = 1;            // identical consecutive blocked attempts folded together
+    Time last_at;
+  };
+  const std::vector<WatchedDecision>& watched() const { return watched_; }
+
+  const placement::FleetState& fleet() const { return fleet_; }
+  const std::vector<JobState>& jobs() const { return jobs_; }
+  const std::vector<ServiceState>& services() const { return services_; }
+  size_t queued() const { return queue_.size(); }
+  int64_t placement_attempts() const { return attempts_; }
+
+  int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
+
+ private:
+  struct Allocation {
+    bool live = false;
+    bool is_service = false;
+    bool preemptible = false;
+    int32_t owner = world::kNone;
+    world::PoolIndex pool = world::kNone;
+    int64_t gpus = 0;                // allocated (whole nodes for large gangs)
+    int64_t gang = 0;                // requested
+    int32_t priority = 0;
+    int32_t slot = -1;               // position in pool_allocs_[pool]
+    Time start;
+    int64_t tokens = 0;              // replicas: throughput
+  };
+  struct QueueKey {
+    int64_t k1, k2;
+    world::JobIndex job;
+    bool operator<(const QueueKey& o) const {
+      return k1 != o.k1 ? k1 < o.k1 : k2 != o.k2 ? k2 < o.k2 : job < o.job;
+    }
+  };
+  enum class StopReason { kPreempted, kInterrupted, kScaledDown };
+
+  QueueKey KeyOf(world::JobIndex j) const;
+  placement::Context MakeContext(Time now) const;
+  placement::Request JobRequest(world::JobIndex j) const;
+  placement::Request ReplicaRequest(world::ServiceIndex s) const;
+  placement::Decision Decide(const placement::Request& req, Time now, bool watched, const std::string& subject);
+
+  int32_t NewAllocation(bool is_service, int32_t owner, world::PoolIndex pool, int64_t gpus, int64_t gang,
+                        int32_t priority, bool preemptible, Time now);
+  void FreeAllocation(int32_t id, Time now);
+  void StartJob(world::JobIndex j, const placement::Decision& d, Time now);
+  void StopJob(world::JobIndex j, StopReason why, int64_t by, Time now);
+  bool StartReplica(world::ServiceIndex s, Time now);
+  void StopReplica(int32_t alloc_id, StopReason why, Time now);
+  void Evict(int32_t alloc_id, StopReason why, int64_t by, Time now);
+  void PreemptFor(world::PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now);
+  // Evicts work until the pool fits its capacity and its site its power.
+  void EnforceLimits(world::PoolIndex pool, Time now);
+  void EnforceSitePower(world::SiteIndex site, Time now);
+  void EnforceExclusivity(Time now);
+  void ApplyContractTerms(Time now);
+  void ReconcileService(world::ServiceIndex s, Time now);
+  void IntegrateService(world::ServiceIndex s, Time now);
+  void UpdateShortness(world::ServiceIndex s, Time now);
+  void ApplyFaultToPools(world::FaultIndex f, int32_t sign, Time now);
+  void Emit(const Event& e) { if (observer_) observer_->OnEvent(e); }
+  bool IsWatched(bool service, int32_t index) const {
+    return watch_index_ == index && watch_service_ == service;
+  }
+  int32_t ShapeOf(const world::Job& job);
+
+  const world::World& world_;
+  Options options_;
+  Timer* timer_;
+  Observer* observer_;
+  contracts::ExclusivityRules rules_;
+  placement::FleetState fleet_;
+  placement::Placer placer_;
+
+  std::vector<JobState> jobs_;
+  std::vector<ServiceState> services_;
+  std::vector<Allocation> allocs_;
+  std::vector<int32_t> free_allocs_;
+  std::vector<std::vector<int32_t>> pool_allocs_;
+  std::vector<int64_t> pool_preemptible_gpus_;
+  std::vector<int32_t> pool_preemptible_max_priority_;  // an upper bound
+  std::set<QueueKey> queue_;
+  // Generation of "something may now fit that did not": bumped whenever
+  // capacity is freed or added, so a blocked job is not retried in vain.
+  uint64_t generation_ = 0;
+  int64_t attempts_ = 0;
+  // Jobs of one shape (allowed accelerators, class, model family) fail alike.
+  std::vector<int32_t> job_shape_;
+  std::map<std::string, int32_t> shapes_;
+  struct ShapeFailure { uint64_t pass = 0; int64_t gang = 0; int32_t priority = 0; };
+  std::vector<ShapeFailure> shape_failures_;
+  uint64_t pass_ = 0;
+
+  int32_t watch_index_ = world::kNone;
+  bool watch_service_ = false;
+  std::vector<WatchedDecision> watched_;
+  std::vector<int32_t> scratch_victims_;
+};
+
+}  // namespace polycloud::scheduler
+
+#endif  // POLYCLOUD_SCHEDULER_SCHEDULER_H_

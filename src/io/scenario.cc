@@ -1,0 +1,924 @@
+#include "polycloud/io/scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+#include "polycloud/base/rng.h"
+
+namespace polycloud::io {
+
+std::string Diagnostic::ToString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  return out + ": " + message;
+}
+
+namespace {
+
+using world::World;
+
+const char* NodeTypeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "nothing (null)";
+    default: return "nothing";
+  }
+}
+
+std::string Found(const YAML::Node& n) {
+  if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+  return NodeTypeName(n);
+}
+
+// Collects diagnostics for one file.
+class Diags {
+ public:
+  Diags(std::string file, std::vector<Diagnostic>* out) : file_(std::move(file)), out_(out) {}
+
+  void Add(const YAML::Mark& mark, std::string message) {
+    if (out_->size() >= kMaxDiagnostics) {
+      truncated_ = true;
+      return;
+    }
+    Diagnostic d;
+    d.file = file_;
+    if (mark.line >= 0) {
+      d.line = mark.line + 1;
+      d.column = mark.column + 1;
+    }
+    d.message = std::move(message);
+    out_->push_back(std::move(d));
+  }
+  void Add(const YAML::Node& n, std::string message) { Add(n.Mark(), std::move(message)); }
+  bool any() const { return !out_->empty(); }
+  bool truncated() const { return truncated_; }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic>* out_;
+  bool truncated_ = false;
+};
+
+// Reads one YAML mapping: each Take() marks a key as known; Finish() reports
+// every key that nobody took, so a typo is an error instead of being ignored.
+class MapReader {
+ public:
+  MapReader(const YAML::Node& node, std::string what, Diags& diags)
+      : node_(node), what_(std::move(what)), diags_(diags) {
+    valid_ = node.IsMap();
+    if (!valid_) diags_.Add(node, "expected " + what_ + " as a mapping of keys, found " + Found(node));
+  }
+  bool valid() const { return valid_; }
+  const YAML::Node& node() const { return node_; }
+
+  // The value of `key`, or an undefined node when absent.
+  YAML::Node Take(const std::string& key) {
+    taken_.insert(key);
+    if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
+    return node_[key];
+  }
+  bool Has(const std::string& key) const { return valid_ && node_[key]; }
+
+  YAML::Node Require(const std::string& key) {
+    YAML::Node v = Take(key);
+    if (valid_ && !v) diags_.Add(node_, what_ + " is missing required key \"" + key + "\"");
+    return v;
+  }
+
+  void Finish() {
+    if (!valid_) return;
+    for (const auto& kv : node_) {
+      std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      if (!taken_.count(key)) {
+        std::string known;
+        for (const std::string& k : taken_) known += (known.empty() ? "" : ", ") + k;
+        diags_.Add(kv.first, "unknown key \"" + key + "\" in " + what_ + " (expected one of: " + known + ")");
+      }
+    }
+  }
+
+ private:
+  YAML::Node node_;
+  std::string what_;
+  Diags& diags_;
+  std::set<std::string> taken_;
+  bool valid_ = false;
+};
+
+// Typed scalar readers: report on failure and return std::nullopt.
+std::optional<std::string> AsString(const YAML::Node& n, Diags& d, const std::string& what) {
+  if (!n.IsScalar() || n.Scalar().empty()) {
+    d.Add(n, "expected " + what + " as a non-empty string, found " + Found(n));
+    return std::nullopt;
+  }
+  return n.Scalar();
+}
+
+template <typename T>
+std::optional<T> FromResult(const YAML::Node& n, Diags& d, const std::string& what, Result<T> r) {
+  if (!r.ok()) {
+    d.Add(n, what + ": " + r.status().message());
+    return std::nullopt;
+  }
+  return std::move(r).value();
+}
+
+std::optional<int64_t> AsInteger(const YAML::Node& n, Diags& d, const std::string& what,
+                                 int64_t min, int64_t max = std::numeric_limits<int64_t>::max()) {
+  if (!n.IsScalar()) {
+    d.Add(n, what + ": expected an integer, found " + Found(n));
+    return std::nullopt;
+  }
+  auto v = FromResult(n, d, what, ParseInteger(n.Scalar()));
+  if (v && (*v < min || *v > max)) {
+    std::string range = max == std::numeric_limits<int64_t>::max()
+                            ? ">= " + std::to_string(min)
+                            : "between " + std::to_string(min) + " and " + std::to_string(max);
+    d.Add(n, what + ": expected an integer " + range + ", found " + n.Scalar());
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A decimal scaled by 10^digits ("2.5" with digits 6 → 2'500'000).
+std::optional<int64_t> AsDecimal(const YAML::Node& n, Diags& d, const std::string& what, int digits) {
+  if (!n.IsScalar()) {
+    d.Add(n, what + ": expected a decimal number, found " + Found(n));
+    return std::nullopt;
+  }
+  return FromResult(n, d, what, ParseScaledDecimal(n.Scalar(), digits));
+}
+
+// US dollars, exact to the micro-dollar, with an optional K/M/B/T multiplier
+// suffix and optional leading '$': "2.50", "$38B", "1.2M".
+std::optional<Money> AsUsd(const YAML::Node& n, Diags& d, const std::string& what) {
+  if (!n.IsScalar()) {
+    d.Add(n, what + ": expected an amount in US dollars, found " + Found(n));
+    return std::nullopt;
+  }
+  std::string s = n.Scalar();
+  if (!s.empty() && s[0] == '$') s.erase(0, 1);
+  int64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K': mult = 1'000; break;
+      case 'M': mult = 1'000'000; break;
+      case 'B': mult = 1'000'000'000; break;
+      case 'T': mult = 1'000'000'000'000; break;
+      default: break;
+    }
+    if (mult != 1) s.pop_back();
+  }
+  auto v = ParseScaledDecimal(s, 6);
+  if (!v.ok()) {
+    d.Add(n, what + ": expected an amount in US dollars such as \"2.50\" or \"38B\", found " + Found(n));
+    return std::nullopt;
+  }
+  __int128 micros = static_cast<__int128>(*v) * mult;
+  if (micros > std::numeric_limits<int64_t>::max() / 4) {
+    d.Add(n, what + ": amount too large: " + Found(n));
+    return std::nullopt;
+  }
+  return Money::FromMicros(static_cast<int64_t>(micros));
+}
+
+std::optional<bool> AsBool(const YAML::Node& n, Diags& d, const std::string& what) {
+  if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
+  d.Add(n, what + ": expected true or false, found " + Found(n));
+  return std::nullopt;
+}
+
+std::optional<Time> AsTime(const YAML::Node& n, Diags& d, const std::string& what) {
+  if (!n.IsScalar()) {
+    d.Add(n, what + ": expected a UTC date or time, found " + Found(n));
+    return std::nullopt;
+  }
+  return FromResult(n, d, what, ParseTime(n.Scalar()));
+}
+
+std::optional<Duration> AsDuration(const YAML::Node& n, Diags& d, const std::string& what) {
+  if (!n.IsScalar()) {
+    d.Add(n, what + ": expected a duration such as \"2h\", found " + Found(n));
+    return std::nullopt;
+  }
+  return FromResult(n, d, what, ParseDuration(n.Scalar()));
+}
+
+template <typename E>
+std::optional<E> AsEnum(const YAML::Node& n, Diags& d, const std::string& what,
+                        const std::vector<std::pair<std::string, E>>& names) {
+  std::string list;
+  for (const auto& [name, value] : names) {
+    if (n.IsScalar() && n.Scalar() == name) return value;
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  d.Add(n, what + ": expected one of " + list + ", found " + Found(n));
+  return std::nullopt;
+}
+
+// Calls `each` for every item of a list-valued key (absent = empty list).
+void ForEachItem(const YAML::Node& list, Diags& d, const std::string& what,
+                 const std::function<void(const YAML::Node&)>& each) {
+  if (!list) return;
+  if (list.IsNull()) return;
+  if (!list.IsSequence()) {
+    d.Add(list, "expected " + what + " as a list, found " + Found(list));
+    return;
+  }
+  for (const YAML::Node& item : list) each(item);
+}
+
+// Checks ids are unique within a kind; remembers where each was defined.
+class IdRegistry {
+ public:
+  explicit IdRegistry(std::string kind) : kind_(std::move(kind)) {}
+  void Add(const std::string& id, const YAML::Node& where, Diags& d) {
+    auto [it, inserted] = seen_.emplace(id, where.Mark());
+    if (!inserted) {
+      d.Add(where, "duplicate " + kind_ + " id \"" + id + "\" (first defined at line " +
+                       std::to_string(it->second.line + 1) + ")");
+    }
+  }
+
+ private:
+  std::string kind_;
+  std::map<std::string, YAML::Mark> seen_;
+};
+
+class Loader {
+ public:
+  Loader(Diags& d) : d_(d) {}
+
+  void Load(const YAML::Node& root, Scenario& out) {
+    MapReader top(root, "the scenario", d_);
+    if (!top.valid()) return;
+    World& w = out.world;
+    if (auto v = top.Require("name"); v) {
+      if (auto s = AsString(v, d_, "name")) w.name = *s;
+    }
+    YAML::Node start = top.Require("start"), end = top.Require("end");
+    if (start) {
+      if (auto t = AsTime(start, d_, "start")) w.start = *t;
+    }
+    if (end) {
+      if (auto t = AsTime(end, d_, "end")) w.end = *t;
+    }
+    if (start && end && w.end <= w.start) {
+      d_.Add(end, "end must be after start (start " + FormatTime(w.start) + ", found end " +
+                      FormatTime(w.end) + ")");
+    }
+    if (auto v = top.Take("seed"); v) {
+      if (auto s = AsInteger(v, d_, "seed", 0)) w.seed = static_cast<uint64_t>(*s);
+    }
+    if (auto v = top.Take("scheduler"); v) LoadScheduler(v, out.options);
+
+    w.accelerators = world::BuiltinAccelerators();
+    ForEachItem(top.Take("accelerators"), d_, "accelerators",
+                [&](const YAML::Node& n) { LoadAccelerator(n, w); });
+    IndexAccelerators(w);
+    ForEachItem(top.Require("providers"), d_, "providers", [&](const YAML::Node& n) { LoadProvider(n, w); });
+    ForEachItem(top.Require("sites"), d_, "sites", [&](const YAML::Node& n) { LoadSite(n, w); });
+    ForEachItem(top.Take("contracts"), d_, "contracts", [&](const YAML::Node& n) { LoadContract(n, w); });
+    ForEachItem(top.Require("pools"), d_, "pools", [&](const YAML::Node& n) { LoadPool(n, w); });
+    ForEachItem(top.Take("jobs"), d_, "jobs", [&](const YAML::Node& n) { LoadJob(n, w); });
+    ForEachItem(top.Take("job_streams"), d_, "job_streams", [&](const YAML::Node& n) { LoadStream(n, w); });
+    ForEachItem(top.Take("services"), d_, "services", [&](const YAML::Node& n) { LoadService(n, w); });
+    ForEachItem(top.Take("faults"), d_, "faults", [&](const YAML::Node& n) { LoadFault(n, w); });
+    top.Finish();
+    if (!d_.any()) {
+      // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
+      std::stable_sort(w.jobs.begin(), w.jobs.end(),
+                       [](const world::Job& a, const world::Job& b) { return a.arrival < b.arrival; });
+      w.BuildIndexes();
+    }
+  }
+
+ private:
+  void LoadScheduler(const YAML::Node& n, ScenarioOptions& o) {
+    MapReader m(n, "scheduler", d_);
+    if (auto v = m.Take("policy"); v) {
+      static const std::vector<std::pair<std::string, std::string>> kPolicies = {
+          {"priority", "priority"}, {"fifo", "fifo"}};
+      if (auto p = AsEnum(v, d_, "scheduler.policy", kPolicies)) o.policy = *p;
+    }
+    m.Finish();
+  }
+
+  void IndexAccelerators(World& w) {
+    accel_index_.clear();
+    for (size_t i = 0; i < w.accelerators.size(); ++i) accel_index_[w.accelerators[i].name] = i;
+  }
+
+  void LoadAccelerator(const YAML::Node& n, World& w) {
+    MapReader m(n, "an accelerator", d_);
+    if (!m.valid()) return;
+    auto name = AsString(m.Require("name"), d_, "accelerator name");
+    if (!name) { m.Finish(); return; }
+    world::Accelerator* a = nullptr;
+    for (auto& existing : w.accelerators) {
+      if (existing.name == *name) a = &existing;
+    }
+    bool is_new = a == nullptr;
+    if (is_new) {
+      w.accelerators.push_back({*name, 0, Power::Watts(0), 0});
+      a = &w.accelerators.back();
+    }
+    auto field = [&](const char* key) { return is_new ? m.Require(key) : m.Take(key); };
+    if (auto v = field("memory_gb"); v) {
+      if (auto x = AsInteger(v, d_, "memory_gb", 1)) a->memory_gb = *x;
+    }
+    if (auto v = field("watts"); v) {
+      if (auto x = AsInteger(v, d_, "watts", 1)) a->watts = Power::Watts(*x);
+    }
+    if (auto v = field("speed"); v) {
+      if (auto x = AsDecimal(v, d_, "speed (relative to H100 = 1.0)", 3)) {
+        if (*x <= 0) d_.Add(v, "speed must be greater than 0, found " + Found(v));
+        a->speed_milli = *x;
+      }
+    }
+    m.Finish();
+  }
+
+  // An id, also registered for uniqueness.
+  std::optional<std::string> Id(MapReader& m, IdRegistry& reg, const std::string& what) {
+    YAML::Node v = m.Require("id");
+    if (!v) return std::nullopt;
+    auto id = AsString(v, d_, what + " id");
+    if (id) reg.Add(*id, v, d_);
+    return id;
+  }
+
+  // A reference by id to another entity; reports a dangling one.
+  int32_t Ref(const YAML::Node& v, const std::map<std::string, int32_t>& ids, const std::string& what) {
+    if (!v) return world::kNone;
+    auto s = AsString(v, d_, what);
+    if (!s) return world::kNone;
+    auto it = ids.find(*s);
+    if (it == ids.end()) {
+      std::string known;
+      int shown = 0;
+      for (const auto& [k, _] : ids) {
+        if (shown++ == 8) { known += ", ..."; break; }
+        known += (known.empty() ? "" : ", ") + k;
+      }
+      d_.Add(v, what + " \"" + *s + "\" is not defined (known: " + (known.empty() ? "none" : known) + ")");
+      return world::kNone;
+    }
+    return it->second;
+  }
+
+  std::vector<world::AcceleratorIndex> AcceleratorList(const YAML::Node& v, const std::string& what) {
+    std::vector<world::AcceleratorIndex> out;
+    if (!v) return out;
+    if (!v.IsSequence()) {
+      d_.Add(v, what + ": expected a list of accelerator names, found " + Found(v));
+      return out;
+    }
+    for (const YAML::Node& item : v) {
+      int32_t a = Ref(item, AccelIds(), "accelerator");
+      if (a != world::kNone) out.push_back(a);
+    }
+    return out;
+  }
+
+  const std::map<std::string, int32_t>& AccelIds() {
+    if (accel_ids_.size() != accel_index_.size()) {
+      accel_ids_.clear();
+      for (const auto& [k, v] : accel_index_) accel_ids_[k] = static_cast<int32_t>(v);
+    }
+    return accel_ids_;
+  }
+
+  void LoadProvider(const YAML::Node& n, World& w) {
+    MapReader m(n, "a provider", d_);
+    if (!m.valid()) return;
+    world::Provider p;
+    if (auto id = Id(m, provider_reg_, "provider")) p.id = *id;
+    p.name = p.id;
+    if (auto v = m.Take("name"); v) {
+      if (auto s = AsString(v, d_, "provider name")) p.name = *s;
+    }
+    m.Finish();
+    provider_ids_[p.id] = static_cast<int32_t>(w.providers.size());
+    w.providers.push_back(std::move(p));
+  }
+
+  // A step schedule given either as one scalar or as a list of {at, <key>}.
+  template <typename V, typename ParseValue>
+  std::optional<world::StepSchedule<V>> Schedule(const YAML::Node& v, const std::string& what,
+                                                 const std::string& value_key, ParseValue parse) {
+    world::StepSchedule<V> s;
+    if (v.IsScalar()) {
+      auto x = parse(v);
+      if (!x) return std::nullopt;
+      s.Set(Time::Min(), *x);
+      return s;
+    }
+    if (!v.IsSequence() || v.size() == 0) {
+      d_.Add(v, what + ": expected a value or a non-empty list of {at, " + value_key + "}, found " + Found(v));
+      return std::nullopt;
+    }
+    bool ok = true;
+    Time last = Time::Min();
+    for (const YAML::Node& item : v) {
+      MapReader m(item, "a point of " + what, d_);
+      if (!m.valid()) { ok = false; continue; }
+      auto at = m.Require("at") ? AsTime(m.Take("at"), d_, "at") : std::nullopt;
+      YAML::Node val = m.Require(value_key);
+      auto x = val ? parse(val) : std::nullopt;
+      m.Finish();
+      if (!at || !x) { ok = false; continue; }
+      if (*at <= last) {
+        d_.Add(item["at"], what + ": points must be in increasing time order (found " + FormatTime(*at) +
+                               " after " + FormatTime(last) + ")");
+        ok = false;
+      }
+      last = *at;
+      s.Set(*at, *x);
+    }
+    if (!ok) return std::nullopt;
+    return s;
+  }
+
+  void LoadSite(const YAML::Node& n, World& w) {
+    MapReader m(n, "a site", d_);
+    if (!m.valid()) return;
+    world::Site s;
+    if (auto id = Id(m, site_reg_, "site")) s.id = *id;
+    s.provider = Ref(m.Require("provider"), provider_ids_, "provider");
+    if (auto v = m.Take("region"); v) {
+      if (auto r = AsString(v, d_, "region")) s.region = *r;
+    }
+    if (auto v = m.Take("pue"); v) {
+      if (auto x = AsDecimal(v, d_, "pue", 3)) {
+        if (*x < 1000) d_.Add(v, "pue must be at least 1.0, found " + Found(v));
+        s.pue_milli = *x;
+      }
+    }
+    if (auto v = m.Take("power_mw"); v) {
+      auto sched = Schedule<Power>(v, "power_mw", "mw", [&](const YAML::Node& x) -> std::optional<Power> {
+        auto watts = AsDecimal(x, d_, "power in MW", 6);  // 6 decimals of MW = watts
+        if (!watts) return std::nullopt;
+        return Power::Watts(*watts);
+      });
+      if (sched) {
+        s.power = std::move(*sched);
+        s.power_limited = true;
+      }
+    }
+    m.Finish();
+    site_ids_[s.id] = static_cast<int32_t>(w.sites.size());
+    w.sites.push_back(std::move(s));
+  }
+
+  void LoadContract(const YAML::Node& n, World& w) {
+    MapReader m(n, "a contract", d_);
+    if (!m.valid()) return;
+    world::Contract c;
+    if (auto id = Id(m, contract_reg_, "contract")) c.id = *id;
+    c.provider = Ref(m.Require("provider"), provider_ids_, "provider");
+    YAML::Node start = m.Require("start"), end = m.Require("end");
+    auto st = start ? AsTime(start, d_, "contract start") : std::nullopt;
+    auto en = end ? AsTime(end, d_, "contract end") : std::nullopt;
+    if (st) c.start = *st;
+    if (en) c.end = *en;
+    if (st && en && *en <= *st) {
+      d_.Add(end, "contract end must be after its start (start " + FormatTime(*st) + ", found " +
+                      FormatTime(*en) + ")");
+    }
+    if (auto v = m.Take("committed_usd"); v) {
+      if (auto x = AsUsd(v, d_, "committed_usd")) c.committed_spend = *x;
+    }
+    if (auto v = m.Take("take_or_pay"); v) {
+      if (auto b = AsBool(v, d_, "take_or_pay")) c.take_or_pay = *b;
+    }
+    ForEachItem(m.Take("exclusivity"), d_, "exclusivity", [&](const YAML::Node& item) {
+      MapReader e(item, "an exclusivity clause", d_);
+      if (!e.valid()) return;
+      world::ExclusivityClause clause;
+      if (auto cls = AsString(e.Require("class"), d_, "workload class")) clause.workload_class = *cls;
+      if (auto v = e.Take("model_family"); v) {
+        if (auto s = AsString(v, d_, "model_family")) clause.model_family = *s;
+      }
+      clause.from = c.start;
+      if (auto v = e.Take("from"); v) {
+        if (auto t = AsTime(v, d_, "exclusivity from")) clause.from = *t;
+      }
+      clause.until = c.end;
+      YAML::Node until = e.Take("until");
+      if (until) {
+        if (auto t = AsTime(until, d_, "exclusivity until")) clause.until = *t;
+      }
+      if (clause.until <= clause.from) {
+        d_.Add(until ? until : item, "exclusivity until must be after from (from " + FormatTime(clause.from) +
+                                         ", until " + FormatTime(clause.until) + ")");
+      }
+      if (auto v = e.Take("outage_exception"); v) {
+        if (auto b = AsBool(v, d_, "outage_exception")) clause.outage_exception = *b;
+      }
+      e.Finish();
+      c.exclusivity.push_back(std::move(clause));
+    });
+    m.Finish();
+    contract_ids_[c.id] = static_cast<int32_t>(w.contracts.size());
+    w.contracts.push_back(std::move(c));
+  }
+
+  void LoadPool(const YAML::Node& n, World& w) {
+    MapReader m(n, "a pool", d_);
+    if (!m.valid()) return;
+    world::Pool p;
+    if (auto id = Id(m, pool_reg_, "pool")) p.id = *id;
+    p.site = Ref(m.Require("site"), site_ids_, "site");
+    if (p.site != world::kNone) p.provider = w.sites[p.site].provider;
+    p.accelerator = Ref(m.Require("accelerator"), AccelIds(), "accelerator");
+    if (auto v = m.Require("pricing"); v) {
+      if (auto k = AsEnum<world::PricingKind>(v, d_, "pricing",
+                                              {{"reserved", world::PricingKind::kReserved},
+                                               {"on-demand", world::PricingKind::kOnDemand},
+                                               {"spot", world::PricingKind::kSpot}})) {
+        p.pricing = *k;
+      }
+    }
+    if (auto v = m.Require("price_per_gpu_hour"); v) {
+      if (auto x = AsUsd(v, d_, "price_per_gpu_hour")) p.price_per_gpu_hour = *x;
+    }
+    if (auto v = m.Take("gpus_per_node"); v) {
+      if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) p.gpus_per_node = *x;
+    }
+    p.domain_size = p.gpus_per_node;
+    if (auto v = m.Take("domain_size"); v) {
+      if (auto x = AsInteger(v, d_, "domain_size", 1)) p.domain_size = *x;
+    }
+    if (auto v = m.Take("max_gang"); v) {
+      if (auto x = AsInteger(v, d_, "max_gang", 1)) p.max_gang = *x;
+    }
+    bool linear = false;
+    YAML::Node ramp = m.Take("ramp");
+    if (ramp) {
+      if (auto r = AsEnum<bool>(ramp, d_, "ramp", {{"step", false}, {"linear", true}})) linear = *r;
+    }
+    YAML::Node gpus = m.Require("gpus");
+    if (gpus) {
+      auto sched = Schedule<int64_t>(gpus, "gpus", "gpus", [&](const YAML::Node& x) {
+        return AsInteger(x, d_, "gpus", 0, int64_t{1} << 40);
+      });
+      if (sched) p.gpus = linear ? LinearToDailySteps(*sched, p.gpus_per_node) : std::move(*sched);
+      if (sched && ramp && gpus.IsScalar() && linear) {
+        d_.Add(ramp, "ramp: linear needs gpus as a list of {at, gpus} points, found a single value");
+      }
+    }
+    if (auto v = m.Take("contract"); v) {
+      p.contract = Ref(v, contract_ids_, "contract");
+      if (p.contract != world::kNone && p.provider != world::kNone &&
+          w.contracts[p.contract].provider != p.provider) {
+        d_.Add(v, "contract \"" + w.contracts[p.contract].id + "\" is with provider \"" +
+                      w.providers[w.contracts[p.contract].provider].id + "\" but the pool's site belongs to \"" +
+                      w.providers[p.provider].id + "\"");
+      }
+    }
+    m.Finish();
+    w.pools.push_back(std::move(p));
+  }
+
+  // A linear ramp between points becomes a step at every midnight between
+  // them, rounded down to whole nodes, so the simulator only sees steps.
+  static world::StepSchedule<int64_t> LinearToDailySteps(const world::StepSchedule<int64_t>& s,
+                                                          int64_t node) {
+    world::StepSchedule<int64_t> out;
+    const auto& pts = s.points();
+    for (size_t i = 0; i < pts.size(); ++i) {
+      out.Set(pts[i].at, pts[i].value);
+      if (i + 1 == pts.size() || pts[i].at == Time::Min()) continue;
+      const int64_t t0 = pts[i].at.unix_seconds(), t1 = pts[i + 1].at.unix_seconds();
+      const int64_t v0 = pts[i].value, v1 = pts[i + 1].value;
+      for (int64_t day = (t0 / 86400 + 1) * 86400; day < t1; day += 86400) {
+        int64_t v = v0 + MulDivRound(v1 - v0, day - t0, t1 - t0);
+        out.Set(Time::FromUnixSeconds(day), v / node * node);
+      }
+    }
+    return out;
+  }
+
+  // Fields shared by jobs and job streams.
+  struct JobCommon {
+    world::WorkloadKind kind = world::WorkloadKind::kTraining;
+    std::string workload_class, model_family;
+    std::vector<world::AcceleratorIndex> accelerators;
+    Duration checkpoint;
+    std::optional<int32_t> priority;
+    std::optional<bool> preemptible;
+  };
+
+  void LoadJobCommon(MapReader& m, JobCommon& c) {
+    if (auto v = m.Take("kind"); v) {
+      if (auto k = AsEnum<world::WorkloadKind>(v, d_, "kind", {{"training", world::WorkloadKind::kTraining},
+                                                                 {"batch", world::WorkloadKind::kBatch}})) {
+        c.kind = *k;
+      }
+    }
+    c.workload_class = world::WorkloadKindName(c.kind);
+    if (auto v = m.Take("class"); v) {
+      if (auto s = AsString(v, d_, "class")) c.workload_class = *s;
+    }
+    if (auto v = m.Take("model_family"); v) {
+      if (auto s = AsString(v, d_, "model_family")) c.model_family = *s;
+    }
+    c.accelerators = AcceleratorList(m.Take("accelerators"), "accelerators");
+    if (auto v = m.Take("checkpoint_every"); v) {
+      if (auto x = AsDuration(v, d_, "checkpoint_every")) c.checkpoint = *x;
+    }
+    if (auto v = m.Take("priority"); v) {
+      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000)) c.priority = static_cast<int32_t>(*x);
+    }
+    if (auto v = m.Take("preemptible"); v) c.preemptible = AsBool(v, d_, "preemptible");
+  }
+
+  static void ApplyCommon(const JobCommon& c, world::Job& j) {
+    j.kind = c.kind;
+    j.workload_class = c.workload_class;
+    j.model_family = c.model_family;
+    j.accelerators = c.accelerators;
+    j.checkpoint_interval = c.checkpoint;
+    bool batch = c.kind == world::WorkloadKind::kBatch;
+    j.priority = c.priority.value_or(batch ? 0 : 100);
+    j.preemptible = c.preemptible.value_or(batch);
+  }
+
+  void LoadJob(const YAML::Node& n, World& w) {
+    MapReader m(n, "a job", d_);
+    if (!m.valid()) return;
+    world::Job j;
+    if (auto id = Id(m, job_reg_, "job")) j.id = *id;
+    JobCommon common;
+    LoadJobCommon(m, common);
+    ApplyCommon(common, j);
+    if (auto v = m.Require("gpus"); v) {
+      if (auto x = AsInteger(v, d_, "gpus", 1, int64_t{1} << 30)) j.gpus = *x;
+    }
+    if (auto v = m.Require("work_gpu_hours"); v) {
+      // Thousandths of a reference GPU-hour → GPU-seconds (× 3.6), exactly.
+      if (auto x = AsDecimal(v, d_, "work_gpu_hours", 3)) {
+        if (*x == 0) d_.Add(v, "work_gpu_hours must be greater than 0");
+        j.work_gpu_seconds = MulDivRound(*x, 36, 10);
+      }
+    }
+    j.arrival = w.start;
+    if (auto v = m.Take("arrival"); v) {
+      if (auto t = AsTime(v, d_, "arrival")) j.arrival = *t;
+    }
+    m.Finish();
+    w.jobs.push_back(std::move(j));
+  }
+
+  // A seeded stream of jobs: `count` arrivals uniform over [from, until), gang
+  // sizes drawn from `gpus` with `gpu_weights`, and a log-uniform duration on
+  // the reference accelerator between duration.min and duration.max.
+  void LoadStream(const YAML::Node& n, World& w) {
+    MapReader m(n, "a job stream", d_);
+    if (!m.valid()) return;
+    auto id = Id(m, stream_reg_, "job stream");
+    JobCommon common;
+    LoadJobCommon(m, common);
+    auto count = m.Require("count") ? AsInteger(m.Take("count"), d_, "count", 1, 50'000'000) : std::nullopt;
+    Time from = w.start, until = w.end;
+    if (auto v = m.Take("from"); v) {
+      if (auto t = AsTime(v, d_, "from")) from = *t;
+    }
+    YAML::Node until_node = m.Take("until");
+    if (until_node) {
+      if (auto t = AsTime(until_node, d_, "until")) until = *t;
+    }
+    if (until <= from) d_.Add(until_node ? until_node : n, "job stream until must be after from");
+    std::vector<int64_t> sizes, weights;
+    YAML::Node gpus = m.Require("gpus");
+    if (gpus && gpus.IsSequence() && gpus.size() > 0) {
+      for (const YAML::Node& g : gpus) {
+        if (auto x = AsInteger(g, d_, "gpus", 1, int64_t{1} << 30)) sizes.push_back(*x);
+      }
+    } else if (gpus) {
+      d_.Add(gpus, "gpus: expected a non-empty list of gang sizes, found " + Found(gpus));
+    }
+    YAML::Node wnode = m.Take("gpu_weights");
+    if (wnode) {
+      if (!wnode.IsSequence() || wnode.size() != gpus.size()) {
+        d_.Add(wnode, "gpu_weights: expected a list with one weight per entry of gpus (" +
+                          std::to_string(gpus ? gpus.size() : 0) + "), found " + Found(wnode));
+      } else {
+        for (const YAML::Node& x : wnode) {
+          if (auto v = AsInteger(x, d_, "gpu_weights", 0, 1'000'000'000)) weights.push_back(*v);
+        }
+      }
+    }
+    if (weights.empty()) weights.assign(sizes.size(), 1);
+    Duration dmin, dmax;
+    if (YAML::Node dur = m.Require("duration"); dur) {
+      MapReader dm(dur, "a duration range", d_);
+      if (dm.valid()) {
+        auto a = dm.Require("min") ? AsDuration(dm.Take("min"), d_, "duration.min") : std::nullopt;
+        auto b = dm.Require("max") ? AsDuration(dm.Take("max"), d_, "duration.max") : std::nullopt;
+        if (a) dmin = *a;
+        if (b) dmax = *b;
+        if (a && b && (dmin.seconds() <= 0 || dmax < dmin)) {
+          d_.Add(dur, "duration: expected 0 < min <= max, found min " + FormatDuration(dmin) + ", max " +
+                          FormatDuration(dmax));
+        }
+      }
+      dm.Finish();
+    }
+    m.Finish();
+    if (!id || !count || sizes.empty() || d_.any()) return;
+    int64_t total_weight = 0;
+    for (int64_t x : weights) total_weight += x;
+    if (total_weight <= 0) {
+      d_.Add(wnode, "gpu_weights: at least one weight must be positive");
+      return;
+    }
+    Rng rng = Rng::Fork(w.seed, *id);
+    const int64_t span = (until - from).seconds();
+    int width = static_cast<int>(std::to_string(*count).size());
+    const double ratio = static_cast<double>(dmax.seconds()) / static_cast<double>(dmin.seconds());
+    for (int64_t i = 0; i < *count; ++i) {
+      world::Job j;
+      std::string num = std::to_string(i + 1);
+      j.id = *id + "-" + std::string(width - num.size(), '0') + num;
+      ApplyCommon(common, j);
+      j.stream = *id;
+      j.arrival = from + Duration::Seconds(static_cast<int64_t>(rng.Below(static_cast<uint64_t>(span))));
+      int64_t pick = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(total_weight)));
+      size_t k = 0;
+      while (pick >= weights[k]) pick -= weights[k++];
+      j.gpus = sizes[k];
+      int64_t seconds = static_cast<int64_t>(
+          std::llround(static_cast<double>(dmin.seconds()) * std::pow(ratio, rng.Unit())));
+      j.work_gpu_seconds = std::max<int64_t>(1, seconds) * j.gpus;
+      w.jobs.push_back(std::move(j));
+    }
+  }
+
+  void LoadService(const YAML::Node& n, World& w) {
+    MapReader m(n, "a service", d_);
+    if (!m.valid()) return;
+    world::Service s;
+    if (auto id = Id(m, service_reg_, "service")) s.id = *id;
+    if (auto v = AsString(m.Require("model"), d_, "model")) s.model = *v;
+    s.model_family = s.model;
+    if (auto v = m.Take("model_family"); v) {
+      if (auto x = AsString(v, d_, "model_family")) s.model_family = *x;
+    }
+    if (auto v = AsString(m.Require("class"), d_, "class")) s.workload_class = *v;
+    if (auto v = m.Require("gpus_per_replica"); v) {
+      if (auto x = AsInteger(v, d_, "gpus_per_replica", 1, 1 << 20)) s.gpus_per_replica = *x;
+    }
+    if (auto v = m.Require("replica_tokens_per_s"); v) {
+      if (auto x = AsInteger(v, d_, "replica_tokens_per_s", 1)) s.replica_tokens_per_s = *x;
+    }
+    s.accelerators = AcceleratorList(m.Take("accelerators"), "accelerators");
+    if (auto v = m.Take("min_providers"); v) {
+      if (auto x = AsInteger(v, d_, "min_providers", 1, 64)) s.min_providers = static_cast<int32_t>(*x);
+    }
+    if (auto v = m.Take("priority"); v) {
+      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000)) s.priority = static_cast<int32_t>(*x);
+    }
+    if (auto v = m.Require("demand"); v) {
+      auto sched = Schedule<int64_t>(v, "demand", "tokens_per_s", [&](const YAML::Node& x) {
+        return AsInteger(x, d_, "tokens_per_s", 0);
+      });
+      if (sched) s.demand_tokens_per_s = std::move(*sched);
+    }
+    m.Finish();
+    w.services.push_back(std::move(s));
+  }
+
+  void LoadFault(const YAML::Node& n, World& w) {
+    MapReader m(n, "a fault", d_);
+    if (!m.valid()) return;
+    world::Fault f;
+    if (auto id = Id(m, fault_reg_, "fault")) f.id = *id;
+    if (YAML::Node t = m.Require("target"); t) {
+      MapReader tm(t, "a fault target", d_);
+      if (tm.valid()) {
+        int given = 0;
+        if (auto v = tm.Take("provider"); v) {
+          ++given;
+          f.target_kind = world::FaultTargetKind::kProvider;
+          f.target = Ref(v, provider_ids_, "provider");
+        }
+        if (auto v = tm.Take("site"); v) {
+          ++given;
+          f.target_kind = world::FaultTargetKind::kSite;
+          f.target = Ref(v, site_ids_, "site");
+        }
+        if (auto v = tm.Take("pool"); v) {
+          ++given;
+          f.target_kind = world::FaultTargetKind::kPool;
+          f.target = Ref(v, PoolIds(w), "pool");
+        }
+        if (given != 1) {
+          d_.Add(t, "a fault target names exactly one of provider, site or pool, found " +
+                        std::to_string(given));
+        }
+      }
+      tm.Finish();
+    }
+    if (auto v = m.Take("kind"); v) {
+      if (auto k = AsEnum<world::FaultKind>(v, d_, "kind", {{"outage", world::FaultKind::kOutage},
+                                                             {"capacity_cut", world::FaultKind::kCapacityCut}})) {
+        f.kind = *k;
+      }
+    }
+    YAML::Node frac = m.Take("fraction");
+    if (f.kind == world::FaultKind::kCapacityCut) {
+      if (!frac) {
+        d_.Add(n, "a capacity_cut fault is missing required key \"fraction\" (the share of capacity removed)");
+      } else if (auto x = AsDecimal(frac, d_, "fraction", 3)) {
+        if (*x == 0 || *x > 1000) d_.Add(frac, "fraction: expected a number in (0, 1], found " + Found(frac));
+        f.cut_milli = *x;
+      }
+    } else if (frac) {
+      d_.Add(frac, "fraction applies only to kind capacity_cut (an outage removes all capacity)");
+    }
+    YAML::Node start = m.Require("start");
+    auto st = start ? AsTime(start, d_, "fault start") : std::nullopt;
+    YAML::Node end = m.Take("end"), dur = m.Take("duration");
+    if (st) f.start = *st;
+    if (end && dur) d_.Add(dur, "give either end or duration for a fault, not both");
+    if (end) {
+      if (auto t = AsTime(end, d_, "fault end")) f.end = *t;
+    } else if (dur) {
+      if (auto x = AsDuration(dur, d_, "fault duration")) f.end = f.start + *x;
+    } else {
+      d_.Add(n, "a fault needs an end or a duration");
+    }
+    if (st && (end || dur) && f.end <= f.start) d_.Add(end ? end : dur, "a fault must end after it starts");
+    m.Finish();
+    w.faults.push_back(std::move(f));
+  }
+
+  const std::map<std::string, int32_t>& PoolIds(const World& w) {
+    if (pool_ids_.size() != w.pools.size()) {
+      pool_ids_.clear();
+      for (size_t i = 0; i < w.pools.size(); ++i) pool_ids_[w.pools[i].id] = static_cast<int32_t>(i);
+    }
+    return pool_ids_;
+  }
+
+  Diags& d_;
+  std::map<std::string, size_t> accel_index_;
+  std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;
+  IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"}, contract_reg_{"contract"},
+      job_reg_{"job"}, stream_reg_{"job stream"}, service_reg_{"service"}, fault_reg_{"fault"};
+};
+
+}  // namespace
+
+Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
+                                    std::vector<Diagnostic>* diagnostics) {
+  diagnostics->clear();
+  Diags diags(std::string(file_name), diagnostics);
+  Scenario scenario;
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    if (!root || root.IsNull()) {
+      diags.Add(YAML::Mark::null_mark(), "the scenario is empty (expected a mapping with name, start, end, ...)");
+    } else {
+      Loader(diags).Load(root, scenario);
+    }
+  } catch (const YAML::Exception& e) {
+    diags.Add(e.mark, "YAML syntax error: " + e.msg);
+  }
+  if (!diagnostics->empty()) {
+    std::string message;
+    for (const Diagnostic& d : *diagnostics) message += d.ToString() + "\n";
+    message += std::to_string(diagnostics->size()) + (diagnostics->size() == 1 ? " error" : " errors");
+    if (diags.truncated()) message += " (stopped after " + std::to_string(kMaxDiagnostics) + ")";
+    return InvalidInput(message);
+  }
+  return scenario;
+}
+
+Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name) {
+  std::vector<Diagnostic> diagnostics;
+  return LoadScenarioString(text, file_name, &diagnostics);
+}
+
+Result<Scenario> LoadScenarioFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError(path + ": cannot open the scenario file");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return IoError(path + ": read failed");
+  return LoadScenarioString(buf.str(), path);
+}
+
+}  // namespace polycloud::io

@@ -1,0 +1,107 @@
+#include "polycloud/placement/fleet_state.h"
+
+#include <algorithm>
+
+#include "polycloud/base/status.h"
+
+namespace polycloud::placement {
+
+FleetState::FleetState(const world::World& world, Time start)
+    : world_(world),
+      pools_(world.pools.size()),
+      sites_(world.sites.size()),
+      provider_outage_(world.providers.size(), 0),
+      provider_outage_count_(world.providers.size(), 0) {
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    pools_[p].integrated_to = start;
+    pools_[p].max_gang = world::EffectiveMaxGang(world.pools[p]);
+  }
+  for (size_t s = 0; s < sites_.size(); ++s) {
+    sites_[s].limited = world.sites[s].power_limited;
+    sites_[s].capacity = world.sites[s].power.At(start);
+  }
+}
+
+int64_t FleetState::AllocationSize(world::PoolIndex p, int64_t gpus) const {
+  const int64_t node = world_.pools[p].gpus_per_node;
+  if (gpus <= node) return gpus;
+  return (gpus + node - 1) / node * node;
+}
+
+Power FleetState::PowerOf(world::PoolIndex p, int64_t gpus) const {
+  const world::Pool& pool = world_.pools[p];
+  const int64_t watts = world_.accelerators[pool.accelerator].watts.watts();
+  return Power::Watts(MulDivRound(gpus * watts, world_.sites[pool.site].pue_milli, 1000));
+}
+
+void FleetState::Integrate(world::PoolIndex p, Time now) {
+  PoolState& s = pools_[p];
+  const int64_t dt = (now - s.integrated_to).seconds();
+  if (dt <= 0) return;
+  s.used_gpu_seconds += s.used * dt;
+  s.capacity_gpu_seconds += s.capacity * dt;
+  s.installed_gpu_seconds += s.installed * dt;
+  s.integrated_to = now;
+}
+
+void FleetState::IntegrateAll(Time now) {
+  for (size_t p = 0; p < pools_.size(); ++p) Integrate(static_cast<world::PoolIndex>(p), now);
+}
+
+void FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now) {
+  Integrate(p, now);
+  pools_[p].used += gpus;
+  SiteState& site = sites_[world_.pools[p].site];
+  site.used += PowerOf(p, gpus);
+  site.peak = std::max(site.peak, site.used);
+}
+
+void FleetState::Release(world::PoolIndex p, int64_t gpus, Time now) {
+  Integrate(p, now);
+  POLYCLOUD_CHECK(pools_[p].used >= gpus);
+  pools_[p].used -= gpus;
+  sites_[world_.pools[p].site].used -= PowerOf(p, gpus);
+}
+
+void FleetState::Recompute(world::PoolIndex p) {
+  PoolState& s = pools_[p];
+  if (s.down() || !s.contract_in_force) {
+    s.capacity = 0;
+    return;
+  }
+  const int64_t cut = std::min<int64_t>(s.cut_milli, 1000);
+  s.capacity = s.installed - MulDivRound(s.installed, cut, 1000);
+}
+
+void FleetState::SetInstalled(world::PoolIndex p, int64_t gpus, Time now) {
+  Integrate(p, now);
+  pools_[p].installed = gpus;
+  Recompute(p);
+}
+
+void FleetState::AddCut(world::PoolIndex p, int64_t delta_milli, Time now) {
+  Integrate(p, now);
+  pools_[p].cut_milli += delta_milli;
+  Recompute(p);
+}
+
+void FleetState::AddOutage(world::PoolIndex p, int32_t delta, Time now) {
+  Integrate(p, now);
+  pools_[p].outages += delta;
+  Recompute(p);
+}
+
+void FleetState::SetContractInForce(world::PoolIndex p, bool in_force, Time now) {
+  Integrate(p, now);
+  pools_[p].contract_in_force = in_force;
+  Recompute(p);
+}
+
+void FleetState::SetSitePower(world::SiteIndex s, Power capacity) { sites_[s].capacity = capacity; }
+
+void FleetState::AddProviderOutage(world::ProviderIndex p, int32_t delta) {
+  provider_outage_count_[p] += delta;
+  provider_outage_[p] = provider_outage_count_[p] > 0 ? 1 : 0;
+}
+
+}  // namespace polycloud::placement

@@ -1,0 +1,619 @@
+#include "polycloud/scheduler/scheduler.h"
+
+#include <algorithm>
+
+namespace polycloud::scheduler {
+
+using world::JobIndex;
+using world::PoolIndex;
+using world::ServiceIndex;
+
+const char* EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kJobArrived: return "job-arrived";
+    case EventType::kJobStarted: return "job-started";
+    case EventType::kJobFinished: return "job-finished";
+    case EventType::kJobPreempted: return "job-preempted";
+    case EventType::kJobInterrupted: return "job-interrupted";
+    case EventType::kReplicaStarted: return "replica-started";
+    case EventType::kReplicaStopped: return "replica-stopped";
+    case EventType::kReplicaLost: return "replica-lost";
+    case EventType::kServiceShort: return "service-short";
+    case EventType::kServiceRecovered: return "service-recovered";
+    case EventType::kPoolCapacity: return "pool-capacity";
+    case EventType::kSitePower: return "site-power";
+    case EventType::kFaultStarted: return "fault-started";
+    case EventType::kFaultEnded: return "fault-ended";
+    case EventType::kContractsChanged: return "contracts-changed";
+    case EventType::kExclusivityException: return "exclusivity-exception";
+  }
+  return "?";
+}
+
+Result<Policy> ParsePolicy(std::string_view name) {
+  if (name == "priority") return Policy::kPriority;
+  if (name == "fifo") return Policy::kFifo;
+  return InvalidArgument("unknown scheduler policy \"" + std::string(name) + "\" (expected priority or fifo)");
+}
+
+const char* PolicyName(Policy policy) { return policy == Policy::kFifo ? "fifo" : "priority"; }
+
+Scheduler::Scheduler(const world::World& world, Options options, Time start, Timer* timer, Observer* observer)
+    : world_(world),
+      options_(options),
+      timer_(timer),
+      observer_(observer),
+      rules_(world),
+      fleet_(world, start),
+      placer_(world),
+      jobs_(world.jobs.size()),
+      services_(world.services.size()),
+      pool_allocs_(world.pools.size()),
+      pool_preemptible_gpus_(world.pools.size(), 0),
+      pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()) {
+  for (size_t j = 0; j < jobs_.size(); ++j) {
+    jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
+    job_shape_.push_back(ShapeOf(world.jobs[j]));
+  }
+  shape_failures_.resize(shapes_.size());
+  for (auto& s : services_) {
+    s.per_provider.assign(world.providers.size(), 0);
+    s.integrated_to = start;
+  }
+  // The state of the world at the start: installed GPUs, power, contracts, demand.
+  for (size_t p = 0; p < world.pools.size(); ++p) {
+    fleet_.SetInstalled(static_cast<PoolIndex>(p), world.pools[p].gpus.At(start), start);
+  }
+  ApplyContractTerms(start);
+  for (size_t s = 0; s < world.services.size(); ++s) {
+    services_[s].demand = world.services[s].demand_tokens_per_s.At(start);
+  }
+}
+
+int32_t Scheduler::ShapeOf(const world::Job& job) {
+  std::string key = job.workload_class + '\0' + job.model_family + '\0';
+  std::vector<world::AcceleratorIndex> a = job.accelerators;
+  std::sort(a.begin(), a.end());
+  for (auto x : a) key += std::to_string(x) + ',';
+  auto [it, inserted] = shapes_.emplace(key, static_cast<int32_t>(shapes_.size()));
+  return it->second;
+}
+
+void Scheduler::Watch(world::WorkloadKind kind, int32_t index) {
+  watch_service_ = kind == world::WorkloadKind::kService;
+  watch_index_ = index;
+}
+
+Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
+  const world::Job& job = world_.jobs[j];
+  if (options_.policy == Policy::kFifo) return {0, job.arrival.unix_seconds(), j};
+  return {-static_cast<int64_t>(job.priority), job.arrival.unix_seconds(), j};
+}
+
+placement::Context Scheduler::MakeContext(Time now) const {
+  return placement::Context{world_, fleet_, rules_, now, this};
+}
+
+placement::Request Scheduler::JobRequest(JobIndex j) const {
+  const world::Job& job = world_.jobs[j];
+  placement::Request r;
+  r.kind = job.kind;
+  r.id = job.id;
+  r.workload_class = job.workload_class;
+  r.model_family = job.model_family;
+  r.gpus = job.gpus;
+  r.accelerators = &job.accelerators;
+  r.priority = job.priority;
+  return r;
+}
+
+placement::Request Scheduler::ReplicaRequest(ServiceIndex s) const {
+  const world::Service& svc = world_.services[s];
+  placement::Request r;
+  r.kind = world::WorkloadKind::kService;
+  r.id = svc.id;
+  r.workload_class = svc.workload_class;
+  r.model_family = svc.model_family;
+  r.gpus = svc.gpus_per_replica;
+  r.accelerators = &svc.accelerators;
+  r.priority = svc.priority;
+  r.replicas_per_provider = &services_[s].per_provider;
+  r.min_providers = svc.min_providers;
+  return r;
+}
+
+placement::Decision Scheduler::Decide(const placement::Request& req, Time now, bool watched,
+                                      const std::string& subject) {
+  ++attempts_;
+  placement::Context ctx = MakeContext(now);
+  if (!watched) return placer_.Place(ctx, req, nullptr);
+  WatchedDecision wd;
+  wd.explanation.subject = subject;
+  placement::Decision d = placer_.Place(ctx, req, &wd.explanation);
+  wd.placed = d.pool != world::kNone;
+  wd.last_at = now;
+  // Fold a blocked attempt into the previous one when nothing about it changed.
+  if (!wd.placed && !watched_.empty() && !watched_.back().placed) {
+    WatchedDecision& prev = watched_.back();
+    bool same = prev.explanation.candidates.size() == wd.explanation.candidates.size();
+    for (size_t i = 0; same && i < prev.explanation.candidates.size(); ++i) {
+      same = prev.explanation.candidates[i].reason == wd.explanation.candidates[i].reason;
+    }
+    if (same) {
+      ++prev.repeats;
+      prev.last_at = now;
+      return d;
+    }
+  }
+  watched_.push_back(std::move(wd));
+  return d;
+}
+
+int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
+  if (pool_preemptible_gpus_[pool] == 0) return 0;
+  if (pool_preemptible_max_priority_[pool] < priority) return pool_preemptible_gpus_[pool];
+  int64_t sum = 0;
+  for (int32_t id : pool_allocs_[pool]) {
+    const Allocation& a = allocs_[id];
+    if (a.preemptible && a.priority < priority) sum += a.gpus;
+  }
+  return sum;
+}
+
+int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool, int64_t gpus, int64_t gang,
+                                 int32_t priority, bool preemptible, Time now) {
+  int32_t id;
+  if (!free_allocs_.empty()) {
+    id = free_allocs_.back();
+    free_allocs_.pop_back();
+  } else {
+    id = static_cast<int32_t>(allocs_.size());
+    allocs_.emplace_back();
+  }
+  Allocation& a = allocs_[id];
+  a = Allocation{};
+  a.live = true;
+  a.is_service = is_service;
+  a.preemptible = preemptible;
+  a.owner = owner;
+  a.pool = pool;
+  a.gpus = gpus;
+  a.gang = gang;
+  a.priority = priority;
+  a.start = now;
+  a.slot = static_cast<int32_t>(pool_allocs_[pool].size());
+  pool_allocs_[pool].push_back(id);
+  if (preemptible) {
+    pool_preemptible_gpus_[pool] += gpus;
+    pool_preemptible_max_priority_[pool] = std::max(pool_preemptible_max_priority_[pool], priority);
+    ++generation_;  // new preemptible work is something a blocked job might preempt
+  }
+  fleet_.Bind(pool, gpus, now);
+  return id;
+}
+
+void Scheduler::FreeAllocation(int32_t id, Time now) {
+  Allocation& a = allocs_[id];
+  POLYCLOUD_CHECK(a.live);
+  auto& list = pool_allocs_[a.pool];
+  const int32_t last = list.back();
+  list[a.slot] = last;
+  allocs_[last].slot = a.slot;
+  list.pop_back();
+  if (a.preemptible) {
+    pool_preemptible_gpus_[a.pool] -= a.gpus;
+    if (pool_preemptible_gpus_[a.pool] == 0) {
+      pool_preemptible_max_priority_[a.pool] = std::numeric_limits<int32_t>::min();
+    }
+  }
+  fleet_.Release(a.pool, a.gpus, now);
+  a.live = false;
+  free_allocs_.push_back(id);
+  ++generation_;
+}
+
+void Scheduler::JobArrived(JobIndex j, Time now) {
+  JobState& s = jobs_[j];
+  if (s.status != JobStatus::kNotArrived) return;
+  s.status = JobStatus::kQueued;
+  queue_.insert(KeyOf(j));
+  Emit({now, EventType::kJobArrived, j, world::kNone, world_.jobs[j].gpus, 0, 0});
+}
+
+void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
+  const world::Job& job = world_.jobs[j];
+  JobState& s = jobs_[j];
+  if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
+  s.alloc = NewAllocation(false, j, d.pool, d.alloc_gpus, job.gpus, job.priority, job.preemptible, now);
+  s.status = JobStatus::kRunning;
+  if (s.first_start == Time::Min()) s.first_start = now;
+  ++s.starts;
+  ++s.epoch;
+  s.last_pool = d.pool;
+  const world::ProviderIndex provider = world_.pools[d.pool].provider;
+  if (provider < 31) s.providers_used_mask |= 1 << provider;
+  const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
+  const int64_t rate = job.gpus * speed;  // thousandths of reference GPU-seconds per second
+  const int64_t seconds = std::max<int64_t>(1, (s.remaining_work * 1000 + rate - 1) / rate);
+  timer_->AtJobFinish(j, s.epoch, now + Duration::Seconds(seconds));
+  Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, 0});
+  auto v = rules_.Check(job.workload_class, job.model_family, provider, now, fleet_.provider_in_outage());
+  if (v.via_outage_exception) Emit({now, EventType::kExclusivityException, j, d.pool, d.alloc_gpus, 0, 0});
+}
+
+void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
+  const world::Job& job = world_.jobs[j];
+  JobState& s = jobs_[j];
+  const Allocation& a = allocs_[s.alloc];
+  const PoolIndex pool = a.pool;
+  const int64_t speed = world_.accelerators[world_.pools[pool].accelerator].speed_milli;
+  const int64_t elapsed = (now - a.start).seconds();
+  const int64_t interval = job.checkpoint_interval.seconds();
+  const int64_t saved = interval > 0 ? elapsed / interval * interval : 0;
+  const int64_t done = saved * job.gpus * speed / 1000;
+  const int64_t lost = (elapsed - saved) * job.gpus * speed / 1000;
+  s.remaining_work = std::max<int64_t>(1, s.remaining_work - done);
+  s.lost_work += lost;
+  s.gpu_seconds += a.gpus * elapsed;
+  FreeAllocation(s.alloc, now);
+  s.alloc = -1;
+  ++s.epoch;  // the pending finish is now stale
+  s.status = JobStatus::kQueued;
+  queue_.insert(KeyOf(j));
+  if (why == StopReason::kPreempted) {
+    ++s.preemptions;
+    Emit({now, EventType::kJobPreempted, j, pool, a.gpus, lost, by});
+  } else {
+    ++s.interruptions;
+    Emit({now, EventType::kJobInterrupted, j, pool, a.gpus, lost, 0});
+  }
+}
+
+void Scheduler::JobFinishDue(JobIndex j, uint32_t epoch, Time now) {
+  JobState& s = jobs_[j];
+  if (s.status != JobStatus::kRunning || s.epoch != epoch) return;  // stale: the run was interrupted
+  const Allocation& a = allocs_[s.alloc];
+  const PoolIndex pool = a.pool;
+  s.gpu_seconds += a.gpus * (now - a.start).seconds();
+  FreeAllocation(s.alloc, now);
+  s.alloc = -1;
+  s.remaining_work = 0;
+  s.status = JobStatus::kDone;
+  s.end = now;
+  Emit({now, EventType::kJobFinished, j, pool, 0, 0, 0});
+}
+
+void Scheduler::Evict(int32_t id, StopReason why, int64_t by, Time now) {
+  const Allocation& a = allocs_[id];
+  if (a.is_service) {
+    StopReplica(id, why, now);
+  } else {
+    StopJob(a.owner, why, by, now);
+  }
+}
+
+void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now) {
+  // Victims: preemptible work of lower priority, lowest priority first, then
+  // the most recently started (it has the least work to lose).
+  scratch_victims_.clear();
+  for (int32_t id : pool_allocs_[pool]) {
+    const Allocation& a = allocs_[id];
+    if (a.preemptible && a.priority < priority) scratch_victims_.push_back(id);
+  }
+  std::sort(scratch_victims_.begin(), scratch_victims_.end(), [&](int32_t x, int32_t y) {
+    const Allocation &a = allocs_[x], &b = allocs_[y];
+    if (a.priority != b.priority) return a.priority < b.priority;
+    if (a.start != b.start) return a.start > b.start;
+    return a.owner > b.owner;
+  });
+  const world::SiteIndex site = world_.pools[pool].site;
+  const Power need_power = fleet_.PowerOf(pool, need);
+  for (int32_t id : scratch_victims_) {
+    const bool gpus_ok = fleet_.pool(pool).free() >= need;
+    const bool power_ok = !fleet_.site(site).limited || fleet_.site(site).headroom() >= need_power;
+    if (gpus_ok && power_ok) break;
+    Evict(id, StopReason::kPreempted, by, now);
+  }
+}
+
+bool Scheduler::StartReplica(ServiceIndex s, Time now) {
+  const world::Service& svc = world_.services[s];
+  ServiceState& st = services_[s];
+  placement::Request req = ReplicaRequest(s);
+  placement::Decision d = Decide(req, now, IsWatched(true, s), "service " + svc.id + " replica");
+  if (d.pool == world::kNone) return false;
+  if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, svc.priority, -1 - s, now);
+  IntegrateService(s, now);
+  const int32_t id = NewAllocation(true, s, d.pool, d.alloc_gpus, svc.gpus_per_replica, svc.priority, false, now);
+  const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
+  allocs_[id].tokens = svc.replica_tokens_per_s * speed / 1000;
+  st.replicas.push_back(id);
+  ++st.per_provider[world_.pools[d.pool].provider];
+  st.capacity += allocs_[id].tokens;
+  st.peak_replicas = std::max<int32_t>(st.peak_replicas, static_cast<int32_t>(st.replicas.size()));
+  int64_t replaces = 0;
+  if (st.lost_pending > 0) {
+    --st.lost_pending;
+    ++st.failovers;
+    replaces = 1;
+  }
+  Emit({now, EventType::kReplicaStarted, s, d.pool, d.alloc_gpus, allocs_[id].tokens, replaces});
+  auto v = rules_.Check(svc.workload_class, svc.model_family, world_.pools[d.pool].provider, now,
+                        fleet_.provider_in_outage());
+  if (v.via_outage_exception) Emit({now, EventType::kExclusivityException, s, d.pool, d.alloc_gpus, 0, 1});
+  return true;
+}
+
+void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
+  const Allocation a = allocs_[id];
+  const ServiceIndex s = a.owner;
+  ServiceState& st = services_[s];
+  IntegrateService(s, now);
+  st.replicas.erase(std::find(st.replicas.begin(), st.replicas.end(), id));
+  --st.per_provider[world_.pools[a.pool].provider];
+  st.capacity -= a.tokens;
+  FreeAllocation(id, now);
+  if (why == StopReason::kScaledDown) {
+    Emit({now, EventType::kReplicaStopped, s, a.pool, a.gpus, a.tokens, 0});
+  } else {
+    ++st.lost_pending;
+    ++st.replicas_lost;
+    Emit({now, EventType::kReplicaLost, s, a.pool, a.gpus, a.tokens, 0});
+  }
+  UpdateShortness(s, now);
+}
+
+void Scheduler::IntegrateService(ServiceIndex s, Time now) {
+  ServiceState& st = services_[s];
+  const int64_t dt = (now - st.integrated_to).seconds();
+  if (dt <= 0) return;
+  st.served_token_seconds += std::min(st.capacity, st.demand) * dt;
+  st.demand_token_seconds += st.demand * dt;
+  if (st.capacity < st.demand) st.short_seconds += dt;
+  st.integrated_to = now;
+}
+
+void Scheduler::UpdateShortness(ServiceIndex s, Time now) {
+  ServiceState& st = services_[s];
+  const bool short_now = st.capacity < st.demand;
+  if (short_now == st.short_now) return;
+  st.short_now = short_now;
+  Emit({now, short_now ? EventType::kServiceShort : EventType::kServiceRecovered, s, world::kNone, 0, st.demand,
+        st.capacity});
+}
+
+void Scheduler::ServiceDemandChanged(ServiceIndex s, Time now) {
+  IntegrateService(s, now);
+  services_[s].demand = world_.services[s].demand_tokens_per_s.At(now);
+  services_[s].failed_generation = ~0ULL;  // worth trying again
+}
+
+void Scheduler::ReconcileService(ServiceIndex s, Time now) {
+  const world::Service& svc = world_.services[s];
+  ServiceState& st = services_[s];
+  auto wanted_more = [&] {
+    return st.capacity < st.demand || static_cast<int32_t>(st.replicas.size()) < svc.min_providers;
+  };
+  if (wanted_more() && st.failed_generation != generation_) {
+    while (wanted_more()) {
+      if (!StartReplica(s, now)) {
+        st.failed_generation = generation_;
+        break;
+      }
+    }
+  }
+  // Scale down, newest first, while the rest still meets demand and presence.
+  for (size_t i = st.replicas.size(); i-- > 0;) {
+    if (static_cast<int32_t>(st.replicas.size()) <= svc.min_providers) break;
+    const int32_t id = st.replicas[i];
+    const Allocation& a = allocs_[id];
+    if (st.capacity - a.tokens < st.demand) continue;
+    const world::ProviderIndex p = world_.pools[a.pool].provider;
+    int32_t present = 0;
+    for (int32_t n : st.per_provider) present += n > 0;
+    if (st.per_provider[p] == 1 && present <= svc.min_providers) continue;
+    StopReplica(id, StopReason::kScaledDown, now);
+  }
+  UpdateShortness(s, now);
+}
+
+void Scheduler::Schedule(Time now) {
+  // Services first, highest priority first (they are few).
+  std::vector<ServiceIndex> order(services_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<ServiceIndex>(i);
+  std::stable_sort(order.begin(), order.end(), [&](ServiceIndex a, ServiceIndex b) {
+    return world_.services[a].priority > world_.services[b].priority;
+  });
+  for (ServiceIndex s : order) ReconcileService(s, now);
+
+  ++pass_;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const JobIndex j = it->job;
+    JobState& s = jobs_[j];
+    const world::Job& job = world_.jobs[j];
+    if (s.failed_generation == generation_) {  // nothing has changed since it last failed
+      if (options_.policy == Policy::kFifo) break;
+      ++it;
+      continue;
+    }
+    ShapeFailure& sf = shape_failures_[job_shape_[j]];
+    const bool watched = IsWatched(false, j);
+    if (!watched && sf.pass == pass_ && job.gpus >= sf.gang && job.priority <= sf.priority) {
+      s.failed_generation = generation_;  // a smaller gang of the same shape just failed
+      if (options_.policy == Policy::kFifo) break;
+      ++it;
+      continue;
+    }
+    placement::Decision d = Decide(JobRequest(j), now, watched, "job " + job.id);
+    if (d.pool == world::kNone) {
+      s.failed_generation = generation_;
+      if (sf.pass != pass_ || job.gpus < sf.gang) sf = {pass_, job.gpus, job.priority};
+      if (options_.policy == Policy::kFifo) break;
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+    StartJob(j, d, now);
+    // Preemption may have requeued victims behind `it`; they keep their place by key.
+  }
+}
+
+void Scheduler::EnforceLimits(PoolIndex pool, Time now) {
+  // Lowest priority and preemptible first, newest first.
+  while (fleet_.pool(pool).used > fleet_.pool(pool).capacity && !pool_allocs_[pool].empty()) {
+    int32_t victim = -1;
+    for (int32_t id : pool_allocs_[pool]) {
+      if (victim < 0) { victim = id; continue; }
+      const Allocation &a = allocs_[id], &b = allocs_[victim];
+      if (a.preemptible != b.preemptible ? a.preemptible
+          : a.priority != b.priority    ? a.priority < b.priority
+          : a.start != b.start          ? a.start > b.start
+                                        : id > victim) {
+        victim = id;
+      }
+    }
+    Evict(victim, StopReason::kInterrupted, 0, now);
+  }
+}
+
+void Scheduler::EnforceSitePower(world::SiteIndex site, Time now) {
+  while (fleet_.site(site).limited && fleet_.site(site).used > fleet_.site(site).capacity) {
+    int32_t victim = -1;
+    for (size_t p = 0; p < world_.pools.size(); ++p) {
+      if (world_.pools[p].site != site) continue;
+      for (int32_t id : pool_allocs_[p]) {
+        if (victim < 0) { victim = id; continue; }
+        const Allocation &a = allocs_[id], &b = allocs_[victim];
+        if (a.preemptible != b.preemptible ? a.preemptible
+            : a.priority != b.priority    ? a.priority < b.priority
+            : a.start != b.start          ? a.start > b.start
+                                          : id > victim) {
+          victim = id;
+        }
+      }
+    }
+    if (victim < 0) break;
+    Evict(victim, StopReason::kInterrupted, 0, now);
+  }
+}
+
+void Scheduler::PoolInstalledChanged(PoolIndex pool, Time now) {
+  const int64_t before = fleet_.pool(pool).capacity;
+  fleet_.SetInstalled(pool, world_.pools[pool].gpus.At(now), now);
+  if (fleet_.pool(pool).capacity > before) ++generation_;
+  EnforceLimits(pool, now);
+  Emit({now, EventType::kPoolCapacity, pool, pool, 0, fleet_.pool(pool).capacity, fleet_.pool(pool).installed});
+}
+
+void Scheduler::SitePowerChanged(world::SiteIndex site, Time now) {
+  const Power before = fleet_.site(site).capacity;
+  fleet_.SetSitePower(site, world_.sites[site].power.At(now));
+  if (fleet_.site(site).capacity > before) ++generation_;
+  EnforceSitePower(site, now);
+  Emit({now, EventType::kSitePower, site, world::kNone, 0, fleet_.site(site).capacity.watts(), 0});
+}
+
+void Scheduler::ApplyFaultToPools(world::FaultIndex f, int32_t sign, Time now) {
+  const world::Fault& fault = world_.faults[f];
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    const world::Pool& pool = world_.pools[p];
+    const bool hit = (fault.target_kind == world::FaultTargetKind::kPool && fault.target == static_cast<int32_t>(p)) ||
+                     (fault.target_kind == world::FaultTargetKind::kSite && fault.target == pool.site) ||
+                     (fault.target_kind == world::FaultTargetKind::kProvider && fault.target == pool.provider);
+    if (!hit) continue;
+    const PoolIndex pi = static_cast<PoolIndex>(p);
+    if (fault.kind == world::FaultKind::kOutage) {
+      fleet_.AddOutage(pi, sign, now);
+    } else {
+      fleet_.AddCut(pi, sign * fault.cut_milli, now);
+    }
+    EnforceLimits(pi, now);
+    Emit({now, EventType::kPoolCapacity, pi, pi, 0, fleet_.pool(pi).capacity, fleet_.pool(pi).installed});
+  }
+}
+
+void Scheduler::FaultStarted(world::FaultIndex f, Time now) {
+  const world::Fault& fault = world_.faults[f];
+  Emit({now, EventType::kFaultStarted, f, world::kNone, 0, 0, 0});
+  if (fault.kind == world::FaultKind::kOutage) {
+    // A provider- or site-wide outage is a declared outage of the provider (for
+    // exclusivity outage exceptions).
+    if (fault.target_kind == world::FaultTargetKind::kProvider) fleet_.AddProviderOutage(fault.target, 1);
+    if (fault.target_kind == world::FaultTargetKind::kSite) {
+      fleet_.AddSiteOutage(fault.target, 1);
+      fleet_.AddProviderOutage(world_.sites[fault.target].provider, 1);
+    }
+    ++generation_;  // an outage exception may open other providers
+  }
+  ApplyFaultToPools(f, +1, now);
+}
+
+void Scheduler::FaultEnded(world::FaultIndex f, Time now) {
+  const world::Fault& fault = world_.faults[f];
+  Emit({now, EventType::kFaultEnded, f, world::kNone, 0, 0, 0});
+  ApplyFaultToPools(f, -1, now);
+  if (fault.kind == world::FaultKind::kOutage) {
+    if (fault.target_kind == world::FaultTargetKind::kProvider) fleet_.AddProviderOutage(fault.target, -1);
+    if (fault.target_kind == world::FaultTargetKind::kSite) {
+      fleet_.AddSiteOutage(fault.target, -1);
+      fleet_.AddProviderOutage(world_.sites[fault.target].provider, -1);
+    }
+    EnforceExclusivity(now);  // work let in by an outage exception goes home
+  }
+  ++generation_;
+}
+
+void Scheduler::ApplyContractTerms(Time now) {
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    const world::Pool& pool = world_.pools[p];
+    if (pool.contract == world::kNone) continue;
+    const world::Contract& c = world_.contracts[pool.contract];
+    const bool in_force = now >= c.start && now < c.end;
+    const PoolIndex pi = static_cast<PoolIndex>(p);
+    if (fleet_.pool(pi).contract_in_force == in_force) continue;
+    fleet_.SetContractInForce(pi, in_force, now);
+    EnforceLimits(pi, now);
+  }
+}
+
+void Scheduler::EnforceExclusivity(Time now) {
+  if (rules_.empty()) return;
+  std::vector<int32_t> violators;
+  for (size_t id = 0; id < allocs_.size(); ++id) {
+    const Allocation& a = allocs_[id];
+    if (!a.live) continue;
+    std::string_view cls, family;
+    if (a.is_service) {
+      cls = world_.services[a.owner].workload_class;
+      family = world_.services[a.owner].model_family;
+    } else {
+      cls = world_.jobs[a.owner].workload_class;
+      family = world_.jobs[a.owner].model_family;
+    }
+    if (!rules_.Check(cls, family, world_.pools[a.pool].provider, now, fleet_.provider_in_outage()).allowed) {
+      violators.push_back(static_cast<int32_t>(id));
+    }
+  }
+  for (int32_t id : violators) Evict(id, StopReason::kInterrupted, 0, now);
+}
+
+void Scheduler::ContractsChanged(Time now) {
+  Emit({now, EventType::kContractsChanged, world::kNone, world::kNone, 0, 0, 0});
+  ApplyContractTerms(now);
+  EnforceExclusivity(now);
+  ++generation_;
+}
+
+void Scheduler::Finish(Time end) {
+  fleet_.IntegrateAll(end);
+  for (size_t s = 0; s < services_.size(); ++s) IntegrateService(static_cast<ServiceIndex>(s), end);
+  for (size_t j = 0; j < jobs_.size(); ++j) {
+    JobState& s = jobs_[j];
+    if (s.status == JobStatus::kRunning) {
+      const Allocation& a = allocs_[s.alloc];
+      s.gpu_seconds += a.gpus * (end - a.start).seconds();
+    }
+  }
+}
+
+}  // namespace polycloud::scheduler
