@@ -23,7 +23,7 @@ NodeFleetOptions OpenBFleet() {
   return options;
 }
 
-Result<AlibabaPodTrace> ReadPods(std::string_view text, AlibabaPodOptions options = {}) {
+Result<AlibabaPodTrace> ReadPods(std::string_view text, const AlibabaPodOptions& options = {}) {
   return ReadAlibabaPods(TraceInput::Memory(text, "pods.csv"), options);
 }
 

@@ -16,7 +16,7 @@ using testing::SharedData;
 
 constexpr std::string_view kHeader = "TIMESTAMP,ContextTokens,GeneratedTokens\r\n";
 
-Result<InferenceDemand> Read(std::string_view text, AzureLlmOptions options = {}) {
+Result<InferenceDemand> Read(std::string_view text, const AzureLlmOptions& options = {}) {
   return ReadAzureLlmDemand(TraceInput::Memory(text, "azure.csv"), options);
 }
 

@@ -16,7 +16,7 @@ using testing::SharedData;
 
 constexpr std::string_view kHeader = "timestamp,duration,num_gpus,gpu_time,cluster\n";
 
-Result<PhillyTrace> Read(std::string_view text, PhillyOptions options = {}) {
+Result<PhillyTrace> Read(std::string_view text, const PhillyOptions& options = {}) {
   return ReadPhillyJobs(TraceInput::Memory(text, "philly.csv"), options);
 }
 

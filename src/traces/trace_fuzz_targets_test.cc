@@ -37,6 +37,8 @@ const Target kTargets[] = {
 
 // One small valid input per format; every target also gets the others'
 // (truncated), as a wrong format name would feed it.
+// Adjacent literals below are one seed split over lines, not a missing comma.
+// NOLINTBEGIN(bugprone-suspicious-missing-comma)
 const std::vector<std::string>& Seeds() {
   static const std::vector<std::string> kSeeds = {
       "timestamp,duration,num_gpus,gpu_time,cluster\n"
@@ -61,6 +63,7 @@ const std::vector<std::string>& Seeds() {
   };
   return kSeeds;
 }
+// NOLINTEND(bugprone-suspicious-missing-comma)
 
 void Feed(const Target& target, const std::string& bytes) {
   target.entry(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
@@ -112,6 +115,7 @@ TEST(TraceFuzzTargetsTest, SurviveTruncatedAndCorruptedGzip) {
 }
 
 TEST(TraceFuzzTargetsTest, SurviveHostileShapes) {
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma): adjacent literals are one input
   const std::vector<std::string> shapes = {
       "",
       "\n\n\n",
@@ -128,6 +132,7 @@ TEST(TraceFuzzTargetsTest, SurviveHostileShapes) {
       "timestamp,duration,num_gpus,gpu_time,cluster\n"
       "2017-10-09 07:01:55,1000000000,1000000,1000000000000000,x\n",
   };
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   for (const Target& target : kTargets) {
     SCOPED_TRACE(target.name);
     for (const std::string& shape : shapes) Feed(target, shape);
