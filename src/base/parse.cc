@@ -88,7 +88,7 @@ std::string FormatTimeFull(Time t) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);
-  char buf[48];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y),
                 m, d, static_cast<long long>(rem / 3600), static_cast<long long>((rem / 60) % 60),
                 static_cast<long long>(rem % 60));

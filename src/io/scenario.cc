@@ -257,7 +257,7 @@ class IdRegistry {
 
 class Loader {
  public:
-  Loader(Diags& d) : d_(d) {}
+  Loader(Diags& d, const LoadOptions& options) : d_(d), options_(options) {}
 
   void Load(const YAML::Node& root, Scenario& out) {
     MapReader top(root, "the scenario", d_);
@@ -280,6 +280,7 @@ class Loader {
     if (auto v = top.Take("seed"); v) {
       if (auto s = AsInteger(v, d_, "seed", 0)) w.seed = static_cast<uint64_t>(*s);
     }
+    if (options_.seed) w.seed = *options_.seed;
     if (auto v = top.Take("scheduler"); v) LoadScheduler(v, out.options);
 
     w.accelerators = world::BuiltinAccelerators();
@@ -746,9 +747,10 @@ class Loader {
     }
     Rng rng = Rng::Fork(w.seed, *id);
     const int64_t span = (until - from).seconds();
-    int width = static_cast<int>(std::to_string(*count).size());
+    const int64_t job_count = count.value_or(0);
+    int width = static_cast<int>(std::to_string(job_count).size());
     const double ratio = static_cast<double>(dmax.seconds()) / static_cast<double>(dmin.seconds());
-    for (int64_t i = 0; i < *count; ++i) {
+    for (int64_t i = 0; i < job_count; ++i) {
       world::Job j;
       std::string num = std::to_string(i + 1);
       j.id = *id + "-" + std::string(width - num.size(), '0') + num;
@@ -874,6 +876,7 @@ class Loader {
   }
 
   Diags& d_;
+  const LoadOptions& options_;
   std::map<std::string, size_t> accel_index_;
   std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;
   IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"}, contract_reg_{"contract"},
@@ -883,7 +886,7 @@ class Loader {
 }  // namespace
 
 Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
-                                    std::vector<Diagnostic>* diagnostics) {
+                                    std::vector<Diagnostic>* diagnostics, const LoadOptions& options) {
   diagnostics->clear();
   Diags diags(std::string(file_name), diagnostics);
   Scenario scenario;
@@ -892,7 +895,7 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
     if (!root || root.IsNull()) {
       diags.Add(YAML::Mark::null_mark(), "the scenario is empty (expected a mapping with name, start, end, ...)");
     } else {
-      Loader(diags).Load(root, scenario);
+      Loader(diags, options).Load(root, scenario);
     }
   } catch (const YAML::Exception& e) {
     diags.Add(e.mark, "YAML syntax error: " + e.msg);
@@ -907,18 +910,19 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
   return scenario;
 }
 
-Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name) {
+Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
+                                    const LoadOptions& options) {
   std::vector<Diagnostic> diagnostics;
-  return LoadScenarioString(text, file_name, &diagnostics);
+  return LoadScenarioString(text, file_name, &diagnostics, options);
 }
 
-Result<Scenario> LoadScenarioFile(const std::string& path) {
+Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return IoError(path + ": cannot open the scenario file");
   std::ostringstream buf;
   buf << in.rdbuf();
   if (in.bad()) return IoError(path + ": read failed");
-  return LoadScenarioString(buf.str(), path);
+  return LoadScenarioString(buf.str(), path, options);
 }
 
 }  // namespace polycloud::io

@@ -41,6 +41,7 @@ void FleetState::Integrate(world::PoolIndex p, Time now) {
   s.used_gpu_seconds += s.used * dt;
   s.capacity_gpu_seconds += s.capacity * dt;
   s.installed_gpu_seconds += s.installed * dt;
+  if (s.contract_in_force) s.contracted_gpu_seconds += s.installed * dt;
   s.integrated_to = now;
 }
 

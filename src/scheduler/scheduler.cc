@@ -58,6 +58,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
   shape_failures_.resize(shapes_.size());
   for (auto& s : services_) {
     s.per_provider.assign(world.providers.size(), 0);
+    s.lost_pending.assign(world.providers.size(), 0);
     s.integrated_to = start;
   }
   // The state of the world at the start: installed GPUs, power, contracts, demand.
@@ -66,7 +67,15 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
   }
   ApplyContractTerms(start);
   for (size_t s = 0; s < world.services.size(); ++s) {
-    services_[s].demand = world.services[s].demand_tokens_per_s.At(start);
+    const world::Service& svc = world.services[s];
+    services_[s].demand = svc.demand_tokens_per_s.At(start);
+    int64_t slowest = std::numeric_limits<int64_t>::max();
+    if (svc.accelerators.empty()) {
+      for (const auto& a : world.accelerators) slowest = std::min(slowest, a.speed_milli);
+    } else {
+      for (auto a : svc.accelerators) slowest = std::min(slowest, world.accelerators[a].speed_milli);
+    }
+    services_[s].min_replica_tokens = std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
   }
 }
 
@@ -328,14 +337,27 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
   allocs_[id].tokens = svc.replica_tokens_per_s * speed / 1000;
   st.replicas.push_back(id);
+  st.may_shrink = true;
   ++st.per_provider[world_.pools[d.pool].provider];
   st.capacity += allocs_[id].tokens;
   st.peak_replicas = std::max<int32_t>(st.peak_replicas, static_cast<int32_t>(st.replicas.size()));
+  // A replacement for a replica lost at this provider is a recovery; one for a
+  // replica lost elsewhere is a failover.
   int64_t replaces = 0;
-  if (st.lost_pending > 0) {
-    --st.lost_pending;
-    ++st.failovers;
+  const world::ProviderIndex provider = world_.pools[d.pool].provider;
+  if (st.lost_pending[provider] > 0) {
+    --st.lost_pending[provider];
+    ++st.replaced;
     replaces = 1;
+  } else {
+    for (int32_t& n : st.lost_pending) {
+      if (n == 0) continue;
+      --n;
+      ++st.replaced;
+      ++st.failovers;
+      replaces = 2;
+      break;
+    }
   }
   Emit({now, EventType::kReplicaStarted, s, d.pool, d.alloc_gpus, allocs_[id].tokens, replaces});
   auto v = rules_.Check(svc.workload_class, svc.model_family, world_.pools[d.pool].provider, now,
@@ -350,13 +372,14 @@ void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
   ServiceState& st = services_[s];
   IntegrateService(s, now);
   st.replicas.erase(std::find(st.replicas.begin(), st.replicas.end(), id));
+  st.may_shrink = true;
   --st.per_provider[world_.pools[a.pool].provider];
   st.capacity -= a.tokens;
   FreeAllocation(id, now);
   if (why == StopReason::kScaledDown) {
     Emit({now, EventType::kReplicaStopped, s, a.pool, a.gpus, a.tokens, 0});
   } else {
-    ++st.lost_pending;
+    ++st.lost_pending[world_.pools[a.pool].provider];
     ++st.replicas_lost;
     Emit({now, EventType::kReplicaLost, s, a.pool, a.gpus, a.tokens, 0});
   }
@@ -386,6 +409,7 @@ void Scheduler::ServiceDemandChanged(ServiceIndex s, Time now) {
   IntegrateService(s, now);
   services_[s].demand = world_.services[s].demand_tokens_per_s.At(now);
   services_[s].failed_generation = ~0ULL;  // worth trying again
+  services_[s].may_shrink = true;
 }
 
 void Scheduler::ReconcileService(ServiceIndex s, Time now) {
@@ -402,8 +426,19 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
       }
     }
   }
+  // Once demand is met, nothing lost is waiting to be replaced any more: later
+  // growth is growth, not failover.
+  if (!wanted_more()) std::fill(st.lost_pending.begin(), st.lost_pending.end(), 0);
   // Scale down, newest first, while the rest still meets demand and presence.
+  // Only worth a look when demand fell or replicas changed, and when the
+  // surplus is at least one replica.
+  if (!st.may_shrink || st.capacity - st.demand < st.min_replica_tokens) {
+    UpdateShortness(s, now);
+    return;
+  }
+  st.may_shrink = false;
   for (size_t i = st.replicas.size(); i-- > 0;) {
+    if (st.capacity - st.demand < st.min_replica_tokens) break;
     if (static_cast<int32_t>(st.replicas.size()) <= svc.min_providers) break;
     const int32_t id = st.replicas[i];
     const Allocation& a = allocs_[id];

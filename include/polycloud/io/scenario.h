@@ -15,6 +15,7 @@
 #ifndef POLYCLOUD_IO_SCENARIO_H_
 #define POLYCLOUD_IO_SCENARIO_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,16 +44,21 @@ struct Scenario {
   ScenarioOptions options;
 };
 
+struct LoadOptions {
+  std::optional<uint64_t> seed;      // replaces the scenario's seed (job streams are drawn with it)
+};
+
 // Parses and validates `text`; `file_name` is used in messages. On failure the
 // status is kInvalidInput and its message lists every diagnostic, one per line.
-Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name);
+Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
+                                    const LoadOptions& options = {});
 // Reads `path` (kIoError when unreadable) and loads it.
-Result<Scenario> LoadScenarioFile(const std::string& path);
+Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& options = {});
 
 // The same, returning every diagnostic instead of a joined message (for tests
 // and tools). Empty diagnostics ⇔ success.
 Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
-                                    std::vector<Diagnostic>* diagnostics);
+                                    std::vector<Diagnostic>* diagnostics, const LoadOptions& options = {});
 
 // Stops collecting after this many diagnostics (the message says so).
 inline constexpr size_t kMaxDiagnostics = 50;

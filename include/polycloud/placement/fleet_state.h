@@ -29,6 +29,7 @@ struct PoolState {
   int64_t used_gpu_seconds = 0;
   int64_t capacity_gpu_seconds = 0;
   int64_t installed_gpu_seconds = 0;
+  int64_t contracted_gpu_seconds = 0;  // installed while the contract is in force (reserved fees)
   Time integrated_to;
 
   bool down() const { return outages > 0; }

@@ -39,7 +39,8 @@ enum class EventType : uint8_t {
   kJobFinished,         // subject = job, pool
   kJobPreempted,        // subject = job, pool, value = lost reference GPU-seconds, aux = preemptor job/service
   kJobInterrupted,      // subject = job, pool, value = lost reference GPU-seconds (fault, cut, power, contract)
-  kReplicaStarted,      // subject = service, pool, gpus, aux = 1 when it replaces a lost replica
+  kReplicaStarted,      // subject = service, pool, gpus, value = tokens/s, aux = 1 replaces a lost
+                        // replica at the same provider, 2 fails over from another provider
   kReplicaStopped,      // subject = service, pool (scaled down)
   kReplicaLost,         // subject = service, pool (fault, cut, power, contract)
   kServiceShort,        // subject = service, value = demand, aux = capacity (tokens/s): cannot meet demand
@@ -116,11 +117,14 @@ struct ServiceState {
   int64_t short_seconds = 0;         // time with capacity < demand
   Time integrated_to;
   bool short_now = false;
-  int32_t lost_pending = 0;
-  int32_t failovers = 0;             // lost replicas replaced
+  std::vector<int32_t> lost_pending; // lost replicas not yet replaced, by the provider they were lost at
+  int32_t replaced = 0;              // lost replicas replaced anywhere
+  int32_t failovers = 0;             // lost replicas replaced at another provider
   int32_t replicas_lost = 0;
   int32_t peak_replicas = 0;
   uint64_t failed_generation = ~0ULL;
+  bool may_shrink = true;            // demand fell or replicas changed since the last scale-down check
+  int64_t min_replica_tokens = 1;    // tokens/s of a replica on the slowest allowed accelerator
 };
 
 class Scheduler final : public placement::PreemptionOracle {

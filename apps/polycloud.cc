@@ -1,0 +1,196 @@
+// polycloud: the command line. Only argument handling and output routing live
+// here; everything else is in the libraries. Exit codes: docs/cli.md.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+#include "polycloud/base/status.h"
+#include "polycloud/io/scenario.h"
+#include "polycloud/report/explain.h"
+#include "polycloud/report/report.h"
+#include "polycloud/scheduler/scheduler.h"
+#include "polycloud/sim/simulator.h"
+
+namespace polycloud {
+namespace {
+
+int Fail(const Status& status) {
+  std::cerr << "polycloud: " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+struct Common {
+  std::string scenario;
+  std::optional<uint64_t> seed;
+  std::string policy;
+};
+
+void AddCommon(CLI::App* cmd, Common& c) {
+  cmd->add_option("scenario", c.scenario, "Scenario YAML file (see docs/scenario.md)")->required();
+  cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)");
+  cmd->add_option("--policy", c.policy, "Scheduler policy: priority (default) or fifo; overrides the scenario's");
+}
+
+Result<io::Scenario> Load(const Common& c) {
+  io::LoadOptions options;
+  options.seed = c.seed;
+  return io::LoadScenarioFile(c.scenario, options);
+}
+
+Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
+  sim::Options options;
+  POLYCLOUD_ASSIGN_OR_RETURN(options.scheduler.policy,
+                             scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
+  return options;
+}
+
+// Writes to `path`, or to standard output for "-".
+Status WriteTo(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  if (path == "-") {
+    write(std::cout);
+    return Status::Ok();
+  }
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return IoError(path + ": cannot open for writing");
+  write(out);
+  out.close();
+  if (!out) return IoError(path + ": write failed");
+  return Status::Ok();
+}
+
+int Validate(const Common& c) {
+  auto scenario = Load(c);
+  if (!scenario.ok()) return Fail(scenario.status());
+  const world::World& w = scenario->world;
+  int64_t peak_gpus = 0;
+  for (const auto& p : w.pools) peak_gpus += p.gpus.Max();
+  std::cout << c.scenario << ": ok — " << w.providers.size() << " providers, " << w.sites.size() << " sites, "
+            << w.pools.size() << " pools (" << peak_gpus << " GPUs at peak), " << w.contracts.size()
+            << " contracts, " << w.jobs.size() << " jobs, " << w.services.size() << " services, " << w.faults.size()
+            << " faults; " << FormatTime(w.start) << " to " << FormatTime(w.end) << "\n";
+  return kExitOk;
+}
+
+int Simulate(const Common& c, const std::string& json_path, const std::string& events_path, bool quiet) {
+  auto scenario = Load(c);
+  if (!scenario.ok()) return Fail(scenario.status());
+  auto options = SimOptions(*scenario, c);
+  if (!options.ok()) return Fail(options.status());
+  const world::World& w = scenario->world;
+
+  // A progress line on a terminal, for runs longer than a second; piped
+  // output stays clean. Wall-clock time never reaches the report.
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto wall_start = std::chrono::steady_clock::now();
+  bool progress_shown = false;
+  if (tty && !quiet) {
+    options->progress = [&](const sim::Progress& p) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+      if (secs < 1.0) return;
+      progress_shown = true;
+      std::fprintf(stderr, "\r  simulated to %s  %lld events  %.0f events/s   ", FormatTime(p.now).substr(0, 10).c_str(),
+                   static_cast<long long>(p.events), static_cast<double>(p.events) / secs);
+      std::fflush(stderr);
+    };
+    options->progress_every = 1 << 14;
+  }
+  sim::Simulator sim(w, *options);
+  sim::Audit audit(w);
+  sim.AddObserver(&audit);
+  std::ofstream events_file;
+  std::unique_ptr<sim::EventLogWriter> log;
+  if (!events_path.empty()) {
+    std::ostream* out = &std::cout;
+    if (events_path != "-") {
+      events_file.open(events_path, std::ios::binary);
+      if (!events_file) return Fail(IoError(events_path + ": cannot open for writing"));
+      out = &events_file;
+    }
+    log = std::make_unique<sim::EventLogWriter>(w, *out);
+    sim.AddObserver(log.get());
+  }
+  const sim::RunStats stats = sim.Run();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  if (progress_shown) std::fprintf(stderr, "\r%80s\r", "");
+  if (tty && !quiet) {
+    std::fprintf(stderr, "  %lld events in %.2f s (%.0f events/s)\n", static_cast<long long>(stats.events), secs,
+                 secs > 0 ? static_cast<double>(stats.events) / secs : 0.0);
+  }
+  if (events_file.is_open()) {
+    events_file.close();
+    if (!events_file) return Fail(IoError(events_path + ": write failed"));
+  }
+  report::Report r = report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyName(options->scheduler.policy));
+  if (!json_path.empty()) {
+    Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
+    if (!s.ok()) return Fail(s);
+  }
+  if (!quiet && json_path != "-" && events_path != "-") report::WriteText(r, std::cout);
+  return kExitOk;
+}
+
+int ExplainCommand(const Common& c, const std::string& id, const std::string& at_text) {
+  auto scenario = Load(c);
+  if (!scenario.ok()) return Fail(scenario.status());
+  auto options = SimOptions(*scenario, c);
+  if (!options.ok()) return Fail(options.status());
+  std::optional<Time> at;
+  if (!at_text.empty()) {
+    auto t = ParseTime(at_text);
+    if (!t.ok()) return Fail(InvalidArgument("--at: " + t.status().message()));
+    at = *t;
+  }
+  Status s = report::Explain(scenario->world, *options, id, at, std::cout);
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace polycloud
+
+int main(int argc, char** argv) {
+  using namespace polycloud;
+  CLI::App app{"polycloud — a multi-cloud AI compute broker: places training and inference work across providers "
+               "under contract terms, and explains every decision.\nExit codes: 0 ok, 1 internal error, 2 usage, "
+               "3 invalid input, 4 i/o error, 5 not found (docs/cli.md)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "polycloud 0.1.0");
+
+  Common validate_args;
+  CLI::App* validate = app.add_subcommand("validate", "Check a scenario; print every error with file:line:column");
+  AddCommon(validate, validate_args);
+
+  Common sim_args;
+  std::string json_path, events_path;
+  bool quiet = false;
+  CLI::App* simulate = app.add_subcommand("simulate", "Replay a scenario on a virtual clock and print the report");
+  AddCommon(simulate, sim_args);
+  simulate->add_option("--json", json_path, "Also write the report as JSON to FILE ('-' for standard output)");
+  simulate->add_option("--events", events_path, "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
+  simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");
+
+  Common explain_args;
+  std::string explain_id, explain_at;
+  CLI::App* explain = app.add_subcommand("explain", "Say why a job or service is where it is, or why it waits");
+  AddCommon(explain, explain_args);
+  explain->add_option("id", explain_id, "Job or service id")->required();
+  explain->add_option("--at", explain_at, "Explain the state at this UTC time (default: the end of the run)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (*validate) return Validate(validate_args);
+  if (*simulate) return Simulate(sim_args, json_path, events_path, quiet);
+  if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
+  return kExitUsage;
+}

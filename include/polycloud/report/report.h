@@ -1,0 +1,138 @@
+// Report: the figures of one simulation run — per provider, site and pool
+// (GPU-hours, utilisation, spend, peak power), per contract (committed,
+// spent, projected shortfall), jobs (completion, queue wait and completion
+// time percentiles), services (demand served, failovers), faults, and
+// contract compliance counted from the event log — and its two renderings:
+// terminal tables and JSON (schema: docs/report.md).
+//
+// Everything in a Report is a pure function of the run, so the same scenario
+// gives the same bytes; wall-clock timings are never part of it.
+//
+//   report::Report r = report::Build(world, sim.scheduler(), audit, stats, policy);
+//   report::WriteText(r, std::cout);
+//   report::WriteJson(r, file);
+//
+// Thread-safety: plain data.
+#ifndef POLYCLOUD_REPORT_REPORT_H_
+#define POLYCLOUD_REPORT_REPORT_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "polycloud/scheduler/scheduler.h"
+#include "polycloud/sim/simulator.h"
+#include "polycloud/world/world.h"
+
+namespace polycloud::report {
+
+struct Usage {
+  int64_t used_gpu_seconds = 0;
+  int64_t capacity_gpu_seconds = 0;   // usable capacity (after faults, inside contracts)
+  Money spend;
+  int64_t utilisation_milli() const {
+    return capacity_gpu_seconds > 0 ? used_gpu_seconds * 1000 / capacity_gpu_seconds : 0;
+  }
+};
+
+struct ProviderRow {
+  std::string id;
+  Usage usage;
+  int64_t gpus_at_end = 0;
+};
+
+struct SiteRow {
+  std::string id, provider, region;
+  Usage usage;
+  Power peak_power;
+  Power power_limit_at_end;
+  bool power_limited = false;
+};
+
+struct PoolRow {
+  std::string id, site, provider, accelerator, pricing, contract;
+  Usage usage;
+  int64_t installed_at_end = 0;
+  Money price_per_gpu_hour;
+};
+
+struct ContractRow {
+  std::string id, provider;
+  Time start, end;
+  Money committed;
+  bool take_or_pay = false;
+  Money spent;                 // in the simulated window
+  Money projected_term_spend;  // spend extrapolated over the whole term at the run's rate
+  Money projected_shortfall;   // committed - projected, when positive
+  int64_t covered_seconds = 0; // part of the term the run covered
+  int32_t exclusivity_clauses = 0;
+};
+
+struct Percentiles {
+  int64_t count = 0;
+  int64_t p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;  // seconds
+};
+
+struct JobGroupRow {
+  std::string name;            // workload class
+  int64_t total = 0, completed = 0, running = 0, queued = 0, not_arrived = 0;
+  Percentiles queue_wait;      // first start - arrival, over started jobs
+  Percentiles completion;      // finish - arrival, over completed jobs
+  int64_t preemptions = 0, interruptions = 0;
+  int64_t lost_work_gpu_seconds = 0;
+  int64_t moved_provider = 0;  // jobs that ran at more than one provider
+  int64_t gpu_seconds = 0;
+};
+
+struct ServiceRow {
+  std::string id, model, workload_class;
+  int64_t served_milli = 0;    // share of demand served, thousandths
+  int64_t short_seconds = 0;
+  int64_t demand_token_seconds = 0, served_token_seconds = 0;
+  int32_t peak_replicas = 0, replicas_at_end = 0;
+  int32_t replicas_lost = 0, replaced = 0, failovers = 0;
+  std::vector<std::pair<std::string, int32_t>> replicas_by_provider_at_end;
+  std::vector<std::pair<std::string, int64_t>> failovers_by_provider;
+};
+
+struct FaultRow {
+  std::string id, kind, target_kind, target;
+  Time start, end;
+  int64_t cut_milli = 0;
+};
+
+struct Report {
+  std::string scenario;
+  std::string policy;
+  uint64_t seed = 0;
+  Time start, end;
+  int64_t events = 0;
+  int64_t scheduler_events = 0;
+  int64_t placement_attempts = 0;
+  Usage total;
+  Money total_cost;            // spend + shortfall of take-or-pay contracts
+  Money total_shortfall;
+  std::vector<ProviderRow> providers;
+  std::vector<SiteRow> sites;
+  std::vector<PoolRow> pools;
+  std::vector<ContractRow> contracts;
+  std::vector<JobGroupRow> jobs;   // one row per workload class, then "all"
+  std::vector<ServiceRow> services;
+  std::vector<FaultRow> faults;
+  sim::Audit::Counts audit;
+  std::vector<std::string> violations;
+};
+
+Report Build(const world::World& world, const scheduler::Scheduler& scheduler, const sim::Audit& audit,
+             const sim::RunStats& stats, const std::string& policy);
+
+// Percentiles of a sample of seconds (nearest rank); sorts `values`.
+Percentiles ComputePercentiles(std::vector<int64_t>& values);
+
+void WriteText(const Report& report, std::ostream& out);
+void WriteJson(const Report& report, std::ostream& out);
+
+}  // namespace polycloud::report
+
+#endif  // POLYCLOUD_REPORT_REPORT_H_

@@ -1,0 +1,496 @@
+#include "polycloud/report/report.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+
+namespace polycloud::report {
+namespace {
+
+using scheduler::JobStatus;
+
+Money PoolSpend(const world::Pool& pool, const placement::PoolState& s) {
+  if (pool.pricing == world::PricingKind::kReserved) {
+    return CostOfGpuSeconds(s.contracted_gpu_seconds, pool.price_per_gpu_hour);
+  }
+  return CostOfGpuSeconds(s.used_gpu_seconds, pool.price_per_gpu_hour);
+}
+
+void Add(Usage& into, const Usage& u) {
+  into.used_gpu_seconds += u.used_gpu_seconds;
+  into.capacity_gpu_seconds += u.capacity_gpu_seconds;
+  into.spend += u.spend;
+}
+
+}  // namespace
+
+Percentiles ComputePercentiles(std::vector<int64_t>& v) {
+  Percentiles p;
+  p.count = static_cast<int64_t>(v.size());
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto rank = [&](int64_t q) {  // nearest rank, q in percent
+    size_t k = static_cast<size_t>((q * static_cast<int64_t>(v.size()) + 99) / 100);
+    return v[std::max<size_t>(k, 1) - 1];
+  };
+  p.p50 = rank(50);
+  p.p90 = rank(90);
+  p.p99 = rank(99);
+  p.max = v.back();
+  __int128 sum = 0;
+  for (int64_t x : v) sum += x;
+  p.mean = static_cast<int64_t>(sum / static_cast<__int128>(v.size()));
+  return p;
+}
+
+Report Build(const world::World& world, const scheduler::Scheduler& sched, const sim::Audit& audit,
+             const sim::RunStats& stats, const std::string& policy) {
+  Report r;
+  r.scenario = world.name;
+  r.policy = policy;
+  r.seed = world.seed;
+  r.start = world.start;
+  r.end = stats.end;
+  r.events = stats.events;
+  r.scheduler_events = stats.scheduler_events;
+  r.placement_attempts = sched.placement_attempts();
+  r.audit = audit.counts();
+  r.violations = audit.violations();
+  const placement::FleetState& fleet = sched.fleet();
+
+  r.providers.resize(world.providers.size());
+  for (size_t p = 0; p < world.providers.size(); ++p) r.providers[p].id = world.providers[p].id;
+  r.sites.resize(world.sites.size());
+  for (size_t s = 0; s < world.sites.size(); ++s) {
+    const world::Site& site = world.sites[s];
+    SiteRow& row = r.sites[s];
+    row.id = site.id;
+    row.provider = world.providers[site.provider].id;
+    row.region = site.region;
+    row.peak_power = fleet.site(static_cast<world::SiteIndex>(s)).peak;
+    row.power_limited = site.power_limited;
+    row.power_limit_at_end = fleet.site(static_cast<world::SiteIndex>(s)).capacity;
+  }
+  std::vector<Money> contract_spend(world.contracts.size());
+  for (size_t p = 0; p < world.pools.size(); ++p) {
+    const world::Pool& pool = world.pools[p];
+    const placement::PoolState& s = fleet.pool(static_cast<world::PoolIndex>(p));
+    PoolRow row;
+    row.id = pool.id;
+    row.site = world.sites[pool.site].id;
+    row.provider = world.providers[pool.provider].id;
+    row.accelerator = world.accelerators[pool.accelerator].name;
+    row.pricing = world::PricingKindName(pool.pricing);
+    row.contract = pool.contract != world::kNone ? world.contracts[pool.contract].id : "";
+    row.usage.used_gpu_seconds = s.used_gpu_seconds;
+    row.usage.capacity_gpu_seconds = s.capacity_gpu_seconds;
+    row.usage.spend = PoolSpend(pool, s);
+    row.installed_at_end = s.installed;
+    row.price_per_gpu_hour = pool.price_per_gpu_hour;
+    Add(r.providers[pool.provider].usage, row.usage);
+    r.providers[pool.provider].gpus_at_end += s.installed;
+    Add(r.sites[pool.site].usage, row.usage);
+    Add(r.total, row.usage);
+    if (pool.contract != world::kNone) contract_spend[pool.contract] += row.usage.spend;
+    r.pools.push_back(std::move(row));
+  }
+
+  r.total_cost = r.total.spend;
+  for (size_t c = 0; c < world.contracts.size(); ++c) {
+    const world::Contract& contract = world.contracts[c];
+    ContractRow row;
+    row.id = contract.id;
+    row.provider = world.providers[contract.provider].id;
+    row.start = contract.start;
+    row.end = contract.end;
+    row.committed = contract.committed_spend;
+    row.take_or_pay = contract.take_or_pay;
+    row.spent = contract_spend[c];
+    row.exclusivity_clauses = static_cast<int32_t>(contract.exclusivity.size());
+    const Time from = std::max(contract.start, world.start), to = std::min(contract.end, stats.end);
+    row.covered_seconds = std::max<int64_t>(0, (to - from).seconds());
+    const int64_t term = (contract.end - contract.start).seconds();
+    if (stats.end >= contract.end || row.covered_seconds == 0) {
+      row.projected_term_spend = row.spent;
+    } else {
+      // The run's rate over the covered part, extended over the whole term.
+      row.projected_term_spend = Money::FromMicros(MulDivRound(row.spent.micros(), term, row.covered_seconds));
+    }
+    if (row.committed > row.projected_term_spend) row.projected_shortfall = row.committed - row.projected_term_spend;
+    if (row.take_or_pay) {
+      r.total_shortfall += row.projected_shortfall;
+      r.total_cost += row.projected_shortfall;
+    }
+    r.contracts.push_back(std::move(row));
+  }
+
+  // Jobs, grouped by workload class in order of first appearance, then "all".
+  std::map<std::string, size_t> group_of;
+  std::vector<std::vector<int64_t>> waits, completions;
+  auto group = [&](const std::string& name) -> size_t {
+    auto [it, inserted] = group_of.emplace(name, r.jobs.size());
+    if (inserted) {
+      r.jobs.push_back(JobGroupRow{});
+      r.jobs.back().name = name;
+      waits.emplace_back();
+      completions.emplace_back();
+    }
+    return it->second;
+  };
+  for (const world::Job& job : world.jobs) group(job.workload_class);
+  const size_t all = world.jobs.empty() ? 0 : group("all");
+  const auto& states = sched.jobs();
+  for (size_t j = 0; j < world.jobs.size(); ++j) {
+    const world::Job& job = world.jobs[j];
+    const scheduler::JobState& s = states[j];
+    for (size_t g : {group(job.workload_class), all}) {
+      JobGroupRow& row = r.jobs[g];
+      ++row.total;
+      switch (s.status) {
+        case JobStatus::kDone: ++row.completed; completions[g].push_back((s.end - job.arrival).seconds()); break;
+        case JobStatus::kRunning: ++row.running; break;
+        case JobStatus::kQueued: ++row.queued; break;
+        case JobStatus::kNotArrived: ++row.not_arrived; break;
+      }
+      if (s.first_start != Time::Min()) waits[g].push_back((s.first_start - job.arrival).seconds());
+      row.preemptions += s.preemptions;
+      row.interruptions += s.interruptions;
+      row.lost_work_gpu_seconds += s.lost_work;
+      row.gpu_seconds += s.gpu_seconds;
+      if (__builtin_popcount(static_cast<unsigned>(s.providers_used_mask)) > 1) ++row.moved_provider;
+    }
+  }
+  for (size_t g = 0; g < r.jobs.size(); ++g) {
+    r.jobs[g].queue_wait = ComputePercentiles(waits[g]);
+    r.jobs[g].completion = ComputePercentiles(completions[g]);
+  }
+
+  const auto& failovers_to = audit.failovers_to_provider();
+  for (size_t s = 0; s < world.services.size(); ++s) {
+    const world::Service& svc = world.services[s];
+    const scheduler::ServiceState& st = sched.services()[s];
+    ServiceRow row;
+    row.id = svc.id;
+    row.model = svc.model;
+    row.workload_class = svc.workload_class;
+    row.demand_token_seconds = st.demand_token_seconds;
+    row.served_token_seconds = st.served_token_seconds;
+    row.served_milli = st.demand_token_seconds > 0
+                           ? MulDivRound(st.served_token_seconds, 1000, st.demand_token_seconds)
+                           : 1000;
+    if (st.demand_token_seconds > 0 && row.served_milli == 1000 && st.served_token_seconds < st.demand_token_seconds) {
+      row.served_milli = 999;  // never round a shortfall up to 100%
+    }
+    row.short_seconds = st.short_seconds;
+    row.peak_replicas = st.peak_replicas;
+    row.replicas_at_end = static_cast<int32_t>(st.replicas.size());
+    row.replicas_lost = st.replicas_lost;
+    row.replaced = st.replaced;
+    row.failovers = st.failovers;
+    for (size_t p = 0; p < world.providers.size(); ++p) {
+      if (st.per_provider[p] > 0) row.replicas_by_provider_at_end.emplace_back(world.providers[p].id, st.per_provider[p]);
+      if (failovers_to[s][p] > 0) row.failovers_by_provider.emplace_back(world.providers[p].id, failovers_to[s][p]);
+    }
+    r.services.push_back(std::move(row));
+  }
+
+  for (const world::Fault& f : world.faults) {
+    FaultRow row;
+    row.id = f.id;
+    row.kind = world::FaultKindName(f.kind);
+    row.target_kind = world::FaultTargetKindName(f.target_kind);
+    switch (f.target_kind) {
+      case world::FaultTargetKind::kProvider: row.target = world.providers[f.target].id; break;
+      case world::FaultTargetKind::kSite: row.target = world.sites[f.target].id; break;
+      case world::FaultTargetKind::kPool: row.target = world.pools[f.target].id; break;
+    }
+    row.start = f.start;
+    row.end = f.end;
+    row.cut_milli = f.cut_milli;
+    r.faults.push_back(std::move(row));
+  }
+  return r;
+}
+
+namespace {
+
+// A plain text table: first column left-aligned, the rest right-aligned.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  void Print(std::ostream& out) const {
+    std::vector<size_t> width;
+    for (const auto& row : rows_) {
+      if (width.size() < row.size()) width.resize(row.size(), 0);
+      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], Utf8Width(row[i]));
+    }
+    for (size_t r = 0; r < rows_.size(); ++r) {
+      std::string line = "  ";
+      for (size_t i = 0; i < rows_[r].size(); ++i) {
+        const std::string& cell = rows_[r][i];
+        std::string pad(width[i] - Utf8Width(cell), ' ');
+        line += i == 0 ? cell + pad : pad + cell;
+        if (i + 1 < rows_[r].size()) line += "  ";
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out << line << '\n';
+    }
+  }
+
+ private:
+  static size_t Utf8Width(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  }
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string Pct(int64_t milli) {
+  return std::to_string(milli / 10) + "." + std::to_string(milli % 10) + "%";
+}
+
+std::string GpuHours(int64_t gpu_seconds) {
+  // Thousands separators for readability.
+  std::string digits = std::to_string((gpu_seconds + 1800) / 3600);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string Dur(int64_t s) { return FormatDuration(Duration::Seconds(s)); }
+
+}  // namespace
+
+void WriteText(const Report& r, std::ostream& out) {
+  out << "polycloud simulate: " << r.scenario << "  (" << FormatTime(r.start) << " to " << FormatTime(r.end)
+      << ", policy " << r.policy << ", seed " << r.seed << ")\n";
+  out << "  " << r.events << " simulator events, " << r.scheduler_events << " scheduler events, "
+      << r.placement_attempts << " placement decisions\n\n";
+
+  out << "Providers\n";
+  Table providers({"provider", "GPUs at end", "GPU-hours used", "utilisation", "spend"});
+  for (const ProviderRow& p : r.providers) {
+    providers.Row({p.id, std::to_string(p.gpus_at_end), GpuHours(p.usage.used_gpu_seconds),
+                   Pct(p.usage.utilisation_milli()), FormatMoneyShort(p.usage.spend)});
+  }
+  providers.Row({"total", "", GpuHours(r.total.used_gpu_seconds), Pct(r.total.utilisation_milli()),
+                 FormatMoneyShort(r.total.spend)});
+  providers.Print(out);
+
+  out << "\nSites\n";
+  Table sites({"site", "provider", "GPU-hours used", "utilisation", "peak power", "power limit at end"});
+  for (const SiteRow& s : r.sites) {
+    sites.Row({s.id, s.provider, GpuHours(s.usage.used_gpu_seconds), Pct(s.usage.utilisation_milli()),
+               FormatPower(s.peak_power), s.power_limited ? FormatPower(s.power_limit_at_end) : "unlimited"});
+  }
+  sites.Print(out);
+
+  out << "\nPools\n";
+  Table pools({"pool", "type", "pricing", "$/GPU-h", "GPUs at end", "GPU-hours used", "utilisation", "spend"});
+  for (const PoolRow& p : r.pools) {
+    pools.Row({p.id, p.accelerator, p.pricing, FormatMoney(p.price_per_gpu_hour), std::to_string(p.installed_at_end),
+               GpuHours(p.usage.used_gpu_seconds), Pct(p.usage.utilisation_milli()), FormatMoneyShort(p.usage.spend)});
+  }
+  pools.Print(out);
+
+  if (!r.contracts.empty()) {
+    out << "\nContracts\n";
+    Table contracts({"contract", "provider", "term", "committed", "spent (run)", "projected term spend",
+                     "projected shortfall", "take-or-pay"});
+    for (const ContractRow& c : r.contracts) {
+      contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end),
+                     FormatMoneyShort(c.committed), FormatMoneyShort(c.spent), FormatMoneyShort(c.projected_term_spend),
+                     FormatMoneyShort(c.projected_shortfall), c.take_or_pay ? "yes" : "no"});
+    }
+    contracts.Print(out);
+  }
+  out << "\nCost: spend " << FormatMoneyShort(r.total.spend) << " + take-or-pay shortfall "
+      << FormatMoneyShort(r.total_shortfall) << " = total " << FormatMoneyShort(r.total_cost) << "\n";
+
+  if (!r.jobs.empty()) {
+    out << "\nJobs\n";
+    Table jobs({"class", "jobs", "done", "running", "queued", "wait p50", "wait p90", "wait p99", "JCT p50",
+                "JCT p90", "JCT p99", "preempted", "interrupted", "moved"});
+    for (const JobGroupRow& g : r.jobs) {
+      jobs.Row({g.name, std::to_string(g.total), std::to_string(g.completed), std::to_string(g.running),
+                std::to_string(g.queued + g.not_arrived), Dur(g.queue_wait.p50), Dur(g.queue_wait.p90),
+                Dur(g.queue_wait.p99), Dur(g.completion.p50), Dur(g.completion.p90), Dur(g.completion.p99),
+                std::to_string(g.preemptions), std::to_string(g.interruptions), std::to_string(g.moved_provider)});
+    }
+    jobs.Print(out);
+  }
+
+  if (!r.services.empty()) {
+    out << "\nServices\n";
+    Table services({"service", "class", "demand served", "short for", "peak replicas", "lost", "replaced",
+                    "failovers", "failed over to", "replicas at end"});
+    for (const ServiceRow& s : r.services) {
+      std::string to, at_end;
+      for (const auto& [p, n] : s.failovers_by_provider) to += (to.empty() ? "" : " ") + p + ":" + std::to_string(n);
+      for (const auto& [p, n] : s.replicas_by_provider_at_end) {
+        at_end += (at_end.empty() ? "" : " ") + p + ":" + std::to_string(n);
+      }
+      services.Row({s.id, s.workload_class, Pct(s.served_milli), Dur(s.short_seconds), std::to_string(s.peak_replicas),
+                    std::to_string(s.replicas_lost), std::to_string(s.replaced), std::to_string(s.failovers),
+                    to.empty() ? "-" : to,
+                    at_end.empty() ? "-" : at_end});
+    }
+    services.Print(out);
+  }
+
+  if (!r.faults.empty()) {
+    out << "\nFaults\n";
+    Table faults({"fault", "kind", "target", "from", "to"});
+    for (const FaultRow& f : r.faults) {
+      std::string kind = f.kind == "capacity_cut" ? "capacity cut " + Pct(f.cut_milli) : f.kind;
+      faults.Row({f.id, kind, f.target_kind + " " + f.target, FormatTime(f.start), FormatTime(f.end)});
+    }
+    faults.Print(out);
+  }
+
+  out << "\nCompliance (counted from the event log)\n";
+  out << "  exclusivity violations: " << r.audit.exclusivity_violations << "\n";
+  out << "  placements via an outage exception: " << r.audit.exclusivity_exceptions << "\n";
+  for (const std::string& v : r.violations) out << "  VIOLATION " << v << "\n";
+  out << "  job starts " << r.audit.job_starts << ", preemptions " << r.audit.preemptions << ", interruptions "
+      << r.audit.interruptions << " (lost " << GpuHours(r.audit.lost_work_gpu_seconds) << " reference GPU-hours)"
+      << ", replicas lost " << r.audit.replicas_lost << ", failovers " << r.audit.failovers << "\n";
+}
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json MoneyJson(Money m) { return Json{{"micros", m.micros()}, {"usd", FormatMoneyExact(m)}}; }
+
+Json UsageJson(const Usage& u) {
+  return Json{{"used_gpu_hours", u.used_gpu_seconds / 3600},
+              {"used_gpu_seconds", u.used_gpu_seconds},
+              {"capacity_gpu_seconds", u.capacity_gpu_seconds},
+              {"utilisation", u.utilisation_milli() / 1000.0},
+              {"spend", MoneyJson(u.spend)}};
+}
+
+Json PercentilesJson(const Percentiles& p) {
+  return Json{{"count", p.count}, {"p50_s", p.p50}, {"p90_s", p.p90}, {"p99_s", p.p99}, {"max_s", p.max},
+              {"mean_s", p.mean}};
+}
+
+}  // namespace
+
+void WriteJson(const Report& r, std::ostream& out) {
+  Json j;
+  j["schema"] = "polycloud.report/1";
+  j["scenario"] = r.scenario;
+  j["policy"] = r.policy;
+  j["seed"] = r.seed;
+  j["start"] = FormatTimeFull(r.start);
+  j["end"] = FormatTimeFull(r.end);
+  j["events"] = {{"simulator", r.events}, {"scheduler", r.scheduler_events}, {"placement_decisions", r.placement_attempts}};
+  j["total"] = UsageJson(r.total);
+  j["cost"] = {{"spend", MoneyJson(r.total.spend)}, {"take_or_pay_shortfall", MoneyJson(r.total_shortfall)},
+               {"total", MoneyJson(r.total_cost)}};
+  Json& providers = j["providers"] = Json::array();
+  for (const ProviderRow& p : r.providers) {
+    Json x = UsageJson(p.usage);
+    x["id"] = p.id;
+    x["gpus_at_end"] = p.gpus_at_end;
+    providers.push_back(std::move(x));
+  }
+  Json& sites = j["sites"] = Json::array();
+  for (const SiteRow& s : r.sites) {
+    Json x = {{"id", s.id}, {"provider", s.provider}, {"region", s.region}};
+    x.update(UsageJson(s.usage));
+    x["peak_power_watts"] = s.peak_power.watts();
+    x["power_limit_at_end_watts"] = s.power_limited ? Json(s.power_limit_at_end.watts()) : Json(nullptr);
+    sites.push_back(std::move(x));
+  }
+  Json& pools = j["pools"] = Json::array();
+  for (const PoolRow& p : r.pools) {
+    Json x = {{"id", p.id},           {"site", p.site},       {"provider", p.provider},
+              {"accelerator", p.accelerator}, {"pricing", p.pricing}, {"contract", p.contract.empty() ? Json(nullptr) : Json(p.contract)},
+              {"price_per_gpu_hour", MoneyJson(p.price_per_gpu_hour)}, {"gpus_at_end", p.installed_at_end}};
+    x.update(UsageJson(p.usage));
+    pools.push_back(std::move(x));
+  }
+  Json& contracts = j["contracts"] = Json::array();
+  for (const ContractRow& c : r.contracts) {
+    contracts.push_back({{"id", c.id},
+                         {"provider", c.provider},
+                         {"start", FormatTimeFull(c.start)},
+                         {"end", FormatTimeFull(c.end)},
+                         {"committed", MoneyJson(c.committed)},
+                         {"take_or_pay", c.take_or_pay},
+                         {"spent", MoneyJson(c.spent)},
+                         {"covered_seconds", c.covered_seconds},
+                         {"projected_term_spend", MoneyJson(c.projected_term_spend)},
+                         {"projected_shortfall", MoneyJson(c.projected_shortfall)},
+                         {"exclusivity_clauses", c.exclusivity_clauses}});
+  }
+  Json& jobs = j["jobs"] = Json::array();
+  for (const JobGroupRow& g : r.jobs) {
+    jobs.push_back({{"class", g.name},
+                    {"total", g.total},
+                    {"completed", g.completed},
+                    {"running", g.running},
+                    {"queued", g.queued},
+                    {"not_arrived", g.not_arrived},
+                    {"queue_wait", PercentilesJson(g.queue_wait)},
+                    {"completion_time", PercentilesJson(g.completion)},
+                    {"preemptions", g.preemptions},
+                    {"interruptions", g.interruptions},
+                    {"lost_work_gpu_seconds", g.lost_work_gpu_seconds},
+                    {"moved_provider", g.moved_provider},
+                    {"gpu_seconds", g.gpu_seconds}});
+  }
+  Json& services = j["services"] = Json::array();
+  for (const ServiceRow& s : r.services) {
+    Json at_end = Json::object(), to = Json::object();
+    for (const auto& [p, n] : s.replicas_by_provider_at_end) at_end[p] = n;
+    for (const auto& [p, n] : s.failovers_by_provider) to[p] = n;
+    services.push_back({{"id", s.id},
+                        {"model", s.model},
+                        {"class", s.workload_class},
+                        {"demand_served", s.served_milli / 1000.0},
+                        {"demand_token_seconds", s.demand_token_seconds},
+                        {"served_token_seconds", s.served_token_seconds},
+                        {"short_seconds", s.short_seconds},
+                        {"peak_replicas", s.peak_replicas},
+                        {"replicas_at_end", s.replicas_at_end},
+                        {"replicas_lost", s.replicas_lost},
+                        {"replaced", s.replaced},
+                        {"failovers", s.failovers},
+                        {"failovers_by_provider", to},
+                        {"replicas_by_provider_at_end", at_end}});
+  }
+  Json& faults = j["faults"] = Json::array();
+  for (const FaultRow& f : r.faults) {
+    faults.push_back({{"id", f.id}, {"kind", f.kind}, {"target_kind", f.target_kind}, {"target", f.target},
+                      {"start", FormatTimeFull(f.start)}, {"end", FormatTimeFull(f.end)},
+                      {"fraction", f.cut_milli / 1000.0}});
+  }
+  j["compliance"] = {{"exclusivity_violations", r.audit.exclusivity_violations},
+                     {"exclusivity_exceptions", r.audit.exclusivity_exceptions},
+                     {"violations", r.violations},
+                     {"job_starts", r.audit.job_starts},
+                     {"job_finishes", r.audit.job_finishes},
+                     {"preemptions", r.audit.preemptions},
+                     {"interruptions", r.audit.interruptions},
+                     {"lost_work_gpu_seconds", r.audit.lost_work_gpu_seconds},
+                     {"replica_starts", r.audit.replica_starts},
+                     {"replicas_lost", r.audit.replicas_lost},
+                     {"failovers", r.audit.failovers},
+                     {"faults", r.audit.faults}};
+  out << j.dump(2) << '\n';
+}
+
+}  // namespace polycloud::report

@@ -1,0 +1,217 @@
+#include "polycloud/sim/simulator.h"
+
+#include <algorithm>
+
+#include "polycloud/base/parse.h"
+
+namespace polycloud::sim {
+
+using scheduler::EventType;
+
+Simulator::Simulator(const world::World& world, Options options)
+    : world_(world),
+      options_(std::move(options)),
+      end_(options_.stop_at ? std::min(*options_.stop_at, world.end) : world.end),
+      clock_(world.start),
+      scheduler_(world, options_.scheduler, world.start, this, this) {
+  const Time start = world.start;
+  auto in_run = [&](Time t) { return t > start && t <= end_; };
+  for (size_t p = 0; p < world.pools.size(); ++p) {
+    for (const auto& pt : world.pools[p].gpus.points()) {
+      if (in_run(pt.at)) Push(pt.at, Kind::kPoolRamp, static_cast<int32_t>(p));
+    }
+  }
+  for (size_t s = 0; s < world.sites.size(); ++s) {
+    for (const auto& pt : world.sites[s].power.points()) {
+      if (in_run(pt.at)) Push(pt.at, Kind::kSitePower, static_cast<int32_t>(s));
+    }
+  }
+  for (size_t s = 0; s < world.services.size(); ++s) {
+    for (const auto& pt : world.services[s].demand_tokens_per_s.points()) {
+      if (in_run(pt.at)) Push(pt.at, Kind::kDemand, static_cast<int32_t>(s));
+    }
+  }
+  for (size_t f = 0; f < world.faults.size(); ++f) {
+    const world::Fault& fault = world.faults[f];
+    if (fault.end <= start || fault.start > end_) continue;
+    Push(std::max(fault.start, start), Kind::kFaultStart, static_cast<int32_t>(f));
+    if (fault.end <= end_) Push(fault.end, Kind::kFaultEnd, static_cast<int32_t>(f));
+  }
+  std::vector<Time> boundaries = contracts::ExclusivityRules(world).Boundaries();
+  for (const world::Contract& c : world.contracts) {
+    boundaries.push_back(c.start);
+    boundaries.push_back(c.end);
+  }
+  std::sort(boundaries.begin(), boundaries.end());
+  boundaries.erase(std::unique(boundaries.begin(), boundaries.end()), boundaries.end());
+  for (Time t : boundaries) {
+    if (in_run(t)) Push(t, Kind::kContracts, 0);
+  }
+}
+
+void Simulator::Push(Time at, Kind kind, int32_t index, uint32_t epoch) {
+  heap_.push(Item{at, seq_++, kind, index, epoch});
+}
+
+void Simulator::AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) {
+  Push(at, Kind::kFinish, job, epoch);
+}
+
+void Simulator::OnEvent(const scheduler::Event& event) {
+  ++scheduler_events_;
+  for (scheduler::Observer* o : observers_) o->OnEvent(event);
+}
+
+void Simulator::Apply(const Item& item) {
+  const Time now = item.at;
+  switch (item.kind) {
+    case Kind::kFinish: scheduler_.JobFinishDue(item.index, item.epoch, now); break;
+    case Kind::kPoolRamp: scheduler_.PoolInstalledChanged(item.index, now); break;
+    case Kind::kSitePower: scheduler_.SitePowerChanged(item.index, now); break;
+    case Kind::kDemand: scheduler_.ServiceDemandChanged(item.index, now); break;
+    case Kind::kFaultStart: scheduler_.FaultStarted(item.index, now); break;
+    case Kind::kFaultEnd: scheduler_.FaultEnded(item.index, now); break;
+    case Kind::kContracts: scheduler_.ContractsChanged(now); break;
+  }
+}
+
+RunStats Simulator::Run() {
+  RunStats stats;
+  const auto& jobs = world_.jobs;
+  size_t next_job = 0;
+  // Jobs that arrived before the run starts are queued at the start.
+  int64_t next_progress = options_.progress_every;
+  scheduler_.Schedule(world_.start);
+  while (true) {
+    Time t = Time::Max();
+    if (!heap_.empty()) t = heap_.top().at;
+    if (next_job < jobs.size()) t = std::min(t, std::max(jobs[next_job].arrival, world_.start));
+    if (t > end_ || t == Time::Max()) break;
+    clock_.AdvanceTo(t);
+    // Everything that happens at `t`: capacity and faults first in insertion
+    // order, then arrivals, then one scheduling pass.
+    while (!heap_.empty() && heap_.top().at == t) {
+      Item item = heap_.top();
+      heap_.pop();
+      Apply(item);
+      ++stats.events;
+    }
+    while (next_job < jobs.size() && std::max(jobs[next_job].arrival, world_.start) == t) {
+      scheduler_.JobArrived(static_cast<world::JobIndex>(next_job++), t);
+      ++stats.events;
+    }
+    scheduler_.Schedule(t);
+    if (options_.progress && stats.events >= next_progress) {
+      options_.progress(Progress{t, stats.events});
+      next_progress = stats.events + options_.progress_every;
+    }
+  }
+  scheduler_.Finish(end_);
+  stats.end = end_;
+  stats.scheduler_events = scheduler_events_;
+  return stats;
+}
+
+void EventLogWriter::OnEvent(const scheduler::Event& e) {
+  const bool about_service = e.type == EventType::kReplicaStarted || e.type == EventType::kReplicaStopped ||
+                             e.type == EventType::kReplicaLost || e.type == EventType::kServiceShort ||
+                             e.type == EventType::kServiceRecovered ||
+                             (e.type == EventType::kExclusivityException && e.aux == 1);
+  const bool about_job = !about_service && (e.type == EventType::kJobArrived || e.type == EventType::kJobStarted ||
+                                            e.type == EventType::kJobFinished || e.type == EventType::kJobPreempted ||
+                                            e.type == EventType::kJobInterrupted ||
+                                            e.type == EventType::kExclusivityException);
+  if (filter_index_ != world::kNone) {
+    if (filter_service_ ? !about_service : !about_job) return;
+    if (e.subject != filter_index_) return;
+  }
+  out_ << FormatTimeFull(e.at) << ' ' << scheduler::EventTypeName(e.type);
+  if (about_service) out_ << ' ' << world_.services[e.subject].id;
+  if (about_job) out_ << ' ' << world_.jobs[e.subject].id;
+  if (e.pool != world::kNone && e.type != EventType::kPoolCapacity) out_ << " pool=" << world_.pools[e.pool].id;
+  switch (e.type) {
+    case EventType::kJobArrived: out_ << " gpus=" << e.gpus; break;
+    case EventType::kJobStarted: out_ << " gpus=" << e.gpus << " runs=" << FormatDuration(Duration(e.value)); break;
+    case EventType::kJobPreempted:
+      out_ << " lost_gpu_h=" << e.value / 3600 << " by="
+           << (e.aux >= 0 ? world_.jobs[e.aux].id : world_.services[-1 - e.aux].id);
+      break;
+    case EventType::kJobInterrupted: out_ << " lost_gpu_h=" << e.value / 3600; break;
+    case EventType::kReplicaStarted:
+      out_ << " gpus=" << e.gpus << " tokens_per_s=" << e.value
+           << (e.aux == 1 ? " replaces-lost" : e.aux == 2 ? " failover" : "");
+      break;
+    case EventType::kReplicaStopped:
+    case EventType::kReplicaLost: out_ << " gpus=" << e.gpus; break;
+    case EventType::kServiceShort:
+    case EventType::kServiceRecovered: out_ << " demand=" << e.value << " capacity=" << e.aux; break;
+    case EventType::kPoolCapacity:
+      out_ << ' ' << world_.pools[e.subject].id << " usable=" << e.value << " installed=" << e.aux;
+      break;
+    case EventType::kSitePower: out_ << ' ' << world_.sites[e.subject].id << " power=" << FormatPower(Power(e.value)); break;
+    case EventType::kFaultStarted:
+    case EventType::kFaultEnded: out_ << ' ' << world_.faults[e.subject].id; break;
+    default: break;
+  }
+  out_ << '\n';
+}
+
+Audit::Audit(const world::World& world)
+    : world_(world),
+      rules_(world),
+      provider_outage_(world.providers.size(), 0),
+      provider_outage_count_(world.providers.size(), 0),
+      failovers_to_(world.services.size(), std::vector<int64_t>(world.providers.size(), 0)) {}
+
+void Audit::OnEvent(const scheduler::Event& e) {
+  auto check = [&](std::string_view cls, std::string_view family, const std::string& who) {
+    const world::ProviderIndex p = world_.pools[e.pool].provider;
+    auto v = rules_.Check(cls, family, p, e.at, provider_outage_);
+    if (!v.allowed) {
+      ++counts_.exclusivity_violations;
+      violations_.push_back(FormatTimeFull(e.at) + " " + who + " started at " + world_.providers[p].id + ": " +
+                            rules_.Describe(v, cls));
+    }
+  };
+  switch (e.type) {
+    case EventType::kJobStarted: {
+      ++counts_.job_starts;
+      const world::Job& j = world_.jobs[e.subject];
+      check(j.workload_class, j.model_family, "job " + j.id);
+      break;
+    }
+    case EventType::kReplicaStarted: {
+      ++counts_.replica_starts;
+      const world::Service& s = world_.services[e.subject];
+      check(s.workload_class, s.model_family, "service " + s.id);
+      if (e.aux == 2) {
+        ++counts_.failovers;
+        ++failovers_to_[e.subject][world_.pools[e.pool].provider];
+      }
+      break;
+    }
+    case EventType::kJobFinished: ++counts_.job_finishes; break;
+    case EventType::kJobPreempted: ++counts_.preemptions; counts_.lost_work_gpu_seconds += e.value; break;
+    case EventType::kJobInterrupted: ++counts_.interruptions; counts_.lost_work_gpu_seconds += e.value; break;
+    case EventType::kReplicaLost: ++counts_.replicas_lost; break;
+    case EventType::kExclusivityException: ++counts_.exclusivity_exceptions; break;
+    case EventType::kFaultStarted:
+    case EventType::kFaultEnded: {
+      const world::Fault& f = world_.faults[e.subject];
+      const int32_t sign = e.type == EventType::kFaultStarted ? 1 : -1;
+      if (sign > 0) ++counts_.faults;
+      if (f.kind != world::FaultKind::kOutage) break;
+      world::ProviderIndex p = world::kNone;
+      if (f.target_kind == world::FaultTargetKind::kProvider) p = f.target;
+      if (f.target_kind == world::FaultTargetKind::kSite) p = world_.sites[f.target].provider;
+      if (p != world::kNone) {
+        provider_outage_count_[p] += sign;
+        provider_outage_[p] = provider_outage_count_[p] > 0;
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace polycloud::sim
