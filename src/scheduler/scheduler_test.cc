@@ -1,0 +1,312 @@
+#include "polycloud/scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "polycloud/sim/simulator.h"
+#include "tests/testing/scenario_fixture.h"
+
+namespace polycloud::scheduler {
+namespace {
+
+using polycloud::testing::LoadWorld;
+using polycloud::testing::T;
+
+class FakeTimer final : public Timer {
+ public:
+  void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override { calls.push_back({job, epoch, at}); }
+  struct Call {
+    world::JobIndex job;
+    uint32_t epoch;
+    Time at;
+  };
+  std::vector<Call> calls;
+};
+
+class Recorder final : public Observer {
+ public:
+  void OnEvent(const Event& e) override { events.push_back(e); }
+  int Count(EventType type) const {
+    int n = 0;
+    for (const Event& e : events) n += e.type == type;
+    return n;
+  }
+  const Event* First(EventType type) const {
+    for (const Event& e : events) {
+      if (e.type == type) return &e;
+    }
+    return nullptr;
+  }
+  std::vector<Event> events;
+};
+
+// Runs a scenario through the simulator with a recorder attached.
+struct SimRun {
+  explicit SimRun(const std::string& yaml, Policy policy = Policy::kPriority) : world(LoadWorld(yaml)) {
+    sim::Options options;
+    options.scheduler.policy = policy;
+    sim = std::make_unique<sim::Simulator>(world, options);
+    sim->AddObserver(&recorder);
+    sim->Run();
+  }
+  const JobState& Job(const char* id) const { return sim->scheduler().jobs()[world.FindJob(id)]; }
+  world::World world;
+  Recorder recorder;
+  std::unique_ptr<sim::Simulator> sim;
+};
+
+const char* kOnePool = R"(
+name: one-pool
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}, {id: b}]
+sites: [{id: sa, provider: a}, {id: sb, provider: b}]
+pools:
+  - {id: pa, site: sa, accelerator: GB200, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, gpus_per_node: 4}
+  - {id: pb, site: sb, accelerator: GB200, pricing: on-demand, gpus: 16, price_per_gpu_hour: 9, gpus_per_node: 4}
+)";
+
+TEST(SchedulerTest, JobRunsForItsWorkDividedByGangAndSpeed) {
+  world::World w = LoadWorld(std::string(kOnePool) + R"(
+jobs:
+  - {id: j, gpus: 8, work_gpu_hours: 80, arrival: 2026-01-02}
+)");
+  FakeTimer timer;
+  Recorder rec;
+  Scheduler s(w, {}, w.start, &timer, &rec);
+  s.JobArrived(0, T("2026-01-02"));
+  s.Schedule(T("2026-01-02"));
+  ASSERT_EQ(timer.calls.size(), 1u);
+  // 80 reference GPU-hours on 8 GB200 (2.5× H100) = 4 h.
+  EXPECT_EQ(timer.calls[0].at, T("2026-01-02T04:00:00Z"));
+  EXPECT_EQ(s.jobs()[0].last_pool, w.FindPool("pa"));  // reserved before on-demand
+  s.JobFinishDue(0, timer.calls[0].epoch, timer.calls[0].at);
+  EXPECT_EQ(s.jobs()[0].status, JobStatus::kDone);
+  EXPECT_EQ(s.fleet().pool(w.FindPool("pa")).used, 0);
+}
+
+TEST(SchedulerTest, IgnoresAStaleFinishAfterAnInterruption) {
+  world::World w = LoadWorld(std::string(kOnePool) + R"(
+jobs:
+  - {id: j, gpus: 8, work_gpu_hours: 80, arrival: 2026-01-02, checkpoint_every: 1h}
+faults:
+  - {id: f, target: {pool: pa}, start: 2026-01-02T01:00:00Z, duration: 1h}
+)");
+  FakeTimer timer;
+  Recorder rec;
+  Scheduler s(w, {}, w.start, &timer, &rec);
+  s.JobArrived(0, T("2026-01-02"));
+  s.Schedule(T("2026-01-02"));
+  s.FaultStarted(0, T("2026-01-02T01:00:00Z"));
+  s.Schedule(T("2026-01-02T01:00:00Z"));
+  ASSERT_EQ(timer.calls.size(), 2u);
+  s.JobFinishDue(0, timer.calls[0].epoch, timer.calls[0].at);  // the first run's finish: stale
+  EXPECT_EQ(s.jobs()[0].status, JobStatus::kRunning);
+  EXPECT_EQ(s.jobs()[0].last_pool, w.FindPool("pb"));
+}
+
+TEST(SchedulerTest, OutageLosesWorkSinceTheLastCheckpointAndReplacesElsewhere) {
+  SimRun run(std::string(kOnePool) + R"(
+jobs:
+  - {id: j, gpus: 8, work_gpu_hours: 80, arrival: 2026-01-02, checkpoint_every: 1h}
+faults:
+  - {id: f, target: {provider: a}, start: 2026-01-02T02:30:00Z, duration: 1d}
+)");
+  const JobState& j = run.Job("j");
+  // 2.5 h run: 2 h checkpointed, 0.5 h × 8 GPUs × 2.5 = 10 reference GPU-hours lost.
+  EXPECT_EQ(j.lost_work, 10 * 3600);
+  EXPECT_EQ(j.interruptions, 1);
+  EXPECT_EQ(j.status, JobStatus::kDone);
+  EXPECT_EQ(j.last_pool, run.world.FindPool("pb"));
+  // The rest (80 - 40 = 40 GPU-hours = 2 h) runs at b from the outage on.
+  EXPECT_EQ(j.end, T("2026-01-02T04:30:00Z"));
+  const Event* e = run.recorder.First(EventType::kJobInterrupted);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->value, 10 * 3600);
+}
+
+TEST(SchedulerTest, WithoutCheckpointsAnInterruptionLosesTheWholeRun) {
+  SimRun run(std::string(kOnePool) + R"(
+jobs:
+  - {id: j, gpus: 8, work_gpu_hours: 80, arrival: 2026-01-02}
+faults:
+  - {id: f, target: {provider: a}, start: 2026-01-02T02:30:00Z, duration: 1d}
+)");
+  EXPECT_EQ(run.Job("j").lost_work, 50 * 3600);
+  EXPECT_EQ(run.Job("j").end, T("2026-01-02T06:30:00Z"));
+}
+
+TEST(SchedulerTest, HigherPriorityPreemptsPreemptibleBatchWork) {
+  SimRun run(std::string(kOnePool) + R"(
+jobs:
+  - {id: batch-1, kind: batch, gpus: 16, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: batch-2, kind: batch, gpus: 16, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: train, kind: training, gpus: 8, work_gpu_hours: 20, arrival: 2026-01-02T01:00:00Z}
+)");
+  EXPECT_EQ(run.Job("train").first_start, T("2026-01-02T01:00:00Z"));
+  EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 1);
+  const Event* e = run.recorder.First(EventType::kJobPreempted);
+  EXPECT_EQ(e->aux, run.world.FindJob("train"));
+  // The victim is the reserved pool's batch job (the cheapest pool to take).
+  EXPECT_EQ(run.Job("batch-1").preemptions + run.Job("batch-2").preemptions, 1);
+  EXPECT_EQ(run.Job("train").last_pool, run.world.FindPool("pa"));
+}
+
+TEST(SchedulerTest, NeverPreemptsNonPreemptibleWork) {
+  SimRun run(std::string(kOnePool) + R"(
+jobs:
+  - {id: low-1, gpus: 16, work_gpu_hours: 400, priority: 1, arrival: 2026-01-02}
+  - {id: low-2, gpus: 16, work_gpu_hours: 400, priority: 1, arrival: 2026-01-02}
+  - {id: high, gpus: 8, work_gpu_hours: 20, priority: 100, arrival: 2026-01-02T01:00:00Z}
+)");
+  EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 0);
+  // It waits for the first low job to finish: 400 / (16 × 2.5) = 10 h after start.
+  EXPECT_EQ(run.Job("high").first_start, T("2026-01-02T10:00:00Z"));
+}
+
+TEST(SchedulerTest, PriorityPolicyBackfillsAroundABlockedGangButFifoWaits) {
+  const std::string yaml = std::string(kOnePool) + R"(
+jobs:
+  - {id: first, gpus: 12, work_gpu_hours: 300, arrival: 2026-01-02}
+  - {id: other, gpus: 12, work_gpu_hours: 300, arrival: 2026-01-02}
+  - {id: big, gpus: 16, work_gpu_hours: 40, arrival: 2026-01-02T01:00:00Z}
+  - {id: small, gpus: 4, work_gpu_hours: 10, arrival: 2026-01-02T02:00:00Z}
+)";
+  SimRun priority(yaml, Policy::kPriority);
+  EXPECT_EQ(priority.Job("small").first_start, T("2026-01-02T02:00:00Z"));
+  SimRun fifo(yaml, Policy::kFifo);
+  EXPECT_GT(fifo.Job("small").first_start, fifo.Job("big").first_start - Duration::Seconds(1));
+}
+
+TEST(SchedulerTest, CapacityCutEvictsLowestPriorityWorkFirst) {
+  SimRun run(std::string(kOnePool) + R"(
+jobs:
+  - {id: keep, gpus: 8, work_gpu_hours: 400, priority: 50, arrival: 2026-01-02, accelerators: [GB200]}
+  - {id: lose, gpus: 8, work_gpu_hours: 400, priority: 10, arrival: 2026-01-02}
+faults:
+  - {id: cut, target: {pool: pa}, kind: capacity_cut, fraction: 0.5, start: 2026-01-02T01:00:00Z, duration: 1h}
+)");
+  EXPECT_EQ(run.Job("keep").interruptions, 0);
+  EXPECT_EQ(run.Job("lose").interruptions, 1);
+}
+
+TEST(SchedulerTest, PoolsAreUnusableOutsideTheirContractTerm) {
+  SimRun run(R"(
+name: contract-window
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+contracts: [{id: c, provider: a, start: 2026-02-01, end: 2026-02-10}]
+sites: [{id: s, provider: a}]
+pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 8, price_per_gpu_hour: 1, contract: c}]
+jobs:
+  - {id: early, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-05}
+  - {id: long, gpus: 8, work_gpu_hours: 2400, arrival: 2026-01-06, checkpoint_every: 1d}
+)");
+  EXPECT_EQ(run.Job("early").first_start, T("2026-02-01"));
+  // The long job is cut off when the contract ends and never finishes.
+  EXPECT_EQ(run.Job("long").interruptions, 1);
+  EXPECT_EQ(run.Job("long").status, JobStatus::kQueued);
+}
+
+const char* kServiceWorld = R"(
+name: services
+start: 2026-01-01
+end: 2026-01-10
+providers: [{id: azure}, {id: aws}]
+contracts:
+  - id: deal
+    provider: azure
+    start: 2025-01-01
+    end: 2030-01-01
+    exclusivity: [{class: api, until: 2030-01-01}]
+sites: [{id: az, provider: azure}, {id: aw, provider: aws}]
+pools:
+  - {id: az-pool, site: az, accelerator: H100, pricing: reserved, gpus: 64, price_per_gpu_hour: 1, contract: deal}
+  - {id: aws-pool, site: aw, accelerator: H100, pricing: on-demand, gpus: 64, price_per_gpu_hour: 5}
+services:
+  - {id: api, model: m, class: api, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 300}
+  - {id: chat, model: m, class: chat, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 200}
+faults:
+  - {id: azure-down, target: {provider: azure}, start: 2026-01-03, duration: 1d}
+)";
+
+TEST(SchedulerTest, ServicesScaleToDemandAndOnlyTheUnboundOneFailsOver) {
+  SimRun run(kServiceWorld);
+  const auto& api = run.sim->scheduler().services()[run.world.FindService("api")];
+  const auto& chat = run.sim->scheduler().services()[run.world.FindService("chat")];
+  // api: 3 replicas, exclusive to azure: short for the whole day of the outage.
+  EXPECT_EQ(api.replicas.size(), 3u);
+  EXPECT_EQ(api.short_seconds, 86400);
+  EXPECT_EQ(api.failovers, 0);
+  EXPECT_EQ(api.replicas_lost, 3);
+  EXPECT_EQ(api.replaced, 3);  // back home after the outage
+  // chat: moved to aws at once, so never short.
+  EXPECT_EQ(chat.short_seconds, 0);
+  EXPECT_EQ(chat.failovers, 2);
+  EXPECT_EQ(chat.served_token_seconds, chat.demand_token_seconds);
+}
+
+TEST(SchedulerTest, ServiceKeepsPresenceAtMinProviders) {
+  SimRun run(R"(
+name: spread
+start: 2026-01-01
+end: 2026-01-02
+providers: [{id: a}, {id: b}]
+sites: [{id: sa, provider: a}, {id: sb, provider: b}]
+pools:
+  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 64, price_per_gpu_hour: 1}
+  - {id: pb, site: sb, accelerator: H100, pricing: on-demand, gpus: 64, price_per_gpu_hour: 5}
+services:
+  - {id: s, model: m, class: chat, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 100, min_providers: 2}
+)");
+  const auto& st = run.sim->scheduler().services()[0];
+  EXPECT_EQ(st.replicas.size(), 2u);
+  EXPECT_EQ(st.per_provider, (std::vector<int32_t>{1, 1}));
+}
+
+TEST(SchedulerTest, ServiceScalesDownWhenDemandFalls) {
+  SimRun run(R"(
+name: scale-down
+start: 2026-01-01
+end: 2026-01-03
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools: [{id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 64, price_per_gpu_hour: 1}]
+services:
+  - id: s
+    model: m
+    class: chat
+    gpus_per_replica: 8
+    replica_tokens_per_s: 100
+    demand: [{at: 2026-01-01, tokens_per_s: 500}, {at: 2026-01-02, tokens_per_s: 150}]
+)");
+  const auto& st = run.sim->scheduler().services()[0];
+  EXPECT_EQ(st.peak_replicas, 5);
+  EXPECT_EQ(st.replicas.size(), 2u);
+  EXPECT_EQ(run.recorder.Count(EventType::kReplicaStopped), 3);
+}
+
+TEST(SchedulerTest, SitePowerLimitCapsUsableGpus) {
+  SimRun run(R"(
+name: power
+start: 2026-01-01
+end: 2026-01-05
+providers: [{id: a}]
+sites: [{id: s, provider: a, pue: 1.0, power_mw: 0.0056}]
+pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 64, price_per_gpu_hour: 1}]
+jobs:
+  - {id: j1, gpus: 8, work_gpu_hours: 8}
+  - {id: j2, gpus: 8, work_gpu_hours: 8}
+)");
+  // 5.6 kW feeds exactly 8 H100 at 700 W: the second job waits for the first.
+  EXPECT_EQ(run.Job("j2").first_start, run.Job("j1").end);
+}
+
+TEST(SchedulerTest, ParsePolicyNamesEachPolicyAndRejectsOthers) {
+  EXPECT_EQ(*ParsePolicy("fifo"), Policy::kFifo);
+  EXPECT_EQ(*ParsePolicy("priority"), Policy::kPriority);
+  EXPECT_FALSE(ParsePolicy("random").ok());
+}
+
+}  // namespace
+}  // namespace polycloud::scheduler
