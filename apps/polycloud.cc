@@ -35,7 +35,7 @@ struct Common {
 void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("scenario", c.scenario, "Scenario YAML file (see docs/scenario.md)")->required();
   cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)");
-  cmd->add_option("--policy", c.policy, "Scheduler policy: priority (default) or fifo; overrides the scenario's");
+  cmd->add_option("--policy", c.policy, "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
 }
 
 Result<io::Scenario> Load(const Common& c) {
@@ -48,6 +48,7 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   sim::Options options;
   POLYCLOUD_ASSIGN_OR_RETURN(options.scheduler.policy,
                              scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
+  options.scheduler.consolidate = scenario.options.consolidate;
   return options;
 }
 

@@ -309,8 +309,13 @@ class Loader {
     MapReader m(n, "scheduler", d_);
     if (auto v = m.Take("policy"); v) {
       static const std::vector<std::pair<std::string, std::string>> kPolicies = {
-          {"priority", "priority"}, {"fifo", "fifo"}};
+          {"priority", "priority"}, {"fifo", "fifo"}, {"sjf", "sjf"}, {"srtf", "srtf"}};
       if (auto p = AsEnum(v, d_, "scheduler.policy", kPolicies)) o.policy = *p;
+    }
+    if (auto v = m.Take("placement"); v) {
+      static const std::vector<std::pair<std::string, bool>> kPlacements = {{"spread", false},
+                                                                            {"consolidated", true}};
+      if (auto p = AsEnum(v, d_, "scheduler.placement", kPlacements)) o.consolidate = *p;
     }
     m.Finish();
   }

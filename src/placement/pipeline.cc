@@ -176,6 +176,18 @@ class FragmentationScorer final : public Scorer {
   }
 };
 
+class ConsolidationScorer final : public Scorer {
+ public:
+  const char* name() const override { return "consolidation"; }
+  const char* unit() const override { return "nodes spanned"; }
+  bool lower_is_better() const override { return true; }
+  int64_t weight() const override { return 1000; }
+  int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
+    const int64_t per_node = std::max<int64_t>(1, ctx.world.pools[p].gpus_per_node);
+    return (req.gpus + per_node - 1) / per_node;
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<Filter> MakeAcceleratorFilter() { return std::make_unique<AcceleratorFilter>(); }
@@ -190,6 +202,7 @@ std::unique_ptr<Scorer> MakeMarginalCostScorer() { return std::make_unique<Margi
 std::unique_ptr<Scorer> MakeSpeedScorer() { return std::make_unique<SpeedScorer>(); }
 std::unique_ptr<Scorer> MakeProviderDiversityScorer() { return std::make_unique<ProviderDiversityScorer>(); }
 std::unique_ptr<Scorer> MakeFragmentationScorer() { return std::make_unique<FragmentationScorer>(); }
+std::unique_ptr<Scorer> MakeConsolidationScorer() { return std::make_unique<ConsolidationScorer>(); }
 
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
   const world::Pool& pool = world.pools[p];
@@ -203,7 +216,7 @@ Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
   return pool.price_per_gpu_hour;
 }
 
-Placer::Placer(const world::World& world) : world_(world) {
+Placer::Placer(const world::World& world, const PlacerOptions& options) : world_(world) {
   // Resource filters (capacity, power) come last: a pool that fails only on
   // them may still be had by preempting lower-priority work.
   filters_.push_back(MakeAcceleratorFilter());
@@ -218,6 +231,7 @@ Placer::Placer(const world::World& world) : world_(world) {
   scorers_.push_back(MakeSpeedScorer());
   scorers_.push_back(MakeProviderDiversityScorer());
   scorers_.push_back(MakeFragmentationScorer());
+  if (options.consolidate) scorers_.push_back(MakeConsolidationScorer());
   obstacle_counts_.assign(filters_.size(), 0);
 }
 

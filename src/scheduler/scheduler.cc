@@ -33,10 +33,21 @@ const char* EventTypeName(EventType type) {
 Result<Policy> ParsePolicy(std::string_view name) {
   if (name == "priority") return Policy::kPriority;
   if (name == "fifo") return Policy::kFifo;
-  return InvalidArgument("unknown scheduler policy \"" + std::string(name) + "\" (expected priority or fifo)");
+  if (name == "sjf") return Policy::kSjf;
+  if (name == "srtf") return Policy::kSrtf;
+  return InvalidArgument("unknown scheduler policy \"" + std::string(name) +
+                         "\" (expected priority, fifo, sjf or srtf)");
 }
 
-const char* PolicyName(Policy policy) { return policy == Policy::kFifo ? "fifo" : "priority"; }
+const char* PolicyName(Policy policy) {
+  switch (policy) {
+    case Policy::kPriority: return "priority";
+    case Policy::kFifo: return "fifo";
+    case Policy::kSjf: return "sjf";
+    case Policy::kSrtf: return "srtf";
+  }
+  return "?";
+}
 
 Scheduler::Scheduler(const world::World& world, Options options, Time start, Timer* timer, Observer* observer)
     : world_(world),
@@ -45,7 +56,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       observer_(observer),
       rules_(world),
       fleet_(world, start),
-      placer_(world),
+      placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
       services_(world.services.size()),
       pool_allocs_(world.pools.size()),
@@ -95,7 +106,13 @@ void Scheduler::Watch(world::WorkloadKind kind, int32_t index) {
 
 Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
   const world::Job& job = world_.jobs[j];
-  if (options_.policy == Policy::kFifo) return {0, job.arrival.unix_seconds(), j};
+  switch (options_.policy) {
+    case Policy::kFifo: return {0, job.arrival.unix_seconds(), j};
+    case Policy::kSjf: return {job.work_gpu_seconds / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(), j};
+    case Policy::kSrtf:  // queued: remaining_work is current
+      return {jobs_[j].remaining_work / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(), j};
+    case Policy::kPriority: break;
+  }
   return {-static_cast<int64_t>(job.priority), job.arrival.unix_seconds(), j};
 }
 
@@ -158,7 +175,31 @@ placement::Decision Scheduler::Decide(const placement::Request& req, Time now, b
   return d;
 }
 
+int64_t Scheduler::RemainingSeconds(JobIndex j, Time now) const {
+  const JobState& s = jobs_[j];
+  const world::Job& job = world_.jobs[j];
+  int64_t remaining = s.remaining_work;
+  if (s.status == JobStatus::kRunning) {
+    const Allocation& a = allocs_[s.alloc];
+    const int64_t speed = world_.accelerators[world_.pools[a.pool].accelerator].speed_milli;
+    remaining -= (now - a.start).seconds() * job.gpus * speed / 1000;
+  }
+  return std::max<int64_t>(0, remaining) / std::max<int64_t>(1, job.gpus);
+}
+
+bool Scheduler::ShorterJobMayPreempt(const Allocation& a) const {
+  return placing_remaining_ >= 0 && !a.is_service && RemainingSeconds(a.owner, placing_now_) > placing_remaining_;
+}
+
 int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
+  if (placing_remaining_ >= 0) {  // SRTF: longer-running jobs too
+    int64_t sum = 0;
+    for (int32_t id : pool_allocs_[pool]) {
+      const Allocation& a = allocs_[id];
+      if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) sum += a.gpus;
+    }
+    return sum;
+  }
   if (pool_preemptible_gpus_[pool] == 0) return 0;
   if (pool_preemptible_max_priority_[pool] < priority) return pool_preemptible_gpus_[pool];
   int64_t sum = 0;
@@ -196,6 +237,8 @@ int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool,
     pool_preemptible_gpus_[pool] += gpus;
     pool_preemptible_max_priority_[pool] = std::max(pool_preemptible_max_priority_[pool], priority);
     ++generation_;  // new preemptible work is something a blocked job might preempt
+  } else if (options_.policy == Policy::kSrtf && !is_service) {
+    ++generation_;  // under SRTF every job may be preempted by a shorter one
   }
   fleet_.Bind(pool, gpus, now);
   return id;
@@ -258,7 +301,10 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
   const int64_t speed = world_.accelerators[world_.pools[pool].accelerator].speed_milli;
   const int64_t elapsed = (now - a.start).seconds();
   const int64_t interval = job.checkpoint_interval.seconds();
-  const int64_t saved = interval > 0 ? elapsed / interval * interval : 0;
+  // Under SRTF a preempted job keeps all its work (continuous checkpointing,
+  // as trace replays assume); otherwise work since the last checkpoint is lost.
+  const bool keeps_all = why == StopReason::kPreempted && options_.policy == Policy::kSrtf;
+  const int64_t saved = keeps_all ? elapsed : interval > 0 ? elapsed / interval * interval : 0;
   const int64_t done = saved * job.gpus * speed / 1000;
   const int64_t lost = (elapsed - saved) * job.gpus * speed / 1000;
   s.remaining_work = std::max<int64_t>(1, s.remaining_work - done);
@@ -307,10 +353,14 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
   scratch_victims_.clear();
   for (int32_t id : pool_allocs_[pool]) {
     const Allocation& a = allocs_[id];
-    if (a.preemptible && a.priority < priority) scratch_victims_.push_back(id);
+    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) scratch_victims_.push_back(id);
   }
   std::sort(scratch_victims_.begin(), scratch_victims_.end(), [&](int32_t x, int32_t y) {
     const Allocation &a = allocs_[x], &b = allocs_[y];
+    if (placing_remaining_ >= 0 && !a.is_service && !b.is_service) {  // SRTF: longest remaining first
+      const int64_t ra = RemainingSeconds(a.owner, now), rb = RemainingSeconds(b.owner, now);
+      if (ra != rb) return ra > rb;
+    }
     if (a.priority != b.priority) return a.priority < b.priority;
     if (a.start != b.start) return a.start > b.start;
     return a.owner > b.owner;
@@ -479,8 +529,13 @@ void Scheduler::Schedule(Time now) {
       ++it;
       continue;
     }
+    if (options_.policy == Policy::kSrtf) {
+      placing_remaining_ = RemainingSeconds(j, now);
+      placing_now_ = now;
+    }
     placement::Decision d = Decide(JobRequest(j), now, watched, "job " + job.id);
     if (d.pool == world::kNone) {
+      placing_remaining_ = -1;
       s.failed_generation = generation_;
       if (sf.pass != pass_ || job.gpus < sf.gang) sf = {pass_, job.gpus, job.priority};
       if (options_.policy == Policy::kFifo) break;
@@ -489,6 +544,7 @@ void Scheduler::Schedule(Time now) {
     }
     it = queue_.erase(it);
     StartJob(j, d, now);
+    placing_remaining_ = -1;
     // Preemption may have requeued victims behind `it`; they keep their place by key.
   }
 }

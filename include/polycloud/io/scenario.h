@@ -36,7 +36,8 @@ struct Diagnostic {
 
 // Scenario-level settings that are not part of the world itself.
 struct ScenarioOptions {
-  std::string policy = "priority";   // scheduler policy name
+  std::string policy = "priority";   // scheduler policy name: priority, fifo, sjf, srtf
+  bool consolidate = false;          // scheduler.placement: consolidated
 };
 
 struct Scenario {

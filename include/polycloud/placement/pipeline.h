@@ -110,6 +110,9 @@ std::unique_ptr<Scorer> MakeMarginalCostScorer();
 std::unique_ptr<Scorer> MakeSpeedScorer();
 std::unique_ptr<Scorer> MakeProviderDiversityScorer();
 std::unique_ptr<Scorer> MakeFragmentationScorer();
+// Nodes the gang would span in the pool, ceil(gpus / gpus_per_node); lower is
+// better. Weighted above cost so that a job takes as few nodes as possible.
+std::unique_ptr<Scorer> MakeConsolidationScorer();
 
 // Marginal price of one more GPU-hour in pool `p`, before speed: 0 for
 // reserved (prepaid) capacity, a tenth of list for pools under a take-or-pay
@@ -149,9 +152,17 @@ struct Decision {
   const char* main_obstacle = nullptr;
 };
 
+struct PlacerOptions {
+  // Consolidated placement: add the consolidation scorer, so a gang goes to the
+  // pool where it spans the fewest nodes. Pools count GPUs, not individual
+  // nodes: within a pool a gang larger than a node already takes whole nodes
+  // (FleetState::AllocationSize) and a smaller one is taken to fit in one node.
+  bool consolidate = false;
+};
+
 class Placer {
  public:
-  explicit Placer(const world::World& world);
+  explicit Placer(const world::World& world, const PlacerOptions& options = {});
 
   // Picks the best pool for `req` now, without binding. Considers preemption
   // only when ctx.preemption is set and no pool fits outright. When

@@ -77,15 +77,30 @@ class Timer {
   virtual void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) = 0;
 };
 
+// The job queue's order and what a job that does not fit does to the rest.
+// Services are placed before jobs under every policy.
 enum class Policy {
   kPriority,  // highest priority first, then arrival; later jobs backfill around blocked ones
   kFifo,      // arrival order; the first job that does not fit blocks the rest
+  // Shortest job first: by known duration on the reference accelerator,
+  // work / gpus (reference seconds), then arrival; jobs that do not fit are
+  // skipped and shorter-or-later ones backfill. Non-preemptive.
+  kSjf,
+  // Shortest remaining time first: as SJF by remaining work / gpus, and
+  // preemptive: a queued job that cannot otherwise fit may preempt running jobs
+  // with strictly more remaining time (longest remaining first). Jobs preempted
+  // under SRTF lose no work (they are taken to checkpoint continuously).
+  kSrtf,
 };
+// "priority", "fifo", "sjf", "srtf". Errors: InvalidArgument naming them.
 Result<Policy> ParsePolicy(std::string_view name);
 const char* PolicyName(Policy policy);
 
 struct Options {
   Policy policy = Policy::kPriority;
+  // Consolidated placement: a job takes as few nodes as possible
+  // (placement::PlacerOptions::consolidate).
+  bool consolidate = false;
 };
 
 enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
@@ -215,6 +230,10 @@ class Scheduler final : public placement::PreemptionOracle {
     return watch_index_ == index && watch_service_ == service;
   }
   int32_t ShapeOf(const world::Job& job);
+  // Reference seconds of work left per GPU for job `j` at `now` (SJF/SRTF keys).
+  int64_t RemainingSeconds(world::JobIndex j, Time now) const;
+  // SRTF: may allocation `a` be preempted by the job being placed now?
+  bool ShorterJobMayPreempt(const Allocation& a) const;
 
   const world::World& world_;
   Options options_;
@@ -247,6 +266,9 @@ class Scheduler final : public placement::PreemptionOracle {
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
+  // SRTF: remaining seconds of the job being placed (-1: none), and when.
+  int64_t placing_remaining_ = -1;
+  Time placing_now_;
 };
 
 }  // namespace polycloud::scheduler
