@@ -267,13 +267,10 @@ class Loader {
       if (auto s = AsString(v, d_, "name")) w.name = *s;
     }
     YAML::Node start = top.Require("start"), end = top.Require("end");
-    if (start) {
-      if (auto t = AsTime(start, d_, "start")) w.start = *t;
-    }
-    if (end) {
-      if (auto t = AsTime(end, d_, "end")) w.end = *t;
-    }
-    if (start && end && w.end <= w.start) {
+    std::optional<Time> st, en;
+    if (start && (st = AsTime(start, d_, "start"))) w.start = *st;
+    if (end && (en = AsTime(end, d_, "end"))) w.end = *en;
+    if (st && en && w.end <= w.start) {
       d_.Add(end, "end must be after start (start " + FormatTime(w.start) + ", found end " +
                       FormatTime(w.end) + ")");
     }

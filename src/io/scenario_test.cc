@@ -1,0 +1,177 @@
+#include "polycloud/io/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+
+namespace polycloud::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Each tests/bad/*.yaml lists the errors it must produce, in its header:
+//   # expect: LINE:COLUMN: text the message contains
+// Every diagnostic must be expected and every expectation met.
+TEST(ScenarioValidationTest, EachBadInputReportsEveryErrorWithItsPosition) {
+  const fs::path dir = fs::path(POLYCLOUD_SOURCE_DIR) / "tests" / "bad";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 15u);
+  for (const fs::path& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    const std::string text = ReadFile(file);
+    struct Expect {
+      int line = 0, column = 0;
+      std::string text;
+    };
+    std::vector<Expect> expects;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+      const std::string tag = "# expect: ";
+      if (l.rfind(tag, 0) != 0) continue;
+      Expect e;
+      std::string rest = l.substr(tag.size());
+      int line = 0, column = 0, consumed = 0;
+      if (std::sscanf(rest.c_str(), "%d:%d: %n", &line, &column, &consumed) == 2 && consumed > 0) {
+        e.line = line;
+        e.column = column;
+        rest = rest.substr(static_cast<size_t>(consumed));
+      }
+      e.text = rest;
+      expects.push_back(e);
+    }
+    ASSERT_FALSE(expects.empty()) << "no '# expect:' lines";
+    std::vector<Diagnostic> diags;
+    auto result = LoadScenarioString(text, file.filename().string(), &diags);
+    ASSERT_FALSE(result.ok()) << "a bad input loaded";
+    EXPECT_EQ(result.status().code(), StatusCode::kInvalidInput);
+    for (const Expect& e : expects) {
+      bool found = false;
+      for (const Diagnostic& d : diags) {
+        found |= (e.line == 0 || (d.line == e.line && d.column == e.column)) &&
+                 d.message.find(e.text) != std::string::npos;
+      }
+      EXPECT_TRUE(found) << "expected " << e.line << ":" << e.column << ": " << e.text << "\ngot:\n"
+                         << result.status().message();
+    }
+    EXPECT_EQ(diags.size(), expects.size()) << result.status().message();
+  }
+}
+
+TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
+  auto r = LoadScenarioString("name: x\nstart: 2026-01-01\nend: 2026-02-01\nproviders: []\nsites: []\npools: []\nbogus: 1\n",
+                              "my.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, contracts, end, "
+            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, start)\n1 error");
+}
+
+TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {
+  auto r = LoadScenarioFile("/nonexistent/scenario.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+}
+
+const char* kMinimal = R"(
+name: minimal
+start: 2026-01-01
+end: 2026-03-01
+seed: 7
+accelerators:
+  - {name: H100, speed: 1.1}
+  - {name: X1, memory_gb: 64, watts: 300, speed: 0.5}
+providers: [{id: a, name: Provider A}]
+contracts: [{id: c, provider: a, start: 2025-01-01, end: 2027-01-01, committed_usd: $1.5B, take_or_pay: true}]
+sites: [{id: s, provider: a, pue: 1.25, power_mw: [{at: 2026-01-01, mw: 2.5}, {at: 2026-02-01, mw: 5}]}]
+pools:
+  - id: p
+    site: s
+    accelerator: H100
+    pricing: reserved
+    ramp: linear
+    gpus: [{at: 2026-01-01, gpus: 0}, {at: 2026-01-11, gpus: 1000}]
+    price_per_gpu_hour: 2.125
+    contract: c
+job_streams:
+  - {id: r, count: 50, gpus: [8, 64], gpu_weights: [3, 1], duration: {min: 1h, max: 2d}, checkpoint_every: 30m}
+)";
+
+TEST(ScenarioLoaderTest, LoadsUnitsExactly) {
+  auto s = LoadScenarioString(kMinimal, "m.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  const world::World& w = s->world;
+  EXPECT_EQ(w.accelerators[w.FindAccelerator("H100")].speed_milli, 1100);  // override keeps other fields
+  EXPECT_EQ(w.accelerators[w.FindAccelerator("H100")].memory_gb, 80);
+  EXPECT_EQ(w.accelerators[w.FindAccelerator("X1")].watts.watts(), 300);
+  EXPECT_EQ(w.contracts[0].committed_spend.micros(), 1'500'000'000'000'000);
+  EXPECT_EQ(w.pools[0].price_per_gpu_hour.micros(), 2'125'000);
+  EXPECT_EQ(w.sites[0].pue_milli, 1250);
+  EXPECT_EQ(w.sites[0].power.At(ParseTime("2026-01-15").value()).watts(), 2'500'000);
+  EXPECT_EQ(w.providers[0].name, "Provider A");
+}
+
+TEST(ScenarioLoaderTest, LinearRampBecomesDailyStepsOfWholeNodes) {
+  auto s = LoadScenarioString(kMinimal, "m.yaml");
+  ASSERT_TRUE(s.ok());
+  const auto& gpus = s->world.pools[0].gpus;
+  EXPECT_EQ(gpus.At(ParseTime("2026-01-01").value()), 0);
+  EXPECT_EQ(gpus.At(ParseTime("2026-01-02").value()), 96);   // 100 rounded down to whole 8-GPU nodes
+  EXPECT_EQ(gpus.At(ParseTime("2026-01-06T12:00:00Z").value()), 496);
+  EXPECT_EQ(gpus.At(ParseTime("2026-01-11").value()), 1000);
+  EXPECT_EQ(gpus.points().size(), 11u);
+}
+
+TEST(ScenarioLoaderTest, JobStreamsAreReproducibleForASeedAndDifferAcrossSeeds) {
+  auto a = LoadScenarioString(kMinimal, "m.yaml");
+  auto b = LoadScenarioString(kMinimal, "m.yaml");
+  LoadOptions other;
+  other.seed = 8;
+  auto c = LoadScenarioString(kMinimal, "m.yaml", other);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_EQ(a->world.jobs.size(), 50u);
+  bool any_difference = false;
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(a->world.jobs[i].id, b->world.jobs[i].id);
+    EXPECT_EQ(a->world.jobs[i].arrival, b->world.jobs[i].arrival);
+    EXPECT_EQ(a->world.jobs[i].work_gpu_seconds, b->world.jobs[i].work_gpu_seconds);
+    any_difference |= a->world.jobs[i].arrival != c->world.jobs[i].arrival;
+    // Durations stay within the stated range, on the reference GPU.
+    const int64_t seconds = a->world.jobs[i].work_gpu_seconds / a->world.jobs[i].gpus;
+    EXPECT_GE(seconds, 3600);
+    EXPECT_LE(seconds, 2 * 86400);
+  }
+  EXPECT_TRUE(any_difference);
+  // Sorted by arrival for the simulator.
+  for (size_t i = 1; i < 50; ++i) EXPECT_LE(a->world.jobs[i - 1].arrival, a->world.jobs[i].arrival);
+  EXPECT_EQ(a->world.jobs[0].id.substr(0, 2), "r-");
+}
+
+TEST(ScenarioLoaderTest, ShippedExamplesLoad) {
+  const fs::path dir = fs::path(POLYCLOUD_SOURCE_DIR) / "examples";
+  int loaded = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    auto s = LoadScenarioFile(entry.path().string());
+    EXPECT_TRUE(s.ok()) << entry.path() << ": " << s.status().message();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 1);
+}
+
+}  // namespace
+}  // namespace polycloud::io
