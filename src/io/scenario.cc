@@ -583,8 +583,9 @@ class Loader {
     }
     if (auto v = m.Take("contract"); v) {
       p.contract = Ref(v, contract_ids_, "contract");
+      // Only when both providers resolved: an undefined one is reported already.
       if (p.contract != world::kNone && p.provider != world::kNone &&
-          w.contracts[p.contract].provider != p.provider) {
+          w.contracts[p.contract].provider != world::kNone && w.contracts[p.contract].provider != p.provider) {
         d_.Add(v, "contract \"" + w.contracts[p.contract].id + "\" is with provider \"" +
                       w.providers[w.contracts[p.contract].provider].id + "\" but the pool's site belongs to \"" +
                       w.providers[p.provider].id + "\"");
@@ -741,6 +742,12 @@ class Loader {
     }
     m.Finish();
     if (!id || !count || sizes.empty() || d_.any()) return;
+    stream_jobs_ += *count;
+    if (stream_jobs_ > options_.max_stream_jobs) {
+      d_.Add(n, "job streams would generate " + std::to_string(stream_jobs_) + " jobs, more than the limit of " +
+                    std::to_string(options_.max_stream_jobs));
+      return;
+    }
     int64_t total_weight = 0;
     for (int64_t x : weights) total_weight += x;
     if (total_weight <= 0) {
@@ -879,6 +886,7 @@ class Loader {
 
   Diags& d_;
   const LoadOptions& options_;
+  int64_t stream_jobs_ = 0;
   std::map<std::string, size_t> accel_index_;
   std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;
   IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"}, contract_reg_{"contract"},
