@@ -1,0 +1,46 @@
+# Thin wrapper over CMake presets (CMakePresets.json). The two commands a new
+# user needs, on a fresh Debian 12 machine:
+#   make example    install, build, simulate the shipped example
+#   make test       install, build, run the whole test suite
+.PHONY: example test deps build asan fuzz bench goldens format clean
+
+EXAMPLE ?= examples/openai-2025.yaml
+FUZZ_SECONDS ?= 30
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+example: build
+	build/release/apps/polycloud simulate $(EXAMPLE)
+
+test: build
+	ctest --preset release -j2
+
+# AddressSanitizer + UBSan over the whole suite.
+asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+	ctest --preset asan -j2
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@for t in $$(find build/fuzz -maxdepth 3 -type f -name '*_fuzz' -perm -u+x | sort); do \
+	  echo "== $$t"; $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 >/dev/null 2>&1 || { echo "$$t failed"; exit 1; }; \
+	done
+
+# Rewrites tests/scenarios/*.events from the current engine; review the diff.
+goldens: build
+	POLYCLOUD_UPDATE_GOLDENS=1 build/release/tests/polycloud_tests --gtest_filter='GoldenScenarioTest.*'
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

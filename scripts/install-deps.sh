@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages polycloud needs to build and test, if any are
+# missing. Safe to run again: it installs nothing when everything is present.
+#   scripts/install-deps.sh            # build + test
+#   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build g++ pkg-config ccache
+          libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+          libgtest-dev libgmock-dev libbenchmark-dev)
+if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
+if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then exit 0; fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
