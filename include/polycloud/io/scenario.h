@@ -47,6 +47,7 @@ struct Scenario {
 
 struct LoadOptions {
   std::optional<uint64_t> seed;      // replaces the scenario's seed (job streams are drawn with it)
+  int64_t max_stream_jobs = 50'000'000;  // job streams may generate at most this many jobs in all
 };
 
 // Parses and validates `text`; `file_name` is used in messages. On failure the
