@@ -17,6 +17,7 @@
 #include "polycloud/report/report.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
+#include "replay_command.h"
 
 namespace polycloud {
 namespace {
@@ -184,6 +185,8 @@ int main(int argc, char** argv) {
   explain->add_option("id", explain_id, "Job or service id")->required();
   explain->add_option("--at", explain_at, "Explain the state at this UTC time (default: the end of the run)");
 
+  std::function<int()> replay = AddReplayCommand(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -193,5 +196,6 @@ int main(int argc, char** argv) {
   if (*validate) return Validate(validate_args);
   if (*simulate) return Simulate(sim_args, json_path, events_path, quiet);
   if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
+  if (*app.get_subcommand("replay")) return replay();
   return kExitUsage;
 }

@@ -1,0 +1,136 @@
+// polycloud replay: argument handling and output routing only; the replays
+// live in polycloud_replay.
+#include "replay_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "polycloud/base/status.h"
+#include "polycloud/replay/replay.h"
+#include "polycloud/traces/trace_format.h"
+
+namespace polycloud {
+namespace {
+
+struct ReplayArgs {
+  std::string trace;
+  bool per_vc = false;
+  bool fidelity = false;
+  std::string policy = "fifo";
+  bool consolidate = false;
+  std::string vc_nodes;
+  std::string nodes;
+  std::vector<std::string> only;
+  std::string json_path;
+  bool skip_bad_rows = false;
+  int64_t bucket_days = 7;
+};
+
+int Fail(const Status& status) {
+  std::cerr << "polycloud: " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+template <typename R>
+int Emit(const R& result, const ReplayArgs& a, double seconds) {
+  if (!a.json_path.empty()) {
+    if (a.json_path == "-") {
+      replay::WriteJson(result, std::cout);
+      return kExitOk;
+    }
+    std::ofstream out(a.json_path, std::ios::binary);
+    if (!out) return Fail(IoError(a.json_path + ": cannot open for writing"));
+    replay::WriteJson(result, out);
+    out.close();
+    if (!out) return Fail(IoError(a.json_path + ": write failed"));
+  }
+  replay::WriteText(result, std::cout);
+  std::fprintf(stderr, "replayed in %.2f s\n", seconds);
+  return kExitOk;
+}
+
+int Run(const ReplayArgs& a) {
+  auto spec = traces::ParseTraceSpec(a.trace);
+  if (!spec.ok()) return Fail(spec.status());
+  auto policy = scheduler::ParsePolicy(a.policy);
+  if (!policy.ok()) return Fail(policy.status());
+  traces::ReadOptions read;
+  read.skip_bad_rows = a.skip_bad_rows;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (spec->format == traces::TraceFormat::kPhilly) {
+    if (a.fidelity) return Fail(InvalidArgument("--fidelity needs an alibaba-gpu pod trace"));
+    if (!a.per_vc) {
+      return Fail(
+          InvalidArgument("a philly replay is per virtual cluster: pass --per-vc (or use `simulate "
+                          "--trace` for one fleet)"));
+    }
+    replay::PhillyReplayOptions o;
+    o.trace_path = spec->path;
+    o.vc_nodes_path = a.vc_nodes;
+    o.policy = *policy;
+    o.consolidate = a.consolidate;
+    o.read = read;
+    o.only = a.only;
+    auto r = replay::ReplayPhilly(o);
+    if (!r.ok()) return Fail(r.status());
+    return Emit(*r, a, elapsed());
+  }
+  if (spec->format == traces::TraceFormat::kAlibabaGpu) {
+    if (!a.fidelity)
+      return Fail(InvalidArgument("an alibaba-gpu replay is a fidelity check: pass --fidelity"));
+    replay::FidelityOptions o;
+    o.pods_path = spec->path;
+    o.nodes_path = a.nodes;
+    o.policy = *policy;
+    o.read = read;
+    o.bucket = Duration::Days(a.bucket_days);
+    auto r = replay::CheckAlibabaFidelity(o);
+    if (!r.ok()) return Fail(r.status());
+    return Emit(*r, a, elapsed());
+  }
+  return Fail(
+      InvalidArgument("replay reads philly (--per-vc) and alibaba-gpu (--fidelity) traces, not " +
+                      std::string(traces::TraceFormatName(spec->format))));
+}
+
+}  // namespace
+
+std::function<int()> AddReplayCommand(CLI::App& app) {
+  auto args = std::make_shared<ReplayArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "replay",
+      "Replay a public trace on a fleet built from its own data and print job statistics");
+  cmd->add_option("--trace", args->trace,
+                  "FORMAT:PATH: philly:philly.csv.gz or alibaba-gpu:openb_pod_list_*.csv")
+      ->required();
+  cmd->add_flag("--per-vc", args->per_vc, "Philly: replay each virtual cluster on its own fleet");
+  cmd->add_flag("--fidelity", args->fidelity,
+                "Alibaba: compare the replay with the trace's recorded queueing and utilisation");
+  cmd->add_option("--policy", args->policy,
+                  "Scheduler policy: fifo (default), sjf, srtf or priority");
+  cmd->add_flag("--consolidate", args->consolidate,
+                "Consolidated placement: a job spans as few nodes as possible");
+  cmd->add_option("--vc-nodes", args->vc_nodes,
+                  "Philly virtual-cluster sizes (default: vc_nodes.csv next to the trace)");
+  cmd->add_option("--nodes", args->nodes,
+                  "Alibaba node list (default: openb_node_list_gpu_node.csv next to the pods)");
+  cmd->add_option("--vc", args->only, "Philly: replay only this virtual cluster (repeatable)");
+  cmd->add_option("--bucket-days", args->bucket_days,
+                  "Alibaba: utilisation bucket width in days (default 7)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--json", args->json_path,
+                  "Also write the figures as JSON to FILE ('-' for standard output only)");
+  cmd->add_flag("--skip-bad-rows", args->skip_bad_rows,
+                "Skip malformed rows and report them (default: stop at the first, exit code 3)");
+  return [args] { return Run(*args); };
+}
+
+}  // namespace polycloud

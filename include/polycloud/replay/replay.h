@@ -1,0 +1,143 @@
+// Trace replays: a public cluster trace replayed by the simulator on a fleet
+// built from the trace's own data, with the job statistics the scheduling
+// literature reports (job completion time and queueing delay, mean and
+// percentiles, in seconds). See docs/traces.md ("Replays").
+//
+// - ReplayPhilly: each Philly virtual cluster on its own fleet (vc_nodes.csv,
+//   8 GPUs per node), under a scheduler policy (fifo, sjf, srtf, ...).
+// - CheckAlibabaFidelity: the Alibaba GPU pod trace on a fleet built from its
+//   node list (heterogeneous models, gpu_spec constraints, GPU sharing in
+//   milli-GPU units) under FIFO, next to the same statistics computed from the
+//   trace's recorded timestamps.
+//
+//   replay::PhillyReplayOptions options;
+//   options.trace_path = "philly.csv.gz";
+//   options.policy = scheduler::Policy::kSrtf;
+//   POLYCLOUD_ASSIGN_OR_RETURN(replay::PhillyReplay r, replay::ReplayPhilly(options));
+//   replay::WriteText(r, std::cout);
+//
+// Thread-safety: plain values and free functions.
+#ifndef POLYCLOUD_REPLAY_REPLAY_H_
+#define POLYCLOUD_REPLAY_REPLAY_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "polycloud/base/status.h"
+#include "polycloud/base/units.h"
+#include "polycloud/scheduler/scheduler.h"
+#include "polycloud/traces/read_options.h"
+
+namespace polycloud::replay {
+
+// Mean and nearest-rank percentiles of a set of durations, in seconds.
+struct DelayStats {
+  int64_t count = 0;
+  double mean = 0;  // rounded to 0.1 s
+  int64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+// Sorts `seconds` in place. An empty set gives all zeros.
+DelayStats ComputeDelayStats(std::vector<int64_t>& seconds);
+
+// What a read reported about its rows, for the report.
+struct RowReport {
+  std::string path;
+  int64_t records = 0;
+  int64_t bad_rows = 0;
+  std::vector<std::string> bad_row_messages;  // the first few "path:line: ..."
+};
+RowReport RowReportOf(const std::string& path, const traces::ReadStats& stats);
+
+// ---- Philly, per virtual cluster ----
+
+struct PhillyReplayOptions {
+  std::string trace_path;     // philly.csv[.gz]
+  std::string vc_nodes_path;  // "" = vc_nodes.csv next to the trace
+  scheduler::Policy policy = scheduler::Policy::kFifo;
+  bool consolidate = false;
+  traces::ReadOptions read;       // skip_bad_rows applies to both files
+  std::vector<std::string> only;  // replay only these virtual clusters (empty = all)
+};
+
+struct VirtualClusterResult {
+  std::string id;
+  int64_t nodes = 0;
+  int64_t gpus = 0;
+  int64_t jobs = 0;        // replayed
+  int64_t unfinished = 0;  // cannot happen with a bounded trace; reported if it does
+  int64_t preemptions = 0;
+  DelayStats completion;  // JCT: end - submit
+  DelayStats queueing;    // JCT - recorded duration: all time not running
+};
+
+struct LeftOutCluster {
+  std::string id;
+  int64_t jobs = 0;
+};
+
+struct PhillyReplay {
+  std::string policy;
+  bool consolidate = false;
+  std::vector<VirtualClusterResult> clusters;  // in vc_nodes.csv order
+  VirtualClusterResult overall;                // every replayed job
+  // Jobs of virtual clusters without a node count: not replayed.
+  std::vector<LeftOutCluster> missing_clusters;
+  int64_t missing_cluster_jobs = 0;
+  // Jobs whose gang exceeds their virtual cluster: they could never start; not replayed.
+  int64_t oversized_jobs = 0;
+  std::vector<std::string> oversized_examples;  // "philly-12 (128 GPUs, vc 0e4a51 of 32)"
+  RowReport jobs_read, clusters_read;
+};
+
+// Errors: those of the readers (InvalidInput "path:line: ..." at the first bad
+// row unless read.skip_bad_rows; IoError for an unreadable file);
+// InvalidArgument for an unknown cluster in `only`.
+Result<PhillyReplay> ReplayPhilly(const PhillyReplayOptions& options);
+
+void WriteText(const PhillyReplay& replay, std::ostream& out);
+void WriteJson(const PhillyReplay& replay, std::ostream& out);
+
+// ---- Alibaba fidelity ----
+
+struct FidelityOptions {
+  std::string pods_path;   // openb_pod_list_*.csv with times
+  std::string nodes_path;  // "" = openb_node_list_gpu_node.csv next to the pods
+  scheduler::Policy policy = scheduler::Policy::kFifo;
+  traces::ReadOptions read;
+  Duration bucket = Duration::Days(7);  // utilisation is reported per bucket
+};
+
+struct UtilisationBucket {
+  Time start;
+  int64_t recorded_milli = 0;   // GPU occupancy / installed GPUs, thousandths
+  int64_t simulated_milli = 0;  // same, in the replay
+};
+
+struct FidelityReport {
+  std::string policy;
+  int64_t pods = 0;              // GPU pods replayed (scheduled in the trace)
+  int64_t sharing_pods = 0;      // gpu_milli < 1000
+  int64_t constrained_pods = 0;  // with a gpu_spec
+  int64_t censored_pods = 0;     // still running when the trace ended
+  int64_t never_scheduled = 0;   // Pending in the trace: not replayed
+  int64_t unplaceable = 0;       // no pool of the fleet can ever hold them: not replayed
+  int64_t unfinished = 0;        // did not finish in the replay
+  int64_t fleet_gpus = 0;
+  int64_t fleet_pools = 0;
+  DelayStats recorded_queueing, simulated_queueing;
+  int64_t recorded_mean_utilisation_milli = 0, simulated_mean_utilisation_milli = 0;
+  std::vector<UtilisationBucket> buckets;
+  RowReport pods_read, nodes_read;
+};
+
+// Errors: as ReplayPhilly.
+Result<FidelityReport> CheckAlibabaFidelity(const FidelityOptions& options);
+
+void WriteText(const FidelityReport& report, std::ostream& out);
+void WriteJson(const FidelityReport& report, std::ostream& out);
+
+}  // namespace polycloud::replay
+
+#endif  // POLYCLOUD_REPLAY_REPLAY_H_
