@@ -694,7 +694,10 @@ class Loader {
     auto id = Id(m, stream_reg_, "job stream");
     JobCommon common;
     LoadJobCommon(m, common);
-    auto count = m.Require("count") ? AsInteger(m.Take("count"), d_, "count", 1, 50'000'000) : std::nullopt;
+    // A plain integer (0 = missing or invalid, already reported): GCC 12 warns
+    // spuriously about std::optional<int64_t> here in optimised builds.
+    int64_t job_count = 0;
+    if (m.Require("count")) job_count = AsInteger(m.Take("count"), d_, "count", 1, 50'000'000).value_or(0);
     Time from = w.start, until = w.end;
     if (auto v = m.Take("from"); v) {
       if (auto t = AsTime(v, d_, "from")) from = *t;
@@ -741,8 +744,8 @@ class Loader {
       dm.Finish();
     }
     m.Finish();
-    if (!id || !count || sizes.empty() || d_.any()) return;
-    stream_jobs_ += *count;
+    if (!id || job_count == 0 || sizes.empty() || d_.any()) return;
+    stream_jobs_ += job_count;
     if (stream_jobs_ > options_.max_stream_jobs) {
       d_.Add(n, "job streams would generate " + std::to_string(stream_jobs_) + " jobs, more than the limit of " +
                     std::to_string(options_.max_stream_jobs));
@@ -756,7 +759,6 @@ class Loader {
     }
     Rng rng = Rng::Fork(w.seed, *id);
     const int64_t span = (until - from).seconds();
-    const int64_t job_count = count.value_or(0);
     int width = static_cast<int>(std::to_string(job_count).size());
     const double ratio = static_cast<double>(dmax.seconds()) / static_cast<double>(dmin.seconds());
     for (int64_t i = 0; i < job_count; ++i) {
