@@ -31,6 +31,8 @@ struct Common {
   std::string scenario;
   std::optional<uint64_t> seed;
   std::string policy;
+  std::vector<std::string> traces;  // simulate --trace FORMAT:PATH
+  bool skip_bad_rows = false;
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
@@ -42,7 +44,9 @@ void AddCommon(CLI::App* cmd, Common& c) {
 Result<io::Scenario> Load(const Common& c) {
   io::LoadOptions options;
   options.seed = c.seed;
-  return io::LoadScenarioFile(c.scenario, options);
+  POLYCLOUD_ASSIGN_OR_RETURN(io::Scenario scenario, io::LoadScenarioFile(c.scenario, options));
+  POLYCLOUD_RETURN_IF_ERROR(AddTraces(c.traces, c.skip_bad_rows, scenario.world));
+  return scenario;
 }
 
 Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   CLI::App* simulate = app.add_subcommand("simulate", "Replay a scenario on a virtual clock and print the report");
   AddCommon(simulate, sim_args);
+  AddTraceOptions(simulate, sim_args.traces, sim_args.skip_bad_rows);
   simulate->add_option("--json", json_path, "Also write the report as JSON to FILE ('-' for standard output)");
   simulate->add_option("--events", events_path, "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
   simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");

@@ -133,4 +133,30 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
   return [args] { return Run(*args); };
 }
 
+void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip_bad_rows) {
+  cmd->add_option(
+      "--trace", traces,
+      "Add a trace to the scenario, FORMAT:PATH (philly or alibaba-gpu pods: jobs; alibaba-gpu or "
+      "alibaba-spot nodes, skypilot catalog: pools); repeatable");
+  cmd->add_flag(
+      "--skip-bad-rows", skip_bad_rows,
+      "Skip malformed trace rows and report them (default: stop at the first, exit code 3)");
+}
+
+Status AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows, world::World& world) {
+  traces::ReadOptions read;
+  read.skip_bad_rows = skip_bad_rows;
+  for (const std::string& text : traces) {
+    POLYCLOUD_ASSIGN_OR_RETURN(traces::TraceSpec spec, traces::ParseTraceSpec(text));
+    POLYCLOUD_ASSIGN_OR_RETURN(traces::ReadStats stats, replay::AddTraceToWorld(spec, read, world));
+    if (stats.bad_rows > 0) {
+      std::cerr << spec.path << ": " << stats.bad_rows << " bad row"
+                << (stats.bad_rows == 1 ? "" : "s") << " skipped of " << stats.records
+                << "; first:\n";
+      for (const std::string& m : stats.bad_row_messages) std::cerr << "  " << m << "\n";
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace polycloud

@@ -4,12 +4,23 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <vector>
+
+#include "polycloud/base/status.h"
+#include "polycloud/world/world.h"
 
 namespace polycloud {
 
 // Registers `replay` on `app`. The returned function runs it and returns the
 // exit code; call it when the subcommand was given (`*app.get_subcommand("replay")`).
 std::function<int()> AddReplayCommand(CLI::App& app);
+
+// `--trace FORMAT:PATH` (repeatable) and `--skip-bad-rows` for simulate.
+void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip_bad_rows);
+// Adds each trace to `world` (replay::AddTraceToWorld); bad rows skipped are
+// reported on standard error with their lines.
+Status AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows, world::World& world);
 
 }  // namespace polycloud
 

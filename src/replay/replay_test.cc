@@ -169,3 +169,26 @@ TEST(AlibabaFidelityTest, ReplaysThePodTraceOnItsOwnNodeListNextToTheRecordedFig
 
 }  // namespace
 }  // namespace polycloud::replay
+
+namespace polycloud::replay {
+namespace {
+
+TEST(AddTraceToWorldTest, AddsPhillyJobsAndAnAlibabaNodeFleetToAWorld) {
+  const std::string nodes = DataDir() + "/alibaba-gpu-2023/openb_node_list_gpu_node.csv";
+  SKIP_WITHOUT(nodes);
+  world::World w;
+  w.accelerators = world::BuiltinAccelerators();
+  w.BuildIndexes();
+  auto spec = traces::ParseTraceSpec("alibaba-gpu:" + nodes);
+  ASSERT_TRUE(spec.ok());
+  auto stats = AddTraceToWorld(*spec, {}, w);
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(w.pools.size(), 12u);
+  EXPECT_NE(w.FindPool("alibaba/G2x8"), world::kNone);
+  auto bad = traces::ParseTraceSpec("philly:" + DataDir() + "/philly/vc_nodes.csv");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(AddTraceToWorld(*bad, {}, w).ok());  // sizes, not jobs
+}
+
+}  // namespace
+}  // namespace polycloud::replay

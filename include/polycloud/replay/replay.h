@@ -29,6 +29,8 @@
 #include "polycloud/base/units.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/traces/read_options.h"
+#include "polycloud/traces/trace_format.h"
+#include "polycloud/world/world.h"
 
 namespace polycloud::replay {
 
@@ -137,6 +139,18 @@ Result<FidelityReport> CheckAlibabaFidelity(const FidelityOptions& options);
 
 void WriteText(const FidelityReport& report, std::ostream& out);
 void WriteJson(const FidelityReport& report, std::ostream& out);
+
+// ---- A trace added to a scenario (simulate --trace FORMAT:PATH) ----
+
+// Reads `spec` and adds it to `world`: philly and alibaba-gpu pods become jobs
+// (pods that never ran have no work and are left out; a job id already in the
+// world is skipped), alibaba-gpu / alibaba-spot node lists and skypilot
+// catalogs become sites and pools (AddFleetToWorld). Jobs are re-sorted by
+// arrival and the indexes rebuilt. Returns the read's row counts.
+// Errors: the reader's; InvalidArgument for contents that need more than a
+// path (vc_nodes.csv, azure-llm demand); those of AddFleetToWorld.
+Result<traces::ReadStats> AddTraceToWorld(const traces::TraceSpec& spec,
+                                          const traces::ReadOptions& read, world::World& world);
 
 }  // namespace polycloud::replay
 
