@@ -99,6 +99,19 @@ class ProviderSpreadFilter final : public placement::Filter {
   }
 };
 
+class ReservationFilter final : public placement::Filter {
+ public:
+  const char* name() const override { return "reservation"; }
+  Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
+    if (ctx.reserved_for_priority == nullptr) return Verdict::Pass();
+    const int32_t holder = (*ctx.reserved_for_priority)[p];
+    return holder != kNoReservation && req.priority < holder ? Verdict::Fail(holder, req.priority) : Verdict::Pass();
+  }
+  std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
+    return "held for a waiting job of priority " + std::to_string(v.a) + " (this one has " + std::to_string(v.b) + ")";
+  }
+};
+
 class CapacityFilter final : public placement::Filter {
  public:
   const char* name() const override { return "capacity"; }
@@ -196,6 +209,7 @@ std::unique_ptr<Filter> MakeContractFilter() { return std::make_unique<ContractF
 std::unique_ptr<Filter> MakeFabricFilter() { return std::make_unique<FabricFilter>(); }
 std::unique_ptr<Filter> MakeExclusivityFilter() { return std::make_unique<ExclusivityFilter>(); }
 std::unique_ptr<Filter> MakeProviderSpreadFilter() { return std::make_unique<ProviderSpreadFilter>(); }
+std::unique_ptr<Filter> MakeReservationFilter() { return std::make_unique<ReservationFilter>(); }
 std::unique_ptr<Filter> MakeCapacityFilter() { return std::make_unique<CapacityFilter>(); }
 std::unique_ptr<Filter> MakePowerFilter() { return std::make_unique<PowerFilter>(); }
 std::unique_ptr<Scorer> MakeMarginalCostScorer() { return std::make_unique<MarginalCostScorer>(); }
@@ -225,6 +239,7 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   filters_.push_back(MakeFabricFilter());
   filters_.push_back(MakeExclusivityFilter());
   filters_.push_back(MakeProviderSpreadFilter());
+  filters_.push_back(MakeReservationFilter());
   filters_.push_back(MakeCapacityFilter());
   filters_.push_back(MakePowerFilter());
   scorers_.push_back(MakeMarginalCostScorer());
@@ -264,6 +279,13 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   }
   if (f >= 0 && !via_preemption) {
     ++obstacle_counts_[f];
+    if (failed.resource) {
+      const int64_t free = ctx.fleet.pool(pool).free();
+      if (best_blocked_ == world::kNone || free > ctx.fleet.pool(best_blocked_).free() ||
+          (free == ctx.fleet.pool(best_blocked_).free() && pool < best_blocked_)) {
+        best_blocked_ = pool;
+      }
+    }
     if (explanation) {
       CandidateVerdict& c = explanation->candidates.emplace_back();
       c.pool = pool;
@@ -285,6 +307,7 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
 
 Decision Placer::Place(const Context& ctx, const Request& req, Explanation* explanation) {
   survivors_.clear();
+  best_blocked_ = world::kNone;
   std::fill(obstacle_counts_.begin(), obstacle_counts_.end(), 0);
   const bool allow_preempt = ctx.preemption != nullptr;
   if (explanation) {
@@ -319,6 +342,7 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
       }
     }
     d.main_obstacle = best >= 0 ? filters_[best]->name() : "no pools";
+    d.best_blocked = best_blocked_;
     return d;
   }
   // Normalise each scorer over the survivors to 0..100 (100 = best), then

@@ -116,6 +116,33 @@ TEST_F(PipelineTest, ProviderSpreadFilterForcesPresenceAtAnotherProvider) {
   EXPECT_TRUE(f->Check(Ctx(), r, az_).pass);
 }
 
+TEST_F(PipelineTest, ReservationFilterKeepsLowerPriorityWorkOutOfAHeldPool) {
+  auto f = MakeReservationFilter();
+  std::vector<int32_t> held(world_.pools.size(), kNoReservation);
+  held[aws_] = 500;
+  Context ctx = Ctx();
+  ctx.reserved_for_priority = &held;
+  Request low = Job(8);  // priority 100
+  Verdict v = f->Check(ctx, low, aws_);
+  EXPECT_FALSE(v.pass);
+  EXPECT_FALSE(v.resource);  // no preempting into a held pool either
+  EXPECT_EQ(f->Describe(ctx, low, aws_, v), "held for a waiting job of priority 500 (this one has 100)");
+  EXPECT_TRUE(f->Check(ctx, low, az_).pass);
+  Request high = Job(8);
+  high.priority = 500;
+  EXPECT_TRUE(f->Check(ctx, high, aws_).pass);
+  EXPECT_TRUE(f->Check(Ctx(), low, aws_).pass);  // no holds at all (fifo)
+}
+
+TEST_F(PipelineTest, PlacerNamesTheBestPoolToWaitFor) {
+  fleet_.Bind(az_, 60, Now());
+  fleet_.Bind(aws_, 40, Now());
+  Placer placer(world_);
+  Decision d = placer.Place(Ctx(), Job(32), nullptr);
+  EXPECT_EQ(d.pool, world::kNone);
+  EXPECT_EQ(d.best_blocked, aws_);  // 24 free beats 4; gb200's fabric is too small
+}
+
 TEST_F(PipelineTest, CapacityFilterCountsWholeNodesForLargeGangs) {
   auto f = MakeCapacityFilter();
   fleet_.Bind(gb_, 26, Now());  // 6 of 32 GPUs left, nodes of 4

@@ -21,7 +21,10 @@ std::string WorkHours(int64_t gpu_seconds) {
 void WriteDecision(const world::World& world, const scheduler::Scheduler::WatchedDecision& d, std::ostream& out) {
   const Explanation& e = d.explanation;
   out << "Decision at " << FormatTimeFull(e.at);
-  if (d.repeats > 1) out << " (same outcome for " << d.repeats << " attempts until " << FormatTimeFull(d.last_at) << ")";
+  if (d.repeats > 1) {
+    out << " (the same filters decided " << d.repeats << " attempts until " << FormatTimeFull(d.last_at)
+        << "; figures as of then)";
+  }
   out << ": " << e.subject << ", " << e.gpus << " GPUs → ";
   if (e.chosen != world::kNone) {
     out << "placed in " << world.pools[e.chosen].id << (e.preempts ? " by preempting lower-priority work" : "") << "\n";
@@ -121,6 +124,9 @@ Status Explain(const world::World& world, const sim::Options& options, const std
       case scheduler::JobStatus::kNotArrived: out << "not arrived yet"; break;
       case scheduler::JobStatus::kQueued:
         out << "queued, " << WorkHours(st.remaining_work) << " reference GPU-hours of work left";
+        if (st.reserved_pool != world::kNone) {
+          out << "; holding " << world.pools[st.reserved_pool].id << " (lower-priority work may not start there)";
+        }
         break;
       case scheduler::JobStatus::kRunning:
         out << "running in " << world.pools[st.last_pool].id << ", " << WorkHours(st.remaining_work)
@@ -144,7 +150,10 @@ Status Explain(const world::World& world, const sim::Options& options, const std
     return Status::Ok();
   }
   out << "\nDecisions (" << decisions.size() << ")\n";
-  for (size_t i = 0; i + 1 < decisions.size(); ++i) {
+  constexpr size_t kShown = 30;
+  const size_t first_shown = decisions.size() > kShown + 1 ? decisions.size() - 1 - kShown : 0;
+  if (first_shown > 0) out << "  ... " << first_shown << " earlier decisions\n";
+  for (size_t i = first_shown; i + 1 < decisions.size(); ++i) {
     const auto& d = decisions[i];
     out << "  " << FormatTimeFull(d.explanation.at) << "  "
         << (d.placed ? "placed in " + world.pools[d.explanation.chosen].id : "not placed");

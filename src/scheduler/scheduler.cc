@@ -61,7 +61,9 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       services_(world.services.size()),
       pool_allocs_(world.pools.size()),
       pool_preemptible_gpus_(world.pools.size(), 0),
-      pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()) {
+      pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()),
+      reserved_(world.pools.size(), placement::kNoReservation),
+      previous_reserved_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
     job_shape_.push_back(ShapeOf(world.jobs[j]));
@@ -117,7 +119,8 @@ Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
 }
 
 placement::Context Scheduler::MakeContext(Time now) const {
-  return placement::Context{world_, fleet_, rules_, now, this};
+  return placement::Context{world_, fleet_, rules_, now, this,
+                            options_.policy == Policy::kPriority ? &reserved_ : nullptr};
 }
 
 placement::Request Scheduler::JobRequest(JobIndex j) const {
@@ -162,12 +165,19 @@ placement::Decision Scheduler::Decide(const placement::Request& req, Time now, b
   if (!wd.placed && !watched_.empty() && !watched_.back().placed) {
     WatchedDecision& prev = watched_.back();
     bool same = prev.explanation.candidates.size() == wd.explanation.candidates.size();
+    // Same filter rejecting each pool: the numbers in the reasons (free GPUs,
+    // headroom) may differ, the situation does not.
     for (size_t i = 0; same && i < prev.explanation.candidates.size(); ++i) {
-      same = prev.explanation.candidates[i].reason == wd.explanation.candidates[i].reason;
+      const char* a = prev.explanation.candidates[i].rejected_by;
+      const char* b = wd.explanation.candidates[i].rejected_by;
+      same = (a == nullptr) == (b == nullptr) && (a == nullptr || std::string_view(a) == b);
     }
     if (same) {
-      ++prev.repeats;
+      const Time first = prev.explanation.at;
+      prev.explanation = std::move(wd.explanation);  // the latest figures
+      prev.explanation.at = first;
       prev.last_at = now;
+      ++prev.repeats;
       return d;
     }
   }
@@ -512,12 +522,23 @@ void Scheduler::Schedule(Time now) {
   for (ServiceIndex s : order) ReconcileService(s, now);
 
   ++pass_;
+  // Under the priority policy a job that waits for GPUs or power holds the
+  // pool where it would fit best: lower-priority work may not backfill into
+  // it, so a large high-priority gang is not starved by a stream of smaller
+  // jobs. Holds are rebuilt on every pass, in queue order.
+  std::fill(reserved_.begin(), reserved_.end(), placement::kNoReservation);
+  auto hold = [&](const JobState& s, int32_t priority) {
+    if (options_.policy != Policy::kPriority || s.reserved_pool == world::kNone) return;
+    int32_t& holder = reserved_[s.reserved_pool];
+    holder = std::max(holder, priority);
+  };
   for (auto it = queue_.begin(); it != queue_.end();) {
     const JobIndex j = it->job;
     JobState& s = jobs_[j];
     const world::Job& job = world_.jobs[j];
     if (s.failed_generation == generation_) {  // nothing has changed since it last failed
       if (options_.policy == Policy::kFifo) break;
+      hold(s, job.priority);
       ++it;
       continue;
     }
@@ -526,6 +547,7 @@ void Scheduler::Schedule(Time now) {
     if (!watched && sf.pass == pass_ && job.gpus >= sf.gang && job.priority <= sf.priority) {
       s.failed_generation = generation_;  // a smaller gang of the same shape just failed
       if (options_.policy == Policy::kFifo) break;
+      hold(s, job.priority);
       ++it;
       continue;
     }
@@ -537,15 +559,23 @@ void Scheduler::Schedule(Time now) {
     if (d.pool == world::kNone) {
       placing_remaining_ = -1;
       s.failed_generation = generation_;
+      s.reserved_pool = d.best_blocked;
+      hold(s, job.priority);
       if (sf.pass != pass_ || job.gpus < sf.gang) sf = {pass_, job.gpus, job.priority};
       if (options_.policy == Policy::kFifo) break;
       ++it;
       continue;
     }
+    s.reserved_pool = world::kNone;
     it = queue_.erase(it);
     StartJob(j, d, now);
     placing_remaining_ = -1;
     // Preemption may have requeued victims behind `it`; they keep their place by key.
+  }
+  // Jobs that failed because of a hold must be retried once the holds change.
+  if (reserved_ != previous_reserved_) {
+    ++generation_;
+    previous_reserved_ = reserved_;
   }
 }
 

@@ -177,6 +177,34 @@ jobs:
   EXPECT_GT(fifo.Job("small").first_start, fifo.Job("big").first_start - Duration::Seconds(1));
 }
 
+TEST(SchedulerTest, AWaitingHighPriorityGangIsNotStarvedByLowerPriorityBackfill) {
+  // 4-GPU jobs of 2 h arrive every 30 minutes, enough to keep the 16-GPU pool
+  // busy forever; a 16-GPU job of higher priority arrives in the middle.
+  std::string yaml = R"(
+name: starvation
+start: 2026-01-01
+end: 2026-01-03
+providers: [{id: a}]
+sites: [{id: s, provider: a}]
+pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1}]
+jobs:
+  - {id: big, gpus: 16, work_gpu_hours: 16, priority: 500, arrival: 2026-01-01T03:10:00Z}
+)";
+  for (int i = 0; i < 48; ++i) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  - {id: small-%02d, gpus: 4, work_gpu_hours: 8, arrival: 2026-01-01T%02d:%02d:00Z}\n",
+                  i, i / 2, (i % 2) * 30);
+    yaml += line;
+  }
+  SimRun run(yaml);
+  // It holds the pool from its arrival: the running small jobs drain within 2 h.
+  EXPECT_LE(run.Job("big").first_start, T("2026-01-01T05:10:00Z"));
+  EXPECT_EQ(run.Job("big").status, JobStatus::kDone);
+  // Under fifo the big job also waits only for the drain; smaller jobs queue behind it.
+  SimRun fifo(yaml, Policy::kFifo);
+  EXPECT_LE(fifo.Job("big").first_start, T("2026-01-01T05:10:00Z"));
+}
+
 TEST(SchedulerTest, CapacityCutEvictsLowestPriorityWorkFirst) {
   SimRun run(std::string(kOnePool) + R"(
 jobs:

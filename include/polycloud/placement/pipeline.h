@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,12 +54,18 @@ class PreemptionOracle {
   virtual int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const = 0;
 };
 
+inline constexpr int32_t kNoReservation = std::numeric_limits<int32_t>::min();
+
 struct Context {
   const world::World& world;
   const FleetState& fleet;
   const contracts::ExclusivityRules& rules;
   Time now;
   const PreemptionOracle* preemption = nullptr;  // null: never preempt
+  // Per pool: the priority of a blocked job holding the pool for itself, or
+  // kNoReservation. Work of lower priority may not start there (no backfill
+  // past a waiting higher-priority gang). Null: no reservations.
+  const std::vector<int32_t>* reserved_for_priority = nullptr;
 };
 
 // A filter's answer for one pool: pass, or fail with up to two numbers that
@@ -102,6 +109,7 @@ std::unique_ptr<Filter> MakeContractFilter();
 std::unique_ptr<Filter> MakeFabricFilter();
 std::unique_ptr<Filter> MakeExclusivityFilter();
 std::unique_ptr<Filter> MakeProviderSpreadFilter();
+std::unique_ptr<Filter> MakeReservationFilter();
 std::unique_ptr<Filter> MakeCapacityFilter();
 std::unique_ptr<Filter> MakePowerFilter();
 
@@ -148,8 +156,11 @@ struct Decision {
   int64_t alloc_gpus = 0;
   bool needs_preemption = false;          // the caller must free GPUs in `pool` first
   int64_t total_score = 0;
-  // When nowhere: the filter that rejected the most candidates (for the log).
+  // When nowhere: the filter that rejected the most candidates (for the log),
+  // and the pool that failed only for lack of GPUs or power and has the most
+  // free GPUs — where the request would wait best (kNone if none).
   const char* main_obstacle = nullptr;
+  world::PoolIndex best_blocked = world::kNone;
 };
 
 struct PlacerOptions {
@@ -189,6 +200,7 @@ class Placer {
   std::vector<std::unique_ptr<Scorer>> scorers_;
   std::vector<Survivor> survivors_;        // scratch, reused across decisions
   std::vector<int32_t> obstacle_counts_;   // scratch: rejections per filter
+  world::PoolIndex best_blocked_ = world::kNone;  // scratch
 };
 
 }  // namespace polycloud::placement

@@ -120,6 +120,7 @@ struct JobState {
   world::PoolIndex last_pool = world::kNone;
   int32_t providers_used_mask = 0;   // bit per provider (first 31), to count moves
   uint64_t failed_generation = ~0ULL;
+  world::PoolIndex reserved_pool = world::kNone;  // pool held while it waits (priority policy)
 };
 
 struct ServiceState {
@@ -266,6 +267,8 @@ class Scheduler final : public placement::PreemptionOracle {
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
+  // Pools held by waiting jobs (priority of the holder), rebuilt every pass.
+  std::vector<int32_t> reserved_, previous_reserved_;
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
