@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -61,6 +62,7 @@ class Diags {
   }
   void Add(const YAML::Node& n, std::string message) { Add(n.Mark(), std::move(message)); }
   bool any() const { return !out_->empty(); }
+  const std::string& file() const { return file_; }
   bool truncated() const { return truncated_; }
 
  private:
@@ -292,6 +294,8 @@ class Loader {
     ForEachItem(top.Take("job_streams"), d_, "job_streams", [&](const YAML::Node& n) { LoadStream(n, w); });
     ForEachItem(top.Take("services"), d_, "services", [&](const YAML::Node& n) { LoadService(n, w); });
     ForEachItem(top.Take("faults"), d_, "faults", [&](const YAML::Node& n) { LoadFault(n, w); });
+    ForEachItem(top.Take("traces"), d_, "traces", [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
+    CheckTraceServices(out.traces);
     top.Finish();
     if (!d_.any()) {
       // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
@@ -803,7 +807,9 @@ class Loader {
     if (auto v = m.Take("priority"); v) {
       if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000)) s.priority = static_cast<int32_t>(*x);
     }
-    if (auto v = m.Require("demand"); v) {
+    if (auto v = m.Require("demand"); v && v.IsScalar() && v.Scalar() == "trace") {
+      trace_services_.emplace(s.id, v.Mark());  // filled by an azure-llm entry of `traces:`
+    } else if (v) {
       auto sched = Schedule<int64_t>(v, "demand", "tokens_per_s", [&](const YAML::Node& x) {
         return AsInteger(x, d_, "tokens_per_s", 0);
       });
@@ -878,6 +884,116 @@ class Loader {
     w.faults.push_back(std::move(f));
   }
 
+  // One entry of `traces:` (docs/scenario.md "traces"). Only the keys that
+  // apply to the entry's format are taken, so any other key is reported as
+  // unknown with the list of those that apply. Nothing is read here.
+  void LoadTrace(const YAML::Node& n, std::vector<ScenarioTrace>& traces) {
+    MapReader m(n, "a trace entry", d_);
+    if (!m.valid()) return;
+    ScenarioTrace t;
+    t.where = d_.file() + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    static const std::vector<std::pair<std::string, std::string>> kFormats = {
+        {"philly", "philly"},       {"alibaba-gpu", "alibaba-gpu"}, {"alibaba-spot", "alibaba-spot"},
+        {"azure-llm", "azure-llm"}, {"skypilot", "skypilot"}};
+    std::optional<std::string> format;
+    if (auto v = m.Require("format"); v) format = AsEnum(v, d_, "trace format", kFormats);
+    if (auto v = m.Require("path"); v) {
+      if (auto p = AsString(v, d_, "trace path")) {
+        t.path_as_written = *p;
+        std::filesystem::path path(*p);
+        if (path.is_relative()) path = std::filesystem::path(d_.file()).parent_path() / path;
+        t.path = path.lexically_normal().string();
+      }
+    }
+    if (auto v = m.Take("skip_bad_rows"); v) t.skip_bad_rows = AsBool(v, d_, "skip_bad_rows").value_or(false);
+    const std::string f = format.value_or("");
+    const bool any = f.empty();  // unknown format: take every key, so only the format is reported
+    const bool jobs = any || f == "philly" || f == "alibaba-gpu";
+    if (jobs || f == "azure-llm") {
+      auto time = [&](const char* key, bool& has, Time& out) {
+        if (auto v = m.Take(key); v) {
+          if (auto x = AsTime(v, d_, key)) {
+            has = true;
+            out = *x;
+          }
+        }
+      };
+      time("from", t.has_from, t.from);
+      time("until", t.has_until, t.until);
+      time("start_at", t.has_start_at, t.start_at);
+      if (t.has_from && t.has_until && t.until <= t.from) d_.Add(m.Take("until"), "until must be after from");
+      if (m.Has("start_at") && !m.Has("from")) {
+        d_.Add(m.Take("start_at"), "start_at needs from (the trace instant that moves to start_at)");
+      }
+    }
+    auto text = [&](const char* key, std::string& out) {
+      if (auto v = m.Take(key); v) {
+        if (auto x = AsString(v, d_, key)) out = *x;
+      }
+    };
+    if (jobs) text("accelerator", t.accelerator);
+    if (any || f == "philly") text("id_prefix", t.id_prefix);
+    if (any || f == "alibaba-gpu") {
+      if (auto v = m.Take("trace_start"); v) {
+        if (auto x = AsTime(v, d_, "trace_start")) {
+          t.has_trace_start = true;
+          t.trace_start = *x;
+        }
+      }
+    }
+    if (any || f == "alibaba-gpu" || f == "alibaba-spot" || f == "skypilot") text("provider", t.provider);
+    if (any || f == "skypilot") {
+      if (auto v = m.Take("gpus_per_pool"); v) {
+        t.gpus_per_pool = AsInteger(v, d_, "gpus_per_pool", 0, int64_t{1} << 40).value_or(0);
+      }
+    }
+    if (any || f == "azure-llm") {
+      YAML::Node service = f == "azure-llm" ? m.Require("service") : m.Take("service");
+      if (service) {
+        if (auto x = AsString(service, d_, "service")) {
+          t.service = *x;
+          trace_service_refs_.push_back({*x, service.Mark()});
+        }
+      }
+      if (auto v = m.Take("bucket"); v) {
+        if (auto x = AsDuration(v, d_, "bucket")) {
+          if (x->seconds() <= 0) {
+            d_.Add(v, "bucket: expected a positive duration, found " + Found(v));
+          } else {
+            t.bucket = *x;
+          }
+        }
+      }
+      if (auto v = m.Take("tokens"); v) {
+        static const std::vector<std::pair<std::string, std::string>> kTokens = {
+            {"all", "all"}, {"generated", "generated"}, {"context", "context"}};
+        if (auto x = AsEnum(v, d_, "tokens", kTokens)) t.tokens = *x;
+      }
+    }
+    m.Finish();
+    if (format) t.format = *format;
+    traces.push_back(std::move(t));
+  }
+
+  // Every azure-llm entry names a service declared with `demand: trace`, and
+  // every such service is driven by exactly one entry.
+  void CheckTraceServices(const std::vector<ScenarioTrace>&) {
+    std::map<std::string, int> uses;
+    for (const auto& [id, mark] : trace_service_refs_) {
+      if (!trace_services_.count(id)) {
+        d_.Add(mark, "service \"" + id + "\" is not a service with `demand: trace` (declare it in services: " +
+                         "with demand: trace)");
+      } else if (++uses[id] == 2) {
+        d_.Add(mark, "service \"" + id + "\" already takes its demand from another trace entry");
+      }
+    }
+    for (const auto& [id, mark] : trace_services_) {
+      if (!uses.count(id)) {
+        d_.Add(mark, "service \"" + id + "\" has demand: trace but no azure-llm entry in traces: names it");
+      }
+    }
+  }
+
   const std::map<std::string, int32_t>& PoolIds(const World& w) {
     if (pool_ids_.size() != w.pools.size()) {
       pool_ids_.clear();
@@ -888,6 +1004,8 @@ class Loader {
 
   Diags& d_;
   const LoadOptions& options_;
+  std::map<std::string, YAML::Mark> trace_services_;  // services with demand: trace
+  std::vector<std::pair<std::string, YAML::Mark>> trace_service_refs_;
   int64_t stream_jobs_ = 0;
   std::map<std::string, size_t> accel_index_;
   std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;

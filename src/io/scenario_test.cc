@@ -78,7 +78,7 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, contracts, end, "
-            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, start)\n1 error");
+            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, start, traces)\n1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {
@@ -171,6 +171,62 @@ TEST(ScenarioLoaderTest, ShippedExamplesLoad) {
     ++loaded;
   }
   EXPECT_GE(loaded, 1);
+}
+
+constexpr const char* kTraceScenario = R"(name: t
+start: 2017-10-01
+end: 2017-10-02
+providers: []
+sites: []
+pools: []
+services: [{id: code, model: m, class: c, gpus_per_replica: 1, replica_tokens_per_s: 1000, demand: trace}]
+traces:
+  - {format: philly, path: data/philly.csv, from: 2017-10-01, until: 2017-10-01T12:00:00Z, skip_bad_rows: true}
+  - {format: skypilot, path: /abs/aws/vms.csv, provider: aws, gpus_per_pool: 16}
+  - {format: azure-llm, path: ../az.csv.gz, service: code, bucket: 5m, tokens: generated,
+     from: 2023-11-16T18:00:00Z, start_at: 2017-10-01T06:00:00Z}
+)";
+
+// The loader parses `traces:` into plain entries (nothing is read) with paths
+// resolved against the scenario file's folder.
+TEST(ScenarioLoaderTest, TraceEntriesAreParsedWithPathsRelativeToTheScenario) {
+  auto s = LoadScenarioString(kTraceScenario, "scen/dir/t.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->traces.size(), 3u);
+  const ScenarioTrace& philly = s->traces[0];
+  EXPECT_EQ(philly.format, "philly");
+  EXPECT_EQ(philly.path, "scen/dir/data/philly.csv");
+  EXPECT_EQ(philly.path_as_written, "data/philly.csv");
+  EXPECT_EQ(philly.where, "scen/dir/t.yaml:9:5");
+  EXPECT_TRUE(philly.skip_bad_rows);
+  EXPECT_TRUE(philly.has_from && philly.has_until && !philly.has_start_at);
+  EXPECT_EQ(FormatTime(philly.until), "2017-10-01T12:00:00Z");
+  EXPECT_EQ(s->traces[1].path, "/abs/aws/vms.csv");
+  EXPECT_EQ(s->traces[1].provider, "aws");
+  EXPECT_EQ(s->traces[1].gpus_per_pool, 16);
+  const ScenarioTrace& az = s->traces[2];
+  EXPECT_EQ(az.path, "scen/az.csv.gz");
+  EXPECT_EQ(az.service, "code");
+  EXPECT_EQ(az.bucket.seconds(), 300);
+  EXPECT_EQ(az.tokens, "generated");
+  EXPECT_EQ(FormatTime(az.from), "2023-11-16T18:00:00Z");
+  EXPECT_EQ(FormatTime(az.start_at), "2017-10-01T06:00:00Z");
+  // The service waits for its trace: no demand until the entry is applied.
+  EXPECT_EQ(s->world.services[0].demand_tokens_per_s.Max(), 0);
+}
+
+TEST(ScenarioLoaderTest, TraceEntryKeysDependOnTheFormat) {
+  std::string text = kTraceScenario;
+  text.replace(text.find("gpus_per_pool: 16"), 17, "gpus_per_pool: 16, bucket: 1m");
+  std::vector<Diagnostic> diags;
+  auto s = LoadScenarioString(text, "t.yaml", &diags);
+  ASSERT_FALSE(s.ok());
+  ASSERT_EQ(diags.size(), 1u) << s.status().message();
+  EXPECT_EQ(diags[0].line, 10);
+  EXPECT_NE(diags[0].message.find("unknown key \"bucket\" in a trace entry (expected one of: format, gpus_per_pool, "
+                                  "path, provider, skip_bad_rows)"),
+            std::string::npos)
+      << diags[0].message;
 }
 
 }  // namespace

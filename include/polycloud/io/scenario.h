@@ -40,9 +40,36 @@ struct ScenarioOptions {
   bool consolidate = false;          // scheduler.placement: consolidated
 };
 
+// One entry of the scenario's `traces:` section, parsed and checked but not
+// read: io does not depend on the trace readers or the simulator. The apps
+// apply the entries to the world after loading (replay::AddScenarioTraces,
+// docs/scenario.md "traces"). Times and durations use the world's units; the
+// `has_*` flags say whether an optional key was given.
+struct ScenarioTrace {
+  std::string format;           // philly, alibaba-gpu, alibaba-spot, azure-llm, skypilot
+  std::string path;             // resolved against the scenario file's folder
+  std::string path_as_written;  // as in the file
+  std::string where;            // "scenario.yaml:LINE:COLUMN" of the entry, for messages
+  bool skip_bad_rows = false;
+  // Job traces (philly, alibaba-gpu pods) and azure-llm: keep records whose
+  // time (on the trace's clock) is in [from, until); move `from` to `start_at`.
+  bool has_from = false, has_until = false, has_start_at = false;
+  Time from, until, start_at;
+  std::string accelerator;      // philly: the trace's GPU; alibaba-gpu: reference GPU ("" = reader default)
+  std::string id_prefix;        // philly job ids ("" = reader default "philly-")
+  bool has_trace_start = false;
+  Time trace_start;             // alibaba-gpu: the instant the pod times count from
+  std::string provider;         // skypilot, alibaba-gpu / alibaba-spot node lists ("" = default)
+  int64_t gpus_per_pool = 0;    // skypilot
+  std::string service;          // azure-llm: the service (with `demand: trace`) it drives
+  Duration bucket = Duration::Seconds(60);  // azure-llm
+  std::string tokens = "all";   // azure-llm: all, generated or context
+};
+
 struct Scenario {
   world::World world;
   ScenarioOptions options;
+  std::vector<ScenarioTrace> traces;  // in file order; not yet applied to `world`
 };
 
 struct LoadOptions {
