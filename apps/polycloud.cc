@@ -41,12 +41,49 @@ void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("--policy", c.policy, "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
 }
 
-Result<io::Scenario> Load(const Common& c) {
+// A scenario with its `traces:` section and the --trace files applied, and
+// what each of those inputs read.
+struct Loaded {
+  io::Scenario scenario;
+  std::vector<report::InputRow> inputs;
+};
+
+report::InputRow InputRowOf(const replay::AppliedTrace& t) {
+  report::InputRow row;
+  row.format = t.format;
+  row.path = t.path;
+  row.records = t.stats.records;
+  row.accepted = t.stats.accepted;
+  row.filtered = t.stats.filtered;
+  row.bad_rows = t.stats.bad_rows;
+  row.bad_row_messages = t.stats.bad_row_messages;
+  row.added = t.added;
+  return row;
+}
+
+Result<Loaded> Load(const Common& c) {
   io::LoadOptions options;
   options.seed = c.seed;
-  POLYCLOUD_ASSIGN_OR_RETURN(io::Scenario scenario, io::LoadScenarioFile(c.scenario, options));
-  POLYCLOUD_RETURN_IF_ERROR(AddTraces(c.traces, c.skip_bad_rows, scenario.world));
-  return scenario;
+  Loaded out;
+  POLYCLOUD_ASSIGN_OR_RETURN(out.scenario, io::LoadScenarioFile(c.scenario, options));
+  POLYCLOUD_ASSIGN_OR_RETURN(std::vector<replay::AppliedTrace> from_file,
+                             replay::AddScenarioTraces(out.scenario, c.skip_bad_rows));
+  POLYCLOUD_ASSIGN_OR_RETURN(std::vector<replay::AppliedTrace> from_cli,
+                             AddTraces(c.traces, c.skip_bad_rows, out.scenario.world));
+  for (const auto* list : {&from_file, &from_cli}) {
+    for (const replay::AppliedTrace& t : *list) out.inputs.push_back(InputRowOf(t));
+  }
+  return out;
+}
+
+// One line per input, and the first skipped rows of each.
+void PrintInputs(const std::vector<report::InputRow>& inputs, std::ostream& out) {
+  for (const report::InputRow& i : inputs) {
+    out << "  " << i.format << " " << i.path << ": " << i.records << " rows, " << i.added;
+    if (i.bad_rows > 0) out << "; " << i.bad_rows << " bad row" << (i.bad_rows == 1 ? "" : "s") << " skipped, first:";
+    out << "\n";
+    for (const std::string& m : i.bad_row_messages) out << "    " << m << "\n";
+  }
 }
 
 Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
@@ -72,21 +109,23 @@ Status WriteTo(const std::string& path, const std::function<void(std::ostream&)>
 }
 
 int Validate(const Common& c) {
-  auto scenario = Load(c);
-  if (!scenario.ok()) return Fail(scenario.status());
-  const world::World& w = scenario->world;
+  auto loaded = Load(c);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const world::World& w = loaded->scenario.world;
   int64_t peak_gpus = 0;
   for (const auto& p : w.pools) peak_gpus += p.gpus.Max();
   std::cout << c.scenario << ": ok — " << w.providers.size() << " providers, " << w.sites.size() << " sites, "
             << w.pools.size() << " pools (" << peak_gpus << " GPUs at peak), " << w.contracts.size()
             << " contracts, " << w.jobs.size() << " jobs, " << w.services.size() << " services, " << w.faults.size()
             << " faults; " << FormatTime(w.start) << " to " << FormatTime(w.end) << "\n";
+  PrintInputs(loaded->inputs, std::cout);
   return kExitOk;
 }
 
 int Simulate(const Common& c, const std::string& json_path, const std::string& events_path, bool quiet) {
-  auto scenario = Load(c);
-  if (!scenario.ok()) return Fail(scenario.status());
+  auto loaded = Load(c);
+  if (!loaded.ok()) return Fail(loaded.status());
+  io::Scenario* scenario = &loaded->scenario;
   auto options = SimOptions(*scenario, c);
   if (!options.ok()) return Fail(options.status());
   const world::World& w = scenario->world;
@@ -134,6 +173,7 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     if (!events_file) return Fail(IoError(events_path + ": write failed"));
   }
   report::Report r = report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyName(options->scheduler.policy));
+  r.inputs = loaded->inputs;
   if (!json_path.empty()) {
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
     if (!s.ok()) return Fail(s);
@@ -143,8 +183,12 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
 }
 
 int ExplainCommand(const Common& c, const std::string& id, const std::string& at_text) {
-  auto scenario = Load(c);
-  if (!scenario.ok()) return Fail(scenario.status());
+  auto loaded = Load(c);
+  if (!loaded.ok()) return Fail(loaded.status());
+  for (const report::InputRow& i : loaded->inputs) {
+    if (i.bad_rows > 0) PrintInputs({i}, std::cerr);
+  }
+  io::Scenario* scenario = &loaded->scenario;
   auto options = SimOptions(*scenario, c);
   if (!options.ok()) return Fail(options.status());
   std::optional<Time> at;
@@ -172,6 +216,7 @@ int main(int argc, char** argv) {
   Common validate_args;
   CLI::App* validate = app.add_subcommand("validate", "Check a scenario; print every error with file:line:column");
   AddCommon(validate, validate_args);
+  AddTraceOptions(validate, validate_args.traces, validate_args.skip_bad_rows);
 
   Common sim_args;
   std::string json_path, events_path;
@@ -187,6 +232,7 @@ int main(int argc, char** argv) {
   std::string explain_id, explain_at;
   CLI::App* explain = app.add_subcommand("explain", "Say why a job or service is where it is, or why it waits");
   AddCommon(explain, explain_args);
+  AddTraceOptions(explain, explain_args.traces, explain_args.skip_bad_rows);
   explain->add_option("id", explain_id, "Job or service id")->required();
   explain->add_option("--at", explain_at, "Explain the state at this UTC time (default: the end of the run)");
 

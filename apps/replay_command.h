@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "polycloud/base/status.h"
+#include "polycloud/replay/replay.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud {
@@ -16,11 +17,12 @@ namespace polycloud {
 // exit code; call it when the subcommand was given (`*app.get_subcommand("replay")`).
 std::function<int()> AddReplayCommand(CLI::App& app);
 
-// `--trace FORMAT:PATH` (repeatable) and `--skip-bad-rows` for simulate.
+// `--trace FORMAT:PATH` (repeatable) and `--skip-bad-rows` for validate, simulate and explain.
 void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip_bad_rows);
-// Adds each trace to `world` (replay::AddTraceToWorld); bad rows skipped are
-// reported on standard error with their lines.
-Status AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows, world::World& world);
+// Adds each trace to `world` (replay::AddTraceToWorldReported) and says what
+// each read (the caller reports skipped bad rows).
+Result<std::vector<replay::AppliedTrace>> AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows,
+                                                    world::World& world);
 
 }  // namespace polycloud
 

@@ -276,6 +276,23 @@ void WriteText(const Report& r, std::ostream& out) {
   out << "  " << r.events << " simulator events, " << r.scheduler_events << " scheduler events, "
       << r.placement_attempts << " placement decisions\n\n";
 
+  if (!r.inputs.empty()) {
+    out << "Inputs\n";
+    Table inputs({"format", "path", "rows", "used", "left out", "bad rows skipped", "added"});
+    for (const InputRow& i : r.inputs) {
+      inputs.Row({i.format, i.path, std::to_string(i.records), std::to_string(i.accepted), std::to_string(i.filtered),
+                  std::to_string(i.bad_rows), i.added});
+    }
+    inputs.Print(out);
+    for (const InputRow& i : r.inputs) {
+      if (i.bad_rows == 0) continue;
+      out << "  " << i.path << ": " << i.bad_rows << " bad row" << (i.bad_rows == 1 ? "" : "s")
+          << " skipped; first:\n";
+      for (const std::string& m : i.bad_row_messages) out << "    " << m << "\n";
+    }
+    out << "\n";
+  }
+
   out << "Providers\n";
   Table providers({"provider", "GPUs at end", "GPU-hours used", "utilisation", "spend"});
   for (const ProviderRow& p : r.providers) {
@@ -490,6 +507,12 @@ void WriteJson(const Report& r, std::ostream& out) {
                      {"replicas_lost", r.audit.replicas_lost},
                      {"failovers", r.audit.failovers},
                      {"faults", r.audit.faults}};
+  Json& inputs = j["inputs"] = Json::array();
+  for (const InputRow& i : r.inputs) {
+    inputs.push_back({{"format", i.format}, {"path", i.path}, {"records", i.records}, {"accepted", i.accepted},
+                      {"filtered", i.filtered}, {"bad_rows", i.bad_rows}, {"bad_row_messages", i.bad_row_messages},
+                      {"added", i.added}});
+  }
   out << j.dump(2) << '\n';
 }
 

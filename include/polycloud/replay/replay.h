@@ -27,6 +27,7 @@
 
 #include "polycloud/base/status.h"
 #include "polycloud/base/units.h"
+#include "polycloud/io/scenario.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/traces/read_options.h"
 #include "polycloud/traces/trace_format.h"
@@ -151,6 +152,29 @@ void WriteJson(const FidelityReport& report, std::ostream& out);
 // path (vc_nodes.csv, azure-llm demand); those of AddFleetToWorld.
 Result<traces::ReadStats> AddTraceToWorld(const traces::TraceSpec& spec,
                                           const traces::ReadOptions& read, world::World& world);
+
+// What one trace added to a scenario, for the report's inputs section.
+struct AppliedTrace {
+  std::string format;  // philly, alibaba-gpu, ...
+  std::string path;
+  traces::ReadStats stats;  // records, accepted, filtered (out of the window), bad rows
+  std::string added;        // "1234 jobs", "52 pools", "demand of service X: ..."
+};
+
+// AddTraceToWorld, also saying what was added.
+Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec, const traces::ReadOptions& read,
+                                             world::World& world);
+
+// Applies a loaded scenario's `traces:` section to its world, in file order
+// (docs/scenario.md "traces"): job traces add jobs (only arrivals in
+// [from, until), moved by start_at - from), node lists and catalogs add
+// pools, an azure-llm entry sets its service's demand. `skip_bad_rows` (the
+// CLI's --skip-bad-rows) applies to every entry, in addition to each entry's
+// own. Errors: those of the readers and AddFleetToWorld, each message
+// prefixed with the entry's "scenario.yaml:line:column: in this trace entry: "
+// (so a missing file names both the scenario line and the path, and a bad row
+// its "trace-path:line").
+Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool skip_bad_rows);
 
 }  // namespace polycloud::replay
 

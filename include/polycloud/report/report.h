@@ -102,6 +102,18 @@ struct FaultRow {
   int64_t cut_milli = 0;
 };
 
+// One trace or catalog read into the scenario (a `traces:` entry or
+// simulate --trace), with what its reader reported about the rows.
+struct InputRow {
+  std::string format, path;
+  int64_t records = 0;   // data rows seen
+  int64_t accepted = 0;  // turned into jobs, pools or demand
+  int64_t filtered = 0;  // left out on purpose (outside the window, CPU-only, ...)
+  int64_t bad_rows = 0;  // malformed rows skipped (skip_bad_rows / --skip-bad-rows)
+  std::vector<std::string> bad_row_messages;  // the first few "path:line: ..."
+  std::string added;     // "1234 jobs", "52 pools", "demand of service ..."
+};
+
 struct Report {
   std::string scenario;
   std::string policy;
@@ -122,6 +134,7 @@ struct Report {
   std::vector<FaultRow> faults;
   sim::Audit::Counts audit;
   std::vector<std::string> violations;
+  std::vector<InputRow> inputs;  // filled by the caller (Build does not read inputs)
 };
 
 Report Build(const world::World& world, const scheduler::Scheduler& scheduler, const sim::Audit& audit,

@@ -1,0 +1,144 @@
+// A scenario's `traces:` section applied to its world (AddScenarioTraces):
+// small hand-written files for positions, windows and the bad-row policy, and
+// the shipped example on ../shared/data (skipped when absent).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+#include "polycloud/io/scenario.h"
+#include "polycloud/replay/replay.h"
+#include "polycloud/report/report.h"
+#include "polycloud/sim/simulator.h"
+
+namespace polycloud::replay {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ScenarioTracesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("polycloud-scenario-traces-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "data");
+    std::ofstream(dir_ / "data" / "philly.csv") << "timestamp,duration,num_gpus,gpu_time,cluster\n"
+                                                   "2017-10-01 00:00:00,60,1,60,v1\n"
+                                                   "2017-10-01 06:00:00,60,0,0,v1\n"
+                                                   "2017-10-01 12:00:00,30,2,60,v1\n"
+                                                   "2017-10-02 00:00:00,30,2,60,v1\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Writes a scenario whose last lines are `traces`, loads it and applies its traces.
+  Result<std::vector<AppliedTrace>> Apply(const std::string& traces, bool skip_bad_rows = false) {
+    std::ofstream(dir_ / "t.yaml") << "name: t\nstart: 2026-01-01\nend: 2026-01-03\n"
+                                      "providers: [{id: a}]\nsites: [{id: s, provider: a}]\n"
+                                      "pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 8, "
+                                      "price_per_gpu_hour: 1}]\n"
+                                      "traces:\n"
+                                   << traces;
+    auto s = io::LoadScenarioFile((dir_ / "t.yaml").string());
+    if (!s.ok()) return s.status();
+    scenario_ = std::move(*s);
+    return AddScenarioTraces(scenario_, skip_bad_rows);
+  }
+
+  fs::path dir_;
+  io::Scenario scenario_;
+};
+
+TEST_F(ScenarioTracesTest, AMissingTraceFileNamesTheScenarioLineAndThePath) {
+  auto r = Apply("  - {format: philly, path: data/nope.csv.gz}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().message();
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("t.yaml:8:5: in this trace entry: "), std::string::npos) << m;
+  EXPECT_NE(m.find((dir_ / "data" / "nope.csv.gz").string()), std::string::npos) << m;
+}
+
+TEST_F(ScenarioTracesTest, ABadRowStopsByDefaultWithTheTracePathAndLine) {
+  auto r = Apply("  - {format: philly, path: data/philly.csv}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(r.status().message().find("t.yaml:8:5: in this trace entry: " + (dir_ / "data").string() +
+                                      "/philly.csv:3: column 'num_gpus'"),
+            std::string::npos)
+      << r.status().message();
+}
+
+TEST_F(ScenarioTracesTest, BadRowsAreSkippedAndCountedPerEntryOrFromTheCommandLine) {
+  for (bool cli : {false, true}) {
+    auto r = Apply(cli ? "  - {format: philly, path: data/philly.csv}\n"
+                       : "  - {format: philly, path: data/philly.csv, skip_bad_rows: true}\n",
+                   cli);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ((*r)[0].stats.bad_rows, 1);
+    ASSERT_EQ((*r)[0].stats.bad_row_messages.size(), 1u);
+    EXPECT_NE((*r)[0].stats.bad_row_messages[0].find("philly.csv:3:"), std::string::npos);
+    EXPECT_EQ((*r)[0].added, "3 jobs");
+    EXPECT_EQ(scenario_.world.jobs.size(), 3u);
+  }
+}
+
+TEST_F(ScenarioTracesTest, AWindowKeepsArrivalsInsideItAndMovesThemToStartAt) {
+  auto r = Apply(
+      "  - {format: philly, path: data/philly.csv, skip_bad_rows: true, from: 2017-10-01T06:00:00Z,\n"
+      "     until: 2017-10-02, start_at: 2026-01-01T00:00:00Z}\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(scenario_.world.jobs.size(), 1u);  // 00:00 is before the window, 2 Oct after it
+  EXPECT_EQ(FormatTime(scenario_.world.jobs[0].arrival), "2026-01-01T06:00:00Z");
+  EXPECT_EQ((*r)[0].stats.filtered, 2);
+  EXPECT_EQ((*r)[0].stats.accepted, 1);
+}
+
+TEST_F(ScenarioTracesTest, AnAzureEntryBecomesItsServiceDemand) {
+  std::ofstream(dir_ / "data" / "az.csv") << "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                             "2023-11-16 18:00:10.5,500,100\n"
+                                             "2023-11-16 18:00:50.0,100,500\n"
+                                             "2023-11-16 18:01:30.0,60,0\n";
+  auto r = Apply(
+      "  - {format: azure-llm, path: data/az.csv, service: code, bucket: 1m,\n"
+      "     from: 2023-11-16T18:00:00Z, start_at: 2026-01-01T00:00:00Z}\n"
+      "services: [{id: code, model: m, class: c, gpus_per_replica: 1, replica_tokens_per_s: 10, demand: trace}]\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto& demand = scenario_.world.services[0].demand_tokens_per_s;
+  EXPECT_EQ(demand.At(*ParseTime("2026-01-01T00:00:30Z")), 20);  // 1200 tokens / 60 s
+  EXPECT_EQ(demand.At(*ParseTime("2026-01-01T00:01:30Z")), 1);
+  EXPECT_EQ(demand.At(*ParseTime("2026-01-01T00:02:30Z")), 0);
+  EXPECT_EQ((*r)[0].stats.records, 3);
+}
+
+// The shipped example end to end: Philly jobs on SkyPilot catalog pools next to
+// an Azure-driven service, simulated, with the inputs in the report.
+TEST(ScenarioTracesShippedTest, PhillyOnCloudExampleRunsEndToEnd) {
+  const std::string data = POLYCLOUD_SHARED_DATA_DIR;
+  if (!fs::exists(data + "/philly/philly.csv.gz")) {
+    GTEST_SKIP() << data << " is absent: the shipped data lives in ../shared/data";
+  }
+  auto s = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/philly-on-cloud.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto applied = AddScenarioTraces(*s, false);
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  ASSERT_EQ(applied->size(), 4u);
+  EXPECT_EQ((*applied)[0].added, "1352 jobs");
+  EXPECT_GT(s->world.pools.size(), 100u);
+  EXPECT_GT(s->world.services[0].demand_tokens_per_s.Max(), 10'000);
+  sim::Options options;
+  sim::Simulator sim(s->world, options);
+  sim::Audit audit(s->world);
+  sim.AddObserver(&audit);
+  const sim::RunStats stats = sim.Run();
+  report::Report r = report::Build(s->world, sim.scheduler(), audit, stats, "priority");
+  r.inputs.push_back({(*applied)[0].format, (*applied)[0].path, (*applied)[0].stats.records, 0, 0, 0, {}, "x"});
+  EXPECT_EQ(r.jobs.back().completed, 1352);
+  std::ostringstream json;
+  report::WriteJson(r, json);
+  EXPECT_NE(json.str().find("\"inputs\": ["), std::string::npos);
+}
+
+}  // namespace
+}  // namespace polycloud::replay
