@@ -579,42 +579,39 @@ void Scheduler::Schedule(Time now) {
   }
 }
 
+// Eviction order when capacity or power falls: preemptible work first, then
+// lowest priority, then the most recently started (least work lost), then id.
+bool Scheduler::EvictsBefore(int32_t x, int32_t y) const {
+  const Allocation &a = allocs_[x], &b = allocs_[y];
+  if (a.preemptible != b.preemptible) return a.preemptible;
+  if (a.priority != b.priority) return a.priority < b.priority;
+  if (a.start != b.start) return a.start > b.start;
+  return x > y;
+}
+
 void Scheduler::EnforceLimits(PoolIndex pool, Time now) {
-  // Lowest priority and preemptible first, newest first.
-  while (fleet_.pool(pool).used > fleet_.pool(pool).capacity && !pool_allocs_[pool].empty()) {
-    int32_t victim = -1;
-    for (int32_t id : pool_allocs_[pool]) {
-      if (victim < 0) { victim = id; continue; }
-      const Allocation &a = allocs_[id], &b = allocs_[victim];
-      if (a.preemptible != b.preemptible ? a.preemptible
-          : a.priority != b.priority    ? a.priority < b.priority
-          : a.start != b.start          ? a.start > b.start
-                                        : id > victim) {
-        victim = id;
-      }
-    }
-    Evict(victim, StopReason::kInterrupted, 0, now);
+  if (fleet_.pool(pool).used <= fleet_.pool(pool).capacity) return;
+  scratch_victims_ = pool_allocs_[pool];
+  std::sort(scratch_victims_.begin(), scratch_victims_.end(),
+            [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
+  for (int32_t id : scratch_victims_) {
+    if (fleet_.pool(pool).used <= fleet_.pool(pool).capacity) break;
+    Evict(id, StopReason::kInterrupted, 0, now);
   }
 }
 
 void Scheduler::EnforceSitePower(world::SiteIndex site, Time now) {
-  while (fleet_.site(site).limited && fleet_.site(site).used > fleet_.site(site).capacity) {
-    int32_t victim = -1;
-    for (size_t p = 0; p < world_.pools.size(); ++p) {
-      if (world_.pools[p].site != site) continue;
-      for (int32_t id : pool_allocs_[p]) {
-        if (victim < 0) { victim = id; continue; }
-        const Allocation &a = allocs_[id], &b = allocs_[victim];
-        if (a.preemptible != b.preemptible ? a.preemptible
-            : a.priority != b.priority    ? a.priority < b.priority
-            : a.start != b.start          ? a.start > b.start
-                                          : id > victim) {
-          victim = id;
-        }
-      }
-    }
-    if (victim < 0) break;
-    Evict(victim, StopReason::kInterrupted, 0, now);
+  if (!fleet_.site(site).limited || fleet_.site(site).used <= fleet_.site(site).capacity) return;
+  scratch_victims_.clear();
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    if (world_.pools[p].site != site) continue;
+    scratch_victims_.insert(scratch_victims_.end(), pool_allocs_[p].begin(), pool_allocs_[p].end());
+  }
+  std::sort(scratch_victims_.begin(), scratch_victims_.end(),
+            [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
+  for (int32_t id : scratch_victims_) {
+    if (fleet_.site(site).used <= fleet_.site(site).capacity) break;
+    Evict(id, StopReason::kInterrupted, 0, now);
   }
 }
 

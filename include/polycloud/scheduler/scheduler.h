@@ -219,6 +219,7 @@ class Scheduler final : public placement::PreemptionOracle {
   void PreemptFor(world::PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now);
   // Evicts work until the pool fits its capacity and its site its power.
   void EnforceLimits(world::PoolIndex pool, Time now);
+  bool EvictsBefore(int32_t a, int32_t b) const;
   void EnforceSitePower(world::SiteIndex site, Time now);
   void EnforceExclusivity(Time now);
   void ApplyContractTerms(Time now);
