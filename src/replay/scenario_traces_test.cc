@@ -140,5 +140,20 @@ TEST(ScenarioTracesShippedTest, PhillyOnCloudExampleRunsEndToEnd) {
   EXPECT_NE(json.str().find("\"inputs\": ["), std::string::npos);
 }
 
+TEST(ScenarioTracesShippedTest, AlibabaOpenbExampleReadsItsPodsAndNodeList) {
+  const std::string data = POLYCLOUD_SHARED_DATA_DIR;
+  if (!fs::exists(data + "/alibaba-gpu-2023/openb_pod_list_default.csv")) {
+    GTEST_SKIP() << data << " is absent: the shipped data lives in ../shared/data";
+  }
+  auto s = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/alibaba-openb.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto applied = AddScenarioTraces(*s, false);
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  ASSERT_EQ(applied->size(), 2u);
+  EXPECT_EQ((*applied)[0].added, "12 pools");
+  EXPECT_EQ((*applied)[1].added, "6203 jobs");  // the pods that ran in the trace
+  EXPECT_EQ(FormatTime(s->world.jobs.front().arrival), "2023-01-01");
+}
+
 }  // namespace
 }  // namespace polycloud::replay
