@@ -178,7 +178,12 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
     if (!s.ok()) return Fail(s);
   }
-  if (!quiet && json_path != "-" && events_path != "-") report::WriteText(r, std::cout);
+  const bool text = !quiet && json_path != "-" && events_path != "-";
+  if (text) report::WriteText(r, std::cout);
+  // Without the text report, skipped rows still reach a person (and the JSON has them).
+  for (const report::InputRow& i : r.inputs) {
+    if (!text && i.bad_rows > 0) PrintInputs({i}, std::cerr);
+  }
   return kExitOk;
 }
 
