@@ -38,7 +38,9 @@ struct Common {
 void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("scenario", c.scenario, "Scenario YAML file (see docs/scenario.md)")->required();
   cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)");
-  cmd->add_option("--policy", c.policy, "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
+  cmd->add_option(
+      "--policy", c.policy,
+      "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -80,7 +82,8 @@ Result<Loaded> Load(const Common& c) {
 void PrintInputs(const std::vector<report::InputRow>& inputs, std::ostream& out) {
   for (const report::InputRow& i : inputs) {
     out << "  " << i.format << " " << i.path << ": " << i.records << " rows, " << i.added;
-    if (i.bad_rows > 0) out << "; " << i.bad_rows << " bad row" << (i.bad_rows == 1 ? "" : "s") << " skipped, first:";
+    if (i.bad_rows > 0)
+      out << "; " << i.bad_rows << " bad row" << (i.bad_rows == 1 ? "" : "s") << " skipped, first:";
     out << "\n";
     for (const std::string& m : i.bad_row_messages) out << "    " << m << "\n";
   }
@@ -88,8 +91,9 @@ void PrintInputs(const std::vector<report::InputRow>& inputs, std::ostream& out)
 
 Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   sim::Options options;
-  POLYCLOUD_ASSIGN_OR_RETURN(options.scheduler.policy,
-                             scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
+  POLYCLOUD_ASSIGN_OR_RETURN(
+      options.scheduler.policy,
+      scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
   options.scheduler.consolidate = scenario.options.consolidate;
   return options;
 }
@@ -114,15 +118,17 @@ int Validate(const Common& c) {
   const world::World& w = loaded->scenario.world;
   int64_t peak_gpus = 0;
   for (const auto& p : w.pools) peak_gpus += p.gpus.Max();
-  std::cout << c.scenario << ": ok — " << w.providers.size() << " providers, " << w.sites.size() << " sites, "
-            << w.pools.size() << " pools (" << peak_gpus << " GPUs at peak), " << w.contracts.size()
-            << " contracts, " << w.jobs.size() << " jobs, " << w.services.size() << " services, " << w.faults.size()
-            << " faults; " << FormatTime(w.start) << " to " << FormatTime(w.end) << "\n";
+  std::cout << c.scenario << ": ok — " << w.providers.size() << " providers, " << w.sites.size()
+            << " sites, " << w.pools.size() << " pools (" << peak_gpus << " GPUs at peak), "
+            << w.contracts.size() << " contracts, " << w.jobs.size() << " jobs, "
+            << w.services.size() << " services, " << w.faults.size() << " faults; "
+            << FormatTime(w.start) << " to " << FormatTime(w.end) << "\n";
   PrintInputs(loaded->inputs, std::cout);
   return kExitOk;
 }
 
-int Simulate(const Common& c, const std::string& json_path, const std::string& events_path, bool quiet) {
+int Simulate(const Common& c, const std::string& json_path, const std::string& events_path,
+             bool quiet) {
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   io::Scenario* scenario = &loaded->scenario;
@@ -137,11 +143,13 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
   bool progress_shown = false;
   if (tty && !quiet) {
     options->progress = [&](const sim::Progress& p) {
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
       if (secs < 1.0) return;
       progress_shown = true;
-      std::fprintf(stderr, "\r  simulated to %s  %lld events  %.0f events/s   ", FormatTime(p.now).substr(0, 10).c_str(),
-                   static_cast<long long>(p.events), static_cast<double>(p.events) / secs);
+      std::fprintf(stderr, "\r  simulated to %s  %lld events  %.0f events/s   ",
+                   FormatTime(p.now).substr(0, 10).c_str(), static_cast<long long>(p.events),
+                   static_cast<double>(p.events) / secs);
       std::fflush(stderr);
     };
     options->progress_every = 1 << 14;
@@ -162,17 +170,20 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     sim.AddObserver(log.get());
   }
   const sim::RunStats stats = sim.Run();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (progress_shown) std::fprintf(stderr, "\r%80s\r", "");
   if (tty && !quiet) {
-    std::fprintf(stderr, "  %lld events in %.2f s (%.0f events/s)\n", static_cast<long long>(stats.events), secs,
+    std::fprintf(stderr, "  %lld events in %.2f s (%.0f events/s)\n",
+                 static_cast<long long>(stats.events), secs,
                  secs > 0 ? static_cast<double>(stats.events) / secs : 0.0);
   }
   if (events_file.is_open()) {
     events_file.close();
     if (!events_file) return Fail(IoError(events_path + ": write failed"));
   }
-  report::Report r = report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyName(options->scheduler.policy));
+  report::Report r = report::Build(w, sim.scheduler(), audit, stats,
+                                   scheduler::PolicyName(options->scheduler.policy));
   r.inputs = loaded->inputs;
   if (!json_path.empty()) {
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
@@ -212,34 +223,44 @@ int ExplainCommand(const Common& c, const std::string& id, const std::string& at
 
 int main(int argc, char** argv) {
   using namespace polycloud;
-  CLI::App app{"polycloud — a multi-cloud AI compute broker: places training and inference work across providers "
-               "under contract terms, and explains every decision.\nExit codes: 0 ok, 1 internal error, 2 usage, "
-               "3 invalid input, 4 i/o error, 5 not found (docs/cli.md)."};
+  CLI::App app{
+      "polycloud — a multi-cloud AI compute broker: places training and inference work across "
+      "providers "
+      "under contract terms, and explains every decision.\nExit codes: 0 ok, 1 internal error, 2 "
+      "usage, "
+      "3 invalid input, 4 i/o error, 5 not found (docs/cli.md)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "polycloud 0.1.0");
 
   Common validate_args;
-  CLI::App* validate = app.add_subcommand("validate", "Check a scenario; print every error with file:line:column");
+  CLI::App* validate =
+      app.add_subcommand("validate", "Check a scenario; print every error with file:line:column");
   AddCommon(validate, validate_args);
   AddTraceOptions(validate, validate_args.traces, validate_args.skip_bad_rows);
 
   Common sim_args;
   std::string json_path, events_path;
   bool quiet = false;
-  CLI::App* simulate = app.add_subcommand("simulate", "Replay a scenario on a virtual clock and print the report");
+  CLI::App* simulate =
+      app.add_subcommand("simulate", "Replay a scenario on a virtual clock and print the report");
   AddCommon(simulate, sim_args);
   AddTraceOptions(simulate, sim_args.traces, sim_args.skip_bad_rows);
-  simulate->add_option("--json", json_path, "Also write the report as JSON to FILE ('-' for standard output)");
-  simulate->add_option("--events", events_path, "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
+  simulate->add_option("--json", json_path,
+                       "Also write the report as JSON to FILE ('-' for standard output)");
+  simulate->add_option(
+      "--events", events_path,
+      "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
   simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");
 
   Common explain_args;
   std::string explain_id, explain_at;
-  CLI::App* explain = app.add_subcommand("explain", "Say why a job or service is where it is, or why it waits");
+  CLI::App* explain =
+      app.add_subcommand("explain", "Say why a job or service is where it is, or why it waits");
   AddCommon(explain, explain_args);
   AddTraceOptions(explain, explain_args.traces, explain_args.skip_bad_rows);
   explain->add_option("id", explain_id, "Job or service id")->required();
-  explain->add_option("--at", explain_at, "Explain the state at this UTC time (default: the end of the run)");
+  explain->add_option("--at", explain_at,
+                      "Explain the state at this UTC time (default: the end of the run)");
 
   std::function<int()> replay = AddReplayCommand(app);
 

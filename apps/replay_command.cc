@@ -143,14 +143,15 @@ void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip
       "Skip malformed trace rows and report them (default: stop at the first, exit code 3)");
 }
 
-Result<std::vector<replay::AppliedTrace>> AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows,
-                                                    world::World& world) {
+Result<std::vector<replay::AppliedTrace>> AddTraces(const std::vector<std::string>& traces,
+                                                    bool skip_bad_rows, world::World& world) {
   traces::ReadOptions read;
   read.skip_bad_rows = skip_bad_rows;
   std::vector<replay::AppliedTrace> out;
   for (const std::string& text : traces) {
     POLYCLOUD_ASSIGN_OR_RETURN(traces::TraceSpec spec, traces::ParseTraceSpec(text));
-    POLYCLOUD_ASSIGN_OR_RETURN(replay::AppliedTrace applied, replay::AddTraceToWorldReported(spec, read, world));
+    POLYCLOUD_ASSIGN_OR_RETURN(replay::AppliedTrace applied,
+                               replay::AddTraceToWorldReported(spec, read, world));
     out.push_back(std::move(applied));
   }
   return out;

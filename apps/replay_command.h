@@ -21,8 +21,8 @@ std::function<int()> AddReplayCommand(CLI::App& app);
 void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip_bad_rows);
 // Adds each trace to `world` (replay::AddTraceToWorldReported) and says what
 // each read (the caller reports skipped bad rows).
-Result<std::vector<replay::AppliedTrace>> AddTraces(const std::vector<std::string>& traces, bool skip_bad_rows,
-                                                    world::World& world);
+Result<std::vector<replay::AppliedTrace>> AddTraces(const std::vector<std::string>& traces,
+                                                    bool skip_bad_rows, world::World& world);
 
 }  // namespace polycloud
 

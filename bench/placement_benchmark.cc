@@ -36,8 +36,8 @@ void BM_PlaceJob(benchmark::State& state) {
   }
   contracts::ExclusivityRules rules(w);
   placement::Placer placer(w);
-  std::vector<world::AcceleratorIndex> types = {w.FindAccelerator("H100"), w.FindAccelerator("GB200"),
-                                                w.FindAccelerator("GB300")};
+  std::vector<world::AcceleratorIndex> types = {
+      w.FindAccelerator("H100"), w.FindAccelerator("GB200"), w.FindAccelerator("GB300")};
   placement::Request req;
   req.id = "bench";
   req.workload_class = "research";
@@ -52,8 +52,8 @@ void BM_PlaceJob(benchmark::State& state) {
     benchmark::DoNotOptimize(d);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["decisions_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                         benchmark::Counter::kIsRate);
+  state.counters["decisions_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PlaceJob)->ArgsProduct({{8, 2048}, {0, 1}})->ArgNames({"gpus", "explain"});
 
@@ -65,10 +65,10 @@ void BM_SimulateExample(benchmark::State& state) {
     events = sim.Run().events;
   }
   state.counters["events"] = static_cast<double>(events);
-  state.counters["events_per_s"] =
-      benchmark::Counter(static_cast<double>(events * state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["jobs_per_s"] = benchmark::Counter(static_cast<double>(w.jobs.size() * state.iterations()),
-                                                    benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] = benchmark::Counter(
+      static_cast<double>(events * state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["jobs_per_s"] = benchmark::Counter(
+      static_cast<double>(w.jobs.size() * state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SimulateExample)->Unit(benchmark::kMillisecond)->Iterations(3);
 

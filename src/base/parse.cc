@@ -89,9 +89,9 @@ std::string FormatTimeFull(Time t) {
   unsigned m, d;
   CivilFromDays(days, y, m, d);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y),
-                m, d, static_cast<long long>(rem / 3600), static_cast<long long>((rem / 60) % 60),
-                static_cast<long long>(rem % 60));
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+                static_cast<long long>((rem / 60) % 60), static_cast<long long>(rem % 60));
   return buf;
 }
 
@@ -103,8 +103,10 @@ std::string FormatTime(Time t) {
 
 Result<Duration> ParseDuration(std::string_view s) {
   const std::string expected =
-      "expected a duration with units such as \"45s\", \"90m\", \"2h\", \"7d\", \"1w\" or \"1d12h\", "
-      "found " + Quote(s);
+      "expected a duration with units such as \"45s\", \"90m\", \"2h\", \"7d\", \"1w\" or "
+      "\"1d12h\", "
+      "found " +
+      Quote(s);
   if (s.empty()) return InvalidInput(expected);
   int64_t total = 0;
   size_t pos = 0;
@@ -112,18 +114,30 @@ Result<Duration> ParseDuration(std::string_view s) {
     if (!std::isdigit(static_cast<unsigned char>(s[pos]))) return InvalidInput(expected);
     int64_t n = 0;
     while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) {
-      if (n > std::numeric_limits<int64_t>::max() / 100) return InvalidInput("duration too large: " + Quote(s));
+      if (n > std::numeric_limits<int64_t>::max() / 100)
+        return InvalidInput("duration too large: " + Quote(s));
       n = n * 10 + (s[pos++] - '0');
     }
     if (pos >= s.size()) return InvalidInput(expected);
     int64_t unit;
     switch (s[pos++]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: return InvalidInput(expected);
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return InvalidInput(expected);
     }
     if (n > (std::numeric_limits<int64_t>::max() / 8 - total) / unit) {
       return InvalidInput("duration too large: " + Quote(s));
@@ -143,7 +157,8 @@ Result<int64_t> ParseScaledDecimal(std::string_view s, int scale_digits) {
     if (s[pos] != '_') {
       whole = whole * 10 + (s[pos] - '0');
       any = true;
-      if (whole > std::numeric_limits<int64_t>::max()) return InvalidInput("number too large: " + Quote(s));
+      if (whole > std::numeric_limits<int64_t>::max())
+        return InvalidInput("number too large: " + Quote(s));
     }
     ++pos;
   }
@@ -188,7 +203,8 @@ Result<int64_t> ParseInteger(std::string_view s) {
     if (!std::isdigit(static_cast<unsigned char>(c))) return InvalidInput(expected);
     v = v * 10 + (c - '0');
     any = true;
-    if (v > std::numeric_limits<int64_t>::max()) return InvalidInput("integer too large: " + Quote(s));
+    if (v > std::numeric_limits<int64_t>::max())
+      return InvalidInput("integer too large: " + Quote(s));
   }
   if (!any) return InvalidInput(expected);
   return static_cast<int64_t>(neg ? -v : v);

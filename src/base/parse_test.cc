@@ -21,7 +21,8 @@ TEST(ParseTimeTest, RejectsImpossibleDatesAndJunk) {
   EXPECT_FALSE(ParseTime("2025-01-01T25:00").ok());
   EXPECT_FALSE(ParseTime("2025-01-01x").ok());
   EXPECT_FALSE(ParseTime("").ok());
-  EXPECT_NE(ParseTime("yesterday").status().message().find("expected a UTC date"), std::string::npos);
+  EXPECT_NE(ParseTime("yesterday").status().message().find("expected a UTC date"),
+            std::string::npos);
 }
 
 TEST(ParseDurationTest, RequiresUnits) {

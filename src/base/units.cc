@@ -36,10 +36,12 @@ std::string FormatMoneyShort(Money m) {
   int64_t micros = m.micros();
   const char* sign = micros < 0 ? "-" : "";
   int64_t a = std::llabs(micros);
-  struct Scale { int64_t div; const char* suffix; };
-  static constexpr Scale kScales[] = {{1'000'000'000'000'000LL, "B"},
-                                      {1'000'000'000'000LL, "M"},
-                                      {1'000'000'000LL, "K"}};
+  struct Scale {
+    int64_t div;
+    const char* suffix;
+  };
+  static constexpr Scale kScales[] = {
+      {1'000'000'000'000'000LL, "B"}, {1'000'000'000'000LL, "M"}, {1'000'000'000LL, "K"}};
   char buf[64];
   for (const Scale& s : kScales) {
     if (a >= s.div) {

@@ -60,7 +60,8 @@ std::string ExclusivityRules::Describe(const ExclusivityVerdict& v,
   if (!terms.model_family.empty()) scope += " (model family " + terms.model_family + ")";
   std::string out = scope + " is exclusive to " + world_.providers[v.holder].id + " until " +
                     FormatTime(terms.until) + " (contract " + c.id + ")";
-  if (v.via_outage_exception) out += "; allowed by the outage exception while " + world_.providers[v.holder].id + " is down";
+  if (v.via_outage_exception)
+    out += "; allowed by the outage exception while " + world_.providers[v.holder].id + " is down";
   return out;
 }
 

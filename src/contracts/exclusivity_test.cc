@@ -75,7 +75,8 @@ TEST_F(ExclusivityRulesTest, DescribesTheClauseThatForbids) {
 
 TEST_F(ExclusivityRulesTest, BoundariesListEveryClauseEdgeOnce) {
   std::vector<Time> b = rules_.Boundaries();
-  EXPECT_EQ(b, (std::vector<Time>{T("2024-01-01"), T("2025-01-01"), T("2030-01-01"), T("2032-01-01")}));
+  EXPECT_EQ(
+      b, (std::vector<Time>{T("2024-01-01"), T("2025-01-01"), T("2030-01-01"), T("2032-01-01")}));
 }
 
 }  // namespace

@@ -28,11 +28,16 @@ using world::World;
 
 const char* NodeTypeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "nothing (null)";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "nothing (null)";
+    default:
+      return "nothing";
   }
 }
 
@@ -78,7 +83,8 @@ class MapReader {
   MapReader(const YAML::Node& node, std::string what, Diags& diags)
       : node_(node), what_(std::move(what)), diags_(diags) {
     valid_ = node.IsMap();
-    if (!valid_) diags_.Add(node, "expected " + what_ + " as a mapping of keys, found " + Found(node));
+    if (!valid_)
+      diags_.Add(node, "expected " + what_ + " as a mapping of keys, found " + Found(node));
   }
   bool valid() const { return valid_; }
   const YAML::Node& node() const { return node_; }
@@ -104,7 +110,8 @@ class MapReader {
       if (!taken_.count(key)) {
         std::string known;
         for (const std::string& k : taken_) known += (known.empty() ? "" : ", ") + k;
-        diags_.Add(kv.first, "unknown key \"" + key + "\" in " + what_ + " (expected one of: " + known + ")");
+        diags_.Add(kv.first,
+                   "unknown key \"" + key + "\" in " + what_ + " (expected one of: " + known + ")");
       }
     }
   }
@@ -153,7 +160,8 @@ std::optional<int64_t> AsInteger(const YAML::Node& n, Diags& d, const std::strin
 }
 
 // A decimal scaled by 10^digits ("2.5" with digits 6 → 2'500'000).
-std::optional<int64_t> AsDecimal(const YAML::Node& n, Diags& d, const std::string& what, int digits) {
+std::optional<int64_t> AsDecimal(const YAML::Node& n, Diags& d, const std::string& what,
+                                 int digits) {
   if (!n.IsScalar()) {
     d.Add(n, what + ": expected a decimal number, found " + Found(n));
     return std::nullopt;
@@ -173,17 +181,27 @@ std::optional<Money> AsUsd(const YAML::Node& n, Diags& d, const std::string& wha
   int64_t mult = 1;
   if (!s.empty()) {
     switch (s.back()) {
-      case 'K': mult = 1'000; break;
-      case 'M': mult = 1'000'000; break;
-      case 'B': mult = 1'000'000'000; break;
-      case 'T': mult = 1'000'000'000'000; break;
-      default: break;
+      case 'K':
+        mult = 1'000;
+        break;
+      case 'M':
+        mult = 1'000'000;
+        break;
+      case 'B':
+        mult = 1'000'000'000;
+        break;
+      case 'T':
+        mult = 1'000'000'000'000;
+        break;
+      default:
+        break;
     }
     if (mult != 1) s.pop_back();
   }
   auto v = ParseScaledDecimal(s, 6);
   if (!v.ok()) {
-    d.Add(n, what + ": expected an amount in US dollars such as \"2.50\" or \"38B\", found " + Found(n));
+    d.Add(n, what + ": expected an amount in US dollars such as \"2.50\" or \"38B\", found " +
+                 Found(n));
     return std::nullopt;
   }
   __int128 micros = static_cast<__int128>(*v) * mult;
@@ -286,21 +304,27 @@ class Loader {
     ForEachItem(top.Take("accelerators"), d_, "accelerators",
                 [&](const YAML::Node& n) { LoadAccelerator(n, w); });
     IndexAccelerators(w);
-    ForEachItem(top.Require("providers"), d_, "providers", [&](const YAML::Node& n) { LoadProvider(n, w); });
+    ForEachItem(top.Require("providers"), d_, "providers",
+                [&](const YAML::Node& n) { LoadProvider(n, w); });
     ForEachItem(top.Require("sites"), d_, "sites", [&](const YAML::Node& n) { LoadSite(n, w); });
-    ForEachItem(top.Take("contracts"), d_, "contracts", [&](const YAML::Node& n) { LoadContract(n, w); });
+    ForEachItem(top.Take("contracts"), d_, "contracts",
+                [&](const YAML::Node& n) { LoadContract(n, w); });
     ForEachItem(top.Require("pools"), d_, "pools", [&](const YAML::Node& n) { LoadPool(n, w); });
     ForEachItem(top.Take("jobs"), d_, "jobs", [&](const YAML::Node& n) { LoadJob(n, w); });
-    ForEachItem(top.Take("job_streams"), d_, "job_streams", [&](const YAML::Node& n) { LoadStream(n, w); });
-    ForEachItem(top.Take("services"), d_, "services", [&](const YAML::Node& n) { LoadService(n, w); });
+    ForEachItem(top.Take("job_streams"), d_, "job_streams",
+                [&](const YAML::Node& n) { LoadStream(n, w); });
+    ForEachItem(top.Take("services"), d_, "services",
+                [&](const YAML::Node& n) { LoadService(n, w); });
     ForEachItem(top.Take("faults"), d_, "faults", [&](const YAML::Node& n) { LoadFault(n, w); });
-    ForEachItem(top.Take("traces"), d_, "traces", [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
+    ForEachItem(top.Take("traces"), d_, "traces",
+                [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
     CheckTraceServices(out.traces);
     top.Finish();
     if (!d_.any()) {
       // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
-      std::stable_sort(w.jobs.begin(), w.jobs.end(),
-                       [](const world::Job& a, const world::Job& b) { return a.arrival < b.arrival; });
+      std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const world::Job& a, const world::Job& b) {
+        return a.arrival < b.arrival;
+      });
       w.BuildIndexes();
     }
   }
@@ -330,7 +354,10 @@ class Loader {
     MapReader m(n, "an accelerator", d_);
     if (!m.valid()) return;
     auto name = AsString(m.Require("name"), d_, "accelerator name");
-    if (!name) { m.Finish(); return; }
+    if (!name) {
+      m.Finish();
+      return;
+    }
     world::Accelerator* a = nullptr;
     for (auto& existing : w.accelerators) {
       if (existing.name == *name) a = &existing;
@@ -366,7 +393,8 @@ class Loader {
   }
 
   // A reference by id to another entity; reports a dangling one.
-  int32_t Ref(const YAML::Node& v, const std::map<std::string, int32_t>& ids, const std::string& what) {
+  int32_t Ref(const YAML::Node& v, const std::map<std::string, int32_t>& ids,
+              const std::string& what) {
     if (!v) return world::kNone;
     auto s = AsString(v, d_, what);
     if (!s) return world::kNone;
@@ -375,16 +403,21 @@ class Loader {
       std::string known;
       int shown = 0;
       for (const auto& [k, _] : ids) {
-        if (shown++ == 8) { known += ", ..."; break; }
+        if (shown++ == 8) {
+          known += ", ...";
+          break;
+        }
         known += (known.empty() ? "" : ", ") + k;
       }
-      d_.Add(v, what + " \"" + *s + "\" is not defined (known: " + (known.empty() ? "none" : known) + ")");
+      d_.Add(v, what + " \"" + *s +
+                    "\" is not defined (known: " + (known.empty() ? "none" : known) + ")");
       return world::kNone;
     }
     return it->second;
   }
 
-  std::vector<world::AcceleratorIndex> AcceleratorList(const YAML::Node& v, const std::string& what) {
+  std::vector<world::AcceleratorIndex> AcceleratorList(const YAML::Node& v,
+                                                       const std::string& what) {
     std::vector<world::AcceleratorIndex> out;
     if (!v) return out;
     if (!v.IsSequence()) {
@@ -432,22 +465,29 @@ class Loader {
       return s;
     }
     if (!v.IsSequence() || v.size() == 0) {
-      d_.Add(v, what + ": expected a value or a non-empty list of {at, " + value_key + "}, found " + Found(v));
+      d_.Add(v, what + ": expected a value or a non-empty list of {at, " + value_key + "}, found " +
+                    Found(v));
       return std::nullopt;
     }
     bool ok = true;
     Time last = Time::Min();
     for (const YAML::Node& item : v) {
       MapReader m(item, "a point of " + what, d_);
-      if (!m.valid()) { ok = false; continue; }
+      if (!m.valid()) {
+        ok = false;
+        continue;
+      }
       auto at = m.Require("at") ? AsTime(m.Take("at"), d_, "at") : std::nullopt;
       YAML::Node val = m.Require(value_key);
       auto x = val ? parse(val) : std::nullopt;
       m.Finish();
-      if (!at || !x) { ok = false; continue; }
+      if (!at || !x) {
+        ok = false;
+        continue;
+      }
       if (*at <= last) {
-        d_.Add(item["at"], what + ": points must be in increasing time order (found " + FormatTime(*at) +
-                               " after " + FormatTime(last) + ")");
+        d_.Add(item["at"], what + ": points must be in increasing time order (found " +
+                               FormatTime(*at) + " after " + FormatTime(last) + ")");
         ok = false;
       }
       last = *at;
@@ -473,11 +513,12 @@ class Loader {
       }
     }
     if (auto v = m.Take("power_mw"); v) {
-      auto sched = Schedule<Power>(v, "power_mw", "mw", [&](const YAML::Node& x) -> std::optional<Power> {
-        auto watts = AsDecimal(x, d_, "power in MW", 6);  // 6 decimals of MW = watts
-        if (!watts) return std::nullopt;
-        return Power::Watts(*watts);
-      });
+      auto sched =
+          Schedule<Power>(v, "power_mw", "mw", [&](const YAML::Node& x) -> std::optional<Power> {
+            auto watts = AsDecimal(x, d_, "power in MW", 6);  // 6 decimals of MW = watts
+            if (!watts) return std::nullopt;
+            return Power::Watts(*watts);
+          });
       if (sched) {
         s.power = std::move(*sched);
         s.power_limited = true;
@@ -513,7 +554,8 @@ class Loader {
       MapReader e(item, "an exclusivity clause", d_);
       if (!e.valid()) return;
       world::ExclusivityClause clause;
-      if (auto cls = AsString(e.Require("class"), d_, "workload class")) clause.workload_class = *cls;
+      if (auto cls = AsString(e.Require("class"), d_, "workload class"))
+        clause.workload_class = *cls;
       if (auto v = e.Take("model_family"); v) {
         if (auto s = AsString(v, d_, "model_family")) clause.model_family = *s;
       }
@@ -527,8 +569,9 @@ class Loader {
         if (auto t = AsTime(until, d_, "exclusivity until")) clause.until = *t;
       }
       if (clause.until <= clause.from) {
-        d_.Add(until ? until : item, "exclusivity until must be after from (from " + FormatTime(clause.from) +
-                                         ", until " + FormatTime(clause.until) + ")");
+        d_.Add(until ? until : item, "exclusivity until must be after from (from " +
+                                         FormatTime(clause.from) + ", until " +
+                                         FormatTime(clause.until) + ")");
       }
       if (auto v = e.Take("outage_exception"); v) {
         if (auto b = AsBool(v, d_, "outage_exception")) clause.outage_exception = *b;
@@ -582,17 +625,19 @@ class Loader {
       });
       if (sched) p.gpus = linear ? LinearToDailySteps(*sched, p.gpus_per_node) : std::move(*sched);
       if (sched && ramp && gpus.IsScalar() && linear) {
-        d_.Add(ramp, "ramp: linear needs gpus as a list of {at, gpus} points, found a single value");
+        d_.Add(ramp,
+               "ramp: linear needs gpus as a list of {at, gpus} points, found a single value");
       }
     }
     if (auto v = m.Take("contract"); v) {
       p.contract = Ref(v, contract_ids_, "contract");
       // Only when both providers resolved: an undefined one is reported already.
       if (p.contract != world::kNone && p.provider != world::kNone &&
-          w.contracts[p.contract].provider != world::kNone && w.contracts[p.contract].provider != p.provider) {
+          w.contracts[p.contract].provider != world::kNone &&
+          w.contracts[p.contract].provider != p.provider) {
         d_.Add(v, "contract \"" + w.contracts[p.contract].id + "\" is with provider \"" +
-                      w.providers[w.contracts[p.contract].provider].id + "\" but the pool's site belongs to \"" +
-                      w.providers[p.provider].id + "\"");
+                      w.providers[w.contracts[p.contract].provider].id +
+                      "\" but the pool's site belongs to \"" + w.providers[p.provider].id + "\"");
       }
     }
     m.Finish();
@@ -602,7 +647,7 @@ class Loader {
   // A linear ramp between points becomes a step at every midnight between
   // them, rounded down to whole nodes, so the simulator only sees steps.
   static world::StepSchedule<int64_t> LinearToDailySteps(const world::StepSchedule<int64_t>& s,
-                                                          int64_t node) {
+                                                         int64_t node) {
     world::StepSchedule<int64_t> out;
     const auto& pts = s.points();
     for (size_t i = 0; i < pts.size(); ++i) {
@@ -630,8 +675,9 @@ class Loader {
 
   void LoadJobCommon(MapReader& m, JobCommon& c) {
     if (auto v = m.Take("kind"); v) {
-      if (auto k = AsEnum<world::WorkloadKind>(v, d_, "kind", {{"training", world::WorkloadKind::kTraining},
-                                                                 {"batch", world::WorkloadKind::kBatch}})) {
+      if (auto k = AsEnum<world::WorkloadKind>(v, d_, "kind",
+                                               {{"training", world::WorkloadKind::kTraining},
+                                                {"batch", world::WorkloadKind::kBatch}})) {
         c.kind = *k;
       }
     }
@@ -647,7 +693,8 @@ class Loader {
       if (auto x = AsDuration(v, d_, "checkpoint_every")) c.checkpoint = *x;
     }
     if (auto v = m.Take("priority"); v) {
-      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000)) c.priority = static_cast<int32_t>(*x);
+      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000))
+        c.priority = static_cast<int32_t>(*x);
     }
     if (auto v = m.Take("preemptible"); v) c.preemptible = AsBool(v, d_, "preemptible");
   }
@@ -701,7 +748,8 @@ class Loader {
     // A plain integer (0 = missing or invalid, already reported): GCC 12 warns
     // spuriously about std::optional<int64_t> here in optimised builds.
     int64_t job_count = 0;
-    if (m.Require("count")) job_count = AsInteger(m.Take("count"), d_, "count", 1, 50'000'000).value_or(0);
+    if (m.Require("count"))
+      job_count = AsInteger(m.Take("count"), d_, "count", 1, 50'000'000).value_or(0);
     Time from = w.start, until = w.end;
     if (auto v = m.Take("from"); v) {
       if (auto t = AsTime(v, d_, "from")) from = *t;
@@ -741,8 +789,8 @@ class Loader {
         if (a) dmin = *a;
         if (b) dmax = *b;
         if (a && b && (dmin.seconds() <= 0 || dmax < dmin)) {
-          d_.Add(dur, "duration: expected 0 < min <= max, found min " + FormatDuration(dmin) + ", max " +
-                          FormatDuration(dmax));
+          d_.Add(dur, "duration: expected 0 < min <= max, found min " + FormatDuration(dmin) +
+                          ", max " + FormatDuration(dmax));
         }
       }
       dm.Finish();
@@ -751,8 +799,8 @@ class Loader {
     if (!id || job_count == 0 || sizes.empty() || d_.any()) return;
     stream_jobs_ += job_count;
     if (stream_jobs_ > options_.max_stream_jobs) {
-      d_.Add(n, "job streams would generate " + std::to_string(stream_jobs_) + " jobs, more than the limit of " +
-                    std::to_string(options_.max_stream_jobs));
+      d_.Add(n, "job streams would generate " + std::to_string(stream_jobs_) +
+                    " jobs, more than the limit of " + std::to_string(options_.max_stream_jobs));
       return;
     }
     int64_t total_weight = 0;
@@ -771,7 +819,8 @@ class Loader {
       j.id = *id + "-" + std::string(width - num.size(), '0') + num;
       ApplyCommon(common, j);
       j.stream = *id;
-      j.arrival = from + Duration::Seconds(static_cast<int64_t>(rng.Below(static_cast<uint64_t>(span))));
+      j.arrival =
+          from + Duration::Seconds(static_cast<int64_t>(rng.Below(static_cast<uint64_t>(span))));
       int64_t pick = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(total_weight)));
       size_t k = 0;
       while (pick >= weights[k]) pick -= weights[k++];
@@ -802,10 +851,12 @@ class Loader {
     }
     s.accelerators = AcceleratorList(m.Take("accelerators"), "accelerators");
     if (auto v = m.Take("min_providers"); v) {
-      if (auto x = AsInteger(v, d_, "min_providers", 1, 64)) s.min_providers = static_cast<int32_t>(*x);
+      if (auto x = AsInteger(v, d_, "min_providers", 1, 64))
+        s.min_providers = static_cast<int32_t>(*x);
     }
     if (auto v = m.Take("priority"); v) {
-      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000)) s.priority = static_cast<int32_t>(*x);
+      if (auto x = AsInteger(v, d_, "priority", -1'000'000, 1'000'000))
+        s.priority = static_cast<int32_t>(*x);
     }
     if (auto v = m.Require("demand"); v && v.IsScalar() && v.Scalar() == "trace") {
       trace_services_.emplace(s.id, v.Mark());  // filled by an azure-llm entry of `traces:`
@@ -851,17 +902,21 @@ class Loader {
       tm.Finish();
     }
     if (auto v = m.Take("kind"); v) {
-      if (auto k = AsEnum<world::FaultKind>(v, d_, "kind", {{"outage", world::FaultKind::kOutage},
-                                                             {"capacity_cut", world::FaultKind::kCapacityCut}})) {
+      if (auto k = AsEnum<world::FaultKind>(v, d_, "kind",
+                                            {{"outage", world::FaultKind::kOutage},
+                                             {"capacity_cut", world::FaultKind::kCapacityCut}})) {
         f.kind = *k;
       }
     }
     YAML::Node frac = m.Take("fraction");
     if (f.kind == world::FaultKind::kCapacityCut) {
       if (!frac) {
-        d_.Add(n, "a capacity_cut fault is missing required key \"fraction\" (the share of capacity removed)");
+        d_.Add(n,
+               "a capacity_cut fault is missing required key \"fraction\" (the share of capacity "
+               "removed)");
       } else if (auto x = AsDecimal(frac, d_, "fraction", 3)) {
-        if (*x == 0 || *x > 1000) d_.Add(frac, "fraction: expected a number in (0, 1], found " + Found(frac));
+        if (*x == 0 || *x > 1000)
+          d_.Add(frac, "fraction: expected a number in (0, 1], found " + Found(frac));
         f.cut_milli = *x;
       }
     } else if (frac) {
@@ -879,7 +934,8 @@ class Loader {
     } else {
       d_.Add(n, "a fault needs an end or a duration");
     }
-    if (st && (end || dur) && f.end <= f.start) d_.Add(end ? end : dur, "a fault must end after it starts");
+    if (st && (end || dur) && f.end <= f.start)
+      d_.Add(end ? end : dur, "a fault must end after it starts");
     m.Finish();
     w.faults.push_back(std::move(f));
   }
@@ -891,10 +947,14 @@ class Loader {
     MapReader m(n, "a trace entry", d_);
     if (!m.valid()) return;
     ScenarioTrace t;
-    t.where = d_.file() + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    t.where = d_.file() + ":" + std::to_string(n.Mark().line + 1) + ":" +
+              std::to_string(n.Mark().column + 1);
     static const std::vector<std::pair<std::string, std::string>> kFormats = {
-        {"philly", "philly"},       {"alibaba-gpu", "alibaba-gpu"}, {"alibaba-spot", "alibaba-spot"},
-        {"azure-llm", "azure-llm"}, {"skypilot", "skypilot"}};
+        {"philly", "philly"},
+        {"alibaba-gpu", "alibaba-gpu"},
+        {"alibaba-spot", "alibaba-spot"},
+        {"azure-llm", "azure-llm"},
+        {"skypilot", "skypilot"}};
     std::optional<std::string> format;
     if (auto v = m.Require("format"); v) format = AsEnum(v, d_, "trace format", kFormats);
     if (auto v = m.Require("path"); v) {
@@ -905,7 +965,8 @@ class Loader {
         t.path = path.lexically_normal().string();
       }
     }
-    if (auto v = m.Take("skip_bad_rows"); v) t.skip_bad_rows = AsBool(v, d_, "skip_bad_rows").value_or(false);
+    if (auto v = m.Take("skip_bad_rows"); v)
+      t.skip_bad_rows = AsBool(v, d_, "skip_bad_rows").value_or(false);
     const std::string f = format.value_or("");
     const bool any = f.empty();  // unknown format: take every key, so only the format is reported
     const bool jobs = any || f == "philly" || f == "alibaba-gpu";
@@ -921,9 +982,11 @@ class Loader {
       time("from", t.has_from, t.from);
       time("until", t.has_until, t.until);
       time("start_at", t.has_start_at, t.start_at);
-      if (t.has_from && t.has_until && t.until <= t.from) d_.Add(m.Take("until"), "until must be after from");
+      if (t.has_from && t.has_until && t.until <= t.from)
+        d_.Add(m.Take("until"), "until must be after from");
       if (m.Has("start_at") && !m.Has("from")) {
-        d_.Add(m.Take("start_at"), "start_at needs from (the trace instant that moves to start_at)");
+        d_.Add(m.Take("start_at"),
+               "start_at needs from (the trace instant that moves to start_at)");
       }
     }
     auto text = [&](const char* key, std::string& out) {
@@ -941,7 +1004,8 @@ class Loader {
         }
       }
     }
-    if (any || f == "alibaba-gpu" || f == "alibaba-spot" || f == "skypilot") text("provider", t.provider);
+    if (any || f == "alibaba-gpu" || f == "alibaba-spot" || f == "skypilot")
+      text("provider", t.provider);
     if (any || f == "skypilot") {
       if (auto v = m.Take("gpus_per_pool"); v) {
         t.gpus_per_pool = AsInteger(v, d_, "gpus_per_pool", 0, int64_t{1} << 40).value_or(0);
@@ -981,7 +1045,8 @@ class Loader {
     std::map<std::string, int> uses;
     for (const auto& [id, mark] : trace_service_refs_) {
       if (!trace_services_.count(id)) {
-        d_.Add(mark, "service \"" + id + "\" is not a service with `demand: trace` (declare it in services: " +
+        d_.Add(mark, "service \"" + id +
+                         "\" is not a service with `demand: trace` (declare it in services: " +
                          "with demand: trace)");
       } else if (++uses[id] == 2) {
         d_.Add(mark, "service \"" + id + "\" already takes its demand from another trace entry");
@@ -989,7 +1054,8 @@ class Loader {
     }
     for (const auto& [id, mark] : trace_services_) {
       if (!uses.count(id)) {
-        d_.Add(mark, "service \"" + id + "\" has demand: trace but no azure-llm entry in traces: names it");
+        d_.Add(mark, "service \"" + id +
+                         "\" has demand: trace but no azure-llm entry in traces: names it");
       }
     }
   }
@@ -997,7 +1063,8 @@ class Loader {
   const std::map<std::string, int32_t>& PoolIds(const World& w) {
     if (pool_ids_.size() != w.pools.size()) {
       pool_ids_.clear();
-      for (size_t i = 0; i < w.pools.size(); ++i) pool_ids_[w.pools[i].id] = static_cast<int32_t>(i);
+      for (size_t i = 0; i < w.pools.size(); ++i)
+        pool_ids_[w.pools[i].id] = static_cast<int32_t>(i);
     }
     return pool_ids_;
   }
@@ -1009,21 +1076,24 @@ class Loader {
   int64_t stream_jobs_ = 0;
   std::map<std::string, size_t> accel_index_;
   std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;
-  IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"}, contract_reg_{"contract"},
-      job_reg_{"job"}, stream_reg_{"job stream"}, service_reg_{"service"}, fault_reg_{"fault"};
+  IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"},
+      contract_reg_{"contract"}, job_reg_{"job"}, stream_reg_{"job stream"},
+      service_reg_{"service"}, fault_reg_{"fault"};
 };
 
 }  // namespace
 
 Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
-                                    std::vector<Diagnostic>* diagnostics, const LoadOptions& options) {
+                                    std::vector<Diagnostic>* diagnostics,
+                                    const LoadOptions& options) {
   diagnostics->clear();
   Diags diags(std::string(file_name), diagnostics);
   Scenario scenario;
   try {
     YAML::Node root = YAML::Load(std::string(text));
     if (!root || root.IsNull()) {
-      diags.Add(YAML::Mark::null_mark(), "the scenario is empty (expected a mapping with name, start, end, ...)");
+      diags.Add(YAML::Mark::null_mark(),
+                "the scenario is empty (expected a mapping with name, start, end, ...)");
     } else {
       Loader(diags, options).Load(root, scenario);
     }
@@ -1033,7 +1103,8 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
   if (!diagnostics->empty()) {
     std::string message;
     for (const Diagnostic& d : *diagnostics) message += d.ToString() + "\n";
-    message += std::to_string(diagnostics->size()) + (diagnostics->size() == 1 ? " error" : " errors");
+    message +=
+        std::to_string(diagnostics->size()) + (diagnostics->size() == 1 ? " error" : " errors");
     if (diags.truncated()) message += " (stopped after " + std::to_string(kMaxDiagnostics) + ")";
     return InvalidInput(message);
   }

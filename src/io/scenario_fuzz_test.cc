@@ -14,11 +14,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void Feed(const std::string& s) { PolycloudFuzzScenario(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+void Feed(const std::string& s) {
+  PolycloudFuzzScenario(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 
 TEST(ScenarioFuzzTargetTest, SurvivesTruncatedAndCorruptedSeeds) {
-  std::vector<std::string> seeds = {"", "{", "[", "name: [[[[[[[[", std::string(200, '['), "a: !!binary x",
-                                    "start: &a 2026-01-01\nend: *a\n", "providers: {", "\xff\xfe\x00"};
+  std::vector<std::string> seeds = {"",
+                                    "{",
+                                    "[",
+                                    "name: [[[[[[[[",
+                                    std::string(200, '['),
+                                    "a: !!binary x",
+                                    "start: &a 2026-01-01\nend: *a\n",
+                                    "providers: {",
+                                    "\xff\xfe\x00"};
   for (const char* dir : {"examples", "tests/bad", "tests/scenarios"}) {
     for (const auto& e : fs::directory_iterator(fs::path(POLYCLOUD_SOURCE_DIR) / dir)) {
       if (e.path().extension() != ".yaml") continue;

@@ -73,12 +73,16 @@ TEST(ScenarioValidationTest, EachBadInputReportsEveryErrorWithItsPosition) {
 }
 
 TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
-  auto r = LoadScenarioString("name: x\nstart: 2026-01-01\nend: 2026-02-01\nproviders: []\nsites: []\npools: []\nbogus: 1\n",
-                              "my.yaml");
+  auto r = LoadScenarioString(
+      "name: x\nstart: 2026-01-01\nend: 2026-02-01\nproviders: []\nsites: []\npools: []\nbogus: "
+      "1\n",
+      "my.yaml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, contracts, end, "
-            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, start, traces)\n1 error");
+            "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
+            "contracts, end, "
+            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, "
+            "start, traces)\n1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {
@@ -115,7 +119,8 @@ TEST(ScenarioLoaderTest, LoadsUnitsExactly) {
   auto s = LoadScenarioString(kMinimal, "m.yaml");
   ASSERT_TRUE(s.ok()) << s.status().message();
   const world::World& w = s->world;
-  EXPECT_EQ(w.accelerators[w.FindAccelerator("H100")].speed_milli, 1100);  // override keeps other fields
+  EXPECT_EQ(w.accelerators[w.FindAccelerator("H100")].speed_milli,
+            1100);  // override keeps other fields
   EXPECT_EQ(w.accelerators[w.FindAccelerator("H100")].memory_gb, 80);
   EXPECT_EQ(w.accelerators[w.FindAccelerator("X1")].watts.watts(), 300);
   EXPECT_EQ(w.contracts[0].committed_spend.micros(), 1'500'000'000'000'000);
@@ -130,7 +135,7 @@ TEST(ScenarioLoaderTest, LinearRampBecomesDailyStepsOfWholeNodes) {
   ASSERT_TRUE(s.ok());
   const auto& gpus = s->world.pools[0].gpus;
   EXPECT_EQ(gpus.At(ParseTime("2026-01-01").value()), 0);
-  EXPECT_EQ(gpus.At(ParseTime("2026-01-02").value()), 96);   // 100 rounded down to whole 8-GPU nodes
+  EXPECT_EQ(gpus.At(ParseTime("2026-01-02").value()), 96);  // 100 rounded down to whole 8-GPU nodes
   EXPECT_EQ(gpus.At(ParseTime("2026-01-06T12:00:00Z").value()), 496);
   EXPECT_EQ(gpus.At(ParseTime("2026-01-11").value()), 1000);
   EXPECT_EQ(gpus.points().size(), 11u);
@@ -223,8 +228,9 @@ TEST(ScenarioLoaderTest, TraceEntryKeysDependOnTheFormat) {
   ASSERT_FALSE(s.ok());
   ASSERT_EQ(diags.size(), 1u) << s.status().message();
   EXPECT_EQ(diags[0].line, 10);
-  EXPECT_NE(diags[0].message.find("unknown key \"bucket\" in a trace entry (expected one of: format, gpus_per_pool, "
-                                  "path, provider, skip_bad_rows)"),
+  EXPECT_NE(diags[0].message.find(
+                "unknown key \"bucket\" in a trace entry (expected one of: format, gpus_per_pool, "
+                "path, provider, skip_bad_rows)"),
             std::string::npos)
       << diags[0].message;
 }

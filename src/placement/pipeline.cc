@@ -22,11 +22,13 @@ class AcceleratorFilter final : public placement::Filter {
     }
     return Verdict::Fail(a);
   }
-  std::string Describe(const Context& ctx, const Request& req, PoolIndex p, const Verdict& v) const override {
+  std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
+                       const Verdict& v) const override {
     std::string allowed;
-    for (auto x : *req.accelerators) allowed += (allowed.empty() ? "" : ", ") + ctx.world.accelerators[x].name;
-    return ctx.world.accelerators[ctx.world.pools[p].accelerator].name + " is not among the allowed types (" +
-           allowed + ")";
+    for (auto x : *req.accelerators)
+      allowed += (allowed.empty() ? "" : ", ") + ctx.world.accelerators[x].name;
+    return ctx.world.accelerators[ctx.world.pools[p].accelerator].name +
+           " is not among the allowed types (" + allowed + ")";
   }
 };
 
@@ -37,8 +39,10 @@ class FaultFilter final : public placement::Filter {
     const PoolState& s = ctx.fleet.pool(p);
     return s.down() ? Verdict::Fail(s.outages) : Verdict::Pass();
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p, const Verdict& v) const override {
-    return "the pool is down (" + std::to_string(v.a) + " outage" + (v.a == 1 ? "" : "s") + " in force)";
+  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+                       const Verdict& v) const override {
+    return "the pool is down (" + std::to_string(v.a) + " outage" + (v.a == 1 ? "" : "s") +
+           " in force)";
   }
 };
 
@@ -48,9 +52,11 @@ class ContractFilter final : public placement::Filter {
   Verdict Check(const Context& ctx, const Request&, PoolIndex p) const override {
     return ctx.fleet.pool(p).contract_in_force ? Verdict::Pass() : Verdict::Fail();
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p, const Verdict&) const override {
+  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+                       const Verdict&) const override {
     const world::Contract& c = ctx.world.contracts[ctx.world.pools[p].contract];
-    return "contract " + c.id + " is not in force (term " + FormatTime(c.start) + " to " + FormatTime(c.end) + ")";
+    return "contract " + c.id + " is not in force (term " + FormatTime(c.start) + " to " +
+           FormatTime(c.end) + ")";
   }
 };
 
@@ -71,13 +77,14 @@ class ExclusivityFilter final : public placement::Filter {
   const char* name() const override { return "exclusivity"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (ctx.rules.empty()) return Verdict::Pass();
-    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.world.pools[p].provider, ctx.now,
-                             ctx.fleet.provider_in_outage());
+    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.world.pools[p].provider,
+                             ctx.now, ctx.fleet.provider_in_outage());
     return v.allowed ? Verdict::Pass() : Verdict::Fail(v.contract, v.clause);
   }
-  std::string Describe(const Context& ctx, const Request& req, PoolIndex p, const Verdict&) const override {
-    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.world.pools[p].provider, ctx.now,
-                             ctx.fleet.provider_in_outage());
+  std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
+                       const Verdict&) const override {
+    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.world.pools[p].provider,
+                             ctx.now, ctx.fleet.provider_in_outage());
     return ctx.rules.Describe(v, req.workload_class);
   }
 };
@@ -91,11 +98,14 @@ class ProviderSpreadFilter final : public placement::Filter {
     int64_t present = 0;
     for (int32_t n : per) present += n > 0;
     if (present >= req.min_providers) return Verdict::Pass();
-    return per[ctx.world.pools[p].provider] > 0 ? Verdict::Fail(present, req.min_providers) : Verdict::Pass();
+    return per[ctx.world.pools[p].provider] > 0 ? Verdict::Fail(present, req.min_providers)
+                                                : Verdict::Pass();
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p, const Verdict& v) const override {
+  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+                       const Verdict& v) const override {
     return "the service must be present at " + std::to_string(v.b) + " providers and is at " +
-           std::to_string(v.a) + "; it already runs at " + ctx.world.providers[ctx.world.pools[p].provider].id;
+           std::to_string(v.a) + "; it already runs at " +
+           ctx.world.providers[ctx.world.pools[p].provider].id;
   }
 };
 
@@ -105,10 +115,12 @@ class ReservationFilter final : public placement::Filter {
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (ctx.reserved_for_priority == nullptr) return Verdict::Pass();
     const int32_t holder = (*ctx.reserved_for_priority)[p];
-    return holder != kNoReservation && req.priority < holder ? Verdict::Fail(holder, req.priority) : Verdict::Pass();
+    return holder != kNoReservation && req.priority < holder ? Verdict::Fail(holder, req.priority)
+                                                             : Verdict::Pass();
   }
   std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
-    return "held for a waiting job of priority " + std::to_string(v.a) + " (this one has " + std::to_string(v.b) + ")";
+    return "held for a waiting job of priority " + std::to_string(v.a) + " (this one has " +
+           std::to_string(v.b) + ")";
   }
 };
 
@@ -120,7 +132,8 @@ class CapacityFilter final : public placement::Filter {
     const int64_t free = ctx.fleet.pool(p).free();
     return need > free ? Verdict::Short(need, free) : Verdict::Pass();
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p, const Verdict& v) const override {
+  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+                       const Verdict& v) const override {
     return "needs " + Gpus(v.a) + ", " + std::to_string(v.b) + " free of " +
            std::to_string(ctx.fleet.pool(p).capacity) + " usable";
   }
@@ -133,12 +146,15 @@ class PowerFilter final : public placement::Filter {
     const SiteState& site = ctx.fleet.site(ctx.world.pools[p].site);
     if (!site.limited) return Verdict::Pass();
     const Power need = ctx.fleet.PowerOf(p, ctx.fleet.AllocationSize(p, req.gpus));
-    return need > site.headroom() ? Verdict::Short(need.watts(), site.headroom().watts()) : Verdict::Pass();
+    return need > site.headroom() ? Verdict::Short(need.watts(), site.headroom().watts())
+                                  : Verdict::Pass();
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p, const Verdict& v) const override {
+  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+                       const Verdict& v) const override {
     const SiteState& site = ctx.fleet.site(ctx.world.pools[p].site);
-    return "needs " + FormatPower(Power::Watts(v.a)) + " at site " + ctx.world.sites[ctx.world.pools[p].site].id +
-           ", headroom " + FormatPower(Power::Watts(v.b)) + " of " + FormatPower(site.capacity);
+    return "needs " + FormatPower(Power::Watts(v.a)) + " at site " +
+           ctx.world.sites[ctx.world.pools[p].site].id + ", headroom " +
+           FormatPower(Power::Watts(v.b)) + " of " + FormatPower(site.capacity);
   }
 };
 
@@ -208,15 +224,23 @@ std::unique_ptr<Filter> MakeFaultFilter() { return std::make_unique<FaultFilter>
 std::unique_ptr<Filter> MakeContractFilter() { return std::make_unique<ContractFilter>(); }
 std::unique_ptr<Filter> MakeFabricFilter() { return std::make_unique<FabricFilter>(); }
 std::unique_ptr<Filter> MakeExclusivityFilter() { return std::make_unique<ExclusivityFilter>(); }
-std::unique_ptr<Filter> MakeProviderSpreadFilter() { return std::make_unique<ProviderSpreadFilter>(); }
+std::unique_ptr<Filter> MakeProviderSpreadFilter() {
+  return std::make_unique<ProviderSpreadFilter>();
+}
 std::unique_ptr<Filter> MakeReservationFilter() { return std::make_unique<ReservationFilter>(); }
 std::unique_ptr<Filter> MakeCapacityFilter() { return std::make_unique<CapacityFilter>(); }
 std::unique_ptr<Filter> MakePowerFilter() { return std::make_unique<PowerFilter>(); }
 std::unique_ptr<Scorer> MakeMarginalCostScorer() { return std::make_unique<MarginalCostScorer>(); }
 std::unique_ptr<Scorer> MakeSpeedScorer() { return std::make_unique<SpeedScorer>(); }
-std::unique_ptr<Scorer> MakeProviderDiversityScorer() { return std::make_unique<ProviderDiversityScorer>(); }
-std::unique_ptr<Scorer> MakeFragmentationScorer() { return std::make_unique<FragmentationScorer>(); }
-std::unique_ptr<Scorer> MakeConsolidationScorer() { return std::make_unique<ConsolidationScorer>(); }
+std::unique_ptr<Scorer> MakeProviderDiversityScorer() {
+  return std::make_unique<ProviderDiversityScorer>();
+}
+std::unique_ptr<Scorer> MakeFragmentationScorer() {
+  return std::make_unique<FragmentationScorer>();
+}
+std::unique_ptr<Scorer> MakeConsolidationScorer() {
+  return std::make_unique<ConsolidationScorer>();
+}
 
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
   const world::Pool& pool = world.pools[p];
@@ -250,7 +274,8 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   obstacle_counts_.assign(filters_.size(), 0);
 }
 
-int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool, Verdict* failed) const {
+int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
+                               Verdict* failed) const {
   for (size_t f = 0; f < filters_.size(); ++f) {
     Verdict v = filters_[f]->Check(ctx, req, pool);
     if (!v.pass) {
@@ -261,8 +286,8 @@ int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::Po
   return -1;
 }
 
-void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex pool, bool allow_preempt,
-                      Explanation* explanation) {
+void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex pool,
+                      bool allow_preempt, Explanation* explanation) {
   Verdict failed;
   const int f = FirstFailingFilter(ctx, req, pool, &failed);
   bool via_preemption = false;
@@ -273,8 +298,8 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     const int64_t reclaim = ctx.preemption->ReclaimableGpus(pool, req.priority);
     const SiteState& site = ctx.fleet.site(world_.pools[pool].site);
     const bool gpus_ok = reclaim > 0 && ps.free() + std::min(reclaim, ps.used) >= need;
-    const bool power_ok =
-        !site.limited || site.headroom() + ctx.fleet.PowerOf(pool, reclaim) >= ctx.fleet.PowerOf(pool, need);
+    const bool power_ok = !site.limited || site.headroom() + ctx.fleet.PowerOf(pool, reclaim) >=
+                                               ctx.fleet.PowerOf(pool, need);
     via_preemption = gpus_ok && power_ok;
   }
   if (f >= 0 && !via_preemption) {
@@ -366,7 +391,8 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
   int64_t best_total = 0;
   for (const Survivor& s : survivors_) {
     int64_t total = 0;
-    for (size_t k = 0; k < scorers_.size(); ++k) total += scorers_[k]->weight() * normalise(k, s.raw[k]);
+    for (size_t k = 0; k < scorers_.size(); ++k)
+      total += scorers_[k]->weight() * normalise(k, s.raw[k]);
     const bool better = best == nullptr || (best->via_preemption && !s.via_preemption) ||
                         (best->via_preemption == s.via_preemption &&
                          (total > best_total || (total == best_total && s.pool < best->pool)));

@@ -23,7 +23,10 @@ class FakeOracle final : public PreemptionOracle {
 
 class PipelineTest : public ::testing::Test {
  protected:
-  PipelineTest() : world_(LoadWorld(polycloud::testing::kTwoProviders)), fleet_(world_, Now()), rules_(world_) {
+  PipelineTest()
+      : world_(LoadWorld(polycloud::testing::kTwoProviders)),
+        fleet_(world_, Now()),
+        rules_(world_) {
     for (size_t p = 0; p < world_.pools.size(); ++p) {
       fleet_.SetInstalled(static_cast<world::PoolIndex>(p), world_.pools[p].gpus.At(Now()), Now());
     }
@@ -78,7 +81,8 @@ TEST_F(PipelineTest, ContractFilterRejectsPoolsOutsideTheirContractTerm) {
   fleet_.SetContractInForce(az_, false, Now());
   Verdict v = f->Check(Ctx(), Job(1), az_);
   EXPECT_FALSE(v.pass);
-  EXPECT_EQ(f->Describe(Ctx(), Job(1), az_, v), "contract azure-deal is not in force (term 2025-01-01 to 2030-01-01)");
+  EXPECT_EQ(f->Describe(Ctx(), Job(1), az_, v),
+            "contract azure-deal is not in force (term 2025-01-01 to 2030-01-01)");
   EXPECT_EQ(fleet_.pool(az_).capacity, 0);
 }
 
@@ -88,7 +92,8 @@ TEST_F(PipelineTest, FabricFilterRejectsGangsLargerThanTheFabric) {
   Verdict v = f->Check(Ctx(), Job(17), gb_);
   EXPECT_FALSE(v.pass);
   EXPECT_FALSE(v.resource);  // preemption cannot help
-  EXPECT_EQ(f->Describe(Ctx(), Job(17), gb_, v), "a gang of 17 GPUs exceeds the fabric's largest gang of 16 GPUs");
+  EXPECT_EQ(f->Describe(Ctx(), Job(17), gb_, v),
+            "a gang of 17 GPUs exceeds the fabric's largest gang of 16 GPUs");
   // Without max_gang the pool's own size is the limit.
   EXPECT_TRUE(f->Check(Ctx(), Job(64), aws_).pass);
   EXPECT_FALSE(f->Check(Ctx(), Job(65), aws_).pass);
@@ -126,7 +131,8 @@ TEST_F(PipelineTest, ReservationFilterKeepsLowerPriorityWorkOutOfAHeldPool) {
   Verdict v = f->Check(ctx, low, aws_);
   EXPECT_FALSE(v.pass);
   EXPECT_FALSE(v.resource);  // no preempting into a held pool either
-  EXPECT_EQ(f->Describe(ctx, low, aws_, v), "held for a waiting job of priority 500 (this one has 100)");
+  EXPECT_EQ(f->Describe(ctx, low, aws_, v),
+            "held for a waiting job of priority 500 (this one has 100)");
   EXPECT_TRUE(f->Check(ctx, low, az_).pass);
   Request high = Job(8);
   high.priority = 500;
@@ -145,9 +151,9 @@ TEST_F(PipelineTest, PlacerNamesTheBestPoolToWaitFor) {
 
 TEST_F(PipelineTest, CapacityFilterCountsWholeNodesForLargeGangs) {
   auto f = MakeCapacityFilter();
-  fleet_.Bind(gb_, 26, Now());  // 6 of 32 GPUs left, nodes of 4
-  EXPECT_TRUE(f->Check(Ctx(), Job(3), gb_).pass);   // a small job shares a node
-  Verdict v = f->Check(Ctx(), Job(5), gb_);          // 5 GPUs take two nodes = 8
+  fleet_.Bind(gb_, 26, Now());                     // 6 of 32 GPUs left, nodes of 4
+  EXPECT_TRUE(f->Check(Ctx(), Job(3), gb_).pass);  // a small job shares a node
+  Verdict v = f->Check(Ctx(), Job(5), gb_);        // 5 GPUs take two nodes = 8
   EXPECT_FALSE(v.pass);
   EXPECT_TRUE(v.resource);
   EXPECT_EQ(f->Describe(Ctx(), Job(5), gb_, v), "needs 8 GPUs, 6 free of 32 usable");
@@ -162,7 +168,8 @@ TEST_F(PipelineTest, PowerFilterRejectsWhenTheSiteHasNoHeadroom) {
   Verdict v = f->Check(Ctx(), Job(64), aws_);
   EXPECT_FALSE(v.pass);
   EXPECT_TRUE(v.resource);
-  EXPECT_EQ(f->Describe(Ctx(), Job(64), aws_, v), "needs 0.045 MW at site aws-east, headroom 0.039 MW of 0.100 MW");
+  EXPECT_EQ(f->Describe(Ctx(), Job(64), aws_, v),
+            "needs 0.045 MW at site aws-east, headroom 0.039 MW of 0.100 MW");
   EXPECT_TRUE(f->Check(Ctx(), Job(56), aws_).pass);  // 39.2 kW exactly fits
   // A site without a power limit never rejects.
   EXPECT_TRUE(f->Check(Ctx(), Job(64), az_).pass);

@@ -34,12 +34,13 @@ class ScenarioTracesTest : public ::testing::Test {
 
   // Writes a scenario whose last lines are `traces`, loads it and applies its traces.
   Result<std::vector<AppliedTrace>> Apply(const std::string& traces, bool skip_bad_rows = false) {
-    std::ofstream(dir_ / "t.yaml") << "name: t\nstart: 2026-01-01\nend: 2026-01-03\n"
-                                      "providers: [{id: a}]\nsites: [{id: s, provider: a}]\n"
-                                      "pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 8, "
-                                      "price_per_gpu_hour: 1}]\n"
-                                      "traces:\n"
-                                   << traces;
+    std::ofstream(dir_ / "t.yaml")
+        << "name: t\nstart: 2026-01-01\nend: 2026-01-03\n"
+           "providers: [{id: a}]\nsites: [{id: s, provider: a}]\n"
+           "pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 8, "
+           "price_per_gpu_hour: 1}]\n"
+           "traces:\n"
+        << traces;
     auto s = io::LoadScenarioFile((dir_ / "t.yaml").string());
     if (!s.ok()) return s.status();
     scenario_ = std::move(*s);
@@ -63,9 +64,10 @@ TEST_F(ScenarioTracesTest, ABadRowStopsByDefaultWithTheTracePathAndLine) {
   auto r = Apply("  - {format: philly, path: data/philly.csv}\n");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
-  EXPECT_NE(r.status().message().find("t.yaml:8:5: in this trace entry: " + (dir_ / "data").string() +
-                                      "/philly.csv:3: column 'num_gpus'"),
-            std::string::npos)
+  EXPECT_NE(
+      r.status().message().find("t.yaml:8:5: in this trace entry: " + (dir_ / "data").string() +
+                                "/philly.csv:3: column 'num_gpus'"),
+      std::string::npos)
       << r.status().message();
 }
 
@@ -86,7 +88,8 @@ TEST_F(ScenarioTracesTest, BadRowsAreSkippedAndCountedPerEntryOrFromTheCommandLi
 
 TEST_F(ScenarioTracesTest, AWindowKeepsArrivalsInsideItAndMovesThemToStartAt) {
   auto r = Apply(
-      "  - {format: philly, path: data/philly.csv, skip_bad_rows: true, from: 2017-10-01T06:00:00Z,\n"
+      "  - {format: philly, path: data/philly.csv, skip_bad_rows: true, from: "
+      "2017-10-01T06:00:00Z,\n"
       "     until: 2017-10-02, start_at: 2026-01-01T00:00:00Z}\n");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(scenario_.world.jobs.size(), 1u);  // 00:00 is before the window, 2 Oct after it
@@ -103,7 +106,8 @@ TEST_F(ScenarioTracesTest, AnAzureEntryBecomesItsServiceDemand) {
   auto r = Apply(
       "  - {format: azure-llm, path: data/az.csv, service: code, bucket: 1m,\n"
       "     from: 2023-11-16T18:00:00Z, start_at: 2026-01-01T00:00:00Z}\n"
-      "services: [{id: code, model: m, class: c, gpus_per_replica: 1, replica_tokens_per_s: 10, demand: trace}]\n");
+      "services: [{id: code, model: m, class: c, gpus_per_replica: 1, replica_tokens_per_s: 10, "
+      "demand: trace}]\n");
   ASSERT_TRUE(r.ok()) << r.status().message();
   const auto& demand = scenario_.world.services[0].demand_tokens_per_s;
   EXPECT_EQ(demand.At(*ParseTime("2026-01-01T00:00:30Z")), 20);  // 1200 tokens / 60 s
@@ -119,7 +123,8 @@ TEST(ScenarioTracesShippedTest, PhillyOnCloudExampleRunsEndToEnd) {
   if (!fs::exists(data + "/philly/philly.csv.gz")) {
     GTEST_SKIP() << data << " is absent: the shipped data lives in ../shared/data";
   }
-  auto s = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/philly-on-cloud.yaml");
+  auto s =
+      io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/philly-on-cloud.yaml");
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto applied = AddScenarioTraces(*s, false);
   ASSERT_TRUE(applied.ok()) << applied.status().message();
@@ -133,7 +138,8 @@ TEST(ScenarioTracesShippedTest, PhillyOnCloudExampleRunsEndToEnd) {
   sim.AddObserver(&audit);
   const sim::RunStats stats = sim.Run();
   report::Report r = report::Build(s->world, sim.scheduler(), audit, stats, "priority");
-  r.inputs.push_back({(*applied)[0].format, (*applied)[0].path, (*applied)[0].stats.records, 0, 0, 0, {}, "x"});
+  r.inputs.push_back(
+      {(*applied)[0].format, (*applied)[0].path, (*applied)[0].stats.records, 0, 0, 0, {}, "x"});
   EXPECT_EQ(r.jobs.back().completed, 1352);
   std::ostringstream json;
   report::WriteJson(r, json);

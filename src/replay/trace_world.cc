@@ -15,8 +15,9 @@ struct Window {
   bool Keeps(Time t) const { return (!has_from || t >= from) && (!has_until || t < until); }
 };
 
-Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& contents, const Window& window,
-                   const std::string& fleet_provider, traces::ReadStats& stats, world::World& world) {
+Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& contents,
+                   const Window& window, const std::string& fleet_provider,
+                   traces::ReadStats& stats, world::World& world) {
   auto add_job = [&](world::Job job) {
     if (!window.Keeps(job.arrival)) {
       ++stats.filtered;
@@ -35,9 +36,9 @@ Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& content
     }
   } else if (auto* t = std::get_if<traces::NodeList>(&contents)) {
     traces::NodeFleetOptions where;
-    where.provider_id = !fleet_provider.empty() ? fleet_provider
+    where.provider_id = !fleet_provider.empty()                            ? fleet_provider
                         : spec.format == traces::TraceFormat::kAlibabaSpot ? "alibaba-spot"
-                                                                            : "alibaba";
+                                                                           : "alibaba";
     where.site_id = where.provider_id;
     POLYCLOUD_RETURN_IF_ERROR(traces::AddFleetToWorld(traces::BuildNodeFleet(*t, where), world));
   } else if (auto* t = std::get_if<traces::Catalog>(&contents)) {
@@ -46,7 +47,8 @@ Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& content
     return InvalidArgument(
         spec.path +
         ": this file cannot be added to a scenario this way (a Philly vc_nodes.csv needs "
-        "`replay --per-vc`; azure-llm demand needs a service: a scenario's traces: entry with service:)");
+        "`replay --per-vc`; azure-llm demand needs a service: a scenario's traces: entry with "
+        "service:)");
   }
   std::stable_sort(world.jobs.begin(), world.jobs.end(),
                    [](const world::Job& a, const world::Job& b) { return a.arrival < b.arrival; });
@@ -72,20 +74,22 @@ Status WithWhere(const std::string& where, const Status& s) {
 }
 
 // An azure-llm entry: the requests in the window, bucketed, become the service's demand.
-Result<AppliedTrace> ApplyAzure(const io::ScenarioTrace& entry, const Window& window, bool skip_bad_rows,
-                                world::World& world) {
+Result<AppliedTrace> ApplyAzure(const io::ScenarioTrace& entry, const Window& window,
+                                bool skip_bad_rows, world::World& world) {
   world::Service* service = nullptr;
   for (world::Service& s : world.services) {
     if (s.id == entry.service) service = &s;
   }
-  if (service == nullptr) return InvalidInput("service \"" + entry.service + "\" is not in the scenario");
+  if (service == nullptr)
+    return InvalidInput("service \"" + entry.service + "\" is not in the scenario");
   traces::AzureLlmOptions options;
   options.read.skip_bad_rows = skip_bad_rows;
   options.bucket_width = entry.bucket;
   options.tokens = entry.tokens == "generated" ? traces::DemandTokens::kGenerated
                    : entry.tokens == "context" ? traces::DemandTokens::kContext
                                                : traces::DemandTokens::kContextAndGenerated;
-  POLYCLOUD_ASSIGN_OR_RETURN(auto reader, traces::OpenAzureLlmRequests(traces::TraceInput::File(entry.path), options));
+  POLYCLOUD_ASSIGN_OR_RETURN(
+      auto reader, traces::OpenAzureLlmRequests(traces::TraceInput::File(entry.path), options));
   traces::DemandBuilder builder(entry.bucket, options.tokens);
   int64_t outside = 0;
   for (;;) {
@@ -129,8 +133,8 @@ Result<traces::ReadStats> AddTraceToWorld(const traces::TraceSpec& spec,
   return stats;
 }
 
-Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec, const traces::ReadOptions& read,
-                                             world::World& world) {
+Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec,
+                                             const traces::ReadOptions& read, world::World& world) {
   const size_t jobs = world.jobs.size(), pools = world.pools.size();
   AppliedTrace applied;
   applied.format = std::string(traces::TraceFormatName(spec.format));

@@ -118,9 +118,11 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
       row.projected_term_spend = row.spent;
     } else {
       // The run's rate over the covered part, extended over the whole term.
-      row.projected_term_spend = Money::FromMicros(MulDivRound(row.spent.micros(), term, row.covered_seconds));
+      row.projected_term_spend =
+          Money::FromMicros(MulDivRound(row.spent.micros(), term, row.covered_seconds));
     }
-    if (row.committed > row.projected_term_spend) row.projected_shortfall = row.committed - row.projected_term_spend;
+    if (row.committed > row.projected_term_spend)
+      row.projected_shortfall = row.committed - row.projected_term_spend;
     if (row.take_or_pay) {
       r.total_shortfall += row.projected_shortfall;
       r.total_cost += row.projected_shortfall;
@@ -151,17 +153,27 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
       JobGroupRow& row = r.jobs[g];
       ++row.total;
       switch (s.status) {
-        case JobStatus::kDone: ++row.completed; completions[g].push_back((s.end - job.arrival).seconds()); break;
-        case JobStatus::kRunning: ++row.running; break;
-        case JobStatus::kQueued: ++row.queued; break;
-        case JobStatus::kNotArrived: ++row.not_arrived; break;
+        case JobStatus::kDone:
+          ++row.completed;
+          completions[g].push_back((s.end - job.arrival).seconds());
+          break;
+        case JobStatus::kRunning:
+          ++row.running;
+          break;
+        case JobStatus::kQueued:
+          ++row.queued;
+          break;
+        case JobStatus::kNotArrived:
+          ++row.not_arrived;
+          break;
       }
       if (s.first_start != Time::Min()) waits[g].push_back((s.first_start - job.arrival).seconds());
       row.preemptions += s.preemptions;
       row.interruptions += s.interruptions;
       row.lost_work_gpu_seconds += s.lost_work;
       row.gpu_seconds += s.gpu_seconds;
-      if (__builtin_popcount(static_cast<unsigned>(s.providers_used_mask)) > 1) ++row.moved_provider;
+      if (__builtin_popcount(static_cast<unsigned>(s.providers_used_mask)) > 1)
+        ++row.moved_provider;
     }
   }
   for (size_t g = 0; g < r.jobs.size(); ++g) {
@@ -182,7 +194,8 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.served_milli = st.demand_token_seconds > 0
                            ? MulDivRound(st.served_token_seconds, 1000, st.demand_token_seconds)
                            : 1000;
-    if (st.demand_token_seconds > 0 && row.served_milli == 1000 && st.served_token_seconds < st.demand_token_seconds) {
+    if (st.demand_token_seconds > 0 && row.served_milli == 1000 &&
+        st.served_token_seconds < st.demand_token_seconds) {
       row.served_milli = 999;  // never round a shortfall up to 100%
     }
     row.short_seconds = st.short_seconds;
@@ -192,8 +205,10 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.replaced = st.replaced;
     row.failovers = st.failovers;
     for (size_t p = 0; p < world.providers.size(); ++p) {
-      if (st.per_provider[p] > 0) row.replicas_by_provider_at_end.emplace_back(world.providers[p].id, st.per_provider[p]);
-      if (failovers_to[s][p] > 0) row.failovers_by_provider.emplace_back(world.providers[p].id, failovers_to[s][p]);
+      if (st.per_provider[p] > 0)
+        row.replicas_by_provider_at_end.emplace_back(world.providers[p].id, st.per_provider[p]);
+      if (failovers_to[s][p] > 0)
+        row.failovers_by_provider.emplace_back(world.providers[p].id, failovers_to[s][p]);
     }
     r.services.push_back(std::move(row));
   }
@@ -204,9 +219,15 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.kind = world::FaultKindName(f.kind);
     row.target_kind = world::FaultTargetKindName(f.target_kind);
     switch (f.target_kind) {
-      case world::FaultTargetKind::kProvider: row.target = world.providers[f.target].id; break;
-      case world::FaultTargetKind::kSite: row.target = world.sites[f.target].id; break;
-      case world::FaultTargetKind::kPool: row.target = world.pools[f.target].id; break;
+      case world::FaultTargetKind::kProvider:
+        row.target = world.providers[f.target].id;
+        break;
+      case world::FaultTargetKind::kSite:
+        row.target = world.sites[f.target].id;
+        break;
+      case world::FaultTargetKind::kPool:
+        row.target = world.pools[f.target].id;
+        break;
     }
     row.start = f.start;
     row.end = f.end;
@@ -271,8 +292,8 @@ std::string Dur(int64_t s) { return FormatDuration(Duration::Seconds(s)); }
 }  // namespace
 
 void WriteText(const Report& r, std::ostream& out) {
-  out << "polycloud simulate: " << r.scenario << "  (" << FormatTime(r.start) << " to " << FormatTime(r.end)
-      << ", policy " << r.policy << ", seed " << r.seed << ")\n";
+  out << "polycloud simulate: " << r.scenario << "  (" << FormatTime(r.start) << " to "
+      << FormatTime(r.end) << ", policy " << r.policy << ", seed " << r.seed << ")\n";
   out << "  " << r.events << " simulator events, " << r.scheduler_events << " scheduler events, "
       << r.placement_attempts << " placement decisions\n\n";
 
@@ -280,8 +301,8 @@ void WriteText(const Report& r, std::ostream& out) {
     out << "Inputs\n";
     Table inputs({"format", "path", "rows", "used", "left out", "bad rows skipped", "added"});
     for (const InputRow& i : r.inputs) {
-      inputs.Row({i.format, i.path, std::to_string(i.records), std::to_string(i.accepted), std::to_string(i.filtered),
-                  std::to_string(i.bad_rows), i.added});
+      inputs.Row({i.format, i.path, std::to_string(i.records), std::to_string(i.accepted),
+                  std::to_string(i.filtered), std::to_string(i.bad_rows), i.added});
     }
     inputs.Print(out);
     for (const InputRow& i : r.inputs) {
@@ -304,61 +325,70 @@ void WriteText(const Report& r, std::ostream& out) {
   providers.Print(out);
 
   out << "\nSites\n";
-  Table sites({"site", "provider", "GPU-hours used", "utilisation", "peak power", "power limit at end"});
+  Table sites(
+      {"site", "provider", "GPU-hours used", "utilisation", "peak power", "power limit at end"});
   for (const SiteRow& s : r.sites) {
-    sites.Row({s.id, s.provider, GpuHours(s.usage.used_gpu_seconds), Pct(s.usage.utilisation_milli()),
-               FormatPower(s.peak_power), s.power_limited ? FormatPower(s.power_limit_at_end) : "unlimited"});
+    sites.Row({s.id, s.provider, GpuHours(s.usage.used_gpu_seconds),
+               Pct(s.usage.utilisation_milli()), FormatPower(s.peak_power),
+               s.power_limited ? FormatPower(s.power_limit_at_end) : "unlimited"});
   }
   sites.Print(out);
 
   out << "\nPools\n";
-  Table pools({"pool", "type", "pricing", "$/GPU-h", "GPUs at end", "GPU-hours used", "utilisation", "spend"});
+  Table pools({"pool", "type", "pricing", "$/GPU-h", "GPUs at end", "GPU-hours used", "utilisation",
+               "spend"});
   for (const PoolRow& p : r.pools) {
-    pools.Row({p.id, p.accelerator, p.pricing, FormatMoney(p.price_per_gpu_hour), std::to_string(p.installed_at_end),
-               GpuHours(p.usage.used_gpu_seconds), Pct(p.usage.utilisation_milli()), FormatMoneyShort(p.usage.spend)});
+    pools.Row({p.id, p.accelerator, p.pricing, FormatMoney(p.price_per_gpu_hour),
+               std::to_string(p.installed_at_end), GpuHours(p.usage.used_gpu_seconds),
+               Pct(p.usage.utilisation_milli()), FormatMoneyShort(p.usage.spend)});
   }
   pools.Print(out);
 
   if (!r.contracts.empty()) {
     out << "\nContracts\n";
-    Table contracts({"contract", "provider", "term", "committed", "spent (run)", "projected term spend",
-                     "projected shortfall", "take-or-pay"});
+    Table contracts({"contract", "provider", "term", "committed", "spent (run)",
+                     "projected term spend", "projected shortfall", "take-or-pay"});
     for (const ContractRow& c : r.contracts) {
       contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end),
-                     FormatMoneyShort(c.committed), FormatMoneyShort(c.spent), FormatMoneyShort(c.projected_term_spend),
+                     FormatMoneyShort(c.committed), FormatMoneyShort(c.spent),
+                     FormatMoneyShort(c.projected_term_spend),
                      FormatMoneyShort(c.projected_shortfall), c.take_or_pay ? "yes" : "no"});
     }
     contracts.Print(out);
   }
   out << "\nCost: spend " << FormatMoneyShort(r.total.spend) << " + take-or-pay shortfall "
-      << FormatMoneyShort(r.total_shortfall) << " = total " << FormatMoneyShort(r.total_cost) << "\n";
+      << FormatMoneyShort(r.total_shortfall) << " = total " << FormatMoneyShort(r.total_cost)
+      << "\n";
 
   if (!r.jobs.empty()) {
     out << "\nJobs\n";
-    Table jobs({"class", "jobs", "done", "running", "queued", "wait p50", "wait p90", "wait p99", "JCT p50",
-                "JCT p90", "JCT p99", "preempted", "interrupted", "moved"});
+    Table jobs({"class", "jobs", "done", "running", "queued", "wait p50", "wait p90", "wait p99",
+                "JCT p50", "JCT p90", "JCT p99", "preempted", "interrupted", "moved"});
     for (const JobGroupRow& g : r.jobs) {
-      jobs.Row({g.name, std::to_string(g.total), std::to_string(g.completed), std::to_string(g.running),
-                std::to_string(g.queued + g.not_arrived), Dur(g.queue_wait.p50), Dur(g.queue_wait.p90),
-                Dur(g.queue_wait.p99), Dur(g.completion.p50), Dur(g.completion.p90), Dur(g.completion.p99),
-                std::to_string(g.preemptions), std::to_string(g.interruptions), std::to_string(g.moved_provider)});
+      jobs.Row({g.name, std::to_string(g.total), std::to_string(g.completed),
+                std::to_string(g.running), std::to_string(g.queued + g.not_arrived),
+                Dur(g.queue_wait.p50), Dur(g.queue_wait.p90), Dur(g.queue_wait.p99),
+                Dur(g.completion.p50), Dur(g.completion.p90), Dur(g.completion.p99),
+                std::to_string(g.preemptions), std::to_string(g.interruptions),
+                std::to_string(g.moved_provider)});
     }
     jobs.Print(out);
   }
 
   if (!r.services.empty()) {
     out << "\nServices\n";
-    Table services({"service", "class", "demand served", "short for", "peak replicas", "lost", "replaced",
-                    "failovers", "failed over to", "replicas at end"});
+    Table services({"service", "class", "demand served", "short for", "peak replicas", "lost",
+                    "replaced", "failovers", "failed over to", "replicas at end"});
     for (const ServiceRow& s : r.services) {
       std::string to, at_end;
-      for (const auto& [p, n] : s.failovers_by_provider) to += (to.empty() ? "" : " ") + p + ":" + std::to_string(n);
+      for (const auto& [p, n] : s.failovers_by_provider)
+        to += (to.empty() ? "" : " ") + p + ":" + std::to_string(n);
       for (const auto& [p, n] : s.replicas_by_provider_at_end) {
         at_end += (at_end.empty() ? "" : " ") + p + ":" + std::to_string(n);
       }
-      services.Row({s.id, s.workload_class, Pct(s.served_milli), Dur(s.short_seconds), std::to_string(s.peak_replicas),
-                    std::to_string(s.replicas_lost), std::to_string(s.replaced), std::to_string(s.failovers),
-                    to.empty() ? "-" : to,
+      services.Row({s.id, s.workload_class, Pct(s.served_milli), Dur(s.short_seconds),
+                    std::to_string(s.peak_replicas), std::to_string(s.replicas_lost),
+                    std::to_string(s.replaced), std::to_string(s.failovers), to.empty() ? "-" : to,
                     at_end.empty() ? "-" : at_end});
     }
     services.Print(out);
@@ -369,7 +399,8 @@ void WriteText(const Report& r, std::ostream& out) {
     Table faults({"fault", "kind", "target", "from", "to"});
     for (const FaultRow& f : r.faults) {
       std::string kind = f.kind == "capacity_cut" ? "capacity cut " + Pct(f.cut_milli) : f.kind;
-      faults.Row({f.id, kind, f.target_kind + " " + f.target, FormatTime(f.start), FormatTime(f.end)});
+      faults.Row(
+          {f.id, kind, f.target_kind + " " + f.target, FormatTime(f.start), FormatTime(f.end)});
     }
     faults.Print(out);
   }
@@ -378,8 +409,9 @@ void WriteText(const Report& r, std::ostream& out) {
   out << "  exclusivity violations: " << r.audit.exclusivity_violations << "\n";
   out << "  placements via an outage exception: " << r.audit.exclusivity_exceptions << "\n";
   for (const std::string& v : r.violations) out << "  VIOLATION " << v << "\n";
-  out << "  job starts " << r.audit.job_starts << ", preemptions " << r.audit.preemptions << ", interruptions "
-      << r.audit.interruptions << " (lost " << GpuHours(r.audit.lost_work_gpu_seconds) << " reference GPU-hours)"
+  out << "  job starts " << r.audit.job_starts << ", preemptions " << r.audit.preemptions
+      << ", interruptions " << r.audit.interruptions << " (lost "
+      << GpuHours(r.audit.lost_work_gpu_seconds) << " reference GPU-hours)"
       << ", replicas lost " << r.audit.replicas_lost << ", failovers " << r.audit.failovers << "\n";
 }
 
@@ -398,8 +430,8 @@ Json UsageJson(const Usage& u) {
 }
 
 Json PercentilesJson(const Percentiles& p) {
-  return Json{{"count", p.count}, {"p50_s", p.p50}, {"p90_s", p.p90}, {"p99_s", p.p99}, {"max_s", p.max},
-              {"mean_s", p.mean}};
+  return Json{{"count", p.count}, {"p50_s", p.p50}, {"p90_s", p.p90},
+              {"p99_s", p.p99},   {"max_s", p.max}, {"mean_s", p.mean}};
 }
 
 }  // namespace
@@ -412,9 +444,12 @@ void WriteJson(const Report& r, std::ostream& out) {
   j["seed"] = r.seed;
   j["start"] = FormatTimeFull(r.start);
   j["end"] = FormatTimeFull(r.end);
-  j["events"] = {{"simulator", r.events}, {"scheduler", r.scheduler_events}, {"placement_decisions", r.placement_attempts}};
+  j["events"] = {{"simulator", r.events},
+                 {"scheduler", r.scheduler_events},
+                 {"placement_decisions", r.placement_attempts}};
   j["total"] = UsageJson(r.total);
-  j["cost"] = {{"spend", MoneyJson(r.total.spend)}, {"take_or_pay_shortfall", MoneyJson(r.total_shortfall)},
+  j["cost"] = {{"spend", MoneyJson(r.total.spend)},
+               {"take_or_pay_shortfall", MoneyJson(r.total_shortfall)},
                {"total", MoneyJson(r.total_cost)}};
   Json& providers = j["providers"] = Json::array();
   for (const ProviderRow& p : r.providers) {
@@ -428,14 +463,20 @@ void WriteJson(const Report& r, std::ostream& out) {
     Json x = {{"id", s.id}, {"provider", s.provider}, {"region", s.region}};
     x.update(UsageJson(s.usage));
     x["peak_power_watts"] = s.peak_power.watts();
-    x["power_limit_at_end_watts"] = s.power_limited ? Json(s.power_limit_at_end.watts()) : Json(nullptr);
+    x["power_limit_at_end_watts"] =
+        s.power_limited ? Json(s.power_limit_at_end.watts()) : Json(nullptr);
     sites.push_back(std::move(x));
   }
   Json& pools = j["pools"] = Json::array();
   for (const PoolRow& p : r.pools) {
-    Json x = {{"id", p.id},           {"site", p.site},       {"provider", p.provider},
-              {"accelerator", p.accelerator}, {"pricing", p.pricing}, {"contract", p.contract.empty() ? Json(nullptr) : Json(p.contract)},
-              {"price_per_gpu_hour", MoneyJson(p.price_per_gpu_hour)}, {"gpus_at_end", p.installed_at_end}};
+    Json x = {{"id", p.id},
+              {"site", p.site},
+              {"provider", p.provider},
+              {"accelerator", p.accelerator},
+              {"pricing", p.pricing},
+              {"contract", p.contract.empty() ? Json(nullptr) : Json(p.contract)},
+              {"price_per_gpu_hour", MoneyJson(p.price_per_gpu_hour)},
+              {"gpus_at_end", p.installed_at_end}};
     x.update(UsageJson(p.usage));
     pools.push_back(std::move(x));
   }
@@ -491,8 +532,12 @@ void WriteJson(const Report& r, std::ostream& out) {
   }
   Json& faults = j["faults"] = Json::array();
   for (const FaultRow& f : r.faults) {
-    faults.push_back({{"id", f.id}, {"kind", f.kind}, {"target_kind", f.target_kind}, {"target", f.target},
-                      {"start", FormatTimeFull(f.start)}, {"end", FormatTimeFull(f.end)},
+    faults.push_back({{"id", f.id},
+                      {"kind", f.kind},
+                      {"target_kind", f.target_kind},
+                      {"target", f.target},
+                      {"start", FormatTimeFull(f.start)},
+                      {"end", FormatTimeFull(f.end)},
                       {"fraction", f.cut_milli / 1000.0}});
   }
   j["compliance"] = {{"exclusivity_violations", r.audit.exclusivity_violations},
@@ -509,8 +554,13 @@ void WriteJson(const Report& r, std::ostream& out) {
                      {"faults", r.audit.faults}};
   Json& inputs = j["inputs"] = Json::array();
   for (const InputRow& i : r.inputs) {
-    inputs.push_back({{"format", i.format}, {"path", i.path}, {"records", i.records}, {"accepted", i.accepted},
-                      {"filtered", i.filtered}, {"bad_rows", i.bad_rows}, {"bad_row_messages", i.bad_row_messages},
+    inputs.push_back({{"format", i.format},
+                      {"path", i.path},
+                      {"records", i.records},
+                      {"accepted", i.accepted},
+                      {"filtered", i.filtered},
+                      {"bad_rows", i.bad_rows},
+                      {"bad_row_messages", i.bad_row_messages},
                       {"added", i.added}});
   }
   out << j.dump(2) << '\n';

@@ -10,22 +10,38 @@ using world::ServiceIndex;
 
 const char* EventTypeName(EventType type) {
   switch (type) {
-    case EventType::kJobArrived: return "job-arrived";
-    case EventType::kJobStarted: return "job-started";
-    case EventType::kJobFinished: return "job-finished";
-    case EventType::kJobPreempted: return "job-preempted";
-    case EventType::kJobInterrupted: return "job-interrupted";
-    case EventType::kReplicaStarted: return "replica-started";
-    case EventType::kReplicaStopped: return "replica-stopped";
-    case EventType::kReplicaLost: return "replica-lost";
-    case EventType::kServiceShort: return "service-short";
-    case EventType::kServiceRecovered: return "service-recovered";
-    case EventType::kPoolCapacity: return "pool-capacity";
-    case EventType::kSitePower: return "site-power";
-    case EventType::kFaultStarted: return "fault-started";
-    case EventType::kFaultEnded: return "fault-ended";
-    case EventType::kContractsChanged: return "contracts-changed";
-    case EventType::kExclusivityException: return "exclusivity-exception";
+    case EventType::kJobArrived:
+      return "job-arrived";
+    case EventType::kJobStarted:
+      return "job-started";
+    case EventType::kJobFinished:
+      return "job-finished";
+    case EventType::kJobPreempted:
+      return "job-preempted";
+    case EventType::kJobInterrupted:
+      return "job-interrupted";
+    case EventType::kReplicaStarted:
+      return "replica-started";
+    case EventType::kReplicaStopped:
+      return "replica-stopped";
+    case EventType::kReplicaLost:
+      return "replica-lost";
+    case EventType::kServiceShort:
+      return "service-short";
+    case EventType::kServiceRecovered:
+      return "service-recovered";
+    case EventType::kPoolCapacity:
+      return "pool-capacity";
+    case EventType::kSitePower:
+      return "site-power";
+    case EventType::kFaultStarted:
+      return "fault-started";
+    case EventType::kFaultEnded:
+      return "fault-ended";
+    case EventType::kContractsChanged:
+      return "contracts-changed";
+    case EventType::kExclusivityException:
+      return "exclusivity-exception";
   }
   return "?";
 }
@@ -41,15 +57,20 @@ Result<Policy> ParsePolicy(std::string_view name) {
 
 const char* PolicyName(Policy policy) {
   switch (policy) {
-    case Policy::kPriority: return "priority";
-    case Policy::kFifo: return "fifo";
-    case Policy::kSjf: return "sjf";
-    case Policy::kSrtf: return "srtf";
+    case Policy::kPriority:
+      return "priority";
+    case Policy::kFifo:
+      return "fifo";
+    case Policy::kSjf:
+      return "sjf";
+    case Policy::kSrtf:
+      return "srtf";
   }
   return "?";
 }
 
-Scheduler::Scheduler(const world::World& world, Options options, Time start, Timer* timer, Observer* observer)
+Scheduler::Scheduler(const world::World& world, Options options, Time start, Timer* timer,
+                     Observer* observer)
     : world_(world),
       options_(options),
       timer_(timer),
@@ -86,9 +107,11 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
     if (svc.accelerators.empty()) {
       for (const auto& a : world.accelerators) slowest = std::min(slowest, a.speed_milli);
     } else {
-      for (auto a : svc.accelerators) slowest = std::min(slowest, world.accelerators[a].speed_milli);
+      for (auto a : svc.accelerators)
+        slowest = std::min(slowest, world.accelerators[a].speed_milli);
     }
-    services_[s].min_replica_tokens = std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
+    services_[s].min_replica_tokens =
+        std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
   }
 }
 
@@ -109,18 +132,23 @@ void Scheduler::Watch(world::WorkloadKind kind, int32_t index) {
 Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
   const world::Job& job = world_.jobs[j];
   switch (options_.policy) {
-    case Policy::kFifo: return {0, job.arrival.unix_seconds(), j};
-    case Policy::kSjf: return {job.work_gpu_seconds / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(), j};
+    case Policy::kFifo:
+      return {0, job.arrival.unix_seconds(), j};
+    case Policy::kSjf:
+      return {job.work_gpu_seconds / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(), j};
     case Policy::kSrtf:  // queued: remaining_work is current
-      return {jobs_[j].remaining_work / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(), j};
-    case Policy::kPriority: break;
+      return {jobs_[j].remaining_work / std::max<int64_t>(1, job.gpus), job.arrival.unix_seconds(),
+              j};
+    case Policy::kPriority:
+      break;
   }
   return {-static_cast<int64_t>(job.priority), job.arrival.unix_seconds(), j};
 }
 
 placement::Context Scheduler::MakeContext(Time now) const {
-  return placement::Context{world_, fleet_, rules_, now, this,
-                            options_.policy == Policy::kPriority ? &reserved_ : nullptr};
+  return placement::Context{world_, fleet_,
+                            rules_, now,
+                            this,   options_.policy == Policy::kPriority ? &reserved_ : nullptr};
 }
 
 placement::Request Scheduler::JobRequest(JobIndex j) const {
@@ -198,7 +226,8 @@ int64_t Scheduler::RemainingSeconds(JobIndex j, Time now) const {
 }
 
 bool Scheduler::ShorterJobMayPreempt(const Allocation& a) const {
-  return placing_remaining_ >= 0 && !a.is_service && RemainingSeconds(a.owner, placing_now_) > placing_remaining_;
+  return placing_remaining_ >= 0 && !a.is_service &&
+         RemainingSeconds(a.owner, placing_now_) > placing_remaining_;
 }
 
 int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
@@ -220,8 +249,8 @@ int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
   return sum;
 }
 
-int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool, int64_t gpus, int64_t gang,
-                                 int32_t priority, bool preemptible, Time now) {
+int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool, int64_t gpus,
+                                 int64_t gang, int32_t priority, bool preemptible, Time now) {
   int32_t id;
   if (!free_allocs_.empty()) {
     id = free_allocs_.back();
@@ -286,7 +315,8 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   const world::Job& job = world_.jobs[j];
   JobState& s = jobs_[j];
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
-  s.alloc = NewAllocation(false, j, d.pool, d.alloc_gpus, job.gpus, job.priority, job.preemptible, now);
+  s.alloc =
+      NewAllocation(false, j, d.pool, d.alloc_gpus, job.gpus, job.priority, job.preemptible, now);
   s.status = JobStatus::kRunning;
   if (s.first_start == Time::Min()) s.first_start = now;
   ++s.starts;
@@ -299,8 +329,10 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   const int64_t seconds = std::max<int64_t>(1, (s.remaining_work * 1000 + rate - 1) / rate);
   timer_->AtJobFinish(j, s.epoch, now + Duration::Seconds(seconds));
   Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, 0});
-  auto v = rules_.Check(job.workload_class, job.model_family, provider, now, fleet_.provider_in_outage());
-  if (v.via_outage_exception) Emit({now, EventType::kExclusivityException, j, d.pool, d.alloc_gpus, 0, 0});
+  auto v = rules_.Check(job.workload_class, job.model_family, provider, now,
+                        fleet_.provider_in_outage());
+  if (v.via_outage_exception)
+    Emit({now, EventType::kExclusivityException, j, d.pool, d.alloc_gpus, 0, 0});
 }
 
 void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
@@ -336,7 +368,8 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
 
 void Scheduler::JobFinishDue(JobIndex j, uint32_t epoch, Time now) {
   JobState& s = jobs_[j];
-  if (s.status != JobStatus::kRunning || s.epoch != epoch) return;  // stale: the run was interrupted
+  if (s.status != JobStatus::kRunning || s.epoch != epoch)
+    return;  // stale: the run was interrupted
   const Allocation& a = allocs_[s.alloc];
   const PoolIndex pool = a.pool;
   s.gpu_seconds += a.gpus * (now - a.start).seconds();
@@ -363,11 +396,13 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
   scratch_victims_.clear();
   for (int32_t id : pool_allocs_[pool]) {
     const Allocation& a = allocs_[id];
-    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) scratch_victims_.push_back(id);
+    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a))
+      scratch_victims_.push_back(id);
   }
   std::sort(scratch_victims_.begin(), scratch_victims_.end(), [&](int32_t x, int32_t y) {
     const Allocation &a = allocs_[x], &b = allocs_[y];
-    if (placing_remaining_ >= 0 && !a.is_service && !b.is_service) {  // SRTF: longest remaining first
+    if (placing_remaining_ >= 0 && !a.is_service &&
+        !b.is_service) {  // SRTF: longest remaining first
       const int64_t ra = RemainingSeconds(a.owner, now), rb = RemainingSeconds(b.owner, now);
       if (ra != rb) return ra > rb;
     }
@@ -393,7 +428,8 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   if (d.pool == world::kNone) return false;
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, svc.priority, -1 - s, now);
   IntegrateService(s, now);
-  const int32_t id = NewAllocation(true, s, d.pool, d.alloc_gpus, svc.gpus_per_replica, svc.priority, false, now);
+  const int32_t id =
+      NewAllocation(true, s, d.pool, d.alloc_gpus, svc.gpus_per_replica, svc.priority, false, now);
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
   allocs_[id].tokens = svc.replica_tokens_per_s * speed / 1000;
   st.replicas.push_back(id);
@@ -422,7 +458,8 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   Emit({now, EventType::kReplicaStarted, s, d.pool, d.alloc_gpus, allocs_[id].tokens, replaces});
   auto v = rules_.Check(svc.workload_class, svc.model_family, world_.pools[d.pool].provider, now,
                         fleet_.provider_in_outage());
-  if (v.via_outage_exception) Emit({now, EventType::kExclusivityException, s, d.pool, d.alloc_gpus, 0, 1});
+  if (v.via_outage_exception)
+    Emit({now, EventType::kExclusivityException, s, d.pool, d.alloc_gpus, 0, 1});
   return true;
 }
 
@@ -461,8 +498,8 @@ void Scheduler::UpdateShortness(ServiceIndex s, Time now) {
   const bool short_now = st.capacity < st.demand;
   if (short_now == st.short_now) return;
   st.short_now = short_now;
-  Emit({now, short_now ? EventType::kServiceShort : EventType::kServiceRecovered, s, world::kNone, 0, st.demand,
-        st.capacity});
+  Emit({now, short_now ? EventType::kServiceShort : EventType::kServiceRecovered, s, world::kNone,
+        0, st.demand, st.capacity});
 }
 
 void Scheduler::ServiceDemandChanged(ServiceIndex s, Time now) {
@@ -620,7 +657,8 @@ void Scheduler::PoolInstalledChanged(PoolIndex pool, Time now) {
   fleet_.SetInstalled(pool, world_.pools[pool].gpus.At(now), now);
   if (fleet_.pool(pool).capacity > before) ++generation_;
   EnforceLimits(pool, now);
-  Emit({now, EventType::kPoolCapacity, pool, pool, 0, fleet_.pool(pool).capacity, fleet_.pool(pool).installed});
+  Emit({now, EventType::kPoolCapacity, pool, pool, 0, fleet_.pool(pool).capacity,
+        fleet_.pool(pool).installed});
 }
 
 void Scheduler::SitePowerChanged(world::SiteIndex site, Time now) {
@@ -635,9 +673,11 @@ void Scheduler::ApplyFaultToPools(world::FaultIndex f, int32_t sign, Time now) {
   const world::Fault& fault = world_.faults[f];
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     const world::Pool& pool = world_.pools[p];
-    const bool hit = (fault.target_kind == world::FaultTargetKind::kPool && fault.target == static_cast<int32_t>(p)) ||
-                     (fault.target_kind == world::FaultTargetKind::kSite && fault.target == pool.site) ||
-                     (fault.target_kind == world::FaultTargetKind::kProvider && fault.target == pool.provider);
+    const bool hit =
+        (fault.target_kind == world::FaultTargetKind::kPool &&
+         fault.target == static_cast<int32_t>(p)) ||
+        (fault.target_kind == world::FaultTargetKind::kSite && fault.target == pool.site) ||
+        (fault.target_kind == world::FaultTargetKind::kProvider && fault.target == pool.provider);
     if (!hit) continue;
     const PoolIndex pi = static_cast<PoolIndex>(p);
     if (fault.kind == world::FaultKind::kOutage) {
@@ -646,7 +686,8 @@ void Scheduler::ApplyFaultToPools(world::FaultIndex f, int32_t sign, Time now) {
       fleet_.AddCut(pi, sign * fault.cut_milli, now);
     }
     EnforceLimits(pi, now);
-    Emit({now, EventType::kPoolCapacity, pi, pi, 0, fleet_.pool(pi).capacity, fleet_.pool(pi).installed});
+    Emit({now, EventType::kPoolCapacity, pi, pi, 0, fleet_.pool(pi).capacity,
+          fleet_.pool(pi).installed});
   }
 }
 
@@ -656,7 +697,8 @@ void Scheduler::FaultStarted(world::FaultIndex f, Time now) {
   if (fault.kind == world::FaultKind::kOutage) {
     // A provider- or site-wide outage is a declared outage of the provider (for
     // exclusivity outage exceptions).
-    if (fault.target_kind == world::FaultTargetKind::kProvider) fleet_.AddProviderOutage(fault.target, 1);
+    if (fault.target_kind == world::FaultTargetKind::kProvider)
+      fleet_.AddProviderOutage(fault.target, 1);
     if (fault.target_kind == world::FaultTargetKind::kSite) {
       fleet_.AddSiteOutage(fault.target, 1);
       fleet_.AddProviderOutage(world_.sites[fault.target].provider, 1);
@@ -671,7 +713,8 @@ void Scheduler::FaultEnded(world::FaultIndex f, Time now) {
   Emit({now, EventType::kFaultEnded, f, world::kNone, 0, 0, 0});
   ApplyFaultToPools(f, -1, now);
   if (fault.kind == world::FaultKind::kOutage) {
-    if (fault.target_kind == world::FaultTargetKind::kProvider) fleet_.AddProviderOutage(fault.target, -1);
+    if (fault.target_kind == world::FaultTargetKind::kProvider)
+      fleet_.AddProviderOutage(fault.target, -1);
     if (fault.target_kind == world::FaultTargetKind::kSite) {
       fleet_.AddSiteOutage(fault.target, -1);
       fleet_.AddProviderOutage(world_.sites[fault.target].provider, -1);
@@ -708,7 +751,8 @@ void Scheduler::EnforceExclusivity(Time now) {
       cls = world_.jobs[a.owner].workload_class;
       family = world_.jobs[a.owner].model_family;
     }
-    if (!rules_.Check(cls, family, world_.pools[a.pool].provider, now, fleet_.provider_in_outage()).allowed) {
+    if (!rules_.Check(cls, family, world_.pools[a.pool].provider, now, fleet_.provider_in_outage())
+             .allowed) {
       violators.push_back(static_cast<int32_t>(id));
     }
   }

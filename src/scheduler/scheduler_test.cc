@@ -13,7 +13,9 @@ using polycloud::testing::T;
 
 class FakeTimer final : public Timer {
  public:
-  void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override { calls.push_back({job, epoch, at}); }
+  void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override {
+    calls.push_back({job, epoch, at});
+  }
   struct Call {
     world::JobIndex job;
     uint32_t epoch;
@@ -41,7 +43,8 @@ class Recorder final : public Observer {
 
 // Runs a scenario through the simulator with a recorder attached.
 struct SimRun {
-  explicit SimRun(const std::string& yaml, Policy policy = Policy::kPriority) : world(LoadWorld(yaml)) {
+  explicit SimRun(const std::string& yaml, Policy policy = Policy::kPriority)
+      : world(LoadWorld(yaml)) {
     sim::Options options;
     options.scheduler.policy = policy;
     sim = std::make_unique<sim::Simulator>(world, options);
@@ -192,8 +195,10 @@ jobs:
 )";
   for (int i = 0; i < 48; ++i) {
     char line[160];
-    std::snprintf(line, sizeof line, "  - {id: small-%02d, gpus: 4, work_gpu_hours: 8, arrival: 2026-01-01T%02d:%02d:00Z}\n",
-                  i, i / 2, (i % 2) * 30);
+    std::snprintf(
+        line, sizeof line,
+        "  - {id: small-%02d, gpus: 4, work_gpu_hours: 8, arrival: 2026-01-01T%02d:%02d:00Z}\n", i,
+        i / 2, (i % 2) * 30);
     yaml += line;
   }
   SimRun run(yaml);

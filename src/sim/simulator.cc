@@ -65,13 +65,27 @@ void Simulator::OnEvent(const scheduler::Event& event) {
 void Simulator::Apply(const Item& item) {
   const Time now = item.at;
   switch (item.kind) {
-    case Kind::kFinish: scheduler_.JobFinishDue(item.index, item.epoch, now); break;
-    case Kind::kPoolRamp: scheduler_.PoolInstalledChanged(item.index, now); break;
-    case Kind::kSitePower: scheduler_.SitePowerChanged(item.index, now); break;
-    case Kind::kDemand: scheduler_.ServiceDemandChanged(item.index, now); break;
-    case Kind::kFaultStart: scheduler_.FaultStarted(item.index, now); break;
-    case Kind::kFaultEnd: scheduler_.FaultEnded(item.index, now); break;
-    case Kind::kContracts: scheduler_.ContractsChanged(now); break;
+    case Kind::kFinish:
+      scheduler_.JobFinishDue(item.index, item.epoch, now);
+      break;
+    case Kind::kPoolRamp:
+      scheduler_.PoolInstalledChanged(item.index, now);
+      break;
+    case Kind::kSitePower:
+      scheduler_.SitePowerChanged(item.index, now);
+      break;
+    case Kind::kDemand:
+      scheduler_.ServiceDemandChanged(item.index, now);
+      break;
+    case Kind::kFaultStart:
+      scheduler_.FaultStarted(item.index, now);
+      break;
+    case Kind::kFaultEnd:
+      scheduler_.FaultEnded(item.index, now);
+      break;
+    case Kind::kContracts:
+      scheduler_.ContractsChanged(now);
+      break;
   }
 }
 
@@ -113,14 +127,16 @@ RunStats Simulator::Run() {
 }
 
 void EventLogWriter::OnEvent(const scheduler::Event& e) {
-  const bool about_service = e.type == EventType::kReplicaStarted || e.type == EventType::kReplicaStopped ||
-                             e.type == EventType::kReplicaLost || e.type == EventType::kServiceShort ||
-                             e.type == EventType::kServiceRecovered ||
-                             (e.type == EventType::kExclusivityException && e.aux == 1);
-  const bool about_job = !about_service && (e.type == EventType::kJobArrived || e.type == EventType::kJobStarted ||
-                                            e.type == EventType::kJobFinished || e.type == EventType::kJobPreempted ||
-                                            e.type == EventType::kJobInterrupted ||
-                                            e.type == EventType::kExclusivityException);
+  const bool about_service =
+      e.type == EventType::kReplicaStarted || e.type == EventType::kReplicaStopped ||
+      e.type == EventType::kReplicaLost || e.type == EventType::kServiceShort ||
+      e.type == EventType::kServiceRecovered ||
+      (e.type == EventType::kExclusivityException && e.aux == 1);
+  const bool about_job =
+      !about_service &&
+      (e.type == EventType::kJobArrived || e.type == EventType::kJobStarted ||
+       e.type == EventType::kJobFinished || e.type == EventType::kJobPreempted ||
+       e.type == EventType::kJobInterrupted || e.type == EventType::kExclusivityException);
   if (filter_index_ != world::kNone) {
     if (filter_service_ ? !about_service : !about_job) return;
     if (e.subject != filter_index_) return;
@@ -128,30 +144,48 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
   out_ << FormatTimeFull(e.at) << ' ' << scheduler::EventTypeName(e.type);
   if (about_service) out_ << ' ' << world_.services[e.subject].id;
   if (about_job) out_ << ' ' << world_.jobs[e.subject].id;
-  if (e.pool != world::kNone && e.type != EventType::kPoolCapacity) out_ << " pool=" << world_.pools[e.pool].id;
+  if (e.pool != world::kNone && e.type != EventType::kPoolCapacity)
+    out_ << " pool=" << world_.pools[e.pool].id;
   switch (e.type) {
-    case EventType::kJobArrived: out_ << " gpus=" << e.gpus; break;
-    case EventType::kJobStarted: out_ << " gpus=" << e.gpus << " runs=" << FormatDuration(Duration(e.value)); break;
-    case EventType::kJobPreempted:
-      out_ << " lost_gpu_h=" << e.value / 3600 << " by="
-           << (e.aux >= 0 ? world_.jobs[e.aux].id : world_.services[-1 - e.aux].id);
+    case EventType::kJobArrived:
+      out_ << " gpus=" << e.gpus;
       break;
-    case EventType::kJobInterrupted: out_ << " lost_gpu_h=" << e.value / 3600; break;
+    case EventType::kJobStarted:
+      out_ << " gpus=" << e.gpus << " runs=" << FormatDuration(Duration(e.value));
+      break;
+    case EventType::kJobPreempted:
+      out_ << " lost_gpu_h=" << e.value / 3600
+           << " by=" << (e.aux >= 0 ? world_.jobs[e.aux].id : world_.services[-1 - e.aux].id);
+      break;
+    case EventType::kJobInterrupted:
+      out_ << " lost_gpu_h=" << e.value / 3600;
+      break;
     case EventType::kReplicaStarted:
       out_ << " gpus=" << e.gpus << " tokens_per_s=" << e.value
-           << (e.aux == 1 ? " replaces-lost" : e.aux == 2 ? " failover" : "");
+           << (e.aux == 1   ? " replaces-lost"
+               : e.aux == 2 ? " failover"
+                            : "");
       break;
     case EventType::kReplicaStopped:
-    case EventType::kReplicaLost: out_ << " gpus=" << e.gpus; break;
+    case EventType::kReplicaLost:
+      out_ << " gpus=" << e.gpus;
+      break;
     case EventType::kServiceShort:
-    case EventType::kServiceRecovered: out_ << " demand=" << e.value << " capacity=" << e.aux; break;
+    case EventType::kServiceRecovered:
+      out_ << " demand=" << e.value << " capacity=" << e.aux;
+      break;
     case EventType::kPoolCapacity:
       out_ << ' ' << world_.pools[e.subject].id << " usable=" << e.value << " installed=" << e.aux;
       break;
-    case EventType::kSitePower: out_ << ' ' << world_.sites[e.subject].id << " power=" << FormatPower(Power(e.value)); break;
+    case EventType::kSitePower:
+      out_ << ' ' << world_.sites[e.subject].id << " power=" << FormatPower(Power(e.value));
+      break;
     case EventType::kFaultStarted:
-    case EventType::kFaultEnded: out_ << ' ' << world_.faults[e.subject].id; break;
-    default: break;
+    case EventType::kFaultEnded:
+      out_ << ' ' << world_.faults[e.subject].id;
+      break;
+    default:
+      break;
   }
   out_ << '\n';
 }
@@ -169,8 +203,8 @@ void Audit::OnEvent(const scheduler::Event& e) {
     auto v = rules_.Check(cls, family, p, e.at, provider_outage_);
     if (!v.allowed) {
       ++counts_.exclusivity_violations;
-      violations_.push_back(FormatTimeFull(e.at) + " " + who + " started at " + world_.providers[p].id + ": " +
-                            rules_.Describe(v, cls));
+      violations_.push_back(FormatTimeFull(e.at) + " " + who + " started at " +
+                            world_.providers[p].id + ": " + rules_.Describe(v, cls));
     }
   };
   switch (e.type) {
@@ -190,11 +224,23 @@ void Audit::OnEvent(const scheduler::Event& e) {
       }
       break;
     }
-    case EventType::kJobFinished: ++counts_.job_finishes; break;
-    case EventType::kJobPreempted: ++counts_.preemptions; counts_.lost_work_gpu_seconds += e.value; break;
-    case EventType::kJobInterrupted: ++counts_.interruptions; counts_.lost_work_gpu_seconds += e.value; break;
-    case EventType::kReplicaLost: ++counts_.replicas_lost; break;
-    case EventType::kExclusivityException: ++counts_.exclusivity_exceptions; break;
+    case EventType::kJobFinished:
+      ++counts_.job_finishes;
+      break;
+    case EventType::kJobPreempted:
+      ++counts_.preemptions;
+      counts_.lost_work_gpu_seconds += e.value;
+      break;
+    case EventType::kJobInterrupted:
+      ++counts_.interruptions;
+      counts_.lost_work_gpu_seconds += e.value;
+      break;
+    case EventType::kReplicaLost:
+      ++counts_.replicas_lost;
+      break;
+    case EventType::kExclusivityException:
+      ++counts_.exclusivity_exceptions;
+      break;
     case EventType::kFaultStarted:
     case EventType::kFaultEnded: {
       const world::Fault& f = world_.faults[e.subject];
@@ -210,7 +256,8 @@ void Audit::OnEvent(const scheduler::Event& e) {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 

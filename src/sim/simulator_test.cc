@@ -44,7 +44,8 @@ Output RunScenario(const std::string& path, std::optional<uint64_t> seed = std::
   sim.AddObserver(&log);
   sim.AddObserver(&audit);
   RunStats stats = sim.Run();
-  report::Report r = report::Build(scenario->world, sim.scheduler(), audit, stats, scenario->options.policy);
+  report::Report r =
+      report::Build(scenario->world, sim.scheduler(), audit, stats, scenario->options.policy);
   report::WriteJson(r, json);
   report::WriteText(r, text);
   return {events.str(), json.str(), text.str()};
@@ -66,8 +67,10 @@ TEST(GoldenScenarioTest, EventLogsMatchTheCheckedInGoldens) {
     if (update) {
       std::ofstream(golden, std::ios::binary) << events;
     } else {
-      ASSERT_TRUE(fs::exists(golden)) << golden << " is missing; run with POLYCLOUD_UPDATE_GOLDENS=1";
-      EXPECT_EQ(events, ReadFile(golden)) << "the event log changed; if intended, rerun with POLYCLOUD_UPDATE_GOLDENS=1";
+      ASSERT_TRUE(fs::exists(golden))
+          << golden << " is missing; run with POLYCLOUD_UPDATE_GOLDENS=1";
+      EXPECT_EQ(events, ReadFile(golden))
+          << "the event log changed; if intended, rerun with POLYCLOUD_UPDATE_GOLDENS=1";
     }
     ++checked;
   }
@@ -75,7 +78,8 @@ TEST(GoldenScenarioTest, EventLogsMatchTheCheckedInGoldens) {
 }
 
 TEST(DeterminismTest, SameScenarioAndSeedGiveByteIdenticalOutput) {
-  const std::string path = std::string(POLYCLOUD_SOURCE_DIR) + "/tests/scenarios/ramps_and_contracts.yaml";
+  const std::string path =
+      std::string(POLYCLOUD_SOURCE_DIR) + "/tests/scenarios/ramps_and_contracts.yaml";
   Output a = RunScenario(path), b = RunScenario(path);
   EXPECT_FALSE(a.events.empty());
   EXPECT_EQ(a.events, b.events);
@@ -95,7 +99,8 @@ TEST(DeterminismTest, TheShippedExampleIsDeterministic) {
 
 // The example tells the story of the seed articles; pin the story, not the numbers.
 TEST(ExampleStoryTest, AzureOutageMovesConsumerChatButNotTheStatelessApi) {
-  auto scenario = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/openai-2025.yaml");
+  auto scenario =
+      io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/examples/openai-2025.yaml");
   ASSERT_TRUE(scenario.ok()) << scenario.status().message();
   const world::World& w = scenario->world;
   Options options;
@@ -107,10 +112,10 @@ TEST(ExampleStoryTest, AzureOutageMovesConsumerChatButNotTheStatelessApi) {
   const auto& api = sim.scheduler().services()[w.FindService("stateless-api")];
   const auto& chat = sim.scheduler().services()[w.FindService("consumer-chat")];
   const world::ProviderIndex azure = w.FindProvider("azure");
-  EXPECT_EQ(api.replicas.size(), 0u);             // exclusive to azure, which is down
+  EXPECT_EQ(api.replicas.size(), 0u);  // exclusive to azure, which is down
   EXPECT_TRUE(api.short_now);
   EXPECT_EQ(api.failovers, 0);
-  EXPECT_GT(chat.failovers, 0);                   // consumer chat moved
+  EXPECT_GT(chat.failovers, 0);  // consumer chat moved
   EXPECT_EQ(chat.per_provider[azure], 0);
   EXPECT_GT(chat.replicas.size(), 0u);
   EXPECT_EQ(audit.counts().exclusivity_violations, 0);

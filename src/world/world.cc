@@ -10,38 +10,37 @@ namespace polycloud::world {
 // of the Grace CPU).
 const std::vector<Accelerator>& BuiltinAccelerators() {
   static const std::vector<Accelerator> kTable = {
-      {"H100", 80, Power::Watts(700), 1000},
-      {"H200", 141, Power::Watts(700), 1200},
-      {"B200", 192, Power::Watts(1000), 2200},
-      {"GB200", 186, Power::Watts(1200), 2500},
-      {"GB300", 288, Power::Watts(1400), 3300},
-      {"MI300X", 192, Power::Watts(750), 900},
-      {"MI355X", 288, Power::Watts(1400), 2000},
-      {"Trainium2", 96, Power::Watts(500), 650},
-      {"TPUv5p", 95, Power::Watts(450), 700},
-      {"A100", 80, Power::Watts(400), 400},
-      {"A10", 24, Power::Watts(150), 120},
-      {"V100", 32, Power::Watts(300), 150},
-      {"P100", 16, Power::Watts(250), 80},
-      {"T4", 16, Power::Watts(70), 60},
+      {"H100", 80, Power::Watts(700), 1000},     {"H200", 141, Power::Watts(700), 1200},
+      {"B200", 192, Power::Watts(1000), 2200},   {"GB200", 186, Power::Watts(1200), 2500},
+      {"GB300", 288, Power::Watts(1400), 3300},  {"MI300X", 192, Power::Watts(750), 900},
+      {"MI355X", 288, Power::Watts(1400), 2000}, {"Trainium2", 96, Power::Watts(500), 650},
+      {"TPUv5p", 95, Power::Watts(450), 700},    {"A100", 80, Power::Watts(400), 400},
+      {"A10", 24, Power::Watts(150), 120},       {"V100", 32, Power::Watts(300), 150},
+      {"P100", 16, Power::Watts(250), 80},       {"T4", 16, Power::Watts(70), 60},
   };
   return kTable;
 }
 
 const char* PricingKindName(PricingKind kind) {
   switch (kind) {
-    case PricingKind::kReserved: return "reserved";
-    case PricingKind::kOnDemand: return "on-demand";
-    case PricingKind::kSpot: return "spot";
+    case PricingKind::kReserved:
+      return "reserved";
+    case PricingKind::kOnDemand:
+      return "on-demand";
+    case PricingKind::kSpot:
+      return "spot";
   }
   return "?";
 }
 
 const char* WorkloadKindName(WorkloadKind kind) {
   switch (kind) {
-    case WorkloadKind::kTraining: return "training";
-    case WorkloadKind::kBatch: return "batch";
-    case WorkloadKind::kService: return "service";
+    case WorkloadKind::kTraining:
+      return "training";
+    case WorkloadKind::kBatch:
+      return "batch";
+    case WorkloadKind::kService:
+      return "service";
   }
   return "?";
 }
@@ -52,9 +51,12 @@ const char* FaultKindName(FaultKind kind) {
 
 const char* FaultTargetKindName(FaultTargetKind kind) {
   switch (kind) {
-    case FaultTargetKind::kProvider: return "provider";
-    case FaultTargetKind::kSite: return "site";
-    case FaultTargetKind::kPool: return "pool";
+    case FaultTargetKind::kProvider:
+      return "provider";
+    case FaultTargetKind::kSite:
+      return "site";
+    case FaultTargetKind::kPool:
+      return "pool";
   }
   return "?";
 }
@@ -77,13 +79,20 @@ int32_t Lookup(const std::unordered_map<std::string, int32_t>& m, std::string_vi
 }  // namespace
 
 void World::BuildIndexes() {
-  IndexBy(accelerators, [](const Accelerator& a) { return a.name; }, accelerator_ids_);
-  IndexBy(providers, [](const Provider& p) { return p.id; }, provider_ids_);
-  IndexBy(sites, [](const Site& s) { return s.id; }, site_ids_);
-  IndexBy(pools, [](const Pool& p) { return p.id; }, pool_ids_);
-  IndexBy(contracts, [](const Contract& c) { return c.id; }, contract_ids_);
-  IndexBy(jobs, [](const Job& j) { return j.id; }, job_ids_);
-  IndexBy(services, [](const Service& s) { return s.id; }, service_ids_);
+  IndexBy(
+      accelerators, [](const Accelerator& a) { return a.name; }, accelerator_ids_);
+  IndexBy(
+      providers, [](const Provider& p) { return p.id; }, provider_ids_);
+  IndexBy(
+      sites, [](const Site& s) { return s.id; }, site_ids_);
+  IndexBy(
+      pools, [](const Pool& p) { return p.id; }, pool_ids_);
+  IndexBy(
+      contracts, [](const Contract& c) { return c.id; }, contract_ids_);
+  IndexBy(
+      jobs, [](const Job& j) { return j.id; }, job_ids_);
+  IndexBy(
+      services, [](const Service& s) { return s.id; }, service_ids_);
   pools_by_accelerator_.assign(accelerators.size(), {});
   for (size_t i = 0; i < pools.size(); ++i) {
     if (pools[i].accelerator >= 0 &&
@@ -93,7 +102,9 @@ void World::BuildIndexes() {
   }
 }
 
-AcceleratorIndex World::FindAccelerator(std::string_view n) const { return Lookup(accelerator_ids_, n); }
+AcceleratorIndex World::FindAccelerator(std::string_view n) const {
+  return Lookup(accelerator_ids_, n);
+}
 ProviderIndex World::FindProvider(std::string_view id) const { return Lookup(provider_ids_, id); }
 SiteIndex World::FindSite(std::string_view id) const { return Lookup(site_ids_, id); }
 PoolIndex World::FindPool(std::string_view id) const { return Lookup(pool_ids_, id); }

@@ -17,8 +17,8 @@ extern "C" int PolycloudFuzzScenario(const uint8_t* data, size_t size) {
   using namespace polycloud;
   io::LoadOptions options;
   options.max_stream_jobs = 10'000;  // keep memory bounded under the fuzzer
-  auto result = io::LoadScenarioString(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml",
-                                       options);
+  auto result = io::LoadScenarioString(std::string_view(reinterpret_cast<const char*>(data), size),
+                                       "fuzz.yaml", options);
   if (!result.ok()) {
     POLYCLOUD_CHECK(result.status().code() == StatusCode::kInvalidInput);
     std::istringstream lines(result.status().message());
@@ -43,11 +43,14 @@ extern "C" int PolycloudFuzzScenario(const uint8_t* data, size_t size) {
     POLYCLOUD_CHECK(j.gpus >= 1);
     for (auto a : j.accelerators) POLYCLOUD_CHECK(a >= 0 && a < n(w.accelerators));
   }
-  for (size_t i = 1; i < w.jobs.size(); ++i) POLYCLOUD_CHECK(w.jobs[i - 1].arrival <= w.jobs[i].arrival);
+  for (size_t i = 1; i < w.jobs.size(); ++i)
+    POLYCLOUD_CHECK(w.jobs[i - 1].arrival <= w.jobs[i].arrival);
   for (const auto& f : w.faults) POLYCLOUD_CHECK(f.end > f.start && f.target >= 0);
   return 0;
 }
 
 #ifdef POLYCLOUD_LIBFUZZER_MAIN
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { return PolycloudFuzzScenario(data, size); }
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return PolycloudFuzzScenario(data, size);
+}
 #endif

@@ -25,10 +25,10 @@ namespace polycloud {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // a bad command line or API argument
-  kInvalidInput,      // an input file (scenario, trace, catalog) failed validation
-  kNotFound,          // a named thing (workload, file) does not exist
-  kIoError,           // a file could not be read or written
+  kInvalidArgument,  // a bad command line or API argument
+  kInvalidInput,     // an input file (scenario, trace, catalog) failed validation
+  kNotFound,         // a named thing (workload, file) does not exist
+  kIoError,          // a file could not be read or written
   kFailedPrecondition,
   kInternal,
 };
@@ -46,8 +46,7 @@ const char* StatusCodeName(StatusCode code);
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
 
@@ -61,7 +60,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status InvalidInput(std::string m) { return {StatusCode::kInvalidInput, std::move(m)}; }
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -74,7 +75,7 @@ inline int ExitCodeFor(const Status& s) { return ExitCodeFor(s.code()); }
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Internal("Result constructed from an OK status");
   }
@@ -82,9 +83,18 @@ class [[nodiscard]] Result {
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  const T& value() const& { Check(); return *value_; }
-  T& value() & { Check(); return *value_; }
-  T&& value() && { Check(); return std::move(*value_); }
+  const T& value() const& {
+    Check();
+    return *value_;
+  }
+  T& value() & {
+    Check();
+    return *value_;
+  }
+  T&& value() && {
+    Check();
+    return std::move(*value_);
+  }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
@@ -106,10 +116,10 @@ class [[nodiscard]] Result {
 #define POLYCLOUD_CONCAT_INNER_(a, b) a##b
 #define POLYCLOUD_CONCAT_(a, b) POLYCLOUD_CONCAT_INNER_(a, b)
 
-#define POLYCLOUD_RETURN_IF_ERROR(expr)        \
-  do {                                         \
-    ::polycloud::Status status_ = (expr);      \
-    if (!status_.ok()) return status_;         \
+#define POLYCLOUD_RETURN_IF_ERROR(expr)   \
+  do {                                    \
+    ::polycloud::Status status_ = (expr); \
+    if (!status_.ok()) return status_;    \
   } while (0)
 
 #define POLYCLOUD_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -121,12 +131,12 @@ class [[nodiscard]] Result {
   POLYCLOUD_ASSIGN_OR_RETURN_IMPL_(POLYCLOUD_CONCAT_(result_, __LINE__), lhs, expr)
 
 // A programmer error: crash loudly with the condition and location.
-#define POLYCLOUD_CHECK(cond)                                                   \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define POLYCLOUD_CHECK(cond)                                                    \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
       std::cerr << __FILE__ << ":" << __LINE__ << ": check failed: " #cond "\n"; \
-      std::abort();                                                             \
-    }                                                                           \
+      std::abort();                                                              \
+    }                                                                            \
   } while (0)
 
 #endif  // POLYCLOUD_BASE_STATUS_H_

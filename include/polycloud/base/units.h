@@ -31,8 +31,14 @@ class Quantity {
   constexpr Quantity operator+(Quantity o) const { return Quantity(raw_ + o.raw_); }
   constexpr Quantity operator-(Quantity o) const { return Quantity(raw_ - o.raw_); }
   constexpr Quantity operator-() const { return Quantity(-raw_); }
-  constexpr Quantity& operator+=(Quantity o) { raw_ += o.raw_; return *this; }
-  constexpr Quantity& operator-=(Quantity o) { raw_ -= o.raw_; return *this; }
+  constexpr Quantity& operator+=(Quantity o) {
+    raw_ += o.raw_;
+    return *this;
+  }
+  constexpr Quantity& operator-=(Quantity o) {
+    raw_ -= o.raw_;
+    return *this;
+  }
   constexpr Quantity operator*(int64_t k) const { return Quantity(raw_ * k); }
   constexpr bool is_zero() const { return raw_ == 0; }
 
@@ -104,11 +110,11 @@ inline Money CostOfGpuSeconds(int64_t gpu_seconds, Money price_per_gpu_hour) {
 }
 
 // "$1,234.567890" style rendering is the report's job; these are plain forms.
-std::string FormatMoney(Money m);          // "1234.56" (dollars, 2 decimals, rounded)
-std::string FormatMoneyExact(Money m);     // "1234.567890"
-std::string FormatMoneyShort(Money m);     // "$1.23B", "$45.6M", "$789.0K", "$12.34"
-std::string FormatPower(Power p);          // "12.345 MW"
-std::string FormatDuration(Duration d);    // "3d04h05m06s" / "45s"
+std::string FormatMoney(Money m);        // "1234.56" (dollars, 2 decimals, rounded)
+std::string FormatMoneyExact(Money m);   // "1234.567890"
+std::string FormatMoneyShort(Money m);   // "$1.23B", "$45.6M", "$789.0K", "$12.34"
+std::string FormatPower(Power p);        // "12.345 MW"
+std::string FormatDuration(Duration d);  // "3d04h05m06s" / "45s"
 
 }  // namespace polycloud
 

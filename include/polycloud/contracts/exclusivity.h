@@ -28,7 +28,7 @@ namespace polycloud::contracts {
 
 struct ExclusivityVerdict {
   bool allowed = true;
-  bool via_outage_exception = false;      // allowed only because the holder is in outage
+  bool via_outage_exception = false;             // allowed only because the holder is in outage
   world::ContractIndex contract = world::kNone;  // the clause that decided, when one did
   int32_t clause = -1;
   world::ProviderIndex holder = world::kNone;

@@ -36,8 +36,8 @@ struct Diagnostic {
 
 // Scenario-level settings that are not part of the world itself.
 struct ScenarioOptions {
-  std::string policy = "priority";   // scheduler policy name: priority, fifo, sjf, srtf
-  bool consolidate = false;          // scheduler.placement: consolidated
+  std::string policy = "priority";  // scheduler policy name: priority, fifo, sjf, srtf
+  bool consolidate = false;         // scheduler.placement: consolidated
 };
 
 // One entry of the scenario's `traces:` section, parsed and checked but not
@@ -55,15 +55,16 @@ struct ScenarioTrace {
   // time (on the trace's clock) is in [from, until); move `from` to `start_at`.
   bool has_from = false, has_until = false, has_start_at = false;
   Time from, until, start_at;
-  std::string accelerator;      // philly: the trace's GPU; alibaba-gpu: reference GPU ("" = reader default)
-  std::string id_prefix;        // philly job ids ("" = reader default "philly-")
+  std::string
+      accelerator;  // philly: the trace's GPU; alibaba-gpu: reference GPU ("" = reader default)
+  std::string id_prefix;  // philly job ids ("" = reader default "philly-")
   bool has_trace_start = false;
-  Time trace_start;             // alibaba-gpu: the instant the pod times count from
-  std::string provider;         // skypilot, alibaba-gpu / alibaba-spot node lists ("" = default)
-  int64_t gpus_per_pool = 0;    // skypilot
-  std::string service;          // azure-llm: the service (with `demand: trace`) it drives
+  Time trace_start;           // alibaba-gpu: the instant the pod times count from
+  std::string provider;       // skypilot, alibaba-gpu / alibaba-spot node lists ("" = default)
+  int64_t gpus_per_pool = 0;  // skypilot
+  std::string service;        // azure-llm: the service (with `demand: trace`) it drives
   Duration bucket = Duration::Seconds(60);  // azure-llm
-  std::string tokens = "all";   // azure-llm: all, generated or context
+  std::string tokens = "all";               // azure-llm: all, generated or context
 };
 
 struct Scenario {
@@ -73,7 +74,7 @@ struct Scenario {
 };
 
 struct LoadOptions {
-  std::optional<uint64_t> seed;      // replaces the scenario's seed (job streams are drawn with it)
+  std::optional<uint64_t> seed;  // replaces the scenario's seed (job streams are drawn with it)
   int64_t max_stream_jobs = 50'000'000;  // job streams may generate at most this many jobs in all
 };
 
@@ -87,7 +88,8 @@ Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& op
 // The same, returning every diagnostic instead of a joined message (for tests
 // and tools). Empty diagnostics ⇔ success.
 Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
-                                    std::vector<Diagnostic>* diagnostics, const LoadOptions& options = {});
+                                    std::vector<Diagnostic>* diagnostics,
+                                    const LoadOptions& options = {});
 
 // Stops collecting after this many diagnostics (the message says so).
 inline constexpr size_t kMaxDiagnostics = 50;

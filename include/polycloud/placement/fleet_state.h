@@ -18,13 +18,13 @@
 namespace polycloud::placement {
 
 struct PoolState {
-  int64_t installed = 0;          // GPUs installed now (the ramp)
-  int64_t capacity = 0;           // usable now: installed, less faults, 0 outside the contract
-  int64_t used = 0;               // GPUs allocated
-  int64_t cut_milli = 0;          // capacity removed by capacity_cut faults (thousandths, capped at 1000)
-  int32_t outages = 0;            // outage faults in force on this pool (directly or via site/provider)
+  int64_t installed = 0;  // GPUs installed now (the ramp)
+  int64_t capacity = 0;   // usable now: installed, less faults, 0 outside the contract
+  int64_t used = 0;       // GPUs allocated
+  int64_t cut_milli = 0;  // capacity removed by capacity_cut faults (thousandths, capped at 1000)
+  int32_t outages = 0;    // outage faults in force on this pool (directly or via site/provider)
   bool contract_in_force = true;
-  int64_t max_gang = 0;           // largest gang the fabric allows (world::EffectiveMaxGang)
+  int64_t max_gang = 0;  // largest gang the fabric allows (world::EffectiveMaxGang)
   // Integrals, in GPU-seconds, up to `integrated_to`.
   int64_t used_gpu_seconds = 0;
   int64_t capacity_gpu_seconds = 0;
@@ -37,9 +37,9 @@ struct PoolState {
 };
 
 struct SiteState {
-  Power capacity;                 // facility power limit now
-  Power used;                     // power drawn by allocated GPUs (× PUE)
-  Power peak;                     // highest `used` seen
+  Power capacity;  // facility power limit now
+  Power used;      // power drawn by allocated GPUs (× PUE)
+  Power peak;      // highest `used` seen
   bool limited = false;
   int32_t outages = 0;
   Power headroom() const { return capacity > used ? capacity - used : Power(); }

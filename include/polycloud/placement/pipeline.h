@@ -142,7 +142,7 @@ struct CandidateVerdict {
 
 struct Explanation {
   Time at;
-  std::string subject;                // "job research-0042", "service chat replica"
+  std::string subject;  // "job research-0042", "service chat replica"
   int64_t gpus = 0;
   std::vector<std::string> scorer_names;
   std::vector<std::string> scorer_units;
@@ -154,7 +154,7 @@ struct Explanation {
 struct Decision {
   world::PoolIndex pool = world::kNone;  // kNone: nowhere now
   int64_t alloc_gpus = 0;
-  bool needs_preemption = false;          // the caller must free GPUs in `pool` first
+  bool needs_preemption = false;  // the caller must free GPUs in `pool` first
   int64_t total_score = 0;
   // When nowhere: the filter that rejected the most candidates (for the log),
   // and the pool that failed only for lack of GPUs or power and has the most
@@ -198,8 +198,8 @@ class Placer {
   const world::World& world_;
   std::vector<std::unique_ptr<Filter>> filters_;
   std::vector<std::unique_ptr<Scorer>> scorers_;
-  std::vector<Survivor> survivors_;        // scratch, reused across decisions
-  std::vector<int32_t> obstacle_counts_;   // scratch: rejections per filter
+  std::vector<Survivor> survivors_;               // scratch, reused across decisions
+  std::vector<int32_t> obstacle_counts_;          // scratch: rejections per filter
   world::PoolIndex best_blocked_ = world::kNone;  // scratch
 };
 

@@ -162,8 +162,8 @@ struct AppliedTrace {
 };
 
 // AddTraceToWorld, also saying what was added.
-Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec, const traces::ReadOptions& read,
-                                             world::World& world);
+Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec,
+                                             const traces::ReadOptions& read, world::World& world);
 
 // Applies a loaded scenario's `traces:` section to its world, in file order
 // (docs/scenario.md "traces"): job traces add jobs (only arrivals in

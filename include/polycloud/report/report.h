@@ -29,7 +29,7 @@ namespace polycloud::report {
 
 struct Usage {
   int64_t used_gpu_seconds = 0;
-  int64_t capacity_gpu_seconds = 0;   // usable capacity (after faults, inside contracts)
+  int64_t capacity_gpu_seconds = 0;  // usable capacity (after faults, inside contracts)
   Money spend;
   int64_t utilisation_milli() const {
     return capacity_gpu_seconds > 0 ? used_gpu_seconds * 1000 / capacity_gpu_seconds : 0;
@@ -62,10 +62,10 @@ struct ContractRow {
   Time start, end;
   Money committed;
   bool take_or_pay = false;
-  Money spent;                 // in the simulated window
-  Money projected_term_spend;  // spend extrapolated over the whole term at the run's rate
-  Money projected_shortfall;   // committed - projected, when positive
-  int64_t covered_seconds = 0; // part of the term the run covered
+  Money spent;                  // in the simulated window
+  Money projected_term_spend;   // spend extrapolated over the whole term at the run's rate
+  Money projected_shortfall;    // committed - projected, when positive
+  int64_t covered_seconds = 0;  // part of the term the run covered
   int32_t exclusivity_clauses = 0;
 };
 
@@ -75,10 +75,10 @@ struct Percentiles {
 };
 
 struct JobGroupRow {
-  std::string name;            // workload class
+  std::string name;  // workload class
   int64_t total = 0, completed = 0, running = 0, queued = 0, not_arrived = 0;
-  Percentiles queue_wait;      // first start - arrival, over started jobs
-  Percentiles completion;      // finish - arrival, over completed jobs
+  Percentiles queue_wait;  // first start - arrival, over started jobs
+  Percentiles completion;  // finish - arrival, over completed jobs
   int64_t preemptions = 0, interruptions = 0;
   int64_t lost_work_gpu_seconds = 0;
   int64_t moved_provider = 0;  // jobs that ran at more than one provider
@@ -87,7 +87,7 @@ struct JobGroupRow {
 
 struct ServiceRow {
   std::string id, model, workload_class;
-  int64_t served_milli = 0;    // share of demand served, thousandths
+  int64_t served_milli = 0;  // share of demand served, thousandths
   int64_t short_seconds = 0;
   int64_t demand_token_seconds = 0, served_token_seconds = 0;
   int32_t peak_replicas = 0, replicas_at_end = 0;
@@ -111,7 +111,7 @@ struct InputRow {
   int64_t filtered = 0;  // left out on purpose (outside the window, CPU-only, ...)
   int64_t bad_rows = 0;  // malformed rows skipped (skip_bad_rows / --skip-bad-rows)
   std::vector<std::string> bad_row_messages;  // the first few "path:line: ..."
-  std::string added;     // "1234 jobs", "52 pools", "demand of service ..."
+  std::string added;                          // "1234 jobs", "52 pools", "demand of service ..."
 };
 
 struct Report {
@@ -123,13 +123,13 @@ struct Report {
   int64_t scheduler_events = 0;
   int64_t placement_attempts = 0;
   Usage total;
-  Money total_cost;            // spend + shortfall of take-or-pay contracts
+  Money total_cost;  // spend + shortfall of take-or-pay contracts
   Money total_shortfall;
   std::vector<ProviderRow> providers;
   std::vector<SiteRow> sites;
   std::vector<PoolRow> pools;
   std::vector<ContractRow> contracts;
-  std::vector<JobGroupRow> jobs;   // one row per workload class, then "all"
+  std::vector<JobGroupRow> jobs;  // one row per workload class, then "all"
   std::vector<ServiceRow> services;
   std::vector<FaultRow> faults;
   sim::Audit::Counts audit;
@@ -137,8 +137,8 @@ struct Report {
   std::vector<InputRow> inputs;  // filled by the caller (Build does not read inputs)
 };
 
-Report Build(const world::World& world, const scheduler::Scheduler& scheduler, const sim::Audit& audit,
-             const sim::RunStats& stats, const std::string& policy);
+Report Build(const world::World& world, const scheduler::Scheduler& scheduler,
+             const sim::Audit& audit, const sim::RunStats& stats, const std::string& policy);
 
 // Percentiles of a sample of seconds (nearest rank); sorts `values`.
 Percentiles ComputePercentiles(std::vector<int64_t>& values);

@@ -34,23 +34,27 @@
 namespace polycloud::scheduler {
 
 enum class EventType : uint8_t {
-  kJobArrived,          // subject = job
-  kJobStarted,          // subject = job, pool, gpus, value = expected run seconds
-  kJobFinished,         // subject = job, pool
-  kJobPreempted,        // subject = job, pool, value = lost reference GPU-seconds, aux = preemptor job/service
-  kJobInterrupted,      // subject = job, pool, value = lost reference GPU-seconds (fault, cut, power, contract)
-  kReplicaStarted,      // subject = service, pool, gpus, value = tokens/s, aux = 1 replaces a lost
-                        // replica at the same provider, 2 fails over from another provider
-  kReplicaStopped,      // subject = service, pool (scaled down)
-  kReplicaLost,         // subject = service, pool (fault, cut, power, contract)
-  kServiceShort,        // subject = service, value = demand, aux = capacity (tokens/s): cannot meet demand
-  kServiceRecovered,    // subject = service: demand met again
-  kPoolCapacity,        // subject = pool, value = usable GPUs, aux = installed
-  kSitePower,           // subject = site, value = watts
-  kFaultStarted,        // subject = fault
-  kFaultEnded,          // subject = fault
-  kContractsChanged,    // a contract term or exclusivity clause started or ended
-  kExclusivityException,// subject = job or service (aux 0 job, 1 service), pool: ran via an outage exception
+  kJobArrived,        // subject = job
+  kJobStarted,        // subject = job, pool, gpus, value = expected run seconds
+  kJobFinished,       // subject = job, pool
+  kJobPreempted,      // subject = job, pool, value = lost reference GPU-seconds, aux = preemptor
+                      // job/service
+  kJobInterrupted,    // subject = job, pool, value = lost reference GPU-seconds (fault, cut, power,
+                      // contract)
+  kReplicaStarted,    // subject = service, pool, gpus, value = tokens/s, aux = 1 replaces a lost
+                      // replica at the same provider, 2 fails over from another provider
+  kReplicaStopped,    // subject = service, pool (scaled down)
+  kReplicaLost,       // subject = service, pool (fault, cut, power, contract)
+  kServiceShort,      // subject = service, value = demand, aux = capacity (tokens/s): cannot meet
+                      // demand
+  kServiceRecovered,  // subject = service: demand met again
+  kPoolCapacity,      // subject = pool, value = usable GPUs, aux = installed
+  kSitePower,         // subject = site, value = watts
+  kFaultStarted,      // subject = fault
+  kFaultEnded,        // subject = fault
+  kContractsChanged,  // a contract term or exclusivity clause started or ended
+  kExclusivityException,  // subject = job or service (aux 0 job, 1 service), pool: ran via an
+                          // outage exception
 };
 const char* EventTypeName(EventType type);
 
@@ -107,45 +111,47 @@ enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
 
 struct JobState {
   JobStatus status = JobStatus::kNotArrived;
-  int64_t remaining_work = 0;        // reference GPU-seconds
+  int64_t remaining_work = 0;  // reference GPU-seconds
   int32_t alloc = -1;
-  uint32_t epoch = 0;                // bumped on every start/stop; stale finishes are ignored
+  uint32_t epoch = 0;  // bumped on every start/stop; stale finishes are ignored
   Time first_start = Time::Min();
   Time end = Time::Min();
   int32_t starts = 0;
   int32_t interruptions = 0;
   int32_t preemptions = 0;
-  int64_t lost_work = 0;             // reference GPU-seconds lost to interruptions
-  int64_t gpu_seconds = 0;           // GPU-seconds allocated over all runs
+  int64_t lost_work = 0;    // reference GPU-seconds lost to interruptions
+  int64_t gpu_seconds = 0;  // GPU-seconds allocated over all runs
   world::PoolIndex last_pool = world::kNone;
-  int32_t providers_used_mask = 0;   // bit per provider (first 31), to count moves
+  int32_t providers_used_mask = 0;  // bit per provider (first 31), to count moves
   uint64_t failed_generation = ~0ULL;
   world::PoolIndex reserved_pool = world::kNone;  // pool held while it waits (priority policy)
 };
 
 struct ServiceState {
-  std::vector<int32_t> replicas;     // allocation ids
-  std::vector<int32_t> per_provider; // replicas at each provider
-  int64_t capacity = 0;              // tokens/s of the live replicas
-  int64_t demand = 0;                // tokens/s asked now
-  int64_t served_token_seconds = 0;  // ∫ min(capacity, demand)
-  int64_t demand_token_seconds = 0;  // ∫ demand
-  int64_t short_seconds = 0;         // time with capacity < demand
+  std::vector<int32_t> replicas;      // allocation ids
+  std::vector<int32_t> per_provider;  // replicas at each provider
+  int64_t capacity = 0;               // tokens/s of the live replicas
+  int64_t demand = 0;                 // tokens/s asked now
+  int64_t served_token_seconds = 0;   // ∫ min(capacity, demand)
+  int64_t demand_token_seconds = 0;   // ∫ demand
+  int64_t short_seconds = 0;          // time with capacity < demand
   Time integrated_to;
   bool short_now = false;
-  std::vector<int32_t> lost_pending; // lost replicas not yet replaced, by the provider they were lost at
-  int32_t replaced = 0;              // lost replicas replaced anywhere
-  int32_t failovers = 0;             // lost replicas replaced at another provider
+  std::vector<int32_t>
+      lost_pending;       // lost replicas not yet replaced, by the provider they were lost at
+  int32_t replaced = 0;   // lost replicas replaced anywhere
+  int32_t failovers = 0;  // lost replicas replaced at another provider
   int32_t replicas_lost = 0;
   int32_t peak_replicas = 0;
   uint64_t failed_generation = ~0ULL;
-  bool may_shrink = true;            // demand fell or replicas changed since the last scale-down check
-  int64_t min_replica_tokens = 1;    // tokens/s of a replica on the slowest allowed accelerator
+  bool may_shrink = true;  // demand fell or replicas changed since the last scale-down check
+  int64_t min_replica_tokens = 1;  // tokens/s of a replica on the slowest allowed accelerator
 };
 
 class Scheduler final : public placement::PreemptionOracle {
  public:
-  Scheduler(const world::World& world, Options options, Time start, Timer* timer, Observer* observer);
+  Scheduler(const world::World& world, Options options, Time start, Timer* timer,
+            Observer* observer);
 
   // Inputs. Each reads the world at `now`; call Schedule(now) after a batch.
   void JobArrived(world::JobIndex job, Time now);
@@ -166,7 +172,7 @@ class Scheduler final : public placement::PreemptionOracle {
   struct WatchedDecision {
     placement::Explanation explanation;
     bool placed = false;
-    int32_t repeats = 1;            // identical consecutive blocked attempts folded together
+    int32_t repeats = 1;  // identical consecutive blocked attempts folded together
     Time last_at;
   };
   const std::vector<WatchedDecision>& watched() const { return watched_; }
@@ -186,12 +192,12 @@ class Scheduler final : public placement::PreemptionOracle {
     bool preemptible = false;
     int32_t owner = world::kNone;
     world::PoolIndex pool = world::kNone;
-    int64_t gpus = 0;                // allocated (whole nodes for large gangs)
-    int64_t gang = 0;                // requested
+    int64_t gpus = 0;  // allocated (whole nodes for large gangs)
+    int64_t gang = 0;  // requested
     int32_t priority = 0;
-    int32_t slot = -1;               // position in pool_allocs_[pool]
+    int32_t slot = -1;  // position in pool_allocs_[pool]
     Time start;
-    int64_t tokens = 0;              // replicas: throughput
+    int64_t tokens = 0;  // replicas: throughput
   };
   struct QueueKey {
     int64_t k1, k2;
@@ -206,10 +212,11 @@ class Scheduler final : public placement::PreemptionOracle {
   placement::Context MakeContext(Time now) const;
   placement::Request JobRequest(world::JobIndex j) const;
   placement::Request ReplicaRequest(world::ServiceIndex s) const;
-  placement::Decision Decide(const placement::Request& req, Time now, bool watched, const std::string& subject);
+  placement::Decision Decide(const placement::Request& req, Time now, bool watched,
+                             const std::string& subject);
 
-  int32_t NewAllocation(bool is_service, int32_t owner, world::PoolIndex pool, int64_t gpus, int64_t gang,
-                        int32_t priority, bool preemptible, Time now);
+  int32_t NewAllocation(bool is_service, int32_t owner, world::PoolIndex pool, int64_t gpus,
+                        int64_t gang, int32_t priority, bool preemptible, Time now);
   void FreeAllocation(int32_t id, Time now);
   void StartJob(world::JobIndex j, const placement::Decision& d, Time now);
   void StopJob(world::JobIndex j, StopReason why, int64_t by, Time now);
@@ -227,7 +234,9 @@ class Scheduler final : public placement::PreemptionOracle {
   void IntegrateService(world::ServiceIndex s, Time now);
   void UpdateShortness(world::ServiceIndex s, Time now);
   void ApplyFaultToPools(world::FaultIndex f, int32_t sign, Time now);
-  void Emit(const Event& e) { if (observer_) observer_->OnEvent(e); }
+  void Emit(const Event& e) {
+    if (observer_) observer_->OnEvent(e);
+  }
   bool IsWatched(bool service, int32_t index) const {
     return watch_index_ == index && watch_service_ == service;
   }
@@ -260,7 +269,11 @@ class Scheduler final : public placement::PreemptionOracle {
   // Jobs of one shape (allowed accelerators, class, model family) fail alike.
   std::vector<int32_t> job_shape_;
   std::map<std::string, int32_t> shapes_;
-  struct ShapeFailure { uint64_t pass = 0; int64_t gang = 0; int32_t priority = 0; };
+  struct ShapeFailure {
+    uint64_t pass = 0;
+    int64_t gang = 0;
+    int32_t priority = 0;
+  };
   std::vector<ShapeFailure> shape_failures_;
   uint64_t pass_ = 0;
 

@@ -45,8 +45,8 @@ struct Options {
 };
 
 struct RunStats {
-  int64_t events = 0;               // simulator events processed (incl. arrivals)
-  int64_t scheduler_events = 0;     // events the scheduler reported
+  int64_t events = 0;            // simulator events processed (incl. arrivals)
+  int64_t scheduler_events = 0;  // events the scheduler reported
   Time end;
 };
 
@@ -67,7 +67,15 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override;
 
  private:
-  enum class Kind : uint8_t { kFinish, kPoolRamp, kSitePower, kDemand, kFaultStart, kFaultEnd, kContracts };
+  enum class Kind : uint8_t {
+    kFinish,
+    kPoolRamp,
+    kSitePower,
+    kDemand,
+    kFaultStart,
+    kFaultEnd,
+    kContracts
+  };
   struct Item {
     Time at;
     uint64_t seq;
@@ -99,7 +107,10 @@ class EventLogWriter final : public scheduler::Observer {
   EventLogWriter(const world::World& world, std::ostream& out) : world_(world), out_(out) {}
   void OnEvent(const scheduler::Event& event) override;
   // Only events about this workload (for `explain`); kNone = all.
-  void FilterTo(bool service, int32_t index) { filter_service_ = service; filter_index_ = index; }
+  void FilterTo(bool service, int32_t index) {
+    filter_service_ = service;
+    filter_index_ = index;
+  }
 
  private:
   const world::World& world_;

@@ -36,10 +36,10 @@ inline constexpr int32_t kNone = -1;
 inline constexpr int64_t kMilli = 1000;
 
 struct Accelerator {
-  std::string name;           // "H100", "GB200", ...
-  int64_t memory_gb = 0;      // HBM per GPU
-  Power watts;                // board power per GPU
-  int64_t speed_milli = 1000; // relative training/inference speed, H100 = 1000
+  std::string name;            // "H100", "GB200", ...
+  int64_t memory_gb = 0;       // HBM per GPU
+  Power watts;                 // board power per GPU
+  int64_t speed_milli = 1000;  // relative training/inference speed, H100 = 1000
 };
 
 // The built-in accelerator table (H100, H200, B200, GB200, GB300, MI300X,
@@ -55,9 +55,9 @@ struct Site {
   std::string id;
   ProviderIndex provider = kNone;
   std::string region;
-  int64_t pue_milli = 1000;           // power usage effectiveness × 1000
-  StepSchedule<Power> power;          // facility power capacity over time
-  bool power_limited = false;         // false: no power limit given
+  int64_t pue_milli = 1000;    // power usage effectiveness × 1000
+  StepSchedule<Power> power;   // facility power capacity over time
+  bool power_limited = false;  // false: no power limit given
 };
 
 enum class PricingKind { kReserved, kOnDemand, kSpot };
@@ -66,15 +66,15 @@ const char* PricingKindName(PricingKind kind);
 struct Pool {
   std::string id;
   SiteIndex site = kNone;
-  ProviderIndex provider = kNone;     // the site's provider, denormalised
+  ProviderIndex provider = kNone;  // the site's provider, denormalised
   AcceleratorIndex accelerator = kNone;
   PricingKind pricing = PricingKind::kOnDemand;
-  StepSchedule<int64_t> gpus;         // GPUs installed over time (ramps become steps)
+  StepSchedule<int64_t> gpus;  // GPUs installed over time (ramps become steps)
   Money price_per_gpu_hour;
   int64_t gpus_per_node = 8;
-  int64_t domain_size = 8;            // GPUs in one interconnect domain (NVL72 rack: 72)
-  int64_t max_gang = 0;               // largest gang the fabric allows; 0 = the pool's size
-  ContractIndex contract = kNone;     // contract the pool is bought under
+  int64_t domain_size = 8;         // GPUs in one interconnect domain (NVL72 rack: 72)
+  int64_t max_gang = 0;            // largest gang the fabric allows; 0 = the pool's size
+  ContractIndex contract = kNone;  // contract the pool is bought under
 };
 
 // Workload class "*" matches every class; an empty model_family matches every model.
@@ -82,17 +82,17 @@ struct ExclusivityClause {
   std::string workload_class;
   std::string model_family;
   Time from = Time::Min();
-  Time until = Time::Max();           // exclusive: the clause holds for from <= t < until
-  bool outage_exception = false;      // others may serve while the holder has an outage
+  Time until = Time::Max();       // exclusive: the clause holds for from <= t < until
+  bool outage_exception = false;  // others may serve while the holder has an outage
 };
 
 struct Contract {
   std::string id;
   ProviderIndex provider = kNone;
   Time start;
-  Time end;                           // exclusive
-  Money committed_spend;              // over the whole term; 0 = none
-  bool take_or_pay = false;           // shortfall is paid anyway
+  Time end;                  // exclusive
+  Money committed_spend;     // over the whole term; 0 = none
+  bool take_or_pay = false;  // shortfall is paid anyway
   std::vector<ExclusivityClause> exclusivity;
 };
 
@@ -103,16 +103,16 @@ const char* WorkloadKindName(WorkloadKind kind);
 struct Job {
   std::string id;
   WorkloadKind kind = WorkloadKind::kTraining;
-  std::string workload_class;         // "training", "batch", "research", ...
-  std::string model_family;           // optional
+  std::string workload_class;  // "training", "batch", "research", ...
+  std::string model_family;    // optional
   int64_t gpus = 1;
-  int64_t work_gpu_seconds = 0;       // reference (H100) GPU-seconds of work
+  int64_t work_gpu_seconds = 0;                // reference (H100) GPU-seconds of work
   std::vector<AcceleratorIndex> accelerators;  // allowed types; empty = any
-  Duration checkpoint_interval;       // 0 = no checkpoints: an interruption loses the run
-  int32_t priority = 0;               // higher runs first and may preempt lower preemptible work
+  Duration checkpoint_interval;                // 0 = no checkpoints: an interruption loses the run
+  int32_t priority = 0;  // higher runs first and may preempt lower preemptible work
   Time arrival;
   bool preemptible = false;
-  std::string stream;                 // the job stream it was generated from, if any
+  std::string stream;  // the job stream it was generated from, if any
 };
 
 // An inference service: replicas of `gpus_per_replica`, scaled to demand.
@@ -122,9 +122,9 @@ struct Service {
   std::string model_family;
   std::string workload_class;
   int64_t gpus_per_replica = 8;
-  int64_t replica_tokens_per_s = 1;   // throughput of one replica on the reference accelerator
+  int64_t replica_tokens_per_s = 1;  // throughput of one replica on the reference accelerator
   std::vector<AcceleratorIndex> accelerators;
-  int32_t min_providers = 1;          // present at this many providers at least
+  int32_t min_providers = 1;  // present at this many providers at least
   int32_t priority = 1000;
   StepSchedule<int64_t> demand_tokens_per_s;
 };
@@ -138,8 +138,8 @@ struct Fault {
   std::string id;
   FaultKind kind = FaultKind::kOutage;
   FaultTargetKind target_kind = FaultTargetKind::kProvider;
-  int32_t target = kNone;             // index into providers, sites or pools
-  int64_t cut_milli = 1000;           // capacity removed, thousandths (outage: 1000)
+  int32_t target = kNone;    // index into providers, sites or pools
+  int64_t cut_milli = 1000;  // capacity removed, thousandths (outage: 1000)
   Time start;
   Time end;
 };
@@ -155,7 +155,7 @@ struct World {
   std::vector<Site> sites;
   std::vector<Pool> pools;
   std::vector<Contract> contracts;
-  std::vector<Job> jobs;              // sorted by (arrival, id index) after loading
+  std::vector<Job> jobs;  // sorted by (arrival, id index) after loading
   std::vector<Service> services;
   std::vector<Fault> faults;
 
@@ -169,7 +169,9 @@ struct World {
   ServiceIndex FindService(std::string_view id) const;
 
   // Pools of each accelerator type, in index order (built by BuildIndexes()).
-  const std::vector<PoolIndex>& PoolsOf(AcceleratorIndex a) const { return pools_by_accelerator_[a]; }
+  const std::vector<PoolIndex>& PoolsOf(AcceleratorIndex a) const {
+    return pools_by_accelerator_[a];
+  }
   // Rebuilds the id maps and per-accelerator pool lists; call after mutating.
   void BuildIndexes();
 
