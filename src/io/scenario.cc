@@ -110,8 +110,9 @@ class MapReader {
       if (!taken_.count(key)) {
         std::string known;
         for (const std::string& k : taken_) known += (known.empty() ? "" : ", ") + k;
-        diags_.Add(kv.first,
-                   "unknown key \"" + key + "\" in " + what_ + " (expected one of: " + known + ")");
+        std::string message = "unknown key \"" + key + "\" in ";
+        message.append(what_).append(" (expected one of: ").append(known).append(")");
+        diags_.Add(kv.first, std::move(message));
       }
     }
   }

@@ -122,10 +122,13 @@ class [[nodiscard]] Result {
     if (!status_.ok()) return status_;    \
   } while (0)
 
+// `lhs` may be a declaration ("auto x"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define POLYCLOUD_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                     \
   if (!tmp.ok()) return tmp.status();                    \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define POLYCLOUD_ASSIGN_OR_RETURN(lhs, expr) \
   POLYCLOUD_ASSIGN_OR_RETURN_IMPL_(POLYCLOUD_CONCAT_(result_, __LINE__), lhs, expr)
