@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "tests/testing/scenario_fixture.h"
 
 extern "C" int PolycloudFuzzScenario(const uint8_t* data, size_t size);
 
@@ -31,10 +31,7 @@ TEST(ScenarioFuzzTargetTest, SurvivesTruncatedAndCorruptedSeeds) {
   for (const char* dir : {"examples", "tests/bad", "tests/scenarios"}) {
     for (const auto& e : fs::directory_iterator(fs::path(POLYCLOUD_SOURCE_DIR) / dir)) {
       if (e.path().extension() != ".yaml") continue;
-      std::ifstream in(e.path(), std::ios::binary);
-      std::ostringstream s;
-      s << in.rdbuf();
-      seeds.push_back(s.str());
+      seeds.push_back(polycloud::testing::ReadTestFile(e.path().string()));
     }
   }
   int runs = 0;

@@ -7,18 +7,12 @@
 #include <sstream>
 
 #include "polycloud/base/parse.h"
+#include "tests/testing/scenario_fixture.h"
 
 namespace polycloud::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Each tests/bad/*.yaml lists the errors it must produce, in its header:
 //   # expect: LINE:COLUMN: text the message contains
@@ -33,7 +27,7 @@ TEST(ScenarioValidationTest, EachBadInputReportsEveryErrorWithItsPosition) {
   ASSERT_GE(files.size(), 15u);
   for (const fs::path& file : files) {
     SCOPED_TRACE(file.filename().string());
-    const std::string text = ReadFile(file);
+    const std::string text = polycloud::testing::ReadTestFile(file);
     struct Expect {
       int line = 0, column = 0;
       std::string text;

@@ -10,18 +10,12 @@
 #include "polycloud/base/parse.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/report/report.h"
+#include "tests/testing/scenario_fixture.h"
 
 namespace polycloud::sim {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 struct Output {
   std::string events;
@@ -69,7 +63,7 @@ TEST(GoldenScenarioTest, EventLogsMatchTheCheckedInGoldens) {
     } else {
       ASSERT_TRUE(fs::exists(golden))
           << golden << " is missing; run with POLYCLOUD_UPDATE_GOLDENS=1";
-      EXPECT_EQ(events, ReadFile(golden))
+      EXPECT_EQ(events, polycloud::testing::ReadTestFile(golden))
           << "the event log changed; if intended, rerun with POLYCLOUD_UPDATE_GOLDENS=1";
     }
     ++checked;

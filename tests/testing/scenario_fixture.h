@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "polycloud/base/parse.h"
@@ -23,6 +25,14 @@ inline world::World LoadWorld(const std::string& yaml) {
 }
 
 inline Time T(const char* text) { return ParseTime(text).value(); }
+
+// The whole file as bytes ("" when unreadable; the caller's assertions fail).
+inline std::string ReadTestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 // A two-provider world: azure (reserved H100 under a take-or-pay contract that
 // makes "stateless-api" exclusive to azure until 2030) and aws (on-demand H100
