@@ -100,6 +100,12 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
     fleet_.SetInstalled(static_cast<PoolIndex>(p), world.pools[p].gpus.At(start), start);
   }
   ApplyContractTerms(start);
+  for (size_t i = 0; i < services_.size(); ++i)
+    service_order_.push_back(static_cast<ServiceIndex>(i));
+  std::stable_sort(service_order_.begin(), service_order_.end(),
+                   [&](ServiceIndex a, ServiceIndex b) {
+                     return world.services[a].priority > world.services[b].priority;
+                   });
   for (size_t s = 0; s < world.services.size(); ++s) {
     const world::Service& svc = world.services[s];
     services_[s].demand = svc.demand_tokens_per_s.At(start);
@@ -179,13 +185,14 @@ placement::Request Scheduler::ReplicaRequest(ServiceIndex s) const {
   return r;
 }
 
-placement::Decision Scheduler::Decide(const placement::Request& req, Time now, bool watched,
-                                      const std::string& subject) {
+placement::Decision Scheduler::Decide(const placement::Request& req, Time now, bool watched) {
   ++attempts_;
   placement::Context ctx = MakeContext(now);
   if (!watched) return placer_.Place(ctx, req, nullptr);
   WatchedDecision wd;
-  wd.explanation.subject = subject;
+  wd.explanation.subject = req.kind == world::WorkloadKind::kService
+                               ? "service " + std::string(req.id) + " replica"
+                               : "job " + std::string(req.id);
   placement::Decision d = placer_.Place(ctx, req, &wd.explanation);
   wd.placed = d.pool != world::kNone;
   wd.last_at = now;
@@ -424,7 +431,7 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   const world::Service& svc = world_.services[s];
   ServiceState& st = services_[s];
   placement::Request req = ReplicaRequest(s);
-  placement::Decision d = Decide(req, now, IsWatched(true, s), "service " + svc.id + " replica");
+  placement::Decision d = Decide(req, now, IsWatched(true, s));
   if (d.pool == world::kNone) return false;
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, svc.priority, -1 - s, now);
   IntegrateService(s, now);
@@ -550,13 +557,8 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
 }
 
 void Scheduler::Schedule(Time now) {
-  // Services first, highest priority first (they are few).
-  std::vector<ServiceIndex> order(services_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<ServiceIndex>(i);
-  std::stable_sort(order.begin(), order.end(), [&](ServiceIndex a, ServiceIndex b) {
-    return world_.services[a].priority > world_.services[b].priority;
-  });
-  for (ServiceIndex s : order) ReconcileService(s, now);
+  // Services first, highest priority first.
+  for (ServiceIndex s : service_order_) ReconcileService(s, now);
 
   ++pass_;
   // Under the priority policy a job that waits for GPUs or power holds the
@@ -592,7 +594,7 @@ void Scheduler::Schedule(Time now) {
       placing_remaining_ = RemainingSeconds(j, now);
       placing_now_ = now;
     }
-    placement::Decision d = Decide(JobRequest(j), now, watched, "job " + job.id);
+    placement::Decision d = Decide(JobRequest(j), now, watched);
     if (d.pool == world::kNone) {
       placing_remaining_ = -1;
       s.failed_generation = generation_;

@@ -212,8 +212,9 @@ class Scheduler final : public placement::PreemptionOracle {
   placement::Context MakeContext(Time now) const;
   placement::Request JobRequest(world::JobIndex j) const;
   placement::Request ReplicaRequest(world::ServiceIndex s) const;
-  placement::Decision Decide(const placement::Request& req, Time now, bool watched,
-                             const std::string& subject);
+  // Places `req`; when `watched`, records the full explanation (its label is
+  // built from the request only then, so unwatched decisions allocate nothing).
+  placement::Decision Decide(const placement::Request& req, Time now, bool watched);
 
   int32_t NewAllocation(bool is_service, int32_t owner, world::PoolIndex pool, int64_t gpus,
                         int64_t gang, int32_t priority, bool preemptible, Time now);
@@ -256,6 +257,7 @@ class Scheduler final : public placement::PreemptionOracle {
 
   std::vector<JobState> jobs_;
   std::vector<ServiceState> services_;
+  std::vector<world::ServiceIndex> service_order_;  // highest priority first, fixed
   std::vector<Allocation> allocs_;
   std::vector<int32_t> free_allocs_;
   std::vector<std::vector<int32_t>> pool_allocs_;
