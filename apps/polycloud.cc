@@ -40,7 +40,8 @@ void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)");
   cmd->add_option(
       "--policy", c.policy,
-      "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
+      "Scheduler policy: priority (default), fifo, sjf, srtf, or cheapest-price (priority queue, "
+      "list prices, reservations at $0, commitments ignored); overrides the scenario's");
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -91,9 +92,8 @@ void PrintInputs(const std::vector<report::InputRow>& inputs, std::ostream& out)
 
 Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   sim::Options options;
-  POLYCLOUD_ASSIGN_OR_RETURN(
-      options.scheduler.policy,
-      scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
+  POLYCLOUD_RETURN_IF_ERROR(scheduler::SetPolicy(
+      c.policy.empty() ? scenario.options.policy : c.policy, &options.scheduler));
   options.scheduler.consolidate = scenario.options.consolidate;
   return options;
 }
@@ -128,7 +128,7 @@ int Validate(const Common& c) {
 }
 
 int Simulate(const Common& c, const std::string& json_path, const std::string& events_path,
-             bool quiet) {
+             bool quiet, bool compare) {
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   io::Scenario* scenario = &loaded->scenario;
@@ -166,7 +166,7 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
       if (!events_file) return Fail(IoError(events_path + ": cannot open for writing"));
       out = &events_file;
     }
-    log = std::make_unique<sim::EventLogWriter>(w, *out);
+    log = std::make_unique<sim::EventLogWriter>(sim.scheduler(), w, *out);
     sim.AddObserver(log.get());
   }
   const sim::RunStats stats = sim.Run();
@@ -183,8 +183,25 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     if (!events_file) return Fail(IoError(events_path + ": write failed"));
   }
   report::Report r = report::Build(w, sim.scheduler(), audit, stats,
-                                   scheduler::PolicyName(options->scheduler.policy));
+                                   scheduler::PolicyLabel(options->scheduler));
   r.inputs = loaded->inputs;
+  // The same scenario under the other cost model, so the report can compare
+  // total cost (spend + shortfall) under both.
+  bool has_commitments = false;
+  for (const auto& contract : w.contracts)
+    has_commitments |= contract.committed_spend > Money() || !contract.minimums.empty();
+  if (compare && has_commitments) {
+    sim::Options other = *options;
+    other.progress = nullptr;
+    other.scheduler.cost_model =
+        options->scheduler.cost_model == contracts::CostModel::kContractAware
+            ? contracts::CostModel::kCheapestPrice
+            : contracts::CostModel::kContractAware;
+    sim::Simulator baseline(w, other);
+    const sim::RunStats other_stats = baseline.Run();
+    r.comparison.push_back(report::CostOf(w, baseline.scheduler(), other_stats.end,
+                                          scheduler::PolicyLabel(other.scheduler)));
+  }
   if (!json_path.empty()) {
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
     if (!s.ok()) return Fail(s);
@@ -251,6 +268,10 @@ int main(int argc, char** argv) {
       "--events", events_path,
       "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
   simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");
+  bool no_compare = false;
+  simulate->add_flag("--no-compare", no_compare,
+                     "Do not re-run the scenario under the other cost model (contract-aware vs "
+                     "cheapest-price) to compare total cost");
 
   Common explain_args;
   std::string explain_id, explain_at;
@@ -271,7 +292,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (*validate) return Validate(validate_args);
-  if (*simulate) return Simulate(sim_args, json_path, events_path, quiet);
+  if (*simulate) return Simulate(sim_args, json_path, events_path, quiet, !no_compare);
   if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
   if (*app.get_subcommand("replay")) return replay();
   return kExitUsage;

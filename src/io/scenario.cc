@@ -311,6 +311,7 @@ class Loader {
     ForEachItem(top.Take("contracts"), d_, "contracts",
                 [&](const YAML::Node& n) { LoadContract(n, w); });
     ForEachItem(top.Require("pools"), d_, "pools", [&](const YAML::Node& n) { LoadPool(n, w); });
+    if (auto v = top.Take("procurement"); v) LoadProcurement(v, w);
     ForEachItem(top.Take("jobs"), d_, "jobs", [&](const YAML::Node& n) { LoadJob(n, w); });
     ForEachItem(top.Take("job_streams"), d_, "job_streams",
                 [&](const YAML::Node& n) { LoadStream(n, w); });
@@ -335,7 +336,8 @@ class Loader {
     MapReader m(n, "scheduler", d_);
     if (auto v = m.Take("policy"); v) {
       static const std::vector<std::pair<std::string, std::string>> kPolicies = {
-          {"priority", "priority"}, {"fifo", "fifo"}, {"sjf", "sjf"}, {"srtf", "srtf"}};
+          {"priority", "priority"}, {"fifo", "fifo"}, {"sjf", "sjf"}, {"srtf", "srtf"},
+          {"cheapest-price", "cheapest-price"}};
       if (auto p = AsEnum(v, d_, "scheduler.policy", kPolicies)) o.policy = *p;
     }
     if (auto v = m.Take("placement"); v) {
@@ -580,9 +582,197 @@ class Loader {
       e.Finish();
       c.exclusivity.push_back(std::move(clause));
     });
+    if (auto v = m.Take("discount_percent"); v) {
+      if (auto x = AsDecimal(v, d_, "discount_percent", 1)) {
+        if (*x < 0 || *x > 1000) d_.Add(v, "discount_percent must be 0..100, found " + Found(v));
+        c.discount_milli = *x;  // tenths of a percent = thousandths of list
+      }
+    }
+    LoadMinimums(m, c);
+    ForEachItem(m.Take("rofr"), d_, "rofr", [&](const YAML::Node& item) {
+      MapReader r(item, "a right-of-first-refusal clause", d_);
+      if (!r.valid()) return;
+      world::RofrClause clause;
+      clause.from = c.start;
+      if (auto v = r.Take("from"); v) {
+        if (auto t = AsTime(v, d_, "rofr from")) clause.from = *t;
+      }
+      clause.until = c.end;
+      YAML::Node until = r.Take("until");
+      if (until) {
+        if (auto t = AsTime(until, d_, "rofr until")) clause.until = *t;
+      }
+      if (clause.until <= clause.from) {
+        d_.Add(until ? until : item, "rofr until must be after from (from " +
+                                         FormatTime(clause.from) + ", until " +
+                                         FormatTime(clause.until) + ")");
+      }
+      if (auto v = r.Take("response_window"); v) {
+        if (auto x = AsDuration(v, d_, "response_window")) {
+          if (x->seconds() <= 0) d_.Add(v, "response_window must be positive, found " + Found(v));
+          clause.response_window = *x;
+        }
+      }
+      if (auto v = r.Take("class"); v) {
+        if (auto cls = AsString(v, d_, "workload class")) clause.workload_class = *cls;
+      }
+      clause.accelerators = AcceleratorList(r.Take("accelerators"), "accelerators");
+      r.Finish();
+      c.rofr.push_back(std::move(clause));
+    });
     m.Finish();
     contract_ids_[c.id] = static_cast<int32_t>(w.contracts.size());
     w.contracts.push_back(std::move(c));
+  }
+
+  // `minimums: [{by, spend}]` (consecutive periods from the contract start) or
+  // `yearly_minimum: X` (one period per contract year, the last one cut at the
+  // contract end). Not both.
+  void LoadMinimums(MapReader& m, world::Contract& c) {
+    YAML::Node list = m.Take("minimums"), yearly = m.Take("yearly_minimum");
+    if (list && yearly) {
+      d_.Add(yearly, "give either minimums or yearly_minimum, not both");
+      return;
+    }
+    if (yearly) {
+      auto x = AsUsd(yearly, d_, "yearly_minimum");
+      if (!x || c.end <= c.start) return;
+      for (Time from = c.start; from < c.end;) {
+        Time until = AddYears(from, 1);
+        if (until > c.end) until = c.end;
+        c.minimums.push_back({from, until, *x});
+        from = until;
+      }
+      return;
+    }
+    Time from = c.start;
+    ForEachItem(list, d_, "minimums", [&](const YAML::Node& item) {
+      MapReader r(item, "a minimum", d_);
+      if (!r.valid()) return;
+      world::CommitmentMinimum min;
+      min.from = from;
+      YAML::Node by = r.Require("by");
+      if (by) {
+        if (auto t = AsTime(by, d_, "minimum by")) {
+          min.until = *t;
+          if (min.until <= from || min.until > c.end) {
+            d_.Add(by, "a minimum falls due after the previous one (" + FormatTime(from) +
+                           ") and by the contract end (" + FormatTime(c.end) + "), found " +
+                           FormatTime(min.until));
+          }
+        }
+      }
+      if (auto v = r.Require("spend"); v) {
+        if (auto x = AsUsd(v, d_, "minimum spend")) min.spend = *x;
+      }
+      r.Finish();
+      if (min.until > from) from = min.until;
+      c.minimums.push_back(min);
+    });
+  }
+
+  // The same calendar date `years` later (29 February becomes 28 February).
+  static Time AddYears(Time t, int years) {
+    int64_t secs = t.unix_seconds();
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    const int64_t tod = secs - days * 86400;
+    // civil from days (Howard Hinnant's algorithm)
+    days += 719468;
+    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(days - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = static_cast<int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned mo = mp < 10 ? mp + 3 : mp - 9;
+    y += (mo <= 2);
+    y += years;
+    const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap) d = 28;
+    return Time::FromUnixSeconds(DaysFromCivil(y, mo, d) * 86400 + tod);
+  }
+
+  void LoadProcurement(const YAML::Node& n, World& w) {
+    MapReader m(n, "procurement", d_);
+    if (!m.valid()) return;
+    world::Procurement& pr = w.procurement;
+    pr.enabled = true;
+    auto positive = [&](const char* key, Duration& out) {
+      if (auto v = m.Take(key); v) {
+        if (auto x = AsDuration(v, d_, key)) {
+          if (x->seconds() <= 0) d_.Add(v, std::string(key) + " must be positive, found " + Found(v));
+          out = *x;
+        }
+      }
+    };
+    positive("review_every", pr.review_every);
+    positive("unmet_after", pr.unmet_after);
+    positive("term", pr.term);
+    pr.answer_after.assign(w.providers.size(), Duration());
+    ForEachItem(m.Take("answers"), d_, "answers", [&](const YAML::Node& item) {
+      MapReader a(item, "an answer time", d_);
+      if (!a.valid()) return;
+      world::ProviderIndex p = Ref(a.Require("provider"), provider_ids_, "provider");
+      if (auto v = a.Require("after"); v) {
+        if (auto x = AsDuration(v, d_, "after"); x && p != world::kNone) pr.answer_after[p] = *x;
+      }
+      a.Finish();
+    });
+    ForEachItem(m.Require("offers"), d_, "offers", [&](const YAML::Node& item) {
+      MapReader o(item, "an offer", d_);
+      if (!o.valid()) return;
+      world::Offer offer;
+      world::Pool pool;
+      if (auto id = Id(o, pool_reg_, "offer")) offer.id = pool.id = *id;
+      pool.site = Ref(o.Require("site"), site_ids_, "site");
+      if (pool.site != world::kNone) offer.provider = pool.provider = w.sites[pool.site].provider;
+      offer.accelerator = pool.accelerator =
+          Ref(o.Require("accelerator"), AccelIds(), "accelerator");
+      pool.pricing = world::PricingKind::kReserved;
+      if (auto v = o.Require("price_per_gpu_hour"); v) {
+        if (auto x = AsUsd(v, d_, "price_per_gpu_hour"))
+          offer.price_per_gpu_hour = pool.price_per_gpu_hour = *x;
+      }
+      if (auto v = o.Require("lead_time"); v) {
+        if (auto x = AsDuration(v, d_, "lead_time")) {
+          if (x->seconds() < 0) d_.Add(v, "lead_time must not be negative, found " + Found(v));
+          offer.lead_time = *x;
+        }
+      }
+      if (auto v = o.Require("max_gpus"); v) {
+        if (auto x = AsInteger(v, d_, "max_gpus", 1, int64_t{1} << 40)) offer.max_gpus = *x;
+      }
+      if (auto v = o.Take("gpus_per_node"); v) {
+        if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) pool.gpus_per_node = *x;
+      }
+      pool.domain_size = pool.gpus_per_node;
+      if (auto v = o.Take("domain_size"); v) {
+        if (auto x = AsInteger(v, d_, "domain_size", 1)) pool.domain_size = *x;
+      }
+      if (auto v = o.Take("max_gang"); v) {
+        if (auto x = AsInteger(v, d_, "max_gang", 1)) pool.max_gang = *x;
+      }
+      if (auto v = o.Take("contract"); v) {
+        offer.contract = Ref(v, contract_ids_, "contract");
+        if (offer.contract != world::kNone && offer.provider != world::kNone &&
+            w.contracts[offer.contract].provider != world::kNone &&
+            w.contracts[offer.contract].provider != offer.provider) {
+          d_.Add(v, "contract \"" + w.contracts[offer.contract].id + "\" is with provider \"" +
+                        w.providers[w.contracts[offer.contract].provider].id +
+                        "\" but the offer's site belongs to \"" +
+                        w.providers[offer.provider].id + "\"");
+        }
+      }
+      o.Finish();
+      if (pool.max_gang == 0) pool.max_gang = offer.max_gpus;  // the pool starts empty
+      pool.gpus.Set(Time::Min(), 0);
+      pool.offer = static_cast<int32_t>(pr.offers.size());
+      offer.pool = static_cast<world::PoolIndex>(w.pools.size());
+      w.pools.push_back(std::move(pool));
+      pr.offers.push_back(std::move(offer));
+    });
+    m.Finish();
   }
 
   void LoadPool(const YAML::Node& n, World& w) {

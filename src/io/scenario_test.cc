@@ -75,7 +75,8 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
   EXPECT_EQ(r.status().message(),
             "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
             "contracts, end, "
-            "faults, job_streams, jobs, name, pools, providers, scheduler, seed, services, sites, "
+            "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
+            "sites, "
             "start, traces)\n1 error");
 }
 

@@ -55,6 +55,7 @@ void FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now) {
   SiteState& site = sites_[world_.pools[p].site];
   site.used += PowerOf(p, gpus);
   site.peak = std::max(site.peak, site.used);
+  Bill(p, now);
 }
 
 void FleetState::Release(world::PoolIndex p, int64_t gpus, Time now) {
@@ -62,6 +63,7 @@ void FleetState::Release(world::PoolIndex p, int64_t gpus, Time now) {
   POLYCLOUD_CHECK(pools_[p].used >= gpus);
   pools_[p].used -= gpus;
   sites_[world_.pools[p].site].used -= PowerOf(p, gpus);
+  Bill(p, now);
 }
 
 void FleetState::Recompute(world::PoolIndex p) {
@@ -78,6 +80,7 @@ void FleetState::SetInstalled(world::PoolIndex p, int64_t gpus, Time now) {
   Integrate(p, now);
   pools_[p].installed = gpus;
   Recompute(p);
+  Bill(p, now);
 }
 
 void FleetState::AddCut(world::PoolIndex p, int64_t delta_milli, Time now) {
@@ -96,6 +99,20 @@ void FleetState::SetContractInForce(world::PoolIndex p, bool in_force, Time now)
   Integrate(p, now);
   pools_[p].contract_in_force = in_force;
   Recompute(p);
+  Bill(p, now);
+}
+
+int64_t FleetState::Billable(world::PoolIndex p) const {
+  const world::Pool& pool = world_.pools[p];
+  const PoolState& s = pools_[p];
+  if (pool.offer != world::kNone) return 0;
+  if (pool.pricing == world::PricingKind::kReserved) return s.contract_in_force ? s.installed : 0;
+  return s.used;
+}
+
+void FleetState::AttachLedger(contracts::CommitmentLedger* ledger, Time now) {
+  ledger_ = ledger;
+  for (size_t p = 0; p < pools_.size(); ++p) Bill(static_cast<world::PoolIndex>(p), now);
 }
 
 void FleetState::SetSitePower(world::SiteIndex s, Power capacity) { sites_[s].capacity = capacity; }

@@ -166,7 +166,10 @@ class MarginalCostScorer final : public Scorer {
   int64_t weight() const override { return 100; }
   int64_t Raw(const Context& ctx, const Request&, PoolIndex p) const override {
     const int64_t speed = ctx.world.accelerators[ctx.world.pools[p].accelerator].speed_milli;
-    return MulDivRound(MarginalPricePerGpuHour(ctx.world, p).micros(), 1000, speed);
+    const Money price = ctx.ledger != nullptr
+                            ? ctx.ledger->MarginalPricePerGpuHour(p, ctx.now, ctx.cost_model)
+                            : MarginalPricePerGpuHour(ctx.world, p);
+    return MulDivRound(price.micros(), 1000, speed);
   }
 };
 
@@ -245,13 +248,14 @@ std::unique_ptr<Scorer> MakeConsolidationScorer() {
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
   const world::Pool& pool = world.pools[p];
   if (pool.pricing == world::PricingKind::kReserved) return Money();
-  if (pool.contract != world::kNone) {
-    const world::Contract& c = world.contracts[pool.contract];
-    if (c.take_or_pay && c.committed_spend > Money()) {
-      return Money::FromMicros(pool.price_per_gpu_hour.micros() / 10);
-    }
+  if (pool.contract == world::kNone) return pool.price_per_gpu_hour;
+  const world::Contract& c = world.contracts[pool.contract];
+  const Money price = Money::FromMicros(
+      MulDivRound(pool.price_per_gpu_hour.micros(), 1000 - c.discount_milli, 1000));
+  if (c.take_or_pay && (c.committed_spend > Money() || !c.minimums.empty())) {
+    return Money::FromMicros(price.micros() / 100);
   }
-  return pool.price_per_gpu_hour;
+  return price;
 }
 
 Placer::Placer(const world::World& world, const PlacerOptions& options) : world_(world) {

@@ -183,7 +183,8 @@ TEST_F(PipelineTest, MarginalCostScorerPricesReservedAtZeroAndTakeOrPayBelowList
   // GB200 at $12/h and 2.5× the speed: $4.80 per reference GPU-hour.
   EXPECT_EQ(s->Raw(Ctx(), Job(8), gb_), 4'800'000);
   world_.pools[aws_].contract = world_.FindContract("azure-deal");  // pretend: under take-or-pay
-  EXPECT_EQ(MarginalPricePerGpuHour(world_, aws_).micros(), 1'000'000);
+  // Without a ledger a take-or-pay pool is taken to be short: a hundredth of its price.
+  EXPECT_EQ(MarginalPricePerGpuHour(world_, aws_).micros(), 100'000);
 }
 
 TEST_F(PipelineTest, SpeedFragmentationAndDiversityScorersMeasureWhatTheySay) {

@@ -13,12 +13,64 @@ namespace {
 
 using scheduler::JobStatus;
 
-Money PoolSpend(const world::Pool& pool, const placement::PoolState& s) {
-  if (pool.pricing == world::PricingKind::kReserved) {
-    return CostOfGpuSeconds(s.contracted_gpu_seconds, pool.price_per_gpu_hour);
-  }
-  return CostOfGpuSeconds(s.used_gpu_seconds, pool.price_per_gpu_hour);
+std::string JoinAccelerators(const world::World& world,
+                             const std::vector<world::AcceleratorIndex>& list) {
+  if (list.empty()) return "any type";
+  std::string out;
+  for (auto a : list) out += (out.empty() ? "" : "|") + world.accelerators[a].name;
+  return out;
 }
+
+}  // namespace
+
+std::string CapacityClassLabel(const world::World& world, const scheduler::Scheduler& sched,
+                               const scheduler::CapacityRequest& q) {
+  const world::Job& example = world.jobs[sched.ShapeExample(q.shape)];
+  std::string label = example.workload_class;
+  if (!example.model_family.empty()) label += "/" + example.model_family;
+  return label + " gangs ≤" + std::to_string(q.gang_bucket) + " on " +
+         JoinAccelerators(world, example.accelerators);
+}
+
+RequestRow RequestRowOf(const world::World& world, const scheduler::Scheduler& sched, int32_t i) {
+  using Q = scheduler::CapacityRequest;
+  const Q& q = sched.requests()[i];
+  RequestRow row;
+  row.id = "req-" + std::to_string(i + 1);
+  row.capacity_class = CapacityClassLabel(world, sched, q);
+  row.gpus = q.gpus;
+  row.waiting_jobs = q.waiting_jobs;
+  row.oldest_job = world.jobs[q.oldest_job].id;
+  row.raised = q.raised;
+  if (q.rofr_contract != world::kNone) {
+    row.rofr_contract = world.contracts[q.rofr_contract].id;
+    row.holder = world.providers[q.holder].id;
+    row.window_closes = q.window_closes;
+  }
+  row.answer = q.answer == Q::Answer::kMatched    ? "matched"
+               : q.answer == Q::Answer::kDeclined ? "declined"
+               : q.answer == Q::Answer::kExpired  ? "expired"
+                                                  : "";
+  row.decline_reason = q.decline_reason;
+  row.outcome = q.status == Q::Status::kAwaitingAnswer ? "awaiting answer"
+                : q.status == Q::Status::kUnavailable  ? "unavailable"
+                                                       : "awarded";
+  if (q.offer >= 0) {
+    row.pool = world.pools[q.pool].id;
+    row.provider = world.providers[world.pools[q.pool].provider].id;
+    row.via_rofr = q.via_rofr;
+    row.awarded_gpus = q.awarded_gpus;
+    row.price_per_gpu_hour = q.price_per_gpu_hour;
+    row.awarded = q.awarded;
+    row.arrives = q.arrives;
+    row.ends = q.ends;
+    row.arrived = q.status == Q::Status::kArrived || q.status == Q::Status::kEnded;
+    row.spend = sched.ledger().AwardSpend(q.account);
+  }
+  return row;
+}
+
+namespace {
 
 void Add(Usage& into, const Usage& u) {
   into.used_gpu_seconds += u.used_gpu_seconds;
@@ -45,6 +97,22 @@ Percentiles ComputePercentiles(std::vector<int64_t>& v) {
   for (int64_t x : v) sum += x;
   p.mean = static_cast<int64_t>(sum / static_cast<__int128>(v.size()));
   return p;
+}
+
+CostComparison CostOf(const world::World& world, const scheduler::Scheduler& sched, Time end,
+                      const std::string& policy) {
+  CostComparison c;
+  c.policy = policy;
+  for (size_t p = 0; p < world.pools.size(); ++p) {
+    c.spend += sched.ledger().PoolSpend(static_cast<world::PoolIndex>(p));
+  }
+  for (size_t k = 0; k < world.contracts.size(); ++k) {
+    const contracts::ContractLedgerRow row =
+        sched.ledger().Settle(static_cast<world::ContractIndex>(k), end);
+    c.shortfall += row.shortfall_due + row.shortfall_projected;
+  }
+  c.total = c.spend + c.shortfall;
+  return c;
 }
 
 Report Build(const world::World& world, const scheduler::Scheduler& sched, const sim::Audit& audit,
@@ -75,7 +143,6 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.power_limited = site.power_limited;
     row.power_limit_at_end = fleet.site(static_cast<world::SiteIndex>(s)).capacity;
   }
-  std::vector<Money> contract_spend(world.contracts.size());
   for (size_t p = 0; p < world.pools.size(); ++p) {
     const world::Pool& pool = world.pools[p];
     const placement::PoolState& s = fleet.pool(static_cast<world::PoolIndex>(p));
@@ -88,46 +155,55 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.contract = pool.contract != world::kNone ? world.contracts[pool.contract].id : "";
     row.usage.used_gpu_seconds = s.used_gpu_seconds;
     row.usage.capacity_gpu_seconds = s.capacity_gpu_seconds;
-    row.usage.spend = PoolSpend(pool, s);
+    row.usage.spend = sched.ledger().PoolSpend(static_cast<world::PoolIndex>(p));
     row.installed_at_end = s.installed;
     row.price_per_gpu_hour = pool.price_per_gpu_hour;
     Add(r.providers[pool.provider].usage, row.usage);
     r.providers[pool.provider].gpus_at_end += s.installed;
     Add(r.sites[pool.site].usage, row.usage);
     Add(r.total, row.usage);
-    if (pool.contract != world::kNone) contract_spend[pool.contract] += row.usage.spend;
     r.pools.push_back(std::move(row));
   }
 
   r.total_cost = r.total.spend;
+  const contracts::CommitmentLedger& ledger = sched.ledger();
   for (size_t c = 0; c < world.contracts.size(); ++c) {
     const world::Contract& contract = world.contracts[c];
+    const contracts::ContractLedgerRow settled =
+        ledger.Settle(static_cast<world::ContractIndex>(c), stats.end);
     ContractRow row;
     row.id = contract.id;
     row.provider = world.providers[contract.provider].id;
     row.start = contract.start;
     row.end = contract.end;
     row.committed = contract.committed_spend;
+    const bool committed = contract.committed_spend > Money() || !contract.minimums.empty();
+    row.kind = !committed ? "none" : contract.take_or_pay ? "take-or-pay" : "discount-only";
+    row.discount_milli = contract.discount_milli;
     row.take_or_pay = contract.take_or_pay;
-    row.spent = contract_spend[c];
+    row.spent = settled.spent;
+    row.rate_per_day = settled.rate_per_day;
+    row.shortfall_due = settled.shortfall_due;
+    row.shortfall_projected = settled.shortfall_projected;
+    row.shortfall_not_payable = settled.shortfall_not_payable;
+    row.obligations = settled.obligations;
     row.exclusivity_clauses = static_cast<int32_t>(contract.exclusivity.size());
-    const Time from = std::max(contract.start, world.start), to = std::min(contract.end, stats.end);
-    row.covered_seconds = std::max<int64_t>(0, (to - from).seconds());
-    const int64_t term = (contract.end - contract.start).seconds();
-    if (stats.end >= contract.end || row.covered_seconds == 0) {
-      row.projected_term_spend = row.spent;
-    } else {
-      // The run's rate over the covered part, extended over the whole term.
-      row.projected_term_spend =
-          Money::FromMicros(MulDivRound(row.spent.micros(), term, row.covered_seconds));
+    row.rofr_clauses = static_cast<int32_t>(contract.rofr.size());
+    for (const scheduler::CapacityRequest& q : sched.requests()) {
+      if (q.rofr_contract != static_cast<world::ContractIndex>(c)) continue;
+      ++row.rofr_offers;
+      row.rofr_matched += q.answer == scheduler::CapacityRequest::Answer::kMatched;
+      row.rofr_declined += q.answer == scheduler::CapacityRequest::Answer::kDeclined;
+      row.rofr_expired += q.answer == scheduler::CapacityRequest::Answer::kExpired;
     }
-    if (row.committed > row.projected_term_spend)
-      row.projected_shortfall = row.committed - row.projected_term_spend;
-    if (row.take_or_pay) {
-      r.total_shortfall += row.projected_shortfall;
-      r.total_cost += row.projected_shortfall;
-    }
+    r.shortfall_due += row.shortfall_due;
+    r.total_shortfall += row.shortfall_due + row.shortfall_projected;
     r.contracts.push_back(std::move(row));
+  }
+  r.total_cost += r.total_shortfall;
+  r.comparison.push_back({policy, r.total.spend, r.total_shortfall, r.total_cost});
+  for (size_t i = 0; i < sched.requests().size(); ++i) {
+    r.requests.push_back(RequestRowOf(world, sched, static_cast<int32_t>(i)));
   }
 
   // Jobs, grouped by workload class in order of first appearance, then "all".
@@ -346,19 +422,88 @@ void WriteText(const Report& r, std::ostream& out) {
 
   if (!r.contracts.empty()) {
     out << "\nContracts\n";
-    Table contracts({"contract", "provider", "term", "committed", "spent (run)",
-                     "projected term spend", "projected shortfall", "take-or-pay"});
+    Table contracts({"contract", "provider", "term", "commitment", "committed", "spent (run)",
+                     "rate/day at end", "shortfall due", "shortfall projected", "ROFR offers"});
     for (const ContractRow& c : r.contracts) {
-      contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end),
+      std::string kind = c.kind;
+      if (c.discount_milli > 0) kind += ", " + Pct(c.discount_milli) + " off";
+      contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end), kind,
                      FormatMoneyShort(c.committed), FormatMoneyShort(c.spent),
-                     FormatMoneyShort(c.projected_term_spend),
-                     FormatMoneyShort(c.projected_shortfall), c.take_or_pay ? "yes" : "no"});
+                     FormatMoneyShort(c.rate_per_day),
+                     FormatMoneyShort(c.shortfall_due),
+                     FormatMoneyShort(c.shortfall_projected),
+                     c.rofr_clauses == 0 ? "-"
+                                         : std::to_string(c.rofr_offers) + " (" +
+                                               std::to_string(c.rofr_matched) + " matched)"});
     }
     contracts.Print(out);
+    bool any_obligation = false;
+    for (const ContractRow& c : r.contracts) any_obligation |= !c.obligations.empty();
+    if (any_obligation) {
+      out << "\nCommitments (minimums and terms; after the run's end, projected at its "
+             "end rate)\n";
+      Table obligations({"contract", "period", "due", "required", "spent (run)", "projected",
+                         "shortfall", "status"});
+      for (const ContractRow& c : r.contracts) {
+        for (const contracts::ObligationRow& o : c.obligations) {
+          std::string status = o.shortfall > Money() ? (o.due_in_run ? "missed" : "short")
+                                                     : (o.due_in_run ? "met" : "on track");
+          if (o.shortfall > Money() && c.kind == "discount-only") status += " (not payable)";
+          obligations.Row({c.id,
+                           std::string(o.term ? "term" : "minimum") + (o.prorated ? "*" : ""),
+                           FormatTime(o.until),
+                           FormatMoneyShort(o.required), FormatMoneyShort(o.spent),
+                           FormatMoneyShort(o.projected), FormatMoneyShort(o.shortfall), status});
+        }
+      }
+      obligations.Print(out);
+      bool prorated = false;
+      for (const ContractRow& c : r.contracts) {
+        for (const auto& o : c.obligations) prorated |= o.prorated;
+      }
+      if (prorated) {
+        out << "  * began before the scenario start: the requirement is pro-rated to the part "
+               "inside the run\n";
+      }
+    }
+  }
+  if (!r.requests.empty()) {
+    out << "\nProcurement (capacity requests)\n";
+    Table requests({"request", "raised", "class", "GPUs", "first refusal", "answer", "awarded to",
+                    "via", "$/GPU-h", "arrives", "spend (run)"});
+    for (const RequestRow& q : r.requests) {
+      requests.Row({q.id, FormatTime(q.raised), q.capacity_class, std::to_string(q.gpus),
+                    q.holder.empty() ? "-" : q.holder + " (" + q.rofr_contract + ")",
+                    q.answer.empty() ? "-" : q.answer,
+                    q.provider.empty() ? q.outcome : q.provider,
+                    q.provider.empty() ? "" : q.via_rofr ? "rofr" : "market",
+                    q.provider.empty() ? "" : FormatMoney(q.price_per_gpu_hour),
+                    q.provider.empty() ? "" : FormatTime(q.arrives), FormatMoneyShort(q.spend)});
+    }
+    requests.Print(out);
+    for (const RequestRow& q : r.requests) {
+      if (!q.decline_reason.empty())
+        out << "  " << q.id << " declined by " << q.holder << ": " << q.decline_reason << "\n";
+    }
   }
   out << "\nCost: spend " << FormatMoneyShort(r.total.spend) << " + take-or-pay shortfall "
-      << FormatMoneyShort(r.total_shortfall) << " = total " << FormatMoneyShort(r.total_cost)
-      << "\n";
+      << FormatMoneyShort(r.total_shortfall) << " (due in the run "
+      << FormatMoneyShort(r.shortfall_due) << ", projected "
+      << FormatMoneyShort(r.total_shortfall - r.shortfall_due) << ") = total "
+      << FormatMoneyShort(r.total_cost) << "\n";
+  if (r.comparison.size() > 1) {
+    out << "\nCost by policy (same scenario and seed)\n";
+    Table cmp({"policy", "spend", "take-or-pay shortfall", "total cost", "vs this run"});
+    for (const CostComparison& c : r.comparison) {
+      const Money diff = c.total - r.comparison.front().total;
+      cmp.Row({c.policy, FormatMoneyShort(c.spend), FormatMoneyShort(c.shortfall),
+               FormatMoneyShort(c.total),
+               &c == &r.comparison.front() ? "-"
+               : diff >= Money()           ? "+" + FormatMoneyShort(diff)
+                                           : "-" + FormatMoneyShort(Money() - diff)});
+    }
+    cmp.Print(out);
+  }
 
   if (!r.jobs.empty()) {
     out << "\nJobs\n";
@@ -450,7 +595,15 @@ void WriteJson(const Report& r, std::ostream& out) {
   j["total"] = UsageJson(r.total);
   j["cost"] = {{"spend", MoneyJson(r.total.spend)},
                {"take_or_pay_shortfall", MoneyJson(r.total_shortfall)},
+               {"take_or_pay_shortfall_due_in_run", MoneyJson(r.shortfall_due)},
                {"total", MoneyJson(r.total_cost)}};
+  Json& cmp = j["cost_by_policy"] = Json::array();
+  for (const CostComparison& c : r.comparison) {
+    cmp.push_back({{"policy", c.policy},
+                   {"spend", MoneyJson(c.spend)},
+                   {"take_or_pay_shortfall", MoneyJson(c.shortfall)},
+                   {"total", MoneyJson(c.total)}});
+  }
   Json& providers = j["providers"] = Json::array();
   for (const ProviderRow& p : r.providers) {
     Json x = UsageJson(p.usage);
@@ -482,17 +635,68 @@ void WriteJson(const Report& r, std::ostream& out) {
   }
   Json& contracts = j["contracts"] = Json::array();
   for (const ContractRow& c : r.contracts) {
+    Json obligations = Json::array();
+    for (const contracts::ObligationRow& o : c.obligations) {
+      obligations.push_back({{"kind", o.term ? "term" : "minimum"},
+                             {"from", FormatTimeFull(o.from)},
+                             {"due", FormatTimeFull(o.until)},
+                             {"required", MoneyJson(o.required)},
+                             {"spent", MoneyJson(o.spent)},
+                             {"projected", MoneyJson(o.projected)},
+                             {"shortfall", MoneyJson(o.shortfall)},
+                             {"due_in_run", o.due_in_run},
+                             {"prorated", o.prorated}});
+    }
     contracts.push_back({{"id", c.id},
                          {"provider", c.provider},
                          {"start", FormatTimeFull(c.start)},
                          {"end", FormatTimeFull(c.end)},
+                         {"commitment", c.kind},
                          {"committed", MoneyJson(c.committed)},
+                         {"discount_milli", c.discount_milli},
                          {"take_or_pay", c.take_or_pay},
                          {"spent", MoneyJson(c.spent)},
-                         {"covered_seconds", c.covered_seconds},
-                         {"projected_term_spend", MoneyJson(c.projected_term_spend)},
-                         {"projected_shortfall", MoneyJson(c.projected_shortfall)},
-                         {"exclusivity_clauses", c.exclusivity_clauses}});
+                         {"rate_per_day_at_end", MoneyJson(c.rate_per_day)},
+                         {"shortfall_due", MoneyJson(c.shortfall_due)},
+                         {"shortfall_projected", MoneyJson(c.shortfall_projected)},
+                         {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)},
+                         {"obligations", std::move(obligations)},
+                         {"exclusivity_clauses", c.exclusivity_clauses},
+                         {"rofr", {{"clauses", c.rofr_clauses},
+                                   {"offers", c.rofr_offers},
+                                   {"matched", c.rofr_matched},
+                                   {"declined", c.rofr_declined},
+                                   {"expired", c.rofr_expired}}}});
+  }
+  Json& requests = j["capacity_requests"] = Json::array();
+  for (const RequestRow& q : r.requests) {
+    Json x = {{"id", q.id},
+              {"class", q.capacity_class},
+              {"gpus", q.gpus},
+              {"waiting_jobs", q.waiting_jobs},
+              {"oldest_job", q.oldest_job},
+              {"raised", FormatTimeFull(q.raised)},
+              {"outcome", q.outcome}};
+    if (!q.holder.empty()) {
+      x["rofr"] = {{"contract", q.rofr_contract},
+                   {"holder", q.holder},
+                   {"window_closes", FormatTimeFull(q.window_closes)},
+                   {"answer", q.answer},
+                   {"decline_reason", q.decline_reason}};
+    }
+    if (!q.provider.empty()) {
+      x["award"] = {{"provider", q.provider},
+                    {"pool", q.pool},
+                    {"via", q.via_rofr ? "rofr" : "market"},
+                    {"gpus", q.awarded_gpus},
+                    {"price_per_gpu_hour", MoneyJson(q.price_per_gpu_hour)},
+                    {"awarded", FormatTimeFull(q.awarded)},
+                    {"arrives", FormatTimeFull(q.arrives)},
+                    {"ends", FormatTimeFull(q.ends)},
+                    {"arrived", q.arrived},
+                    {"spend", MoneyJson(q.spend)}};
+    }
+    requests.push_back(std::move(x));
   }
   Json& jobs = j["jobs"] = Json::array();
   for (const JobGroupRow& g : r.jobs) {

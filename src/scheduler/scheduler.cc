@@ -42,6 +42,24 @@ const char* EventTypeName(EventType type) {
       return "contracts-changed";
     case EventType::kExclusivityException:
       return "exclusivity-exception";
+    case EventType::kCapacityRequested:
+      return "capacity-requested";
+    case EventType::kRofrOffered:
+      return "rofr-offered";
+    case EventType::kRofrMatched:
+      return "rofr-matched";
+    case EventType::kRofrDeclined:
+      return "rofr-declined";
+    case EventType::kRofrExpired:
+      return "rofr-expired";
+    case EventType::kCapacityAwarded:
+      return "capacity-awarded";
+    case EventType::kCapacityUnavailable:
+      return "capacity-unavailable";
+    case EventType::kCapacityArrived:
+      return "capacity-arrived";
+    case EventType::kCapacityReleased:
+      return "capacity-released";
   }
   return "?";
 }
@@ -53,6 +71,31 @@ Result<Policy> ParsePolicy(std::string_view name) {
   if (name == "srtf") return Policy::kSrtf;
   return InvalidArgument("unknown scheduler policy \"" + std::string(name) +
                          "\" (expected priority, fifo, sjf or srtf)");
+}
+
+Status SetPolicy(std::string_view name, Options* options) {
+  if (name == "cheapest-price") {
+    options->policy = Policy::kPriority;
+    options->cost_model = contracts::CostModel::kCheapestPrice;
+    return Status::Ok();
+  }
+  Result<Policy> policy = ParsePolicy(name);
+  if (!policy.ok()) {
+    return InvalidArgument("unknown scheduler policy \"" + std::string(name) +
+                           "\" (expected priority, fifo, sjf, srtf or cheapest-price)");
+  }
+  options->policy = *policy;
+  options->cost_model = contracts::CostModel::kContractAware;
+  return Status::Ok();
+}
+
+std::string PolicyLabel(const Options& options) {
+  if (options.cost_model == contracts::CostModel::kCheapestPrice) {
+    return options.policy == Policy::kPriority
+               ? "cheapest-price"
+               : std::string(PolicyName(options.policy)) + "+cheapest-price";
+  }
+  return PolicyName(options.policy);
 }
 
 const char* PolicyName(Policy policy) {
@@ -76,6 +119,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       timer_(timer),
       observer_(observer),
       rules_(world),
+      ledger_(world, start),
       fleet_(world, start),
       placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
@@ -88,7 +132,14 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
     job_shape_.push_back(ShapeOf(world.jobs[j]));
+    if (static_cast<size_t>(job_shape_.back()) == shape_example_.size()) {
+      shape_example_.push_back(static_cast<JobIndex>(j));
+    }
   }
+  procured_.assign(world.pools.size(), 0);
+  offer_sold_.assign(world.procurement.offers.size(), 0);
+  no_outage_.assign(world.providers.size(), 0);
+  fleet_.AttachLedger(&ledger_, start);
   shape_failures_.resize(shapes_.size());
   for (auto& s : services_) {
     s.per_provider.assign(world.providers.size(), 0);
@@ -152,9 +203,12 @@ Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
 }
 
 placement::Context Scheduler::MakeContext(Time now) const {
-  return placement::Context{world_, fleet_,
-                            rules_, now,
-                            this,   options_.policy == Policy::kPriority ? &reserved_ : nullptr};
+  placement::Context ctx{world_, fleet_,
+                         rules_, now,
+                         this,   options_.policy == Policy::kPriority ? &reserved_ : nullptr};
+  ctx.ledger = &ledger_;
+  ctx.cost_model = options_.cost_model;
+  return ctx;
 }
 
 placement::Request Scheduler::JobRequest(JobIndex j) const {
@@ -305,6 +359,12 @@ void Scheduler::FreeAllocation(int32_t id, Time now) {
     }
   }
   fleet_.Release(a.pool, a.gpus, now);
+  const int64_t gpu_seconds = a.gpus * (now - a.start).seconds();
+  if (a.is_service) {
+    ledger_.AttributeService(a.owner, a.pool, gpu_seconds);
+  } else {
+    ledger_.AttributeJob(a.owner, a.pool, gpu_seconds);
+  }
   a.live = false;
   free_allocs_.push_back(id);
   ++generation_;
@@ -314,6 +374,7 @@ void Scheduler::JobArrived(JobIndex j, Time now) {
   JobState& s = jobs_[j];
   if (s.status != JobStatus::kNotArrived) return;
   s.status = JobStatus::kQueued;
+  s.queued_since = now;
   queue_.insert(KeyOf(j));
   Emit({now, EventType::kJobArrived, j, world::kNone, world_.jobs[j].gpus, 0, 0});
 }
@@ -363,6 +424,7 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
   s.alloc = -1;
   ++s.epoch;  // the pending finish is now stale
   s.status = JobStatus::kQueued;
+  s.queued_since = now;
   queue_.insert(KeyOf(j));
   if (why == StopReason::kPreempted) {
     ++s.preemptions;
@@ -557,6 +619,12 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
 }
 
 void Scheduler::Schedule(Time now) {
+  // The first procurement review is asked for here, not in the constructor:
+  // the timer (the simulator) may not be ready while the scheduler is built.
+  if (!review_asked_ && world_.procurement.enabled && timer_ != nullptr) {
+    review_asked_ = true;
+    timer_->AtTime(now + world_.procurement.review_every, WakeKind::kProcurementReview, 0);
+  }
   // Services first, highest priority first.
   for (ServiceIndex s : service_order_) ReconcileService(s, now);
 
@@ -656,7 +724,7 @@ void Scheduler::EnforceSitePower(world::SiteIndex site, Time now) {
 
 void Scheduler::PoolInstalledChanged(PoolIndex pool, Time now) {
   const int64_t before = fleet_.pool(pool).capacity;
-  fleet_.SetInstalled(pool, world_.pools[pool].gpus.At(now), now);
+  fleet_.SetInstalled(pool, InstalledNow(pool, now), now);
   if (fleet_.pool(pool).capacity > before) ++generation_;
   EnforceLimits(pool, now);
   Emit({now, EventType::kPoolCapacity, pool, pool, 0, fleet_.pool(pool).capacity,
@@ -778,6 +846,16 @@ void Scheduler::Finish(Time end) {
       s.gpu_seconds += a.gpus * (end - a.start).seconds();
     }
   }
+  for (const Allocation& a : allocs_) {
+    if (!a.live) continue;
+    const int64_t gpu_seconds = a.gpus * (end - a.start).seconds();
+    if (a.is_service) {
+      ledger_.AttributeService(a.owner, a.pool, gpu_seconds);
+    } else {
+      ledger_.AttributeJob(a.owner, a.pool, gpu_seconds);
+    }
+  }
+  ledger_.Close(end);
 }
 
 }  // namespace polycloud::scheduler

@@ -16,6 +16,15 @@ class FakeTimer final : public Timer {
   void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override {
     calls.push_back({job, epoch, at});
   }
+  void AtTime(Time at, WakeKind kind, int32_t index) override {
+    wakes.push_back({kind, index, at});
+  }
+  struct Wake {
+    WakeKind kind;
+    int32_t index;
+    Time at;
+  };
+  std::vector<Wake> wakes;
   struct Call {
     world::JobIndex job;
     uint32_t epoch;

@@ -57,6 +57,10 @@ void Simulator::AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) {
   Push(at, Kind::kFinish, job, epoch);
 }
 
+void Simulator::AtTime(Time at, scheduler::WakeKind kind, int32_t index) {
+  Push(at, Kind::kWake, index, static_cast<uint32_t>(kind));
+}
+
 void Simulator::OnEvent(const scheduler::Event& event) {
   ++scheduler_events_;
   for (scheduler::Observer* o : observers_) o->OnEvent(event);
@@ -85,6 +89,9 @@ void Simulator::Apply(const Item& item) {
       break;
     case Kind::kContracts:
       scheduler_.ContractsChanged(now);
+      break;
+    case Kind::kWake:
+      scheduler_.Wake(static_cast<scheduler::WakeKind>(item.epoch), item.index, now);
       break;
   }
 }
@@ -183,6 +190,38 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
     case EventType::kFaultStarted:
     case EventType::kFaultEnded:
       out_ << ' ' << world_.faults[e.subject].id;
+      break;
+    case EventType::kCapacityRequested:
+      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus << " waiting_jobs=" << e.value
+           << " oldest=" << world_.jobs[e.aux].id;
+      break;
+    case EventType::kRofrOffered:
+      out_ << " req-" << e.subject + 1 << " to="
+           << world_.providers[world_.contracts[e.aux].provider].id
+           << " contract=" << world_.contracts[e.aux].id << " gpus=" << e.gpus
+           << " window_closes=" << FormatTimeFull(Time::FromUnixSeconds(e.value));
+      break;
+    case EventType::kRofrMatched:
+    case EventType::kRofrExpired:
+      out_ << " req-" << e.subject + 1 << " contract=" << world_.contracts[e.aux].id;
+      break;
+    case EventType::kRofrDeclined:
+      out_ << " req-" << e.subject + 1 << " contract=" << world_.contracts[e.aux].id;
+      if (scheduler_ != nullptr) {
+        out_ << " reason=\"" << scheduler_->requests()[e.subject].decline_reason << '"';
+      }
+      break;
+    case EventType::kCapacityAwarded:
+      out_ << " req-" << e.subject + 1 << " provider=" << world_.providers[world_.pools[e.pool].provider].id
+           << " gpus=" << e.gpus << " price=" << FormatMoney(Money::FromMicros(e.value))
+           << (e.aux == 1 ? " via=rofr" : " via=market");
+      break;
+    case EventType::kCapacityUnavailable:
+      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus;
+      break;
+    case EventType::kCapacityArrived:
+    case EventType::kCapacityReleased:
+      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus;
       break;
     default:
       break;

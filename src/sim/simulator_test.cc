@@ -30,10 +30,10 @@ Output RunScenario(const std::string& path, std::optional<uint64_t> seed = std::
   EXPECT_TRUE(scenario.ok()) << scenario.status().message();
   if (!scenario.ok()) return {};
   Options options;
-  options.scheduler.policy = scheduler::ParsePolicy(scenario->options.policy).value();
+  EXPECT_TRUE(scheduler::SetPolicy(scenario->options.policy, &options.scheduler).ok());
   Simulator sim(scenario->world, options);
   std::ostringstream events, json, text;
-  EventLogWriter log(scenario->world, events);
+  EventLogWriter log(sim.scheduler(), scenario->world, events);
   Audit audit(scenario->world);
   sim.AddObserver(&log);
   sim.AddObserver(&audit);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "polycloud/contracts/ledger.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::placement {
@@ -76,7 +77,16 @@ class FleetState {
   // Brings every pool's integrals up to `now` (before reading them).
   void IntegrateAll(Time now);
 
+  // From now on, tells `ledger` every change of a pool's billable GPUs (in use
+  // for on-demand and spot; installed while the contract is in force for
+  // reserved; none for procurement pools, whose awards bill instead).
+  void AttachLedger(contracts::CommitmentLedger* ledger, Time now);
+  int64_t Billable(world::PoolIndex p) const;
+
  private:
+  void Bill(world::PoolIndex p, Time now) {
+    if (ledger_ != nullptr) ledger_->SetBillable(p, Billable(p), now);
+  }
   void Integrate(world::PoolIndex p, Time now);
   void Recompute(world::PoolIndex p);
 
@@ -85,6 +95,7 @@ class FleetState {
   std::vector<SiteState> sites_;
   std::vector<uint8_t> provider_outage_;
   std::vector<int32_t> provider_outage_count_;
+  contracts::CommitmentLedger* ledger_ = nullptr;
 };
 
 }  // namespace polycloud::placement

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "polycloud/contracts/exclusivity.h"
+#include "polycloud/contracts/ledger.h"
 #include "polycloud/placement/fleet_state.h"
 #include "polycloud/world/world.h"
 
@@ -66,6 +67,10 @@ struct Context {
   // kNoReservation. Work of lower priority may not start there (no backfill
   // past a waiting higher-priority gang). Null: no reservations.
   const std::vector<int32_t>* reserved_for_priority = nullptr;
+  // The commitment ledger the marginal-cost scorer reads (null: static prices,
+  // MarginalPricePerGpuHour below), and how it values a GPU-hour.
+  const contracts::CommitmentLedger* ledger = nullptr;
+  contracts::CostModel cost_model = contracts::CostModel::kContractAware;
 };
 
 // A filter's answer for one pool: pass, or fail with up to two numbers that
@@ -122,9 +127,12 @@ std::unique_ptr<Scorer> MakeFragmentationScorer();
 // better. Weighted above cost so that a job takes as few nodes as possible.
 std::unique_ptr<Scorer> MakeConsolidationScorer();
 
-// Marginal price of one more GPU-hour in pool `p`, before speed: 0 for
-// reserved (prepaid) capacity, a tenth of list for pools under a take-or-pay
-// commitment (that spend would be paid anyway), list price otherwise.
+// Marginal price of one more GPU-hour in pool `p` without a ledger, before
+// speed: 0 for reserved (prepaid) capacity, a hundredth of the discounted price
+// for pools under a take-or-pay commitment (taken to be short: that spend would
+// be paid anyway), the discounted price otherwise. With a ledger in the
+// context the scorer asks CommitmentLedger::MarginalPricePerGpuHour instead,
+// which knows whether the commitment is on track.
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p);
 
 inline constexpr int kMaxScorers = 8;

@@ -61,12 +61,46 @@ struct ContractRow {
   std::string id, provider;
   Time start, end;
   Money committed;
+  std::string kind;  // "take-or-pay", "discount-only" or "none" (no commitment)
+  int64_t discount_milli = 0;
   bool take_or_pay = false;
-  Money spent;                  // in the simulated window
-  Money projected_term_spend;   // spend extrapolated over the whole term at the run's rate
-  Money projected_shortfall;    // committed - projected, when positive
-  int64_t covered_seconds = 0;  // part of the term the run covered
+  Money spent;         // in the simulated window (pools and procured capacity under it)
+  Money rate_per_day;  // spend rate at the run's end (projections use it)
+  Money shortfall_due;          // take-or-pay, falling due inside the run
+  Money shortfall_projected;    // take-or-pay, falling due after the run
+  Money shortfall_not_payable;  // discount-only commitments
+  std::vector<contracts::ObligationRow> obligations;  // minimums, then the term
   int32_t exclusivity_clauses = 0;
+  int32_t rofr_clauses = 0;
+  int32_t rofr_offers = 0, rofr_matched = 0, rofr_declined = 0, rofr_expired = 0;
+};
+
+// One capacity request of the procurement planner and what became of it.
+struct RequestRow {
+  std::string id;            // "req-1"
+  std::string capacity_class;  // "research ≤1024 GPUs on H100|GB200"
+  int64_t gpus = 0;
+  int32_t waiting_jobs = 0;
+  std::string oldest_job;
+  Time raised;
+  std::string rofr_contract, holder;  // empty when no right of first refusal applied
+  Time window_closes;
+  std::string answer;          // "matched", "declined", "expired", "" (none asked)
+  std::string decline_reason;
+  std::string outcome;         // "awarded", "unavailable", "awaiting answer"
+  std::string provider, pool;  // the award
+  bool via_rofr = false;
+  int64_t awarded_gpus = 0;
+  Money price_per_gpu_hour;
+  Time awarded, arrives, ends;
+  bool arrived = false;
+  Money spend;  // billed inside the run
+};
+
+// Total cost of the same scenario under another placement policy.
+struct CostComparison {
+  std::string policy;
+  Money spend, shortfall, total;
 };
 
 struct Percentiles {
@@ -123,12 +157,16 @@ struct Report {
   int64_t scheduler_events = 0;
   int64_t placement_attempts = 0;
   Usage total;
-  Money total_cost;  // spend + shortfall of take-or-pay contracts
-  Money total_shortfall;
+  Money total_cost;       // spend + take-or-pay shortfall (due in the run and projected)
+  Money total_shortfall;  // take-or-pay shortfall: due in the run + projected
+  Money shortfall_due;    // of which due inside the run
   std::vector<ProviderRow> providers;
   std::vector<SiteRow> sites;
   std::vector<PoolRow> pools;
   std::vector<ContractRow> contracts;
+  std::vector<RequestRow> requests;
+  // This run first, then the others (filled by the caller, like inputs).
+  std::vector<CostComparison> comparison;
   std::vector<JobGroupRow> jobs;  // one row per workload class, then "all"
   std::vector<ServiceRow> services;
   std::vector<FaultRow> faults;
@@ -139,6 +177,16 @@ struct Report {
 
 Report Build(const world::World& world, const scheduler::Scheduler& scheduler,
              const sim::Audit& audit, const sim::RunStats& stats, const std::string& policy);
+
+// Spend + take-or-pay shortfall of a finished run (for Report::comparison).
+CostComparison CostOf(const world::World& world, const scheduler::Scheduler& scheduler, Time end,
+                      const std::string& policy);
+
+// "research gangs ≤1024 on H100|GB200": what a capacity request asks for.
+std::string CapacityClassLabel(const world::World& world, const scheduler::Scheduler& scheduler,
+                               const scheduler::CapacityRequest& request);
+RequestRow RequestRowOf(const world::World& world, const scheduler::Scheduler& scheduler,
+                        int32_t request);
 
 // Percentiles of a sample of seconds (nearest rank); sorts `values`.
 Percentiles ComputePercentiles(std::vector<int64_t>& values);

@@ -27,6 +27,7 @@
 
 #include "polycloud/base/status.h"
 #include "polycloud/contracts/exclusivity.h"
+#include "polycloud/contracts/ledger.h"
 #include "polycloud/placement/fleet_state.h"
 #include "polycloud/placement/pipeline.h"
 #include "polycloud/world/world.h"
@@ -55,6 +56,16 @@ enum class EventType : uint8_t {
   kContractsChanged,  // a contract term or exclusivity clause started or ended
   kExclusivityException,  // subject = job or service (aux 0 job, 1 service), pool: ran via an
                           // outage exception
+  // Procurement (subject = capacity request index, see CapacityRequest).
+  kCapacityRequested,    // gpus, value = waiting jobs, aux = oldest waiting job
+  kRofrOffered,          // gpus, value = window closes (unix s), aux = contract
+  kRofrMatched,          // pool (the holder's offer pool), gpus, aux = contract
+  kRofrDeclined,         // aux = contract; CapacityRequest::decline_reason says why
+  kRofrExpired,          // aux = contract: no answer before the window closed
+  kCapacityAwarded,      // pool, gpus, value = price µ$/GPU-h, aux = 1 via ROFR, 0 market
+  kCapacityUnavailable,  // gpus: no provider can supply it
+  kCapacityArrived,      // pool, gpus
+  kCapacityReleased,     // pool, gpus: the procured term ended
 };
 const char* EventTypeName(EventType type);
 
@@ -74,11 +85,22 @@ class Observer {
   virtual void OnEvent(const Event& event) = 0;
 };
 
-// Calls the scheduler back when a started job is due to finish.
+// What a generic wake-up (Timer::AtTime) is for.
+enum class WakeKind : uint8_t {
+  kProcurementReview,  // index unused
+  kRofrAnswer,         // index = capacity request
+  kRofrWindowCloses,   // index = capacity request
+  kCapacityArrives,    // index = capacity request
+  kCapacityEnds,       // index = capacity request
+};
+
+// Calls the scheduler back when a started job is due to finish, and at the
+// instants the scheduler asks for (Scheduler::Wake).
 class Timer {
  public:
   virtual ~Timer() = default;
   virtual void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) = 0;
+  virtual void AtTime(Time at, WakeKind kind, int32_t index) = 0;
 };
 
 // The job queue's order and what a job that does not fit does to the rest.
@@ -105,6 +127,48 @@ struct Options {
   // Consolidated placement: a job takes as few nodes as possible
   // (placement::PlacerOptions::consolidate).
   bool consolidate = false;
+  // How the marginal-cost scorer values a GPU-hour.
+  contracts::CostModel cost_model = contracts::CostModel::kContractAware;
+};
+
+// Sets the queue policy and cost model from a --policy name: priority, fifo,
+// sjf, srtf (contract-aware cost), or cheapest-price (priority queue, the
+// SkyPilot-style list-price baseline). Errors: InvalidArgument naming them.
+Status SetPolicy(std::string_view name, Options* options);
+// The name SetPolicy takes for `options` ("cheapest-price" or the queue policy).
+std::string PolicyLabel(const Options& options);
+
+// A capacity request raised by the planner for a capacity class whose demand
+// stayed unmet, and what became of it (docs/contracts.md).
+struct CapacityRequest {
+  enum class Answer : uint8_t { kNone, kMatched, kDeclined, kExpired };
+  enum class Status : uint8_t { kAwaitingAnswer, kAwarded, kUnavailable, kArrived, kEnded };
+  int32_t shape = -1;             // job shape (class, model family, allowed accelerators)
+  int64_t gang_bucket = 0;        // the class's gangs are at most this (a power of two)
+  int64_t gpus = 0;               // GPUs asked for: the waiting jobs' total
+  int64_t largest_gang = 0;
+  int32_t waiting_jobs = 0;
+  world::JobIndex oldest_job = world::kNone;
+  Time raised;
+  Duration duration;              // how long the capacity is wanted (procurement term)
+  // Right of first refusal, when a clause applied.
+  world::ContractIndex rofr_contract = world::kNone;
+  int32_t rofr_clause = -1;
+  world::ProviderIndex holder = world::kNone;
+  Time window_closes;
+  Time answer_due;                // when the holder answers (>= window_closes: never in time)
+  int32_t market_offer = -1;      // best other offer when offered: the terms to match
+  Answer answer = Answer::kNone;
+  std::string decline_reason;
+  // The award.
+  Status status = Status::kAwaitingAnswer;
+  int32_t offer = -1;
+  world::PoolIndex pool = world::kNone;
+  Money price_per_gpu_hour;
+  int64_t awarded_gpus = 0;
+  bool via_rofr = false;
+  Time awarded, arrives, ends;
+  int32_t account = -1;           // ledger account billing the award
 };
 
 enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
@@ -125,6 +189,7 @@ struct JobState {
   int32_t providers_used_mask = 0;  // bit per provider (first 31), to count moves
   uint64_t failed_generation = ~0ULL;
   world::PoolIndex reserved_pool = world::kNone;  // pool held while it waits (priority policy)
+  Time queued_since = Time::Min();  // when it last entered the queue (procurement)
 };
 
 struct ServiceState {
@@ -162,6 +227,8 @@ class Scheduler final : public placement::PreemptionOracle {
   void FaultStarted(world::FaultIndex fault, Time now);
   void FaultEnded(world::FaultIndex fault, Time now);
   void ContractsChanged(Time now);
+  // A wake-up asked for through Timer::AtTime is due.
+  void Wake(WakeKind kind, int32_t index, Time now);
   // Places what can be placed now: services first, then the job queue.
   void Schedule(Time now);
   // Settles every integral up to `end` (running work is accounted to `end`).
@@ -182,6 +249,11 @@ class Scheduler final : public placement::PreemptionOracle {
   const std::vector<ServiceState>& services() const { return services_; }
   size_t queued() const { return queue_.size(); }
   int64_t placement_attempts() const { return attempts_; }
+  const contracts::CommitmentLedger& ledger() const { return ledger_; }
+  const std::vector<CapacityRequest>& requests() const { return requests_; }
+  // The allowed accelerators, class and model family of job shape `shape`
+  // (CapacityRequest::shape), via a job of that shape.
+  world::JobIndex ShapeExample(int32_t shape) const { return shape_example_[shape]; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
 
@@ -246,12 +318,30 @@ class Scheduler final : public placement::PreemptionOracle {
   int64_t RemainingSeconds(world::JobIndex j, Time now) const;
   // SRTF: may allocation `a` be preempted by the job being placed now?
   bool ShorterJobMayPreempt(const Allocation& a) const;
+  // Procurement (procurement.cc).
+  void ReviewUnmetDemand(Time now);
+  void RaiseRequest(int32_t request, Time now);
+  // The cheapest offer that can supply request `r` now, skipping `exclude`'s
+  // offers; -1 when none. `why` (optional) says why `only`'s offers cannot.
+  // With max_ref_price / max_lead >= 0, only offers within those terms.
+  int32_t BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
+                    world::ProviderIndex only, Money max_ref_price, Duration max_lead, Time now,
+                    std::string* why) const;
+  void Award(int32_t request, int32_t offer, bool via_rofr, Time now);
+  void GoToMarket(int32_t request, Time now);
+  void AnswerRofr(int32_t request, Time now);
+  void CapacityArrives(int32_t request, Time now);
+  void CapacityEnds(int32_t request, Time now);
+  int64_t InstalledNow(world::PoolIndex pool, Time now) const {
+    return world_.pools[pool].gpus.At(now) + procured_[pool];
+  }
 
   const world::World& world_;
   Options options_;
   Timer* timer_;
   Observer* observer_;
   contracts::ExclusivityRules rules_;
+  contracts::CommitmentLedger ledger_;
   placement::FleetState fleet_;
   placement::Placer placer_;
 
@@ -277,6 +367,21 @@ class Scheduler final : public placement::PreemptionOracle {
     int32_t priority = 0;
   };
   std::vector<ShapeFailure> shape_failures_;
+  std::vector<world::JobIndex> shape_example_;
+
+  // Procurement: requests raised, GPUs procured per pool now, GPUs sold per
+  // offer, and per capacity class (shape, gang bucket) whether a request is
+  // outstanding and when the next may be raised.
+  std::vector<CapacityRequest> requests_;
+  std::vector<int64_t> procured_;
+  std::vector<int64_t> offer_sold_;
+  std::vector<uint8_t> no_outage_;
+  bool review_asked_ = false;  // exclusivity as if no provider had an outage
+  struct ClassState {
+    bool outstanding = false;
+    Time next_allowed = Time::Min();
+  };
+  std::map<std::pair<int32_t, int64_t>, ClassState> classes_;
   uint64_t pass_ = 0;
 
   int32_t watch_index_ = world::kNone;

@@ -65,6 +65,7 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   Time end() const { return end_; }
 
   void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override;
+  void AtTime(Time at, scheduler::WakeKind kind, int32_t index) override;
 
  private:
   enum class Kind : uint8_t {
@@ -74,7 +75,8 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
     kDemand,
     kFaultStart,
     kFaultEnd,
-    kContracts
+    kContracts,
+    kWake,  // epoch = scheduler::WakeKind
   };
   struct Item {
     Time at;
@@ -105,6 +107,10 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
 class EventLogWriter final : public scheduler::Observer {
  public:
   EventLogWriter(const world::World& world, std::ostream& out) : world_(world), out_(out) {}
+  // With the scheduler, procurement lines also say why an offer was declined.
+  EventLogWriter(const scheduler::Scheduler& scheduler, const world::World& world,
+                 std::ostream& out)
+      : world_(world), out_(out), scheduler_(&scheduler) {}
   void OnEvent(const scheduler::Event& event) override;
   // Only events about this workload (for `explain`); kNone = all.
   void FilterTo(bool service, int32_t index) {
@@ -115,6 +121,7 @@ class EventLogWriter final : public scheduler::Observer {
  private:
   const world::World& world_;
   std::ostream& out_;
+  const scheduler::Scheduler* scheduler_ = nullptr;
   bool filter_service_ = false;
   int32_t filter_index_ = world::kNone;
 };

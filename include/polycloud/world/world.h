@@ -75,6 +75,10 @@ struct Pool {
   int64_t domain_size = 8;         // GPUs in one interconnect domain (NVL72 rack: 72)
   int64_t max_gang = 0;            // largest gang the fabric allows; 0 = the pool's size
   ContractIndex contract = kNone;  // contract the pool is bought under
+  // Procurement: the offer whose awarded capacity lands in this pool (kNone
+  // for a pool defined in the scenario). Such a pool starts with no GPUs; its
+  // fees are the awards', not price × installed.
+  int32_t offer = kNone;
 };
 
 // Workload class "*" matches every class; an empty model_family matches every model.
@@ -86,14 +90,63 @@ struct ExclusivityClause {
   bool outage_exception = false;  // others may serve while the holder has an outage
 };
 
+// A minimum spend over [from, until) of a contract's term (a yearly minimum is
+// one per contract year). Spend counted: fees of the contract's pools and of
+// capacity procured under it.
+struct CommitmentMinimum {
+  Time from;
+  Time until;  // exclusive; the minimum falls due at this instant
+  Money spend;
+};
+
+// Right of first refusal: while it holds (from <= t < until), a capacity
+// request within its scope must be offered to the contract's provider first,
+// who may match the best market terms within `response_window`.
+struct RofrClause {
+  Time from = Time::Min();
+  Time until = Time::Max();
+  Duration response_window = Duration::Days(30);
+  std::string workload_class = "*";             // "*" = every class
+  std::vector<AcceleratorIndex> accelerators;   // empty = every type
+};
+
 struct Contract {
   std::string id;
   ProviderIndex provider = kNone;
   Time start;
   Time end;                  // exclusive
   Money committed_spend;     // over the whole term; 0 = none
-  bool take_or_pay = false;  // shortfall is paid anyway
+  // Take-or-pay: a shortfall against a minimum or the term commitment is paid
+  // anyway. Otherwise the commitment is discount-only: missing it costs
+  // nothing here (the ledger still reports the shortfall).
+  bool take_or_pay = false;
+  int64_t discount_milli = 0;  // price discount on the contract's pools, thousandths of list
+  std::vector<CommitmentMinimum> minimums;  // in time order, non-overlapping
   std::vector<ExclusivityClause> exclusivity;
+  std::vector<RofrClause> rofr;
+};
+
+// Capacity a provider will sell when asked (procurement): GPUs of one type at
+// one site, at a price, arriving `lead_time` after the award.
+struct Offer {
+  std::string id;
+  ProviderIndex provider = kNone;
+  PoolIndex pool = kNone;  // the pool (created by the loader) awarded capacity lands in
+  AcceleratorIndex accelerator = kNone;
+  Money price_per_gpu_hour;
+  Duration lead_time;
+  int64_t max_gpus = 0;                // total the provider can supply over the run
+  ContractIndex contract = kNone;      // awards count toward this contract's spend
+};
+
+// The capacity planner's settings (docs/scenario.md, "procurement").
+struct Procurement {
+  bool enabled = false;
+  Duration review_every = Duration::Days(1);  // how often unmet demand is reviewed
+  Duration unmet_after = Duration::Days(7);   // a class waiting this long raises a request
+  Duration term = Duration::Days(365);        // how long procured capacity is held
+  std::vector<Offer> offers;
+  std::vector<Duration> answer_after;  // per provider: time to answer an ROFR offer (default 0)
 };
 
 enum class WorkloadKind { kTraining, kBatch, kService };
@@ -158,6 +211,7 @@ struct World {
   std::vector<Job> jobs;  // sorted by (arrival, id index) after loading
   std::vector<Service> services;
   std::vector<Fault> faults;
+  Procurement procurement;
 
   // Lookups by id; kNone when absent.
   AcceleratorIndex FindAccelerator(std::string_view name) const;

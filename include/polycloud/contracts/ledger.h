@@ -1,0 +1,165 @@
+// CommitmentLedger: what every contract has cost so far, exactly, and what it
+// is projected to cost by each minimum and by the end of its term.
+//
+// Fees accrue on accounts. Account p (0 <= p < pools) is pool p: an
+// on-demand or spot pool bills the GPUs in use, a reserved pool bills every
+// installed GPU while its contract is in force (capacity is prepaid, used or
+// not), a procurement pool bills nothing itself. Each procurement award is an
+// account of its own (AddAward) billing its GPUs at its own price while the
+// capacity is held. The owner (FleetState, the scheduler) calls SetBillable
+// whenever an account's billable GPUs change; the ledger integrates
+// GPU-seconds × price exactly between those instants.
+//
+// Money is kept in "raw" units of micro-dollar × second / hour (GPU-seconds ×
+// micro-dollars per GPU-hour) in 128-bit integers, so nothing is rounded until
+// a figure is read; each figure is then rounded once, half away from zero.
+// Spend is split by UTC day (per contract, and per provider for spend under
+// no contract) and by commitment period (per contract minimum).
+//
+// Shortfall rules (docs/contracts.md):
+//  - a minimum is missed when the spend in its period is below it; the
+//    shortfall is minimum − spend, paid at the due date if take-or-pay;
+//  - at the end of the term the shortfall is committed − (term spend + the
+//    minimum shortfalls paid), paid if take-or-pay;
+//  - a discount-only commitment pays no shortfall (it is still reported);
+//  - a period that began before the ledger's start is pro-rated: only the
+//    share of the requirement inside the run is asked of the run.
+//
+// Thread-safety: not thread-safe; one owner (the scheduler) mutates it.
+#ifndef POLYCLOUD_CONTRACTS_LEDGER_H_
+#define POLYCLOUD_CONTRACTS_LEDGER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "polycloud/base/units.h"
+#include "polycloud/world/world.h"
+
+namespace polycloud::contracts {
+
+using Raw = __int128;  // micro-dollar × second / hour
+Money RawToMoney(Raw raw);
+
+// How placement values a GPU-hour (scheduler::Options::cost_model).
+enum class CostModel : uint8_t {
+  // Reserved and procured capacity is prepaid (0); spend under a take-or-pay
+  // commitment that is projected to fall short is nearly free (a hundredth of
+  // the discounted price), since it would be paid anyway; otherwise the
+  // contract's discounted price.
+  kContractAware,
+  // The SkyPilot-style baseline: lowest list price, reservations at $0,
+  // commitments and discounts ignored.
+  kCheapestPrice,
+};
+const char* CostModelName(CostModel model);
+
+// One minimum (or the term commitment) of a contract, settled or projected.
+struct ObligationRow {
+  Time from;
+  Time until;               // due date
+  Money required;           // the minimum or the commitment
+  Money spent;              // in the period: counted up to the run's end
+  Money projected;          // in the period: spent + the run-end rate × the rest of the period
+  Money shortfall;          // required − projected (− paid minimum shortfalls for the term), ≥ 0
+  bool due_in_run = false;  // the due date falls inside the run: `projected` == `spent`
+  bool term = false;        // the whole-term commitment rather than a minimum
+  // The period began before the ledger's start: `required` is the share of
+  // the period inside the run (earlier spend is not known).
+  bool prorated = false;
+};
+
+struct ContractLedgerRow {
+  world::ContractIndex contract = world::kNone;
+  Money spent;           // in the run
+  Money rate_per_day;    // at the run's end
+  Money shortfall_due;   // take-or-pay shortfalls falling due inside the run
+  Money shortfall_projected;  // take-or-pay shortfalls falling due after the run
+  Money shortfall_not_payable;  // discount-only shortfalls (not paid)
+  std::vector<ObligationRow> obligations;  // minimums in order, then the term
+};
+
+class CommitmentLedger {
+ public:
+  CommitmentLedger(const world::World& world, Time start);
+
+  // Opens an account for a procurement award; returns its id. Bills nothing
+  // until SetBillable.
+  int32_t AddAward(world::PoolIndex pool, Money price_per_gpu_hour, world::ContractIndex contract);
+
+  // From `now` on, account `a` bills `gpus` GPUs. `now` never goes back.
+  void SetBillable(int32_t account, int64_t gpus, Time now);
+
+  // Spend attributed to a job or a service (for the report): `gpu_seconds`
+  // used in `pool`, at the pool's effective price (reserved: the value of the
+  // prepaid capacity used).
+  void AttributeJob(world::JobIndex job, world::PoolIndex pool, int64_t gpu_seconds);
+  void AttributeService(world::ServiceIndex service, world::PoolIndex pool, int64_t gpu_seconds);
+
+  // The pool's price after its contract's discount (list price when none).
+  Money EffectivePrice(world::PoolIndex pool) const;
+
+  // Marginal price of one more GPU-hour in `pool` at `now` under `model`.
+  Money MarginalPricePerGpuHour(world::PoolIndex pool, Time now, CostModel model) const;
+
+  // Take-or-pay shortfall projected at `now` for the obligation in force (the
+  // open minimum, else the term), at the current spend rate; 0 when on track.
+  Money ProjectedShortfall(world::ContractIndex c, Time now) const;
+
+  // Brings every account up to `end`; call once, at the end of the run.
+  void Close(Time end);
+
+  // Readings (after Close).
+  Money PoolSpend(world::PoolIndex pool) const { return RawToMoney(pool_raw_[pool]); }
+  Money JobSpend(world::JobIndex job) const { return Money::FromMicros(job_micros_[job]); }
+  Money ServiceSpend(world::ServiceIndex s) const { return Money::FromMicros(service_micros_[s]); }
+  Money AwardSpend(int32_t account) const { return RawToMoney(account_raw_[account]); }
+  Money ContractSpend(world::ContractIndex c) const { return RawToMoney(contracts_[c].total); }
+  // Spend per UTC day of the run, day 0 = the day of the start.
+  int64_t days() const { return days_; }
+  Time DayStart(int64_t day) const;
+  Money ContractDay(world::ContractIndex c, int64_t day) const;
+  Money ProviderDay(world::ProviderIndex p, int64_t day) const;  // spend under no contract
+  // Settles and projects every obligation of contract `c` as of `end`.
+  ContractLedgerRow Settle(world::ContractIndex c, Time end) const;
+
+ private:
+  struct Account {
+    world::PoolIndex pool = world::kNone;
+    world::ContractIndex contract = world::kNone;
+    world::ProviderIndex provider = world::kNone;
+    int64_t price = 0;  // micro-dollars per GPU-hour, after discount
+    int64_t billable = 0;
+    Time since;
+  };
+  struct ContractBook {
+    Raw rate = 0;   // raw per second
+    Raw total = 0;  // raw up to `since`
+    Time since;
+    size_t period = 0;             // first minimum not yet past
+    std::vector<Raw> period_raw;   // per minimum
+  };
+  void Flush(Account& a, Time now);
+  void Advance(world::ContractIndex c, Time now);
+  void AddDay(const Account& a, int64_t day, Raw raw);
+  // Raw spent in period `k` of `c` (or the whole term when k == minimums) by `t` >= since.
+  Raw SpentBy(world::ContractIndex c, size_t k, Time t) const;
+  // `amount` due over [from, until), less the share before the ledger's start.
+  Raw Required(Money amount, Time from, Time until) const;
+
+  const world::World& world_;
+  Time start_;
+  int64_t first_day_ = 0;  // UTC day number of the start
+  int64_t days_ = 0;
+  std::vector<Account> accounts_;
+  std::vector<Raw> account_raw_;
+  std::vector<Raw> pool_raw_;
+  std::vector<ContractBook> contracts_;
+  std::vector<std::vector<Raw>> contract_days_;  // [contract][day]
+  std::vector<std::vector<Raw>> provider_days_;  // [provider][day], spend under no contract
+  std::vector<int64_t> job_micros_;
+  std::vector<int64_t> service_micros_;
+};
+
+}  // namespace polycloud::contracts
+
+#endif  // POLYCLOUD_CONTRACTS_LEDGER_H_

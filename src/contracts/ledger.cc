@@ -1,0 +1,271 @@
+#include "polycloud/contracts/ledger.h"
+
+#include <algorithm>
+
+#include "polycloud/base/status.h"
+
+namespace polycloud::contracts {
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+int64_t DayOf(Time t) {
+  const int64_t s = t.unix_seconds();
+  return s >= 0 ? s / kDay : (s - (kDay - 1)) / kDay;
+}
+
+Raw Overlap(Time a0, Time a1, Time b0, Time b1) {
+  const Time lo = std::max(a0, b0), hi = std::min(a1, b1);
+  return hi > lo ? static_cast<Raw>((hi - lo).seconds()) : 0;
+}
+
+}  // namespace
+
+Money RawToMoney(Raw raw) {
+  const Raw q = raw >= 0 ? (raw + 1800) / 3600 : -((-raw + 1800) / 3600);
+  return Money::FromMicros(static_cast<int64_t>(q));
+}
+
+const char* CostModelName(CostModel model) {
+  return model == CostModel::kContractAware ? "contract-aware" : "cheapest-price";
+}
+
+CommitmentLedger::CommitmentLedger(const world::World& world, Time start)
+    : world_(world),
+      start_(start),
+      first_day_(DayOf(start)),
+      days_(std::max<int64_t>(1, DayOf(world.end) - DayOf(start) + 1)),
+      pool_raw_(world.pools.size(), 0),
+      contracts_(world.contracts.size()),
+      contract_days_(world.contracts.size(), std::vector<Raw>(days_, 0)),
+      provider_days_(world.providers.size(), std::vector<Raw>(days_, 0)),
+      job_micros_(world.jobs.size(), 0),
+      service_micros_(world.services.size(), 0) {
+  accounts_.reserve(world.pools.size());
+  for (size_t p = 0; p < world.pools.size(); ++p) {
+    const world::Pool& pool = world.pools[p];
+    Account a;
+    a.pool = static_cast<world::PoolIndex>(p);
+    a.contract = pool.contract;
+    a.provider = pool.provider;
+    a.price = EffectivePrice(a.pool).micros();
+    a.since = start;
+    accounts_.push_back(a);
+  }
+  account_raw_.assign(accounts_.size(), 0);
+  for (size_t c = 0; c < contracts_.size(); ++c) {
+    contracts_[c].since = start;
+    contracts_[c].period_raw.assign(world.contracts[c].minimums.size(), 0);
+  }
+}
+
+Money CommitmentLedger::EffectivePrice(world::PoolIndex pool) const {
+  const world::Pool& p = world_.pools[pool];
+  // A discount prices use; a reservation's price is its own negotiated price.
+  if (p.contract == world::kNone || p.pricing == world::PricingKind::kReserved) {
+    return p.price_per_gpu_hour;
+  }
+  const int64_t keep = 1000 - world_.contracts[p.contract].discount_milli;
+  return Money::FromMicros(MulDivRound(p.price_per_gpu_hour.micros(), keep, 1000));
+}
+
+int32_t CommitmentLedger::AddAward(world::PoolIndex pool, Money price,
+                                   world::ContractIndex contract) {
+  Account a;
+  a.pool = pool;
+  a.contract = contract;
+  a.provider = world_.pools[pool].provider;
+  a.price = price.micros();
+  a.since = start_;
+  accounts_.push_back(a);
+  account_raw_.push_back(0);
+  return static_cast<int32_t>(accounts_.size() - 1);
+}
+
+void CommitmentLedger::AddDay(const Account& a, int64_t day, Raw raw) {
+  int64_t d = day - first_day_;
+  if (d < 0) d = 0;
+  if (d >= days_) d = days_ - 1;  // accrual past the world's end is folded into the last day
+  if (a.contract != world::kNone) {
+    contract_days_[a.contract][d] += raw;
+  } else {
+    provider_days_[a.provider][d] += raw;
+  }
+}
+
+void CommitmentLedger::Flush(Account& a, Time now) {
+  if (now <= a.since) return;
+  if (a.billable != 0 && a.price != 0) {
+    const int32_t id = static_cast<int32_t>(&a - accounts_.data());
+    const Raw per_second = static_cast<Raw>(a.billable) * a.price;
+    Time t = a.since;
+    while (t < now) {
+      const int64_t day = DayOf(t);
+      const Time next = std::min(now, Time::FromUnixSeconds((day + 1) * kDay));
+      const Raw raw = per_second * (next - t).seconds();
+      account_raw_[id] += raw;
+      pool_raw_[a.pool] += raw;
+      AddDay(a, day, raw);
+      t = next;
+    }
+  }
+  a.since = now;
+}
+
+void CommitmentLedger::Advance(world::ContractIndex c, Time now) {
+  ContractBook& b = contracts_[c];
+  if (now <= b.since) return;
+  const auto& mins = world_.contracts[c].minimums;
+  if (b.rate != 0) {
+    b.total += b.rate * (now - b.since).seconds();
+    for (size_t k = b.period; k < mins.size() && mins[k].from < now; ++k) {
+      b.period_raw[k] += b.rate * Overlap(b.since, now, mins[k].from, mins[k].until);
+    }
+  }
+  while (b.period < mins.size() && mins[b.period].until <= now) ++b.period;
+  b.since = now;
+}
+
+void CommitmentLedger::SetBillable(int32_t account, int64_t gpus, Time now) {
+  Account& a = accounts_[account];
+  if (a.billable == gpus) return;
+  Flush(a, now);
+  if (a.contract != world::kNone) {
+    Advance(a.contract, now);
+    contracts_[a.contract].rate += static_cast<Raw>(gpus - a.billable) * a.price;
+  }
+  a.billable = gpus;
+}
+
+void CommitmentLedger::AttributeJob(world::JobIndex job, world::PoolIndex pool,
+                                    int64_t gpu_seconds) {
+  job_micros_[job] += MulDivRound(gpu_seconds, accounts_[pool].price, 3600);
+}
+
+void CommitmentLedger::AttributeService(world::ServiceIndex s, world::PoolIndex pool,
+                                        int64_t gpu_seconds) {
+  service_micros_[s] += MulDivRound(gpu_seconds, accounts_[pool].price, 3600);
+}
+
+Raw CommitmentLedger::Required(Money amount, Time from, Time until) const {
+  const Raw full = static_cast<Raw>(amount.micros()) * 3600;
+  if (from >= start_ || until <= from) return full;
+  // The ledger has no record before its start: the part of the period before
+  // it is taken to have met its share.
+  const Raw covered = until > start_ ? (until - start_).seconds() : 0;
+  return full * covered / (until - from).seconds();
+}
+
+Raw CommitmentLedger::SpentBy(world::ContractIndex c, size_t k, Time t) const {
+  const ContractBook& b = contracts_[c];
+  const auto& mins = world_.contracts[c].minimums;
+  const Time later = std::max(t, b.since);
+  if (k == mins.size()) return b.total + b.rate * (later - b.since).seconds();
+  return b.period_raw[k] + b.rate * Overlap(b.since, later, mins[k].from, mins[k].until);
+}
+
+Money CommitmentLedger::ProjectedShortfall(world::ContractIndex c, Time now) const {
+  const world::Contract& contract = world_.contracts[c];
+  if (!contract.take_or_pay) return Money();
+  const ContractBook& b = contracts_[c];
+  Raw worst = 0;
+  // The open minimum (or the next one, before the term starts).
+  for (size_t k = b.period; k < contract.minimums.size(); ++k) {
+    const world::CommitmentMinimum& m = contract.minimums[k];
+    if (m.until <= now) continue;
+    const Raw projected =
+        SpentBy(c, k, now) + b.rate * Overlap(now, m.until, m.from, m.until);
+    worst = std::max(worst, Required(m.spend, m.from, m.until) - projected);
+    break;
+  }
+  if (contract.committed_spend > Money() && now < contract.end) {
+    const Raw projected = SpentBy(c, contract.minimums.size(), now) +
+                          b.rate * Overlap(now, contract.end, contract.start, contract.end);
+    worst = std::max(worst,
+                     Required(contract.committed_spend, contract.start, contract.end) - projected);
+  }
+  return RawToMoney(worst);
+}
+
+Money CommitmentLedger::MarginalPricePerGpuHour(world::PoolIndex pool, Time now,
+                                                CostModel model) const {
+  const world::Pool& p = world_.pools[pool];
+  if (p.pricing == world::PricingKind::kReserved) return Money();  // prepaid, incl. procured
+  if (model == CostModel::kCheapestPrice) return p.price_per_gpu_hour;
+  const Money price = EffectivePrice(pool);
+  if (p.contract != world::kNone && ProjectedShortfall(p.contract, now) > Money()) {
+    return Money::FromMicros(price.micros() / 100);  // would be paid anyway as shortfall
+  }
+  return price;
+}
+
+void CommitmentLedger::Close(Time end) {
+  for (Account& a : accounts_) Flush(a, end);
+  for (size_t c = 0; c < contracts_.size(); ++c) Advance(static_cast<world::ContractIndex>(c), end);
+}
+
+Time CommitmentLedger::DayStart(int64_t day) const {
+  return Time::FromUnixSeconds((first_day_ + day) * kDay);
+}
+
+Money CommitmentLedger::ContractDay(world::ContractIndex c, int64_t day) const {
+  return RawToMoney(contract_days_[c][day]);
+}
+
+Money CommitmentLedger::ProviderDay(world::ProviderIndex p, int64_t day) const {
+  return RawToMoney(provider_days_[p][day]);
+}
+
+ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) const {
+  const world::Contract& contract = world_.contracts[c];
+  const ContractBook& b = contracts_[c];
+  ContractLedgerRow row;
+  row.contract = c;
+  row.spent = RawToMoney(SpentBy(c, contract.minimums.size(), end));
+  row.rate_per_day = RawToMoney(b.rate * kDay);
+  auto book = [&](const ObligationRow& o) {
+    if (!contract.take_or_pay) {
+      row.shortfall_not_payable += o.shortfall;
+    } else if (o.due_in_run) {
+      row.shortfall_due += o.shortfall;
+    } else {
+      row.shortfall_projected += o.shortfall;
+    }
+    row.obligations.push_back(o);
+  };
+  Money paid;
+  for (size_t k = 0; k < contract.minimums.size(); ++k) {
+    const world::CommitmentMinimum& m = contract.minimums[k];
+    ObligationRow o;
+    o.from = m.from;
+    o.until = m.until;
+    o.required = RawToMoney(Required(m.spend, m.from, m.until));
+    o.prorated = m.from < start_;
+    const Raw spent = SpentBy(c, k, end);
+    o.spent = RawToMoney(spent);
+    o.due_in_run = m.until <= end;
+    o.projected = RawToMoney(spent + b.rate * Overlap(end, m.until, m.from, m.until));
+    if (o.required > o.projected) o.shortfall = o.required - o.projected;
+    if (contract.take_or_pay) paid += o.shortfall;
+    book(o);
+  }
+  if (contract.committed_spend > Money()) {
+    ObligationRow o;
+    o.term = true;
+    o.from = contract.start;
+    o.until = contract.end;
+    o.required = RawToMoney(Required(contract.committed_spend, contract.start, contract.end));
+    o.prorated = contract.start < start_;
+    const Raw spent = SpentBy(c, contract.minimums.size(), end);
+    o.spent = RawToMoney(spent);
+    o.due_in_run = contract.end <= end;
+    o.projected =
+        RawToMoney(spent + b.rate * Overlap(end, contract.end, contract.start, contract.end));
+    const Money counted = o.projected + paid;
+    if (o.required > counted) o.shortfall = o.required - counted;
+    book(o);
+  }
+  return row;
+}
+
+}  // namespace polycloud::contracts

@@ -1,0 +1,179 @@
+#include "polycloud/contracts/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include "polycloud/placement/fleet_state.h"
+#include "tests/testing/scenario_fixture.h"
+
+namespace polycloud::contracts {
+namespace {
+
+using testing::LoadWorld;
+using testing::T;
+
+// $3.60 per GPU-hour is exactly 1,000 µ$ per GPU-second, so every figure below
+// is a whole number of micro-dollars and the boundaries are exact.
+constexpr const char* kLedgerWorld = R"(
+name: ledger
+start: 2026-01-01
+end: 2027-06-01
+providers:
+  - {id: cloud}
+  - {id: other}
+contracts:
+  - id: deal
+    provider: cloud
+    start: 2026-01-01
+    end: 2028-01-01
+    committed_usd: 1M
+    take_or_pay: true
+    minimums:
+      - {by: 2026-01-02, spend: 86.4}
+      - {by: 2027-01-01, spend: 1000}
+  - id: soft
+    provider: other
+    start: 2026-01-01
+    end: 2027-01-01
+    committed_usd: 500
+    discount_percent: 25
+sites:
+  - {id: s1, provider: cloud}
+  - {id: s2, provider: other}
+pools:
+  - {id: od, site: s1, accelerator: H100, pricing: on-demand, gpus: 64, price_per_gpu_hour: 3.60, contract: deal}
+  - {id: res, site: s1, accelerator: H100, pricing: reserved, gpus: 8, price_per_gpu_hour: 3.60}
+  - {id: disc, site: s2, accelerator: H100, pricing: on-demand, gpus: 8, price_per_gpu_hour: 4.80, contract: soft}
+)";
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  world::World world_ = LoadWorld(kLedgerWorld);
+  world::PoolIndex od_ = world_.FindPool("od");
+  world::PoolIndex res_ = world_.FindPool("res");
+  world::PoolIndex disc_ = world_.FindPool("disc");
+  world::ContractIndex deal_ = world_.FindContract("deal");
+  world::ContractIndex soft_ = world_.FindContract("soft");
+};
+
+TEST_F(LedgerTest, FirstMinimumMissedByOneMicroDollar) {
+  CommitmentLedger ledger(world_, world_.start);
+  // One GPU for the whole first day minus one second: 86,399 s × 1,000 µ$.
+  ledger.SetBillable(od_, 1, T("2026-01-01"));
+  ledger.SetBillable(od_, 0, T("2026-01-01T23:59:59Z"));
+  ledger.Close(T("2026-01-03"));
+  const ContractLedgerRow row = ledger.Settle(deal_, T("2026-01-03"));
+  ASSERT_EQ(row.obligations.size(), 3u);  // two minimums and the term
+  const ObligationRow& first = row.obligations[0];
+  EXPECT_TRUE(first.due_in_run);
+  EXPECT_EQ(first.spent.micros(), 86'399'000);
+  EXPECT_EQ(first.required.micros(), 86'400'000);
+  EXPECT_EQ(first.shortfall.micros(), 1'000);  // 1 s short = 1,000 µ$
+  EXPECT_EQ(row.shortfall_due.micros(), 1'000);
+}
+
+TEST_F(LedgerTest, MinimumMetExactlyHasNoShortfallAndOneMicroLessMisses) {
+  world::World w = world_;
+  // Exactly the minimum, then a minimum one micro-dollar higher.
+  for (int64_t extra : {0, 1}) {
+    w.contracts[deal_].minimums[0].spend = Money::FromMicros(86'400'000 + extra);
+    CommitmentLedger ledger(w, w.start);
+    ledger.SetBillable(od_, 1, T("2026-01-01"));
+    ledger.SetBillable(od_, 0, T("2026-01-02"));
+    ledger.Close(T("2026-01-03"));
+    const ObligationRow first = ledger.Settle(deal_, T("2026-01-03")).obligations[0];
+    EXPECT_EQ(first.spent.micros(), 86'400'000);
+    EXPECT_EQ(first.shortfall.micros(), extra) << "minimum " << first.required.micros();
+  }
+}
+
+TEST_F(LedgerTest, SpendSplitsAtMidnightAndIntoPeriods) {
+  CommitmentLedger ledger(world_, world_.start);
+  // 2 GPUs from 23:00 on day 0 to 01:00 on day 1, across the first minimum's due date.
+  ledger.SetBillable(od_, 2, T("2026-01-01T23:00:00Z"));
+  ledger.SetBillable(od_, 0, T("2026-01-02T01:00:00Z"));
+  ledger.Close(T("2026-01-03"));
+  EXPECT_EQ(ledger.ContractDay(deal_, 0).micros(), 2 * 3600 * 1000);
+  EXPECT_EQ(ledger.ContractDay(deal_, 1).micros(), 2 * 3600 * 1000);
+  EXPECT_EQ(ledger.PoolSpend(od_).micros(), 4 * 3600 * 1000);
+  const ContractLedgerRow row = ledger.Settle(deal_, T("2026-01-03"));
+  EXPECT_EQ(row.obligations[0].spent.micros(), 2 * 3600 * 1000);
+  EXPECT_EQ(row.obligations[1].spent.micros(), 2 * 3600 * 1000);
+  EXPECT_EQ(row.spent.micros(), 4 * 3600 * 1000);
+}
+
+TEST_F(LedgerTest, OpenMinimumIsProjectedAtTheRunEndRate) {
+  CommitmentLedger ledger(world_, world_.start);
+  // 1 GPU billed from 2026-06-01 on; the run ends 2026-07-01.
+  ledger.SetBillable(od_, 1, T("2026-06-01"));
+  ledger.Close(T("2026-07-01"));
+  const ContractLedgerRow row = ledger.Settle(deal_, T("2026-07-01"));
+  const ObligationRow& second = row.obligations[1];
+  EXPECT_FALSE(second.due_in_run);
+  const int64_t run_secs = (T("2026-07-01") - T("2026-06-01")).seconds();
+  const int64_t rest_secs = (T("2027-01-01") - T("2026-07-01")).seconds();
+  EXPECT_EQ(second.spent.micros(), run_secs * 1000);
+  EXPECT_EQ(second.projected.micros(), (run_secs + rest_secs) * 1000);
+  EXPECT_EQ(second.shortfall, Money());  // ~$18.4K projected against $1,000
+  EXPECT_EQ(row.rate_per_day.micros(), 86'400'000);
+  // The first minimum (day one) was missed entirely: $86.40 paid; the term's
+  // shortfall counts it as paid toward the $1M.
+  EXPECT_EQ(row.shortfall_due.micros(), 86'400'000);
+  const ObligationRow& term = row.obligations[2];
+  EXPECT_TRUE(term.term);
+  const int64_t to_term_end = (T("2028-01-01") - T("2026-07-01")).seconds();
+  EXPECT_EQ(term.projected.micros(), (run_secs + to_term_end) * 1000);
+  EXPECT_EQ(term.shortfall.micros(),
+            1'000'000'000'000 - (run_secs + to_term_end) * 1000 - 86'400'000);
+  EXPECT_EQ(row.shortfall_projected, term.shortfall);
+}
+
+TEST_F(LedgerTest, DiscountOnlyShortfallIsReportedNotPaid) {
+  CommitmentLedger ledger(world_, world_.start);
+  EXPECT_EQ(ledger.EffectivePrice(disc_).micros(), 3'600'000);  // $4.80 less 25%
+  ledger.SetBillable(disc_, 1, T("2026-01-01"));
+  ledger.SetBillable(disc_, 0, T("2026-01-01T01:00:00Z"));
+  ledger.Close(T("2027-01-02"));
+  const ContractLedgerRow row = ledger.Settle(soft_, T("2027-01-02"));
+  EXPECT_EQ(row.spent.micros(), 3'600'000);
+  EXPECT_EQ(row.shortfall_due, Money());
+  EXPECT_EQ(row.shortfall_projected, Money());
+  EXPECT_EQ(row.shortfall_not_payable.micros(), 500'000'000 - 3'600'000);
+}
+
+TEST_F(LedgerTest, MarginalPriceFollowsTheProjection) {
+  CommitmentLedger ledger(world_, world_.start);
+  const Time t = T("2026-03-01");
+  // Nothing billed: the $1M commitment is projected short, so the deal's
+  // on-demand pool is nearly free; reserved capacity is prepaid.
+  EXPECT_GT(ledger.ProjectedShortfall(deal_, t), Money());
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(od_, t, CostModel::kContractAware).micros(), 36'000);
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(res_, t, CostModel::kContractAware), Money());
+  // The baseline pays list price and ignores discounts.
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(od_, t, CostModel::kCheapestPrice).micros(), 3'600'000);
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(disc_, t, CostModel::kCheapestPrice).micros(),
+            4'800'000);
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(disc_, t, CostModel::kContractAware).micros(),
+            3'600'000);
+  // Enough GPUs billed to meet $1M by 2028 and every minimum: full price.
+  ledger.SetBillable(od_, 64, t);
+  EXPECT_EQ(ledger.ProjectedShortfall(deal_, t), Money());
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(od_, t, CostModel::kContractAware).micros(),
+            3'600'000);
+}
+
+TEST_F(LedgerTest, FleetStateBillsUseForOnDemandAndInstalledForReserved) {
+  CommitmentLedger ledger(world_, world_.start);
+  placement::FleetState fleet(world_, world_.start);
+  fleet.AttachLedger(&ledger, world_.start);
+  for (world::PoolIndex p : {od_, res_, disc_}) fleet.SetInstalled(p, 8, world_.start);
+  fleet.Bind(od_, 2, world_.start);
+  fleet.Release(od_, 2, world_.start + Duration::Hours(1));
+  ledger.Close(world_.start + Duration::Hours(2));
+  EXPECT_EQ(ledger.PoolSpend(od_).micros(), 2 * 3'600'000);   // 2 GPU-hours used
+  EXPECT_EQ(ledger.PoolSpend(res_).micros(), 16 * 3'600'000);  // 8 GPUs × 2 h installed
+  EXPECT_EQ(ledger.PoolSpend(disc_), Money());                 // nothing used
+  EXPECT_EQ(ledger.ProviderDay(world_.FindProvider("cloud"), 0).micros(), 16 * 3'600'000);
+}
+
+}  // namespace
+}  // namespace polycloud::contracts

@@ -1,0 +1,291 @@
+// The capacity planner: unmet demand → capacity requests → right of first
+// refusal → market → capacity arriving and leaving. See docs/contracts.md.
+#include <algorithm>
+
+#include "polycloud/scheduler/scheduler.h"
+
+namespace polycloud::scheduler {
+namespace {
+
+// The smallest power of two >= gpus: requests are per class of gang size.
+int64_t GangBucket(int64_t gpus) {
+  int64_t b = 1;
+  while (b < gpus) b <<= 1;
+  return b;
+}
+
+bool Allows(const std::vector<world::AcceleratorIndex>& allowed, world::AcceleratorIndex a) {
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), a) != allowed.end();
+}
+
+}  // namespace
+
+void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
+  switch (kind) {
+    case WakeKind::kProcurementReview:
+      ReviewUnmetDemand(now);
+      if (timer_ != nullptr) {
+        timer_->AtTime(now + world_.procurement.review_every, WakeKind::kProcurementReview, 0);
+      }
+      break;
+    case WakeKind::kRofrAnswer:
+      AnswerRofr(index, now);
+      break;
+    case WakeKind::kRofrWindowCloses: {
+      CapacityRequest& r = requests_[index];
+      if (r.status != CapacityRequest::Status::kAwaitingAnswer) break;
+      r.answer = CapacityRequest::Answer::kExpired;
+      Emit({now, EventType::kRofrExpired, index, world::kNone, r.gpus, 0, r.rofr_contract});
+      GoToMarket(index, now);
+      break;
+    }
+    case WakeKind::kCapacityArrives:
+      CapacityArrives(index, now);
+      break;
+    case WakeKind::kCapacityEnds:
+      CapacityEnds(index, now);
+      break;
+  }
+}
+
+void Scheduler::ReviewUnmetDemand(Time now) {
+  const world::Procurement& pr = world_.procurement;
+  struct Unmet {
+    int64_t gpus = 0;
+    int64_t largest = 0;
+    int32_t jobs = 0;
+    world::JobIndex oldest = world::kNone;
+    Time oldest_since = Time::Max();
+  };
+  std::map<std::pair<int32_t, int64_t>, Unmet> unmet;
+  for (const QueueKey& k : queue_) {
+    const JobState& s = jobs_[k.job];
+    if (now - s.queued_since < pr.unmet_after) continue;
+    const world::Job& job = world_.jobs[k.job];
+    Unmet& u = unmet[{job_shape_[k.job], GangBucket(job.gpus)}];
+    u.gpus += job.gpus;
+    u.largest = std::max(u.largest, job.gpus);
+    ++u.jobs;
+    if (s.queued_since < u.oldest_since ||
+        (s.queued_since == u.oldest_since && k.job < u.oldest)) {
+      u.oldest_since = s.queued_since;
+      u.oldest = k.job;
+    }
+  }
+  for (const auto& [key, u] : unmet) {
+    ClassState& cs = classes_[key];
+    if (cs.outstanding || now < cs.next_allowed) continue;
+    cs.outstanding = true;
+    CapacityRequest r;
+    r.shape = key.first;
+    r.gang_bucket = key.second;
+    r.gpus = u.gpus;
+    r.largest_gang = u.largest;
+    r.waiting_jobs = u.jobs;
+    r.oldest_job = u.oldest;
+    r.raised = now;
+    r.duration = pr.term;
+    requests_.push_back(std::move(r));
+    RaiseRequest(static_cast<int32_t>(requests_.size() - 1), now);
+  }
+}
+
+void Scheduler::RaiseRequest(int32_t id, Time now) {
+  CapacityRequest& r = requests_[id];
+  Emit({now, EventType::kCapacityRequested, id, world::kNone, r.gpus, r.waiting_jobs,
+        r.oldest_job});
+  const world::Job& example = world_.jobs[shape_example_[r.shape]];
+  // The first clause in force whose scope covers the request gives its holder
+  // the first refusal.
+  for (size_t c = 0; c < world_.contracts.size() && r.rofr_contract == world::kNone; ++c) {
+    const world::Contract& contract = world_.contracts[c];
+    for (size_t k = 0; k < contract.rofr.size(); ++k) {
+      const world::RofrClause& clause = contract.rofr[k];
+      if (now < clause.from || now >= clause.until) continue;
+      if (clause.workload_class != "*" && clause.workload_class != example.workload_class) continue;
+      bool covers = clause.accelerators.empty() || example.accelerators.empty();
+      for (auto a : clause.accelerators) covers = covers || Allows(example.accelerators, a);
+      if (!covers) continue;
+      r.rofr_contract = static_cast<world::ContractIndex>(c);
+      r.rofr_clause = static_cast<int32_t>(k);
+      r.holder = contract.provider;
+      r.window_closes = now + clause.response_window;
+      r.answer_due = now + world_.procurement.answer_after[r.holder];
+      break;
+    }
+  }
+  if (r.rofr_contract == world::kNone) {
+    GoToMarket(id, now);
+    return;
+  }
+  // The terms the holder is asked to match: the best offer of anyone else now.
+  r.market_offer = BestOffer(r, r.holder, world::kNone, Money::FromMicros(-1), Duration::Seconds(-1), now,
+                             nullptr);
+  Emit({now, EventType::kRofrOffered, id, world::kNone, r.gpus, r.window_closes.unix_seconds(),
+        r.rofr_contract});
+  // An answer at the instant the window closes is too late: the window is
+  // [offered, closes), like every other interval in polycloud.
+  if (r.answer_due < r.window_closes) {
+    if (r.answer_due == now) {
+      AnswerRofr(id, now);
+    } else if (timer_ != nullptr) {
+      timer_->AtTime(r.answer_due, WakeKind::kRofrAnswer, id);
+    }
+  } else if (timer_ != nullptr) {
+    timer_->AtTime(r.window_closes, WakeKind::kRofrWindowCloses, id);
+  }
+}
+
+int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
+                             world::ProviderIndex only, Money max_ref_price, Duration max_lead,
+                             Time now, std::string* why) const {
+  const world::Job& example = world_.jobs[shape_example_[r.shape]];
+  const auto& offers = world_.procurement.offers;
+  int32_t best = -1;
+  int64_t best_price = 0;
+  auto note = [&](const std::string& reason) {
+    if (why != nullptr && why->empty()) *why = reason;
+  };
+  for (size_t i = 0; i < offers.size(); ++i) {
+    const world::Offer& o = offers[i];
+    if (o.provider == exclude) continue;
+    if (only != world::kNone && o.provider != only) continue;
+    if (!Allows(example.accelerators, o.accelerator)) continue;
+    const world::Pool& pool = world_.pools[o.pool];
+    const int64_t node = std::max<int64_t>(1, pool.gpus_per_node);
+    const int64_t gpus = (r.gpus + node - 1) / node * node;
+    const int64_t speed = world_.accelerators[o.accelerator].speed_milli;
+    const int64_t ref_price = MulDivRound(o.price_per_gpu_hour.micros(), 1000, speed);
+    if (r.largest_gang > world::EffectiveMaxGang(pool)) {
+      note("offer " + o.id + " cannot run a gang of " + std::to_string(r.largest_gang) +
+           " GPUs in one fabric");
+      continue;
+    }
+    if (o.max_gpus - offer_sold_[i] < gpus) {
+      note("offer " + o.id + " has " + std::to_string(o.max_gpus - offer_sold_[i]) +
+           " GPUs left, " + std::to_string(gpus) + " asked");
+      continue;
+    }
+    if (!rules_.Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
+                      no_outage_)
+             .allowed) {
+      note("class " + example.workload_class + " may not run at " +
+           world_.providers[o.provider].id + " when the capacity would arrive");
+      continue;
+    }
+    if (max_lead.seconds() >= 0 && o.lead_time > max_lead) {
+      note("offer " + o.id + " arrives in " + FormatDuration(o.lead_time) + ", the market's in " +
+           FormatDuration(max_lead));
+      continue;
+    }
+    if (max_ref_price.micros() >= 0 && ref_price > max_ref_price.micros()) {
+      note("offer " + o.id + " costs " + FormatMoneyShort(Money::FromMicros(ref_price)) +
+           "/ref-GPU-h, the market " + FormatMoneyShort(max_ref_price));
+      continue;
+    }
+    if (best < 0 || ref_price < best_price ||
+        (ref_price == best_price && o.lead_time < offers[best].lead_time)) {
+      best = static_cast<int32_t>(i);
+      best_price = ref_price;
+    }
+  }
+  if (best < 0 && why != nullptr && why->empty()) *why = "no offer for this capacity class";
+  return best;
+}
+
+void Scheduler::AnswerRofr(int32_t id, Time now) {
+  CapacityRequest& r = requests_[id];
+  if (r.status != CapacityRequest::Status::kAwaitingAnswer) return;
+  // The holder matches when it can supply the request at or under the
+  // market's price per reference GPU-hour and no later than the market.
+  Money max_price = Money::FromMicros(-1);
+  Duration max_lead = Duration::Seconds(-1);
+  if (r.market_offer >= 0) {
+    const world::Offer& m = world_.procurement.offers[r.market_offer];
+    max_price = Money::FromMicros(MulDivRound(
+        m.price_per_gpu_hour.micros(), 1000, world_.accelerators[m.accelerator].speed_milli));
+    max_lead = m.lead_time;
+  }
+  std::string why;
+  const int32_t offer = BestOffer(r, world::kNone, r.holder, max_price, max_lead, now, &why);
+  if (offer >= 0) {
+    r.answer = CapacityRequest::Answer::kMatched;
+    Emit({now, EventType::kRofrMatched, id, world_.procurement.offers[offer].pool, r.gpus, 0,
+          r.rofr_contract});
+    Award(id, offer, true, now);
+    return;
+  }
+  r.answer = CapacityRequest::Answer::kDeclined;
+  r.decline_reason = why;
+  Emit({now, EventType::kRofrDeclined, id, world::kNone, r.gpus, 0, r.rofr_contract});
+  GoToMarket(id, now);
+}
+
+void Scheduler::GoToMarket(int32_t id, Time now) {
+  CapacityRequest& r = requests_[id];
+  // After a refusal (declined or expired) the holder is out of this round.
+  const world::ProviderIndex exclude = r.answer == CapacityRequest::Answer::kNone
+                                           ? world::kNone
+                                           : r.holder;
+  const int32_t offer =
+      BestOffer(r, exclude, world::kNone, Money::FromMicros(-1), Duration::Seconds(-1), now, nullptr);
+  if (offer < 0) {
+    r.status = CapacityRequest::Status::kUnavailable;
+    ClassState& cs = classes_[{r.shape, r.gang_bucket}];
+    cs.outstanding = false;
+    cs.next_allowed = now + world_.procurement.unmet_after;
+    Emit({now, EventType::kCapacityUnavailable, id, world::kNone, r.gpus, 0, 0});
+    return;
+  }
+  Award(id, offer, false, now);
+}
+
+void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) {
+  CapacityRequest& r = requests_[id];
+  const world::Offer& o = world_.procurement.offers[offer_index];
+  const int64_t node = std::max<int64_t>(1, world_.pools[o.pool].gpus_per_node);
+  r.status = CapacityRequest::Status::kAwarded;
+  r.offer = offer_index;
+  r.pool = o.pool;
+  r.price_per_gpu_hour = o.price_per_gpu_hour;
+  r.awarded_gpus = (r.gpus + node - 1) / node * node;
+  r.via_rofr = via_rofr;
+  r.awarded = now;
+  r.arrives = now + o.lead_time;
+  r.ends = r.arrives + r.duration;
+  r.account = ledger_.AddAward(o.pool, o.price_per_gpu_hour, o.contract);
+  offer_sold_[offer_index] += r.awarded_gpus;
+  Emit({now, EventType::kCapacityAwarded, id, o.pool, r.awarded_gpus,
+        o.price_per_gpu_hour.micros(), via_rofr ? 1 : 0});
+  if (r.arrives == now) {
+    CapacityArrives(id, now);
+  } else if (timer_ != nullptr) {
+    timer_->AtTime(r.arrives, WakeKind::kCapacityArrives, id);
+  }
+}
+
+void Scheduler::CapacityArrives(int32_t id, Time now) {
+  CapacityRequest& r = requests_[id];
+  r.status = CapacityRequest::Status::kArrived;
+  Emit({now, EventType::kCapacityArrived, id, r.pool, r.awarded_gpus, 0, 0});
+  procured_[r.pool] += r.awarded_gpus;
+  PoolInstalledChanged(r.pool, now);
+  ledger_.SetBillable(r.account, r.awarded_gpus, now);
+  // The class may ask again once the new capacity had time to absorb it.
+  ClassState& cs = classes_[{r.shape, r.gang_bucket}];
+  cs.outstanding = false;
+  cs.next_allowed = now + world_.procurement.unmet_after;
+  if (timer_ != nullptr) timer_->AtTime(r.ends, WakeKind::kCapacityEnds, id);
+}
+
+void Scheduler::CapacityEnds(int32_t id, Time now) {
+  CapacityRequest& r = requests_[id];
+  if (r.status != CapacityRequest::Status::kArrived) return;
+  r.status = CapacityRequest::Status::kEnded;
+  Emit({now, EventType::kCapacityReleased, id, r.pool, r.awarded_gpus, 0, 0});
+  procured_[r.pool] -= r.awarded_gpus;
+  PoolInstalledChanged(r.pool, now);
+  ledger_.SetBillable(r.account, 0, now);
+}
+
+}  // namespace polycloud::scheduler
