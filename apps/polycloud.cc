@@ -199,8 +199,9 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
             : contracts::CostModel::kContractAware;
     sim::Simulator baseline(w, other);
     const sim::RunStats other_stats = baseline.Run();
+    r.comparison.front().policy = contracts::CostModelName(options->scheduler.cost_model);
     r.comparison.push_back(report::CostOf(w, baseline.scheduler(), other_stats.end,
-                                          scheduler::PolicyLabel(other.scheduler)));
+                                          contracts::CostModelName(other.scheduler.cost_model)));
   }
   if (!json_path.empty()) {
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });

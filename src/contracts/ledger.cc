@@ -14,6 +14,22 @@ int64_t DayOf(Time t) {
   return s >= 0 ? s / kDay : (s - (kDay - 1)) / kDay;
 }
 
+// Day d is round(Σ raw[0..d]) − round(Σ raw[0..d−1]): rounded once per
+// running sum, so no rounding error accumulates over the days.
+std::vector<Money> RoundRunning(const std::vector<Raw>& days) {
+  std::vector<Money> out;
+  out.reserve(days.size());
+  Raw running = 0;
+  Money before;
+  for (Raw raw : days) {
+    running += raw;
+    const Money through = RawToMoney(running);
+    out.push_back(through - before);
+    before = through;
+  }
+  return out;
+}
+
 Raw Overlap(Time a0, Time a1, Time b0, Time b1) {
   const Time lo = std::max(a0, b0), hi = std::min(a1, b1);
   return hi > lo ? static_cast<Raw>((hi - lo).seconds()) : 0;
@@ -214,6 +230,14 @@ Money CommitmentLedger::ContractDay(world::ContractIndex c, int64_t day) const {
 
 Money CommitmentLedger::ProviderDay(world::ProviderIndex p, int64_t day) const {
   return RawToMoney(provider_days_[p][day]);
+}
+
+std::vector<Money> CommitmentLedger::ContractDays(world::ContractIndex c) const {
+  return RoundRunning(contract_days_[c]);
+}
+
+std::vector<Money> CommitmentLedger::ProviderDays(world::ProviderIndex p) const {
+  return RoundRunning(provider_days_[p]);
 }
 
 ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) const {

@@ -151,8 +151,13 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
   out_ << FormatTimeFull(e.at) << ' ' << scheduler::EventTypeName(e.type);
   if (about_service) out_ << ' ' << world_.services[e.subject].id;
   if (about_job) out_ << ' ' << world_.jobs[e.subject].id;
-  if (e.pool != world::kNone && e.type != EventType::kPoolCapacity)
+  const bool procurement = e.type >= EventType::kCapacityRequested;
+  if (e.pool != world::kNone && e.type != EventType::kPoolCapacity && !procurement)
     out_ << " pool=" << world_.pools[e.pool].id;
+  if (procurement) {
+    out_ << " req-" << e.subject + 1;
+    if (e.pool != world::kNone) out_ << " pool=" << world_.pools[e.pool].id;
+  }
   switch (e.type) {
     case EventType::kJobArrived:
       out_ << " gpus=" << e.gpus;
@@ -192,36 +197,36 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       out_ << ' ' << world_.faults[e.subject].id;
       break;
     case EventType::kCapacityRequested:
-      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus << " waiting_jobs=" << e.value
+      out_ << " gpus=" << e.gpus << " waiting_jobs=" << e.value
            << " oldest=" << world_.jobs[e.aux].id;
       break;
     case EventType::kRofrOffered:
-      out_ << " req-" << e.subject + 1 << " to="
+      out_ << " to="
            << world_.providers[world_.contracts[e.aux].provider].id
            << " contract=" << world_.contracts[e.aux].id << " gpus=" << e.gpus
            << " window_closes=" << FormatTimeFull(Time::FromUnixSeconds(e.value));
       break;
     case EventType::kRofrMatched:
     case EventType::kRofrExpired:
-      out_ << " req-" << e.subject + 1 << " contract=" << world_.contracts[e.aux].id;
+      out_ << " contract=" << world_.contracts[e.aux].id;
       break;
     case EventType::kRofrDeclined:
-      out_ << " req-" << e.subject + 1 << " contract=" << world_.contracts[e.aux].id;
+      out_ << " contract=" << world_.contracts[e.aux].id;
       if (scheduler_ != nullptr) {
         out_ << " reason=\"" << scheduler_->requests()[e.subject].decline_reason << '"';
       }
       break;
     case EventType::kCapacityAwarded:
-      out_ << " req-" << e.subject + 1 << " provider=" << world_.providers[world_.pools[e.pool].provider].id
+      out_ << " provider=" << world_.providers[world_.pools[e.pool].provider].id
            << " gpus=" << e.gpus << " price=" << FormatMoney(Money::FromMicros(e.value))
            << (e.aux == 1 ? " via=rofr" : " via=market");
       break;
     case EventType::kCapacityUnavailable:
-      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus;
+      out_ << " gpus=" << e.gpus;
       break;
     case EventType::kCapacityArrived:
     case EventType::kCapacityReleased:
-      out_ << " req-" << e.subject + 1 << " gpus=" << e.gpus;
+      out_ << " gpus=" << e.gpus;
       break;
     default:
       break;

@@ -119,6 +119,12 @@ class CommitmentLedger {
   Time DayStart(int64_t day) const;
   Money ContractDay(world::ContractIndex c, int64_t day) const;
   Money ProviderDay(world::ProviderIndex p, int64_t day) const;  // spend under no contract
+  // Every day of contract `c` (of provider `p` under no contract), rounded so
+  // that each running sum is the running total rounded once: the days of any
+  // span add up exactly to the span's share of ContractSpend, where days
+  // rounded alone (ContractDay) may drift by a micro-dollar a day.
+  std::vector<Money> ContractDays(world::ContractIndex c) const;
+  std::vector<Money> ProviderDays(world::ProviderIndex p) const;
   // Settles and projects every obligation of contract `c` as of `end`.
   ContractLedgerRow Settle(world::ContractIndex c, Time end) const;
 

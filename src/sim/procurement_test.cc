@@ -1,0 +1,185 @@
+// The procurement planner end to end on the simulator: unmet demand raises a
+// capacity request, a right of first refusal sends it to the holder first, and
+// the market gets it only after a decline or an expired window. Each test
+// pins one rule at its boundary.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "polycloud/sim/simulator.h"
+#include "tests/testing/scenario_fixture.h"
+
+namespace polycloud::sim {
+namespace {
+
+using scheduler::CapacityRequest;
+using testing::LoadWorld;
+using testing::T;
+
+// One 8-GPU Azure pool and a 64-GPU job that cannot fit: after two days
+// unmet (reviewed daily) the planner asks for 64 GPUs. Azure holds an ROFR
+// until ROFR_UNTIL with a 10-day window and answers after ANSWER; its offer
+// arrives in AZ_LEAD at $2.50; AWS offers the same GPUs at $3.00 in 10 days.
+std::string Scenario(const std::string& answer, const std::string& az_lead,
+                     const std::string& rofr_until = "2025-03-01",
+                     const std::string& arrival = "2025-01-01",
+                     const std::string& extra_contract = "") {
+  return R"(
+name: rofr
+start: 2025-01-01
+end: 2025-09-01
+providers: [{id: azure}, {id: aws}]
+contracts:
+  - id: msft
+    provider: azure
+    start: 2024-01-01
+    end: 2030-01-01
+    rofr:
+      - {until: )" +
+         rofr_until + R"(, response_window: 10d}
+)" + extra_contract +
+         R"(
+sites:
+  - {id: az, provider: azure}
+  - {id: us, provider: aws}
+pools:
+  - {id: az-h100, site: az, accelerator: H100, pricing: reserved, gpus: 8, price_per_gpu_hour: 2, contract: msft}
+jobs:
+  - {id: big, class: research, gpus: 64, work_gpu_hours: 640, arrival: )" +
+         arrival + R"(}
+procurement:
+  review_every: 1d
+  unmet_after: 2d
+  term: 90d
+  answers: [{provider: azure, after: )" +
+         answer + R"(}]
+  offers:
+    - {id: az-offer, site: az, accelerator: H100, price_per_gpu_hour: 2.50, lead_time: )" +
+         az_lead + R"(, max_gpus: 1024}
+    - {id: aws-offer, site: us, accelerator: H100, price_per_gpu_hour: 3.00, lead_time: 10d, max_gpus: 1024}
+)";
+}
+
+struct Outcome {
+  world::World world;
+  std::vector<CapacityRequest> requests;
+  std::string events;
+  scheduler::JobState big;
+};
+
+Outcome Simulate(const std::string& yaml) {
+  Outcome run;
+  run.world = LoadWorld(yaml);
+  if (run.world.pools.empty()) return run;
+  Simulator sim(run.world, Options{});
+  std::ostringstream events;
+  EventLogWriter log(sim.scheduler(), run.world, events);
+  sim.AddObserver(&log);
+  sim.Run();
+  run.requests = sim.scheduler().requests();
+  run.events = events.str();
+  run.big = sim.scheduler().jobs()[run.world.FindJob("big")];
+  return run;
+}
+
+TEST(ProcurementTest, AnAnswerAtTheInstantTheWindowClosesIsTooLate) {
+  Outcome run = Simulate(Scenario("10d", "10d"));
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.raised, T("2025-01-03"));
+  EXPECT_EQ(r.gpus, 64);
+  EXPECT_EQ(run.world.contracts[r.rofr_contract].id, "msft");
+  EXPECT_EQ(r.window_closes, T("2025-01-13"));
+  EXPECT_EQ(r.answer_due, T("2025-01-13"));
+  EXPECT_EQ(r.answer, CapacityRequest::Answer::kExpired);
+  // The market, without the holder: AWS, arriving ten days later.
+  EXPECT_FALSE(r.via_rofr);
+  EXPECT_EQ(run.world.pools[r.pool].id, "aws-offer");
+  EXPECT_EQ(r.awarded, T("2025-01-13"));
+  EXPECT_EQ(r.arrives, T("2025-01-23"));
+  EXPECT_NE(run.events.find("2025-01-13T00:00:00Z rofr-expired req-1 contract=msft"),
+            std::string::npos)
+      << run.events;
+}
+
+TEST(ProcurementTest, AnAnswerOneSecondBeforeTheWindowClosesCounts) {
+  Outcome run = Simulate(Scenario("863999s", "10d"));  // 10 days less one second
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.answer, CapacityRequest::Answer::kMatched);
+  EXPECT_TRUE(r.via_rofr);
+  EXPECT_EQ(run.world.pools[r.pool].id, "az-offer");
+  EXPECT_EQ(r.awarded, T("2025-01-12T23:59:59Z"));
+  EXPECT_EQ(r.arrives, T("2025-01-22T23:59:59Z"));
+  EXPECT_EQ(r.price_per_gpu_hour.micros(), 2'500'000);
+  // The job starts on the procured capacity when it arrives.
+  EXPECT_EQ(r.status, CapacityRequest::Status::kEnded);  // 90-day term ended in the run
+  EXPECT_EQ(run.big.first_start, T("2025-01-22T23:59:59Z"));
+  EXPECT_EQ(run.world.pools[run.big.last_pool].id, "az-offer");
+}
+
+TEST(ProcurementTest, TheHolderDeclinesWhenItCannotMatchTheMarketsLeadTime) {
+  Outcome run = Simulate(Scenario("1d", "20d"));
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.answer, CapacityRequest::Answer::kDeclined);
+  EXPECT_EQ(r.decline_reason, "offer az-offer arrives in 20d00h00m, the market's in 10d00h00m");
+  EXPECT_EQ(run.world.pools[r.pool].id, "aws-offer");
+  EXPECT_EQ(r.awarded, T("2025-01-04"));  // straight after the answer
+  EXPECT_NE(run.events.find("rofr-declined req-1 contract=msft reason=\"offer az-offer arrives"),
+            std::string::npos)
+      << run.events;
+}
+
+TEST(ProcurementTest, AfterTheRofrEndsARequestGoesStraightToTheCheapestOffer) {
+  // The ROFR ends the instant the request is raised: it no longer holds.
+  Outcome run = Simulate(Scenario("1d", "20d", "2025-03-03", "2025-03-01"));
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.raised, T("2025-03-03"));
+  EXPECT_EQ(r.rofr_contract, world::kNone);
+  EXPECT_EQ(r.answer, CapacityRequest::Answer::kNone);
+  EXPECT_FALSE(r.via_rofr);
+  EXPECT_EQ(run.world.pools[r.pool].id, "az-offer");  // $2.50 beats $3.00 on the market
+  EXPECT_EQ(r.awarded, T("2025-03-03"));
+  EXPECT_EQ(run.events.find("rofr-offered"), std::string::npos);
+}
+
+TEST(ProcurementTest, ExclusivityKeepsMarketOffersAwayFromExcludedProviders) {
+  // All work is Azure's until June: AWS's offer is infeasible, and the holder
+  // declines on lead time, so there is nowhere to buy.
+  const std::string exclusive = R"(
+    exclusivity:
+      - {class: "*", until: 2025-06-01}
+)";
+  std::string yaml = Scenario("1d", "20d");
+  yaml.replace(yaml.find("    rofr:"), 0, exclusive.substr(1));
+  Outcome run = Simulate(yaml);
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.market_offer, -1);  // no terms to match: the holder may answer on its own terms
+  EXPECT_EQ(r.answer, CapacityRequest::Answer::kMatched);
+  EXPECT_EQ(run.world.pools[r.pool].id, "az-offer");
+}
+
+TEST(ProcurementTest, ProcuredCapacityBillsEveryHourHeldAtTheAwardedPrice) {
+  Outcome run = Simulate(Scenario("863999s", "10d"));
+  ASSERT_FALSE(run.requests.empty());
+  world::World& w = run.world;
+  Simulator sim(w, Options{});
+  sim.Run();
+  const CapacityRequest& r = sim.scheduler().requests()[0];
+  // 64 GPUs × 90 days × $2.50.
+  EXPECT_EQ(sim.scheduler().ledger().AwardSpend(r.account).micros(),
+            int64_t{64} * 90 * 24 * 2'500'000);
+  EXPECT_EQ(sim.scheduler().ledger().PoolSpend(w.FindPool("az-offer")).micros(),
+            int64_t{64} * 90 * 24 * 2'500'000);
+}
+
+TEST(ProcurementTest, TheSameScenarioGivesTheSameEventsByteForByte) {
+  EXPECT_EQ(Simulate(Scenario("1d", "20d")).events, Simulate(Scenario("1d", "20d")).events);
+}
+
+}  // namespace
+}  // namespace polycloud::sim
