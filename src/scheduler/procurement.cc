@@ -51,7 +51,7 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
 void Scheduler::ReviewUnmetDemand(Time now) {
   const world::Procurement& pr = world_.procurement;
   struct Unmet {
-    int64_t gpus = 0;
+    int64_t work = 0;  // reference GPU-seconds left
     int64_t largest = 0;
     int32_t jobs = 0;
     world::JobIndex oldest = world::kNone;
@@ -63,7 +63,7 @@ void Scheduler::ReviewUnmetDemand(Time now) {
     if (now - s.queued_since < pr.unmet_after) continue;
     const world::Job& job = world_.jobs[k.job];
     Unmet& u = unmet[{job_shape_[k.job], GangBucket(job.gpus)}];
-    u.gpus += job.gpus;
+    u.work += s.remaining_work;
     u.largest = std::max(u.largest, job.gpus);
     ++u.jobs;
     if (s.queued_since < u.oldest_since ||
@@ -79,7 +79,10 @@ void Scheduler::ReviewUnmetDemand(Time now) {
     CapacityRequest r;
     r.shape = key.first;
     r.gang_bucket = key.second;
-    r.gpus = u.gpus;
+    // Enough GPUs to clear the class's backlog within `unmet_after`, and at
+    // least its largest gang.
+    const int64_t horizon = pr.unmet_after.seconds();
+    r.gpus = std::max(u.largest, (u.work + horizon - 1) / horizon);
     r.largest_gang = u.largest;
     r.waiting_jobs = u.jobs;
     r.oldest_job = u.oldest;
@@ -119,8 +122,8 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
     return;
   }
   // The terms the holder is asked to match: the best offer of anyone else now.
-  r.market_offer = BestOffer(r, r.holder, world::kNone, Money::FromMicros(-1), Duration::Seconds(-1), now,
-                             nullptr);
+  r.market_offer = BestOffer(r, r.holder, world::kNone, OfferTerms{}, now, nullptr);
+  r.market_gpus = r.market_offer >= 0 ? OfferQuantity(r, r.market_offer) : 0;
   Emit({now, EventType::kRofrOffered, id, world::kNone, r.gpus, r.window_closes.unix_seconds(),
         r.rofr_contract});
   // An answer at the instant the window closes is too late: the window is
@@ -136,9 +139,17 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
   }
 }
 
+int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer) const {
+  const world::Offer& o = world_.procurement.offers[offer];
+  const int64_t node = std::max<int64_t>(1, world_.pools[o.pool].gpus_per_node);
+  const int64_t asked = (r.gpus + node - 1) / node * node;
+  const int64_t left = (o.max_gpus - offer_sold_[offer]) / node * node;
+  return std::max<int64_t>(0, std::min(asked, left));
+}
+
 int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
-                             world::ProviderIndex only, Money max_ref_price, Duration max_lead,
-                             Time now, std::string* why) const {
+                             world::ProviderIndex only, const OfferTerms& terms, Time now,
+                             std::string* why) const {
   const world::Job& example = world_.jobs[shape_example_[r.shape]];
   const auto& offers = world_.procurement.offers;
   int32_t best = -1;
@@ -152,8 +163,9 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
     if (only != world::kNone && o.provider != only) continue;
     if (!Allows(example.accelerators, o.accelerator)) continue;
     const world::Pool& pool = world_.pools[o.pool];
+    const int64_t gpus = OfferQuantity(r, static_cast<int32_t>(i));
     const int64_t node = std::max<int64_t>(1, pool.gpus_per_node);
-    const int64_t gpus = (r.gpus + node - 1) / node * node;
+    const int64_t gang = (r.largest_gang + node - 1) / node * node;
     const int64_t speed = world_.accelerators[o.accelerator].speed_milli;
     const int64_t ref_price = MulDivRound(o.price_per_gpu_hour.micros(), 1000, speed);
     if (r.largest_gang > world::EffectiveMaxGang(pool)) {
@@ -161,9 +173,9 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
            " GPUs in one fabric");
       continue;
     }
-    if (o.max_gpus - offer_sold_[i] < gpus) {
+    if (gpus < gang || gpus < terms.min_gpus) {
       note("offer " + o.id + " has " + std::to_string(o.max_gpus - offer_sold_[i]) +
-           " GPUs left, " + std::to_string(gpus) + " asked");
+           " GPUs left, " + std::to_string(std::max(gang, terms.min_gpus)) + " needed");
       continue;
     }
     if (!rules_.Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
@@ -173,14 +185,14 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
            world_.providers[o.provider].id + " when the capacity would arrive");
       continue;
     }
-    if (max_lead.seconds() >= 0 && o.lead_time > max_lead) {
+    if (terms.max_lead.seconds() >= 0 && o.lead_time > terms.max_lead) {
       note("offer " + o.id + " arrives in " + FormatDuration(o.lead_time) + ", the market's in " +
-           FormatDuration(max_lead));
+           FormatDuration(terms.max_lead));
       continue;
     }
-    if (max_ref_price.micros() >= 0 && ref_price > max_ref_price.micros()) {
+    if (terms.max_ref_price.micros() >= 0 && ref_price > terms.max_ref_price.micros()) {
       note("offer " + o.id + " costs " + FormatMoneyShort(Money::FromMicros(ref_price)) +
-           "/ref-GPU-h, the market " + FormatMoneyShort(max_ref_price));
+           "/ref-GPU-h, the market " + FormatMoneyShort(terms.max_ref_price));
       continue;
     }
     if (best < 0 || ref_price < best_price ||
@@ -196,18 +208,18 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
 void Scheduler::AnswerRofr(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
   if (r.status != CapacityRequest::Status::kAwaitingAnswer) return;
-  // The holder matches when it can supply the request at or under the
-  // market's price per reference GPU-hour and no later than the market.
-  Money max_price = Money::FromMicros(-1);
-  Duration max_lead = Duration::Seconds(-1);
+  // The holder matches when it can supply as many GPUs as the market offered,
+  // at or under the market's price per reference GPU-hour and no later.
+  OfferTerms terms;
   if (r.market_offer >= 0) {
     const world::Offer& m = world_.procurement.offers[r.market_offer];
-    max_price = Money::FromMicros(MulDivRound(
+    terms.max_ref_price = Money::FromMicros(MulDivRound(
         m.price_per_gpu_hour.micros(), 1000, world_.accelerators[m.accelerator].speed_milli));
-    max_lead = m.lead_time;
+    terms.max_lead = m.lead_time;
+    terms.min_gpus = r.market_gpus;
   }
   std::string why;
-  const int32_t offer = BestOffer(r, world::kNone, r.holder, max_price, max_lead, now, &why);
+  const int32_t offer = BestOffer(r, world::kNone, r.holder, terms, now, &why);
   if (offer >= 0) {
     r.answer = CapacityRequest::Answer::kMatched;
     Emit({now, EventType::kRofrMatched, id, world_.procurement.offers[offer].pool, r.gpus, 0,
@@ -227,8 +239,7 @@ void Scheduler::GoToMarket(int32_t id, Time now) {
   const world::ProviderIndex exclude = r.answer == CapacityRequest::Answer::kNone
                                            ? world::kNone
                                            : r.holder;
-  const int32_t offer =
-      BestOffer(r, exclude, world::kNone, Money::FromMicros(-1), Duration::Seconds(-1), now, nullptr);
+  const int32_t offer = BestOffer(r, exclude, world::kNone, OfferTerms{}, now, nullptr);
   if (offer < 0) {
     r.status = CapacityRequest::Status::kUnavailable;
     ClassState& cs = classes_[{r.shape, r.gang_bucket}];
@@ -243,12 +254,11 @@ void Scheduler::GoToMarket(int32_t id, Time now) {
 void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) {
   CapacityRequest& r = requests_[id];
   const world::Offer& o = world_.procurement.offers[offer_index];
-  const int64_t node = std::max<int64_t>(1, world_.pools[o.pool].gpus_per_node);
   r.status = CapacityRequest::Status::kAwarded;
   r.offer = offer_index;
   r.pool = o.pool;
   r.price_per_gpu_hour = o.price_per_gpu_hour;
-  r.awarded_gpus = (r.gpus + node - 1) / node * node;
+  r.awarded_gpus = OfferQuantity(r, offer_index);  // all asked, or what the offer has left
   r.via_rofr = via_rofr;
   r.awarded = now;
   r.arrives = now + o.lead_time;

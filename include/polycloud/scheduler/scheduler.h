@@ -145,7 +145,7 @@ struct CapacityRequest {
   enum class Status : uint8_t { kAwaitingAnswer, kAwarded, kUnavailable, kArrived, kEnded };
   int32_t shape = -1;             // job shape (class, model family, allowed accelerators)
   int64_t gang_bucket = 0;        // the class's gangs are at most this (a power of two)
-  int64_t gpus = 0;               // GPUs asked for: the waiting jobs' total
+  int64_t gpus = 0;               // GPUs asked for: enough to clear the backlog in unmet_after
   int64_t largest_gang = 0;
   int32_t waiting_jobs = 0;
   world::JobIndex oldest_job = world::kNone;
@@ -158,6 +158,7 @@ struct CapacityRequest {
   Time window_closes;
   Time answer_due;                // when the holder answers (>= window_closes: never in time)
   int32_t market_offer = -1;      // best other offer when offered: the terms to match
+  int64_t market_gpus = 0;        // GPUs that offer would supply
   Answer answer = Answer::kNone;
   std::string decline_reason;
   // The award.
@@ -321,12 +322,22 @@ class Scheduler final : public placement::PreemptionOracle {
   // Procurement (procurement.cc).
   void ReviewUnmetDemand(Time now);
   void RaiseRequest(int32_t request, Time now);
-  // The cheapest offer that can supply request `r` now, skipping `exclude`'s
-  // offers; -1 when none. `why` (optional) says why `only`'s offers cannot.
-  // With max_ref_price / max_lead >= 0, only offers within those terms.
+  // What an ROFR holder must match; -1 / 0: no limit.
+  struct OfferTerms {
+    Money max_ref_price = Money::FromMicros(-1);  // per reference GPU-hour
+    Duration max_lead = Duration::Seconds(-1);
+    int64_t min_gpus = 0;
+  };
+  // The cheapest offer (per reference GPU-hour, then lead time) that can
+  // supply request `r` now within `terms`, skipping `exclude`'s offers and, if
+  // `only` is set, other providers'; -1 when none. An offer with fewer GPUs
+  // left than asked supplies what it has, if that holds the largest gang.
+  // `why` (optional) gets the first reason an offer was passed over.
   int32_t BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
-                    world::ProviderIndex only, Money max_ref_price, Duration max_lead, Time now,
+                    world::ProviderIndex only, const OfferTerms& terms, Time now,
                     std::string* why) const;
+  // GPUs offer `offer` would supply for `r`: all asked (node-rounded) or what it has left.
+  int64_t OfferQuantity(const CapacityRequest& r, int32_t offer) const;
   void Award(int32_t request, int32_t offer, bool via_rofr, Time now);
   void GoToMarket(int32_t request, Time now);
   void AnswerRofr(int32_t request, Time now);
