@@ -5,6 +5,7 @@
 
 #include "polycloud/base/parse.h"
 #include "polycloud/placement/pipeline.h"
+#include "polycloud/report/report.h"
 
 namespace polycloud::report {
 namespace {
@@ -79,12 +80,110 @@ std::string Suggest(const world::World& world, const std::string& id) {
   return out;
 }
 
+// "req-N" → N-1, or -1.
+int32_t RequestIndex(const std::string& id, size_t count) {
+  if (id.rfind("req-", 0) != 0 || id.size() < 5) return -1;
+  int64_t n = 0;
+  for (size_t i = 4; i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9' || n > 1'000'000'000) return -1;
+    n = n * 10 + (id[i] - '0');
+  }
+  return n >= 1 && static_cast<size_t>(n) <= count ? static_cast<int32_t>(n - 1) : -1;
+}
+
+void WriteRequest(const world::World& world, const scheduler::Scheduler& sched, int32_t i,
+                  std::ostream& out) {
+  using Q = scheduler::CapacityRequest;
+  const Q& q = sched.requests()[i];
+  const RequestRow row = RequestRowOf(world, sched, i);
+  out << row.id << ": capacity for " << row.capacity_class << ", raised "
+      << FormatTimeFull(q.raised) << " after " << q.waiting_jobs
+      << " job(s) waited past unmet_after (the oldest, " << row.oldest_job << ", since "
+      << FormatTimeFull(sched.jobs()[q.oldest_job].queued_since) << ")\n";
+  out << "  asked: " << q.gpus << " GPUs (the class's remaining work within unmet_after; largest "
+      << "gang " << q.largest_gang << ") for " << FormatDuration(q.duration) << "\n";
+  const auto& offers = world.procurement.offers;
+  if (q.rofr_contract != world::kNone) {
+    out << "  right of first refusal: contract " << world.contracts[q.rofr_contract].id
+        << " gives " << world.providers[q.holder].id << " the first refusal; window "
+        << FormatTimeFull(q.raised) << " to " << FormatTimeFull(q.window_closes) << " (exclusive)\n";
+    if (q.market_offer >= 0) {
+      const world::Offer& m = offers[q.market_offer];
+      out << "  terms to match (best other offer then): " << m.id << ", " << q.market_gpus << " "
+          << world.accelerators[m.accelerator].name << " at $" << FormatMoney(m.price_per_gpu_hour)
+          << "/GPU-h, arriving after " << FormatDuration(m.lead_time) << "\n";
+    } else {
+      out << "  terms to match: none (no other provider could supply it); the holder may answer "
+             "on its own terms\n";
+    }
+    out << "  " << world.providers[q.holder].id << " answers after "
+        << FormatDuration(q.answer_due - q.raised) << ": ";
+    switch (q.answer) {
+      case Q::Answer::kMatched:
+        out << "matched at " << FormatTimeFull(q.answer_due) << "\n";
+        break;
+      case Q::Answer::kDeclined:
+        out << "declined at " << FormatTimeFull(q.answer_due) << " — " << q.decline_reason << "\n";
+        break;
+      case Q::Answer::kExpired:
+        out << "too late; the window closed at " << FormatTimeFull(q.window_closes)
+            << " without an answer\n";
+        break;
+      case Q::Answer::kNone:
+        out << "no answer yet\n";
+        break;
+    }
+  } else {
+    out << "  no right of first refusal held: straight to the market\n";
+  }
+  switch (q.status) {
+    case Q::Status::kAwaitingAnswer:
+      out << "  outcome: awaiting the holder's answer\n";
+      break;
+    case Q::Status::kUnavailable:
+      out << "  outcome: no provider could supply it; the class may ask again after unmet_after\n";
+      break;
+    default:
+      out << "  outcome: awarded to " << row.provider << " (" << offers[q.offer].id << ", "
+          << (q.via_rofr ? "via the right of first refusal" : "on the market") << "): "
+          << q.awarded_gpus << " GPUs at $" << FormatMoney(q.price_per_gpu_hour)
+          << "/GPU-h, arriving " << FormatTimeFull(q.arrives) << ", held until "
+          << FormatTimeFull(q.ends) << "; billed in the run " << FormatMoneyShort(row.spend)
+          << "\n";
+      break;
+  }
+}
+
 }  // namespace
 
 Status Explain(const world::World& world, const sim::Options& options, const std::string& id,
                std::optional<Time> at, std::ostream& out) {
   const world::JobIndex job = world.FindJob(id);
   const world::ServiceIndex service = world.FindService(id);
+  if (job == world::kNone && service == world::kNone && id.rfind("req-", 0) == 0) {
+    sim::Options opts = options;
+    opts.stop_at = at;
+    opts.progress = nullptr;
+    sim::Simulator sim(world, opts);
+    std::ostringstream timeline;
+    sim::EventLogWriter log(sim.scheduler(), world, timeline);
+    sim.AddObserver(&log);
+    sim.Run();
+    const int32_t r = RequestIndex(id, sim.scheduler().requests().size());
+    if (r < 0) {
+      return NotFound("no capacity request \"" + id + "\" in scenario " + world.name + " by " +
+                      FormatTimeFull(sim.end()) + " (" +
+                      std::to_string(sim.scheduler().requests().size()) + " raised)");
+    }
+    WriteRequest(world, sim.scheduler(), r, out);
+    out << "\nTimeline\n";
+    std::istringstream in(timeline.str());
+    const std::string tag = " " + id + " ";
+    for (std::string line; std::getline(in, line);) {
+      if ((line + " ").find(tag) != std::string::npos) out << "  " << line << "\n";
+    }
+    return Status::Ok();
+  }
   if (job == world::kNone && service == world::kNone) {
     std::string hint = Suggest(world, id);
     return NotFound("no job or service named \"" + id + "\" in scenario " + world.name +
@@ -98,7 +197,7 @@ Status Explain(const world::World& world, const sim::Options& options, const std
   sim.Watch(is_service ? world::WorkloadKind::kService : world.jobs[job].kind,
             is_service ? service : job);
   std::ostringstream timeline;
-  sim::EventLogWriter log(world, timeline);
+  sim::EventLogWriter log(sim.scheduler(), world, timeline);
   log.FilterTo(is_service, is_service ? service : job);
   sim.AddObserver(&log);
   sim.Run();
@@ -154,6 +253,34 @@ Status Explain(const world::World& world, const sim::Options& options, const std
     out << " (" << st.starts << " start(s), " << st.preemptions << " preemption(s), "
         << st.interruptions << " interruption(s), " << WorkHours(st.lost_work)
         << " reference GPU-hours lost)\n";
+  }
+
+  if (!is_service) {
+    // Capacity requests its class raised while it waited.
+    const int32_t shape = sched.JobShape(job);
+    const world::Job& j = world.jobs[job];
+    const scheduler::JobState& st = sched.jobs()[job];
+    const Time waited_until = st.first_start != Time::Min() ? st.first_start : when;
+    bool any = false;
+    for (size_t i = 0; i < sched.requests().size(); ++i) {
+      const scheduler::CapacityRequest& q = sched.requests()[i];
+      if (q.shape != shape || q.largest_gang < j.gpus || q.gang_bucket / 2 >= j.gpus ||
+          q.raised < j.arrival || q.raised > waited_until) {
+        continue;
+      }
+      if (!any) out << "\nCapacity requests for its class while it waited\n";
+      any = true;
+      const RequestRow row = RequestRowOf(world, sched, static_cast<int32_t>(i));
+      out << "  " << row.id << " raised " << FormatTimeFull(q.raised) << ": " << q.gpus << " GPUs";
+      if (!row.holder.empty()) out << "; offered first to " << row.holder << ", " << row.answer;
+      if (!row.provider.empty()) {
+        out << "; awarded to " << row.provider << " via " << (row.via_rofr ? "rofr" : "market")
+            << ", arriving " << FormatTimeFull(row.arrives);
+      } else {
+        out << "; " << row.outcome;
+      }
+      out << "  (polycloud explain SCENARIO " << row.id << ")\n";
+    }
   }
 
   out << "\nTimeline\n";

@@ -51,7 +51,7 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
 void Scheduler::ReviewUnmetDemand(Time now) {
   const world::Procurement& pr = world_.procurement;
   struct Unmet {
-    int64_t work = 0;  // reference GPU-seconds left
+    int64_t gpus = 0;  // GPUs to run the work left within unmet_after
     int64_t largest = 0;
     int32_t jobs = 0;
     world::JobIndex oldest = world::kNone;
@@ -63,7 +63,9 @@ void Scheduler::ReviewUnmetDemand(Time now) {
     if (now - s.queued_since < pr.unmet_after) continue;
     const world::Job& job = world_.jobs[k.job];
     Unmet& u = unmet[{job_shape_[k.job], GangBucket(job.gpus)}];
-    u.work += s.remaining_work;
+    // A job can use no more than its gang at once.
+    const int64_t horizon = pr.unmet_after.seconds();
+    u.gpus += std::min(job.gpus, (s.remaining_work + horizon - 1) / horizon);
     u.largest = std::max(u.largest, job.gpus);
     ++u.jobs;
     if (s.queued_since < u.oldest_since ||
@@ -81,8 +83,7 @@ void Scheduler::ReviewUnmetDemand(Time now) {
     r.gang_bucket = key.second;
     // Enough GPUs to clear the class's backlog within `unmet_after`, and at
     // least its largest gang.
-    const int64_t horizon = pr.unmet_after.seconds();
-    r.gpus = std::max(u.largest, (u.work + horizon - 1) / horizon);
+    r.gpus = std::max(u.largest, u.gpus);
     r.largest_gang = u.largest;
     r.waiting_jobs = u.jobs;
     r.oldest_job = u.oldest;

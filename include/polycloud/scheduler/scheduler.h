@@ -255,6 +255,7 @@ class Scheduler final : public placement::PreemptionOracle {
   // The allowed accelerators, class and model family of job shape `shape`
   // (CapacityRequest::shape), via a job of that shape.
   world::JobIndex ShapeExample(int32_t shape) const { return shape_example_[shape]; }
+  int32_t JobShape(world::JobIndex job) const { return job_shape_[job]; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
 
