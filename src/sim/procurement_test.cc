@@ -183,3 +183,75 @@ TEST(ProcurementTest, TheSameScenarioGivesTheSameEventsByteForByte) {
 
 }  // namespace
 }  // namespace polycloud::sim
+
+namespace polycloud::sim {
+namespace {
+
+TEST(ProcurementTest, YearlyMinimumsFollowContractYearsAndALeapDay) {
+  world::World w = LoadWorld(R"(
+name: years
+start: 2024-01-01
+end: 2024-02-01
+providers: [{id: a}]
+contracts:
+  - {id: c, provider: a, start: 2024-02-29T06:00:00Z, end: 2026-06-01, committed_usd: 9M, take_or_pay: true, yearly_minimum: 3M}
+sites: [{id: s, provider: a}]
+pools: []
+procurement:
+  offers:
+    - {id: o, site: s, accelerator: H100, price_per_gpu_hour: 2, lead_time: 1d, max_gpus: 64}
+)");
+  ASSERT_EQ(w.contracts.size(), 1u);
+  const auto& m = w.contracts[0].minimums;
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].from, T("2024-02-29T06:00:00Z"));
+  EXPECT_EQ(m[0].until, T("2025-02-28T06:00:00Z"));  // no 29 February in 2025
+  EXPECT_EQ(m[1].until, T("2026-02-28T06:00:00Z"));
+  EXPECT_EQ(m[2].until, T("2026-06-01"));  // the last year is cut at the end
+  EXPECT_EQ(m[2].spend.micros(), 3'000'000'000'000);
+  // The offer became an empty reserved pool that can hold a gang of max_gpus.
+  const world::PoolIndex p = w.FindPool("o");
+  ASSERT_NE(p, world::kNone);
+  EXPECT_EQ(w.pools[p].offer, 0);
+  EXPECT_EQ(w.pools[p].gpus.Max(), 0);
+  EXPECT_EQ(world::EffectiveMaxGang(w.pools[p]), 64);
+}
+
+TEST(ProcurementTest, TheSeedsTimelineOffersToAzureFirstOnlyDuringTheRofr) {
+  auto loaded = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) +
+                                     "/examples/openai-2025-timeline.yaml");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  const world::World& w = loaded->world;
+  Simulator sim(w, Options{});
+  sim.Run();
+  const auto& requests = sim.scheduler().requests();
+  const world::ProviderIndex azure = w.FindProvider("azure");
+  int during = 0, after = 0, before = 0;
+  for (const CapacityRequest& r : requests) {
+    if (r.raised < T("2025-01-21")) {
+      // All work is Azure's: no ROFR yet, and only Azure can supply it.
+      ++before;
+      EXPECT_EQ(r.rofr_contract, world::kNone);
+      EXPECT_EQ(w.pools[r.pool].provider, azure);
+    } else if (r.raised < T("2025-10-28")) {
+      ++during;
+      EXPECT_EQ(r.holder, azure);
+      EXPECT_NE(r.answer, CapacityRequest::Answer::kNone);
+    } else {
+      ++after;
+      EXPECT_EQ(r.rofr_contract, world::kNone);
+      EXPECT_EQ(r.answer, CapacityRequest::Answer::kNone);
+    }
+  }
+  EXPECT_GT(before, 0);
+  EXPECT_GT(during, 0);
+  EXPECT_GT(after, 0);
+  bool declined = false;
+  for (const CapacityRequest& r : requests) {
+    declined |= r.answer == CapacityRequest::Answer::kDeclined && w.pools[r.pool].provider != azure;
+  }
+  EXPECT_TRUE(declined) << "a request Azure declined went to another provider";
+}
+
+}  // namespace
+}  // namespace polycloud::sim
