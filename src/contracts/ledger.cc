@@ -189,8 +189,7 @@ Money CommitmentLedger::ProjectedShortfall(world::ContractIndex c, Time now) con
   for (size_t k = b.period; k < contract.minimums.size(); ++k) {
     const world::CommitmentMinimum& m = contract.minimums[k];
     if (m.until <= now) continue;
-    const Raw projected =
-        SpentBy(c, k, now) + b.rate * Overlap(now, m.until, m.from, m.until);
+    const Raw projected = SpentBy(c, k, now) + b.rate * Overlap(now, m.until, m.from, m.until);
     worst = std::max(worst, Required(m.spend, m.from, m.until) - projected);
     break;
   }

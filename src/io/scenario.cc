@@ -336,7 +336,10 @@ class Loader {
     MapReader m(n, "scheduler", d_);
     if (auto v = m.Take("policy"); v) {
       static const std::vector<std::pair<std::string, std::string>> kPolicies = {
-          {"priority", "priority"}, {"fifo", "fifo"}, {"sjf", "sjf"}, {"srtf", "srtf"},
+          {"priority", "priority"},
+          {"fifo", "fifo"},
+          {"sjf", "sjf"},
+          {"srtf", "srtf"},
           {"cheapest-price", "cheapest-price"}};
       if (auto p = AsEnum(v, d_, "scheduler.policy", kPolicies)) o.policy = *p;
     }
@@ -701,7 +704,8 @@ class Loader {
     auto positive = [&](const char* key, Duration& out) {
       if (auto v = m.Take(key); v) {
         if (auto x = AsDuration(v, d_, key)) {
-          if (x->seconds() <= 0) d_.Add(v, std::string(key) + " must be positive, found " + Found(v));
+          if (x->seconds() <= 0)
+            d_.Add(v, std::string(key) + " must be positive, found " + Found(v));
           out = *x;
         }
       }
@@ -760,8 +764,8 @@ class Loader {
             w.contracts[offer.contract].provider != offer.provider) {
           d_.Add(v, "contract \"" + w.contracts[offer.contract].id + "\" is with provider \"" +
                         w.providers[w.contracts[offer.contract].provider].id +
-                        "\" but the offer's site belongs to \"" +
-                        w.providers[offer.provider].id + "\"");
+                        "\" but the offer's site belongs to \"" + w.providers[offer.provider].id +
+                        "\"");
         }
       }
       o.Finish();

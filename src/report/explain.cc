@@ -104,9 +104,9 @@ void WriteRequest(const world::World& world, const scheduler::Scheduler& sched, 
       << "gang " << q.largest_gang << ") for " << FormatDuration(q.duration) << "\n";
   const auto& offers = world.procurement.offers;
   if (q.rofr_contract != world::kNone) {
-    out << "  right of first refusal: contract " << world.contracts[q.rofr_contract].id
-        << " gives " << world.providers[q.holder].id << " the first refusal; window "
-        << FormatTimeFull(q.raised) << " to " << FormatTimeFull(q.window_closes) << " (exclusive)\n";
+    out << "  right of first refusal: contract " << world.contracts[q.rofr_contract].id << " gives "
+        << world.providers[q.holder].id << " the first refusal; window " << FormatTimeFull(q.raised)
+        << " to " << FormatTimeFull(q.window_closes) << " (exclusive)\n";
     if (q.market_offer >= 0) {
       const world::Offer& m = offers[q.market_offer];
       out << "  terms to match (best other offer then): " << m.id << ", " << q.market_gpus << " "
@@ -145,8 +145,8 @@ void WriteRequest(const world::World& world, const scheduler::Scheduler& sched, 
       break;
     default:
       out << "  outcome: awarded to " << row.provider << " (" << offers[q.offer].id << ", "
-          << (q.via_rofr ? "via the right of first refusal" : "on the market") << "): "
-          << q.awarded_gpus << " GPUs at $" << FormatMoney(q.price_per_gpu_hour)
+          << (q.via_rofr ? "via the right of first refusal" : "on the market")
+          << "): " << q.awarded_gpus << " GPUs at $" << FormatMoney(q.price_per_gpu_hour)
           << "/GPU-h, arriving " << FormatTimeFull(q.arrives) << ", held until "
           << FormatTimeFull(q.ends) << "; billed in the run " << FormatMoneyShort(row.spend)
           << "\n";

@@ -68,8 +68,7 @@ void Scheduler::ReviewUnmetDemand(Time now) {
     u.gpus += std::min(job.gpus, (s.remaining_work + horizon - 1) / horizon);
     u.largest = std::max(u.largest, job.gpus);
     ++u.jobs;
-    if (s.queued_since < u.oldest_since ||
-        (s.queued_since == u.oldest_since && k.job < u.oldest)) {
+    if (s.queued_since < u.oldest_since || (s.queued_since == u.oldest_since && k.job < u.oldest)) {
       u.oldest_since = s.queued_since;
       u.oldest = k.job;
     }
@@ -96,8 +95,8 @@ void Scheduler::ReviewUnmetDemand(Time now) {
 
 void Scheduler::RaiseRequest(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
-  Emit({now, EventType::kCapacityRequested, id, world::kNone, r.gpus, r.waiting_jobs,
-        r.oldest_job});
+  Emit(
+      {now, EventType::kCapacityRequested, id, world::kNone, r.gpus, r.waiting_jobs, r.oldest_job});
   const world::Job& example = world_.jobs[shape_example_[r.shape]];
   // The first clause in force whose scope covers the request gives its holder
   // the first refusal.
@@ -179,8 +178,9 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
            " GPUs left, " + std::to_string(std::max(gang, terms.min_gpus)) + " needed");
       continue;
     }
-    if (!rules_.Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
-                      no_outage_)
+    if (!rules_
+             .Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
+                    no_outage_)
              .allowed) {
       note("class " + example.workload_class + " may not run at " +
            world_.providers[o.provider].id + " when the capacity would arrive");
@@ -237,9 +237,8 @@ void Scheduler::AnswerRofr(int32_t id, Time now) {
 void Scheduler::GoToMarket(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
   // After a refusal (declined or expired) the holder is out of this round.
-  const world::ProviderIndex exclude = r.answer == CapacityRequest::Answer::kNone
-                                           ? world::kNone
-                                           : r.holder;
+  const world::ProviderIndex exclude =
+      r.answer == CapacityRequest::Answer::kNone ? world::kNone : r.holder;
   const int32_t offer = BestOffer(r, exclude, world::kNone, OfferTerms{}, now, nullptr);
   if (offer < 0) {
     r.status = CapacityRequest::Status::kUnavailable;
@@ -266,8 +265,8 @@ void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) 
   r.ends = r.arrives + r.duration;
   r.account = ledger_.AddAward(o.pool, o.price_per_gpu_hour, o.contract);
   offer_sold_[offer_index] += r.awarded_gpus;
-  Emit({now, EventType::kCapacityAwarded, id, o.pool, r.awarded_gpus,
-        o.price_per_gpu_hour.micros(), via_rofr ? 1 : 0});
+  Emit({now, EventType::kCapacityAwarded, id, o.pool, r.awarded_gpus, o.price_per_gpu_hour.micros(),
+        via_rofr ? 1 : 0});
   if (r.arrives == now) {
     CapacityArrives(id, now);
   } else if (timer_ != nullptr) {

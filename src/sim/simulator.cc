@@ -201,8 +201,7 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
            << " oldest=" << world_.jobs[e.aux].id;
       break;
     case EventType::kRofrOffered:
-      out_ << " to="
-           << world_.providers[world_.contracts[e.aux].provider].id
+      out_ << " to=" << world_.providers[world_.contracts[e.aux].provider].id
            << " contract=" << world_.contracts[e.aux].id << " gpus=" << e.gpus
            << " window_closes=" << FormatTimeFull(Time::FromUnixSeconds(e.value));
       break;

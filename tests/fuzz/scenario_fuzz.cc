@@ -46,6 +46,27 @@ extern "C" int PolycloudFuzzScenario(const uint8_t* data, size_t size) {
   for (size_t i = 1; i < w.jobs.size(); ++i)
     POLYCLOUD_CHECK(w.jobs[i - 1].arrival <= w.jobs[i].arrival);
   for (const auto& f : w.faults) POLYCLOUD_CHECK(f.end > f.start && f.target >= 0);
+  for (const auto& c : w.contracts) {
+    POLYCLOUD_CHECK(c.discount_milli >= 0 && c.discount_milli <= 1000);
+    Time from = c.start;
+    for (const auto& m : c.minimums) {  // consecutive periods inside the term
+      POLYCLOUD_CHECK(m.from == from && m.until > m.from && m.until <= c.end);
+      from = m.until;
+    }
+    for (const auto& r : c.rofr)
+      POLYCLOUD_CHECK(r.until > r.from && r.response_window.seconds() > 0);
+  }
+  const auto& pr = w.procurement;
+  if (pr.enabled) {
+    POLYCLOUD_CHECK(pr.review_every.seconds() > 0 && pr.unmet_after.seconds() > 0);
+    POLYCLOUD_CHECK(pr.answer_after.size() == w.providers.size());
+    for (size_t i = 0; i < pr.offers.size(); ++i) {
+      const auto& o = pr.offers[i];
+      POLYCLOUD_CHECK(o.pool >= 0 && o.pool < n(w.pools) &&
+                      w.pools[o.pool].offer == static_cast<int32_t>(i));
+      POLYCLOUD_CHECK(o.provider >= 0 && o.max_gpus >= 1 && o.lead_time.seconds() >= 0);
+    }
+  }
   return 0;
 }
 

@@ -56,11 +56,11 @@ const char* CostModelName(CostModel model);
 // One minimum (or the term commitment) of a contract, settled or projected.
 struct ObligationRow {
   Time from;
-  Time until;               // due date
-  Money required;           // the minimum or the commitment
-  Money spent;              // in the period: counted up to the run's end
-  Money projected;          // in the period: spent + the run-end rate × the rest of the period
-  Money shortfall;          // required − projected (− paid minimum shortfalls for the term), ≥ 0
+  Time until;       // due date
+  Money required;   // the minimum or the commitment
+  Money spent;      // in the period: counted up to the run's end
+  Money projected;  // in the period: spent + the run-end rate × the rest of the period
+  Money shortfall;  // required − projected (− paid minimum shortfalls for the term), ≥ 0
   bool due_in_run = false;  // the due date falls inside the run: `projected` == `spent`
   bool term = false;        // the whole-term commitment rather than a minimum
   // The period began before the ledger's start: `required` is the share of
@@ -70,11 +70,11 @@ struct ObligationRow {
 
 struct ContractLedgerRow {
   world::ContractIndex contract = world::kNone;
-  Money spent;           // in the run
-  Money rate_per_day;    // at the run's end
-  Money shortfall_due;   // take-or-pay shortfalls falling due inside the run
-  Money shortfall_projected;  // take-or-pay shortfalls falling due after the run
-  Money shortfall_not_payable;  // discount-only shortfalls (not paid)
+  Money spent;                             // in the run
+  Money rate_per_day;                      // at the run's end
+  Money shortfall_due;                     // take-or-pay shortfalls falling due inside the run
+  Money shortfall_projected;               // take-or-pay shortfalls falling due after the run
+  Money shortfall_not_payable;             // discount-only shortfalls (not paid)
   std::vector<ObligationRow> obligations;  // minimums in order, then the term
 };
 
@@ -141,8 +141,8 @@ class CommitmentLedger {
     Raw rate = 0;   // raw per second
     Raw total = 0;  // raw up to `since`
     Time since;
-    size_t period = 0;             // first minimum not yet past
-    std::vector<Raw> period_raw;   // per minimum
+    size_t period = 0;            // first minimum not yet past
+    std::vector<Raw> period_raw;  // per minimum
   };
   void Flush(Account& a, Time now);
   void Advance(world::ContractIndex c, Time now);

@@ -143,22 +143,22 @@ std::string PolicyLabel(const Options& options);
 struct CapacityRequest {
   enum class Answer : uint8_t { kNone, kMatched, kDeclined, kExpired };
   enum class Status : uint8_t { kAwaitingAnswer, kAwarded, kUnavailable, kArrived, kEnded };
-  int32_t shape = -1;             // job shape (class, model family, allowed accelerators)
-  int64_t gang_bucket = 0;        // the class's gangs are at most this (a power of two)
-  int64_t gpus = 0;               // GPUs asked for: enough to clear the backlog in unmet_after
+  int32_t shape = -1;       // job shape (class, model family, allowed accelerators)
+  int64_t gang_bucket = 0;  // the class's gangs are at most this (a power of two)
+  int64_t gpus = 0;         // GPUs asked for: enough to clear the backlog in unmet_after
   int64_t largest_gang = 0;
   int32_t waiting_jobs = 0;
   world::JobIndex oldest_job = world::kNone;
   Time raised;
-  Duration duration;              // how long the capacity is wanted (procurement term)
+  Duration duration;  // how long the capacity is wanted (procurement term)
   // Right of first refusal, when a clause applied.
   world::ContractIndex rofr_contract = world::kNone;
   int32_t rofr_clause = -1;
   world::ProviderIndex holder = world::kNone;
   Time window_closes;
-  Time answer_due;                // when the holder answers (>= window_closes: never in time)
-  int32_t market_offer = -1;      // best other offer when offered: the terms to match
-  int64_t market_gpus = 0;        // GPUs that offer would supply
+  Time answer_due;            // when the holder answers (>= window_closes: never in time)
+  int32_t market_offer = -1;  // best other offer when offered: the terms to match
+  int64_t market_gpus = 0;    // GPUs that offer would supply
   Answer answer = Answer::kNone;
   std::string decline_reason;
   // The award.
@@ -169,7 +169,7 @@ struct CapacityRequest {
   int64_t awarded_gpus = 0;
   bool via_rofr = false;
   Time awarded, arrives, ends;
-  int32_t account = -1;           // ledger account billing the award
+  int32_t account = -1;  // ledger account billing the award
 };
 
 enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
@@ -190,7 +190,7 @@ struct JobState {
   int32_t providers_used_mask = 0;  // bit per provider (first 31), to count moves
   uint64_t failed_generation = ~0ULL;
   world::PoolIndex reserved_pool = world::kNone;  // pool held while it waits (priority policy)
-  Time queued_since = Time::Min();  // when it last entered the queue (procurement)
+  Time queued_since = Time::Min();                // when it last entered the queue (procurement)
 };
 
 struct ServiceState {

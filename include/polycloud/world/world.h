@@ -106,16 +106,16 @@ struct RofrClause {
   Time from = Time::Min();
   Time until = Time::Max();
   Duration response_window = Duration::Days(30);
-  std::string workload_class = "*";             // "*" = every class
-  std::vector<AcceleratorIndex> accelerators;   // empty = every type
+  std::string workload_class = "*";            // "*" = every class
+  std::vector<AcceleratorIndex> accelerators;  // empty = every type
 };
 
 struct Contract {
   std::string id;
   ProviderIndex provider = kNone;
   Time start;
-  Time end;                  // exclusive
-  Money committed_spend;     // over the whole term; 0 = none
+  Time end;               // exclusive
+  Money committed_spend;  // over the whole term; 0 = none
   // Take-or-pay: a shortfall against a minimum or the term commitment is paid
   // anyway. Otherwise the commitment is discount-only: missing it costs
   // nothing here (the ledger still reports the shortfall).
@@ -135,8 +135,8 @@ struct Offer {
   AcceleratorIndex accelerator = kNone;
   Money price_per_gpu_hour;
   Duration lead_time;
-  int64_t max_gpus = 0;                // total the provider can supply over the run
-  ContractIndex contract = kNone;      // awards count toward this contract's spend
+  int64_t max_gpus = 0;            // total the provider can supply over the run
+  ContractIndex contract = kNone;  // awards count toward this contract's spend
 };
 
 // The capacity planner's settings (docs/scenario.md, "procurement").
