@@ -13,6 +13,7 @@
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 #include "polycloud/io/scenario.h"
+#include "polycloud/report/contracts_view.h"
 #include "polycloud/report/explain.h"
 #include "polycloud/report/report.h"
 #include "polycloud/scheduler/scheduler.h"
@@ -236,6 +237,30 @@ int ExplainCommand(const Common& c, const std::string& id, const std::string& at
   return kExitOk;
 }
 
+// `contracts`: the run's commitment ledger over time, per contract.
+int ContractsCommand(const Common& c, const std::string& json_path, const std::string& by_text) {
+  auto by = report::ParsePeriod(by_text);
+  if (!by.ok()) return Fail(by.status());
+  auto loaded = Load(c);
+  if (!loaded.ok()) return Fail(loaded.status());
+  for (const report::InputRow& i : loaded->inputs) {
+    if (i.bad_rows > 0) PrintInputs({i}, std::cerr);
+  }
+  auto options = SimOptions(loaded->scenario, c);
+  if (!options.ok()) return Fail(options.status());
+  const world::World& w = loaded->scenario.world;
+  sim::Simulator sim(w, *options);
+  const sim::RunStats stats = sim.Run();
+  const report::ContractsView view = report::BuildContractsView(
+      w, sim.scheduler(), stats, scheduler::PolicyLabel(options->scheduler), *by);
+  if (!json_path.empty()) {
+    Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(view, out); });
+    if (!s.ok()) return Fail(s);
+  }
+  if (json_path != "-") report::WriteText(view, std::cout);
+  return kExitOk;
+}
+
 }  // namespace
 }  // namespace polycloud
 
@@ -284,6 +309,19 @@ int main(int argc, char** argv) {
   explain->add_option("--at", explain_at,
                       "Explain the state at this UTC time (default: the end of the run)");
 
+  Common contracts_args;
+  std::string contracts_json, contracts_by = "month";
+  CLI::App* contracts_cmd = app.add_subcommand(
+      "contracts",
+      "Show the commitment ledger over time per contract: spend, minimums, ROFR offers");
+  AddCommon(contracts_cmd, contracts_args);
+  AddTraceOptions(contracts_cmd, contracts_args.traces, contracts_args.skip_bad_rows);
+  contracts_cmd->add_option("--json", contracts_json,
+                            "Also write the ledger as JSON to FILE ('-' for standard output, "
+                            "instead of the tables)");
+  contracts_cmd->add_option("--by", contracts_by, "One table row per day, week or month")
+      ->capture_default_str();
+
   std::function<int()> replay = AddReplayCommand(app);
 
   try {
@@ -295,6 +333,7 @@ int main(int argc, char** argv) {
   if (*validate) return Validate(validate_args);
   if (*simulate) return Simulate(sim_args, json_path, events_path, quiet, !no_compare);
   if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
+  if (*contracts_cmd) return ContractsCommand(contracts_args, contracts_json, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
   return kExitUsage;
 }

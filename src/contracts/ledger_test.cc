@@ -175,5 +175,32 @@ TEST_F(LedgerTest, FleetStateBillsUseForOnDemandAndInstalledForReserved) {
   EXPECT_EQ(ledger.ProviderDay(world_.FindProvider("cloud"), 0).micros(), 16 * 3'600'000);
 }
 
+TEST_F(LedgerTest, DaysAddUpToTheSpendWhereDaysRoundedAloneDrift) {
+  world::World w = world_;
+  // 1 µ$ per GPU-hour: half an hour of one GPU is half a micro-dollar.
+  w.pools[od_].price_per_gpu_hour = Money::FromMicros(1);
+  w.pools[res_].price_per_gpu_hour = Money::FromMicros(1);
+  CommitmentLedger ledger(w, w.start);
+  for (const char* day : {"2026-01-01", "2026-01-02"}) {
+    for (world::PoolIndex pool : {od_, res_}) {
+      ledger.SetBillable(pool, 1, T(day));
+      ledger.SetBillable(pool, 0, T(day) + Duration::Seconds(1800));
+    }
+  }
+  ledger.Close(T("2026-01-03"));
+  // Each day alone rounds ½ µ$ up; the two days together are 1 µ$.
+  EXPECT_EQ(ledger.ContractDay(deal_, 0).micros() + ledger.ContractDay(deal_, 1).micros(), 2);
+  EXPECT_EQ(ledger.ContractSpend(deal_).micros(), 1);
+  const std::vector<Money> contract_days = ledger.ContractDays(deal_);
+  ASSERT_EQ(static_cast<int64_t>(contract_days.size()), ledger.days());
+  EXPECT_EQ(contract_days[0].micros(), 1);
+  EXPECT_EQ(contract_days[1].micros(), 0);
+  const std::vector<Money> provider_days = ledger.ProviderDays(world_.FindProvider("cloud"));
+  ASSERT_EQ(static_cast<int64_t>(provider_days.size()), ledger.days());
+  EXPECT_EQ(provider_days[0].micros(), 1);
+  EXPECT_EQ(provider_days[1].micros(), 0);
+  EXPECT_EQ(ledger.PoolSpend(res_).micros(), 1);
+}
+
 }  // namespace
 }  // namespace polycloud::contracts

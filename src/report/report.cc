@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "polycloud/base/parse.h"
+#include "render.h"
 
 namespace polycloud::report {
 namespace {
@@ -115,6 +116,38 @@ CostComparison CostOf(const world::World& world, const scheduler::Scheduler& sch
   return c;
 }
 
+ContractRow ContractRowOf(const world::World& world, const scheduler::Scheduler& sched,
+                          world::ContractIndex c, Time end) {
+  const world::Contract& contract = world.contracts[c];
+  const contracts::ContractLedgerRow settled = sched.ledger().Settle(c, end);
+  ContractRow row;
+  row.id = contract.id;
+  row.provider = world.providers[contract.provider].id;
+  row.start = contract.start;
+  row.end = contract.end;
+  row.committed = contract.committed_spend;
+  const bool committed = contract.committed_spend > Money() || !contract.minimums.empty();
+  row.kind = !committed ? "none" : contract.take_or_pay ? "take-or-pay" : "discount-only";
+  row.discount_milli = contract.discount_milli;
+  row.take_or_pay = contract.take_or_pay;
+  row.spent = settled.spent;
+  row.rate_per_day = settled.rate_per_day;
+  row.shortfall_due = settled.shortfall_due;
+  row.shortfall_projected = settled.shortfall_projected;
+  row.shortfall_not_payable = settled.shortfall_not_payable;
+  row.obligations = settled.obligations;
+  row.exclusivity_clauses = static_cast<int32_t>(contract.exclusivity.size());
+  row.rofr_clauses = static_cast<int32_t>(contract.rofr.size());
+  for (const scheduler::CapacityRequest& q : sched.requests()) {
+    if (q.rofr_contract != c) continue;
+    ++row.rofr_offers;
+    row.rofr_matched += q.answer == scheduler::CapacityRequest::Answer::kMatched;
+    row.rofr_declined += q.answer == scheduler::CapacityRequest::Answer::kDeclined;
+    row.rofr_expired += q.answer == scheduler::CapacityRequest::Answer::kExpired;
+  }
+  return row;
+}
+
 Report Build(const world::World& world, const scheduler::Scheduler& sched, const sim::Audit& audit,
              const sim::RunStats& stats, const std::string& policy) {
   Report r;
@@ -166,36 +199,8 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
   }
 
   r.total_cost = r.total.spend;
-  const contracts::CommitmentLedger& ledger = sched.ledger();
   for (size_t c = 0; c < world.contracts.size(); ++c) {
-    const world::Contract& contract = world.contracts[c];
-    const contracts::ContractLedgerRow settled =
-        ledger.Settle(static_cast<world::ContractIndex>(c), stats.end);
-    ContractRow row;
-    row.id = contract.id;
-    row.provider = world.providers[contract.provider].id;
-    row.start = contract.start;
-    row.end = contract.end;
-    row.committed = contract.committed_spend;
-    const bool committed = contract.committed_spend > Money() || !contract.minimums.empty();
-    row.kind = !committed ? "none" : contract.take_or_pay ? "take-or-pay" : "discount-only";
-    row.discount_milli = contract.discount_milli;
-    row.take_or_pay = contract.take_or_pay;
-    row.spent = settled.spent;
-    row.rate_per_day = settled.rate_per_day;
-    row.shortfall_due = settled.shortfall_due;
-    row.shortfall_projected = settled.shortfall_projected;
-    row.shortfall_not_payable = settled.shortfall_not_payable;
-    row.obligations = settled.obligations;
-    row.exclusivity_clauses = static_cast<int32_t>(contract.exclusivity.size());
-    row.rofr_clauses = static_cast<int32_t>(contract.rofr.size());
-    for (const scheduler::CapacityRequest& q : sched.requests()) {
-      if (q.rofr_contract != static_cast<world::ContractIndex>(c)) continue;
-      ++row.rofr_offers;
-      row.rofr_matched += q.answer == scheduler::CapacityRequest::Answer::kMatched;
-      row.rofr_declined += q.answer == scheduler::CapacityRequest::Answer::kDeclined;
-      row.rofr_expired += q.answer == scheduler::CapacityRequest::Answer::kExpired;
-    }
+    ContractRow row = ContractRowOf(world, sched, static_cast<world::ContractIndex>(c), stats.end);
     r.shortfall_due += row.shortfall_due;
     r.total_shortfall += row.shortfall_due + row.shortfall_projected;
     r.contracts.push_back(std::move(row));
@@ -315,43 +320,6 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
 
 namespace {
 
-// A plain text table: first column left-aligned, the rest right-aligned.
-class Table {
- public:
-  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void Row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
-  void Print(std::ostream& out) const {
-    std::vector<size_t> width;
-    for (const auto& row : rows_) {
-      if (width.size() < row.size()) width.resize(row.size(), 0);
-      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], Utf8Width(row[i]));
-    }
-    for (size_t r = 0; r < rows_.size(); ++r) {
-      std::string line = "  ";
-      for (size_t i = 0; i < rows_[r].size(); ++i) {
-        const std::string& cell = rows_[r][i];
-        std::string pad(width[i] - Utf8Width(cell), ' ');
-        line += i == 0 ? cell + pad : pad + cell;
-        if (i + 1 < rows_[r].size()) line += "  ";
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out << line << '\n';
-    }
-  }
-
- private:
-  static size_t Utf8Width(const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-  }
-  std::vector<std::vector<std::string>> rows_;
-};
-
-std::string Pct(int64_t milli) {
-  return std::to_string(milli / 10) + "." + std::to_string(milli % 10) + "%";
-}
-
 std::string GpuHours(int64_t gpu_seconds) {
   // Thousands separators for readability.
   std::string digits = std::to_string((gpu_seconds + 1800) / 3600);
@@ -425,12 +393,9 @@ void WriteText(const Report& r, std::ostream& out) {
     Table contracts({"contract", "provider", "term", "commitment", "committed", "spent (run)",
                      "rate/day at end", "shortfall due", "shortfall projected", "ROFR offers"});
     for (const ContractRow& c : r.contracts) {
-      std::string kind = c.kind;
-      if (c.discount_milli > 0) kind += ", " + Pct(c.discount_milli) + " off";
-      contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end), kind,
-                     FormatMoneyShort(c.committed), FormatMoneyShort(c.spent),
-                     FormatMoneyShort(c.rate_per_day),
-                     FormatMoneyShort(c.shortfall_due),
+      contracts.Row({c.id, c.provider, FormatTime(c.start) + " to " + FormatTime(c.end),
+                     CommitmentLabel(c), FormatMoneyShort(c.committed), FormatMoneyShort(c.spent),
+                     FormatMoneyShort(c.rate_per_day), FormatMoneyShort(c.shortfall_due),
                      FormatMoneyShort(c.shortfall_projected),
                      c.rofr_clauses == 0 ? "-"
                                          : std::to_string(c.rofr_offers) + " (" +
@@ -442,41 +407,21 @@ void WriteText(const Report& r, std::ostream& out) {
     if (any_obligation) {
       out << "\nCommitments (minimums and terms; after the run's end, projected at its "
              "end rate)\n";
-      Table obligations({"contract", "period", "due", "required", "spent (run)", "projected",
-                         "shortfall", "status"});
-      for (const ContractRow& c : r.contracts) {
-        for (const contracts::ObligationRow& o : c.obligations) {
-          std::string status = o.shortfall > Money() ? (o.due_in_run ? "missed" : "short")
-                                                     : (o.due_in_run ? "met" : "on track");
-          if (o.shortfall > Money() && c.kind == "discount-only") status += " (not payable)";
-          obligations.Row({c.id,
-                           std::string(o.term ? "term" : "minimum") + (o.prorated ? "*" : ""),
-                           FormatTime(o.until),
-                           FormatMoneyShort(o.required), FormatMoneyShort(o.spent),
-                           FormatMoneyShort(o.projected), FormatMoneyShort(o.shortfall), status});
-        }
-      }
-      obligations.Print(out);
-      bool prorated = false;
-      for (const ContractRow& c : r.contracts) {
-        for (const auto& o : c.obligations) prorated |= o.prorated;
-      }
-      if (prorated) {
-        out << "  * began before the scenario start: the requirement is pro-rated to the part "
-               "inside the run\n";
-      }
+      WriteObligations(r.contracts, out);
     }
   }
   if (!r.requests.empty()) {
     out << "\nProcurement (capacity requests)\n";
-    Table requests({"request", "raised", "class", "GPUs", "first refusal", "answer", "awarded to",
-                    "via", "$/GPU-h", "arrives", "spend (run)"});
+    Table requests({"request", "raised", "class", "GPUs asked", "first refusal", "answer",
+                    "awarded to", "GPUs", "via", "$/GPU-h", "arrives", "spend (run)"});
     for (const RequestRow& q : r.requests) {
       requests.Row({q.id, FormatTime(q.raised), q.capacity_class, std::to_string(q.gpus),
                     q.holder.empty() ? "-" : q.holder + " (" + q.rofr_contract + ")",
-                    q.answer.empty() ? "-" : q.answer,
-                    q.provider.empty() ? q.outcome : q.provider,
-                    q.provider.empty() ? "" : q.via_rofr ? "rofr" : "market",
+                    q.answer.empty() ? "-" : q.answer, q.provider.empty() ? q.outcome : q.provider,
+                    q.provider.empty() ? "" : std::to_string(q.awarded_gpus),
+                    q.provider.empty() ? ""
+                    : q.via_rofr       ? "rofr"
+                                       : "market",
                     q.provider.empty() ? "" : FormatMoney(q.price_per_gpu_hour),
                     q.provider.empty() ? "" : FormatTime(q.arrives), FormatMoneyShort(q.spend)});
     }
@@ -562,10 +507,6 @@ void WriteText(const Report& r, std::ostream& out) {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-Json MoneyJson(Money m) { return Json{{"micros", m.micros()}, {"usd", FormatMoneyExact(m)}}; }
-
 Json UsageJson(const Usage& u) {
   return Json{{"used_gpu_hours", u.used_gpu_seconds / 3600},
               {"used_gpu_seconds", u.used_gpu_seconds},
@@ -636,17 +577,8 @@ void WriteJson(const Report& r, std::ostream& out) {
   Json& contracts = j["contracts"] = Json::array();
   for (const ContractRow& c : r.contracts) {
     Json obligations = Json::array();
-    for (const contracts::ObligationRow& o : c.obligations) {
-      obligations.push_back({{"kind", o.term ? "term" : "minimum"},
-                             {"from", FormatTimeFull(o.from)},
-                             {"due", FormatTimeFull(o.until)},
-                             {"required", MoneyJson(o.required)},
-                             {"spent", MoneyJson(o.spent)},
-                             {"projected", MoneyJson(o.projected)},
-                             {"shortfall", MoneyJson(o.shortfall)},
-                             {"due_in_run", o.due_in_run},
-                             {"prorated", o.prorated}});
-    }
+    for (const contracts::ObligationRow& o : c.obligations)
+      obligations.push_back(ObligationJson(o));
     contracts.push_back({{"id", c.id},
                          {"provider", c.provider},
                          {"start", FormatTimeFull(c.start)},
@@ -669,35 +601,7 @@ void WriteJson(const Report& r, std::ostream& out) {
                                    {"expired", c.rofr_expired}}}});
   }
   Json& requests = j["capacity_requests"] = Json::array();
-  for (const RequestRow& q : r.requests) {
-    Json x = {{"id", q.id},
-              {"class", q.capacity_class},
-              {"gpus", q.gpus},
-              {"waiting_jobs", q.waiting_jobs},
-              {"oldest_job", q.oldest_job},
-              {"raised", FormatTimeFull(q.raised)},
-              {"outcome", q.outcome}};
-    if (!q.holder.empty()) {
-      x["rofr"] = {{"contract", q.rofr_contract},
-                   {"holder", q.holder},
-                   {"window_closes", FormatTimeFull(q.window_closes)},
-                   {"answer", q.answer},
-                   {"decline_reason", q.decline_reason}};
-    }
-    if (!q.provider.empty()) {
-      x["award"] = {{"provider", q.provider},
-                    {"pool", q.pool},
-                    {"via", q.via_rofr ? "rofr" : "market"},
-                    {"gpus", q.awarded_gpus},
-                    {"price_per_gpu_hour", MoneyJson(q.price_per_gpu_hour)},
-                    {"awarded", FormatTimeFull(q.awarded)},
-                    {"arrives", FormatTimeFull(q.arrives)},
-                    {"ends", FormatTimeFull(q.ends)},
-                    {"arrived", q.arrived},
-                    {"spend", MoneyJson(q.spend)}};
-    }
-    requests.push_back(std::move(x));
-  }
+  for (const RequestRow& q : r.requests) requests.push_back(RequestJson(q));
   Json& jobs = j["jobs"] = Json::array();
   for (const JobGroupRow& g : r.jobs) {
     jobs.push_back({{"class", g.name},

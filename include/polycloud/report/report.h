@@ -182,6 +182,11 @@ Report Build(const world::World& world, const scheduler::Scheduler& scheduler,
 CostComparison CostOf(const world::World& world, const scheduler::Scheduler& scheduler, Time end,
                       const std::string& policy);
 
+// Contract `c` as the ledger settles it at `end` (the run's end), with its
+// ROFR offer counts.
+ContractRow ContractRowOf(const world::World& world, const scheduler::Scheduler& scheduler,
+                          world::ContractIndex c, Time end);
+
 // "research gangs ≤1024 on H100|GB200": what a capacity request asks for.
 std::string CapacityClassLabel(const world::World& world, const scheduler::Scheduler& scheduler,
                                const scheduler::CapacityRequest& request);

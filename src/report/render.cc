@@ -1,0 +1,88 @@
+#include "render.h"
+
+#include "polycloud/base/parse.h"
+
+namespace polycloud::report {
+
+std::string Pct(int64_t milli) {
+  return std::to_string(milli / 10) + "." + std::to_string(milli % 10) + "%";
+}
+
+std::string CommitmentLabel(const ContractRow& c) {
+  std::string kind = c.kind;
+  if (c.discount_milli > 0) kind += ", " + Pct(c.discount_milli) + " off";
+  return kind;
+}
+
+std::string ObligationStatus(const ContractRow& c, const contracts::ObligationRow& o) {
+  std::string status = o.shortfall > Money() ? (o.due_in_run ? "missed" : "short")
+                                             : (o.due_in_run ? "met" : "on track");
+  if (o.shortfall > Money() && c.kind == "discount-only") status += " (not payable)";
+  return status;
+}
+
+void WriteObligations(std::span<const ContractRow> contracts, std::ostream& out) {
+  Table obligations(
+      {"contract", "period", "due", "required", "spent (run)", "projected", "shortfall", "status"});
+  bool prorated = false;
+  for (const ContractRow& c : contracts) {
+    for (const contracts::ObligationRow& o : c.obligations) {
+      obligations.Row({c.id, std::string(o.term ? "term" : "minimum") + (o.prorated ? "*" : ""),
+                       FormatTime(o.until), FormatMoneyShort(o.required), FormatMoneyShort(o.spent),
+                       FormatMoneyShort(o.projected), FormatMoneyShort(o.shortfall),
+                       ObligationStatus(c, o)});
+      prorated |= o.prorated;
+    }
+  }
+  obligations.Print(out);
+  if (prorated) {
+    out << "  * began before the scenario start: the requirement is pro-rated to the part "
+           "inside the run\n";
+  }
+}
+
+Json MoneyJson(Money m) { return Json{{"micros", m.micros()}, {"usd", FormatMoneyExact(m)}}; }
+
+Json ObligationJson(const contracts::ObligationRow& o) {
+  return Json{{"kind", o.term ? "term" : "minimum"},
+              {"from", FormatTimeFull(o.from)},
+              {"due", FormatTimeFull(o.until)},
+              {"required", MoneyJson(o.required)},
+              {"spent", MoneyJson(o.spent)},
+              {"projected", MoneyJson(o.projected)},
+              {"shortfall", MoneyJson(o.shortfall)},
+              {"due_in_run", o.due_in_run},
+              {"prorated", o.prorated}};
+}
+
+Json RequestJson(const RequestRow& q) {
+  Json x = {{"id", q.id},
+            {"class", q.capacity_class},
+            {"gpus", q.gpus},
+            {"waiting_jobs", q.waiting_jobs},
+            {"oldest_job", q.oldest_job},
+            {"raised", FormatTimeFull(q.raised)},
+            {"outcome", q.outcome}};
+  if (!q.holder.empty()) {
+    x["rofr"] = {{"contract", q.rofr_contract},
+                 {"holder", q.holder},
+                 {"window_closes", FormatTimeFull(q.window_closes)},
+                 {"answer", q.answer},
+                 {"decline_reason", q.decline_reason}};
+  }
+  if (!q.provider.empty()) {
+    x["award"] = {{"provider", q.provider},
+                  {"pool", q.pool},
+                  {"via", q.via_rofr ? "rofr" : "market"},
+                  {"gpus", q.awarded_gpus},
+                  {"price_per_gpu_hour", MoneyJson(q.price_per_gpu_hour)},
+                  {"awarded", FormatTimeFull(q.awarded)},
+                  {"arrives", FormatTimeFull(q.arrives)},
+                  {"ends", FormatTimeFull(q.ends)},
+                  {"arrived", q.arrived},
+                  {"spend", MoneyJson(q.spend)}};
+  }
+  return x;
+}
+
+}  // namespace polycloud::report
