@@ -10,6 +10,7 @@
 // peak memory with the fleet and a million queued jobs. Each figure is the
 // median of --runs runs (latency percentiles are over every decision of the
 // median run). Timing uses the steady clock; nothing here is asserted.
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,8 +90,10 @@ int64_t StatusBytes(const char* key) {
 }
 
 struct Memory {
-  double peak = -1;  // bytes, over the whole process (generation and loading included)
-  double held = -1;  // bytes resident once everything is set up
+  double peak = -1;       // bytes, over the whole process (generation and loading included)
+  double held = -1;       // bytes resident once everything is set up
+  double world = -1;      // of which resident once the World is loaded
+  double scheduler = -1;  // once the scheduler is built, before any arrival
 };
 
 // Runs `f` in a child process and returns what it measured, so each memory
@@ -269,15 +272,20 @@ Memory MeasureQueuedMemory(const Config& c) {
     o.services = 0;
     io::Scenario s = MustGenerate(o);
     const world::World& w = s.world;
+    // Give back what loading freed (YAML nodes, the sort buffer), so the
+    // resident figures are what is held, not what malloc kept for later.
+    malloc_trim(0);
+    Memory m;
+    m.world = static_cast<double>(StatusBytes("VmRSS:"));
     struct NoTimer final : scheduler::Timer {
       void AtJobFinish(world::JobIndex, uint32_t, Time) override {}
     } timer;
     scheduler::Scheduler sched(w, scheduler::Options{}, w.start, &timer, nullptr);
+    m.scheduler = static_cast<double>(StatusBytes("VmRSS:"));
     for (size_t j = 0; j < w.jobs.size(); ++j) {
       sched.JobArrived(static_cast<world::JobIndex>(j), w.start);
     }
-    Memory m;
-    if (sched.queued() != w.jobs.size()) return m;
+    if (sched.queued() != w.jobs.size()) return Memory{};
     m.peak = static_cast<double>(StatusBytes("VmHWM:"));
     m.held = static_cast<double>(StatusBytes("VmRSS:"));
     return m;
@@ -287,6 +295,7 @@ Memory MeasureQueuedMemory(const Config& c) {
 int Main(int argc, char** argv) {
   Config c;
   bool quick = false;
+  std::string only;  // placement | events | memory | simulation: run one section
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> int64_t { return i + 1 < argc ? std::atoll(argv[++i]) : 0; };
@@ -298,6 +307,8 @@ int Main(int argc, char** argv) {
       c.sim_jobs = next();
     } else if (a == "--days") {
       c.sim_days = static_cast<int32_t>(next());
+    } else if (a == "--only") {
+      only = i + 1 < argc ? argv[++i] : "";
     } else if (a == "--gpus") {
       c.gpus = next();
     } else if (a == "--pools") {
@@ -305,7 +316,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: scale_benchmark [--quick] [--runs N] [--gpus N] [--pools N] "
-                   "[--jobs N] [--days N]\n");
+                   "[--jobs N] [--days N] [--only placement|events|memory|simulation]\n");
       return 2;
     }
   }
@@ -322,30 +333,52 @@ int Main(int argc, char** argv) {
               c.pools, c.runs, quick ? " (--quick)" : "");
   std::fflush(stdout);
 
-  // Placement.
-  PlacementResult placement;
-  {
+  auto want = [&](const char* section) { return only.empty() || only == section; };
+  std::string table = "\n| what | measured | target |\n|---|---|---|\n";
+  auto row = [&](const char* format, auto... args) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, format, args...);
+    table += buf;
+  };
+
+  if (want("placement")) {
     io::Scenario s = MustGenerate(Fleet(c, 100'000, 365));
     std::vector<PlacementResult> runs;
     for (int r = 0; r < c.runs; ++r) runs.push_back(MeasurePlacement(s.world, c.decisions));
     std::sort(runs.begin(), runs.end(),
               [](const auto& a, const auto& b) { return a.decisions_per_s < b.decisions_per_s; });
-    placement = runs[runs.size() / 2];
+    const PlacementResult& p = runs[runs.size() / 2];
+    std::fprintf(stderr, "  placement done\n");
+    row("| placement decisions/s (%" PRId64
+        " GPUs, %d pools, single thread) | %.0f | >= 500,000 |\n",
+        c.gpus, c.pools, p.decisions_per_s);
+    row("| decision latency p50 / p99 | %.2f / %.2f us | p99 <= 20 us |\n", p.p50_us, p.p99_us);
+    row("| share of decisions placed | %.1f%% | |\n", p.placed_share * 100);
+    row("| decision with full explanation (mean) | %.1f us | |\n", p.explained_us);
   }
-  std::fprintf(stderr, "  placement done\n");
 
-  // Event core.
-  std::vector<double> core;
-  for (int r = 0; r < c.runs; ++r) core.push_back(MeasureEventCore(c.pending_events, c.event_ops));
-  std::fprintf(stderr, "  event core done\n");
+  if (want("events")) {
+    std::vector<double> core;
+    for (int r = 0; r < c.runs; ++r)
+      core.push_back(MeasureEventCore(c.pending_events, c.event_ops));
+    std::fprintf(stderr, "  event core done\n");
+    row("| event core: events/s with %" PRId64 " pending | %.0f | >= 8,000,000 |\n",
+        c.pending_events, Median(core));
+  }
 
-  // Memory.
-  const Memory queued = MeasureQueuedMemory(c);
-  std::fprintf(stderr, "  memory done\n");
+  if (want("memory")) {
+    const Memory m = MeasureQueuedMemory(c);
+    std::fprintf(stderr, "  memory done\n");
+    row("| memory: %" PRId64 " GPUs + %" PRId64
+        " queued jobs, resident / peak (incl. generating and loading) | %.0f / %.0f MB | "
+        "<= 500 MB |\n",
+        c.gpus, c.queued_jobs, m.held / 1e6, m.peak / 1e6);
+    row("| of which resident: world loaded / scheduler built / jobs queued | %.0f / %.0f / %.0f MB "
+        "| |\n",
+        m.world / 1e6, m.scheduler / 1e6, m.held / 1e6);
+  }
 
-  // Simulation end to end (the longest; one world, several runs).
-  SimResult sim;
-  {
+  if (want("simulation")) {
     const auto t0 = Clock::now();
     io::Scenario s = MustGenerate(Fleet(c, c.sim_jobs, c.sim_days));
     const double build_s = Seconds(t0, Clock::now());
@@ -356,34 +389,19 @@ int Main(int argc, char** argv) {
     }
     std::sort(runs.begin(), runs.end(),
               [](const auto& a, const auto& b) { return a.run_s < b.run_s; });
-    sim = runs[runs.size() / 2];
-    sim.build_s = build_s;
+    const SimResult& sim = runs[runs.size() / 2];
+    row("| simulation: %" PRId64
+        " jobs over %d days, wall | %.1f s (+ %.1f s to build the world) | 10M-job year <= 120 s "
+        "|\n",
+        sim.jobs, c.sim_days, sim.run_s, build_s);
+    row("| simulation: jobs/s end to end | %.0f | >= 150,000 |\n",
+        static_cast<double>(sim.jobs) / sim.run_s);
+    row("| simulation: events/s (%" PRId64 " simulator, %" PRId64 " scheduler events, %" PRId64
+        " decisions, %" PRId64 " jobs finished) | %.0f | |\n",
+        sim.events, sim.scheduler_events, sim.decisions, sim.finished,
+        static_cast<double>(sim.events) / sim.run_s);
   }
-
-  std::printf("\n| what | measured | target |\n|---|---|---|\n");
-  std::printf("| placement decisions/s (%" PRId64
-              " GPUs, %d pools, single thread) | %.0f | >= 500,000 |\n",
-              c.gpus, c.pools, placement.decisions_per_s);
-  std::printf("| decision latency p50 / p99 | %.2f / %.2f us | p99 <= 20 us |\n", placement.p50_us,
-              placement.p99_us);
-  std::printf("| share of decisions placed | %.1f%% | |\n", placement.placed_share * 100);
-  std::printf("| decision with full explanation (mean) | %.1f us | |\n", placement.explained_us);
-  std::printf(
-      "| simulation: %" PRId64
-      " jobs over %d days, wall | %.1f s (+ %.1f s to build the world) | 10M-job year <= 120 s |\n",
-      sim.jobs, c.sim_days, sim.run_s, sim.build_s);
-  std::printf("| simulation: jobs/s end to end | %.0f | >= 150,000 |\n",
-              static_cast<double>(sim.jobs) / sim.run_s);
-  std::printf("| simulation: events/s (%" PRId64 " simulator, %" PRId64
-              " scheduler events, %" PRId64 " decisions, %" PRId64 " jobs finished) | %.0f | |\n",
-              sim.events, sim.scheduler_events, sim.decisions, sim.finished,
-              static_cast<double>(sim.events) / sim.run_s);
-  std::printf("| event core: events/s with %" PRId64 " pending | %.0f | >= 8,000,000 |\n",
-              c.pending_events, Median(core));
-  std::printf("| memory: %" PRId64 " GPUs + %" PRId64
-              " queued jobs, resident / peak (incl. generating and loading) | %.0f / %.0f MB | "
-              "<= 500 MB |\n",
-              c.gpus, c.queued_jobs, queued.held / 1e6, queued.peak / 1e6);
+  std::fputs(table.c_str(), stdout);
   return 0;
 }
 
