@@ -2,7 +2,7 @@
 # user needs, on a fresh Debian 12 machine:
 #   make example    install, build, simulate the shipped example
 #   make test       install, build, run the whole test suite
-.PHONY: example test deps build asan fuzz bench goldens format clean
+.PHONY: example test deps build asan fuzz bench perf-gate goldens format clean
 
 EXAMPLE ?= examples/openai-2025.yaml
 FUZZ_SECONDS ?= 30
@@ -34,6 +34,20 @@ fuzz:
 	@for t in $$(find build/fuzz -maxdepth 3 -type f -name '*_fuzz' -perm -u+x | sort); do \
 	  echo "== $$t"; $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 >/dev/null 2>&1 || { echo "$$t failed"; exit 1; }; \
 	done
+
+# The whole-run table of issue 5 (docs/performance.md), about ten minutes:
+# a 1M-GPU fleet, the simulation over a 100,000-job year (today's speed makes
+# the issue's 10M-job year, BENCH_ARGS="--jobs 10000000", take hours).
+# BENCH_ARGS=--quick for a tenth of the fleet and a short run.
+BENCH_ARGS ?= --jobs 100000
+bench: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release --target scale_benchmark
+	build/release/bench/scale_benchmark $(BENCH_ARGS)
+
+# Instruction count of a fixed workload under callgrind against the recorded figure.
+perf-gate:
+	@scripts/perf-gate.sh
 
 # Rewrites tests/scenarios/*.events from the current engine; review the diff.
 goldens: build

@@ -12,6 +12,7 @@
 
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
+#include "polycloud/gen/scale.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/report/contracts_view.h"
 #include "polycloud/report/explain.h"
@@ -261,6 +262,29 @@ int ContractsCommand(const Common& c, const std::string& json_path, const std::s
   return kExitOk;
 }
 
+struct GenerateArgs {
+  gen::ScaleOptions options;
+  std::string start;
+  std::string load = "0.6";
+  std::string output = "-";
+};
+
+int Generate(GenerateArgs& args) {
+  if (!args.start.empty()) {
+    auto t = ParseTime(args.start);
+    if (!t.ok()) return Fail(InvalidArgument("--start: " + t.status().message()));
+    args.options.start = *t;
+  }
+  auto load = ParseScaledDecimal(args.load, 3);
+  if (!load.ok()) return Fail(InvalidArgument("--load: " + load.status().message()));
+  args.options.load_milli = *load;
+  if (Status s = gen::ValidateOptions(args.options); !s.ok()) return Fail(s);
+  const std::string yaml = gen::GenerateScenarioYaml(args.options);
+  Status s = WriteTo(args.output, [&](std::ostream& out) { out << yaml; });
+  if (!s.ok()) return Fail(s);
+  return kExitOk;
+}
+
 }  // namespace
 }  // namespace polycloud
 
@@ -324,6 +348,31 @@ int main(int argc, char** argv) {
 
   std::function<int()> replay = AddReplayCommand(app);
 
+  GenerateArgs gen_args;
+  CLI::App* generate = app.add_subcommand(
+      "generate", "Write a seeded scenario at scale: N GPUs in P pools, M jobs over a year");
+  generate->add_option("--gpus", gen_args.options.gpus, "GPUs at peak, over all pools")
+      ->capture_default_str();
+  generate->add_option("--providers", gen_args.options.providers, "Providers")
+      ->capture_default_str();
+  generate->add_option("--sites", gen_args.options.sites, "Sites")->capture_default_str();
+  generate->add_option("--pools", gen_args.options.pools, "Pools")->capture_default_str();
+  generate->add_option("--jobs", gen_args.options.jobs, "Jobs arriving over the run")
+      ->capture_default_str();
+  generate->add_option("--services", gen_args.options.services, "Inference services")
+      ->capture_default_str();
+  generate->add_option("--days", gen_args.options.days, "Length of the run in days")
+      ->capture_default_str();
+  generate->add_option("--start", gen_args.start, "Start of the run (default 2026-01-01)");
+  generate
+      ->add_option("--load", gen_args.load,
+                   "Offered job load as a share of the fleet at reference speed")
+      ->capture_default_str();
+  generate->add_option("--seed", gen_args.options.seed, "Seed (same seed, same bytes)")
+      ->capture_default_str();
+  generate->add_option("-o,--output", gen_args.output, "Output file ('-' for standard output)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -335,5 +384,6 @@ int main(int argc, char** argv) {
   if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
   if (*contracts_cmd) return ContractsCommand(contracts_args, contracts_json, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
+  if (*generate) return Generate(gen_args);
   return kExitUsage;
 }

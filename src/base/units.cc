@@ -5,7 +5,7 @@
 
 namespace polycloud {
 
-int64_t MulDivRound(int64_t a, int64_t b, int64_t c) {
+int64_t MulDivRound128(int64_t a, int64_t b, int64_t c) {
   __int128 p = static_cast<__int128>(a) * b;
   __int128 half = c / 2;
   __int128 q = p >= 0 ? (p + half) / c : (p - half) / c;

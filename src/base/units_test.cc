@@ -22,6 +22,34 @@ TEST(MoneyTest, CostOfHugeUsageDoesNotOverflow) {
             1'000'000LL * 10 * 365 * 24 * 10 * 1'000'000);
 }
 
+TEST(MulDivRoundTest, SixtyFourBitPathAgreesWithTheWideOne) {
+  const int64_t values[] = {0,
+                            1,
+                            -1,
+                            499,
+                            500,
+                            -500,
+                            999,
+                            1'000'000,
+                            -7'654'321,
+                            int64_t{1} << 30,
+                            -(int64_t{1} << 31),
+                            int64_t{1} << 40,
+                            (int64_t{1} << 61) + 3,
+                            INT64_MAX / 3,
+                            INT64_MIN / 5};
+  const int64_t divisors[] = {1, 2, 3, 10, 1000, 3600, 1'000'003, int64_t{1} << 62};
+  for (int64_t a : values) {
+    for (int64_t b : values) {
+      for (int64_t c : divisors) {
+        __int128 p = static_cast<__int128>(a) * b;
+        if (p / c > INT64_MAX || p / c < INT64_MIN) continue;  // result does not fit
+        EXPECT_EQ(MulDivRound(a, b, c), MulDivRound128(a, b, c)) << a << " * " << b << " / " << c;
+      }
+    }
+  }
+}
+
 TEST(MoneyTest, FormatsShortAndExact) {
   EXPECT_EQ(FormatMoneyShort(Money::FromDollars(38'000'000'000)), "$38.00B");
   EXPECT_EQ(FormatMoneyShort(Money::FromMicros(1'234'567)), "$1.23");

@@ -12,26 +12,51 @@ FleetState::FleetState(const world::World& world, Time start)
       sites_(world.sites.size()),
       provider_outage_(world.providers.size(), 0),
       provider_outage_count_(world.providers.size(), 0) {
+  info_.resize(pools_.size());
   for (size_t p = 0; p < pools_.size(); ++p) {
     pools_[p].integrated_to = start;
     pools_[p].max_gang = world::EffectiveMaxGang(world.pools[p]);
+    const world::Pool& pool = world.pools[p];
+    PoolInfo& info = info_[p];
+    info.provider = pool.provider;
+    info.site = pool.site;
+    info.accelerator = pool.accelerator;
+    info.gpus_per_node = static_cast<int32_t>(pool.gpus_per_node);
+    info.speed_milli = world.accelerators[pool.accelerator].speed_milli;
+    // The same product PowerOf used to take in two steps, so power rounds alike.
+    info.power_per_gpu_milli =
+        world.accelerators[pool.accelerator].watts.watts() * world.sites[pool.site].pue_milli;
   }
   for (size_t s = 0; s < sites_.size(); ++s) {
     sites_[s].limited = world.sites[s].power_limited;
     sites_[s].capacity = world.sites[s].power.At(start);
   }
+  free_index_.resize(world.accelerators.size() * kFreeBuckets);
+  top_bucket_.assign(world.accelerators.size(), 0);
+  pool_bucket_.assign(pools_.size(), 0);
+  pool_slot_.assign(pools_.size(), 0);
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    auto& bucket = free_index_[world.pools[p].accelerator * kFreeBuckets];
+    pool_slot_[p] = static_cast<int32_t>(bucket.size());
+    bucket.push_back(static_cast<world::PoolIndex>(p));
+  }
 }
 
-int64_t FleetState::AllocationSize(world::PoolIndex p, int64_t gpus) const {
-  const int64_t node = world_.pools[p].gpus_per_node;
-  if (gpus <= node) return gpus;
-  return (gpus + node - 1) / node * node;
-}
-
-Power FleetState::PowerOf(world::PoolIndex p, int64_t gpus) const {
-  const world::Pool& pool = world_.pools[p];
-  const int64_t watts = world_.accelerators[pool.accelerator].watts.watts();
-  return Power::Watts(MulDivRound(gpus * watts, world_.sites[pool.site].pue_milli, 1000));
+void FleetState::Reindex(world::PoolIndex p) {
+  const int b = FreeBucketOf(pools_[p].free());
+  const int old = pool_bucket_[p];
+  if (b == old) return;
+  const world::AcceleratorIndex a = info_[p].accelerator;
+  auto& from = free_index_[a * kFreeBuckets + old];
+  const world::PoolIndex last = from.back();
+  from[pool_slot_[p]] = last;
+  pool_slot_[last] = pool_slot_[p];
+  from.pop_back();
+  auto& to = free_index_[a * kFreeBuckets + b];
+  pool_slot_[p] = static_cast<int32_t>(to.size());
+  to.push_back(p);
+  pool_bucket_[p] = static_cast<int8_t>(b);
+  top_bucket_[a] = std::max(top_bucket_[a], b);
 }
 
 void FleetState::Integrate(world::PoolIndex p, Time now) {
@@ -52,7 +77,8 @@ void FleetState::IntegrateAll(Time now) {
 void FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now) {
   Integrate(p, now);
   pools_[p].used += gpus;
-  SiteState& site = sites_[world_.pools[p].site];
+  Reindex(p);
+  SiteState& site = sites_[info_[p].site];
   site.used += PowerOf(p, gpus);
   site.peak = std::max(site.peak, site.used);
   Bill(p, now);
@@ -62,7 +88,8 @@ void FleetState::Release(world::PoolIndex p, int64_t gpus, Time now) {
   Integrate(p, now);
   POLYCLOUD_CHECK(pools_[p].used >= gpus);
   pools_[p].used -= gpus;
-  sites_[world_.pools[p].site].used -= PowerOf(p, gpus);
+  Reindex(p);
+  sites_[info_[p].site].used -= PowerOf(p, gpus);
   Bill(p, now);
 }
 
@@ -70,10 +97,11 @@ void FleetState::Recompute(world::PoolIndex p) {
   PoolState& s = pools_[p];
   if (s.down() || !s.contract_in_force) {
     s.capacity = 0;
-    return;
+  } else {
+    const int64_t cut = std::min<int64_t>(s.cut_milli, 1000);
+    s.capacity = s.installed - MulDivRound(s.installed, cut, 1000);
   }
-  const int64_t cut = std::min<int64_t>(s.cut_milli, 1000);
-  s.capacity = s.installed - MulDivRound(s.installed, cut, 1000);
+  Reindex(p);
 }
 
 void FleetState::SetInstalled(world::PoolIndex p, int64_t gpus, Time now) {

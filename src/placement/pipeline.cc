@@ -16,7 +16,7 @@ class AcceleratorFilter final : public placement::Filter {
   const char* name() const override { return "accelerator"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (req.accelerators == nullptr || req.accelerators->empty()) return Verdict::Pass();
-    const auto a = ctx.world.pools[p].accelerator;
+    const auto a = ctx.fleet.info(p).accelerator;
     for (auto x : *req.accelerators) {
       if (x == a) return Verdict::Pass();
     }
@@ -75,9 +75,10 @@ class FabricFilter final : public placement::Filter {
 class ExclusivityFilter final : public placement::Filter {
  public:
   const char* name() const override { return "exclusivity"; }
+  bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (ctx.rules.empty()) return Verdict::Pass();
-    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.world.pools[p].provider,
+    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.fleet.info(p).provider,
                              ctx.now, ctx.fleet.provider_in_outage());
     return v.allowed ? Verdict::Pass() : Verdict::Fail(v.contract, v.clause);
   }
@@ -92,14 +93,15 @@ class ExclusivityFilter final : public placement::Filter {
 class ProviderSpreadFilter final : public placement::Filter {
  public:
   const char* name() const override { return "provider-spread"; }
+  bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (req.replicas_per_provider == nullptr || req.min_providers <= 1) return Verdict::Pass();
     const auto& per = *req.replicas_per_provider;
     int64_t present = 0;
     for (int32_t n : per) present += n > 0;
     if (present >= req.min_providers) return Verdict::Pass();
-    return per[ctx.world.pools[p].provider] > 0 ? Verdict::Fail(present, req.min_providers)
-                                                : Verdict::Pass();
+    return per[ctx.fleet.info(p).provider] > 0 ? Verdict::Fail(present, req.min_providers)
+                                               : Verdict::Pass();
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -143,7 +145,7 @@ class PowerFilter final : public placement::Filter {
  public:
   const char* name() const override { return "power"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const SiteState& site = ctx.fleet.site(ctx.world.pools[p].site);
+    const SiteState& site = ctx.fleet.site(ctx.fleet.info(p).site);
     if (!site.limited) return Verdict::Pass();
     const Power need = ctx.fleet.PowerOf(p, ctx.fleet.AllocationSize(p, req.gpus));
     return need > site.headroom() ? Verdict::Short(need.watts(), site.headroom().watts())
@@ -180,7 +182,7 @@ class SpeedScorer final : public Scorer {
   bool lower_is_better() const override { return false; }
   int64_t weight() const override { return 10; }
   int64_t Raw(const Context& ctx, const Request&, PoolIndex p) const override {
-    return ctx.world.accelerators[ctx.world.pools[p].accelerator].speed_milli;
+    return ctx.fleet.info(p).speed_milli;
   }
 };
 
@@ -192,7 +194,7 @@ class ProviderDiversityScorer final : public Scorer {
   int64_t weight() const override { return 20; }
   int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
     if (req.replicas_per_provider == nullptr) return 0;
-    return (*req.replicas_per_provider)[ctx.world.pools[p].provider];
+    return (*req.replicas_per_provider)[ctx.fleet.info(p).provider];
   }
 };
 
@@ -215,12 +217,50 @@ class ConsolidationScorer final : public Scorer {
   bool lower_is_better() const override { return true; }
   int64_t weight() const override { return 1000; }
   int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const int64_t per_node = std::max<int64_t>(1, ctx.world.pools[p].gpus_per_node);
+    const int64_t per_node = std::max<int64_t>(1, ctx.fleet.info(p).gpus_per_node);
     return (req.gpus + per_node - 1) / per_node;
   }
 };
 
+template <typename T>
+bool Is(const auto& x) {
+  return dynamic_cast<const T*>(&x) != nullptr;
+}
+
 }  // namespace
+
+// Built-in filters and scorers the placer evaluates inline; kOther ones (a
+// filter or scorer added later) through their virtual methods. Exclusivity
+// and provider spread stay virtual, memoised per provider.
+enum class Placer::FilterKind : uint8_t {
+  kOther,
+  kAccelerator,
+  kFault,
+  kContract,
+  kFabric,
+  kReservation,
+  kCapacity,
+  kPower
+};
+enum class Placer::ScorerKind : uint8_t { kOther, kSpeed, kDiversity, kFragmentation };
+
+Placer::FilterKind Placer::KindOf(const Filter& f) {
+  if (Is<AcceleratorFilter>(f)) return FilterKind::kAccelerator;
+  if (Is<FaultFilter>(f)) return FilterKind::kFault;
+  if (Is<ContractFilter>(f)) return FilterKind::kContract;
+  if (Is<FabricFilter>(f)) return FilterKind::kFabric;
+  if (Is<ReservationFilter>(f)) return FilterKind::kReservation;
+  if (Is<CapacityFilter>(f)) return FilterKind::kCapacity;
+  if (Is<PowerFilter>(f)) return FilterKind::kPower;
+  return FilterKind::kOther;
+}
+
+Placer::ScorerKind Placer::KindOf(const Scorer& s) {
+  if (Is<SpeedScorer>(s)) return ScorerKind::kSpeed;
+  if (Is<ProviderDiversityScorer>(s)) return ScorerKind::kDiversity;
+  if (Is<FragmentationScorer>(s)) return ScorerKind::kFragmentation;
+  return ScorerKind::kOther;
+}
 
 std::unique_ptr<Filter> MakeAcceleratorFilter() { return std::make_unique<AcceleratorFilter>(); }
 std::unique_ptr<Filter> MakeFaultFilter() { return std::make_unique<FaultFilter>(); }
@@ -276,18 +316,113 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   scorers_.push_back(MakeFragmentationScorer());
   if (options.consolidate) scorers_.push_back(MakeConsolidationScorer());
   obstacle_counts_.assign(filters_.size(), 0);
+  for (const auto& f : filters_) {
+    per_provider_filter_.push_back(f->per_provider() ? 1 : 0);
+    filter_kind_.push_back(static_cast<uint8_t>(KindOf(*f)));
+  }
+  for (const auto& k : scorers_) scorer_kind_.push_back(static_cast<uint8_t>(KindOf(*k)));
+  provider_memo_.resize(filters_.size() * world.providers.size());
+  provider_memo_set_.assign(provider_memo_.size(), 0);
 }
 
 int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
-                               Verdict* failed) const {
+                               Verdict* failed) {
+  const size_t providers = world_.providers.size();
+  const PoolState& ps = ctx.fleet.pool(pool);
+  const PoolInfo& info = ctx.fleet.info(pool);
   for (size_t f = 0; f < filters_.size(); ++f) {
-    Verdict v = filters_[f]->Check(ctx, req, pool);
-    if (!v.pass) {
-      *failed = v;
+    // The built-in filters' pass conditions, inline; a failing pool asks the
+    // filter itself for its verdict (the numbers its reason needs).
+    bool pass = false;
+    const Verdict* verdict = nullptr;  // set by filters that were asked
+    Verdict asked;
+    switch (static_cast<FilterKind>(filter_kind_[f])) {
+      case FilterKind::kAccelerator:
+        pass = req.accelerators == nullptr || req.accelerators->empty() ||
+               std::find(req.accelerators->begin(), req.accelerators->end(), info.accelerator) !=
+                   req.accelerators->end();
+        break;
+      case FilterKind::kFault:
+        pass = !ps.down();
+        break;
+      case FilterKind::kContract:
+        pass = ps.contract_in_force;
+        break;
+      case FilterKind::kFabric:
+        pass = req.gpus <= ps.max_gang;
+        break;
+      case FilterKind::kReservation: {
+        if (ctx.reserved_for_priority == nullptr) {
+          pass = true;
+        } else {
+          const int32_t holder = (*ctx.reserved_for_priority)[pool];
+          pass = holder == kNoReservation || req.priority >= holder;
+        }
+        break;
+      }
+      case FilterKind::kCapacity:
+        pass = ctx.fleet.AllocationSize(pool, req.gpus) <= ps.free();
+        break;
+      case FilterKind::kPower: {
+        const SiteState& site = ctx.fleet.site(info.site);
+        pass = !site.limited ||
+               ctx.fleet.PowerOf(pool, ctx.fleet.AllocationSize(pool, req.gpus)) <= site.headroom();
+        break;
+      }
+      case FilterKind::kOther:
+        if (per_provider_filter_[f]) {
+          const size_t slot = f * providers + info.provider;
+          if (!provider_memo_set_[slot]) {
+            provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
+            provider_memo_set_[slot] = 1;
+          }
+          verdict = &provider_memo_[slot];
+        } else {
+          asked = filters_[f]->Check(ctx, req, pool);
+          verdict = &asked;
+        }
+        pass = verdict->pass;
+        break;
+    }
+    if (!pass) {
+      *failed = verdict != nullptr ? *verdict : filters_[f]->Check(ctx, req, pool);
+      POLYCLOUD_CHECK(!failed->pass);
       return static_cast<int>(f);
     }
   }
   return -1;
+}
+
+void Placer::Score(const Context& ctx, const Request& req, world::PoolIndex pool,
+                   std::array<int64_t, kMaxScorers>& raw) const {
+  const PoolInfo& info = ctx.fleet.info(pool);
+  for (size_t k = 0; k < scorers_.size(); ++k) {
+    switch (static_cast<ScorerKind>(scorer_kind_[k])) {
+      case ScorerKind::kSpeed:
+        raw[k] = info.speed_milli;
+        break;
+      case ScorerKind::kDiversity:
+        raw[k] =
+            req.replicas_per_provider == nullptr ? 0 : (*req.replicas_per_provider)[info.provider];
+        break;
+      case ScorerKind::kFragmentation:
+        raw[k] = std::max<int64_t>(
+            0, ctx.fleet.pool(pool).free() - ctx.fleet.AllocationSize(pool, req.gpus));
+        break;
+      case ScorerKind::kOther:
+        raw[k] = scorers_[k]->Raw(ctx, req, pool);
+        break;
+    }
+  }
+}
+
+void Placer::ConsiderOutright(const Context& ctx, const Request& req, world::PoolIndex pool) {
+  Verdict failed;
+  if (FirstFailingFilter(ctx, req, pool, &failed) >= 0) return;
+  Survivor& s = survivors_.emplace_back();
+  s.pool = pool;
+  s.via_preemption = false;
+  Score(ctx, req, pool, s.raw);
 }
 
 void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex pool,
@@ -300,7 +435,7 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
     const PoolState& ps = ctx.fleet.pool(pool);
     const int64_t reclaim = ctx.preemption->ReclaimableGpus(pool, req.priority);
-    const SiteState& site = ctx.fleet.site(world_.pools[pool].site);
+    const SiteState& site = ctx.fleet.site(ctx.fleet.info(pool).site);
     const bool gpus_ok = reclaim > 0 && ps.free() + std::min(reclaim, ps.used) >= need;
     const bool power_ok = !site.limited || site.headroom() + ctx.fleet.PowerOf(pool, reclaim) >=
                                                ctx.fleet.PowerOf(pool, need);
@@ -324,7 +459,7 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     return;
   }
   Survivor s{pool, via_preemption, {}};
-  for (size_t k = 0; k < scorers_.size(); ++k) s.raw[k] = scorers_[k]->Raw(ctx, req, pool);
+  Score(ctx, req, pool, s.raw);
   survivors_.push_back(s);
   if (explanation) {
     CandidateVerdict& c = explanation->candidates.emplace_back();
@@ -338,8 +473,31 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
   survivors_.clear();
   best_blocked_ = world::kNone;
   std::fill(obstacle_counts_.begin(), obstacle_counts_.end(), 0);
+  std::fill(provider_memo_set_.begin(), provider_memo_set_.end(), 0);
   const bool allow_preempt = ctx.preemption != nullptr;
-  if (explanation) {
+  const bool any_type = req.accelerators == nullptr || req.accelerators->empty();
+  Decision d;
+  if (explanation == nullptr) {
+    // Fast path: only pools with at least req.gpus free can fit outright, and
+    // the free-capacity index lists them.
+    const int first = FleetState::FreeBucketOf(req.gpus);
+    auto visit = [&](world::AcceleratorIndex a) {
+      for (int b = first; b <= ctx.fleet.TopFreeBucket(a); ++b) {
+        for (world::PoolIndex p : ctx.fleet.FreeBucket(a, b)) ConsiderOutright(ctx, req, p);
+      }
+    };
+    if (any_type) {
+      for (size_t a = 0; a < world_.accelerators.size(); ++a) {
+        visit(static_cast<world::AcceleratorIndex>(a));
+      }
+    } else {
+      for (world::AcceleratorIndex a : *req.accelerators) visit(a);
+    }
+    if (!survivors_.empty()) {
+      Choose(ctx, req, d, nullptr);
+      return d;
+    }
+  } else {
     explanation->at = ctx.now;
     explanation->gpus = req.gpus;
     explanation->candidates.clear();
@@ -349,20 +507,37 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
       explanation->scorer_names.push_back(s->name());
       explanation->scorer_units.push_back(s->unit());
     }
+  }
+  // Every candidate pool: with an explanation, or when nothing fits outright
+  // (preemption candidates, the main obstacle and the best blocked pool).
+  if (explanation != nullptr || any_type) {
     for (size_t p = 0; p < world_.pools.size(); ++p) {
       Consider(ctx, req, static_cast<world::PoolIndex>(p), allow_preempt, explanation);
     }
-  } else if (req.accelerators != nullptr && !req.accelerators->empty()) {
+  } else {
     for (world::AcceleratorIndex a : *req.accelerators) {
       for (world::PoolIndex p : world_.PoolsOf(a)) Consider(ctx, req, p, allow_preempt, nullptr);
     }
-  } else {
-    for (size_t p = 0; p < world_.pools.size(); ++p) {
-      Consider(ctx, req, static_cast<world::PoolIndex>(p), allow_preempt, nullptr);
+  }
+  // Pools that fit outright win over pools that need preemption, and only
+  // they are scored against each other.
+  const bool any_outright = std::any_of(survivors_.begin(), survivors_.end(),
+                                        [](const Survivor& s) { return !s.via_preemption; });
+  if (any_outright && allow_preempt) {
+    std::erase_if(survivors_, [](const Survivor& s) { return s.via_preemption; });
+    if (explanation != nullptr) {
+      for (CandidateVerdict& c : explanation->candidates) {
+        if (c.rejected_by != nullptr || !c.via_preemption) continue;
+        Verdict failed;
+        const int f = FirstFailingFilter(ctx, req, c.pool, &failed);
+        c.rejected_by = filters_[f]->name();
+        c.reason = filters_[f]->Describe(ctx, req, c.pool, failed) +
+                   "; preemption would free enough, but other pools fit without it";
+        c.via_preemption = false;
+        c.raw = {};
+      }
     }
   }
-
-  Decision d;
   if (survivors_.empty()) {
     int best = -1;
     for (size_t f = 0; f < obstacle_counts_.size(); ++f) {
@@ -372,31 +547,43 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
     }
     d.main_obstacle = best >= 0 ? filters_[best]->name() : "no pools";
     d.best_blocked = best_blocked_;
+    if (explanation != nullptr) explanation->chosen = world::kNone;
     return d;
   }
+  Choose(ctx, req, d, explanation);
+  return d;
+}
+
+void Placer::Choose(const Context& ctx, const Request& req, Decision& d, Explanation* explanation) {
   // Normalise each scorer over the survivors to 0..100 (100 = best), then
   // weigh. Pools that fit outright beat pools that need preemption.
   std::array<int64_t, kMaxScorers> lo, hi;
   lo.fill(std::numeric_limits<int64_t>::max());
   hi.fill(std::numeric_limits<int64_t>::min());
+  const size_t scorers = scorers_.size();
   for (const Survivor& s : survivors_) {
-    for (size_t k = 0; k < scorers_.size(); ++k) {
+    for (size_t k = 0; k < scorers; ++k) {
       lo[k] = std::min(lo[k], s.raw[k]);
       hi[k] = std::max(hi[k], s.raw[k]);
     }
   }
+  std::array<int64_t, kMaxScorers> weight{};
+  std::array<bool, kMaxScorers> lower_better{};
+  for (size_t k = 0; k < scorers; ++k) {
+    weight[k] = scorers_[k]->weight();
+    lower_better[k] = scorers_[k]->lower_is_better();
+  }
   auto normalise = [&](size_t k, int64_t raw) -> int64_t {
     if (hi[k] == lo[k]) return 100;
     const int64_t span = hi[k] - lo[k];
-    const int64_t pos = scorers_[k]->lower_is_better() ? hi[k] - raw : raw - lo[k];
+    const int64_t pos = lower_better[k] ? hi[k] - raw : raw - lo[k];
     return MulDivRound(pos, 100, span);
   };
   const Survivor* best = nullptr;
   int64_t best_total = 0;
   for (const Survivor& s : survivors_) {
     int64_t total = 0;
-    for (size_t k = 0; k < scorers_.size(); ++k)
-      total += scorers_[k]->weight() * normalise(k, s.raw[k]);
+    for (size_t k = 0; k < scorers; ++k) total += weight[k] * normalise(k, s.raw[k]);
     const bool better = best == nullptr || (best->via_preemption && !s.via_preemption) ||
                         (best->via_preemption == s.via_preemption &&
                          (total > best_total || (total == best_total && s.pool < best->pool)));
@@ -413,15 +600,14 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
     for (CandidateVerdict& c : explanation->candidates) {
       if (c.rejected_by != nullptr) continue;
       c.total = 0;
-      for (size_t k = 0; k < scorers_.size(); ++k) {
+      for (size_t k = 0; k < scorers; ++k) {
         c.normalized[k] = normalise(k, c.raw[k]);
-        c.total += scorers_[k]->weight() * c.normalized[k];
+        c.total += weight[k] * c.normalized[k];
       }
     }
     explanation->chosen = d.pool;
     explanation->preempts = d.needs_preemption;
   }
-  return d;
 }
 
 }  // namespace polycloud::placement

@@ -537,7 +537,8 @@ void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
   const ServiceIndex s = a.owner;
   ServiceState& st = services_[s];
   IntegrateService(s, now);
-  st.replicas.erase(std::find(st.replicas.begin(), st.replicas.end(), id));
+  // Scale-down stops the newest replicas first: search from the back.
+  st.replicas.erase(std::prev(std::find(st.replicas.rbegin(), st.replicas.rend(), id).base()));
   st.may_shrink = true;
   --st.per_provider[world_.pools[a.pool].provider];
   st.capacity -= a.tokens;

@@ -49,8 +49,12 @@ Simulator::Simulator(const world::World& world, Options options)
   }
 }
 
+// Payload: epoch in the high 32 bits, index in the next 29 (indices are
+// int32 and non-negative, far below 2^29 in practice; checked), kind low.
 void Simulator::Push(Time at, Kind kind, int32_t index, uint32_t epoch) {
-  heap_.push(Item{at, seq_++, kind, index, epoch});
+  POLYCLOUD_CHECK(index >= 0 && index < (1 << 28));
+  heap_.Push(
+      at, uint64_t{epoch} << 32 | static_cast<uint64_t>(index) << 4 | static_cast<uint64_t>(kind));
 }
 
 void Simulator::AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) {
@@ -66,8 +70,13 @@ void Simulator::OnEvent(const scheduler::Event& event) {
   for (scheduler::Observer* o : observers_) o->OnEvent(event);
 }
 
-void Simulator::Apply(const Item& item) {
-  const Time now = item.at;
+void Simulator::Apply(Time now, uint64_t payload) {
+  struct {
+    Kind kind;
+    int32_t index;
+    uint32_t epoch;
+  } item{static_cast<Kind>(payload & 15), static_cast<int32_t>((payload >> 4) & 0x0fffffff),
+         static_cast<uint32_t>(payload >> 32)};
   switch (item.kind) {
     case Kind::kFinish:
       scheduler_.JobFinishDue(item.index, item.epoch, now);
@@ -112,9 +121,9 @@ RunStats Simulator::Run() {
     // Everything that happens at `t`: capacity and faults first in insertion
     // order, then arrivals, then one scheduling pass.
     while (!heap_.empty() && heap_.top().at == t) {
-      Item item = heap_.top();
-      heap_.pop();
-      Apply(item);
+      const uint64_t payload = heap_.top().payload;
+      heap_.Pop();
+      Apply(t, payload);
       ++stats.events;
     }
     while (next_job < jobs.size() && std::max(jobs[next_job].arrival, world_.start) == t) {

@@ -102,7 +102,18 @@ class Time {
 };
 
 // a * b / c with a 128-bit intermediate, rounded half away from zero. c > 0.
-int64_t MulDivRound(int64_t a, int64_t b, int64_t c);
+int64_t MulDivRound128(int64_t a, int64_t b, int64_t c);
+// The same; products that fit in 63 bits (nearly all) stay in 64-bit
+// arithmetic, which placement and binding call on every decision.
+inline int64_t MulDivRound(int64_t a, int64_t b, int64_t c) {
+  int64_t p;
+  if (__builtin_mul_overflow(a, b, &p) || p > (int64_t{1} << 61) || p < -(int64_t{1} << 61) ||
+      c > (int64_t{1} << 61)) {
+    return MulDivRound128(a, b, c);
+  }
+  const int64_t half = c / 2;
+  return p >= 0 ? (p + half) / c : (p - half) / c;
+}
 
 // Cost of `gpu_seconds` at `price_per_gpu_hour`, exact to the micro-dollar.
 inline Money CostOfGpuSeconds(int64_t gpu_seconds, Money price_per_gpu_hour) {

@@ -46,20 +46,38 @@ struct SiteState {
   Power headroom() const { return capacity > used ? capacity - used : Power(); }
 };
 
+// What placement reads about a pool on every decision, packed in one small
+// record (world::Pool is large and cold).
+struct PoolInfo {
+  world::ProviderIndex provider = world::kNone;
+  world::SiteIndex site = world::kNone;
+  world::AcceleratorIndex accelerator = world::kNone;
+  int32_t gpus_per_node = 8;
+  int64_t speed_milli = 1000;
+  int64_t power_per_gpu_milli =
+      0;  // board watts × site PUE in thousandths (= mW of facility power)
+};
+
 class FleetState {
  public:
   FleetState(const world::World& world, Time start);
 
   const world::World& world() const { return world_; }
   const PoolState& pool(world::PoolIndex p) const { return pools_[p]; }
+  const PoolInfo& info(world::PoolIndex p) const { return info_[p]; }
   const SiteState& site(world::SiteIndex s) const { return sites_[s]; }
   const std::vector<uint8_t>& provider_in_outage() const { return provider_outage_; }
 
   // GPUs an allocation of a gang of `gpus` takes in pool `p`: a gang larger than a
   // node takes whole nodes; a smaller one shares a node.
-  int64_t AllocationSize(world::PoolIndex p, int64_t gpus) const;
+  int64_t AllocationSize(world::PoolIndex p, int64_t gpus) const {
+    const int64_t node = info_[p].gpus_per_node;
+    return gpus <= node ? gpus : (gpus + node - 1) / node * node;
+  }
   // Facility power drawn by `gpus` GPUs in pool `p` (board power × site PUE).
-  Power PowerOf(world::PoolIndex p, int64_t gpus) const;
+  Power PowerOf(world::PoolIndex p, int64_t gpus) const {
+    return Power::Watts(MulDivRound(gpus, info_[p].power_per_gpu_milli, 1000));
+  }
 
   void Bind(world::PoolIndex p, int64_t gpus, Time now);
   void Release(world::PoolIndex p, int64_t gpus, Time now);
@@ -83,19 +101,42 @@ class FleetState {
   void AttachLedger(contracts::CommitmentLedger* ledger, Time now);
   int64_t Billable(world::PoolIndex p) const;
 
+  // The free-capacity index: the pools of each accelerator type in buckets by
+  // free GPUs, kept up to date by every change above. Bucket 0 holds the pools
+  // with nothing free, bucket b > 0 those with free GPUs in [2^(b-1), 2^b), so
+  // the pools that may hold a gang of g GPUs are those in buckets
+  // FreeBucketOf(g) and up. Order within a bucket is unspecified.
+  static constexpr int kFreeBuckets = 64;
+  static int FreeBucketOf(int64_t free) {
+    return free <= 0 ? 0 : 64 - __builtin_clzll(static_cast<uint64_t>(free));
+  }
+  const std::vector<world::PoolIndex>& FreeBucket(world::AcceleratorIndex a, int bucket) const {
+    return free_index_[a * kFreeBuckets + bucket];
+  }
+  // Highest bucket in use for accelerator `a` (0 when every pool is full).
+  int TopFreeBucket(world::AcceleratorIndex a) const { return top_bucket_[a]; }
+
  private:
   void Bill(world::PoolIndex p, Time now) {
     if (ledger_ != nullptr) ledger_->SetBillable(p, Billable(p), now);
   }
   void Integrate(world::PoolIndex p, Time now);
   void Recompute(world::PoolIndex p);
+  // Moves pool `p` to the bucket of its current free GPUs.
+  void Reindex(world::PoolIndex p);
 
   const world::World& world_;
   std::vector<PoolState> pools_;
+  std::vector<PoolInfo> info_;
   std::vector<SiteState> sites_;
   std::vector<uint8_t> provider_outage_;
   std::vector<int32_t> provider_outage_count_;
   contracts::CommitmentLedger* ledger_ = nullptr;
+
+  std::vector<std::vector<world::PoolIndex>> free_index_;  // [accelerator * kFreeBuckets + bucket]
+  std::vector<int32_t> top_bucket_;                        // per accelerator, an upper bound
+  std::vector<int8_t> pool_bucket_;                        // per pool
+  std::vector<int32_t> pool_slot_;                         // per pool: position in its bucket
 };
 
 }  // namespace polycloud::placement

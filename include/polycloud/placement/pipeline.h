@@ -93,6 +93,10 @@ class Filter {
   // Why the pool failed (or "ok"), for explanations.
   virtual std::string Describe(const Context& ctx, const Request& req, world::PoolIndex p,
                                const Verdict& v) const = 0;
+  // True when the verdict depends on the pool only through its provider
+  // (exclusivity, provider spread): the placer then checks it once per
+  // provider and decision.
+  virtual bool per_provider() const { return false; }
 };
 
 class Scorer {
@@ -186,6 +190,13 @@ class Placer {
   // Picks the best pool for `req` now, without binding. Considers preemption
   // only when ctx.preemption is set and no pool fits outright. When
   // `explanation` is non-null, every pool's verdict and scores are recorded.
+  //
+  // Scores are normalised over the pools that fit outright when there are
+  // any, else over the pools that would fit by preemption. Without an
+  // explanation, only the pools in FleetState's free-capacity index with room
+  // for the gang are visited first; every candidate pool is visited only when
+  // none of those fits (to find the main obstacle, the best blocked pool and
+  // the preemption candidates).
   Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
 
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
@@ -199,9 +210,20 @@ class Placer {
   };
   // Runs the filters over `pool`; returns the index of the first failing filter or -1.
   int FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
-                         Verdict* failed) const;
+                         Verdict* failed);
   void Consider(const Context& ctx, const Request& req, world::PoolIndex pool, bool allow_preempt,
                 Explanation* explanation);
+  enum class FilterKind : uint8_t;
+  enum class ScorerKind : uint8_t;
+  static FilterKind KindOf(const Filter& f);
+  static ScorerKind KindOf(const Scorer& s);
+  // The raw score of every scorer for `pool`.
+  void Score(const Context& ctx, const Request& req, world::PoolIndex pool,
+             std::array<int64_t, kMaxScorers>& raw) const;
+  // Adds `pool` to the survivors if it passes every filter outright.
+  void ConsiderOutright(const Context& ctx, const Request& req, world::PoolIndex pool);
+  // Chooses among the survivors (normalising their scores) and fills `d`.
+  void Choose(const Context& ctx, const Request& req, Decision& d, Explanation* explanation);
 
   const world::World& world_;
   std::vector<std::unique_ptr<Filter>> filters_;
@@ -209,6 +231,15 @@ class Placer {
   std::vector<Survivor> survivors_;               // scratch, reused across decisions
   std::vector<int32_t> obstacle_counts_;          // scratch: rejections per filter
   world::PoolIndex best_blocked_ = world::kNone;  // scratch
+  // Per-provider verdicts of the per_provider() filters, for one decision:
+  // [filter * providers + provider], valid where provider_memo_set_ is 1.
+  std::vector<uint8_t> per_provider_filter_;
+  std::vector<Verdict> provider_memo_;
+  std::vector<uint8_t> provider_memo_set_;
+  // What each filter and scorer is, so the built-in ones are evaluated inline
+  // (no virtual call per pool); kinds are private to pipeline.cc.
+  std::vector<uint8_t> filter_kind_;
+  std::vector<uint8_t> scorer_kind_;
 };
 
 }  // namespace polycloud::placement

@@ -21,11 +21,11 @@
 #include <memory>
 #include <optional>
 #include <ostream>
-#include <queue>
 #include <vector>
 
 #include "polycloud/base/clock.h"
 #include "polycloud/scheduler/scheduler.h"
+#include "polycloud/sim/event_queue.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::sim {
@@ -78,16 +78,9 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
     kContracts,
     kWake,  // epoch = scheduler::WakeKind
   };
-  struct Item {
-    Time at;
-    uint64_t seq;
-    Kind kind;
-    int32_t index;
-    uint32_t epoch;
-    bool operator>(const Item& o) const { return at != o.at ? at > o.at : seq > o.seq; }
-  };
   void Push(Time at, Kind kind, int32_t index, uint32_t epoch = 0);
-  void Apply(const Item& item);
+  // Applies the event whose queue payload is `payload` (kind, index, epoch).
+  void Apply(Time at, uint64_t payload);
   void OnEvent(const scheduler::Event& event) override;
 
   const world::World& world_;
@@ -96,8 +89,7 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   VirtualClock clock_;
   std::vector<scheduler::Observer*> observers_;
   scheduler::Scheduler scheduler_;
-  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap_;
-  uint64_t seq_ = 0;
+  EventQueue heap_;
   int64_t scheduler_events_ = 0;
 };
 
