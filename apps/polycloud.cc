@@ -33,6 +33,7 @@ struct Common {
   std::string policy;
   std::vector<std::string> traces;  // simulate --trace FORMAT:PATH
   bool skip_bad_rows = false;
+  std::string reoptimize_every;  // --reoptimize-every DURATION
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
@@ -41,6 +42,8 @@ void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option(
       "--policy", c.policy,
       "Scheduler policy: priority (default), fifo, sjf or srtf; overrides the scenario's");
+  cmd->add_option("--reoptimize-every", c.reoptimize_every,
+                  "Re-optimise the whole queue as a min-cost flow at this interval (e.g. 1h)");
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -95,6 +98,12 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
       options.scheduler.policy,
       scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
   options.scheduler.consolidate = scenario.options.consolidate;
+  if (!c.reoptimize_every.empty()) {
+    POLYCLOUD_ASSIGN_OR_RETURN(options.scheduler.reoptimize_every,
+                               ParseDuration(c.reoptimize_every));
+    if (options.scheduler.reoptimize_every <= Duration())
+      return InvalidArgument("--reoptimize-every: must be a positive duration");
+  }
   return options;
 }
 

@@ -73,6 +73,11 @@ Instance GenerateInstance(const GeneratorOptions& options) {
     in.jobs.push_back(j);
   }
 
+  // The queue's order, as the scheduler's priority policy keeps it: highest
+  // priority first, then as drawn (arrival).
+  std::stable_sort(in.jobs.begin(), in.jobs.end(),
+                   [](const QueuedJob& a, const QueuedJob& b) { return a.priority > b.priority; });
+
   // Pools: 16 providers with a price factor of 80..130 % (5 % steps), three
   // region tiers (100 / 110 / 125 %), and a pricing kind — reserved 30 % of
   // pools (60 % of list), committed 20 % (75 %), on demand 35 % (list), spot

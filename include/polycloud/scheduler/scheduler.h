@@ -105,6 +105,12 @@ struct Options {
   // Consolidated placement: a job takes as few nodes as possible
   // (placement::PlacerOptions::consolidate).
   bool consolidate = false;
+  // Batch re-optimisation (src/scheduler/reoptimize.cc): at the first pass at
+  // least this long after the last one, the whole queue is solved as a
+  // min-cost flow (optimize::SolveBatch) over the free GPUs, and the jobs it
+  // places start where it puts them — each start still through every
+  // placement filter — before the policy's pass places the rest. 0 = never.
+  Duration reoptimize_every;
 };
 
 enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
@@ -182,6 +188,9 @@ class Scheduler final : public placement::PreemptionOracle {
   const std::vector<ServiceState>& services() const { return services_; }
   size_t queued() const { return queue_.size(); }
   int64_t placement_attempts() const { return attempts_; }
+  // Batch re-optimisations run, and jobs started by them.
+  int64_t reoptimizations() const { return reoptimizations_; }
+  int64_t reoptimized_starts() const { return reoptimized_starts_; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
 
@@ -288,6 +297,13 @@ class Scheduler final : public placement::PreemptionOracle {
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
+
+  // Batch re-optimisation (reoptimize.cc): solves the queue and starts the
+  // jobs the solution places, each through the placement filters.
+  void ReoptimizeQueue(Time now);
+  Time next_reoptimize_ = Time::Min();
+  int64_t reoptimizations_ = 0;
+  int64_t reoptimized_starts_ = 0;
 };
 
 }  // namespace polycloud::scheduler
