@@ -99,10 +99,12 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
       scheduler::ParsePolicy(c.policy.empty() ? scenario.options.policy : c.policy));
   options.scheduler.consolidate = scenario.options.consolidate;
   if (!c.reoptimize_every.empty()) {
-    POLYCLOUD_ASSIGN_OR_RETURN(options.scheduler.reoptimize_every,
-                               ParseDuration(c.reoptimize_every));
-    if (options.scheduler.reoptimize_every <= Duration())
+    // A bad value is a usage error (exit 2), like an unknown policy.
+    Result<Duration> every = ParseDuration(c.reoptimize_every);
+    if (!every.ok()) return InvalidArgument("--reoptimize-every: " + every.status().message());
+    if (*every <= Duration())
       return InvalidArgument("--reoptimize-every: must be a positive duration");
+    options.scheduler.reoptimize_every = *every;
   }
   return options;
 }
