@@ -115,7 +115,7 @@ struct BatchOptions {
   // Flow solves of the coarse (accelerator set, gang, band) network and of the
   // class network; 0 = until no left-out arc could lower the cost.
   int32_t coarse_rounds = 0;
-  int32_t class_rounds = 2;
+  int32_t class_rounds = 4;
 };
 
 struct SolveStats {
