@@ -35,6 +35,7 @@ struct Common {
   std::string policy;
   std::vector<std::string> traces;  // simulate --trace FORMAT:PATH
   bool skip_bad_rows = false;
+  std::string reoptimize_every;  // --reoptimize-every DURATION
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
@@ -44,6 +45,8 @@ void AddCommon(CLI::App* cmd, Common& c) {
       "--policy", c.policy,
       "Scheduler policy: priority (default), fifo, sjf, srtf, or cheapest-price (priority queue, "
       "list prices, reservations at $0, commitments ignored); overrides the scenario's");
+  cmd->add_option("--reoptimize-every", c.reoptimize_every,
+                  "Re-optimise the whole queue as a min-cost flow at this interval (e.g. 1h)");
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -97,6 +100,14 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   POLYCLOUD_RETURN_IF_ERROR(scheduler::SetPolicy(
       c.policy.empty() ? scenario.options.policy : c.policy, &options.scheduler));
   options.scheduler.consolidate = scenario.options.consolidate;
+  if (!c.reoptimize_every.empty()) {
+    // A bad value is a usage error (exit 2), like an unknown policy.
+    Result<Duration> every = ParseDuration(c.reoptimize_every);
+    if (!every.ok()) return InvalidArgument("--reoptimize-every: " + every.status().message());
+    if (*every <= Duration())
+      return InvalidArgument("--reoptimize-every: must be a positive duration");
+    options.scheduler.reoptimize_every = *every;
+  }
   return options;
 }
 

@@ -629,6 +629,10 @@ void Scheduler::Schedule(Time now) {
   // Services first, highest priority first.
   for (ServiceIndex s : service_order_) ReconcileService(s, now);
 
+  if (options_.reoptimize_every > Duration() && now >= next_reoptimize_ && !queue_.empty()) {
+    ReoptimizeQueue(now);
+    next_reoptimize_ = now + options_.reoptimize_every;
+  }
   ++pass_;
   // Under the priority policy a job that waits for GPUs or power holds the
   // pool where it would fit best: lower-priority work may not backfill into

@@ -129,6 +129,12 @@ struct Options {
   bool consolidate = false;
   // How the marginal-cost scorer values a GPU-hour.
   contracts::CostModel cost_model = contracts::CostModel::kContractAware;
+  // Batch re-optimisation (src/scheduler/reoptimize.cc): at the first pass at
+  // least this long after the last one, the whole queue is solved as a
+  // min-cost flow (optimize::SolveBatch) over the free GPUs, and the jobs it
+  // places start where it puts them — each start still through every
+  // placement filter — before the policy's pass places the rest. 0 = never.
+  Duration reoptimize_every;
 };
 
 // Sets the queue policy and cost model from a --policy name: priority, fifo,
@@ -256,6 +262,9 @@ class Scheduler final : public placement::PreemptionOracle {
   // (CapacityRequest::shape), via a job of that shape.
   world::JobIndex ShapeExample(int32_t shape) const { return shape_example_[shape]; }
   int32_t JobShape(world::JobIndex job) const { return job_shape_[job]; }
+  // Batch re-optimisations run, and jobs started by them.
+  int64_t reoptimizations() const { return reoptimizations_; }
+  int64_t reoptimized_starts() const { return reoptimized_starts_; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
 
@@ -405,6 +414,13 @@ class Scheduler final : public placement::PreemptionOracle {
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
+
+  // Batch re-optimisation (reoptimize.cc): solves the queue and starts the
+  // jobs the solution places, each through the placement filters.
+  void ReoptimizeQueue(Time now);
+  Time next_reoptimize_ = Time::Min();
+  int64_t reoptimizations_ = 0;
+  int64_t reoptimized_starts_ = 0;
 };
 
 }  // namespace polycloud::scheduler

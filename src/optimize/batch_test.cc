@@ -1,0 +1,205 @@
+#include "polycloud/optimize/batch.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "polycloud/base/rng.h"
+
+namespace polycloud::optimize {
+namespace {
+
+PoolCapacity MakePool(world::AcceleratorIndex a, int64_t dollars_per_hour, int64_t free,
+                      int64_t max_gang = 1 << 20) {
+  PoolCapacity p;
+  p.accelerator = a;
+  p.speed_milli = 1000;
+  p.price_per_gpu_hour = Money::FromDollars(dollars_per_hour);
+  p.free_gpus = free;
+  p.gpus_per_node = 8;
+  p.max_gang = max_gang;
+  return p;
+}
+
+QueuedJob MakeJob(int64_t gpus, int64_t hours_per_gpu, int32_t priority = 0, int32_t set = 0) {
+  QueuedJob j;
+  j.gpus = gpus;
+  j.accelerator_set = set;
+  j.priority = priority;
+  j.work_gpu_seconds = gpus * hours_per_gpu * 3600;
+  return j;
+}
+
+Instance TwoPools() {
+  Instance in;
+  in.accelerator_count = 1;
+  in.accelerator_sets = {{}};
+  in.pools = {MakePool(0, 1, 8), MakePool(0, 3, 8)};
+  return in;
+}
+
+// Every plan of a tiny instance, to find its true (integer) optimum.
+Money BruteForceOptimum(const Instance& in) {
+  Plan plan;
+  plan.pool_of_job.assign(in.jobs.size(), kUnplaced);
+  Money best = Money::FromMicros(std::numeric_limits<int64_t>::max());
+  std::function<void(size_t)> go = [&](size_t j) {
+    if (j == in.jobs.size()) {
+      if (CheckPlan(in, plan).ok()) best = std::min(best, Evaluate(in, plan).objective());
+      return;
+    }
+    for (int32_t p = kUnplaced; p < static_cast<int32_t>(in.pools.size()); ++p) {
+      plan.pool_of_job[j] = p;
+      go(j + 1);
+    }
+    plan.pool_of_job[j] = kUnplaced;
+  };
+  go(0);
+  return best;
+}
+
+TEST(CostModelTest, JobCostIsAllocatedGpusTimesRunTimeTimesPrice) {
+  PoolCapacity pool = MakePool(0, 2, 64);
+  pool.speed_milli = 2000;
+  const QueuedJob job = MakeJob(12, 3);  // 12 GPUs take 2 nodes (16 GPUs), run 1.5 h
+  EXPECT_EQ(AllocationSize(pool, 12), 16);
+  EXPECT_EQ(RunSeconds(job, pool), 5400);
+  EXPECT_EQ(JobCost(job, pool), Money::FromDollars(16 * 3));
+}
+
+TEST(BatchOptimizerTest, GivesTheCheapPoolToTheLongerJobWhereGreedyDoesNot) {
+  Instance in = TwoPools();
+  in.jobs = {MakeJob(8, 1), MakeJob(8, 10)};  // the short job is first in the queue
+  const Plan greedy = SolveGreedy(in);
+  EXPECT_EQ(greedy.pool_of_job, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(Evaluate(in, greedy).spend, Money::FromDollars(8 * 1 * 1 + 8 * 10 * 3));
+  const BatchResult batch = SolveBatch(in, {});
+  EXPECT_EQ(batch.plan.pool_of_job, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(Evaluate(in, batch.plan).spend, Money::FromDollars(8 * 1 * 3 + 8 * 10 * 1));
+  EXPECT_EQ(SolveRelaxation(in, FlowAlgorithm::kNetworkSimplex).objective, Money::FromDollars(104));
+}
+
+TEST(BatchOptimizerTest, KeepsGangsWholeInWholeNodesWhereTheRelaxationDoesNot) {
+  Instance in;
+  in.accelerator_count = 1;
+  in.accelerator_sets = {{}};
+  in.pools = {MakePool(0, 1, 16), MakePool(0, 3, 16)};  // 8-GPU nodes
+  in.jobs = {MakeJob(12, 1), MakeJob(4, 1)};
+  // The flow counts GPUs of gangs: 12 + 4 fit the cheap pool's 16 GPUs.
+  EXPECT_EQ(SolveRelaxation(in, FlowAlgorithm::kNetworkSimplex).objective, Money::FromDollars(16));
+  // Whole nodes: the 12-GPU gang takes 16, so the 4-GPU gang goes to the dear pool.
+  const BatchResult batch = SolveBatch(in, {});
+  ASSERT_TRUE(CheckPlan(in, batch.plan).ok());
+  EXPECT_EQ(batch.plan.pool_of_job, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(Evaluate(in, batch.plan).objective(), Money::FromDollars(16 + 12));
+  EXPECT_EQ(Evaluate(in, batch.plan).objective(), BruteForceOptimum(in));
+}
+
+TEST(BatchOptimizerTest, LeavesUnplaceableJobsWaitingWithTheirPenalty) {
+  Instance in = TwoPools();
+  in.pools[0].max_gang = 8;
+  in.pools[1].max_gang = 8;
+  in.jobs = {MakeJob(16, 1, 5), MakeJob(8, 1)};
+  for (const Plan& plan : {SolveGreedy(in), SolveBatch(in, {}).plan}) {
+    EXPECT_EQ(plan.pool_of_job[0], kUnplaced);
+    EXPECT_EQ(plan.pool_of_job[1], 0);
+    const Evaluation e = Evaluate(in, plan);
+    EXPECT_EQ(e.unplaced_gpus, 16);
+    // Priority 5 is the higher of two bands: twice the base penalty per GPU.
+    EXPECT_EQ(e.penalty.micros(), 16 * 2 * PenaltyPerGpu(in).micros());
+  }
+  const RelaxationResult lb = SolveRelaxation(in, FlowAlgorithm::kNetworkSimplex);
+  EXPECT_EQ(lb.objective, Evaluate(in, SolveBatch(in, {}).plan).objective());
+}
+
+TEST(BatchOptimizerTest, PrefersHigherPriorityWhenCapacityIsShort) {
+  Instance in = TwoPools();
+  in.pools = {MakePool(0, 1, 8)};
+  in.jobs = {MakeJob(8, 1, 0), MakeJob(8, 1, 10)};
+  EXPECT_EQ(SolveGreedy(in).pool_of_job, (std::vector<int32_t>{0, kUnplaced}));
+  EXPECT_EQ(SolveBatch(in, {}).plan.pool_of_job, (std::vector<int32_t>{kUnplaced, 0}));
+}
+
+TEST(BatchOptimizerTest, BreaksTiesByPoolIndexAndIsDeterministic) {
+  Instance in = TwoPools();
+  in.pools = {MakePool(0, 2, 8), MakePool(0, 2, 8), MakePool(0, 2, 8)};
+  in.jobs = {MakeJob(8, 1)};
+  EXPECT_EQ(SolveGreedy(in).pool_of_job[0], 0);
+  EXPECT_EQ(SolveBatch(in, {}).plan.pool_of_job[0], 0);
+  const Instance big = GenerateInstance({7, 2000, 40, 120});
+  EXPECT_EQ(SolveBatch(big, {}).plan.pool_of_job, SolveBatch(big, {}).plan.pool_of_job);
+}
+
+TEST(BatchOptimizerTest, RespectsAcceleratorSetsAndFabric) {
+  Instance in;
+  in.accelerator_count = 2;
+  in.accelerator_sets = {{1}};
+  in.pools = {MakePool(0, 1, 64), MakePool(1, 5, 64, 16), MakePool(1, 9, 64)};
+  in.jobs = {MakeJob(32, 1)};
+  EXPECT_EQ(SolveBatch(in, {}).plan.pool_of_job[0], 2);
+  EXPECT_EQ(SolveGreedy(in).pool_of_job[0], 2);
+}
+
+// On random tiny instances: the relaxation never exceeds the true optimum, and
+// no solver's feasible plan is below it.
+TEST(BatchOptimizerTest, NeverBelowTheTrueOptimumOnRandomTinyInstances) {
+  Rng rng(42);
+  for (int round = 0; round < 60; ++round) {
+    Instance in;
+    in.accelerator_count = 2;
+    in.accelerator_sets = {{}, {0}, {1}};
+    for (int p = 0; p < 3; ++p) {
+      in.pools.push_back(
+          MakePool(static_cast<int32_t>(rng.Below(2)), 1 + static_cast<int64_t>(rng.Below(4)),
+                   4 * static_cast<int64_t>(rng.Below(5)), rng.Below(3) == 0 ? 8 : 1 << 20));
+    }
+    for (int j = 0; j < 5; ++j) {
+      in.jobs.push_back(MakeJob(int64_t{1} << rng.Below(5), 1 + static_cast<int64_t>(rng.Below(9)),
+                                static_cast<int32_t>(rng.Below(2)),
+                                static_cast<int32_t>(rng.Below(3))));
+    }
+    const Money optimum = BruteForceOptimum(in);
+    const Money lb = SolveRelaxation(in, FlowAlgorithm::kNetworkSimplex).objective;
+    EXPECT_LE(lb, optimum) << "round " << round;
+    EXPECT_EQ(SolveRelaxation(in, FlowAlgorithm::kCostScaling).objective, lb) << "round " << round;
+    for (const Plan& plan : {SolveGreedy(in), SolveBatch(in, {}).plan,
+                             SolveBatch(in, {1, FlowAlgorithm::kCostScaling}).plan}) {
+      ASSERT_TRUE(CheckPlan(in, plan).ok()) << CheckPlan(in, plan).message();
+      EXPECT_GE(Evaluate(in, plan).objective(), optimum) << "round " << round;
+    }
+  }
+}
+
+TEST(BatchOptimizerTest, BeatsGreedyAndStaysFeasibleOnAGeneratedInstance) {
+  const Instance in = GenerateInstance({3, 3000, 60, 140});
+  const BatchResult batch = SolveBatch(in, {});
+  ASSERT_TRUE(CheckPlan(in, batch.plan).ok());
+  const Plan greedy = SolveGreedy(in);
+  ASSERT_TRUE(CheckPlan(in, greedy).ok());
+  const Money lb = SolveRelaxation(in, FlowAlgorithm::kNetworkSimplex).objective;
+  EXPECT_LE(lb, Evaluate(in, batch.plan).objective());
+  EXPECT_LT(Evaluate(in, batch.plan).objective(), Evaluate(in, greedy).objective());
+}
+
+TEST(InstanceGeneratorTest, SameSeedSameInstance) {
+  const Instance a = GenerateInstance({11, 500, 20, 140});
+  const Instance b = GenerateInstance({11, 500, 20, 140});
+  const Instance c = GenerateInstance({12, 500, 20, 140});
+  ASSERT_EQ(a.jobs.size(), 500u);
+  ASSERT_EQ(a.pools.size(), 20u);
+  bool same = true, differs = false;
+  for (size_t j = 0; j < a.jobs.size(); ++j) {
+    same = same && a.jobs[j].work_gpu_seconds == b.jobs[j].work_gpu_seconds &&
+           a.jobs[j].gpus == b.jobs[j].gpus;
+    differs = differs || a.jobs[j].work_gpu_seconds != c.jobs[j].work_gpu_seconds;
+  }
+  for (size_t p = 0; p < a.pools.size(); ++p) {
+    same = same && a.pools[p].free_gpus == b.pools[p].free_gpus &&
+           a.pools[p].price_per_gpu_hour == b.pools[p].price_per_gpu_hour;
+  }
+  EXPECT_TRUE(same);
+  EXPECT_TRUE(differs);
+}
+
+}  // namespace
+}  // namespace polycloud::optimize
