@@ -100,7 +100,8 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   POLYCLOUD_RETURN_IF_ERROR(scheduler::SetPolicy(
       c.policy.empty() ? scenario.options.policy : c.policy, &options.scheduler));
   options.scheduler.consolidate = scenario.options.consolidate;
-  if (!c.reoptimize_every.empty()) {
+  options.scheduler.reoptimize_every = scenario.options.reoptimize_every;
+  if (!c.reoptimize_every.empty()) {  // the command line wins over the scenario
     // A bad value is a usage error (exit 2), like an unknown policy.
     Result<Duration> every = ParseDuration(c.reoptimize_every);
     if (!every.ok()) return InvalidArgument("--reoptimize-every: " + every.status().message());
@@ -195,8 +196,8 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     events_file.close();
     if (!events_file) return Fail(IoError(events_path + ": write failed"));
   }
-  report::Report r = report::Build(w, sim.scheduler(), audit, stats,
-                                   scheduler::PolicyLabel(options->scheduler));
+  report::Report r =
+      report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyLabel(options->scheduler));
   r.inputs = loaded->inputs;
   // The same scenario under the other cost model, so the report can compare
   // total cost (spend + shortfall) under both.

@@ -348,6 +348,14 @@ class Loader {
                                                                             {"consolidated", true}};
       if (auto p = AsEnum(v, d_, "scheduler.placement", kPlacements)) o.consolidate = *p;
     }
+    if (auto v = m.Take("reoptimize_every"); v) {
+      if (auto x = AsDuration(v, d_, "scheduler.reoptimize_every")) {
+        if (x->seconds() <= 0) {
+          d_.Add(v, "scheduler.reoptimize_every must be positive, found " + Found(v));
+        }
+        o.reoptimize_every = *x;
+      }
+    }
     m.Finish();
   }
 

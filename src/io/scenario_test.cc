@@ -72,12 +72,13 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
       "1\n",
       "my.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(),
-            "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
-            "contracts, end, "
-            "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
-            "sites, "
-            "start, traces)\n1 error");
+  EXPECT_EQ(
+      r.status().message(),
+      "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
+      "contracts, end, "
+      "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
+      "sites, "
+      "start, traces)\n1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {
@@ -123,6 +124,24 @@ TEST(ScenarioLoaderTest, LoadsUnitsExactly) {
   EXPECT_EQ(w.sites[0].pue_milli, 1250);
   EXPECT_EQ(w.sites[0].power.At(ParseTime("2026-01-15").value()).watts(), 2'500'000);
   EXPECT_EQ(w.providers[0].name, "Provider A");
+}
+
+TEST(ScenarioLoaderTest, SchedulerSectionSetsPolicyPlacementAndReoptimisation) {
+  std::string yaml = kMinimal;
+  yaml.replace(yaml.find("seed: 7"), 7,
+               "seed: 7\nscheduler: {policy: cheapest-price, placement: consolidated, "
+               "reoptimize_every: 6h}");
+  auto s = LoadScenarioString(yaml, "m.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->options.policy, "cheapest-price");
+  EXPECT_TRUE(s->options.consolidate);
+  EXPECT_EQ(s->options.reoptimize_every.seconds(), 6 * 3600);
+  yaml.replace(yaml.find("reoptimize_every: 6h"), 20, "reoptimize_every: 0s");
+  auto bad = LoadScenarioString(yaml, "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("scheduler.reoptimize_every must be positive"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ScenarioLoaderTest, LinearRampBecomesDailyStepsOfWholeNodes) {

@@ -36,8 +36,10 @@ struct Diagnostic {
 
 // Scenario-level settings that are not part of the world itself.
 struct ScenarioOptions {
-  std::string policy = "priority";  // scheduler policy name: priority, fifo, sjf, srtf
-  bool consolidate = false;         // scheduler.placement: consolidated
+  std::string policy =
+      "priority";             // scheduler policy name: priority, fifo, sjf, srtf, cheapest-price
+  bool consolidate = false;   // scheduler.placement: consolidated
+  Duration reoptimize_every;  // scheduler.reoptimize_every; 0 = never
 };
 
 // One entry of the scenario's `traces:` section, parsed and checked but not
