@@ -157,8 +157,7 @@ TEST_F(LedgerTest, MarginalPriceFollowsTheProjection) {
   // Enough GPUs billed to meet $1M by 2028 and every minimum: full price.
   ledger.SetBillable(od_, 64, t);
   EXPECT_EQ(ledger.ProjectedShortfall(deal_, t), Money());
-  EXPECT_EQ(ledger.MarginalPricePerGpuHour(od_, t, CostModel::kContractAware).micros(),
-            3'600'000);
+  EXPECT_EQ(ledger.MarginalPricePerGpuHour(od_, t, CostModel::kContractAware).micros(), 3'600'000);
 }
 
 TEST_F(LedgerTest, FleetStateBillsUseForOnDemandAndInstalledForReserved) {
@@ -169,7 +168,7 @@ TEST_F(LedgerTest, FleetStateBillsUseForOnDemandAndInstalledForReserved) {
   fleet.Bind(od_, 2, world_.start);
   fleet.Release(od_, 2, world_.start + Duration::Hours(1));
   ledger.Close(world_.start + Duration::Hours(2));
-  EXPECT_EQ(ledger.PoolSpend(od_).micros(), 2 * 3'600'000);   // 2 GPU-hours used
+  EXPECT_EQ(ledger.PoolSpend(od_).micros(), 2 * 3'600'000);    // 2 GPU-hours used
   EXPECT_EQ(ledger.PoolSpend(res_).micros(), 16 * 3'600'000);  // 8 GPUs × 2 h installed
   EXPECT_EQ(ledger.PoolSpend(disc_), Money());                 // nothing used
   EXPECT_EQ(ledger.ProviderDay(world_.FindProvider("cloud"), 0).micros(), 16 * 3'600'000);

@@ -543,6 +543,25 @@ class Loader {
     w.sites.push_back(std::move(s));
   }
 
+  // A clause's `from` and `until` (default: the contract's term); until must
+  // be after from.
+  void ClauseWindow(MapReader& m, const YAML::Node& item, const world::Contract& c,
+                    const std::string& what, Time& from, Time& until) {
+    from = c.start;
+    if (auto v = m.Take("from"); v) {
+      if (auto t = AsTime(v, d_, what + " from")) from = *t;
+    }
+    until = c.end;
+    YAML::Node node = m.Take("until");
+    if (node) {
+      if (auto t = AsTime(node, d_, what + " until")) until = *t;
+    }
+    if (until <= from) {
+      d_.Add(node ? node : item, what + " until must be after from (from " + FormatTime(from) +
+                                     ", until " + FormatTime(until) + ")");
+    }
+  }
+
   void LoadContract(const YAML::Node& n, World& w) {
     MapReader m(n, "a contract", d_);
     if (!m.valid()) return;
@@ -573,20 +592,7 @@ class Loader {
       if (auto v = e.Take("model_family"); v) {
         if (auto s = AsString(v, d_, "model_family")) clause.model_family = *s;
       }
-      clause.from = c.start;
-      if (auto v = e.Take("from"); v) {
-        if (auto t = AsTime(v, d_, "exclusivity from")) clause.from = *t;
-      }
-      clause.until = c.end;
-      YAML::Node until = e.Take("until");
-      if (until) {
-        if (auto t = AsTime(until, d_, "exclusivity until")) clause.until = *t;
-      }
-      if (clause.until <= clause.from) {
-        d_.Add(until ? until : item, "exclusivity until must be after from (from " +
-                                         FormatTime(clause.from) + ", until " +
-                                         FormatTime(clause.until) + ")");
-      }
+      ClauseWindow(e, item, c, "exclusivity", clause.from, clause.until);
       if (auto v = e.Take("outage_exception"); v) {
         if (auto b = AsBool(v, d_, "outage_exception")) clause.outage_exception = *b;
       }
@@ -604,20 +610,7 @@ class Loader {
       MapReader r(item, "a right-of-first-refusal clause", d_);
       if (!r.valid()) return;
       world::RofrClause clause;
-      clause.from = c.start;
-      if (auto v = r.Take("from"); v) {
-        if (auto t = AsTime(v, d_, "rofr from")) clause.from = *t;
-      }
-      clause.until = c.end;
-      YAML::Node until = r.Take("until");
-      if (until) {
-        if (auto t = AsTime(until, d_, "rofr until")) clause.until = *t;
-      }
-      if (clause.until <= clause.from) {
-        d_.Add(until ? until : item, "rofr until must be after from (from " +
-                                         FormatTime(clause.from) + ", until " +
-                                         FormatTime(clause.until) + ")");
-      }
+      ClauseWindow(r, item, c, "rofr", clause.from, clause.until);
       if (auto v = r.Take("response_window"); v) {
         if (auto x = AsDuration(v, d_, "response_window")) {
           if (x->seconds() <= 0) d_.Add(v, "response_window must be positive, found " + Found(v));
@@ -684,24 +677,15 @@ class Loader {
 
   // The same calendar date `years` later (29 February becomes 28 February).
   static Time AddYears(Time t, int years) {
-    int64_t secs = t.unix_seconds();
-    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-    const int64_t tod = secs - days * 86400;
-    // civil from days (Howard Hinnant's algorithm)
-    days += 719468;
-    const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(days - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = static_cast<int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned mo = mp < 10 ? mp + 3 : mp - 9;
-    y += (mo <= 2);
+    const int64_t secs = t.unix_seconds();
+    const int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    int64_t y = 0;
+    unsigned m = 1, d = 1;
+    CivilFromDays(days, y, m, d);
     y += years;
     const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap) d = 28;
-    return Time::FromUnixSeconds(DaysFromCivil(y, mo, d) * 86400 + tod);
+    if (m == 2 && d == 29 && !leap) d = 28;
+    return Time::FromUnixSeconds(DaysFromCivil(y, m, d) * 86400 + (secs - days * 86400));
   }
 
   void LoadProcurement(const YAML::Node& n, World& w) {

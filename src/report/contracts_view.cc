@@ -357,24 +357,13 @@ void WriteJson(const ContractsView& v, std::ostream& out) {
       obligations.push_back(ObligationJson(o));
     Json offers = Json::array();
     for (const RequestRow& q : t.offers) offers.push_back(RequestJson(q));
-    contracts.push_back({{"id", c.id},
-                         {"provider", c.provider},
-                         {"start", FormatTimeFull(c.start)},
-                         {"end", FormatTimeFull(c.end)},
-                         {"commitment", c.kind},
-                         {"committed", MoneyJson(c.committed)},
-                         {"discount_milli", c.discount_milli},
-                         {"take_or_pay", c.take_or_pay},
-                         {"spent", MoneyJson(c.spent)},
-                         {"rate_per_day_at_end", MoneyJson(c.rate_per_day)},
-                         {"shortfall_due", MoneyJson(c.shortfall_due)},
-                         {"shortfall_projected", MoneyJson(c.shortfall_projected)},
-                         {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)},
-                         {"rofr_clauses", c.rofr_clauses},
-                         {"obligations", std::move(obligations)},
-                         {"days", DaysJson(t.days)},
-                         {"periods", PeriodsJson(t.periods, &t.offers)},
-                         {"offers", std::move(offers)}});
+    Json x = ContractTermsJson(c);
+    x["rofr_clauses"] = c.rofr_clauses;
+    x["obligations"] = std::move(obligations);
+    x["days"] = DaysJson(t.days);
+    x["periods"] = PeriodsJson(t.periods, &t.offers);
+    x["offers"] = std::move(offers);
+    contracts.push_back(std::move(x));
   }
   Json& uncontracted = j["no_contract"] = Json::array();
   for (const UncontractedTimeline& u : v.uncontracted) {

@@ -43,6 +43,22 @@ void WriteObligations(std::span<const ContractRow> contracts, std::ostream& out)
 
 Json MoneyJson(Money m) { return Json{{"micros", m.micros()}, {"usd", FormatMoneyExact(m)}}; }
 
+Json ContractTermsJson(const ContractRow& c) {
+  return {{"id", c.id},
+          {"provider", c.provider},
+          {"start", FormatTimeFull(c.start)},
+          {"end", FormatTimeFull(c.end)},
+          {"commitment", c.kind},
+          {"committed", MoneyJson(c.committed)},
+          {"discount_milli", c.discount_milli},
+          {"take_or_pay", c.take_or_pay},
+          {"spent", MoneyJson(c.spent)},
+          {"rate_per_day_at_end", MoneyJson(c.rate_per_day)},
+          {"shortfall_due", MoneyJson(c.shortfall_due)},
+          {"shortfall_projected", MoneyJson(c.shortfall_projected)},
+          {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)}};
+}
+
 Json ObligationJson(const contracts::ObligationRow& o) {
   return Json{{"kind", o.term ? "term" : "minimum"},
               {"from", FormatTimeFull(o.from)},

@@ -73,6 +73,9 @@ using Json = nlohmann::ordered_json;
 // Money as {"micros": INT, "usd": "DECIMAL"} (exact).
 Json MoneyJson(Money m);
 Json ObligationJson(const contracts::ObligationRow& o);
+// A contract's terms and ledger totals (id through shortfall_not_payable), the
+// head both the report and the contracts view write before their own keys.
+Json ContractTermsJson(const ContractRow& c);
 // A capacity request: its class, size, ROFR offer and answer, and award.
 Json RequestJson(const RequestRow& q);
 

@@ -579,26 +579,15 @@ void WriteJson(const Report& r, std::ostream& out) {
     Json obligations = Json::array();
     for (const contracts::ObligationRow& o : c.obligations)
       obligations.push_back(ObligationJson(o));
-    contracts.push_back({{"id", c.id},
-                         {"provider", c.provider},
-                         {"start", FormatTimeFull(c.start)},
-                         {"end", FormatTimeFull(c.end)},
-                         {"commitment", c.kind},
-                         {"committed", MoneyJson(c.committed)},
-                         {"discount_milli", c.discount_milli},
-                         {"take_or_pay", c.take_or_pay},
-                         {"spent", MoneyJson(c.spent)},
-                         {"rate_per_day_at_end", MoneyJson(c.rate_per_day)},
-                         {"shortfall_due", MoneyJson(c.shortfall_due)},
-                         {"shortfall_projected", MoneyJson(c.shortfall_projected)},
-                         {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)},
-                         {"obligations", std::move(obligations)},
-                         {"exclusivity_clauses", c.exclusivity_clauses},
-                         {"rofr", {{"clauses", c.rofr_clauses},
-                                   {"offers", c.rofr_offers},
-                                   {"matched", c.rofr_matched},
-                                   {"declined", c.rofr_declined},
-                                   {"expired", c.rofr_expired}}}});
+    Json x = ContractTermsJson(c);
+    x["obligations"] = std::move(obligations);
+    x["exclusivity_clauses"] = c.exclusivity_clauses;
+    x["rofr"] = {{"clauses", c.rofr_clauses},
+                 {"offers", c.rofr_offers},
+                 {"matched", c.rofr_matched},
+                 {"declined", c.rofr_declined},
+                 {"expired", c.rofr_expired}};
+    contracts.push_back(std::move(x));
   }
   Json& requests = j["capacity_requests"] = Json::array();
   for (const RequestRow& q : r.requests) requests.push_back(RequestJson(q));

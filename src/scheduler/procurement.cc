@@ -242,9 +242,7 @@ void Scheduler::GoToMarket(int32_t id, Time now) {
   const int32_t offer = BestOffer(r, exclude, world::kNone, OfferTerms{}, now, nullptr);
   if (offer < 0) {
     r.status = CapacityRequest::Status::kUnavailable;
-    ClassState& cs = classes_[{r.shape, r.gang_bucket}];
-    cs.outstanding = false;
-    cs.next_allowed = now + world_.procurement.unmet_after;
+    SettleClass(r, now);
     Emit({now, EventType::kCapacityUnavailable, id, world::kNone, r.gpus, 0, 0});
     return;
   }
@@ -274,6 +272,12 @@ void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) 
   }
 }
 
+void Scheduler::SettleClass(const CapacityRequest& r, Time now) {
+  ClassState& cs = classes_[{r.shape, r.gang_bucket}];
+  cs.outstanding = false;
+  cs.next_allowed = now + world_.procurement.unmet_after;
+}
+
 void Scheduler::CapacityArrives(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
   r.status = CapacityRequest::Status::kArrived;
@@ -281,10 +285,7 @@ void Scheduler::CapacityArrives(int32_t id, Time now) {
   procured_[r.pool] += r.awarded_gpus;
   PoolInstalledChanged(r.pool, now);
   ledger_.SetBillable(r.account, r.awarded_gpus, now);
-  // The class may ask again once the new capacity had time to absorb it.
-  ClassState& cs = classes_[{r.shape, r.gang_bucket}];
-  cs.outstanding = false;
-  cs.next_allowed = now + world_.procurement.unmet_after;
+  SettleClass(r, now);  // it may ask again once the new capacity had time to absorb it
   if (timer_ != nullptr) timer_->AtTime(r.ends, WakeKind::kCapacityEnds, id);
 }
 

@@ -29,6 +29,7 @@ std::string FormatTime(Time t);
 std::string FormatTimeFull(Time t);
 // Days since epoch for a civil date, and back (proleptic Gregorian).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
+void CivilFromDays(int64_t days, int64_t& y, unsigned& m, unsigned& d);
 
 // "45s", "90m", "2h", "7d", "1w", or combinations "1d12h"; a bare integer is
 // rejected (units are mandatory).

@@ -64,8 +64,8 @@ struct ContractRow {
   std::string kind;  // "take-or-pay", "discount-only" or "none" (no commitment)
   int64_t discount_milli = 0;
   bool take_or_pay = false;
-  Money spent;         // in the simulated window (pools and procured capacity under it)
-  Money rate_per_day;  // spend rate at the run's end (projections use it)
+  Money spent;                  // in the simulated window (pools and procured capacity under it)
+  Money rate_per_day;           // spend rate at the run's end (projections use it)
   Money shortfall_due;          // take-or-pay, falling due inside the run
   Money shortfall_projected;    // take-or-pay, falling due after the run
   Money shortfall_not_payable;  // discount-only commitments
@@ -77,7 +77,7 @@ struct ContractRow {
 
 // One capacity request of the procurement planner and what became of it.
 struct RequestRow {
-  std::string id;            // "req-1"
+  std::string id;              // "req-1"
   std::string capacity_class;  // "research ≤1024 GPUs on H100|GB200"
   int64_t gpus = 0;
   int32_t waiting_jobs = 0;
@@ -85,7 +85,7 @@ struct RequestRow {
   Time raised;
   std::string rofr_contract, holder;  // empty when no right of first refusal applied
   Time window_closes;
-  std::string answer;          // "matched", "declined", "expired", "" (none asked)
+  std::string answer;  // "matched", "declined", "expired", "" (none asked)
   std::string decline_reason;
   std::string outcome;         // "awarded", "unavailable", "awaiting answer"
   std::string provider, pool;  // the award

@@ -351,6 +351,8 @@ class Scheduler final : public placement::PreemptionOracle {
   void Award(int32_t request, int32_t offer, bool via_rofr, Time now);
   void GoToMarket(int32_t request, Time now);
   void AnswerRofr(int32_t request, Time now);
+  // Request `r`'s class has no request outstanding; the next may come after unmet_after.
+  void SettleClass(const CapacityRequest& r, Time now);
   void CapacityArrives(int32_t request, Time now);
   void CapacityEnds(int32_t request, Time now);
   int64_t InstalledNow(world::PoolIndex pool, Time now) const {
