@@ -1,17 +1,24 @@
 #include "polycloud/placement/fleet_state.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "polycloud/base/status.h"
 
 namespace polycloud::placement {
+namespace {
+
+std::atomic<uint64_t> next_serial{1};
+
+}  // namespace
 
 FleetState::FleetState(const world::World& world, Time start)
     : world_(world),
       pools_(world.pools.size()),
       sites_(world.sites.size()),
       provider_outage_(world.providers.size(), 0),
-      provider_outage_count_(world.providers.size(), 0) {
+      provider_outage_count_(world.providers.size(), 0),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {
   info_.resize(pools_.size());
   for (size_t p = 0; p < pools_.size(); ++p) {
     pools_[p].integrated_to = start;
@@ -31,32 +38,18 @@ FleetState::FleetState(const world::World& world, Time start)
     sites_[s].limited = world.sites[s].power_limited;
     sites_[s].capacity = world.sites[s].power.At(start);
   }
-  free_index_.resize(world.accelerators.size() * kFreeBuckets);
-  top_bucket_.assign(world.accelerators.size(), 0);
-  pool_bucket_.assign(pools_.size(), 0);
-  pool_slot_.assign(pools_.size(), 0);
-  for (size_t p = 0; p < pools_.size(); ++p) {
-    auto& bucket = free_index_[world.pools[p].accelerator * kFreeBuckets];
-    pool_slot_[p] = static_cast<int32_t>(bucket.size());
-    bucket.push_back(static_cast<world::PoolIndex>(p));
-  }
+  logged_free_.assign(pools_.size(), 0);
 }
 
 void FleetState::Reindex(world::PoolIndex p) {
-  const int b = FreeBucketOf(pools_[p].free());
-  const int old = pool_bucket_[p];
-  if (b == old) return;
-  const world::AcceleratorIndex a = info_[p].accelerator;
-  auto& from = free_index_[a * kFreeBuckets + old];
-  const world::PoolIndex last = from.back();
-  from[pool_slot_[p]] = last;
-  pool_slot_[last] = pool_slot_[p];
-  from.pop_back();
-  auto& to = free_index_[a * kFreeBuckets + b];
-  pool_slot_[p] = static_cast<int32_t>(to.size());
-  to.push_back(p);
-  pool_bucket_[p] = static_cast<int8_t>(b);
-  top_bucket_[a] = std::max(top_bucket_[a], b);
+  const int64_t free = pools_[p].free();
+  if (free == logged_free_[p]) return;
+  logged_free_[p] = free;
+  if (changes_.size() >= std::max<size_t>(4096, 2 * pools_.size())) {
+    changes_.clear();
+    ++change_epoch_;
+  }
+  changes_.push_back(p);
 }
 
 void FleetState::Integrate(world::PoolIndex p, Time now) {

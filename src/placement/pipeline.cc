@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "polycloud/base/parse.h"
+#include "ranking.h"
 
 namespace polycloud::placement {
 namespace {
@@ -162,6 +163,14 @@ class PowerFilter final : public placement::Filter {
 
 class MarginalCostScorer final : public Scorer {
  public:
+  // The highest list price per reference GPU-hour of any pool: the ledger's
+  // marginal price is never above a pool's list price.
+  explicit MarginalCostScorer(const world::World& world) {
+    for (const world::Pool& p : world.pools) {
+      hi_ = std::max(hi_, MulDivRound(p.price_per_gpu_hour.micros(), 1000,
+                                      world.accelerators[p.accelerator].speed_milli));
+    }
+  }
   const char* name() const override { return "marginal-cost"; }
   const char* unit() const override { return "µ$/ref-GPU-h"; }
   bool lower_is_better() const override { return true; }
@@ -173,10 +182,21 @@ class MarginalCostScorer final : public Scorer {
                             : MarginalPricePerGpuHour(ctx.world, p);
     return MulDivRound(price.micros(), 1000, speed);
   }
+  ScoreRange Range(const Context&, const Request&) const override { return {0, hi_}; }
+
+ private:
+  int64_t hi_ = 0;
 };
 
 class SpeedScorer final : public Scorer {
  public:
+  explicit SpeedScorer(const world::World& world) {
+    for (const world::Pool& p : world.pools) {
+      const int64_t speed = world.accelerators[p.accelerator].speed_milli;
+      range_.lo = range_.hi == 0 ? speed : std::min(range_.lo, speed);
+      range_.hi = std::max(range_.hi, speed);
+    }
+  }
   const char* name() const override { return "speed"; }
   const char* unit() const override { return "×H100/1000"; }
   bool lower_is_better() const override { return false; }
@@ -184,6 +204,10 @@ class SpeedScorer final : public Scorer {
   int64_t Raw(const Context& ctx, const Request&, PoolIndex p) const override {
     return ctx.fleet.info(p).speed_milli;
   }
+  ScoreRange Range(const Context&, const Request&) const override { return range_; }
+
+ private:
+  ScoreRange range_;
 };
 
 class ProviderDiversityScorer final : public Scorer {
@@ -196,10 +220,20 @@ class ProviderDiversityScorer final : public Scorer {
     if (req.replicas_per_provider == nullptr) return 0;
     return (*req.replicas_per_provider)[ctx.fleet.info(p).provider];
   }
+  ScoreRange Range(const Context&, const Request& req) const override {
+    ScoreRange r;
+    if (req.replicas_per_provider != nullptr) {
+      for (int32_t n : *req.replicas_per_provider) r.hi = std::max<int64_t>(r.hi, n);
+    }
+    return r;
+  }
 };
 
 class FragmentationScorer final : public Scorer {
  public:
+  explicit FragmentationScorer(const world::World& world) {
+    for (const world::Pool& p : world.pools) hi_ = std::max(hi_, p.gpus.Max());
+  }
   const char* name() const override { return "fragmentation"; }
   const char* unit() const override { return "GPUs left free"; }
   bool lower_is_better() const override { return true; }
@@ -208,10 +242,21 @@ class FragmentationScorer final : public Scorer {
     // Best fit: leave large holes elsewhere for large gangs.
     return std::max<int64_t>(0, ctx.fleet.pool(p).free() - ctx.fleet.AllocationSize(p, req.gpus));
   }
+  ScoreRange Range(const Context&, const Request&) const override { return {0, hi_}; }
+
+ private:
+  int64_t hi_ = 0;
 };
 
 class ConsolidationScorer final : public Scorer {
  public:
+  explicit ConsolidationScorer(const world::World& world) {
+    for (const world::Pool& p : world.pools) {
+      const int64_t node = std::max<int64_t>(1, p.gpus_per_node);
+      smallest_ = smallest_ == 0 ? node : std::min(smallest_, node);
+      largest_ = std::max(largest_, node);
+    }
+  }
   const char* name() const override { return "consolidation"; }
   const char* unit() const override { return "nodes spanned"; }
   bool lower_is_better() const override { return true; }
@@ -220,6 +265,13 @@ class ConsolidationScorer final : public Scorer {
     const int64_t per_node = std::max<int64_t>(1, ctx.fleet.info(p).gpus_per_node);
     return (req.gpus + per_node - 1) / per_node;
   }
+  ScoreRange Range(const Context&, const Request& req) const override {
+    if (largest_ == 0) return {};
+    return {(req.gpus + largest_ - 1) / largest_, (req.gpus + smallest_ - 1) / smallest_};
+  }
+
+ private:
+  int64_t smallest_ = 0, largest_ = 0;
 };
 
 template <typename T>
@@ -242,7 +294,18 @@ enum class Placer::FilterKind : uint8_t {
   kCapacity,
   kPower
 };
-enum class Placer::ScorerKind : uint8_t { kOther, kSpeed, kDiversity, kFragmentation };
+// Scorers the ranking knows: cost and speed are a pool's static score (the
+// same whatever is free), diversity and consolidation the same for every pool
+// of a class (provider, node size), fragmentation the only term that moves
+// with free GPUs.
+enum class Placer::ScorerKind : uint8_t {
+  kOther,
+  kCost,
+  kSpeed,
+  kDiversity,
+  kFragmentation,
+  kConsolidation
+};
 
 Placer::FilterKind Placer::KindOf(const Filter& f) {
   if (Is<AcceleratorFilter>(f)) return FilterKind::kAccelerator;
@@ -256,7 +319,9 @@ Placer::FilterKind Placer::KindOf(const Filter& f) {
 }
 
 Placer::ScorerKind Placer::KindOf(const Scorer& s) {
+  if (Is<MarginalCostScorer>(s)) return ScorerKind::kCost;
   if (Is<SpeedScorer>(s)) return ScorerKind::kSpeed;
+  if (Is<ConsolidationScorer>(s)) return ScorerKind::kConsolidation;
   if (Is<ProviderDiversityScorer>(s)) return ScorerKind::kDiversity;
   if (Is<FragmentationScorer>(s)) return ScorerKind::kFragmentation;
   return ScorerKind::kOther;
@@ -273,16 +338,20 @@ std::unique_ptr<Filter> MakeProviderSpreadFilter() {
 std::unique_ptr<Filter> MakeReservationFilter() { return std::make_unique<ReservationFilter>(); }
 std::unique_ptr<Filter> MakeCapacityFilter() { return std::make_unique<CapacityFilter>(); }
 std::unique_ptr<Filter> MakePowerFilter() { return std::make_unique<PowerFilter>(); }
-std::unique_ptr<Scorer> MakeMarginalCostScorer() { return std::make_unique<MarginalCostScorer>(); }
-std::unique_ptr<Scorer> MakeSpeedScorer() { return std::make_unique<SpeedScorer>(); }
+std::unique_ptr<Scorer> MakeMarginalCostScorer(const world::World& world) {
+  return std::make_unique<MarginalCostScorer>(world);
+}
+std::unique_ptr<Scorer> MakeSpeedScorer(const world::World& world) {
+  return std::make_unique<SpeedScorer>(world);
+}
 std::unique_ptr<Scorer> MakeProviderDiversityScorer() {
   return std::make_unique<ProviderDiversityScorer>();
 }
-std::unique_ptr<Scorer> MakeFragmentationScorer() {
-  return std::make_unique<FragmentationScorer>();
+std::unique_ptr<Scorer> MakeFragmentationScorer(const world::World& world) {
+  return std::make_unique<FragmentationScorer>(world);
 }
-std::unique_ptr<Scorer> MakeConsolidationScorer() {
-  return std::make_unique<ConsolidationScorer>();
+std::unique_ptr<Scorer> MakeConsolidationScorer(const world::World& world) {
+  return std::make_unique<ConsolidationScorer>(world);
 }
 
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
@@ -310,20 +379,40 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   filters_.push_back(MakeReservationFilter());
   filters_.push_back(MakeCapacityFilter());
   filters_.push_back(MakePowerFilter());
-  scorers_.push_back(MakeMarginalCostScorer());
-  scorers_.push_back(MakeSpeedScorer());
+  scorers_.push_back(MakeMarginalCostScorer(world));
+  scorers_.push_back(MakeSpeedScorer(world));
   scorers_.push_back(MakeProviderDiversityScorer());
-  scorers_.push_back(MakeFragmentationScorer());
-  if (options.consolidate) scorers_.push_back(MakeConsolidationScorer());
+  scorers_.push_back(MakeFragmentationScorer(world));
+  if (options.consolidate) scorers_.push_back(MakeConsolidationScorer(world));
   obstacle_counts_.assign(filters_.size(), 0);
   for (const auto& f : filters_) {
     per_provider_filter_.push_back(f->per_provider() ? 1 : 0);
     filter_kind_.push_back(static_cast<uint8_t>(KindOf(*f)));
   }
-  for (const auto& k : scorers_) scorer_kind_.push_back(static_cast<uint8_t>(KindOf(*k)));
+  for (size_t k = 0; k < scorers_.size(); ++k) {
+    scorer_kind_.push_back(static_cast<uint8_t>(KindOf(*scorers_[k])));
+    weight_[k] = scorers_[k]->weight();
+    lower_better_[k] = scorers_[k]->lower_is_better();
+    rankable_ = rankable_ && static_cast<ScorerKind>(scorer_kind_[k]) != ScorerKind::kOther;
+  }
   provider_memo_.resize(filters_.size() * world.providers.size());
   provider_memo_set_.assign(provider_memo_.size(), 0);
+  // Take-or-pay contracts with pay-as-you-go pools: their pools' marginal
+  // cost moves when the commitment goes from projected short to on track.
+  for (size_t c = 0; c < world.contracts.size(); ++c) {
+    const world::Contract& contract = world.contracts[c];
+    if (!contract.take_or_pay) continue;
+    const bool payg =
+        std::any_of(world.pools.begin(), world.pools.end(), [&](const world::Pool& p) {
+          return p.contract == static_cast<world::ContractIndex>(c) &&
+                 p.pricing != world::PricingKind::kReserved;
+        });
+    if (payg) volatile_contracts_.push_back(static_cast<world::ContractIndex>(c));
+  }
+  ranking_ = std::make_unique<Ranking>();
 }
+
+Placer::~Placer() = default;
 
 int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
                                Verdict* failed) {
@@ -409,6 +498,8 @@ void Placer::Score(const Context& ctx, const Request& req, world::PoolIndex pool
         raw[k] = std::max<int64_t>(
             0, ctx.fleet.pool(pool).free() - ctx.fleet.AllocationSize(pool, req.gpus));
         break;
+      case ScorerKind::kCost:
+      case ScorerKind::kConsolidation:
       case ScorerKind::kOther:
         raw[k] = scorers_[k]->Raw(ctx, req, pool);
         break;
@@ -416,13 +507,21 @@ void Placer::Score(const Context& ctx, const Request& req, world::PoolIndex pool
   }
 }
 
-void Placer::ConsiderOutright(const Context& ctx, const Request& req, world::PoolIndex pool) {
-  Verdict failed;
-  if (FirstFailingFilter(ctx, req, pool, &failed) >= 0) return;
-  Survivor& s = survivors_.emplace_back();
-  s.pool = pool;
-  s.via_preemption = false;
-  Score(ctx, req, pool, s.raw);
+void Placer::SetRanges(const Context& ctx, const Request& req) {
+  for (size_t k = 0; k < scorers_.size(); ++k) range_[k] = scorers_[k]->Range(ctx, req);
+}
+
+int64_t Placer::Normalised(size_t k, int64_t raw) const {
+  const ScoreRange& r = range_[k];
+  if (r.hi <= r.lo) return kFullScore;
+  raw = std::clamp(raw, r.lo, r.hi);
+  return MulDivRound(lower_better_[k] ? r.hi - raw : raw - r.lo, kFullScore, r.hi - r.lo);
+}
+
+int64_t Placer::Total(const std::array<int64_t, kMaxScorers>& raw) const {
+  int64_t total = 0;
+  for (size_t k = 0; k < scorers_.size(); ++k) total += weight_[k] * Normalised(k, raw[k]);
+  return total;
 }
 
 void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex pool,
@@ -469,6 +568,115 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   }
 }
 
+void Placer::PrepareRanking(const Context& ctx) {
+  const bool follows_ledger =
+      ctx.ledger != nullptr && ctx.cost_model == contracts::CostModel::kContractAware;
+  short_scratch_.assign(volatile_contracts_.size(), 0);
+  if (follows_ledger) {
+    for (size_t i = 0; i < volatile_contracts_.size(); ++i) {
+      short_scratch_[i] = ctx.ledger->ProjectedShortfall(volatile_contracts_[i], ctx.now) > Money();
+    }
+  }
+  if (ranking_->built_for(ctx.fleet) && ranked_ledger_ == ctx.ledger &&
+      ranked_model_ == ctx.cost_model && ranked_short_ == short_scratch_) {
+    ranking_->Sync(ctx.fleet);
+    return;
+  }
+  // A pool's static score: its cost and speed terms.
+  const Request any;
+  SetRanges(ctx, any);
+  static_score_.assign(world_.pools.size(), 0);
+  std::array<int64_t, kMaxScorers> raw{};
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    const auto pool = static_cast<world::PoolIndex>(p);
+    int64_t score = 0;
+    for (size_t k = 0; k < scorers_.size(); ++k) {
+      const auto kind = static_cast<ScorerKind>(scorer_kind_[k]);
+      if (kind != ScorerKind::kCost && kind != ScorerKind::kSpeed) continue;
+      raw[k] = kind == ScorerKind::kSpeed ? ctx.fleet.info(pool).speed_milli
+                                          : scorers_[k]->Raw(ctx, any, pool);
+      score += weight_[k] * Normalised(k, raw[k]);
+    }
+    static_score_[p] = score;
+  }
+  ranking_->Build(ctx.fleet, static_score_);
+  ranked_ledger_ = ctx.ledger;
+  ranked_model_ = ctx.cost_model;
+  ranked_short_ = short_scratch_;
+}
+
+bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
+  PrepareRanking(ctx);
+  SetRanges(ctx, req);
+  // The most the terms other than the static score can add: a class's
+  // diversity and consolidation terms, and fragmentation at a perfect fit.
+  int64_t beyond_static = 0;
+  for (size_t k = 0; k < scorers_.size(); ++k) {
+    const auto kind = static_cast<ScorerKind>(scorer_kind_[k]);
+    if (kind != ScorerKind::kCost && kind != ScorerKind::kSpeed) {
+      beyond_static += weight_[k] * kFullScore;
+    }
+  }
+  // One cursor per allowed accelerator, each at its next class with room.
+  struct Cursor {
+    world::AcceleratorIndex accelerator;
+    int32_t at;
+  };
+  std::array<Cursor, 64> cursors;
+  size_t n = 0;
+  const Ranking& r = *ranking_;
+  auto add = [&](world::AcceleratorIndex a) {
+    if (n < cursors.size()) cursors[n++] = Cursor{a, r.Next(a, r.begin(a), req.gpus)};
+  };
+  if (req.accelerators == nullptr || req.accelerators->empty()) {
+    for (size_t a = 0; a < world_.accelerators.size(); ++a)
+      add(static_cast<world::AcceleratorIndex>(a));
+  } else {
+    for (world::AcceleratorIndex a : *req.accelerators) add(a);
+  }
+  if (n == cursors.size()) return false;  // more types than cursors: the full scan decides
+  world::PoolIndex best = world::kNone;
+  int64_t best_total = 0;
+  std::array<int64_t, kMaxScorers> raw{};
+  while (true) {
+    // The class with the highest static score among the cursors.
+    Cursor* next = nullptr;
+    for (size_t i = 0; i < n; ++i) {
+      Cursor& c = cursors[i];
+      if (c.at >= r.end(c.accelerator)) continue;
+      if (next == nullptr || r.cls(c.at).score > r.cls(next->at).score) next = &c;
+    }
+    if (next == nullptr) break;
+    const Ranking::Class& cls = r.cls(next->at);
+    if (best != world::kNone && cls.score + beyond_static < best_total) break;
+    // The class's pools from the best fit up; later ones score no higher.
+    const int64_t node = cls.gpus_per_node;
+    const int64_t need = req.gpus <= node ? req.gpus : (req.gpus + node - 1) / node * node;
+    auto it = std::lower_bound(cls.members.begin(), cls.members.end(),
+                               Ranking::Member{need, std::numeric_limits<world::PoolIndex>::min()});
+    int64_t class_best = std::numeric_limits<int64_t>::min();
+    for (; it != cls.members.end(); ++it) {
+      Verdict failed;
+      if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
+      Score(ctx, req, it->pool, raw);
+      const int64_t total = Total(raw);
+      if (total < class_best) break;
+      class_best = total;
+      if (best == world::kNone || total > best_total || (total == best_total && it->pool < best)) {
+        best = it->pool;
+        best_total = total;
+      }
+    }
+    next->at = r.Next(next->accelerator, next->at + 1, req.gpus);
+  }
+  if (best == world::kNone) return false;
+  d.pool = best;
+  d.alloc_gpus = ctx.fleet.AllocationSize(best, req.gpus);
+  d.needs_preemption = false;
+  d.total_score = best_total;
+  return true;
+}
+
 Decision Placer::Place(const Context& ctx, const Request& req, Explanation* explanation) {
   survivors_.clear();
   best_blocked_ = world::kNone;
@@ -478,25 +686,7 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
   const bool any_type = req.accelerators == nullptr || req.accelerators->empty();
   Decision d;
   if (explanation == nullptr) {
-    // Fast path: only pools with at least req.gpus free can fit outright, and
-    // the free-capacity index lists them.
-    const int first = FleetState::FreeBucketOf(req.gpus);
-    auto visit = [&](world::AcceleratorIndex a) {
-      for (int b = first; b <= ctx.fleet.TopFreeBucket(a); ++b) {
-        for (world::PoolIndex p : ctx.fleet.FreeBucket(a, b)) ConsiderOutright(ctx, req, p);
-      }
-    };
-    if (any_type) {
-      for (size_t a = 0; a < world_.accelerators.size(); ++a) {
-        visit(static_cast<world::AcceleratorIndex>(a));
-      }
-    } else {
-      for (world::AcceleratorIndex a : *req.accelerators) visit(a);
-    }
-    if (!survivors_.empty()) {
-      Choose(ctx, req, d, nullptr);
-      return d;
-    }
+    if (rankable_ && PlaceRanked(ctx, req, d)) return d;
   } else {
     explanation->at = ctx.now;
     explanation->gpus = req.gpus;
@@ -508,6 +698,7 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
       explanation->scorer_units.push_back(s->unit());
     }
   }
+  SetRanges(ctx, req);
   // Every candidate pool: with an explanation, or when nothing fits outright
   // (preemption candidates, the main obstacle and the best blocked pool).
   if (explanation != nullptr || any_type) {
@@ -519,8 +710,7 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
       for (world::PoolIndex p : world_.PoolsOf(a)) Consider(ctx, req, p, allow_preempt, nullptr);
     }
   }
-  // Pools that fit outright win over pools that need preemption, and only
-  // they are scored against each other.
+  // Pools that fit outright win over pools that need preemption.
   const bool any_outright = std::any_of(survivors_.begin(), survivors_.end(),
                                         [](const Survivor& s) { return !s.via_preemption; });
   if (any_outright && allow_preempt) {
@@ -555,35 +745,12 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
 }
 
 void Placer::Choose(const Context& ctx, const Request& req, Decision& d, Explanation* explanation) {
-  // Normalise each scorer over the survivors to 0..100 (100 = best), then
-  // weigh. Pools that fit outright beat pools that need preemption.
-  std::array<int64_t, kMaxScorers> lo, hi;
-  lo.fill(std::numeric_limits<int64_t>::max());
-  hi.fill(std::numeric_limits<int64_t>::min());
-  const size_t scorers = scorers_.size();
-  for (const Survivor& s : survivors_) {
-    for (size_t k = 0; k < scorers; ++k) {
-      lo[k] = std::min(lo[k], s.raw[k]);
-      hi[k] = std::max(hi[k], s.raw[k]);
-    }
-  }
-  std::array<int64_t, kMaxScorers> weight{};
-  std::array<bool, kMaxScorers> lower_better{};
-  for (size_t k = 0; k < scorers; ++k) {
-    weight[k] = scorers_[k]->weight();
-    lower_better[k] = scorers_[k]->lower_is_better();
-  }
-  auto normalise = [&](size_t k, int64_t raw) -> int64_t {
-    if (hi[k] == lo[k]) return 100;
-    const int64_t span = hi[k] - lo[k];
-    const int64_t pos = lower_better[k] ? hi[k] - raw : raw - lo[k];
-    return MulDivRound(pos, 100, span);
-  };
+  // Pools that fit outright beat pools that need preemption; then the highest
+  // total, then the lowest pool index.
   const Survivor* best = nullptr;
   int64_t best_total = 0;
   for (const Survivor& s : survivors_) {
-    int64_t total = 0;
-    for (size_t k = 0; k < scorers; ++k) total += weight[k] * normalise(k, s.raw[k]);
+    const int64_t total = Total(s.raw);
     const bool better = best == nullptr || (best->via_preemption && !s.via_preemption) ||
                         (best->via_preemption == s.via_preemption &&
                          (total > best_total || (total == best_total && s.pool < best->pool)));
@@ -600,9 +767,9 @@ void Placer::Choose(const Context& ctx, const Request& req, Decision& d, Explana
     for (CandidateVerdict& c : explanation->candidates) {
       if (c.rejected_by != nullptr) continue;
       c.total = 0;
-      for (size_t k = 0; k < scorers; ++k) {
-        c.normalized[k] = normalise(k, c.raw[k]);
-        c.total += weight[k] * c.normalized[k];
+      for (size_t k = 0; k < scorers_.size(); ++k) {
+        c.normalized[k] = Normalised(k, c.raw[k]);
+        c.total += weight_[k] * c.normalized[k];
       }
     }
     explanation->chosen = d.pool;

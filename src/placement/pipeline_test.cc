@@ -176,7 +176,7 @@ TEST_F(PipelineTest, PowerFilterRejectsWhenTheSiteHasNoHeadroom) {
 }
 
 TEST_F(PipelineTest, MarginalCostScorerPricesReservedAtZeroAndTakeOrPayBelowList) {
-  auto s = MakeMarginalCostScorer();
+  auto s = MakeMarginalCostScorer(world_);
   EXPECT_TRUE(s->lower_is_better());
   EXPECT_EQ(s->Raw(Ctx(), Job(8), az_), 0);  // reserved: prepaid
   EXPECT_EQ(s->Raw(Ctx(), Job(8), aws_), 10'000'000);
@@ -188,9 +188,9 @@ TEST_F(PipelineTest, MarginalCostScorerPricesReservedAtZeroAndTakeOrPayBelowList
 }
 
 TEST_F(PipelineTest, SpeedFragmentationAndDiversityScorersMeasureWhatTheySay) {
-  EXPECT_EQ(MakeSpeedScorer()->Raw(Ctx(), Job(8), gb_), 2500);
+  EXPECT_EQ(MakeSpeedScorer(world_)->Raw(Ctx(), Job(8), gb_), 2500);
   fleet_.Bind(aws_, 40, Now());
-  EXPECT_EQ(MakeFragmentationScorer()->Raw(Ctx(), Job(8), aws_), 16);  // 24 free - 8
+  EXPECT_EQ(MakeFragmentationScorer(world_)->Raw(Ctx(), Job(8), aws_), 16);  // 24 free - 8
   std::vector<int32_t> per_provider = {5, 2};
   Request r = Job(8);
   r.replicas_per_provider = &per_provider;
@@ -248,7 +248,7 @@ TEST_F(PipelineTest, ExplanationRecordsEveryPoolVerdictAndScores) {
   EXPECT_EQ(d.pool, az_);
   EXPECT_EQ(e.chosen, az_);
   EXPECT_EQ(e.candidates[az_].rejected_by, nullptr);
-  EXPECT_EQ(e.candidates[az_].normalized[0], 100);
+  EXPECT_EQ(e.candidates[az_].normalized[0], kFullScore);  // reserved: $0, the cheapest possible
   EXPECT_STREQ(e.candidates[aws_].rejected_by, "exclusivity");
   EXPECT_STREQ(e.candidates[gb_].rejected_by, "fabric");  // cheap filters first: 32 > 16
   ASSERT_EQ(e.scorer_names.size(), 4u);

@@ -101,20 +101,14 @@ class FleetState {
   void AttachLedger(contracts::CommitmentLedger* ledger, Time now);
   int64_t Billable(world::PoolIndex p) const;
 
-  // The free-capacity index: the pools of each accelerator type in buckets by
-  // free GPUs, kept up to date by every change above. Bucket 0 holds the pools
-  // with nothing free, bucket b > 0 those with free GPUs in [2^(b-1), 2^b), so
-  // the pools that may hold a gang of g GPUs are those in buckets
-  // FreeBucketOf(g) and up. Order within a bucket is unspecified.
-  static constexpr int kFreeBuckets = 64;
-  static int FreeBucketOf(int64_t free) {
-    return free <= 0 ? 0 : 64 - __builtin_clzll(static_cast<uint64_t>(free));
-  }
-  const std::vector<world::PoolIndex>& FreeBucket(world::AcceleratorIndex a, int bucket) const {
-    return free_index_[a * kFreeBuckets + bucket];
-  }
-  // Highest bucket in use for accelerator `a` (0 when every pool is full).
-  int TopFreeBucket(world::AcceleratorIndex a) const { return top_bucket_[a]; }
+  // Every change of a pool's free GPUs, in order, so an index kept outside
+  // (the placer's ranking) can follow them: a reader that has read the first
+  // n entries of epoch e reads changes()[n..] while change_epoch() is still e.
+  // The log is cleared when it grows long, and the epoch advances; a reader
+  // of an older epoch rereads every pool. `serial()` tells fleets apart.
+  uint64_t serial() const { return serial_; }
+  uint64_t change_epoch() const { return change_epoch_; }
+  const std::vector<world::PoolIndex>& changes() const { return changes_; }
 
  private:
   void Bill(world::PoolIndex p, Time now) {
@@ -122,7 +116,7 @@ class FleetState {
   }
   void Integrate(world::PoolIndex p, Time now);
   void Recompute(world::PoolIndex p);
-  // Moves pool `p` to the bucket of its current free GPUs.
+  // Logs pool `p` if its free GPUs changed.
   void Reindex(world::PoolIndex p);
 
   const world::World& world_;
@@ -133,10 +127,10 @@ class FleetState {
   std::vector<int32_t> provider_outage_count_;
   contracts::CommitmentLedger* ledger_ = nullptr;
 
-  std::vector<std::vector<world::PoolIndex>> free_index_;  // [accelerator * kFreeBuckets + bucket]
-  std::vector<int32_t> top_bucket_;                        // per accelerator, an upper bound
-  std::vector<int8_t> pool_bucket_;                        // per pool
-  std::vector<int32_t> pool_slot_;                         // per pool: position in its bucket
+  uint64_t serial_;
+  uint64_t change_epoch_ = 0;
+  std::vector<world::PoolIndex> changes_;
+  std::vector<int64_t> logged_free_;  // per pool: free GPUs as last logged
 };
 
 }  // namespace polycloud::placement

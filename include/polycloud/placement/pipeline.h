@@ -99,6 +99,19 @@ class Filter {
   virtual bool per_provider() const { return false; }
 };
 
+// The range a scorer's raw measure can take, [lo, hi]: a raw value is
+// normalised against it, not against the other candidates, so a pool's score
+// does not depend on which other pools happen to have room (and the placer
+// can find the best pool without scoring every pool).
+struct ScoreRange {
+  int64_t lo = 0;
+  int64_t hi = 0;
+};
+
+// A normalised score runs from 0 (the worst end of the scorer's range) to
+// kFullScore (the best), in millionths.
+inline constexpr int64_t kFullScore = 1'000'000;
+
 class Scorer {
  public:
   virtual ~Scorer() = default;
@@ -107,8 +120,11 @@ class Scorer {
   virtual bool lower_is_better() const = 0;
   virtual int64_t weight() const = 0;
   // The raw measure for this pool (e.g. marginal cost in micro-dollars per
-  // reference GPU-hour); normalised across candidates by the placer.
+  // reference GPU-hour); normalised against Range() by the placer.
   virtual int64_t Raw(const Context& ctx, const Request& req, world::PoolIndex p) const = 0;
+  // Every value Raw() can take for `req` in this world (values outside are
+  // clamped to it).
+  virtual ScoreRange Range(const Context& ctx, const Request& req) const = 0;
 };
 
 // The built-in filters, cheap first.
@@ -122,14 +138,19 @@ std::unique_ptr<Filter> MakeReservationFilter();
 std::unique_ptr<Filter> MakeCapacityFilter();
 std::unique_ptr<Filter> MakePowerFilter();
 
-// The built-in scorers.
-std::unique_ptr<Scorer> MakeMarginalCostScorer();
-std::unique_ptr<Scorer> MakeSpeedScorer();
+// The built-in scorers, with their fixed ranges:
+//   marginal cost: 0 to the world's highest list price per reference GPU-hour;
+//   speed: the slowest to the fastest accelerator of the world's pools;
+//   provider diversity: 0 to the most replicas the service has at a provider;
+//   fragmentation (GPUs left free): 0 to the largest pool the world installs.
+std::unique_ptr<Scorer> MakeMarginalCostScorer(const world::World& world);
+std::unique_ptr<Scorer> MakeSpeedScorer(const world::World& world);
 std::unique_ptr<Scorer> MakeProviderDiversityScorer();
-std::unique_ptr<Scorer> MakeFragmentationScorer();
+std::unique_ptr<Scorer> MakeFragmentationScorer(const world::World& world);
 // Nodes the gang would span in the pool, ceil(gpus / gpus_per_node); lower is
-// better. Weighted above cost so that a job takes as few nodes as possible.
-std::unique_ptr<Scorer> MakeConsolidationScorer();
+// better, from the fewest (the largest nodes of the world) to the most.
+// Weighted above cost so that a job takes as few nodes as possible.
+std::unique_ptr<Scorer> MakeConsolidationScorer(const world::World& world);
 
 // Marginal price of one more GPU-hour in pool `p` without a ledger, before
 // speed: 0 for reserved (prepaid) capacity, a hundredth of the discounted price
@@ -148,8 +169,8 @@ struct CandidateVerdict {
   std::string reason;                 // filled for rejected pools
   bool via_preemption = false;        // passes only if lower-priority work is preempted
   std::array<int64_t, kMaxScorers> raw{};
-  std::array<int64_t, kMaxScorers> normalized{};
-  int64_t total = 0;
+  std::array<int64_t, kMaxScorers> normalized{};  // 0..kFullScore
+  int64_t total = 0;                              // Σ weight × normalized
 };
 
 struct Explanation {
@@ -183,20 +204,25 @@ struct PlacerOptions {
   bool consolidate = false;
 };
 
+class Ranking;
+
 class Placer {
  public:
   explicit Placer(const world::World& world, const PlacerOptions& options = {});
+  ~Placer();
 
   // Picks the best pool for `req` now, without binding. Considers preemption
   // only when ctx.preemption is set and no pool fits outright. When
   // `explanation` is non-null, every pool's verdict and scores are recorded.
   //
-  // Scores are normalised over the pools that fit outright when there are
-  // any, else over the pools that would fit by preemption. Without an
-  // explanation, only the pools in FleetState's free-capacity index with room
-  // for the gang are visited first; every candidate pool is visited only when
-  // none of those fits (to find the main obstacle, the best blocked pool and
-  // the preemption candidates).
+  // A pool's score is Σ weight × its scorers' raw measures normalised
+  // against their fixed ranges; the highest wins, the lowest pool index among
+  // equals, and a pool that fits outright beats one that needs preemption.
+  // Without an explanation the placer walks its ranking (ranking.h): classes
+  // of pools with equal cost and speed, best first, each giving its best-fit
+  // pool, until no class left can beat the best found; every candidate pool
+  // is visited only when none fits outright (to find the main obstacle, the
+  // best blocked pool and the preemption candidates).
   Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
 
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
@@ -220,10 +246,18 @@ class Placer {
   // The raw score of every scorer for `pool`.
   void Score(const Context& ctx, const Request& req, world::PoolIndex pool,
              std::array<int64_t, kMaxScorers>& raw) const;
-  // Adds `pool` to the survivors if it passes every filter outright.
-  void ConsiderOutright(const Context& ctx, const Request& req, world::PoolIndex pool);
-  // Chooses among the survivors (normalising their scores) and fills `d`.
+  // Chooses among the survivors and fills `d`.
   void Choose(const Context& ctx, const Request& req, Decision& d, Explanation* explanation);
+  // The scorers' ranges for `req` (into range_).
+  void SetRanges(const Context& ctx, const Request& req);
+  int64_t Normalised(size_t k, int64_t raw) const;
+  int64_t Total(const std::array<int64_t, kMaxScorers>& raw) const;
+  // The fast path: the best pool that fits outright, through the ranking.
+  // False when none does (or the ranking cannot be used).
+  bool PlaceRanked(const Context& ctx, const Request& req, Decision& d);
+  // Rebuilds the ranking when the fleet, the cost model or a commitment's
+  // state (which moves a pool's marginal cost) changed; then syncs it.
+  void PrepareRanking(const Context& ctx);
 
   const world::World& world_;
   std::vector<std::unique_ptr<Filter>> filters_;
@@ -240,6 +274,19 @@ class Placer {
   // (no virtual call per pool); kinds are private to pipeline.cc.
   std::vector<uint8_t> filter_kind_;
   std::vector<uint8_t> scorer_kind_;
+  std::array<ScoreRange, kMaxScorers> range_{};  // scratch: this decision's ranges
+  std::array<int64_t, kMaxScorers> weight_{};
+  std::array<bool, kMaxScorers> lower_better_{};
+  // The ranking and what it was built for. Contracts whose take-or-pay state
+  // moves the marginal cost of pools (pay-as-you-go pools under them), and
+  // whether each was projected short when the ranking was built.
+  std::unique_ptr<Ranking> ranking_;
+  bool rankable_ = true;  // false with a scorer the ranking does not know
+  const contracts::CommitmentLedger* ranked_ledger_ = nullptr;
+  contracts::CostModel ranked_model_ = contracts::CostModel::kContractAware;
+  std::vector<world::ContractIndex> volatile_contracts_;
+  std::vector<uint8_t> ranked_short_, short_scratch_;
+  std::vector<int64_t> static_score_;  // scratch for building
 };
 
 }  // namespace polycloud::placement
