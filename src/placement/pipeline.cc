@@ -608,25 +608,35 @@ void Placer::PrepareRanking(const Context& ctx) {
 bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   PrepareRanking(ctx);
   SetRanges(ctx, req);
-  // The most the terms other than the static score can add: a class's
-  // diversity and consolidation terms, and fragmentation at a perfect fit.
+  // The most the terms other than the static score can add: diversity,
+  // consolidation, and fragmentation at a perfect fit. Within a class only
+  // fragmentation differs, unless the diversity term differs by provider.
   int64_t beyond_static = 0;
+  bool fit_order = true;
   for (size_t k = 0; k < scorers_.size(); ++k) {
     const auto kind = static_cast<ScorerKind>(scorer_kind_[k]);
     if (kind != ScorerKind::kCost && kind != ScorerKind::kSpeed) {
       beyond_static += weight_[k] * kFullScore;
     }
+    if (kind == ScorerKind::kDiversity && range_[k].hi > range_[k].lo) fit_order = false;
   }
   // One cursor per allowed accelerator, each at its next class with room.
   struct Cursor {
     world::AcceleratorIndex accelerator;
     int32_t at;
+    int64_t score;  // of class `at`, or the lowest when past the end
   };
   std::array<Cursor, 64> cursors;
   size_t n = 0;
   const Ranking& r = *ranking_;
+  auto seek = [&](Cursor& c, int32_t from) {
+    c.at = r.Next(c.accelerator, from, req.gpus);
+    c.score = c.at < r.end(c.accelerator) ? r.cls(c.at).score : std::numeric_limits<int64_t>::min();
+  };
   auto add = [&](world::AcceleratorIndex a) {
-    if (n < cursors.size()) cursors[n++] = Cursor{a, r.Next(a, r.begin(a), req.gpus)};
+    if (n == cursors.size()) return;
+    cursors[n] = Cursor{a, 0, 0};
+    seek(cursors[n++], r.begin(a));
   };
   if (req.accelerators == nullptr || req.accelerators->empty()) {
     for (size_t a = 0; a < world_.accelerators.size(); ++a)
@@ -634,19 +644,17 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   } else {
     for (world::AcceleratorIndex a : *req.accelerators) add(a);
   }
-  if (n == cursors.size()) return false;  // more types than cursors: the full scan decides
+  if (n == 0 || n == cursors.size()) return false;  // the full scan decides
   world::PoolIndex best = world::kNone;
   int64_t best_total = 0;
   std::array<int64_t, kMaxScorers> raw{};
   while (true) {
     // The class with the highest static score among the cursors.
-    Cursor* next = nullptr;
-    for (size_t i = 0; i < n; ++i) {
-      Cursor& c = cursors[i];
-      if (c.at >= r.end(c.accelerator)) continue;
-      if (next == nullptr || r.cls(c.at).score > r.cls(next->at).score) next = &c;
+    Cursor* next = &cursors[0];
+    for (size_t i = 1; i < n; ++i) {
+      if (cursors[i].score > next->score) next = &cursors[i];
     }
-    if (next == nullptr) break;
+    if (next->at >= r.end(next->accelerator)) break;
     const Ranking::Class& cls = r.cls(next->at);
     if (best != world::kNone && cls.score + beyond_static < best_total) break;
     // The class's pools from the best fit up; later ones score no higher.
@@ -660,14 +668,14 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
       if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
       Score(ctx, req, it->pool, raw);
       const int64_t total = Total(raw);
-      if (total < class_best) break;
+      if (fit_order && total < class_best) break;
       class_best = total;
       if (best == world::kNone || total > best_total || (total == best_total && it->pool < best)) {
         best = it->pool;
         best_total = total;
       }
     }
-    next->at = r.Next(next->accelerator, next->at + 1, req.gpus);
+    seek(*next, next->at + 1);
   }
   if (best == world::kNone) return false;
   d.pool = best;

@@ -15,7 +15,7 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
   std::iota(order.begin(), order.end(), 0);
   auto key = [&](world::PoolIndex p) {
     const PoolInfo& i = fleet.info(p);
-    return std::make_tuple(i.accelerator, -static_score[p], i.provider, i.gpus_per_node);
+    return std::make_tuple(i.accelerator, -static_score[p], i.gpus_per_node);
   };
   std::sort(order.begin(), order.end(), [&](world::PoolIndex a, world::PoolIndex b) {
     const auto ka = key(a), kb = key(b);
@@ -31,7 +31,6 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
       Class& c = classes_.emplace_back();
       c.score = static_score[p];
       c.accelerator = fleet.info(p).accelerator;
-      c.provider = fleet.info(p).provider;
       c.gpus_per_node = fleet.info(p).gpus_per_node;
     }
     const auto c = static_cast<int32_t>(classes_.size() - 1);

@@ -2,11 +2,12 @@
 // touches a handful of pools instead of every pool with room.
 //
 // Pools are grouped into classes of equal static score (the part of a pool's
-// score that does not change with its free GPUs: cost and speed), accelerator,
-// provider and node size. Within a class every term of the score but
-// fragmentation is equal, so the best pool of a class for a gang is the one
-// with the fewest free GPUs that still holds it: members are kept sorted by
-// (free GPUs, pool). Each accelerator's classes are ordered by static score,
+// score that does not change with its free GPUs: cost and speed), accelerator
+// and node size. Within a class every term of a job's score but fragmentation
+// is equal, so the best pool of a class for a gang is the one with the fewest
+// free GPUs that still holds it: members are kept sorted by (free GPUs, pool).
+// (A service replica's diversity term differs by provider, so for a replica
+// the placer reads a whole class.) Each accelerator's classes are ordered by static score,
 // best first, under a max-tree of their largest free pool, so "the next class
 // that has a pool with room for g GPUs" is a walk down a tree of a few levels.
 //
@@ -38,7 +39,6 @@ class Ranking {
   struct Class {
     int64_t score = 0;  // the static score its pools share
     world::AcceleratorIndex accelerator = world::kNone;
-    world::ProviderIndex provider = world::kNone;
     int32_t gpus_per_node = 0;
     std::vector<Member> members;  // ascending
   };
