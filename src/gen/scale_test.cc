@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <set>
+#include <string>
 
 #include "polycloud/base/rng.h"
 #include "polycloud/placement/pipeline.h"
@@ -122,28 +125,66 @@ class ThirdOfPoolsOracle final : public placement::PreemptionOracle {
   const placement::FleetState& fleet_;
 };
 
-// The placer's fast path (free-capacity index, inline filters) decides as the
-// explained full scan over every pool does, over a generated fleet in many
-// states of fill, with preemption, reservations, outages and power limits.
-TEST(PlacerAtScaleTest, FastPathDecidesAsTheFullScan) {
+// The placer's fast path (the ranking of pool classes, inline filters)
+// decides as the explained full scan over every pool does, over a generated
+// fleet in many states of fill, with preemption, reservations, outages and
+// power limits; with consolidation; and with a commitment ledger whose
+// take-or-pay state moves pay-as-you-go pools' marginal cost.
+struct FastPathCase {
+  bool consolidate;
+  bool ledger;
+};
+
+class PlacerAtScaleTest : public ::testing::TestWithParam<FastPathCase> {};
+
+TEST_P(PlacerAtScaleTest, FastPathDecidesAsTheFullScan) {
   ScaleOptions o = Small();
   o.jobs = 2'000;
   auto s = GenerateScenario(o);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  const world::World& w = s->world;
+  world::World w = s->world;
   const Time now = w.start + Duration::Days(10);
+  world::ContractIndex tracked = world::kNone;
+  if (GetParam().ledger) {
+    // Put every on-demand pool of a provider under its contract, made
+    // take-or-pay for what a quarter of those pools would spend over the
+    // term, and take its reserved pools out of it: as the rounds fill the
+    // fleet the commitment goes from projected short to on track.
+    auto under = std::find_if(w.pools.begin(), w.pools.end(),
+                              [](const world::Pool& p) { return p.contract != world::kNone; });
+    ASSERT_NE(under, w.pools.end());
+    tracked = under->contract;
+    world::Contract& c = w.contracts[tracked];
+    const world::ProviderIndex provider = under->provider;
+    int64_t micros_per_hour = 0;
+    for (world::Pool& p : w.pools) {
+      if (p.contract == tracked) p.contract = world::kNone;
+      if (p.provider == provider && p.pricing == world::PricingKind::kOnDemand) {
+        p.contract = tracked;
+        micros_per_hour += p.gpus.At(now) * p.price_per_gpu_hour.micros();
+      }
+    }
+    c.take_or_pay = true;
+    c.discount_milli = 0;
+    c.minimums.clear();
+    c.committed_spend =
+        Money::FromMicros(micros_per_hour / 4 * ((c.end - c.start).seconds() / 3600));
+  }
+  contracts::CommitmentLedger ledger(w, now);
   placement::FleetState fleet(w, now);
+  if (GetParam().ledger) fleet.AttachLedger(&ledger, now);
   for (size_t p = 0; p < w.pools.size(); ++p) {
     fleet.SetInstalled(static_cast<world::PoolIndex>(p), w.pools[p].gpus.At(now), now);
   }
   fleet.AddOutage(3, 1, now);
   contracts::ExclusivityRules rules(w);
-  placement::Placer placer(w);
+  placement::Placer placer(w, placement::PlacerOptions{GetParam().consolidate});
   ThirdOfPoolsOracle oracle(fleet);
   std::vector<int32_t> reserved(w.pools.size(), placement::kNoReservation);
   std::vector<int32_t> per_provider(w.providers.size(), 0);
   Rng rng(7);
   int placed = 0, blocked = 0, preempting = 0;
+  std::array<int, 2> short_seen{};
   for (int round = 0; round < 3000; ++round) {
     // Fill the fleet a little more each round, and now and then free a pool.
     const auto p = static_cast<world::PoolIndex>(rng.Below(w.pools.size()));
@@ -165,6 +206,11 @@ TEST(PlacerAtScaleTest, FastPathDecidesAsTheFullScan) {
       req.min_providers = 2;
     }
     placement::Context ctx{w, fleet, rules, now, round % 2 ? &oracle : nullptr, &reserved};
+    if (GetParam().ledger) {
+      ctx.ledger = &ledger;
+      ctx.cost_model = round % 11 == 0 ? contracts::CostModel::kCheapestPrice
+                                       : contracts::CostModel::kContractAware;
+    }
     placement::Explanation e;
     const placement::Decision fast = placer.Place(ctx, req, nullptr);
     const placement::Decision full = placer.Place(ctx, req, &e);
@@ -183,12 +229,28 @@ TEST(PlacerAtScaleTest, FastPathDecidesAsTheFullScan) {
     placed += fast.pool != world::kNone;
     blocked += fast.pool == world::kNone;
     preempting += fast.needs_preemption;
+    if (GetParam().ledger) {
+      ++short_seen[ledger.ProjectedShortfall(tracked, now) > Money() ? 1 : 0];
+    }
   }
   // The rounds covered every outcome.
   EXPECT_GT(placed, 100);
   EXPECT_GT(blocked, 100);
   EXPECT_GT(preempting, 0);
+  if (GetParam().ledger) {
+    EXPECT_GT(short_seen[0], 10) << "the commitment was never on track";
+    EXPECT_GT(short_seen[1], 10) << "the commitment was never short";
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Placer, PlacerAtScaleTest,
+                         ::testing::Values(FastPathCase{false, false}, FastPathCase{true, false},
+                                           FastPathCase{false, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.consolidate ? "Consolidate"
+                                              : info.param.ledger    ? "Ledger"
+                                                                     : "Default");
+                         });
 
 TEST(ScaleGeneratorTest, RejectsOptionsThatCannotHoldTheFleet) {
   ScaleOptions o = Small();
