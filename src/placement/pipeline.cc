@@ -384,7 +384,6 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   scorers_.push_back(MakeProviderDiversityScorer());
   scorers_.push_back(MakeFragmentationScorer(world));
   if (options.consolidate) scorers_.push_back(MakeConsolidationScorer(world));
-  obstacle_counts_.assign(filters_.size(), 0);
   for (const auto& f : filters_) {
     per_provider_filter_.push_back(f->per_provider() ? 1 : 0);
     filter_kind_.push_back(static_cast<uint8_t>(KindOf(*f)));
@@ -410,6 +409,10 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
     if (payg) volatile_contracts_.push_back(static_cast<world::ContractIndex>(c));
   }
   ranking_ = std::make_unique<Ranking>();
+  provider_pool_.assign(world.providers.size(), world::kNone);
+  for (size_t p = world.pools.size(); p-- > 0;) {
+    provider_pool_[world.pools[p].provider] = static_cast<world::PoolIndex>(p);
+  }
 }
 
 Placer::~Placer() = default;
@@ -541,9 +544,8 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     via_preemption = gpus_ok && power_ok;
   }
   if (f >= 0 && !via_preemption) {
-    ++obstacle_counts_[f];
-    if (failed.resource) {
-      const int64_t free = ctx.fleet.pool(pool).free();
+    const int64_t free = ctx.fleet.pool(pool).free();
+    if (failed.resource && free > 0 && req.find_best_blocked) {
       if (best_blocked_ == world::kNone || free > ctx.fleet.pool(best_blocked_).free() ||
           (free == ctx.fleet.pool(best_blocked_).free() && pool < best_blocked_)) {
         best_blocked_ = pool;
@@ -605,59 +607,88 @@ void Placer::PrepareRanking(const Context& ctx) {
   ranked_short_ = short_scratch_;
 }
 
+bool Placer::ProviderAllowed(const Context& ctx, const Request& req, world::ProviderIndex p) {
+  if (provider_pool_[p] == world::kNone) return false;
+  const size_t providers = world_.providers.size();
+  for (size_t f = 0; f < filters_.size(); ++f) {
+    if (!per_provider_filter_[f]) continue;
+    const size_t slot = f * providers + p;
+    if (!provider_memo_set_[slot]) {
+      provider_memo_[slot] = filters_[f]->Check(ctx, req, provider_pool_[p]);
+      provider_memo_set_[slot] = 1;
+    }
+    if (!provider_memo_[slot].pass) return false;
+  }
+  return true;
+}
+
 bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   PrepareRanking(ctx);
   SetRanges(ctx, req);
-  // The most the terms other than the static score can add: diversity,
-  // consolidation, and fragmentation at a perfect fit. Within a class only
-  // fragmentation differs, unless the diversity term differs by provider.
-  int64_t beyond_static = 0;
-  bool fit_order = true;
+  const Ranking& r = *ranking_;
+  // A service replica's diversity term differs by provider: then each
+  // provider's classes are walked apart (a cursor per accelerator and
+  // provider), with the term in the cursor's priority. `rest` is the most the
+  // other terms beyond the static score can add: consolidation, diversity
+  // when it is the same everywhere, fragmentation at a perfect fit.
+  int diversity = -1;
+  int64_t rest = 0;
   for (size_t k = 0; k < scorers_.size(); ++k) {
     const auto kind = static_cast<ScorerKind>(scorer_kind_[k]);
-    if (kind != ScorerKind::kCost && kind != ScorerKind::kSpeed) {
-      beyond_static += weight_[k] * kFullScore;
+    if (kind == ScorerKind::kCost || kind == ScorerKind::kSpeed) continue;
+    if (kind == ScorerKind::kDiversity && range_[k].hi > range_[k].lo) {
+      diversity = static_cast<int>(k);
+    } else {
+      rest += weight_[k] * kFullScore;
     }
-    if (kind == ScorerKind::kDiversity && range_[k].hi > range_[k].lo) fit_order = false;
   }
-  // One cursor per allowed accelerator, each at its next class with room.
-  struct Cursor {
-    world::AcceleratorIndex accelerator;
-    int32_t at;
-    int64_t score;  // of class `at`, or the lowest when past the end
+  auto seek = [&](RankCursor& c, int32_t from) {
+    c.at = c.provider == world::kNone ? r.Next(c.accelerator, from, req.gpus)
+                                      : r.NextOf(c.accelerator, c.provider, from, req.gpus);
+    c.priority = c.at < r.end(c.accelerator) ? r.cls(c.at).score + c.extra
+                                             : std::numeric_limits<int64_t>::min();
   };
-  std::array<Cursor, 64> cursors;
-  size_t n = 0;
-  const Ranking& r = *ranking_;
-  auto seek = [&](Cursor& c, int32_t from) {
-    c.at = r.Next(c.accelerator, from, req.gpus);
-    c.score = c.at < r.end(c.accelerator) ? r.cls(c.at).score : std::numeric_limits<int64_t>::min();
-  };
+  cursors_.clear();
   auto add = [&](world::AcceleratorIndex a) {
-    if (n == cursors.size()) return;
-    cursors[n] = Cursor{a, 0, 0};
-    seek(cursors[n++], r.begin(a));
+    if (diversity < 0) {
+      cursors_.push_back(RankCursor{a, world::kNone, 0, 0, 0});
+      seek(cursors_.back(), r.begin(a));
+      return;
+    }
+    for (size_t p = 0; p < world_.providers.size(); ++p) {
+      const auto provider = static_cast<world::ProviderIndex>(p);
+      if (!ProviderAllowed(ctx, req, provider)) continue;
+      const int64_t extra =
+          weight_[diversity] * Normalised(diversity, (*req.replicas_per_provider)[p]);
+      cursors_.push_back(RankCursor{a, provider, 0, 0, extra});
+      seek(cursors_.back(), r.begin(a));
+    }
   };
   if (req.accelerators == nullptr || req.accelerators->empty()) {
-    for (size_t a = 0; a < world_.accelerators.size(); ++a)
+    for (size_t a = 0; a < world_.accelerators.size(); ++a) {
       add(static_cast<world::AcceleratorIndex>(a));
+    }
   } else {
     for (world::AcceleratorIndex a : *req.accelerators) add(a);
   }
-  if (n == 0 || n == cursors.size()) return false;  // the full scan decides
+  if (cursors_.empty()) return false;
   world::PoolIndex best = world::kNone;
   int64_t best_total = 0;
   std::array<int64_t, kMaxScorers> raw{};
   while (true) {
-    // The class with the highest static score among the cursors.
-    Cursor* next = &cursors[0];
-    for (size_t i = 1; i < n; ++i) {
-      if (cursors[i].score > next->score) next = &cursors[i];
+    // The class with the highest priority among the cursors.
+    RankCursor* next = &cursors_[0];
+    for (RankCursor& c : cursors_) {
+      if (c.priority > next->priority) next = &c;
     }
     if (next->at >= r.end(next->accelerator)) break;
-    const Ranking::Class& cls = r.cls(next->at);
-    if (best != world::kNone && cls.score + beyond_static < best_total) break;
+    if (best != world::kNone && next->priority + rest < best_total) break;
     // The class's pools from the best fit up; later ones score no higher.
+    const Ranking::Class& cls = r.cls(next->at);
+    if (cls.max_gang < req.gpus || !ProviderAllowed(ctx, req, cls.provider)) {
+      seek(*next, next->at + 1);
+      continue;
+    }
     const int64_t node = cls.gpus_per_node;
     const int64_t need = req.gpus <= node ? req.gpus : (req.gpus + node - 1) / node * node;
     auto it = std::lower_bound(cls.members.begin(), cls.members.end(),
@@ -668,7 +699,7 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
       if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
       Score(ctx, req, it->pool, raw);
       const int64_t total = Total(raw);
-      if (fit_order && total < class_best) break;
+      if (total < class_best) break;
       class_best = total;
       if (best == world::kNone || total > best_total || (total == best_total && it->pool < best)) {
         best = it->pool;
@@ -685,16 +716,78 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   return true;
 }
 
+bool Placer::OnlyShort(const Context& ctx, const Request& req, world::PoolIndex pool) {
+  Verdict failed;
+  return FirstFailingFilter(ctx, req, pool, &failed) < 0 || failed.resource;
+}
+
+void Placer::PlaceBlocked(const Context& ctx, const Request& req, Decision& d) {
+  // Nothing fits outright (PlaceRanked read every pool with room). Pools
+  // where preempting lower-priority work would free enough: only the
+  // oracle's candidates can be.
+  const bool any_type = req.accelerators == nullptr || req.accelerators->empty();
+  auto allowed = [&](world::PoolIndex p) {
+    return any_type || std::find(req.accelerators->begin(), req.accelerators->end(),
+                                 ctx.fleet.info(p).accelerator) != req.accelerators->end();
+  };
+  if (ctx.preemption != nullptr) {
+    SetRanges(ctx, req);
+    for (world::PoolIndex p : *ctx.preemption->CandidatePools()) {
+      if (allowed(p)) Consider(ctx, req, p, /*allow_preempt=*/true, nullptr);
+    }
+    std::erase_if(survivors_, [](const Survivor& s) { return !s.via_preemption; });
+    if (!survivors_.empty()) {
+      Choose(ctx, req, d, nullptr);
+      return;
+    }
+  }
+  // The best blocked pool: the most free GPUs among the pools that fail only
+  // for lack of GPUs or power, the lowest index among equals.
+  if (!req.find_best_blocked) return;
+  world::PoolIndex best = world::kNone;
+  int64_t best_free = 0;
+  ranges_.clear();
+  if (any_type) {
+    for (size_t a = 0; a < world_.accelerators.size(); ++a) {
+      const auto type = static_cast<world::AcceleratorIndex>(a);
+      ranges_.push_back({ranking_->begin(type), ranking_->end(type)});
+    }
+  } else {
+    for (world::AcceleratorIndex a : *req.accelerators) {
+      ranges_.push_back({ranking_->begin(a), ranking_->end(a)});
+    }
+  }
+  auto admit = [&](const Ranking::Class& c) {
+    return c.max_gang >= req.gpus && ProviderAllowed(ctx, req, c.provider);
+  };
+  ranking_->ByFreeDescending(ranges_, admit, [&](const Ranking::Member& m) {
+    if (m.free <= 0 || (best != world::kNone && m.free < best_free)) return false;
+    if ((best == world::kNone || m.pool < best) && OnlyShort(ctx, req, m.pool)) {
+      best = m.pool;
+      best_free = m.free;
+    }
+    return true;
+  });
+  d.best_blocked = best;
+}
+
 Decision Placer::Place(const Context& ctx, const Request& req, Explanation* explanation) {
   survivors_.clear();
   best_blocked_ = world::kNone;
-  std::fill(obstacle_counts_.begin(), obstacle_counts_.end(), 0);
   std::fill(provider_memo_set_.begin(), provider_memo_set_.end(), 0);
   const bool allow_preempt = ctx.preemption != nullptr;
   const bool any_type = req.accelerators == nullptr || req.accelerators->empty();
   Decision d;
   if (explanation == nullptr) {
-    if (rankable_ && PlaceRanked(ctx, req, d)) return d;
+    if (rankable_) {
+      if (PlaceRanked(ctx, req, d)) return d;
+      // Nothing fits outright: the full scan below only when the oracle
+      // cannot say which pools hold preemptible work.
+      if (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr) {
+        PlaceBlocked(ctx, req, d);
+        return d;
+      }
+    }
   } else {
     explanation->at = ctx.now;
     explanation->gpus = req.gpus;
@@ -737,13 +830,6 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
     }
   }
   if (survivors_.empty()) {
-    int best = -1;
-    for (size_t f = 0; f < obstacle_counts_.size(); ++f) {
-      if (obstacle_counts_[f] > 0 && (best < 0 || obstacle_counts_[f] > obstacle_counts_[best])) {
-        best = static_cast<int>(f);
-      }
-    }
-    d.main_obstacle = best >= 0 ? filters_[best]->name() : "no pools";
     d.best_blocked = best_blocked_;
     if (explanation != nullptr) explanation->chosen = world::kNone;
     return d;

@@ -15,7 +15,7 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
   std::iota(order.begin(), order.end(), 0);
   auto key = [&](world::PoolIndex p) {
     const PoolInfo& i = fleet.info(p);
-    return std::make_tuple(i.accelerator, -static_score[p], i.gpus_per_node);
+    return std::make_tuple(i.accelerator, -static_score[p], i.provider, i.gpus_per_node);
   };
   std::sort(order.begin(), order.end(), [&](world::PoolIndex a, world::PoolIndex b) {
     const auto ka = key(a), kb = key(b);
@@ -31,12 +31,14 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
       Class& c = classes_.emplace_back();
       c.score = static_score[p];
       c.accelerator = fleet.info(p).accelerator;
+      c.provider = fleet.info(p).provider;
       c.gpus_per_node = fleet.info(p).gpus_per_node;
     }
     const auto c = static_cast<int32_t>(classes_.size() - 1);
     class_of_[p] = c;
     free_[p] = fleet.pool(p).free();
     classes_[c].members.push_back(Member{free_[p], p});
+    classes_[c].max_gang = std::max(classes_[c].max_gang, fleet.pool(p).max_gang);
   }
   // Classes are in accelerator order: first_[a] is the first of type a or later.
   for (size_t a = 0, c = 0; a <= w.accelerators.size(); ++a) {
@@ -46,11 +48,17 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
   leaves_ = 1;
   while (leaves_ < static_cast<int32_t>(classes_.size())) leaves_ *= 2;
   tree_.assign(2 * static_cast<size_t>(leaves_), -1);
+  provider_tree_.assign(w.providers.size(), tree_);
   for (size_t c = 0; c < classes_.size(); ++c) {
     std::sort(classes_[c].members.begin(), classes_[c].members.end());
     tree_[leaves_ + c] = classes_[c].members.back().free;
+    provider_tree_[classes_[c].provider][leaves_ + c] = tree_[leaves_ + c];
   }
-  for (int32_t n = leaves_ - 1; n >= 1; --n) tree_[n] = std::max(tree_[2 * n], tree_[2 * n + 1]);
+  auto fill = [&](std::vector<int64_t>& t) {
+    for (int32_t n = leaves_ - 1; n >= 1; --n) t[n] = std::max(t[2 * n], t[2 * n + 1]);
+  };
+  fill(tree_);
+  for (auto& t : provider_tree_) fill(t);
   serial_ = fleet.serial();
   epoch_ = fleet.change_epoch();
   read_ = fleet.changes().size();
@@ -92,22 +100,26 @@ void Ranking::SetFree(world::PoolIndex p, int64_t free) {
 }
 
 void Ranking::SetLeaf(int32_t c, int64_t value) {
-  int32_t n = leaves_ + c;
-  tree_[n] = value;
-  for (n /= 2; n >= 1; n /= 2) {
-    const int64_t v = std::max(tree_[2 * n], tree_[2 * n + 1]);
-    if (tree_[n] == v) break;
-    tree_[n] = v;
-  }
+  auto set = [&](std::vector<int64_t>& t) {
+    int32_t n = leaves_ + c;
+    t[n] = value;
+    for (n /= 2; n >= 1; n /= 2) {
+      const int64_t v = std::max(t[2 * n], t[2 * n + 1]);
+      if (t[n] == v) break;
+      t[n] = v;
+    }
+  };
+  set(tree_);
+  set(provider_tree_[classes_[c].provider]);
 }
 
-int32_t Ranking::Next(world::AcceleratorIndex a, int32_t from, int64_t gpus) const {
-  const int32_t last = end(a);
+int32_t Ranking::NextIn(const std::vector<int64_t>& tree, int32_t last, int32_t from,
+                        int64_t gpus) const {
   if (from >= last) return last;
   int32_t n = leaves_ + from;
   while (true) {
-    if (tree_[n] >= gpus) {
-      while (n < leaves_) n = tree_[2 * n] >= gpus ? 2 * n : 2 * n + 1;
+    if (tree[n] >= gpus) {
+      while (n < leaves_) n = tree[2 * n] >= gpus ? 2 * n : 2 * n + 1;
       return std::min(n - leaves_, last);
     }
     // Up while a right child, then to the next subtree on the right.

@@ -127,6 +127,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       pool_allocs_(world.pools.size()),
       pool_preemptible_gpus_(world.pools.size(), 0),
       pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()),
+      preemptible_slot_(world.pools.size(), -1),
       reserved_(world.pools.size(), placement::kNoReservation),
       previous_reserved_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
@@ -221,6 +222,7 @@ placement::Request Scheduler::JobRequest(JobIndex j) const {
   r.gpus = job.gpus;
   r.accelerators = &job.accelerators;
   r.priority = job.priority;
+  r.find_best_blocked = options_.policy == Policy::kPriority;  // the only policy that holds
   return r;
 }
 
@@ -236,6 +238,7 @@ placement::Request Scheduler::ReplicaRequest(ServiceIndex s) const {
   r.priority = svc.priority;
   r.replicas_per_provider = &services_[s].per_provider;
   r.min_providers = svc.min_providers;
+  r.find_best_blocked = false;  // a replica that does not fit holds nothing
   return r;
 }
 
@@ -310,6 +313,10 @@ int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
   return sum;
 }
 
+const std::vector<world::PoolIndex>* Scheduler::CandidatePools() const {
+  return placing_remaining_ >= 0 ? nullptr : &preemptible_pools_;
+}
+
 int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool, int64_t gpus,
                                  int64_t gang, int32_t priority, bool preemptible, Time now) {
   int32_t id;
@@ -334,6 +341,10 @@ int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool,
   a.slot = static_cast<int32_t>(pool_allocs_[pool].size());
   pool_allocs_[pool].push_back(id);
   if (preemptible) {
+    if (pool_preemptible_gpus_[pool] == 0 && gpus > 0) {
+      preemptible_slot_[pool] = static_cast<int32_t>(preemptible_pools_.size());
+      preemptible_pools_.push_back(pool);
+    }
     pool_preemptible_gpus_[pool] += gpus;
     pool_preemptible_max_priority_[pool] = std::max(pool_preemptible_max_priority_[pool], priority);
     ++generation_;  // new preemptible work is something a blocked job might preempt
@@ -354,7 +365,12 @@ void Scheduler::FreeAllocation(int32_t id, Time now) {
   list.pop_back();
   if (a.preemptible) {
     pool_preemptible_gpus_[a.pool] -= a.gpus;
-    if (pool_preemptible_gpus_[a.pool] == 0) {
+    if (pool_preemptible_gpus_[a.pool] == 0 && preemptible_slot_[a.pool] >= 0) {
+      const world::PoolIndex moved = preemptible_pools_.back();
+      preemptible_pools_[preemptible_slot_[a.pool]] = moved;
+      preemptible_slot_[moved] = preemptible_slot_[a.pool];
+      preemptible_pools_.pop_back();
+      preemptible_slot_[a.pool] = -1;
       pool_preemptible_max_priority_[a.pool] = std::numeric_limits<int32_t>::min();
     }
   }

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "polycloud/contracts/exclusivity.h"
@@ -44,6 +45,9 @@ struct Request {
   // providers it must be present at.
   const std::vector<int32_t>* replicas_per_provider = nullptr;
   int32_t min_providers = 1;
+  // When nowhere, find the best blocked pool (Decision::best_blocked), where
+  // the caller would hold capacity for the request.
+  bool find_best_blocked = true;
 };
 
 // Tells the placer how much of a pool could be freed by preempting work of
@@ -53,6 +57,9 @@ class PreemptionOracle {
   virtual ~PreemptionOracle() = default;
   // GPUs held in pool `p` by preemptible work with priority < `priority`.
   virtual int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const = 0;
+  // Every pool where ReclaimableGpus may be above zero (in any order), or
+  // null when any pool may be: the placer then asks every pool.
+  virtual const std::vector<world::PoolIndex>* CandidatePools() const { return nullptr; }
 };
 
 inline constexpr int32_t kNoReservation = std::numeric_limits<int32_t>::min();
@@ -189,10 +196,9 @@ struct Decision {
   int64_t alloc_gpus = 0;
   bool needs_preemption = false;  // the caller must free GPUs in `pool` first
   int64_t total_score = 0;
-  // When nowhere: the filter that rejected the most candidates (for the log),
-  // and the pool that failed only for lack of GPUs or power and has the most
-  // free GPUs — where the request would wait best (kNone if none).
-  const char* main_obstacle = nullptr;
+  // When nowhere and asked for: the pool that failed only for lack of GPUs
+  // or power and has the most free GPUs, at least one (the lowest index
+  // among equals) — where the request would wait best (kNone if none).
   world::PoolIndex best_blocked = world::kNone;
 };
 
@@ -220,9 +226,9 @@ class Placer {
   // equals, and a pool that fits outright beats one that needs preemption.
   // Without an explanation the placer walks its ranking (ranking.h): classes
   // of pools with equal cost and speed, best first, each giving its best-fit
-  // pool, until no class left can beat the best found; every candidate pool
-  // is visited only when none fits outright (to find the main obstacle, the
-  // best blocked pool and the preemption candidates).
+  // pool, until no class left can beat the best found. When none fits
+  // outright it asks only the oracle's candidate pools about preemption, and
+  // finds the best blocked pool through the ranking, most free GPUs first.
   Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
 
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
@@ -255,6 +261,14 @@ class Placer {
   // The fast path: the best pool that fits outright, through the ranking.
   // False when none does (or the ranking cannot be used).
   bool PlaceRanked(const Context& ctx, const Request& req, Decision& d);
+  // Whether the per-provider filters (exclusivity, spread) let `req` use
+  // provider `p` (memoised for the decision).
+  bool ProviderAllowed(const Context& ctx, const Request& req, world::ProviderIndex p);
+  // Without an explanation, when nothing fits outright: a pool by
+  // preemption, else the best blocked pool.
+  void PlaceBlocked(const Context& ctx, const Request& req, Decision& d);
+  // True when `pool` fails no filter but capacity and power.
+  bool OnlyShort(const Context& ctx, const Request& req, world::PoolIndex pool);
   // Rebuilds the ranking when the fleet, the cost model or a commitment's
   // state (which moves a pool's marginal cost) changed; then syncs it.
   void PrepareRanking(const Context& ctx);
@@ -263,7 +277,6 @@ class Placer {
   std::vector<std::unique_ptr<Filter>> filters_;
   std::vector<std::unique_ptr<Scorer>> scorers_;
   std::vector<Survivor> survivors_;               // scratch, reused across decisions
-  std::vector<int32_t> obstacle_counts_;          // scratch: rejections per filter
   world::PoolIndex best_blocked_ = world::kNone;  // scratch
   // Per-provider verdicts of the per_provider() filters, for one decision:
   // [filter * providers + provider], valid where provider_memo_set_ is 1.
@@ -286,7 +299,19 @@ class Placer {
   contracts::CostModel ranked_model_ = contracts::CostModel::kContractAware;
   std::vector<world::ContractIndex> volatile_contracts_;
   std::vector<uint8_t> ranked_short_, short_scratch_;
-  std::vector<int64_t> static_score_;  // scratch for building
+  std::vector<int64_t> static_score_;            // scratch for building
+  std::vector<world::PoolIndex> provider_pool_;  // a pool of each provider (kNone: none)
+  // The fast path's cursors: one per allowed accelerator (and provider, for a
+  // service replica), each at its next class with room.
+  struct RankCursor {
+    world::AcceleratorIndex accelerator;
+    world::ProviderIndex provider;  // kNone: every provider
+    int32_t at;
+    int64_t priority;  // class `at`'s static score + `extra`; the lowest past the end
+    int64_t extra;     // the provider's diversity term
+  };
+  std::vector<RankCursor> cursors_;
+  std::vector<std::pair<int32_t, int32_t>> ranges_;  // scratch: classes of the allowed types
 };
 
 }  // namespace polycloud::placement

@@ -267,6 +267,9 @@ class Scheduler final : public placement::PreemptionOracle {
   int64_t reoptimized_starts() const { return reoptimized_starts_; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
+  // The pools holding preemptible work; null under SRTF (any job may then be
+  // preempted by a shorter one).
+  const std::vector<world::PoolIndex>* CandidatePools() const override;
 
  private:
   struct Allocation {
@@ -376,6 +379,8 @@ class Scheduler final : public placement::PreemptionOracle {
   std::vector<std::vector<int32_t>> pool_allocs_;
   std::vector<int64_t> pool_preemptible_gpus_;
   std::vector<int32_t> pool_preemptible_max_priority_;  // an upper bound
+  std::vector<world::PoolIndex> preemptible_pools_;     // pools with preemptible GPUs
+  std::vector<int32_t> preemptible_slot_;               // per pool: its place there, or -1
   std::set<QueueKey> queue_;
   // Generation of "something may now fit that did not": bumped whenever
   // capacity is freed or added, so a blocked job is not retried in vain.
