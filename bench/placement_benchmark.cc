@@ -1,13 +1,18 @@
 // Placement decisions per second on the shipped example's fleet, with and
-// without explanations, and a whole simulation of the example.
+// without explanations, a whole simulation of the example, and the
+// simulator's event queue alone.
 //   build/release/bench/placement_benchmark
+//   build/release/bench/placement_benchmark --benchmark_filter=EventQueue
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/base/rng.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/placement/pipeline.h"
+#include "polycloud/sim/event_queue.h"
 #include "polycloud/sim/simulator.h"
 
 namespace polycloud {
@@ -71,6 +76,34 @@ void BM_SimulateExample(benchmark::State& state) {
       static_cast<double>(w.jobs.size() * state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SimulateExample)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The event queue under the hold model of bench/scale_benchmark.cc's event
+// core row: `pending` events spread over 30 days, then each iteration pops
+// the earliest and pushes one 1 s to 1 day after it (the gaps drawn in
+// advance, so the generator is not timed).
+void BM_EventQueueHold(benchmark::State& state) {
+  const int64_t pending = state.range(0);
+  Rng rng(3);
+  sim::EventQueue q;
+  q.reserve(static_cast<size_t>(pending) + 1);
+  for (int64_t i = 0; i < pending; ++i) {
+    q.Push(Time::FromUnixSeconds(static_cast<int64_t>(rng.Below(uint64_t{86'400} * 30))),
+           static_cast<uint64_t>(i));
+  }
+  std::vector<Duration> gaps;
+  gaps.reserve(1 << 16);
+  for (int i = 0; i < (1 << 16); ++i) {
+    gaps.push_back(Duration::Seconds(1 + static_cast<int64_t>(rng.Below(86'400))));
+  }
+  size_t k = 0;
+  for (auto _ : state) {
+    const sim::EventQueue::Entry e = q.top();
+    q.Pop();
+    q.Push(e.at + gaps[k++ & (gaps.size() - 1)], e.payload);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EventQueueHold)->Arg(1'000)->Arg(1'000'000)->ArgName("pending");
 
 }  // namespace
 }  // namespace polycloud

@@ -419,8 +419,10 @@ int Main(int argc, char** argv) {
 
   if (want("events")) {
     std::vector<double> core;
-    for (int r = 0; r < c.runs; ++r)
+    for (int r = 0; r < c.runs; ++r) {
       core.push_back(MeasureEventCore(c.pending_events, c.event_ops));
+      std::fprintf(stderr, "  event core run %d: %.0f events/s\n", r + 1, core.back());
+    }
     std::fprintf(stderr, "  event core done\n");
     row("| event core: events/s with %" PRId64 " pending | %.0f | >= 8,000,000 |\n",
         c.pending_events, Median(core));
