@@ -129,7 +129,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()),
       preemptible_slot_(world.pools.size(), -1),
       reserved_(world.pools.size(), placement::kNoReservation),
-      previous_reserved_(world.pools.size(), placement::kNoReservation) {
+      previous_holder_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
     job_shape_.push_back(ShapeOf(world.jobs[j]));
@@ -653,11 +653,18 @@ void Scheduler::Schedule(Time now) {
   // Under the priority policy a job that waits for GPUs or power holds the
   // pool where it would fit best: lower-priority work may not backfill into
   // it, so a large high-priority gang is not starved by a stream of smaller
-  // jobs. Holds are rebuilt on every pass, in queue order.
-  std::fill(reserved_.begin(), reserved_.end(), placement::kNoReservation);
+  // jobs. Holds are rebuilt on every pass, in queue order; only the pools
+  // held in the last pass are cleared (their holders kept to compare).
+  for (PoolIndex p : held_pools_) {
+    previous_holder_[p] = reserved_[p];
+    reserved_[p] = placement::kNoReservation;
+  }
+  previously_held_.swap(held_pools_);
+  held_pools_.clear();
   auto hold = [&](const JobState& s, int32_t priority) {
     if (options_.policy != Policy::kPriority || s.reserved_pool == world::kNone) return;
     int32_t& holder = reserved_[s.reserved_pool];
+    if (holder == placement::kNoReservation) held_pools_.push_back(s.reserved_pool);
     holder = std::max(holder, priority);
   };
   for (auto it = queue_.begin(); it != queue_.end();) {
@@ -701,10 +708,11 @@ void Scheduler::Schedule(Time now) {
     // Preemption may have requeued victims behind `it`; they keep their place by key.
   }
   // Jobs that failed because of a hold must be retried once the holds change.
-  if (reserved_ != previous_reserved_) {
-    ++generation_;
-    previous_reserved_ = reserved_;
-  }
+  bool holds_changed = held_pools_.size() != previously_held_.size();
+  for (PoolIndex p : held_pools_)
+    holds_changed = holds_changed || reserved_[p] != previous_holder_[p];
+  for (PoolIndex p : previously_held_) previous_holder_[p] = placement::kNoReservation;
+  if (holds_changed) ++generation_;
 }
 
 // Eviction order when capacity or power falls: preemptible work first, then

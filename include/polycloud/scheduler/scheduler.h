@@ -417,7 +417,9 @@ class Scheduler final : public placement::PreemptionOracle {
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
   // Pools held by waiting jobs (priority of the holder), rebuilt every pass.
-  std::vector<int32_t> reserved_, previous_reserved_;
+  std::vector<int32_t> reserved_;  // per pool: the holder's priority, or kNoReservation
+  std::vector<world::PoolIndex> held_pools_, previously_held_;  // pools held this pass, the last
+  std::vector<int32_t> previous_holder_;  // kNoReservation but for previously_held_
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
