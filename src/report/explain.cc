@@ -19,6 +19,14 @@ std::string WorkHours(int64_t gpu_seconds) {
   return s.str();
 }
 
+// A score in millionths of its range (placement::kFullScore) on a 0-100
+// scale, to two decimals: 873125 -> "87.31".
+std::string Hundredths(int64_t millionths) {
+  const int64_t h = (millionths + 50) / 100;  // hundredths of a point; scores are not negative
+  const int64_t frac = h % 100;
+  return std::to_string(h / 100) + (frac < 10 ? ".0" : ".") + std::to_string(frac);
+}
+
 void WriteDecision(const world::World& world, const scheduler::Scheduler::WatchedDecision& d,
                    std::ostream& out) {
   const Explanation& e = d.explanation;
@@ -40,16 +48,17 @@ void WriteDecision(const world::World& world, const scheduler::Scheduler::Watche
   std::stable_sort(passed.begin(), passed.end(),
                    [](auto* a, auto* b) { return a->total > b->total; });
   if (!passed.empty()) {
-    out << "  Candidates that passed every filter (score = Σ weight × normalised score, 100 = "
-           "best):\n";
+    out << "  Candidates that passed every filter (score = Σ weight × normalised score; a "
+           "normalised score places the raw measure in the scorer's fixed range, 100 = its best "
+           "end):\n";
     for (const CandidateVerdict* c : passed) {
       out << "    " << (c->pool == e.chosen ? "* " : "  ") << world.pools[c->pool].id << "  total "
-          << c->total;
+          << Hundredths(c->total);
       if (c->via_preemption) out << "  (needs preemption)";
       out << "\n       ";
       for (size_t k = 0; k < e.scorer_names.size(); ++k) {
         out << " " << e.scorer_names[k] << "=" << c->raw[k] << " " << e.scorer_units[k] << " ("
-            << c->normalized[k] << ")";
+            << Hundredths(c->normalized[k]) << ")";
         if (k + 1 < e.scorer_names.size()) out << ";";
       }
       out << "\n";
