@@ -155,15 +155,15 @@ const char* WorkloadKindName(WorkloadKind kind);
 // A training or batch job: a gang of `gpus` GPUs inside one fabric.
 struct Job {
   std::string id;
-  WorkloadKind kind = WorkloadKind::kTraining;
   std::string workload_class;  // "training", "batch", "research", ...
   std::string model_family;    // optional
   int64_t gpus = 1;
   int64_t work_gpu_seconds = 0;                // reference (H100) GPU-seconds of work
   std::vector<AcceleratorIndex> accelerators;  // allowed types; empty = any
   Duration checkpoint_interval;                // 0 = no checkpoints: an interruption loses the run
-  int32_t priority = 0;  // higher runs first and may preempt lower preemptible work
   Time arrival;
+  int32_t priority = 0;  // higher runs first and may preempt lower preemptible work
+  WorkloadKind kind = WorkloadKind::kTraining;
   bool preemptible = false;
   std::string stream;  // the job stream it was generated from, if any
 };
