@@ -120,6 +120,21 @@ TEST(BatchOptimizerTest, PrefersHigherPriorityWhenCapacityIsShort) {
   EXPECT_EQ(SolveBatch(in, {}).plan.pool_of_job, (std::vector<int32_t>{kUnplaced, 0}));
 }
 
+// Regression: the class's flow to the sink was laid over its jobs last, so
+// the jobs with the least work waited and the ones with the most started.
+TEST(BatchOptimizerTest, LeavesTheJobsThatWouldCostMostWaitingWhenCapacityIsShort) {
+  Instance in = TwoPools();
+  in.pools = {MakePool(0, 2, 8)};
+  in.jobs = {MakeJob(8, 10), MakeJob(8, 11)};
+  BatchOptions one_class;
+  one_class.class_spread_ppm = 0;  // both jobs in one class
+  for (const BatchOptions& options : {one_class, BatchOptions{}}) {
+    const Plan plan = SolveBatch(in, options).plan;
+    EXPECT_EQ(plan.pool_of_job, (std::vector<int32_t>{0, kUnplaced}));
+    EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+  }
+}
+
 TEST(BatchOptimizerTest, BreaksTiesByPoolIndexAndIsDeterministic) {
   Instance in = TwoPools();
   in.pools = {MakePool(0, 2, 8), MakePool(0, 2, 8), MakePool(0, 2, 8)};
