@@ -232,9 +232,14 @@ void InsertWithEviction(const Instance& in, const std::vector<int32_t>& bands,
         if (freed >= need || delta >= 0) break;
         const QueuedJob& vj = in.jobs[v];
         const int32_t q = finder->Cheapest(vj);
-        if (q == kUnplaced) continue;
-        finder->Take(q, AllocationSize(in.pools[q], vj.gpus));
-        delta += JobCost(vj, in.pools[q]).micros() - JobCost(vj, in.pools[p]).micros();
+        if (q == kUnplaced) {
+          // Nowhere else to go: only a job of a lower band may wait for w.
+          if (bands[v] >= bands[w]) continue;
+          delta += static_cast<__int128>(penalty[v]) * vj.gpus - JobCost(vj, in.pools[p]).micros();
+        } else {
+          finder->Take(q, AllocationSize(in.pools[q], vj.gpus));
+          delta += JobCost(vj, in.pools[q]).micros() - JobCost(vj, in.pools[p]).micros();
+        }
         freed += AllocationSize(in.pools[p], vj.gpus);
         moves.push_back({v, p, q});
       }
@@ -245,7 +250,7 @@ void InsertWithEviction(const Instance& in, const std::vector<int32_t>& bands,
           plan.pool_of_job[m.job] = m.to;
           std::vector<int32_t>& from = jobs_in_pool[m.from];
           from.erase(std::find(from.begin(), from.end(), m.job));
-          jobs_in_pool[m.to].push_back(m.job);
+          if (m.to != kUnplaced) jobs_in_pool[m.to].push_back(m.job);
         }
         plan.pool_of_job[w] = p;
         jobs_in_pool[p].push_back(w);
@@ -253,8 +258,10 @@ void InsertWithEviction(const Instance& in, const std::vector<int32_t>& bands,
         result->stats.moved_jobs += static_cast<int64_t>(moves.size());
         return delta;
       }
-      for (const Move& m : moves)
-        finder->Take(m.to, -AllocationSize(in.pools[m.to], in.jobs[m.job].gpus));
+      for (const Move& m : moves) {
+        if (m.to != kUnplaced)
+          finder->Take(m.to, -AllocationSize(in.pools[m.to], in.jobs[m.job].gpus));
+      }
       finder->Take(p, -reserved);
       if (!gain) return std::nullopt;
       return delta;
@@ -269,6 +276,54 @@ void InsertWithEviction(const Instance& in, const std::vector<int32_t>& bands,
       }
     }
     if (best != kUnplaced) try_pool(best, true);
+  }
+}
+
+// Started jobs of one accelerator set and gang size can trade pools: each
+// admits the other's, and each pool's GPUs in use stay the same. Cost is
+// close to work per GPU × price per unit of speed, so the family's most work
+// per GPU goes to its cheapest pools per unit of speed; the exchange is kept
+// where the exact spend of the family drops.
+void SortWithinFamilies(const Instance& in, Plan* plan) {
+  std::vector<int32_t> started;
+  for (size_t j = 0; j < in.jobs.size(); ++j) {
+    if (plan->pool_of_job[j] != kUnplaced) started.push_back(static_cast<int32_t>(j));
+  }
+  std::sort(started.begin(), started.end(), [&](int32_t a, int32_t b) {
+    const QueuedJob &ja = in.jobs[a], &jb = in.jobs[b];
+    if (ja.accelerator_set != jb.accelerator_set) return ja.accelerator_set < jb.accelerator_set;
+    if (ja.gpus != jb.gpus) return ja.gpus < jb.gpus;
+    if (MoreWorkPerGpu(ja, jb)) return true;
+    if (MoreWorkPerGpu(jb, ja)) return false;
+    return a < b;
+  });
+  auto cheaper_per_speed = [&](int32_t p, int32_t q) {
+    const PoolCapacity &a = in.pools[p], &b = in.pools[q];
+    const __int128 x = static_cast<__int128>(a.price_per_gpu_hour.micros()) * b.speed_milli;
+    const __int128 y = static_cast<__int128>(b.price_per_gpu_hour.micros()) * a.speed_milli;
+    return x != y ? x < y : p < q;
+  };
+  std::vector<int32_t> pools;
+  for (size_t begin = 0; begin < started.size();) {
+    size_t end = begin;
+    while (end < started.size() &&
+           in.jobs[started[end]].accelerator_set == in.jobs[started[begin]].accelerator_set &&
+           in.jobs[started[end]].gpus == in.jobs[started[begin]].gpus)
+      ++end;
+    pools.clear();
+    __int128 before = 0, after = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const int32_t j = started[i];
+      pools.push_back(plan->pool_of_job[j]);
+      before += JobCost(in.jobs[j], in.pools[plan->pool_of_job[j]]).micros();
+    }
+    std::sort(pools.begin(), pools.end(), cheaper_per_speed);
+    for (size_t i = begin; i < end; ++i)
+      after += JobCost(in.jobs[started[i]], in.pools[pools[i - begin]]).micros();
+    if (after < before) {
+      for (size_t i = begin; i < end; ++i) plan->pool_of_job[started[i]] = pools[i - begin];
+    }
+    begin = end;
   }
 }
 
@@ -498,7 +553,10 @@ BatchResult SolveBatch(const Instance& in, const BatchOptions& options) {
         const int32_t j = order[i];
         const int64_t middle = at + gang / 2;
         at += gang;
-        while (k < mine.size() && middle >= flow_end) {
+        // A gang whose middle is where the sink's share ends waits: rounding
+        // it into a group would push smaller gangs out of it.
+        while (k < mine.size() &&
+               (middle > flow_end || (middle == flow_end && mine[k].group != kUnplaced))) {
           ++k;
           if (k < mine.size()) flow_end += mine[k].gpus;
         }
@@ -630,6 +688,7 @@ BatchResult SolveBatch(const Instance& in, const BatchOptions& options) {
   }
   place_waiting(leftover);
   InsertWithEviction(in, bands, penalty, &finder, &free, &result);
+  SortWithinFamilies(in, &result.plan);
   return result;
 }
 

@@ -135,6 +135,24 @@ TEST(BatchOptimizerTest, LeavesTheJobsThatWouldCostMostWaitingWhenCapacityIsShor
   }
 }
 
+// Regression, from the random tiny instances below: the rounding filled the
+// H100-class pool (accelerator 1) with two "any" jobs and left the 2-GPU job
+// that can only run there waiting, and the greedy repair found no room for it.
+// The per-job flow over what is left and the moves now reach the optimum.
+TEST(BatchOptimizerTest, FindsTheOptimumWhereTheRoundingLeftAHigherBandJobWaiting) {
+  Instance in;
+  in.accelerator_count = 2;
+  in.accelerator_sets = {{}, {0}, {1}};
+  in.pools = {MakePool(1, 4, 12), MakePool(0, 4, 12), MakePool(0, 3, 16)};
+  in.jobs = {MakeJob(2, 5, 0, 1), MakeJob(16, 6, 0, 0), MakeJob(4, 5, 1, 0), MakeJob(2, 4, 1, 2),
+             MakeJob(8, 2, 1, 0)};
+  const Plan plan = SolveBatch(in, {}).plan;
+  ASSERT_TRUE(CheckPlan(in, plan).ok());
+  EXPECT_EQ(plan.pool_of_job[3], 0);
+  EXPECT_EQ(Evaluate(in, plan).unplaced_jobs, 0);
+  EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+}
+
 TEST(BatchOptimizerTest, BreaksTiesByPoolIndexAndIsDeterministic) {
   Instance in = TwoPools();
   in.pools = {MakePool(0, 2, 8), MakePool(0, 2, 8), MakePool(0, 2, 8)};
