@@ -54,8 +54,10 @@ void NetworkSimplex::Initialize() {
   for (size_t e = nodes_; e < cost_.size(); ++e)
     max_cost_ = std::max(max_cost_, cost_[e] < 0 ? -cost_[e] : cost_[e]);
   const __int128 artificial_wide = static_cast<__int128>(max_cost_ + 1) * (nodes_ + 1);
-  // Potentials stay within a few times `artificial`; reduced costs must fit.
-  POLYCLOUD_CHECK(artificial_wide < (static_cast<__int128>(1) << 59));
+  // Potentials stay within [−n·C, artificial + n·C], so reduced costs stay
+  // within three times `artificial`: that must fit in 64 bits (LEMON's own
+  // artificial cost, max/2, needs n·C below it just the same).
+  POLYCLOUD_CHECK(artificial_wide < (static_cast<__int128>(1) << 61));
   const int64_t artificial = static_cast<int64_t>(artificial_wide);
 
   const int32_t all = nodes_ + 1;
