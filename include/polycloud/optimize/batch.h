@@ -131,6 +131,7 @@ struct SolveStats {
   Money flow_objective;         // the flow's own objective (class averages for the batch)
   int64_t repaired_jobs = 0;    // batch: jobs placed by the repair step
   int64_t moved_jobs = 0;       // batch: jobs moved to a cheaper pool by the refinement
+  bool greedy_won = false;      // batch: greedy's plan was better, and is the result
   int64_t split_jobs = 0;  // relaxation: sources (identical jobs merged) sent to > 1 destination
 };
 
@@ -146,7 +147,8 @@ struct BatchResult {
 // the gangs into the pools (largest first, best fit), places what did not fit
 // job by job by a flow over the capacity left, then greedily; moves started
 // jobs to cheaper pools where they fit; and starts waiting jobs where moving
-// others out lowers the objective. The plan is feasible and deterministic.
+// others out lowers the objective. The plan is feasible and deterministic, and
+// never worse than SolveGreedy's (which it returns when that is better).
 BatchResult SolveBatch(const Instance& in, const BatchOptions& options);
 
 struct RelaxationResult {
