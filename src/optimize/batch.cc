@@ -280,23 +280,34 @@ void InsertWithEviction(const Instance& in, const std::vector<int32_t>& bands,
   }
 }
 
-// Started jobs of one accelerator set and gang size can trade pools: each
-// admits the other's, and each pool's GPUs in use stay the same. Cost is
-// close to work per GPU × price per unit of speed, so the family's most work
-// per GPU goes to its cheapest pools per unit of speed; the exchange is kept
-// where the exact spend of the family drops.
-void SortWithinFamilies(const Instance& in, Plan* plan) {
+// Started jobs of one gang size can trade pools when each admits the other's
+// pool (accelerator sets; same gang, same fabric need): the GPUs in use of
+// every pool stay the same. For each pair of accelerator sets (a set with
+// itself included), the jobs of either that sit in pools both sets admit can
+// all take each other's places; cost is close to work per GPU × price per
+// unit of speed, so their most work per GPU goes to their cheapest pools per
+// unit of speed, kept where their exact spend drops.
+void ExchangeWithinFamilies(const Instance& in, Plan* plan) {
+  const size_t sets = in.accelerator_sets.size();
+  std::vector<std::vector<char>> admits(sets, std::vector<char>(in.accelerator_count, 0));
+  for (size_t s = 0; s < sets; ++s) {
+    if (in.accelerator_sets[s].empty()) std::fill(admits[s].begin(), admits[s].end(), 1);
+    for (world::AcceleratorIndex a : in.accelerator_sets[s]) admits[s][a] = 1;
+  }
   std::vector<int32_t> started;
   for (size_t j = 0; j < in.jobs.size(); ++j) {
     if (plan->pool_of_job[j] != kUnplaced) started.push_back(static_cast<int32_t>(j));
   }
+  auto more_work = [&](int32_t a, int32_t b) {
+    if (MoreWorkPerGpu(in.jobs[a], in.jobs[b])) return true;
+    if (MoreWorkPerGpu(in.jobs[b], in.jobs[a])) return false;
+    return a < b;
+  };
   std::sort(started.begin(), started.end(), [&](int32_t a, int32_t b) {
     const QueuedJob &ja = in.jobs[a], &jb = in.jobs[b];
-    if (ja.accelerator_set != jb.accelerator_set) return ja.accelerator_set < jb.accelerator_set;
     if (ja.gpus != jb.gpus) return ja.gpus < jb.gpus;
-    if (MoreWorkPerGpu(ja, jb)) return true;
-    if (MoreWorkPerGpu(jb, ja)) return false;
-    return a < b;
+    if (ja.accelerator_set != jb.accelerator_set) return ja.accelerator_set < jb.accelerator_set;
+    return more_work(a, b);
   });
   auto cheaper_per_speed = [&](int32_t p, int32_t q) {
     const PoolCapacity &a = in.pools[p], &b = in.pools[q];
@@ -304,25 +315,50 @@ void SortWithinFamilies(const Instance& in, Plan* plan) {
     const __int128 y = static_cast<__int128>(b.price_per_gpu_hour.micros()) * a.speed_milli;
     return x != y ? x < y : p < q;
   };
-  std::vector<int32_t> pools;
-  for (size_t begin = 0; begin < started.size();) {
-    size_t end = begin;
-    while (end < started.size() &&
-           in.jobs[started[end]].accelerator_set == in.jobs[started[begin]].accelerator_set &&
-           in.jobs[started[end]].gpus == in.jobs[started[begin]].gpus)
-      ++end;
+  struct Range {
+    int32_t set;
+    size_t begin, end;
+  };
+  std::vector<Range> ranges;  // of one gang size, by set
+  std::vector<int32_t> members, pools;
+  auto exchange = [&](const Range& x, const Range& y) {
+    members.clear();
+    for (size_t i = x.begin; i < x.end; ++i) {
+      const int32_t j = started[i];
+      if (admits[y.set][in.pools[plan->pool_of_job[j]].accelerator]) members.push_back(j);
+    }
+    if (x.set != y.set) {
+      for (size_t i = y.begin; i < y.end; ++i) {
+        const int32_t j = started[i];
+        if (admits[x.set][in.pools[plan->pool_of_job[j]].accelerator]) members.push_back(j);
+      }
+      std::sort(members.begin(), members.end(), more_work);
+    }
+    if (members.size() < 2) return;
     pools.clear();
     __int128 before = 0, after = 0;
-    for (size_t i = begin; i < end; ++i) {
-      const int32_t j = started[i];
+    for (int32_t j : members) {
       pools.push_back(plan->pool_of_job[j]);
       before += JobCost(in.jobs[j], in.pools[plan->pool_of_job[j]]).micros();
     }
     std::sort(pools.begin(), pools.end(), cheaper_per_speed);
-    for (size_t i = begin; i < end; ++i)
-      after += JobCost(in.jobs[started[i]], in.pools[pools[i - begin]]).micros();
+    for (size_t i = 0; i < members.size(); ++i)
+      after += JobCost(in.jobs[members[i]], in.pools[pools[i]]).micros();
     if (after < before) {
-      for (size_t i = begin; i < end; ++i) plan->pool_of_job[started[i]] = pools[i - begin];
+      for (size_t i = 0; i < members.size(); ++i) plan->pool_of_job[members[i]] = pools[i];
+    }
+  };
+  for (size_t begin = 0; begin < started.size();) {
+    const int64_t gang = in.jobs[started[begin]].gpus;
+    ranges.clear();
+    size_t end = begin;
+    while (end < started.size() && in.jobs[started[end]].gpus == gang) {
+      const int32_t set = in.jobs[started[end]].accelerator_set;
+      if (ranges.empty() || ranges.back().set != set) ranges.push_back({set, end, end});
+      ranges.back().end = ++end;
+    }
+    for (size_t x = 0; x < ranges.size(); ++x) {
+      for (size_t y = x; y < ranges.size(); ++y) exchange(ranges[x], ranges[y]);
     }
     begin = end;
   }
@@ -668,28 +704,33 @@ BatchResult SolveBatch(const Instance& in, const BatchOptions& options) {
   // capacity. Each started job, most work per GPU first, moves to the
   // cheapest pool where it fits now if that costs strictly less; a move
   // lowers the cost and changes no other job's. Capacity freed in dearer
-  // pools is then offered to what still waits.
-  std::vector<int32_t> placed;
-  for (size_t j = 0; j < in.jobs.size(); ++j)
-    if (plan.pool_of_job[j] != kUnplaced) placed.push_back(static_cast<int32_t>(j));
-  std::sort(placed.begin(), placed.end(), [&](int32_t a, int32_t b) {
-    if (MoreWorkPerGpu(in.jobs[a], in.jobs[b])) return true;
-    if (MoreWorkPerGpu(in.jobs[b], in.jobs[a])) return false;
-    return a < b;
-  });
-  for (int32_t j : placed) {
-    const QueuedJob& job = in.jobs[j];
-    const int32_t from = plan.pool_of_job[j];
-    finder.Take(from, -AllocationSize(in.pools[from], job.gpus));
-    int32_t to = finder.Cheapest(job);
-    if (to == kUnplaced || JobCost(job, in.pools[to]) >= JobCost(job, in.pools[from])) to = from;
-    finder.Take(to, AllocationSize(in.pools[to], job.gpus));
-    if (to != from) ++result.stats.moved_jobs;
-    plan.pool_of_job[j] = to;
-  }
+  // pools is then offered to what still waits. Run again after the
+  // insertions and exchanges below, which leave room behind them.
+  auto refine = [&] {
+    std::vector<int32_t> placed;
+    for (size_t j = 0; j < in.jobs.size(); ++j)
+      if (plan.pool_of_job[j] != kUnplaced) placed.push_back(static_cast<int32_t>(j));
+    std::sort(placed.begin(), placed.end(), [&](int32_t a, int32_t b) {
+      if (MoreWorkPerGpu(in.jobs[a], in.jobs[b])) return true;
+      if (MoreWorkPerGpu(in.jobs[b], in.jobs[a])) return false;
+      return a < b;
+    });
+    for (int32_t j : placed) {
+      const QueuedJob& job = in.jobs[j];
+      const int32_t from = plan.pool_of_job[j];
+      finder.Take(from, -AllocationSize(in.pools[from], job.gpus));
+      int32_t to = finder.Cheapest(job);
+      if (to == kUnplaced || JobCost(job, in.pools[to]) >= JobCost(job, in.pools[from])) to = from;
+      finder.Take(to, AllocationSize(in.pools[to], job.gpus));
+      if (to != from) ++result.stats.moved_jobs;
+      plan.pool_of_job[j] = to;
+    }
+  };
+  refine();
   place_waiting(leftover);
   InsertWithEviction(in, bands, penalty, &finder, &free, &result);
-  SortWithinFamilies(in, &result.plan);
+  ExchangeWithinFamilies(in, &plan);  // GPUs in use per pool unchanged: `finder` holds
+  refine();
   // Where gang sizes do not divide one another or whole nodes round them up,
   // the flow's levels only bound the packing, and on small odd instances the
   // rounding can end above greedy (3 % of random ones with gangs of 1–40 on

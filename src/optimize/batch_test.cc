@@ -153,6 +153,23 @@ TEST(BatchOptimizerTest, FindsTheOptimumWhereTheRoundingLeftAHigherBandJobWaitin
   EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
 }
 
+// Regression, from random tiny instances: two 8-GPU gangs of one band, one
+// that runs anywhere with more work and one that needs accelerator 0, ended
+// the wrong way round in the $1 and $4 accelerator-0 pools (exchanges were
+// only within one accelerator set), and a 1-GPU job stayed in the dear pool.
+TEST(BatchOptimizerTest, ExchangesPoolsAcrossAcceleratorSetsWhereBothAdmitThem) {
+  Instance in;
+  in.accelerator_count = 2;
+  in.accelerator_sets = {{}, {0}, {1}};
+  in.pools = {MakePool(0, 1, 8, 8), MakePool(0, 4, 16, 8), MakePool(1, 1, 8)};
+  in.jobs = {MakeJob(1, 7, 1, 2), MakeJob(1, 1, 0, 0), MakeJob(8, 2, 1, 0), MakeJob(8, 1, 1, 1)};
+  const Plan plan = SolveBatch(in, {}).plan;
+  ASSERT_TRUE(CheckPlan(in, plan).ok());
+  EXPECT_EQ(plan.pool_of_job[2], 0);  // the longer gang in the $1 pool
+  EXPECT_EQ(plan.pool_of_job[3], 1);
+  EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+}
+
 TEST(BatchOptimizerTest, BreaksTiesByPoolIndexAndIsDeterministic) {
   Instance in = TwoPools();
   in.pools = {MakePool(0, 2, 8), MakePool(0, 2, 8), MakePool(0, 2, 8)};
