@@ -146,8 +146,9 @@ struct BatchResult {
 // cheapest groups, the sink's share to the jobs that would cost most), packs
 // the gangs into the pools (largest first, best fit), places what did not fit
 // job by job by a flow over the capacity left, then greedily; moves started
-// jobs to cheaper pools where they fit; and starts waiting jobs where moving
-// others out lowers the objective. The plan is feasible and deterministic, and
+// jobs to cheaper pools where they fit; starts waiting jobs where moving
+// others out lowers the objective; and exchanges the pools of started gangs of
+// one size where both admit them. The plan is feasible and deterministic, and
 // never worse than SolveGreedy's (which it returns when that is better).
 BatchResult SolveBatch(const Instance& in, const BatchOptions& options);
 
