@@ -120,6 +120,56 @@ TEST(BatchOptimizerTest, PrefersHigherPriorityWhenCapacityIsShort) {
   EXPECT_EQ(SolveBatch(in, {}).plan.pool_of_job, (std::vector<int32_t>{kUnplaced, 0}));
 }
 
+// Regression: the class's flow to the sink was laid over its jobs last, so
+// the jobs with the least work waited and the ones with the most started.
+TEST(BatchOptimizerTest, LeavesTheJobsThatWouldCostMostWaitingWhenCapacityIsShort) {
+  Instance in = TwoPools();
+  in.pools = {MakePool(0, 2, 8)};
+  in.jobs = {MakeJob(8, 10), MakeJob(8, 11)};
+  BatchOptions one_class;
+  one_class.class_spread_ppm = 0;  // both jobs in one class
+  for (const BatchOptions& options : {one_class, BatchOptions{}}) {
+    const Plan plan = SolveBatch(in, options).plan;
+    EXPECT_EQ(plan.pool_of_job, (std::vector<int32_t>{0, kUnplaced}));
+    EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+  }
+}
+
+// Regression, from the random tiny instances below: the rounding filled the
+// H100-class pool (accelerator 1) with two "any" jobs and left the 2-GPU job
+// that can only run there waiting, and the greedy repair found no room for it.
+// The per-job flow over what is left and the moves now reach the optimum.
+TEST(BatchOptimizerTest, FindsTheOptimumWhereTheRoundingLeftAHigherBandJobWaiting) {
+  Instance in;
+  in.accelerator_count = 2;
+  in.accelerator_sets = {{}, {0}, {1}};
+  in.pools = {MakePool(1, 4, 12), MakePool(0, 4, 12), MakePool(0, 3, 16)};
+  in.jobs = {MakeJob(2, 5, 0, 1), MakeJob(16, 6, 0, 0), MakeJob(4, 5, 1, 0), MakeJob(2, 4, 1, 2),
+             MakeJob(8, 2, 1, 0)};
+  const Plan plan = SolveBatch(in, {}).plan;
+  ASSERT_TRUE(CheckPlan(in, plan).ok());
+  EXPECT_EQ(plan.pool_of_job[3], 0);
+  EXPECT_EQ(Evaluate(in, plan).unplaced_jobs, 0);
+  EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+}
+
+// Regression, from random tiny instances: two 8-GPU gangs of one band, one
+// that runs anywhere with more work and one that needs accelerator 0, ended
+// the wrong way round in the $1 and $4 accelerator-0 pools (exchanges were
+// only within one accelerator set), and a 1-GPU job stayed in the dear pool.
+TEST(BatchOptimizerTest, ExchangesPoolsAcrossAcceleratorSetsWhereBothAdmitThem) {
+  Instance in;
+  in.accelerator_count = 2;
+  in.accelerator_sets = {{}, {0}, {1}};
+  in.pools = {MakePool(0, 1, 8, 8), MakePool(0, 4, 16, 8), MakePool(1, 1, 8)};
+  in.jobs = {MakeJob(1, 7, 1, 2), MakeJob(1, 1, 0, 0), MakeJob(8, 2, 1, 0), MakeJob(8, 1, 1, 1)};
+  const Plan plan = SolveBatch(in, {}).plan;
+  ASSERT_TRUE(CheckPlan(in, plan).ok());
+  EXPECT_EQ(plan.pool_of_job[2], 0);  // the longer gang in the $1 pool
+  EXPECT_EQ(plan.pool_of_job[3], 1);
+  EXPECT_EQ(Evaluate(in, plan).objective(), BruteForceOptimum(in));
+}
+
 TEST(BatchOptimizerTest, BreaksTiesByPoolIndexAndIsDeterministic) {
   Instance in = TwoPools();
   in.pools = {MakePool(0, 2, 8), MakePool(0, 2, 8), MakePool(0, 2, 8)};
@@ -168,6 +218,42 @@ TEST(BatchOptimizerTest, NeverBelowTheTrueOptimumOnRandomTinyInstances) {
       EXPECT_GE(Evaluate(in, plan).objective(), optimum) << "round " << round;
     }
   }
+}
+
+// Gangs that do not divide one another and whole nodes that round them up:
+// the flow's levels only bound the packing there, and the rounding can end
+// above greedy; the batch solver then returns greedy's plan.
+TEST(BatchOptimizerTest, NeverWorseThanGreedyOnOddGangsAndNodes) {
+  Rng rng(5);
+  int greedy_won = 0;
+  for (int round = 0; round < 400; ++round) {
+    Instance in;
+    in.accelerator_count = 3;
+    in.accelerator_sets = {{}, {0}, {1}, {2}, {0, 1}};
+    const int pools = 1 + static_cast<int>(rng.Below(6));
+    for (int p = 0; p < pools; ++p) {
+      PoolCapacity c =
+          MakePool(static_cast<int32_t>(rng.Below(3)), 1 + static_cast<int64_t>(rng.Below(9)), 0);
+      c.speed_milli = 500 + static_cast<int64_t>(rng.Below(3000));
+      c.gpus_per_node = std::vector<int64_t>{1, 4, 8, 16}[rng.Below(4)];
+      c.free_gpus = c.gpus_per_node * static_cast<int64_t>(rng.Below(12));
+      if (rng.Below(3) == 0) c.max_gang = 1 + static_cast<int64_t>(rng.Below(32));
+      in.pools.push_back(c);
+    }
+    const int jobs = 1 + static_cast<int>(rng.Below(12));
+    for (int j = 0; j < jobs; ++j) {
+      QueuedJob q =
+          MakeJob(1 + static_cast<int64_t>(rng.Below(30)), 1 + static_cast<int64_t>(rng.Below(40)),
+                  10 * static_cast<int32_t>(rng.Below(6)), static_cast<int32_t>(rng.Below(5)));
+      in.jobs.push_back(q);
+    }
+    const BatchResult batch = SolveBatch(in, {});
+    ASSERT_TRUE(CheckPlan(in, batch.plan).ok()) << "round " << round;
+    EXPECT_LE(Evaluate(in, batch.plan).objective(), Evaluate(in, SolveGreedy(in)).objective())
+        << "round " << round;
+    greedy_won += batch.stats.greedy_won;
+  }
+  EXPECT_GT(greedy_won, 0);  // the fallback is exercised
 }
 
 TEST(BatchOptimizerTest, BeatsGreedyAndStaysFeasibleOnAGeneratedInstance) {

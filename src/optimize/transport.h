@@ -59,6 +59,12 @@ struct PoolGroups {
 
 PoolGroups BuildPoolGroups(const Instance& in);
 
+// The same groups and levels with the capacities of `free` GPUs per pool
+// instead of the pools' free_gpus (a pool contributes only to the levels its
+// largest usable gang, min(max_gang, free), still reaches).
+PoolGroups WithFreeGpus(const Instance& in, const PoolGroups& groups,
+                        const std::vector<int64_t>& free);
+
 struct Source {
   int64_t supply = 0;  // GPUs
   int32_t level = 1;
@@ -79,18 +85,31 @@ struct TransportResult {
   std::vector<Flow> flows;  // by source, then group; only non-zero
   Money objective;          // Σ flow × unit cost (penalties included)
   SolveStats stats;
-  std::vector<int64_t> group_potential;  // per group node (dual values), to seed a finer solve
+  std::vector<int64_t> group_potential;    // per group node (dual values), to seed a finer solve
+  std::vector<std::vector<int32_t>> arcs;  // per source: the groups it had arcs to, ascending
 };
 
-// `seed_potential` (optional): group-node potentials of a coarser solve of the
-// same groups, used only to choose the first arcs; the result does not depend
-// on it beyond ties between equally cheap optima. `max_rounds` > 0 stops the
-// arc-set growth after that many solves: the flow is then optimal over the
-// arcs present but not proven optimal over all (stats.proven_optimal).
+struct TransportOptions {
+  FlowAlgorithm algorithm = FlowAlgorithm::kNetworkSimplex;
+  // Group-node potentials of a coarser solve of the same groups, used only to
+  // choose the first arcs; the result does not depend on them beyond ties
+  // between equally cheap optima.
+  const std::vector<int64_t>* seed_potential = nullptr;
+  // The arcs of an earlier solve of the same sources (TransportResult::arcs),
+  // to start from instead; takes precedence over seed_potential.
+  const std::vector<std::vector<int32_t>>* initial_arcs = nullptr;
+  // > 0: stop the arc-set growth after that many solves; the flow is then
+  // optimal over the arcs present but not proven optimal over all
+  // (stats.proven_optimal).
+  int32_t max_rounds = 0;
+  // Arcs only to the groups whose capacity at the source's level and every
+  // level below is at least one gang of the source's size, so that a source
+  // that does not compete with others is never split.
+  bool whole_gangs = false;
+};
+
 TransportResult SolveTransport(const Instance& in, const PoolGroups& groups,
-                               const std::vector<Source>& sources, FlowAlgorithm algorithm,
-                               const std::vector<int64_t>* seed_potential = nullptr,
-                               int32_t max_rounds = 0);
+                               const std::vector<Source>& sources, const TransportOptions& options);
 
 // Merges sources of one accelerator set, level and penalty into one (their
 // supply, work and GPUs summed), for a coarse solve that seeds a finer one.

@@ -5,9 +5,13 @@
 // jobs start and where. It knows nothing of exclusivity, contracts, power or
 // holds, so every start it proposes goes through all the placement filters
 // now, exactly as a normal placement would; a job a filter rejects stays
-// queued for the policy's pass. No work is preempted for it.
+// queued for the policy's pass. No work is preempted for it, and no job starts
+// where it would take the room of a job of higher priority that still waits.
 #include <algorithm>
+#include <limits>
 #include <map>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "polycloud/optimize/batch.h"
@@ -55,11 +59,53 @@ void Scheduler::ReoptimizeQueue(Time now) {
   }
   const optimize::BatchResult result = optimize::SolveBatch(in, {});
 
+  // The plan is applied in queue order, and no job starts where it would take
+  // the room of a waiting job of higher priority: one the plan leaves waiting
+  // (the optimiser trades spend within a priority band, and merges bands
+  // beyond four) or whose planned start a filter refused. The policy's pass,
+  // right after, places such a job as it would without the optimiser, so
+  // lower-priority work never starts ahead of it, to be preempted by it later.
+  std::vector<std::set<int64_t>> waiting_above(in.accelerator_sets.size());  // gangs, per set
+  std::vector<std::pair<int32_t, int64_t>> waiting_level;  // (set, gang) at the current priority
+  int32_t level_priority = std::numeric_limits<int32_t>::max();
+  auto takes_room_of_higher = [&](PoolIndex pool, int64_t alloc) {
+    const placement::PoolState& state = fleet_.pool(pool);
+    const int64_t free = state.down() ? 0 : state.free();
+    const world::AcceleratorIndex a = world_.pools[pool].accelerator;
+    for (size_t set = 0; set < waiting_above.size(); ++set) {
+      const std::set<int64_t>& gangs = waiting_above[set];
+      if (gangs.empty()) continue;
+      const auto& allowed = in.accelerator_sets[set];
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), a) == allowed.end())
+        continue;
+      // The largest waiting gang that fits now is the one most likely to be
+      // squeezed out (allocation sizes grow with the gang).
+      for (auto it = gangs.upper_bound(std::max<int64_t>(1, state.max_gang));
+           it != gangs.begin();) {
+        const int64_t need = fleet_.AllocationSize(pool, *--it);
+        if (need > free) continue;
+        if (need > free - alloc) return true;
+        break;
+      }
+    }
+    return false;
+  };
+
   const placement::Context ctx = MakeContext(now);  // reads the fleet as jobs start
   for (size_t i = 0; i < queued.size(); ++i) {
-    const PoolIndex pool = result.plan.pool_of_job[i];
-    if (pool == optimize::kUnplaced) continue;
     const JobIndex j = queued[i];
+    const world::Job& job = world_.jobs[j];
+    if (job.priority < level_priority) {
+      for (const auto& [set, gang] : waiting_level) waiting_above[set].insert(gang);
+      waiting_level.clear();
+      level_priority = job.priority;
+    }
+    const PoolIndex pool = result.plan.pool_of_job[i];
+    auto wait = [&] { waiting_level.emplace_back(in.jobs[i].accelerator_set, job.gpus); };
+    if (pool == optimize::kUnplaced) {
+      wait();
+      continue;
+    }
     const placement::Request req = JobRequest(j);
     ++attempts_;
     bool admitted = true;
@@ -69,10 +115,14 @@ void Scheduler::ReoptimizeQueue(Time now) {
         break;
       }
     }
-    if (!admitted) continue;
+    const int64_t alloc = fleet_.AllocationSize(pool, job.gpus);
+    if (!admitted || takes_room_of_higher(pool, alloc)) {
+      wait();
+      continue;
+    }
     placement::Decision d;
     d.pool = pool;
-    d.alloc_gpus = fleet_.AllocationSize(pool, world_.jobs[j].gpus);
+    d.alloc_gpus = alloc;
     queue_.erase(KeyOf(j));
     jobs_[j].reserved_pool = world::kNone;
     StartJob(j, d, now);

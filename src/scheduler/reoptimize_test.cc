@@ -104,6 +104,37 @@ jobs:
   EXPECT_GE(run.sim->scheduler().reoptimizations(), 1);
 }
 
+// Five distinct priorities: the optimiser merges 1 and 2 into one band, and
+// within a band it prefers the cheaper start — the short preemptible job of
+// priority 1 over the long one of priority 2 that fits the same pool. Started,
+// it would be preempted by the waiting job at once.
+TEST(ReoptimizeTest, StartsNoLowerPriorityWorkWhereAWaitingHigherPriorityJobFits) {
+  const char* yaml = R"(
+name: inversion
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools:
+  - {id: only, site: sa, accelerator: H100, pricing: on-demand, gpus: 8, price_per_gpu_hour: 1}
+  - {id: other, site: sa, accelerator: GB200, pricing: on-demand, gpus: 24, price_per_gpu_hour: 1, gpus_per_node: 4}
+jobs:
+  - {id: high, kind: training, gpus: 8, work_gpu_hours: 800, priority: 2, accelerators: [H100], arrival: 2026-01-02}
+  - {id: low, kind: batch, gpus: 8, work_gpu_hours: 8, priority: 1, preemptible: true, accelerators: [H100], arrival: 2026-01-02}
+  - {id: p3, gpus: 8, work_gpu_hours: 8, priority: 3, accelerators: [GB200], arrival: 2026-01-02}
+  - {id: p4, gpus: 8, work_gpu_hours: 8, priority: 4, accelerators: [GB200], arrival: 2026-01-02}
+  - {id: p5, gpus: 8, work_gpu_hours: 8, priority: 5, accelerators: [GB200], arrival: 2026-01-02}
+)";
+  SimRun run(yaml, Duration::Hours(1));
+  EXPECT_EQ(run.spend.pool_of["high"], "only");
+  EXPECT_EQ(run.spend.pool_of["low"], "only");
+  EXPECT_EQ(run.audit.counts().preemptions, 0);
+  EXPECT_EQ(run.audit.counts().job_finishes, 5);
+  // The high-priority job started first: the low one could only follow it.
+  const std::string log = run.log.str();
+  EXPECT_LT(log.find("job-started high"), log.find("job-started low")) << log;
+}
+
 TEST(ReoptimizeTest, SameScenarioSameEventLog) {
   const char* yaml = R"(
 name: stream

@@ -6,7 +6,7 @@
 //
 //   SolveGreedy      job by job in queue order, cheapest feasible pool
 //   SolveBatch       jobs aggregated into equivalence classes, class → pool
-//                    min-cost flow (LEMON), disaggregated to whole gangs
+//                    min-cost flow (network simplex), disaggregated to whole gangs
 //   SolveRelaxation  the exact per-job min-cost flow (no aggregation); gangs may
 //                    split across pools that could each host them, so its
 //                    objective is a lower bound on every feasible plan's
@@ -108,9 +108,13 @@ Plan SolveGreedy(const Instance& in);
 enum class FlowAlgorithm { kNetworkSimplex, kCostScaling };
 
 struct BatchOptions {
-  // Jobs of one class have work per GPU within one bucket; buckets split each
-  // doubling of work per GPU into this many equal parts (1..64; 0: one bucket).
-  int32_t work_buckets_per_doubling = 1;
+  // Classes: the jobs of one accelerator set, gang size and band, in order of
+  // work per GPU, are cut into runs whose work W and relative spread of work
+  // per GPU s = first / last − 1 keep W · s within this many millionths of
+  // the queue's whole work (0: one class per set, gang and band).
+  int64_t class_spread_ppm = 50;
+  // kNetworkSimplex: the warm-started network simplex of src/optimize;
+  // kCostScaling: LEMON's CostScaling, started afresh on every round.
   FlowAlgorithm algorithm = FlowAlgorithm::kNetworkSimplex;
   // Flow solves of the coarse (accelerator set, gang, band) network and of the
   // class network; 0 = until no left-out arc could lower the cost.
@@ -127,6 +131,7 @@ struct SolveStats {
   Money flow_objective;         // the flow's own objective (class averages for the batch)
   int64_t repaired_jobs = 0;    // batch: jobs placed by the repair step
   int64_t moved_jobs = 0;       // batch: jobs moved to a cheaper pool by the refinement
+  bool greedy_won = false;      // batch: greedy's plan was better, and is the result
   int64_t split_jobs = 0;  // relaxation: sources (identical jobs merged) sent to > 1 destination
 };
 
@@ -135,11 +140,16 @@ struct BatchResult {
   SolveStats stats;
 };
 
-// Aggregates the queue into classes (accelerator set, gang size, priority band,
-// work-per-GPU bucket), solves the class → pool min-cost flow, gives each
-// class's flow to its jobs as whole gangs (most work to the cheapest pools),
-// packs the gangs into the pools (largest first, best fit), and places what
-// did not fit with the greedy rule in priority order. The plan is feasible.
+// Aggregates the queue into classes (accelerator set, gang size, priority
+// band, a run of work per GPU), solves the class → pool-group min-cost flow,
+// gives each class's flow to its jobs as whole gangs (most work to the
+// cheapest groups, the sink's share to the jobs that would cost most), packs
+// the gangs into the pools (largest first, best fit), places what did not fit
+// job by job by a flow over the capacity left, then greedily; moves started
+// jobs to cheaper pools where they fit; starts waiting jobs where moving
+// others out lowers the objective; and exchanges the pools of started gangs of
+// one size where both admit them. The plan is feasible and deterministic, and
+// never worse than SolveGreedy's (which it returns when that is better).
 BatchResult SolveBatch(const Instance& in, const BatchOptions& options);
 
 struct RelaxationResult {
