@@ -419,7 +419,6 @@ Placer::~Placer() = default;
 
 int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
                                Verdict* failed) {
-  const size_t providers = world_.providers.size();
   const PoolState& ps = ctx.fleet.pool(pool);
   const PoolInfo& info = ctx.fleet.info(pool);
   for (size_t f = 0; f < filters_.size(); ++f) {
@@ -463,12 +462,7 @@ int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::Po
       }
       case FilterKind::kOther:
         if (per_provider_filter_[f]) {
-          const size_t slot = f * providers + info.provider;
-          if (!provider_memo_set_[slot]) {
-            provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
-            provider_memo_set_[slot] = 1;
-          }
-          verdict = &provider_memo_[slot];
+          verdict = &ProviderVerdict(ctx, req, f, pool);
         } else {
           asked = filters_[f]->Check(ctx, req, pool);
           verdict = &asked;
@@ -607,17 +601,22 @@ void Placer::PrepareRanking(const Context& ctx) {
   ranked_short_ = short_scratch_;
 }
 
+const Verdict& Placer::ProviderVerdict(const Context& ctx, const Request& req, size_t f,
+                                       world::PoolIndex pool) {
+  const size_t slot = f * world_.providers.size() + ctx.fleet.info(pool).provider;
+  if (!provider_memo_set_[slot]) {
+    provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
+    provider_memo_set_[slot] = 1;
+  }
+  return provider_memo_[slot];
+}
+
 bool Placer::ProviderAllowed(const Context& ctx, const Request& req, world::ProviderIndex p) {
   if (provider_pool_[p] == world::kNone) return false;
-  const size_t providers = world_.providers.size();
   for (size_t f = 0; f < filters_.size(); ++f) {
-    if (!per_provider_filter_[f]) continue;
-    const size_t slot = f * providers + p;
-    if (!provider_memo_set_[slot]) {
-      provider_memo_[slot] = filters_[f]->Check(ctx, req, provider_pool_[p]);
-      provider_memo_set_[slot] = 1;
+    if (per_provider_filter_[f] && !ProviderVerdict(ctx, req, f, provider_pool_[p]).pass) {
+      return false;
     }
-    if (!provider_memo_[slot].pass) return false;
   }
   return true;
 }

@@ -261,8 +261,12 @@ class Placer {
   // The fast path: the best pool that fits outright, through the ranking.
   // False when none does (or the ranking cannot be used).
   bool PlaceRanked(const Context& ctx, const Request& req, Decision& d);
+  // Filter f's verdict for the provider of `pool`, a per_provider() filter,
+  // memoised for the decision.
+  const Verdict& ProviderVerdict(const Context& ctx, const Request& req, size_t f,
+                                 world::PoolIndex pool);
   // Whether the per-provider filters (exclusivity, spread) let `req` use
-  // provider `p` (memoised for the decision).
+  // provider `p`.
   bool ProviderAllowed(const Context& ctx, const Request& req, world::ProviderIndex p);
   // Without an explanation, when nothing fits outright: a pool by
   // preemption, else the best blocked pool.
