@@ -37,13 +37,7 @@ int main() {
   Rng rng(5);
   int64_t placed = 0;
   for (int i = 0; i < 20'000; ++i) {
-    const world::Job& job = w.jobs[rng.Below(w.jobs.size())];
-    placement::Request req;
-    req.id = job.id;
-    req.workload_class = job.workload_class;
-    req.gpus = job.gpus;
-    req.accelerators = &job.accelerators;
-    req.priority = job.priority;
+    const placement::Request req = placement::JobRequest(w.jobs[rng.Below(w.jobs.size())]);
     placement::Context ctx{w, fleet, rules, w.end, nullptr};
     placed += placer.Place(ctx, req, nullptr).pool != world::kNone;
   }

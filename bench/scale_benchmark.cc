@@ -195,15 +195,7 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
   volatile double clock_sink = 0;
   const double cpu0 = ThreadCpuSeconds();
   for (int64_t i = 0; i < decisions; ++i) {
-    const world::Job& job = w.jobs[rng.Below(w.jobs.size())];
-    placement::Request req;
-    req.kind = job.kind;
-    req.id = job.id;
-    req.workload_class = job.workload_class;
-    req.model_family = job.model_family;
-    req.gpus = job.gpus;
-    req.accelerators = &job.accelerators;
-    req.priority = job.priority;
+    const placement::Request req = placement::JobRequest(w.jobs[rng.Below(w.jobs.size())]);
     placement::Context ctx{w, fleet, rules, now, nullptr, &reserved};
     const auto t0 = Clock::now();
     const placement::Decision d = placer.Place(ctx, req, nullptr);
@@ -230,12 +222,7 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
     Rng replay(43);
     const double cpu1 = ThreadCpuSeconds();
     for (int64_t i = 0; i < decisions; ++i) {
-      const world::Job& job = w.jobs[replay.Below(w.jobs.size())];
-      placement::Request req;
-      req.kind = job.kind;
-      req.id = job.id;
-      req.gpus = job.gpus;
-      req.accelerators = &job.accelerators;
+      const placement::Request req = placement::JobRequest(w.jobs[replay.Below(w.jobs.size())]);
       const auto t0 = Clock::now();
       const Held& d = decided[static_cast<size_t>(i)];
       const auto t1 = Clock::now();
@@ -256,13 +243,7 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
   const int64_t explained = std::min<int64_t>(2'000, decisions);
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < explained; ++i) {
-    const world::Job& job = w.jobs[rng.Below(w.jobs.size())];
-    placement::Request req;
-    req.id = job.id;
-    req.workload_class = job.workload_class;
-    req.gpus = job.gpus;
-    req.accelerators = &job.accelerators;
-    req.priority = job.priority;
+    const placement::Request req = placement::JobRequest(w.jobs[rng.Below(w.jobs.size())]);
     placement::Context ctx{w, fleet, rules, now, nullptr, &reserved};
     placer.Place(ctx, req, &e);
   }

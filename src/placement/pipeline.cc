@@ -354,6 +354,18 @@ std::unique_ptr<Scorer> MakeConsolidationScorer(const world::World& world) {
   return std::make_unique<ConsolidationScorer>(world);
 }
 
+Request JobRequest(const world::Job& job) {
+  Request r;
+  r.kind = job.kind;
+  r.id = job.id;
+  r.workload_class = job.workload_class;
+  r.model_family = job.model_family;
+  r.gpus = job.gpus;
+  r.accelerators = &job.accelerators;
+  r.priority = job.priority;
+  return r;
+}
+
 Money MarginalPricePerGpuHour(const world::World& world, world::PoolIndex p) {
   const world::Pool& pool = world.pools[p];
   if (pool.pricing == world::PricingKind::kReserved) return Money();

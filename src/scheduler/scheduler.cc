@@ -213,15 +213,7 @@ placement::Context Scheduler::MakeContext(Time now) const {
 }
 
 placement::Request Scheduler::JobRequest(JobIndex j) const {
-  const world::Job& job = world_.jobs[j];
-  placement::Request r;
-  r.kind = job.kind;
-  r.id = job.id;
-  r.workload_class = job.workload_class;
-  r.model_family = job.model_family;
-  r.gpus = job.gpus;
-  r.accelerators = &job.accelerators;
-  r.priority = job.priority;
+  placement::Request r = placement::JobRequest(world_.jobs[j]);
   r.find_best_blocked = options_.policy == Policy::kPriority;  // the only policy that holds
   return r;
 }

@@ -50,6 +50,9 @@ struct Request {
   bool find_best_blocked = true;
 };
 
+// The request for a job's gang (a hold asked for, as Request's default).
+Request JobRequest(const world::Job& job);
+
 // Tells the placer how much of a pool could be freed by preempting work of
 // lower priority (implemented by the scheduler, which knows the allocations).
 class PreemptionOracle {
