@@ -164,6 +164,29 @@ TEST(PolicyTest, SrtfPreemptsOnlyWhatTheShorterJobNeeds) {
   EXPECT_EQ(r.jobs[w.FindJob("y")].preemptions, 0);
 }
 
+// Issue 10 repro: at t=10 the 4 x 5 s job preempts the 100 s and 50 s jobs
+// and leaves 3 GPUs free. The 1-GPU victim must restart in the same pass
+// (mean JCT 43.75 s, mean queue 1.25 s), not when its old run's finish
+// timer fires at t=15.
+TEST(PolicyTest, SrtfRestartsAPreemptedVictimThatFitsInTheSamePass) {
+  world::World w = OnePool(8);
+  AddJob(w, "a", 0, 1, 100);
+  AddJob(w, "b", 0, 4, 50);
+  AddJob(w, "c", 0, 1, 15);
+  AddJob(w, "d", 10, 4, 5);
+  Outcome r = Replay(w, Policy::kSrtf);
+  EXPECT_EQ(r.jobs[w.FindJob("a")].preemptions, 1);
+  EXPECT_EQ(r.jobs[w.FindJob("b")].preemptions, 1);
+  EXPECT_EQ(StartOf(r, w, "d"), 10);
+  EXPECT_EQ(EndOf(r, w, "a"), 100);  // restarted at 10: no idle second
+  EXPECT_EQ(EndOf(r, w, "b"), 55);   // 40 s left, restarts when c and d end at 15
+  int64_t jct = 0;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    jct += EndOf(r, w, id) - (w.jobs[w.FindJob(id)].arrival - At(0)).seconds();
+  }
+  EXPECT_EQ(jct, 175);  // mean 43.75 s
+}
+
 TEST(PlacementOptionTest, ConsolidatedPlacementPicksThePoolWhereTheGangSpansFewestNodes) {
   world::World w = OnePool(8, /*per_node=*/1);
   world::Pool wide = w.pools[0];

@@ -694,10 +694,15 @@ void Scheduler::Schedule(Time now) {
       continue;
     }
     s.reserved_pool = world::kNone;
+    const QueueKey started = *it;
     it = queue_.erase(it);
     StartJob(j, d, now);
     placing_remaining_ = -1;
-    // Preemption may have requeued victims behind `it`; they keep their place by key.
+    // Preemption requeued its victims by key, after the job that preempted
+    // them (lower priority, or longer remaining under SRTF); `it` may be past
+    // them (the end of the queue), so look again from the started job's key
+    // and the victims are reconsidered in this pass.
+    if (d.needs_preemption) it = queue_.upper_bound(started);
   }
   // Jobs that failed because of a hold must be retried once the holds change.
   bool holds_changed = held_pools_.size() != previously_held_.size();
