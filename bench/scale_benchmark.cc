@@ -317,13 +317,15 @@ Memory MeasureQueuedMemory(const Config& c) {
     Memory m;
     m.world = static_cast<double>(StatusBytes("VmRSS:"));
     struct NoTimer final : scheduler::Timer {
-      void AtJobFinish(world::JobIndex, uint32_t, Time) override {}
       void AtTime(Time, scheduler::WakeKind, int32_t) override {}
     } timer;
     scheduler::Scheduler sched(w, scheduler::Options{}, w.start, &timer, nullptr);
     m.scheduler = static_cast<double>(StatusBytes("VmRSS:"));
     for (size_t j = 0; j < w.jobs.size(); ++j) {
-      sched.JobArrived(static_cast<world::JobIndex>(j), w.start);
+      if (!sched.Apply(scheduler::cmd::JobArrived{scheduler::JobId{static_cast<int32_t>(j)}}, w.start)
+               .ok()) {
+        return Memory{};
+      }
     }
     if (sched.queued() != w.jobs.size()) return Memory{};
     m.peak = static_cast<double>(StatusBytes("VmHWM:"));

@@ -155,11 +155,14 @@ void CommitmentLedger::SetBillable(int32_t account, int64_t gpus, Time now) {
 
 void CommitmentLedger::AttributeJob(world::JobIndex job, world::PoolIndex pool,
                                     int64_t gpu_seconds) {
+  // Jobs submitted at run time extend the registry past the world's.
+  if (static_cast<size_t>(job) >= job_micros_.size()) job_micros_.resize(job + 1, 0);
   job_micros_[job] += MulDivRound(gpu_seconds, accounts_[pool].price, 3600);
 }
 
 void CommitmentLedger::AttributeService(world::ServiceIndex s, world::PoolIndex pool,
                                         int64_t gpu_seconds) {
+  if (static_cast<size_t>(s) >= service_micros_.size()) service_micros_.resize(s + 1, 0);
   service_micros_[s] += MulDivRound(gpu_seconds, accounts_[pool].price, 3600);
 }
 

@@ -258,6 +258,9 @@ Status Explain(const world::World& world, const sim::Options& options, const std
       case scheduler::JobStatus::kDone:
         out << "finished at " << FormatTimeFull(st.end);
         break;
+      case scheduler::JobStatus::kCancelled:
+        out << "cancelled at " << FormatTimeFull(st.end);
+        break;
     }
     out << " (" << st.starts << " start(s), " << st.preemptions << " preemption(s), "
         << st.interruptions << " interruption(s), " << WorkHours(st.lost_work)

@@ -247,6 +247,8 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
         case JobStatus::kNotArrived:
           ++row.not_arrived;
           break;
+        case JobStatus::kCancelled:  // only by command (serve); a simulated World has none
+          break;
       }
       if (s.first_start != Time::Min()) waits[g].push_back((s.first_start - job.arrival).seconds());
       row.preemptions += s.preemptions;

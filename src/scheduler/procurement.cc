@@ -61,7 +61,7 @@ void Scheduler::ReviewUnmetDemand(Time now) {
   for (const QueueKey& k : queue_) {
     const JobState& s = jobs_[k.job];
     if (now - s.queued_since < pr.unmet_after) continue;
-    const world::Job& job = world_.jobs[k.job];
+    const world::Job& job = job_spec(k.job);
     Unmet& u = unmet[{job_shape_[k.job], GangBucket(job.gpus)}];
     // A job can use no more than its gang at once.
     const int64_t horizon = pr.unmet_after.seconds();
@@ -97,7 +97,7 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
   Emit(
       {now, EventType::kCapacityRequested, id, world::kNone, r.gpus, r.waiting_jobs, r.oldest_job});
-  const world::Job& example = world_.jobs[shape_example_[r.shape]];
+  const world::Job& example = job_spec(shape_example_[r.shape]);
   // The first clause in force whose scope covers the request gives its holder
   // the first refusal.
   for (size_t c = 0; c < world_.contracts.size() && r.rofr_contract == world::kNone; ++c) {
@@ -150,7 +150,7 @@ int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer) const 
 int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
                              world::ProviderIndex only, const OfferTerms& terms, Time now,
                              std::string* why) const {
-  const world::Job& example = world_.jobs[shape_example_[r.shape]];
+  const world::Job& example = job_spec(shape_example_[r.shape]);
   const auto& offers = world_.procurement.offers;
   int32_t best = -1;
   int64_t best_price = 0;

@@ -46,7 +46,7 @@ void Scheduler::ReoptimizeQueue(Time now) {
   std::vector<JobIndex> queued;
   queued.reserve(queue_.size());
   for (const QueueKey& key : queue_) {  // the policy's order: the optimiser's tie-break
-    const world::Job& job = world_.jobs[key.job];
+    const world::Job& job = job_spec(key.job);
     auto [it, inserted] = sets.emplace(job.accelerators, static_cast<int32_t>(sets.size()));
     if (inserted) in.accelerator_sets.push_back(job.accelerators);
     optimize::QueuedJob q;
@@ -94,7 +94,7 @@ void Scheduler::ReoptimizeQueue(Time now) {
   const placement::Context ctx = MakeContext(now);  // reads the fleet as jobs start
   for (size_t i = 0; i < queued.size(); ++i) {
     const JobIndex j = queued[i];
-    const world::Job& job = world_.jobs[j];
+    const world::Job& job = job_spec(j);
     if (job.priority < level_priority) {
       for (const auto& [set, gang] : waiting_level) waiting_above[set].insert(gang);
       waiting_level.clear();

@@ -60,6 +60,14 @@ const char* EventTypeName(EventType type) {
       return "capacity-arrived";
     case EventType::kCapacityReleased:
       return "capacity-released";
+    case EventType::kJobCancelled:
+      return "job-cancelled";
+    case EventType::kServiceSubmitted:
+      return "service-submitted";
+    case EventType::kServiceCancelled:
+      return "service-cancelled";
+    case EventType::kDispatchFailed:
+      return "dispatch-failed";
   }
   return "?";
 }
@@ -118,12 +126,15 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       options_(options),
       timer_(timer),
       observer_(observer),
+      static_jobs_(static_cast<int32_t>(world.jobs.size())),
+      static_services_(static_cast<int32_t>(world.services.size())),
+      service_cancelled_(world.services.size(), 0),
+      installed_(world.pools.size(), 0),
       rules_(world),
       ledger_(world, start),
       fleet_(world, start),
       placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
-      services_(world.services.size()),
       pool_allocs_(world.pools.size()),
       pool_preemptible_gpus_(world.pools.size(), 0),
       pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()),
@@ -132,45 +143,54 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       previous_holder_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
-    job_shape_.push_back(ShapeOf(world.jobs[j]));
-    if (static_cast<size_t>(job_shape_.back()) == shape_example_.size()) {
-      shape_example_.push_back(static_cast<JobIndex>(j));
-    }
+    RegisterShape(static_cast<JobIndex>(j));
   }
   procured_.assign(world.pools.size(), 0);
   offer_sold_.assign(world.procurement.offers.size(), 0);
   no_outage_.assign(world.providers.size(), 0);
   fleet_.AttachLedger(&ledger_, start);
-  shape_failures_.resize(shapes_.size());
-  for (auto& s : services_) {
-    s.per_provider.assign(world.providers.size(), 0);
-    s.lost_pending.assign(world.providers.size(), 0);
-    s.integrated_to = start;
-  }
-  // The state of the world at the start: installed GPUs, power, contracts, demand.
+  // The state of the world at the start: installed GPUs, power, contracts,
+  // demand. Later changes arrive as commands.
   for (size_t p = 0; p < world.pools.size(); ++p) {
-    fleet_.SetInstalled(static_cast<PoolIndex>(p), world.pools[p].gpus.At(start), start);
+    installed_[p] = world.pools[p].gpus.At(start);
+    fleet_.SetInstalled(static_cast<PoolIndex>(p), installed_[p], start);
   }
   ApplyContractTerms(start);
-  for (size_t i = 0; i < services_.size(); ++i)
-    service_order_.push_back(static_cast<ServiceIndex>(i));
-  std::stable_sort(service_order_.begin(), service_order_.end(),
-                   [&](ServiceIndex a, ServiceIndex b) {
-                     return world.services[a].priority > world.services[b].priority;
-                   });
   for (size_t s = 0; s < world.services.size(); ++s) {
-    const world::Service& svc = world.services[s];
-    services_[s].demand = svc.demand_tokens_per_s.At(start);
-    int64_t slowest = std::numeric_limits<int64_t>::max();
-    if (svc.accelerators.empty()) {
-      for (const auto& a : world.accelerators) slowest = std::min(slowest, a.speed_milli);
-    } else {
-      for (auto a : svc.accelerators)
-        slowest = std::min(slowest, world.accelerators[a].speed_milli);
-    }
-    services_[s].min_replica_tokens =
-        std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
+    InitServiceState(static_cast<ServiceIndex>(s),
+                     world.services[s].demand_tokens_per_s.At(start), start);
   }
+}
+
+void Scheduler::RegisterShape(JobIndex j) {
+  job_shape_.push_back(ShapeOf(job_spec(j)));
+  if (static_cast<size_t>(job_shape_.back()) == shape_example_.size()) {
+    shape_example_.push_back(j);
+    shape_failures_.emplace_back();
+  }
+}
+
+void Scheduler::InitServiceState(ServiceIndex s, int64_t demand, Time now) {
+  const world::Service& svc = service_spec(s);
+  if (static_cast<size_t>(s) >= services_.size()) services_.resize(s + 1);
+  ServiceState& st = services_[s];
+  st.per_provider.assign(world_.providers.size(), 0);
+  st.lost_pending.assign(world_.providers.size(), 0);
+  st.integrated_to = now;
+  st.demand = demand;
+  int64_t slowest = std::numeric_limits<int64_t>::max();
+  if (svc.accelerators.empty()) {
+    for (const auto& a : world_.accelerators) slowest = std::min(slowest, a.speed_milli);
+  } else {
+    for (auto a : svc.accelerators) slowest = std::min(slowest, world_.accelerators[a].speed_milli);
+  }
+  st.min_replica_tokens = std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
+  // Services are reconciled highest priority first, then in registry order.
+  auto at = std::upper_bound(
+      service_order_.begin(), service_order_.end(), s, [&](ServiceIndex a, ServiceIndex b) {
+        return service_spec(a).priority > service_spec(b).priority;
+      });
+  service_order_.insert(at, s);
 }
 
 int32_t Scheduler::ShapeOf(const world::Job& job) {
@@ -188,7 +208,7 @@ void Scheduler::Watch(world::WorkloadKind kind, int32_t index) {
 }
 
 Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
-  const world::Job& job = world_.jobs[j];
+  const world::Job& job = job_spec(j);
   switch (options_.policy) {
     case Policy::kFifo:
       return {0, job.arrival.unix_seconds(), j};
@@ -213,13 +233,13 @@ placement::Context Scheduler::MakeContext(Time now) const {
 }
 
 placement::Request Scheduler::JobRequest(JobIndex j) const {
-  placement::Request r = placement::JobRequest(world_.jobs[j]);
+  placement::Request r = placement::JobRequest(job_spec(j));
   r.find_best_blocked = options_.policy == Policy::kPriority;  // the only policy that holds
   return r;
 }
 
 placement::Request Scheduler::ReplicaRequest(ServiceIndex s) const {
-  const world::Service& svc = world_.services[s];
+  const world::Service& svc = service_spec(s);
   placement::Request r;
   r.kind = world::WorkloadKind::kService;
   r.id = svc.id;
@@ -271,7 +291,7 @@ placement::Decision Scheduler::Decide(const placement::Request& req, Time now, b
 
 int64_t Scheduler::RemainingSeconds(JobIndex j, Time now) const {
   const JobState& s = jobs_[j];
-  const world::Job& job = world_.jobs[j];
+  const world::Job& job = job_spec(j);
   int64_t remaining = s.remaining_work;
   if (s.status == JobStatus::kRunning) {
     const Allocation& a = allocs_[s.alloc];
@@ -384,11 +404,11 @@ void Scheduler::JobArrived(JobIndex j, Time now) {
   s.status = JobStatus::kQueued;
   s.queued_since = now;
   queue_.insert(KeyOf(j));
-  Emit({now, EventType::kJobArrived, j, world::kNone, world_.jobs[j].gpus, 0, 0});
+  Emit({now, EventType::kJobArrived, j, world::kNone, job_spec(j).gpus, 0, 0});
 }
 
 void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
-  const world::Job& job = world_.jobs[j];
+  const world::Job& job = job_spec(j);
   JobState& s = jobs_[j];
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
   s.alloc =
@@ -401,10 +421,10 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   const world::ProviderIndex provider = world_.pools[d.pool].provider;
   if (provider < 31) s.providers_used_mask |= 1 << provider;
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
-  const int64_t rate = job.gpus * speed;  // thousandths of reference GPU-seconds per second
-  const int64_t seconds = std::max<int64_t>(1, (s.remaining_work * 1000 + rate - 1) / rate);
-  timer_->AtJobFinish(j, s.epoch, now + Duration::Seconds(seconds));
-  Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, 0});
+  // The expected duration, for the event log and explain; when the run ends
+  // is for its driver to report (cmd::JobCompleted).
+  const int64_t seconds = RunSeconds(s.remaining_work, job.gpus, speed);
+  Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, s.epoch});
   auto v = rules_.Check(job.workload_class, job.model_family, provider, now,
                         fleet_.provider_in_outage());
   if (v.via_outage_exception)
@@ -412,12 +432,19 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
 }
 
 void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
-  const world::Job& job = world_.jobs[j];
+  StopJob(j, why, by, now, now);
+}
+
+void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time ran_until) {
+  const world::Job& job = job_spec(j);
   JobState& s = jobs_[j];
   const Allocation& a = allocs_[s.alloc];
   const PoolIndex pool = a.pool;
   const int64_t speed = world_.accelerators[world_.pools[pool].accelerator].speed_milli;
-  const int64_t elapsed = (now - a.start).seconds();
+  // Work counts up to when the run really stopped (a site's report may come
+  // later); a run that never started did none.
+  const int64_t elapsed =
+      why == StopReason::kDispatchFailed ? 0 : std::max<int64_t>(0, (ran_until - a.start).seconds());
   const int64_t interval = job.checkpoint_interval.seconds();
   // Under SRTF a preempted job keeps all its work (continuous checkpointing,
   // as trace replays assume); otherwise work since the last checkpoint is lost.
@@ -430,32 +457,44 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
   s.gpu_seconds += a.gpus * elapsed;
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
-  ++s.epoch;  // the pending finish is now stale
+  ++s.epoch;  // a report about the stopped run is now stale
+  if (why == StopReason::kCancelled) {
+    s.status = JobStatus::kCancelled;
+    s.end = now;
+    Emit({now, EventType::kJobCancelled, j, pool, a.gpus, lost, 0});
+    return;
+  }
   s.status = JobStatus::kQueued;
   s.queued_since = now;
   queue_.insert(KeyOf(j));
   if (why == StopReason::kPreempted) {
     ++s.preemptions;
     Emit({now, EventType::kJobPreempted, j, pool, a.gpus, lost, by});
+  } else if (why == StopReason::kDispatchFailed) {
+    Emit({now, EventType::kDispatchFailed, j, pool, a.gpus, 0, 0});
   } else {
     ++s.interruptions;
     Emit({now, EventType::kJobInterrupted, j, pool, a.gpus, lost, 0});
   }
 }
 
-void Scheduler::JobFinishDue(JobIndex j, uint32_t epoch, Time now) {
+void Scheduler::CompleteRun(JobIndex j, Time at, Time now) {
   JobState& s = jobs_[j];
-  if (s.status != JobStatus::kRunning || s.epoch != epoch)
-    return;  // stale: the run was interrupted
   const Allocation& a = allocs_[s.alloc];
   const PoolIndex pool = a.pool;
-  s.gpu_seconds += a.gpus * (now - a.start).seconds();
+  s.gpu_seconds += a.gpus * std::max<int64_t>(0, (at - a.start).seconds());
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
   s.remaining_work = 0;
   s.status = JobStatus::kDone;
-  s.end = now;
+  s.end = at;
+  ++s.epoch;
   Emit({now, EventType::kJobFinished, j, pool, 0, 0, 0});
+}
+
+int64_t Scheduler::RunSeconds(int64_t work, int64_t gpus, int64_t speed_milli) {
+  const int64_t rate = gpus * speed_milli;  // thousandths of reference GPU-seconds per second
+  return std::max<int64_t>(1, (work * 1000 + rate - 1) / rate);
 }
 
 void Scheduler::Evict(int32_t id, StopReason why, int64_t by, Time now) {
@@ -498,7 +537,7 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
 }
 
 bool Scheduler::StartReplica(ServiceIndex s, Time now) {
-  const world::Service& svc = world_.services[s];
+  const world::Service& svc = service_spec(s);
   ServiceState& st = services_[s];
   placement::Request req = ReplicaRequest(s);
   placement::Decision d = Decide(req, now, IsWatched(true, s));
@@ -580,15 +619,15 @@ void Scheduler::UpdateShortness(ServiceIndex s, Time now) {
         0, st.demand, st.capacity});
 }
 
-void Scheduler::ServiceDemandChanged(ServiceIndex s, Time now) {
+void Scheduler::ServiceDemandChanged(ServiceIndex s, int64_t demand, Time now) {
   IntegrateService(s, now);
-  services_[s].demand = world_.services[s].demand_tokens_per_s.At(now);
+  services_[s].demand = demand;
   services_[s].failed_generation = ~0ULL;  // worth trying again
   services_[s].may_shrink = true;
 }
 
 void Scheduler::ReconcileService(ServiceIndex s, Time now) {
-  const world::Service& svc = world_.services[s];
+  const world::Service& svc = service_spec(s);
   ServiceState& st = services_[s];
   auto wanted_more = [&] {
     return st.capacity < st.demand || static_cast<int32_t>(st.replicas.size()) < svc.min_providers;
@@ -635,7 +674,9 @@ void Scheduler::Schedule(Time now) {
     timer_->AtTime(now + world_.procurement.review_every, WakeKind::kProcurementReview, 0);
   }
   // Services first, highest priority first.
-  for (ServiceIndex s : service_order_) ReconcileService(s, now);
+  for (ServiceIndex s : service_order_) {
+    if (!service_cancelled_[s]) ReconcileService(s, now);
+  }
 
   if (options_.reoptimize_every > Duration() && now >= next_reoptimize_ && !queue_.empty()) {
     ReoptimizeQueue(now);
@@ -662,7 +703,7 @@ void Scheduler::Schedule(Time now) {
   for (auto it = queue_.begin(); it != queue_.end();) {
     const JobIndex j = it->job;
     JobState& s = jobs_[j];
-    const world::Job& job = world_.jobs[j];
+    const world::Job& job = job_spec(j);
     if (s.failed_generation == generation_) {  // nothing has changed since it last failed
       if (options_.policy == Policy::kFifo) break;
       hold(s, job.priority);
@@ -750,16 +791,16 @@ void Scheduler::EnforceSitePower(world::SiteIndex site, Time now) {
 
 void Scheduler::PoolInstalledChanged(PoolIndex pool, Time now) {
   const int64_t before = fleet_.pool(pool).capacity;
-  fleet_.SetInstalled(pool, InstalledNow(pool, now), now);
+  fleet_.SetInstalled(pool, InstalledNow(pool), now);
   if (fleet_.pool(pool).capacity > before) ++generation_;
   EnforceLimits(pool, now);
   Emit({now, EventType::kPoolCapacity, pool, pool, 0, fleet_.pool(pool).capacity,
         fleet_.pool(pool).installed});
 }
 
-void Scheduler::SitePowerChanged(world::SiteIndex site, Time now) {
+void Scheduler::SitePowerChanged(world::SiteIndex site, Power power, Time now) {
   const Power before = fleet_.site(site).capacity;
-  fleet_.SetSitePower(site, world_.sites[site].power.At(now));
+  fleet_.SetSitePower(site, power);
   if (fleet_.site(site).capacity > before) ++generation_;
   EnforceSitePower(site, now);
   Emit({now, EventType::kSitePower, site, world::kNone, 0, fleet_.site(site).capacity.watts(), 0});
@@ -841,11 +882,11 @@ void Scheduler::EnforceExclusivity(Time now) {
     if (!a.live) continue;
     std::string_view cls, family;
     if (a.is_service) {
-      cls = world_.services[a.owner].workload_class;
-      family = world_.services[a.owner].model_family;
+      cls = service_spec(a.owner).workload_class;
+      family = service_spec(a.owner).model_family;
     } else {
-      cls = world_.jobs[a.owner].workload_class;
-      family = world_.jobs[a.owner].model_family;
+      cls = job_spec(a.owner).workload_class;
+      family = job_spec(a.owner).model_family;
     }
     if (!rules_.Check(cls, family, world_.pools[a.pool].provider, now, fleet_.provider_in_outage())
              .allowed) {

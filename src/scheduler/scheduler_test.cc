@@ -13,9 +13,6 @@ using polycloud::testing::T;
 
 class FakeTimer final : public Timer {
  public:
-  void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override {
-    calls.push_back({job, epoch, at});
-  }
   void AtTime(Time at, WakeKind kind, int32_t index) override {
     wakes.push_back({kind, index, at});
   }
@@ -25,13 +22,13 @@ class FakeTimer final : public Timer {
     Time at;
   };
   std::vector<Wake> wakes;
-  struct Call {
-    world::JobIndex job;
-    uint32_t epoch;
-    Time at;
-  };
-  std::vector<Call> calls;
 };
+
+// Applies a command that must be accepted.
+void Must(Scheduler& s, const Command& c, Time now) {
+  const Status status = s.Apply(c, now);
+  ASSERT_TRUE(status.ok()) << CommandName(c) << ": " << status.message();
+}
 
 class Recorder final : public Observer {
  public:
@@ -85,18 +82,23 @@ jobs:
   FakeTimer timer;
   Recorder rec;
   Scheduler s(w, {}, w.start, &timer, &rec);
-  s.JobArrived(0, T("2026-01-02"));
-  s.Schedule(T("2026-01-02"));
-  ASSERT_EQ(timer.calls.size(), 1u);
-  // 80 reference GPU-hours on 8 GB200 (2.5× H100) = 4 h.
-  EXPECT_EQ(timer.calls[0].at, T("2026-01-02T04:00:00Z"));
+  Must(s, cmd::JobArrived{JobId{0}}, T("2026-01-02"));
+  Must(s, cmd::Place{}, T("2026-01-02"));
+  const Event* started = rec.First(EventType::kJobStarted);
+  ASSERT_NE(started, nullptr);
+  // 80 reference GPU-hours on 8 GB200 (2.5× H100) = 4 h, expected.
+  EXPECT_EQ(started->value, 4 * 3600);
   EXPECT_EQ(s.jobs()[0].last_pool, w.FindPool("pa"));  // reserved before on-demand
-  s.JobFinishDue(0, timer.calls[0].epoch, timer.calls[0].at);
+  // The scheduler predicts nothing: the job runs until its site says it ended.
+  EXPECT_TRUE(timer.wakes.empty());
+  Must(s, cmd::JobCompleted{JobId{0}, RunId{static_cast<uint32_t>(started->aux)},
+                            T("2026-01-02T04:00:00Z")},
+       T("2026-01-02T04:00:00Z"));
   EXPECT_EQ(s.jobs()[0].status, JobStatus::kDone);
   EXPECT_EQ(s.fleet().pool(w.FindPool("pa")).used, 0);
 }
 
-TEST(SchedulerTest, IgnoresAStaleFinishAfterAnInterruption) {
+TEST(SchedulerTest, IgnoresAStaleCompletionAfterAnInterruption) {
   world::World w = LoadWorld(std::string(kOnePool) + R"(
 jobs:
   - {id: j, gpus: 8, work_gpu_hours: 80, arrival: 2026-01-02, checkpoint_every: 1h}
@@ -106,12 +108,15 @@ faults:
   FakeTimer timer;
   Recorder rec;
   Scheduler s(w, {}, w.start, &timer, &rec);
-  s.JobArrived(0, T("2026-01-02"));
-  s.Schedule(T("2026-01-02"));
-  s.FaultStarted(0, T("2026-01-02T01:00:00Z"));
-  s.Schedule(T("2026-01-02T01:00:00Z"));
-  ASSERT_EQ(timer.calls.size(), 2u);
-  s.JobFinishDue(0, timer.calls[0].epoch, timer.calls[0].at);  // the first run's finish: stale
+  Must(s, cmd::JobArrived{JobId{0}}, T("2026-01-02"));
+  Must(s, cmd::Place{}, T("2026-01-02"));
+  const auto first_run = static_cast<uint32_t>(rec.First(EventType::kJobStarted)->aux);
+  Must(s, cmd::FaultStarted{0}, T("2026-01-02T01:00:00Z"));
+  Must(s, cmd::Place{}, T("2026-01-02T01:00:00Z"));
+  ASSERT_EQ(rec.Count(EventType::kJobStarted), 2);
+  // The first run's completion, reported late: stale, ignored.
+  Must(s, cmd::JobCompleted{JobId{0}, RunId{first_run}, T("2026-01-02T04:00:00Z")},
+       T("2026-01-02T04:00:00Z"));
   EXPECT_EQ(s.jobs()[0].status, JobStatus::kRunning);
   EXPECT_EQ(s.jobs()[0].last_pool, w.FindPool("pb"));
 }

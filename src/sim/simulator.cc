@@ -57,80 +57,138 @@ void Simulator::Push(Time at, Kind kind, int32_t index, uint32_t epoch) {
       at, uint64_t{epoch} << 32 | static_cast<uint64_t>(index) << 4 | static_cast<uint64_t>(kind));
 }
 
-void Simulator::AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) {
-  Push(at, Kind::kFinish, job, epoch);
-}
-
 void Simulator::AtTime(Time at, scheduler::WakeKind kind, int32_t index) {
   Push(at, Kind::kWake, index, static_cast<uint32_t>(kind));
 }
 
 void Simulator::OnEvent(const scheduler::Event& event) {
   ++scheduler_events_;
+  // The completion model: a started run ends when its gang, at the pool's
+  // speed, has done the work left (reported then as cmd::JobCompleted).
+  if (event.type == EventType::kJobStarted) {
+    const world::Job& job = scheduler_.job_spec(event.subject);
+    const int64_t work = scheduler_.jobs()[event.subject].remaining_work;
+    const int64_t speed =
+        world_.accelerators[world_.pools[event.pool].accelerator].speed_milli;
+    Push(event.at + Duration::Seconds(scheduler::Scheduler::RunSeconds(work, job.gpus, speed)),
+         Kind::kFinish, event.subject, static_cast<uint32_t>(event.aux));
+  }
   for (scheduler::Observer* o : observers_) o->OnEvent(event);
 }
 
-void Simulator::Apply(Time now, uint64_t payload) {
+void Simulator::Send(const scheduler::Command& command, Time now) {
+  const Status status = scheduler_.Apply(command, now);
+  POLYCLOUD_CHECK(status.ok());  // the simulator's commands come from a validated World
+}
+
+bool Simulator::Apply(Time now, uint64_t payload) {
   struct {
     Kind kind;
     int32_t index;
     uint32_t epoch;
   } item{static_cast<Kind>(payload & 15), static_cast<int32_t>((payload >> 4) & 0x0fffffff),
          static_cast<uint32_t>(payload >> 32)};
+  using namespace scheduler;  // NOLINT: the command vocabulary
   switch (item.kind) {
-    case Kind::kFinish:
-      scheduler_.JobFinishDue(item.index, item.epoch, now);
+    case Kind::kFinish: {
+      const JobState& s = scheduler_.jobs()[item.index];
+      if (s.status != JobStatus::kRunning || s.epoch != item.epoch) return false;
+      Send(cmd::JobCompleted{JobId{item.index}, RunId{item.epoch}, now}, now);
       break;
+    }
     case Kind::kPoolRamp:
-      scheduler_.PoolInstalledChanged(item.index, now);
+      Send(cmd::SetPoolCapacity{item.index, world_.pools[item.index].gpus.At(now)}, now);
       break;
     case Kind::kSitePower:
-      scheduler_.SitePowerChanged(item.index, now);
+      Send(cmd::SetSitePower{item.index, world_.sites[item.index].power.At(now)}, now);
       break;
     case Kind::kDemand:
-      scheduler_.ServiceDemandChanged(item.index, now);
+      Send(cmd::SetDemand{ServiceId{item.index},
+                          world_.services[item.index].demand_tokens_per_s.At(now)},
+           now);
       break;
     case Kind::kFaultStart:
-      scheduler_.FaultStarted(item.index, now);
+      Send(cmd::FaultStarted{item.index}, now);
       break;
     case Kind::kFaultEnd:
-      scheduler_.FaultEnded(item.index, now);
+      Send(cmd::FaultEnded{item.index}, now);
       break;
     case Kind::kContracts:
-      scheduler_.ContractsChanged(now);
+      Send(cmd::ContractsChanged{}, now);
       break;
     case Kind::kWake:
-      scheduler_.Wake(static_cast<scheduler::WakeKind>(item.epoch), item.index, now);
+      Send(cmd::Wake{static_cast<WakeKind>(item.epoch), item.index}, now);
       break;
   }
+  return true;
+}
+
+void Simulator::DiscardBefore(Time t) {
+  while (!heap_.empty() && heap_.top().at < t) heap_.Pop();
+}
+
+Status Simulator::Restore(const std::vector<LoggedCommand>& commands) {
+  if (started_) return FailedPrecondition("restore: the simulator has already run");
+  if (commands.empty()) return Status::Ok();
+  if (!std::holds_alternative<scheduler::cmd::Place>(commands.back().command)) {
+    return FailedPrecondition("restore: the command log must end with an instant's place pass");
+  }
+  // The events queued at construction and by the completion model are the
+  // same as in the logged run; those before a command's instant were applied
+  // then, and the log holds what they did.
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const LoggedCommand& c = commands[i];
+    DiscardBefore(c.at);
+    clock_.AdvanceTo(c.at);
+    const Status status = scheduler_.Apply(c.command, c.at);
+    if (!status.ok()) {
+      return Status(status.code(), "restore: command " + std::to_string(i + 1) + " (" +
+                                       scheduler::CommandName(c.command) + " at " +
+                                       FormatTimeFull(c.at) + "): " + status.message());
+    }
+  }
+  const Time last = commands.back().at;
+  DiscardBefore(last + Duration::Seconds(1));
+  while (next_job_ < world_.jobs.size() &&
+         std::max(world_.jobs[next_job_].arrival, world_.start) <= last) {
+    ++next_job_;
+  }
+  started_ = true;
+  return Status::Ok();
 }
 
 RunStats Simulator::Run() {
   RunStats stats;
   const auto& jobs = world_.jobs;
-  size_t next_job = 0;
   // Jobs that arrived before the run starts are queued at the start.
   int64_t next_progress = options_.progress_every;
-  scheduler_.Schedule(world_.start);
+  if (!started_) {
+    started_ = true;
+    Send(scheduler::cmd::Place{}, world_.start);
+  }
   while (true) {
     Time t = Time::Max();
     if (!heap_.empty()) t = heap_.top().at;
-    if (next_job < jobs.size()) t = std::min(t, std::max(jobs[next_job].arrival, world_.start));
+    if (next_job_ < jobs.size()) t = std::min(t, std::max(jobs[next_job_].arrival, world_.start));
     if (t > end_ || t == Time::Max()) break;
     clock_.AdvanceTo(t);
     // Everything that happens at `t`: capacity and faults first in insertion
     // order, then arrivals, then one scheduling pass.
+    bool changed = false;
     while (!heap_.empty() && heap_.top().at == t) {
       const uint64_t payload = heap_.top().payload;
       heap_.Pop();
-      Apply(t, payload);
+      if (Apply(t, payload)) {
+        changed = true;
+        ++stats.events;
+      }
+    }
+    while (next_job_ < jobs.size() && std::max(jobs[next_job_].arrival, world_.start) == t) {
+      Send(scheduler::cmd::JobArrived{scheduler::JobId{static_cast<int32_t>(next_job_++)}}, t);
+      changed = true;
       ++stats.events;
     }
-    while (next_job < jobs.size() && std::max(jobs[next_job].arrival, world_.start) == t) {
-      scheduler_.JobArrived(static_cast<world::JobIndex>(next_job++), t);
-      ++stats.events;
-    }
-    scheduler_.Schedule(t);
+    if (changed) Send(scheduler::cmd::Place{}, t);
     if (options_.progress && stats.events >= next_progress) {
       options_.progress(Progress{t, stats.events});
       next_progress = stats.events + options_.progress_every;
@@ -146,21 +204,30 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
   const bool about_service =
       e.type == EventType::kReplicaStarted || e.type == EventType::kReplicaStopped ||
       e.type == EventType::kReplicaLost || e.type == EventType::kServiceShort ||
-      e.type == EventType::kServiceRecovered ||
+      e.type == EventType::kServiceRecovered || e.type == EventType::kServiceSubmitted ||
+      e.type == EventType::kServiceCancelled ||
       (e.type == EventType::kExclusivityException && e.aux == 1);
   const bool about_job =
       !about_service &&
       (e.type == EventType::kJobArrived || e.type == EventType::kJobStarted ||
        e.type == EventType::kJobFinished || e.type == EventType::kJobPreempted ||
-       e.type == EventType::kJobInterrupted || e.type == EventType::kExclusivityException);
+       e.type == EventType::kJobInterrupted || e.type == EventType::kJobCancelled ||
+       e.type == EventType::kDispatchFailed || e.type == EventType::kExclusivityException);
   if (filter_index_ != world::kNone) {
     if (filter_service_ ? !about_service : !about_job) return;
     if (e.subject != filter_index_) return;
   }
   out_ << FormatTimeFull(e.at) << ' ' << scheduler::EventTypeName(e.type);
-  if (about_service) out_ << ' ' << world_.services[e.subject].id;
-  if (about_job) out_ << ' ' << world_.jobs[e.subject].id;
-  const bool procurement = e.type >= EventType::kCapacityRequested;
+  auto job_id = [&](int32_t j) -> const std::string& {
+    return scheduler_ != nullptr ? scheduler_->job_spec(j).id : world_.jobs[j].id;
+  };
+  auto service_id = [&](int32_t s) -> const std::string& {
+    return scheduler_ != nullptr ? scheduler_->service_spec(s).id : world_.services[s].id;
+  };
+  if (about_service) out_ << ' ' << service_id(e.subject);
+  if (about_job) out_ << ' ' << job_id(e.subject);
+  const bool procurement =
+      e.type >= EventType::kCapacityRequested && e.type <= EventType::kCapacityReleased;
   if (e.pool != world::kNone && e.type != EventType::kPoolCapacity && !procurement)
     out_ << " pool=" << world_.pools[e.pool].id;
   if (procurement) {
@@ -176,7 +243,8 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       break;
     case EventType::kJobPreempted:
       out_ << " lost_gpu_h=" << e.value / 3600
-           << " by=" << (e.aux >= 0 ? world_.jobs[e.aux].id : world_.services[-1 - e.aux].id);
+           << " by=" << (e.aux >= 0 ? job_id(static_cast<int32_t>(e.aux))
+                                    : service_id(static_cast<int32_t>(-1 - e.aux)));
       break;
     case EventType::kJobInterrupted:
       out_ << " lost_gpu_h=" << e.value / 3600;
@@ -189,7 +257,12 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       break;
     case EventType::kReplicaStopped:
     case EventType::kReplicaLost:
+    case EventType::kJobCancelled:
+    case EventType::kDispatchFailed:
       out_ << " gpus=" << e.gpus;
+      break;
+    case EventType::kServiceSubmitted:
+      out_ << " demand=" << e.value;
       break;
     case EventType::kServiceShort:
     case EventType::kServiceRecovered:
@@ -207,7 +280,7 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       break;
     case EventType::kCapacityRequested:
       out_ << " gpus=" << e.gpus << " waiting_jobs=" << e.value
-           << " oldest=" << world_.jobs[e.aux].id;
+           << " oldest=" << job_id(static_cast<int32_t>(e.aux));
       break;
     case EventType::kRofrOffered:
       out_ << " to=" << world_.providers[world_.contracts[e.aux].provider].id
@@ -249,6 +322,10 @@ Audit::Audit(const world::World& world)
       provider_outage_count_(world.providers.size(), 0),
       failovers_to_(world.services.size(), std::vector<int64_t>(world.providers.size(), 0)) {}
 
+Audit::Audit(const scheduler::Scheduler& scheduler, const world::World& world) : Audit(world) {
+  scheduler_ = &scheduler;
+}
+
 void Audit::OnEvent(const scheduler::Event& e) {
   auto check = [&](std::string_view cls, std::string_view family, const std::string& who) {
     const world::ProviderIndex p = world_.pools[e.pool].provider;
@@ -262,16 +339,21 @@ void Audit::OnEvent(const scheduler::Event& e) {
   switch (e.type) {
     case EventType::kJobStarted: {
       ++counts_.job_starts;
-      const world::Job& j = world_.jobs[e.subject];
+      const world::Job& j =
+          scheduler_ != nullptr ? scheduler_->job_spec(e.subject) : world_.jobs[e.subject];
       check(j.workload_class, j.model_family, "job " + j.id);
       break;
     }
     case EventType::kReplicaStarted: {
       ++counts_.replica_starts;
-      const world::Service& s = world_.services[e.subject];
+      const world::Service& s = scheduler_ != nullptr ? scheduler_->service_spec(e.subject)
+                                                      : world_.services[e.subject];
       check(s.workload_class, s.model_family, "service " + s.id);
       if (e.aux == 2) {
         ++counts_.failovers;
+        if (static_cast<size_t>(e.subject) >= failovers_to_.size()) {
+          failovers_to_.resize(e.subject + 1, std::vector<int64_t>(world_.providers.size(), 0));
+        }
         ++failovers_to_[e.subject][world_.pools[e.pool].provider];
       }
       break;

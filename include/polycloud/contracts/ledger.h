@@ -110,8 +110,15 @@ class CommitmentLedger {
 
   // Readings (after Close).
   Money PoolSpend(world::PoolIndex pool) const { return RawToMoney(pool_raw_[pool]); }
-  Money JobSpend(world::JobIndex job) const { return Money::FromMicros(job_micros_[job]); }
-  Money ServiceSpend(world::ServiceIndex s) const { return Money::FromMicros(service_micros_[s]); }
+  // Spend attributed to a job (service) so far; jobs and services submitted
+  // at run time count too (0 until they are billed).
+  Money JobSpend(world::JobIndex job) const {
+    return Money::FromMicros(static_cast<size_t>(job) < job_micros_.size() ? job_micros_[job] : 0);
+  }
+  Money ServiceSpend(world::ServiceIndex s) const {
+    return Money::FromMicros(static_cast<size_t>(s) < service_micros_.size() ? service_micros_[s]
+                                                                             : 0);
+  }
   Money AwardSpend(int32_t account) const { return RawToMoney(account_raw_[account]); }
   Money ContractSpend(world::ContractIndex c) const { return RawToMoney(contracts_[c].total); }
   // Spend per UTC day of the run, day 0 = the day of the start.

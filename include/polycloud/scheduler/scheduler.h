@@ -1,13 +1,16 @@
-// Scheduler: the event-driven core shared by the simulator and (later) the live
-// broker. It owns the queue, the allocations and the FleetState, and decides
-// with the placement pipeline; it never reads a clock. Its owner tells it what
-// happened and when (a job arrived, a finish is due, a ramp step, a fault) and
-// then calls Schedule(now); the scheduler asks its Timer to call back when a
-// job it started will finish, and reports every state change to its Observer.
+// Scheduler: the event-driven core shared by the simulator and the live
+// broker. It owns the workload registry (the static world's jobs and services
+// and those submitted at run time), the queue, the allocations and the
+// FleetState, and decides with the placement pipeline; it never reads a clock.
+// Its owner tells it what happened, as value-carrying commands (command.h),
+// and asks for a scheduling pass with cmd::Place; the scheduler reports every
+// state change to its Observer and asks its Timer only for its own deadlines
+// (procurement reviews, ROFR windows). When a started job ends is not its to
+// predict: a driver (the simulator's completion model, a site) says so.
 //
 //   Scheduler s(world, options, start, &timer, &observer);
-//   s.JobArrived(j, now); s.Schedule(now);
-//   ... timer fires: s.JobFinishDue(j, epoch, t); s.Schedule(t);
+//   s.Apply(cmd::JobArrived{JobId{j}}, now); s.Apply(cmd::Place{}, now);
+//   ... the site reports: s.Apply(cmd::JobCompleted{JobId{j}, run, at}, t);
 //
 // Work is in reference GPU-seconds; a gang of g GPUs of speed v (thousandths
 // of H100) does g·v/1000 reference GPU-seconds per second. An interruption
@@ -19,13 +22,17 @@
 #define POLYCLOUD_SCHEDULER_SCHEDULER_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "polycloud/base/status.h"
+#include "polycloud/scheduler/command.h"
 #include "polycloud/contracts/exclusivity.h"
 #include "polycloud/contracts/ledger.h"
 #include "polycloud/placement/fleet_state.h"
@@ -36,7 +43,7 @@ namespace polycloud::scheduler {
 
 enum class EventType : uint8_t {
   kJobArrived,        // subject = job
-  kJobStarted,        // subject = job, pool, gpus, value = expected run seconds
+  kJobStarted,        // subject = job, pool, gpus, value = expected run seconds, aux = run id
   kJobFinished,       // subject = job, pool
   kJobPreempted,      // subject = job, pool, value = lost reference GPU-seconds, aux = preemptor
                       // job/service
@@ -66,6 +73,11 @@ enum class EventType : uint8_t {
   kCapacityUnavailable,  // gpus: no provider can supply it
   kCapacityArrived,      // pool, gpus
   kCapacityReleased,     // pool, gpus: the procured term ended
+  // Run-time changes of the workload registry.
+  kJobCancelled,       // subject = job, pool (kNone when it was queued), gpus
+  kServiceSubmitted,   // subject = service
+  kServiceCancelled,   // subject = service
+  kDispatchFailed,     // subject = job, pool, gpus: the run never started
 };
 const char* EventTypeName(EventType type);
 
@@ -85,21 +97,10 @@ class Observer {
   virtual void OnEvent(const Event& event) = 0;
 };
 
-// What a generic wake-up (Timer::AtTime) is for.
-enum class WakeKind : uint8_t {
-  kProcurementReview,  // index unused
-  kRofrAnswer,         // index = capacity request
-  kRofrWindowCloses,   // index = capacity request
-  kCapacityArrives,    // index = capacity request
-  kCapacityEnds,       // index = capacity request
-};
-
-// Calls the scheduler back when a started job is due to finish, and at the
-// instants the scheduler asks for (Scheduler::Wake).
+// Calls the scheduler back (with cmd::Wake) at the instants it asks for.
 class Timer {
  public:
   virtual ~Timer() = default;
-  virtual void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) = 0;
   virtual void AtTime(Time at, WakeKind kind, int32_t index) = 0;
 };
 
@@ -178,7 +179,7 @@ struct CapacityRequest {
   int32_t account = -1;  // ledger account billing the award
 };
 
-enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone };
+enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone, kCancelled };
 
 // One per job of the world (a million at the seeds' scale): the 8-byte
 // fields first, so the record packs into 96 bytes.
@@ -191,7 +192,7 @@ struct JobState {
   uint64_t failed_generation = ~0ULL;
   Time queued_since = Time::Min();  // when it last entered the queue (procurement)
   int32_t alloc = -1;
-  uint32_t epoch = 0;  // bumped on every start/stop; stale finishes are ignored
+  uint32_t epoch = 0;  // the run id: bumped on every start/stop; stale reports are ignored
   int32_t starts = 0;
   int32_t interruptions = 0;
   int32_t preemptions = 0;
@@ -228,21 +229,36 @@ class Scheduler final : public placement::PreemptionOracle {
   Scheduler(const world::World& world, Options options, Time start, Timer* timer,
             Observer* observer);
 
-  // Inputs. Each reads the world at `now`; call Schedule(now) after a batch.
-  void JobArrived(world::JobIndex job, Time now);
-  void JobFinishDue(world::JobIndex job, uint32_t epoch, Time now);
-  void PoolInstalledChanged(world::PoolIndex pool, Time now);
-  void SitePowerChanged(world::SiteIndex site, Time now);
-  void ServiceDemandChanged(world::ServiceIndex service, Time now);
-  void FaultStarted(world::FaultIndex fault, Time now);
-  void FaultEnded(world::FaultIndex fault, Time now);
-  void ContractsChanged(Time now);
-  // A wake-up asked for through Timer::AtTime is due.
-  void Wake(WakeKind kind, int32_t index, Time now);
-  // Places what can be placed now: services first, then the job queue.
-  void Schedule(Time now);
+  // The one input: applies `command` at `now` (never earlier than the last
+  // command's instant) and appends it to the attached log. Errors, with
+  // nothing changed and nothing logged: InvalidArgument for a malformed
+  // submission (bad gang, work, accelerator, priority; a duplicate id),
+  // NotFound for an unknown job, service, pool, site or fault,
+  // FailedPrecondition for a command the workload's state does not allow
+  // (cancelling a finished job; a time before the run started or after now).
+  // A report about a run that is no longer current is accepted and ignored.
+  Status Apply(const Command& command, Time now);
+  // Every accepted command goes to `log` from now on (null: none).
+  void AttachLog(CommandLog* log) { log_ = log; }
   // Settles every integral up to `end` (running work is accounted to `end`).
   void Finish(Time end);
+
+  // The workload registry: the static world's jobs and services, then those
+  // submitted at run time (JobId/ServiceId index it). References stay valid.
+  const world::Job& job_spec(world::JobIndex j) const {
+    return j < static_jobs_ ? world_.jobs[j] : runtime_jobs_[j - static_jobs_];
+  }
+  const world::Service& service_spec(world::ServiceIndex s) const {
+    return s < static_services_ ? world_.services[s] : runtime_services_[s - static_services_];
+  }
+  int32_t job_count() const { return static_cast<int32_t>(jobs_.size()); }
+  int32_t service_count() const { return static_cast<int32_t>(services_.size()); }
+  // kNone when no job (service) has that id.
+  world::JobIndex FindJob(std::string_view id) const;
+  world::ServiceIndex FindService(std::string_view id) const;
+  // Reference seconds a run of `work` reference GPU-seconds takes on `gpus`
+  // GPUs of `speed_milli`: the expected duration, at least 1 s.
+  static int64_t RunSeconds(int64_t work, int64_t gpus, int64_t speed_milli);
 
   // Keeps a full explanation of every placement attempt of one workload.
   void Watch(world::WorkloadKind kind, int32_t index);
@@ -288,6 +304,27 @@ class Scheduler final : public placement::PreemptionOracle {
     Time start;
     int64_t tokens = 0;  // replicas: throughput
   };
+  // Command handlers (Apply dispatches; each assumes its command is valid).
+  void JobArrived(world::JobIndex job, Time now);
+  void CompleteRun(world::JobIndex job, Time at, Time now);
+  void PoolInstalledChanged(world::PoolIndex pool, Time now);
+  void SitePowerChanged(world::SiteIndex site, Power power, Time now);
+  void ServiceDemandChanged(world::ServiceIndex service, int64_t demand, Time now);
+  void FaultStarted(world::FaultIndex fault, Time now);
+  void FaultEnded(world::FaultIndex fault, Time now);
+  void ContractsChanged(Time now);
+  void Wake(WakeKind kind, int32_t index, Time now);
+  void Schedule(Time now);
+  Status Check(const Command& command, Time now) const;
+  Status CheckJobSpec(const world::Job& job) const;
+  Status CheckServiceSpec(const world::Service& service) const;
+  world::JobIndex AddJob(world::Job job);
+  void AddService(world::Service service, int64_t demand, Time now);
+  void CancelJob(world::JobIndex job, Time now);
+  void CancelService(world::ServiceIndex service, Time now);
+  void JobStartedAt(world::JobIndex job, Time at);
+  void FailRun(world::JobIndex job, Time at, bool dispatch_failed, Time now);
+
   struct QueueKey {
     int64_t k1, k2;
     world::JobIndex job;
@@ -295,7 +332,7 @@ class Scheduler final : public placement::PreemptionOracle {
       return k1 != o.k1 ? k1 < o.k1 : k2 != o.k2 ? k2 < o.k2 : job < o.job;
     }
   };
-  enum class StopReason { kPreempted, kInterrupted, kScaledDown };
+  enum class StopReason { kPreempted, kInterrupted, kScaledDown, kCancelled, kDispatchFailed };
 
   QueueKey KeyOf(world::JobIndex j) const;
   placement::Context MakeContext(Time now) const;
@@ -310,6 +347,8 @@ class Scheduler final : public placement::PreemptionOracle {
   void FreeAllocation(int32_t id, Time now);
   void StartJob(world::JobIndex j, const placement::Decision& d, Time now);
   void StopJob(world::JobIndex j, StopReason why, int64_t by, Time now);
+  // As above, with the run's work counted up to `ran_until` (<= now).
+  void StopJob(world::JobIndex j, StopReason why, int64_t by, Time now, Time ran_until);
   bool StartReplica(world::ServiceIndex s, Time now);
   void StopReplica(int32_t alloc_id, StopReason why, Time now);
   void Evict(int32_t alloc_id, StopReason why, int64_t by, Time now);
@@ -331,6 +370,9 @@ class Scheduler final : public placement::PreemptionOracle {
     return watch_index_ == index && watch_service_ == service;
   }
   int32_t ShapeOf(const world::Job& job);
+  // Files job `j` (the next in the registry) under its shape.
+  void RegisterShape(world::JobIndex j);
+  void InitServiceState(world::ServiceIndex s, int64_t demand, Time now);
   // Reference seconds of work left per GPU for job `j` at `now` (SJF/SRTF keys).
   int64_t RemainingSeconds(world::JobIndex j, Time now) const;
   // SRTF: may allocation `a` be preempted by the job being placed now?
@@ -361,14 +403,23 @@ class Scheduler final : public placement::PreemptionOracle {
   void SettleClass(const CapacityRequest& r, Time now);
   void CapacityArrives(int32_t request, Time now);
   void CapacityEnds(int32_t request, Time now);
-  int64_t InstalledNow(world::PoolIndex pool, Time now) const {
-    return world_.pools[pool].gpus.At(now) + procured_[pool];
-  }
+  int64_t InstalledNow(world::PoolIndex pool) const { return installed_[pool] + procured_[pool]; }
 
   const world::World& world_;
   Options options_;
   Timer* timer_;
   Observer* observer_;
+  CommandLog* log_ = nullptr;
+  Time last_command_ = Time::Min();
+  // The workload registry beyond the static world (deques: stable references).
+  const int32_t static_jobs_;
+  const int32_t static_services_;
+  std::deque<world::Job> runtime_jobs_;
+  std::deque<world::Service> runtime_services_;
+  std::unordered_map<std::string, int32_t> runtime_job_ids_, runtime_service_ids_;
+  std::vector<uint8_t> service_cancelled_;
+  // Installed GPUs per pool as last reported (SetPoolCapacity), apart from procurement.
+  std::vector<int64_t> installed_;
   contracts::ExclusivityRules rules_;
   contracts::CommitmentLedger ledger_;
   placement::FleetState fleet_;

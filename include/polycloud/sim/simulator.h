@@ -3,10 +3,22 @@
 // Every change in the world is an event at an exact second: job arrivals (a
 // pre-sorted stream, never copied into the heap), capacity ramp steps, site
 // power steps, demand steps, faults starting and ending, contract and
-// exclusivity boundaries, and the finish times the scheduler asks for. All
-// events at one instant are applied, then the scheduler places work once.
-// Ties are broken by insertion order, so the same World gives the same run,
-// byte for byte.
+// exclusivity boundaries, the scheduler's own wake-ups, and the ends of runs.
+// Each reaches the scheduler as the command a live driver would send
+// (scheduler/command.h), with the value read from the World's schedules. The
+// simulator is also the world's model of the sites: its completion model
+// decides when a started run ends (work ÷ the gang's speed) and reports it
+// with cmd::JobCompleted. All events at one instant are applied, then the
+// scheduler places work once (cmd::Place); an instant whose only events are
+// reports about runs that were stopped meanwhile wakes nothing. Ties are
+// broken by insertion order, so the same World gives the same run, byte for
+// byte.
+//
+// Restore: a run's command log (AttachLog) cut after any instant's
+// cmd::Place, replayed with Restore() into a fresh Simulator of the same
+// World and options, leaves it where the first run was; Run() then continues
+// and ends exactly as the uninterrupted run (observers added before Restore
+// see the whole run's events).
 //
 //   sim::Simulator sim(world, options);
 //   sim.AddObserver(&log);
@@ -52,6 +64,11 @@ struct RunStats {
 
 class Simulator final : public scheduler::Timer, private scheduler::Observer {
  public:
+  struct LoggedCommand {
+    Time at;
+    scheduler::Command command;
+  };
+
   Simulator(const world::World& world, Options options);
 
   // Observers see every scheduler event in order; they must outlive Run().
@@ -59,12 +76,19 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   // Asks the scheduler to keep full explanations for one workload.
   void Watch(world::WorkloadKind kind, int32_t index) { scheduler_.Watch(kind, index); }
 
+  // Runs to the end (or stop_at), from the start or from where Restore left it.
   RunStats Run();
+  // Every command the scheduler accepts goes to `log` (null: none).
+  void AttachLog(scheduler::CommandLog* log) { scheduler_.AttachLog(log); }
+  // Replays `commands` (a prefix of an earlier run's log of this World and
+  // options, ending with an instant's cmd::Place) into this fresh simulator.
+  // Errors: FailedPrecondition when the simulator has already run or the
+  // log does not end with a pass; a command's own error, naming its position.
+  Status Restore(const std::vector<LoggedCommand>& commands);
 
   const scheduler::Scheduler& scheduler() const { return scheduler_; }
   Time end() const { return end_; }
 
-  void AtJobFinish(world::JobIndex job, uint32_t epoch, Time at) override;
   void AtTime(Time at, scheduler::WakeKind kind, int32_t index) override;
 
  private:
@@ -79,9 +103,13 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
     kWake,  // epoch = scheduler::WakeKind
   };
   void Push(Time at, Kind kind, int32_t index, uint32_t epoch = 0);
-  // Applies the event whose queue payload is `payload` (kind, index, epoch).
-  void Apply(Time at, uint64_t payload);
+  // Applies the event whose queue payload is `payload` (kind, index, epoch);
+  // false when it was a report about a run that is no longer current.
+  bool Apply(Time at, uint64_t payload);
+  void Send(const scheduler::Command& command, Time now);
   void OnEvent(const scheduler::Event& event) override;
+  // Drops the queued events before `t` (restore: the log holds what they did).
+  void DiscardBefore(Time t);
 
   const world::World& world_;
   Options options_;
@@ -91,6 +119,8 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   scheduler::Scheduler scheduler_;
   EventQueue heap_;
   int64_t scheduler_events_ = 0;
+  size_t next_job_ = 0;   // the next static job to arrive
+  bool started_ = false;  // the first pass (at the world's start) is done
 };
 
 // Writes one line per scheduler event, stamped with simulated time:
@@ -105,6 +135,8 @@ class EventLogWriter final : public scheduler::Observer {
       : world_(world), out_(out), scheduler_(&scheduler) {}
   void OnEvent(const scheduler::Event& event) override;
   // Only events about this workload (for `explain`); kNone = all.
+  // (Jobs and services submitted at run time are named only when the writer
+  // was given the scheduler.)
   void FilterTo(bool service, int32_t index) {
     filter_service_ = service;
     filter_index_ = index;
@@ -124,6 +156,8 @@ class EventLogWriter final : public scheduler::Observer {
 class Audit final : public scheduler::Observer {
  public:
   explicit Audit(const world::World& world);
+  // With the scheduler, jobs and services submitted at run time are audited too.
+  Audit(const scheduler::Scheduler& scheduler, const world::World& world);
   void OnEvent(const scheduler::Event& event) override;
 
   struct Counts {
@@ -147,6 +181,7 @@ class Audit final : public scheduler::Observer {
 
  private:
   const world::World& world_;
+  const scheduler::Scheduler* scheduler_ = nullptr;
   contracts::ExclusivityRules rules_;
   std::vector<uint8_t> provider_outage_;
   std::vector<int32_t> provider_outage_count_;
