@@ -41,6 +41,34 @@ const char* CommandName(const Command& command) {
       command);
 }
 
+const char* WakeKindName(WakeKind kind) {
+  switch (kind) {
+    case WakeKind::kProcurementReview:
+      return "procurement-review";
+    case WakeKind::kRofrAnswer:
+      return "rofr-answer";
+    case WakeKind::kRofrWindowCloses:
+      return "rofr-window-closes";
+    case WakeKind::kCapacityArrives:
+      return "capacity-arrives";
+    case WakeKind::kCapacityEnds:
+      return "capacity-ends";
+  }
+  return "?";
+}
+
+bool ParseWakeKind(std::string_view name, WakeKind* kind) {
+  for (WakeKind k : {WakeKind::kProcurementReview, WakeKind::kRofrAnswer,
+                     WakeKind::kRofrWindowCloses, WakeKind::kCapacityArrives,
+                     WakeKind::kCapacityEnds}) {
+    if (name == WakeKindName(k)) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
 world::JobIndex Scheduler::FindJob(std::string_view id) const {
   const world::JobIndex j = world_.FindJob(id);
   if (j != world::kNone) return j;

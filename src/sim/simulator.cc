@@ -123,8 +123,8 @@ bool Simulator::Apply(Time now, uint64_t payload) {
   return true;
 }
 
-void Simulator::DiscardBefore(Time t) {
-  while (!heap_.empty() && heap_.top().at < t) heap_.Pop();
+void Simulator::DiscardThrough(Time t) {
+  while (!heap_.empty() && heap_.top().at <= t) heap_.Pop();
 }
 
 Status Simulator::Restore(const std::vector<LoggedCommand>& commands) {
@@ -133,13 +133,15 @@ Status Simulator::Restore(const std::vector<LoggedCommand>& commands) {
   if (!std::holds_alternative<scheduler::cmd::Place>(commands.back().command)) {
     return FailedPrecondition("restore: the command log must end with an instant's place pass");
   }
-  // The events queued at construction and by the completion model are the
-  // same as in the logged run; those before a command's instant were applied
-  // then, and the log holds what they did.
+  // Replaying the log queues the same events as the logged run did (at
+  // construction, by the completion model, the scheduler's wake-ups); those
+  // up to the last instant were applied then, and the log holds what they did.
   for (size_t i = 0; i < commands.size(); ++i) {
     const LoggedCommand& c = commands[i];
-    DiscardBefore(c.at);
     clock_.AdvanceTo(c.at);
+    // Every command but a pass was one simulator event (an arrival, or an
+    // event from the queue) of the logged run.
+    if (!std::holds_alternative<scheduler::cmd::Place>(c.command)) ++restored_events_;
     const Status status = scheduler_.Apply(c.command, c.at);
     if (!status.ok()) {
       return Status(status.code(), "restore: command " + std::to_string(i + 1) + " (" +
@@ -148,7 +150,7 @@ Status Simulator::Restore(const std::vector<LoggedCommand>& commands) {
     }
   }
   const Time last = commands.back().at;
-  DiscardBefore(last + Duration::Seconds(1));
+  DiscardThrough(last);
   while (next_job_ < world_.jobs.size() &&
          std::max(world_.jobs[next_job_].arrival, world_.start) <= last) {
     ++next_job_;
@@ -159,6 +161,7 @@ Status Simulator::Restore(const std::vector<LoggedCommand>& commands) {
 
 RunStats Simulator::Run() {
   RunStats stats;
+  stats.events = restored_events_;
   const auto& jobs = world_.jobs;
   // Jobs that arrived before the run starts are queued at the start.
   int64_t next_progress = options_.progress_every;

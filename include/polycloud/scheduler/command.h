@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "polycloud/base/units.h"
@@ -147,8 +148,17 @@ using Command =
                  cmd::FaultStarted, cmd::FaultEnded, cmd::ContractsChanged, cmd::JobStarted,
                  cmd::JobCompleted, cmd::JobFailed, cmd::DispatchFailed, cmd::Wake, cmd::Place>;
 
+// A command as it was accepted: the instant it was applied at.
+struct LoggedCommand {
+  Time at;
+  Command command;
+};
+
 // "job-arrived", "submit-job", ... (the log's and the docs' name of a command).
 const char* CommandName(const Command& command);
+// "procurement-review", "rofr-answer", ... ; ParseWakeKind is its inverse.
+const char* WakeKindName(WakeKind kind);
+bool ParseWakeKind(std::string_view name, WakeKind* kind);
 
 // Receives every command the core accepted, in order. Implementations must not
 // call back into the scheduler.

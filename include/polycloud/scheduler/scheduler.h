@@ -270,6 +270,7 @@ class Scheduler final : public placement::PreemptionOracle {
   };
   const std::vector<WatchedDecision>& watched() const { return watched_; }
 
+  const world::World& world() const { return world_; }
   const placement::FleetState& fleet() const { return fleet_; }
   const std::vector<JobState>& jobs() const { return jobs_; }
   const std::vector<ServiceState>& services() const { return services_; }

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "polycloud/base/clock.h"
+#include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/event_queue.h"
 #include "polycloud/world/world.h"
@@ -64,10 +65,7 @@ struct RunStats {
 
 class Simulator final : public scheduler::Timer, private scheduler::Observer {
  public:
-  struct LoggedCommand {
-    Time at;
-    scheduler::Command command;
-  };
+  using LoggedCommand = scheduler::LoggedCommand;
 
   Simulator(const world::World& world, Options options);
 
@@ -108,8 +106,8 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   bool Apply(Time at, uint64_t payload);
   void Send(const scheduler::Command& command, Time now);
   void OnEvent(const scheduler::Event& event) override;
-  // Drops the queued events before `t` (restore: the log holds what they did).
-  void DiscardBefore(Time t);
+  // Drops the queued events up to `t` (restore: the log holds what they did).
+  void DiscardThrough(Time t);
 
   const world::World& world_;
   Options options_;
@@ -121,6 +119,7 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   int64_t scheduler_events_ = 0;
   size_t next_job_ = 0;   // the next static job to arrive
   bool started_ = false;  // the first pass (at the world's start) is done
+  int64_t restored_events_ = 0;  // simulator events of the run a Restore replayed
 };
 
 // Writes one line per scheduler event, stamped with simulated time:
