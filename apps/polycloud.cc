@@ -17,6 +17,7 @@
 #include "polycloud/report/contracts_view.h"
 #include "polycloud/report/explain.h"
 #include "polycloud/report/report.h"
+#include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
 #include "replay_command.h"
@@ -141,8 +142,14 @@ int Validate(const Common& c) {
   return kExitOk;
 }
 
+// The run's command log: where to write it, and a log to restore from first.
+struct CommandLogPaths {
+  std::string write;
+  std::string restore;
+};
+
 int Simulate(const Common& c, const std::string& json_path, const std::string& events_path,
-             bool quiet, bool compare) {
+             const CommandLogPaths& command_log, bool quiet, bool compare) {
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   io::Scenario* scenario = &loaded->scenario;
@@ -183,7 +190,35 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     log = std::make_unique<sim::EventLogWriter>(sim.scheduler(), w, *out);
     sim.AddObserver(log.get());
   }
+  // Restore replays a logged run's commands (the observers see its events
+  // again, so the report covers the whole run), then the run goes on.
+  std::string restored;
+  if (!command_log.restore.empty()) {
+    std::ifstream in(command_log.restore, std::ios::binary);
+    if (!in) return Fail(IoError(command_log.restore + ": cannot open"));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return Fail(IoError(command_log.restore + ": read failed"));
+    restored = text.str();
+    auto commands = scheduler::ParseCommandLog(restored, w, command_log.restore);
+    if (!commands.ok()) return Fail(commands.status());
+    Status s = sim.Restore(*commands);
+    if (!s.ok()) return Fail(InvalidInput(command_log.restore + ": " + s.message()));
+  }
+  std::ofstream command_file;
+  std::unique_ptr<scheduler::JsonCommandLog> command_writer;
+  if (!command_log.write.empty()) {
+    command_file.open(command_log.write, std::ios::binary);
+    if (!command_file) return Fail(IoError(command_log.write + ": cannot open for writing"));
+    command_file << restored;  // a restored run's log is the whole run's
+    command_writer = std::make_unique<scheduler::JsonCommandLog>(sim.scheduler(), command_file);
+    sim.AttachLog(command_writer.get());
+  }
   const sim::RunStats stats = sim.Run();
+  if (command_file.is_open()) {
+    command_file.close();
+    if (!command_file) return Fail(IoError(command_log.write + ": write failed"));
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (progress_shown) std::fprintf(stderr, "\r%80s\r", "");
@@ -330,6 +365,13 @@ int main(int argc, char** argv) {
       "--events", events_path,
       "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
   simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");
+  CommandLogPaths command_log;
+  simulate->add_option("--command-log", command_log.write,
+                       "Write every command the scheduler accepts, one JSON line each, to FILE "
+                       "(docs/commands.md)");
+  simulate->add_option("--restore", command_log.restore,
+                       "Replay a command log of this scenario (cut after any instant's place "
+                       "pass) and go on from there; the report is the whole run's");
   bool no_compare = false;
   simulate->add_flag("--no-compare", no_compare,
                      "Do not re-run the scenario under the other cost model (contract-aware vs "
@@ -392,7 +434,9 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   if (*validate) return Validate(validate_args);
-  if (*simulate) return Simulate(sim_args, json_path, events_path, quiet, !no_compare);
+  if (*simulate) {
+    return Simulate(sim_args, json_path, events_path, command_log, quiet, !no_compare);
+  }
   if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
   if (*contracts_cmd) return ContractsCommand(contracts_args, contracts_json, contracts_by);
   if (*app.get_subcommand("replay")) return replay();

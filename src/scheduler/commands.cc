@@ -10,6 +10,13 @@
 namespace polycloud::scheduler {
 namespace {
 
+// Magnitudes a command may carry, from the arithmetic they feed: work done is
+// elapsed seconds × gang × speed (thousandths of H100), which must stay within
+// 63 bits for a run as long as the horizon on accelerators up to 5× an H100.
+constexpr int64_t kMaxGang = int64_t{1} << 20;
+constexpr Duration kMaxHorizon = Duration::Days(50 * 365);
+static_assert(kMaxHorizon.seconds() / 1000 * kMaxGang * 5000 < INT64_MAX / 1000);
+
 template <class>
 inline constexpr bool kAlwaysFalse = false;
 
@@ -88,9 +95,9 @@ Status Scheduler::CheckJobSpec(const world::Job& job) const {
   if (FindJob(job.id) != world::kNone || FindService(job.id) != world::kNone) {
     return InvalidArgument("job " + job.id + ": id is already in use");
   }
-  if (job.gpus < 1) {
-    return InvalidArgument("job " + job.id + ": gpus must be at least 1, got " +
-                           std::to_string(job.gpus));
+  if (job.gpus < 1 || job.gpus > kMaxGang) {
+    return InvalidArgument("job " + job.id + ": gpus must be from 1 to " +
+                           std::to_string(kMaxGang) + ", got " + std::to_string(job.gpus));
   }
   if (job.work_gpu_seconds < 1) {
     return InvalidArgument("job " + job.id + ": work must be positive, got " +
@@ -117,8 +124,9 @@ Status Scheduler::CheckServiceSpec(const world::Service& svc) const {
   if (FindService(svc.id) != world::kNone || FindJob(svc.id) != world::kNone) {
     return InvalidArgument("service " + svc.id + ": id is already in use");
   }
-  if (svc.gpus_per_replica < 1) {
-    return InvalidArgument("service " + svc.id + ": gpus_per_replica must be at least 1");
+  if (svc.gpus_per_replica < 1 || svc.gpus_per_replica > kMaxGang) {
+    return InvalidArgument("service " + svc.id + ": gpus_per_replica must be from 1 to " +
+                           std::to_string(kMaxGang));
   }
   if (svc.replica_tokens_per_s < 1) {
     return InvalidArgument("service " + svc.id + ": replica_tokens_per_s must be at least 1");
@@ -138,7 +146,12 @@ Status Scheduler::CheckServiceSpec(const world::Service& svc) const {
 Status Scheduler::Check(const Command& command, Time now) const {
   if (now < last_command_) {
     return FailedPrecondition("a command at " + FormatTimeFull(now) +
-                              " comes before the last one, at " + FormatTimeFull(last_command_));
+                              " comes before the last one (or the start), at " +
+                              FormatTimeFull(last_command_));
+  }
+  if (now - start_ > kMaxHorizon) {
+    return FailedPrecondition("a command at " + FormatTimeFull(now) + " is more than " +
+                              FormatDuration(kMaxHorizon) + " after the start");
   }
   auto job_exists = [&](JobId id) -> Status {
     if (id.value < 0 || id.value >= job_count()) {

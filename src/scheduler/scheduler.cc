@@ -126,6 +126,8 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       options_(options),
       timer_(timer),
       observer_(observer),
+      start_(start),
+      last_command_(start),
       static_jobs_(static_cast<int32_t>(world.jobs.size())),
       static_services_(static_cast<int32_t>(world.services.size())),
       service_cancelled_(world.services.size(), 0),

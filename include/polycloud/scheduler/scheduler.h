@@ -411,7 +411,8 @@ class Scheduler final : public placement::PreemptionOracle {
   Timer* timer_;
   Observer* observer_;
   CommandLog* log_ = nullptr;
-  Time last_command_ = Time::Min();
+  const Time start_;
+  Time last_command_;  // no command may come before it (the start, at first)
   // The workload registry beyond the static world (deques: stable references).
   const int32_t static_jobs_;
   const int32_t static_services_;
