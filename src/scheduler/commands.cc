@@ -238,8 +238,20 @@ Status Scheduler::Check(const Command& command, Time now) const {
           return run_report(c.job, c.at);
         } else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) {
           return job_exists(c.job);
+        } else if constexpr (std::is_same_v<C, cmd::Wake>) {
+          if (!world_.procurement.enabled) {
+            return FailedPrecondition("wake: procurement is off in this scenario");
+          }
+          if (c.kind == WakeKind::kProcurementReview) return Status::Ok();
+          POLYCLOUD_RETURN_IF_ERROR(in_range(c.index, requests_.size(), "capacity request"));
+          if (c.kind == WakeKind::kCapacityArrives &&
+              requests_[c.index].status != CapacityRequest::Status::kAwarded) {
+            return FailedPrecondition("wake: capacity request " + std::to_string(c.index + 1) +
+                                      " has no award waiting to arrive");
+          }
+          return Status::Ok();
         } else {
-          return Status::Ok();  // ContractsChanged, Wake, Place
+          return Status::Ok();  // ContractsChanged, Place
         }
       },
       command);

@@ -40,7 +40,7 @@ services:
     class: consumer
     gpus_per_replica: 4
     replica_tokens_per_s: 100
-    demand_tokens_per_s: 250
+    demand: 250
 faults:
   - {id: f, target: {provider: a}, start: 2026-01-05, duration: 1d}
 )";
