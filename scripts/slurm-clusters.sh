@@ -42,7 +42,12 @@ need_slurm() {
   export PATH="$PATH:/usr/sbin:/sbin"
 }
 
-alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# A live process (kill -0 also succeeds on a zombie, which is dead for us).
+alive() {
+  [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null || return 1
+  local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ "$st" != Z* ]]
+}
 pidof_file() { [[ -s "$1" ]] && tr -dc '0-9' <"$1" || true; }
 
 # ---------------------------------------------------------------- install
@@ -411,7 +416,7 @@ cmd_kill_controller() {
   alive "$p" || { say "slurmctld of $c is not running"; return 0; }
   kill -9 "$p"
   end=$((SECONDS + 5))
-  while alive "$p" && [[ "$(ps -o stat= -p "$p" 2>/dev/null)" != Z* ]]; do
+  while alive "$p"; do
     ((SECONDS < end)) || die "slurmctld $p of $c survived SIGKILL"
     sleep 0.02
   done
