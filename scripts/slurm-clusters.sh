@@ -227,7 +227,11 @@ start_slurmd() {
   done
 }
 
-# Ready = slurmctld answers `scontrol ping` and every node is idle (or busy).
+# Ready = slurmctld answers `scontrol ping`, every node is idle (or busy) and
+# its slurmd has registered with this slurmctld. After a controller restart the
+# nodes come back from the state file as idle/mixed before their slurmd
+# re-registers (~3 s, SlurmdStartTime=None until then); a job submitted in that
+# window waits for the next backfill pass (bf_interval, 30 s).
 wait_ready() {
   local c="$1" C="$DIR/$1" end=$((SECONDS + TIMEOUT)) states
   export SLURM_CONF="$C/slurm.conf"
@@ -241,7 +245,8 @@ wait_ready() {
     if scontrol ping >/dev/null 2>&1; then
       states=$(sinfo -h -N -o '%N %T' 2>/dev/null | sort -u || true)
       if [[ -n "$states" ]] && ! grep -qvE ' (idle|mixed|allocated|completing)$' <<<"$states" &&
-         [[ $(wc -l <<<"$states") -eq $NODES ]]; then
+         [[ $(wc -l <<<"$states") -eq $NODES ]] &&
+         ! scontrol -o show node 2>/dev/null | grep -q 'SlurmdStartTime=None'; then
         unset SLURM_CONF; return 0
       fi
     fi
