@@ -320,44 +320,51 @@ cmd_start() {
   print_exports
 }
 
-# Kills, by pidfile, then any process left that belongs to cluster $1: slurm
-# daemons and slurmstepd carry SLURM_CONF=<its slurm.conf> in their
-# environment; job tasks run in a slurmstepd's session (setsid'ed; they
-# survive slurmd's death, so they are killed by session).
+# Live processes of cluster $1, one "pid comm" a line: its daemons and
+# slurmstepds (SLURM_CONF=<its slurm.conf> in their environment), its jobs'
+# processes (that and SLURM_JOB_ID), and its munged (by socket path).
+cluster_procs() {
+  local C="$DIR/$1" conf="$DIR/$1/slurm.conf" f p comm st
+  {
+    grep -lzxF "SLURM_CONF=$conf" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do
+      p=${f#/proc/}; p=${p%/environ}
+      [[ "$p" == "$$" ]] && continue
+      comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+      case "$comm" in
+        slurmctld|slurmscriptd|slurmd|slurmstepd) echo "$p $comm" ;;
+        *) grep -qz '^SLURM_JOB_ID=' "$f" 2>/dev/null && echo "$p $comm" ;;
+      esac
+    done
+    for p in $(pgrep -x munged 2>/dev/null || true); do
+      tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--socket=$C/munge/munge.sock" && echo "$p munged"
+    done
+  } | while read -r p comm; do
+    st=$(ps -o stat= -p "$p" 2>/dev/null) && [[ "$st" != Z* ]] && echo "$p $comm"
+  done
+  return 0
+}
+
+# Kills cluster $1: slurmctld and slurmd by pidfile, then every process
+# cluster_procs finds. Job tasks run in a slurmstepd's session (setsid'ed; they
+# outlive slurmd), so each slurmstepd's session goes with it.
 kill_cluster() {
-  local c="$1" C="$DIR/$1" conf="$DIR/$1/slurm.conf" f p comm sid q
+  local C="$DIR/$1" f p comm sid q mysid
   for f in "$C/slurmctld.pid" "$C"/slurmd-*.pid; do
     [[ -f "$f" ]] || continue
     p=$(pidof_file "$f"); alive "$p" && kill -9 "$p" 2>/dev/null || true
   done
-  for p in $(ps -eo pid=,comm= | awk '$2=="slurmstepd" || $2=="slurmd" || $2=="slurmctld" {print $1}'); do
-    tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "SLURM_CONF=$conf" || continue
-    comm=$(ps -o comm= -p "$p" 2>/dev/null || true)
+  mysid=$(ps -o sid= -p $$ | tr -d ' ')
+  while read -r p comm; do
     if [[ "$comm" == slurmstepd ]]; then
       sid=$(ps -o sid= -p "$p" 2>/dev/null | tr -d ' ' || true)
-      if [[ -n "$sid" && "$sid" != 0 && "$sid" != "$(ps -o sid= -p $$ | tr -d ' ')" ]]; then
+      if [[ -n "$sid" && "$sid" != 0 && "$sid" != "$mysid" ]]; then
         for q in $(ps -eo pid=,sid= | awk -v s="$sid" '$2==s {print $1}'); do kill -9 "$q" 2>/dev/null || true; done
       fi
     fi
-    kill -9 "$p" 2>/dev/null || true
-  done
+    if [[ "$comm" == munged ]]; then kill "$p" 2>/dev/null || true; else kill -9 "$p" 2>/dev/null || true; fi
+  done < <(cluster_procs "$1")
   p=$(pidof_file "$C/munge/munged.pid")
   alive "$p" && kill "$p" 2>/dev/null || true
-  # A munged whose pidfile is gone: find it by its socket path.
-  for p in $(pgrep -x munged 2>/dev/null || true); do
-    tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--socket=$C/munge/munge.sock" && kill "$p" 2>/dev/null || true
-  done
-}
-
-cluster_pids() {  # every live process of cluster $1 (for waiting on the stop)
-  local c="$1" C="$DIR/$1" conf="$DIR/$1/slurm.conf" p
-  for p in $(ps -eo pid=,comm= | awk '$2=="slurmstepd" || $2=="slurmd" || $2=="slurmctld" || $2=="munged" {print $1}'); do
-    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qxF "SLURM_CONF=$conf" ||
-       tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "--socket=$C/munge/munge.sock"; then
-      # zombies are gone already for our purposes
-      [[ "$(ps -o stat= -p "$p" 2>/dev/null)" == Z* ]] || echo "$p"
-    fi
-  done
 }
 
 cmd_stop() {
@@ -370,7 +377,7 @@ cmd_stop() {
   end=$((SECONDS + 10))
   while :; do
     left=""
-    for c in $(cluster_list); do left+="$(cluster_pids "$c" | tr '\n' ' ')"; done
+    for c in $(cluster_list); do left+="$(cluster_procs "$c" | tr ' \n' ': ')"; done
     [[ -z "${left// /}" ]] && break
     if ((SECONDS >= end)); then die "processes still alive after stop: $left"; fi
     for c in $(cluster_list); do kill_cluster "$c"; done
