@@ -75,6 +75,10 @@ for _ in $(seq 50); do
 done
 [[ -n "$BASE" ]] || fail "no free port range found in 20000-32000"
 
+# Long jobs sleep for a duration unique to this run, so that their processes
+# are told apart from those of another run of this test on the machine.
+LONG1=$(( 3000 + (RANDOM % 3000) * 3 )); LONG2=$((LONG1 + 1)); LONG3=$((LONG1 + 2))
+
 D=$(mktemp -d /tmp/polycloud-slurm-test.XXXXXX)
 chmod 755 "$D"
 mkdir -p "$D/out"
@@ -123,7 +127,7 @@ count_list() { [[ -z "$1" ]] && echo 0 || tr ',' '\n' <<<"$1" | grep -c .; }
 
 # A long job on alpha, submitted early so that it is in alpha's saved state by
 # the time its controller is killed (below).
-long_alpha=$(submit "$A" --gres=gpu:1 --job-name polycloud-long-a --comment polycloud:long-a -o /dev/null --wrap 'sleep 301')
+long_alpha=$(submit "$A" --gres=gpu:1 --job-name polycloud-long-a --comment polycloud:long-a -o /dev/null --wrap "sleep $LONG1")
 [[ -n "$long_alpha" ]] || fail "sbatch of the long job on alpha failed"
 
 # ------------------------------------------------------------------ gres honoured, name/comment round trip
@@ -163,14 +167,14 @@ done
 # ------------------------------------------------------------------ packing, pending, scancel
 step "packing on alpha: two gpu:4 jobs run, a third waits for Resources; scancel"
 # alpha's node has 8 GPUs, 1 held by the long job: gpu:4 + gpu:3 fit, another gpu:4 does not.
-p1=$(submit "$A" --gres=gpu:4 --job-name polycloud-p1 -o /dev/null --wrap 'sleep 302')
-p2=$(submit "$A" --gres=gpu:3 --job-name polycloud-p2 -o /dev/null --wrap 'sleep 302')
+p1=$(submit "$A" --gres=gpu:4 --job-name polycloud-p1 -o /dev/null --wrap "sleep $LONG2")
+p2=$(submit "$A" --gres=gpu:3 --job-name polycloud-p2 -o /dev/null --wrap "sleep $LONG2")
 check "p1 not running" wait_state "$A" "$p1" RUNNING 20
 check "p2 not running" wait_state "$A" "$p2" RUNNING 20
 check "long job on alpha not running" wait_state "$A" "$long_alpha" RUNNING 20
 used=$(SLURM_CONF="$A" sinfo -h -N -O 'GresUsed:40' | tr -d ' ')
 [[ "$used" == gpu:8* ]] || fail "alpha GresUsed is '$used' with 1+4+3 GPUs allocated, wanted gpu:8"
-p3=$(submit "$A" --gres=gpu:4 --job-name polycloud-p3 -o /dev/null --wrap 'sleep 302')
+p3=$(submit "$A" --gres=gpu:4 --job-name polycloud-p3 -o /dev/null --wrap "sleep $LONG2")
 end=$(( $(now_ms) + 15000 ))
 while :; do
   st=$(jstate "$A" "$p3"); why=$(jfield "$A" "$p3" Reason)
@@ -187,8 +191,8 @@ SLURM_CONF="$A" scancel "$p2" "$p3" || fail "scancel $p2 $p3 failed"
 check "p2 not CANCELLED" wait_state "$A" "$p2" CANCELLED 15
 check "p3 not CANCELLED" wait_state "$A" "$p3" CANCELLED 15
 end=$(( $(now_ms) + 10000 ))
-while pgrep -f '^sleep 302$' >/dev/null; do
-  [[ $(now_ms) -lt $end ]] || fail "processes of cancelled jobs still run: $(pgrep -af '^sleep 302$')"
+while pgrep -f "^sleep $LONG2\$" >/dev/null; do
+  [[ $(now_ms) -lt $end ]] || fail "processes of cancelled jobs still run: $(pgrep -af "^sleep $LONG2\$")"
   sleep 0.1
 done
 end=$(( $(now_ms) + 10000 ))
@@ -272,7 +276,7 @@ check "long job not CANCELLED" wait_state "$A" "$long_alpha" CANCELLED 15
 # ------------------------------------------------------------------ stop
 step "stop: no process of the set left"
 # A job left running, to check that stop takes it down too.
-b2=$(submit "$B" --gres=gpu:1 --job-name polycloud-left -o /dev/null --wrap 'sleep 303')
+b2=$(submit "$B" --gres=gpu:1 --job-name polycloud-left -o /dev/null --wrap "sleep $LONG3")
 check "job left running on beta" wait_state "$B" "$b2" RUNNING 20
 "$H" stop --dir "$D" >/dev/null 2>"$D/stop.err" || { cat "$D/stop.err" >&2; fail "stop failed"; }
 left=""
@@ -285,7 +289,7 @@ for p in $(ps -eo pid=,stat= | awk '$2 !~ /Z/ {print $1}'); do
   fi
 done
 [[ -z "$left" ]] || fail "processes left after stop:$left"
-pgrep -f '^sleep 303$' >/dev/null && fail "the job left running on beta survived stop"
+pgrep -f "^sleep $LONG3\$" >/dev/null && fail "the job left running on beta survived stop"
 "$H" status --dir "$D" >/dev/null 2>&1 && fail "status says all is up after stop"
 "$H" stop --dir "$D" >/dev/null 2>&1 || fail "a second stop failed"
 exit 0
