@@ -31,7 +31,7 @@ explicit=()   # settings given on the command line (checked against a running se
 die() { echo "slurm-clusters: $*" >&2; exit 1; }
 say() { echo "slurm-clusters: $*" >&2; }
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
 need_slurm() {
   local b

@@ -26,7 +26,7 @@ T_START=$(now_ms)
 D=""
 failed=0
 
-step() { echo "-- $* ($(( ($(now_ms) - T_START) ))ms)"; }
+step() { echo "-- $* ($(( $(now_ms) - T_START ))ms)"; }
 fail() {
   echo "FAIL: $*" >&2
   failed=1
@@ -48,11 +48,11 @@ cleanup() {
     fi
   fi
   if [[ $rc -eq 0 ]]; then
-    echo "PASS slurm_harness in $(( ($(now_ms) - T_START) ))ms"
+    echo "PASS slurm_harness in $(( $(now_ms) - T_START ))ms"
   else
-    echo "FAIL slurm_harness (rc $rc) after $(( ($(now_ms) - T_START) ))ms" >&2
+    echo "FAIL slurm_harness (rc $rc) after $(( $(now_ms) - T_START ))ms" >&2
   fi
-  exit $rc
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'fail "interrupted"' INT TERM
