@@ -2,7 +2,8 @@
 # Integration test of scripts/slurm-clusters.sh: two real Slurm 22.05 clusters
 # on loopback (alpha, beta; one node of 8 fake GPUs each), started in a fresh
 # temporary directory on free ports, exercised the way the `serve` site driver
-# will use them (issue 12), then stopped with no process left behind.
+# will use them (issue 12), then stopped with no process left behind; then a
+# cluster of two nodes (--nodes 2) places two jobs on different nodes.
 # Registered in CTest as `slurm_harness` (label slurm). Needs the Debian Slurm
 # packages: `scripts/install-deps.sh test` (what `make test` runs) installs them.
 #
@@ -37,9 +38,12 @@ check() { local what="$1"; shift; "$@" || fail "$what"; }
 cleanup() {
   local rc=$?
   [[ $failed -eq 1 && $rc -eq 0 ]] && rc=1
-  if [[ -n "$D" && -f "$D/harness.conf" ]]; then
-    "$H" stop --dir "$D" >/dev/null 2>&1 || echo "WARN: stop failed for $D" >&2
-  fi
+  local d
+  for d in "$D" "$D/multi"; do
+    if [[ -n "$D" && -f "$d/harness.conf" ]]; then
+      "$H" stop --dir "$d" >/dev/null 2>&1 || echo "WARN: stop failed for $d" >&2
+    fi
+  done
   if [[ -n "$D" ]]; then
     if [[ $rc -ne 0 || -n "${KEEP:-}" ]]; then
       echo "logs kept in $D (rm -rf $D when done)" >&2
@@ -64,13 +68,14 @@ for b in munged sbatch squeue scontrol sinfo scancel slurmctld slurmd; do
 done
 [[ $(id -u) -eq 0 ]] || fail "needs root (the clusters run SlurmUser=root and slurmd needs root)"
 
-# Free ports below the ephemeral range: cluster i uses BASE+10i .. BASE+10i+1.
+# Free ports below the ephemeral range: cluster i uses BASE+10i .. BASE+10i+1;
+# the two-node set at the end uses BASE+20 .. BASE+22.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 BASE=""
 for _ in $(seq 50); do
   b=$(( 20000 + (RANDOM % 1200) * 10 ))
   ok=1
-  for p in $b $((b + 1)) $((b + 10)) $((b + 11)); do port_free "$p" || { ok=0; break; }; done
+  for p in $b $((b + 1)) $((b + 10)) $((b + 11)) $((b + 20)) $((b + 21)) $((b + 22)); do port_free "$p" || { ok=0; break; }; done
   if [[ $ok -eq 1 ]]; then BASE=$b; break; fi
 done
 [[ -n "$BASE" ]] || fail "no free port range found in 20000-32000"
@@ -292,4 +297,22 @@ done
 pgrep -f "^sleep $LONG3\$" >/dev/null && fail "the job left running on beta survived stop"
 "$H" status --dir "$D" >/dev/null 2>&1 && fail "status says all is up after stop"
 "$H" stop --dir "$D" >/dev/null 2>&1 || fail "a second stop failed"
+
+# ------------------------------------------------------------------ several nodes
+step "--nodes 2: one cluster, two slurmd of 2 GPUs each"
+M="$D/multi"
+"$H" start --dir "$M" --clusters gamma --nodes 2 --gpus-per-node 2 --port-base $((BASE + 20)) >/dev/null 2>"$D/multi.err" ||
+  { cat "$D/multi.err" >&2; fail "start --nodes 2 failed"; }
+G="$M/gamma/slurm.conf"
+nodes=$(SLURM_CONF="$G" sinfo -h -N -o '%N %T %G' | sort | tr '\n' ';')
+[[ "$nodes" == "gamma-n1 idle gpu:2;gamma-n2 idle gpu:2;" ]] || fail "two-node cluster shows '$nodes'"
+m1=$(submit "$G" --gres=gpu:2 --job-name polycloud-m1 -o /dev/null --wrap "sleep $LONG1")
+m2=$(submit "$G" --gres=gpu:2 --job-name polycloud-m2 -o /dev/null --wrap "sleep $LONG1")
+check "m1 not running" wait_state "$G" "$m1" RUNNING 20
+check "m2 not running" wait_state "$G" "$m2" RUNNING 20
+n1=$(jfield "$G" "$m1" NodeList); n2=$(jfield "$G" "$m2" NodeList)
+[[ "$n1" != "$n2" ]] || fail "two gpu:2 jobs on 2-GPU nodes share node $n1"
+echo "   gpu:2 jobs on $n1 and $n2"
+"$H" stop --dir "$M" >/dev/null 2>"$D/multi-stop.err" || { cat "$D/multi-stop.err" >&2; fail "stop of the two-node set failed"; }
+pgrep -f "^sleep $LONG1\$" >/dev/null && fail "a job of the two-node set survived stop"
 exit 0
