@@ -205,7 +205,14 @@ while [[ -n "$(SLURM_CONF="$A" squeue -h -t CG -o %i)" ]]; do
   [[ $(now_ms) -lt $end ]] || fail "cancelled jobs on alpha still COMPLETING after 10 s"
   sleep 0.1
 done
-alpha_changed=$(date +%s.%N)   # alpha's last job change before its controller is killed
+# slurmctld writes its state (StateSaveLocation/job_state) at most every 5 s
+# (SAVE_MAX_WAIT); a SIGKILL loses the changes since, and the restart would
+# then resurrect cancelled jobs and re-run started ones (docs/slurm.md). So
+# alpha is killed (below) only after a save that follows its last change: a
+# held marker job submitted now shows up (by name, in clear) in that save.
+marker="polycloud-statemark-$LONG1"
+mark=$(submit "$A" --hold --job-name "$marker" -o /dev/null --wrap true)
+[[ "$mark" =~ ^[0-9]+$ ]] || fail "sbatch of the marker job on alpha failed"
 
 # ------------------------------------------------------------------ more GPUs than a node has
 step "gpu:$((GPUS + 1)) on an $GPUS-GPU node is refused or stays pending"
@@ -236,14 +243,10 @@ echo "sbatch intake: $SUBMITS submissions in ${ms} ms = $rate submissions/s (one
 SLURM_CONF="$B" scancel --name polycloud-intake || fail "scancel --name polycloud-intake failed"
 
 # ------------------------------------------------------------------ site goes dark
-# slurmctld writes its state (StateSaveLocation/job_state) at most every 5 s
-# (SAVE_MAX_WAIT); a SIGKILL loses the changes since, and the restart would
-# then resurrect cancelled jobs and re-run started ones (docs/slurm.md). So
-# the kill waits for a save that follows alpha's last change.
 step "wait for alpha's state save"
 end=$(( $(now_ms) + 12000 ))
-until awk -v m="$(stat -c %.9Y "$D/alpha/state/job_state" 2>/dev/null || echo 0)" -v c="$alpha_changed" 'BEGIN { exit !(m > c) }'; do
-  [[ $(now_ms) -lt $end ]] || fail "alpha's slurmctld did not save its job state within 12 s of the last change"
+until grep -qa "$marker" "$D/alpha/state/job_state" 2>/dev/null; do
+  [[ $(now_ms) -lt $end ]] || fail "alpha's slurmctld did not save its job state within 12 s of a submission"
   sleep 0.2
 done
 
@@ -273,6 +276,12 @@ step "restart-controller alpha: jobs recovered, accepts work again"
 "$H" restart-controller alpha --dir "$D" >/dev/null 2>"$D/restart.err" || { cat "$D/restart.err" >&2; fail "restart-controller alpha failed"; }
 st=$(jstate "$A" "$long_alpha")
 [[ "$st" == RUNNING ]] || fail "long job $long_alpha on alpha is '$st' after the controller restart, wanted RUNNING (recovered from state)"
+st=$(jstate "$A" "$mark")
+[[ "$st" == PENDING ]] || fail "held marker job $mark on alpha is '$st' after the controller restart, wanted PENDING"
+for id in $p1 $p2 $p3; do
+  st=$(jstate "$A" "$id")
+  [[ "$st" == CANCELLED ]] || fail "job $id, cancelled before the crash, is '$st' after the controller restart"
+done
 a1=$(submit "$A" --gres=gpu:2 --job-name polycloud-alpha-back -o /dev/null --wrap true)
 check "alpha job $a1 did not complete after restart" wait_state "$A" "$a1" COMPLETED 30
 SLURM_CONF="$A" scancel "$long_alpha"
