@@ -17,7 +17,10 @@ build: deps
 example: build
 	build/release/apps/polycloud simulate $(EXAMPLE)
 
+# `test` also installs Slurm and munge: the suite starts two local Slurm
+# clusters (tests/integration/slurm_harness_test.sh, docs/slurm.md).
 test: build
+	@scripts/install-deps.sh test
 	ctest --preset release -j2
 
 # AddressSanitizer + UBSan over the whole suite.
