@@ -125,14 +125,18 @@ void WriteRequest(const world::World& world, const scheduler::Scheduler& sched, 
       out << "  terms to match: none (no other provider could supply it); the holder may answer "
              "on its own terms\n";
     }
+    // How long the holder takes: as it answered, or as the scenario says it does.
+    const Time answered = q.answered != Time::Min()
+                              ? q.answered
+                              : q.raised + world.procurement.answer_after[q.holder];
     out << "  " << world.providers[q.holder].id << " answers after "
-        << FormatDuration(q.answer_due - q.raised) << ": ";
+        << FormatDuration(answered - q.raised) << ": ";
     switch (q.answer) {
       case Q::Answer::kMatched:
-        out << "matched at " << FormatTimeFull(q.answer_due) << "\n";
+        out << "matched at " << FormatTimeFull(answered) << "\n";
         break;
       case Q::Answer::kDeclined:
-        out << "declined at " << FormatTimeFull(q.answer_due) << " — " << q.decline_reason << "\n";
+        out << "declined at " << FormatTimeFull(answered) << " — " << q.decline_reason << "\n";
         break;
       case Q::Answer::kExpired:
         out << "too late; the window closed at " << FormatTimeFull(q.window_closes)

@@ -176,6 +176,12 @@ std::string CommandToJson(const Scheduler& scheduler, Time now, const Command& c
         } else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) {
           line["job"] = job(c.job);
           line["run"] = c.run.value;
+        } else if constexpr (std::is_same_v<C, cmd::RofrAnswered>) {
+          line["request"] = c.request;
+          line["offer"] = c.offer >= 0 ? json(w.procurement.offers[c.offer].id) : json();
+          line["reason"] = c.reason;
+        } else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>) {
+          line["request"] = c.request;
         } else if constexpr (std::is_same_v<C, cmd::Wake>) {
           line["kind"] = WakeKindName(c.kind);
           line["index"] = c.index;
@@ -356,12 +362,24 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text,
       WakeKind w = WakeKind::kProcurementReview;
       const std::string k = r.String("kind");
       if (r.ok() && !ParseWakeKind(k, &w)) {
-        r.Fail("/kind",
-               "procurement-review, rofr-answer, rofr-window-closes, capacity-arrives or "
-               "capacity-ends",
-               json(k));
+        r.Fail("/kind", "procurement-review, rofr-window-closes or capacity-ends", json(k));
       }
       command = cmd::Wake{w, static_cast<int32_t>(r.Int("index", 0, INT32_MAX))};
+    } else if (kind == "rofr-answered") {
+      cmd::RofrAnswered a;
+      a.request = static_cast<int32_t>(r.Int("request", 0, INT32_MAX));
+      const json* offer = r.Get("offer");
+      if (offer != nullptr && !offer->is_null()) {
+        const std::string id = offer->is_string() ? offer->get<std::string>() : std::string();
+        for (size_t i = 0; i < world.procurement.offers.size(); ++i) {
+          if (world.procurement.offers[i].id == id) a.offer = static_cast<int32_t>(i);
+        }
+        if (a.offer < 0) r.Fail("/offer", "null or the id of an offer of the scenario", *offer);
+      }
+      a.reason = r.String("reason");
+      command = std::move(a);
+    } else if (kind == "capacity-delivered") {
+      command = cmd::CapacityDelivered{static_cast<int32_t>(r.Int("request", 0, INT32_MAX))};
     } else if (kind == "place") {
       command = cmd::Place{};
     } else {

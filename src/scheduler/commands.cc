@@ -41,6 +41,8 @@ const char* CommandName(const Command& command) {
         else if constexpr (std::is_same_v<C, cmd::JobCompleted>) return "job-completed";
         else if constexpr (std::is_same_v<C, cmd::JobFailed>) return "job-failed";
         else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) return "dispatch-failed";
+        else if constexpr (std::is_same_v<C, cmd::RofrAnswered>) return "rofr-answered";
+        else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>) return "capacity-delivered";
         else if constexpr (std::is_same_v<C, cmd::Wake>) return "wake";
         else if constexpr (std::is_same_v<C, cmd::Place>) return "place";
         else static_assert(kAlwaysFalse<C>, "every command has a name");
@@ -52,12 +54,8 @@ const char* WakeKindName(WakeKind kind) {
   switch (kind) {
     case WakeKind::kProcurementReview:
       return "procurement-review";
-    case WakeKind::kRofrAnswer:
-      return "rofr-answer";
     case WakeKind::kRofrWindowCloses:
       return "rofr-window-closes";
-    case WakeKind::kCapacityArrives:
-      return "capacity-arrives";
     case WakeKind::kCapacityEnds:
       return "capacity-ends";
   }
@@ -65,9 +63,8 @@ const char* WakeKindName(WakeKind kind) {
 }
 
 bool ParseWakeKind(std::string_view name, WakeKind* kind) {
-  for (WakeKind k : {WakeKind::kProcurementReview, WakeKind::kRofrAnswer,
-                     WakeKind::kRofrWindowCloses, WakeKind::kCapacityArrives,
-                     WakeKind::kCapacityEnds}) {
+  for (WakeKind k :
+       {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses, WakeKind::kCapacityEnds}) {
     if (name == WakeKindName(k)) {
       *kind = k;
       return true;
@@ -243,11 +240,36 @@ Status Scheduler::Check(const Command& command, Time now) const {
             return FailedPrecondition("wake: procurement is off in this scenario");
           }
           if (c.kind == WakeKind::kProcurementReview) return Status::Ok();
-          POLYCLOUD_RETURN_IF_ERROR(in_range(c.index, requests_.size(), "capacity request"));
-          if (c.kind == WakeKind::kCapacityArrives &&
-              requests_[c.index].status != CapacityRequest::Status::kAwarded) {
-            return FailedPrecondition("wake: capacity request " + std::to_string(c.index + 1) +
-                                      " has no award waiting to arrive");
+          return in_range(c.index, requests_.size(), "capacity request");
+        } else if constexpr (std::is_same_v<C, cmd::RofrAnswered>) {
+          POLYCLOUD_RETURN_IF_ERROR(in_range(c.request, requests_.size(), "capacity request"));
+          const CapacityRequest& r = requests_[c.request];
+          if (r.rofr_contract == world::kNone) {
+            return FailedPrecondition("req-" + std::to_string(c.request + 1) +
+                                      " was not offered under a right of first refusal");
+          }
+          if (r.status != CapacityRequest::Status::kAwaitingAnswer || c.offer < 0) {
+            return Status::Ok();  // a decline, or an answer that came too late: ignored
+          }
+          POLYCLOUD_RETURN_IF_ERROR(
+              in_range(c.offer, world_.procurement.offers.size(), "offer"));
+          const world::Offer& o = world_.procurement.offers[c.offer];
+          if (o.provider != r.holder) {
+            return InvalidArgument("req-" + std::to_string(c.request + 1) + ": offer " + o.id +
+                                   " is not the holder's (" + world_.providers[r.holder].id +
+                                   ")");
+          }
+          const std::string why = OfferRejection(r, c.offer, MarketTerms(r), now);
+          if (!why.empty()) {
+            return InvalidArgument("req-" + std::to_string(c.request + 1) +
+                                   ": the match does not meet the market's terms: " + why);
+          }
+          return Status::Ok();
+        } else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>) {
+          POLYCLOUD_RETURN_IF_ERROR(in_range(c.request, requests_.size(), "capacity request"));
+          if (requests_[c.request].status != CapacityRequest::Status::kAwarded) {
+            return FailedPrecondition("req-" + std::to_string(c.request + 1) +
+                                      " has no award waiting to be delivered");
           }
           return Status::Ok();
         } else {
@@ -302,6 +324,12 @@ Status Scheduler::Apply(const Command& command, Time now) {
           if (current(c.job, c.run)) StopJob(c.job.value, StopReason::kInterrupted, 0, now, c.at);
         } else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) {
           if (current(c.job, c.run)) StopJob(c.job.value, StopReason::kDispatchFailed, 0, now);
+        } else if constexpr (std::is_same_v<C, cmd::RofrAnswered>) {
+          if (requests_[c.request].status == CapacityRequest::Status::kAwaitingAnswer) {
+            AnswerRofr(c.request, c.offer, c.reason, now);
+          }
+        } else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>) {
+          CapacityArrives(c.request, now);
         } else if constexpr (std::is_same_v<C, cmd::Wake>) {
           Wake(c.kind, c.index, now);
         } else if constexpr (std::is_same_v<C, cmd::Place>) {

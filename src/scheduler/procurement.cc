@@ -28,9 +28,6 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
         timer_->AtTime(now + world_.procurement.review_every, WakeKind::kProcurementReview, 0);
       }
       break;
-    case WakeKind::kRofrAnswer:
-      AnswerRofr(index, now);
-      break;
     case WakeKind::kRofrWindowCloses: {
       CapacityRequest& r = requests_[index];
       if (r.status != CapacityRequest::Status::kAwaitingAnswer) break;
@@ -39,9 +36,6 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
       GoToMarket(index, now);
       break;
     }
-    case WakeKind::kCapacityArrives:
-      CapacityArrives(index, now);
-      break;
     case WakeKind::kCapacityEnds:
       CapacityEnds(index, now);
       break;
@@ -113,7 +107,6 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
       r.rofr_clause = static_cast<int32_t>(k);
       r.holder = contract.provider;
       r.window_closes = now + clause.response_window;
-      r.answer_due = now + world_.procurement.answer_after[r.holder];
       break;
     }
   }
@@ -126,17 +119,10 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
   r.market_gpus = r.market_offer >= 0 ? OfferQuantity(r, r.market_offer) : 0;
   Emit({now, EventType::kRofrOffered, id, world::kNone, r.gpus, r.window_closes.unix_seconds(),
         r.rofr_contract});
-  // An answer at the instant the window closes is too late: the window is
-  // [offered, closes), like every other interval in polycloud.
-  if (r.answer_due < r.window_closes) {
-    if (r.answer_due == now) {
-      AnswerRofr(id, now);
-    } else if (timer_ != nullptr) {
-      timer_->AtTime(r.answer_due, WakeKind::kRofrAnswer, id);
-    }
-  } else if (timer_ != nullptr) {
-    timer_->AtTime(r.window_closes, WakeKind::kRofrWindowCloses, id);
-  }
+  // The holder answers with cmd::RofrAnswered; an answer at the instant the
+  // window closes is too late: the window is [offered, closes), like every
+  // other interval in polycloud.
+  if (timer_ != nullptr) timer_->AtTime(r.window_closes, WakeKind::kRofrWindowCloses, id);
 }
 
 int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer) const {
@@ -147,58 +133,73 @@ int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer) const 
   return std::max<int64_t>(0, std::min(asked, left));
 }
 
+std::string Scheduler::OfferRejection(const CapacityRequest& r, int32_t offer,
+                                      const OfferTerms& terms, Time now) const {
+  const world::Job& example = job_spec(shape_example_[r.shape]);
+  const world::Offer& o = world_.procurement.offers[offer];
+  if (!Allows(example.accelerators, o.accelerator)) {
+    return "offer " + o.id + " sells " + world_.accelerators[o.accelerator].name +
+           ", which the work cannot use";
+  }
+  const world::Pool& pool = world_.pools[o.pool];
+  const int64_t gpus = OfferQuantity(r, offer);
+  const int64_t node = std::max<int64_t>(1, pool.gpus_per_node);
+  const int64_t gang = (r.largest_gang + node - 1) / node * node;
+  if (r.largest_gang > world::EffectiveMaxGang(pool)) {
+    return "offer " + o.id + " cannot run a gang of " + std::to_string(r.largest_gang) +
+           " GPUs in one fabric";
+  }
+  if (gpus < gang || gpus < terms.min_gpus) {
+    return "offer " + o.id + " has " + std::to_string(o.max_gpus - offer_sold_[offer]) +
+           " GPUs left, " + std::to_string(std::max(gang, terms.min_gpus)) + " needed";
+  }
+  if (!rules_
+           .Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
+                  no_outage_)
+           .allowed) {
+    return "class " + example.workload_class + " may not run at " +
+           world_.providers[o.provider].id + " when the capacity would arrive";
+  }
+  if (terms.max_lead.seconds() >= 0 && o.lead_time > terms.max_lead) {
+    return "offer " + o.id + " arrives in " + FormatDuration(o.lead_time) + ", the market's in " +
+           FormatDuration(terms.max_lead);
+  }
+  if (terms.max_ref_price.micros() >= 0 && RefPrice(offer) > terms.max_ref_price.micros()) {
+    return "offer " + o.id + " costs " + FormatMoneyShort(Money::FromMicros(RefPrice(offer))) +
+           "/ref-GPU-h, the market " + FormatMoneyShort(terms.max_ref_price);
+  }
+  return {};
+}
+
+int64_t Scheduler::RefPrice(int32_t offer) const {
+  const world::Offer& o = world_.procurement.offers[offer];
+  return MulDivRound(o.price_per_gpu_hour.micros(), 1000,
+                     world_.accelerators[o.accelerator].speed_milli);
+}
+
 int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex exclude,
                              world::ProviderIndex only, const OfferTerms& terms, Time now,
                              std::string* why) const {
-  const world::Job& example = job_spec(shape_example_[r.shape]);
   const auto& offers = world_.procurement.offers;
   int32_t best = -1;
   int64_t best_price = 0;
-  auto note = [&](const std::string& reason) {
-    if (why != nullptr && why->empty()) *why = reason;
-  };
   for (size_t i = 0; i < offers.size(); ++i) {
     const world::Offer& o = offers[i];
     if (o.provider == exclude) continue;
     if (only != world::kNone && o.provider != only) continue;
+    const int32_t offer = static_cast<int32_t>(i);
+    // An offer of a type the work cannot use is not a candidate at all.
+    const world::Job& example = job_spec(shape_example_[r.shape]);
     if (!Allows(example.accelerators, o.accelerator)) continue;
-    const world::Pool& pool = world_.pools[o.pool];
-    const int64_t gpus = OfferQuantity(r, static_cast<int32_t>(i));
-    const int64_t node = std::max<int64_t>(1, pool.gpus_per_node);
-    const int64_t gang = (r.largest_gang + node - 1) / node * node;
-    const int64_t speed = world_.accelerators[o.accelerator].speed_milli;
-    const int64_t ref_price = MulDivRound(o.price_per_gpu_hour.micros(), 1000, speed);
-    if (r.largest_gang > world::EffectiveMaxGang(pool)) {
-      note("offer " + o.id + " cannot run a gang of " + std::to_string(r.largest_gang) +
-           " GPUs in one fabric");
+    const std::string rejected = OfferRejection(r, offer, terms, now);
+    if (!rejected.empty()) {
+      if (why != nullptr && why->empty()) *why = rejected;
       continue;
     }
-    if (gpus < gang || gpus < terms.min_gpus) {
-      note("offer " + o.id + " has " + std::to_string(o.max_gpus - offer_sold_[i]) +
-           " GPUs left, " + std::to_string(std::max(gang, terms.min_gpus)) + " needed");
-      continue;
-    }
-    if (!rules_
-             .Check(example.workload_class, example.model_family, o.provider, now + o.lead_time,
-                    no_outage_)
-             .allowed) {
-      note("class " + example.workload_class + " may not run at " +
-           world_.providers[o.provider].id + " when the capacity would arrive");
-      continue;
-    }
-    if (terms.max_lead.seconds() >= 0 && o.lead_time > terms.max_lead) {
-      note("offer " + o.id + " arrives in " + FormatDuration(o.lead_time) + ", the market's in " +
-           FormatDuration(terms.max_lead));
-      continue;
-    }
-    if (terms.max_ref_price.micros() >= 0 && ref_price > terms.max_ref_price.micros()) {
-      note("offer " + o.id + " costs " + FormatMoneyShort(Money::FromMicros(ref_price)) +
-           "/ref-GPU-h, the market " + FormatMoneyShort(terms.max_ref_price));
-      continue;
-    }
+    const int64_t ref_price = RefPrice(offer);
     if (best < 0 || ref_price < best_price ||
         (ref_price == best_price && o.lead_time < offers[best].lead_time)) {
-      best = static_cast<int32_t>(i);
+      best = offer;
       best_price = ref_price;
     }
   }
@@ -206,21 +207,26 @@ int32_t Scheduler::BestOffer(const CapacityRequest& r, world::ProviderIndex excl
   return best;
 }
 
-void Scheduler::AnswerRofr(int32_t id, Time now) {
-  CapacityRequest& r = requests_[id];
-  if (r.status != CapacityRequest::Status::kAwaitingAnswer) return;
+Scheduler::OfferTerms Scheduler::MarketTerms(const CapacityRequest& r) const {
   // The holder matches when it can supply as many GPUs as the market offered,
   // at or under the market's price per reference GPU-hour and no later.
   OfferTerms terms;
   if (r.market_offer >= 0) {
-    const world::Offer& m = world_.procurement.offers[r.market_offer];
-    terms.max_ref_price = Money::FromMicros(MulDivRound(
-        m.price_per_gpu_hour.micros(), 1000, world_.accelerators[m.accelerator].speed_milli));
-    terms.max_lead = m.lead_time;
+    terms.max_ref_price = Money::FromMicros(RefPrice(r.market_offer));
+    terms.max_lead = world_.procurement.offers[r.market_offer].lead_time;
     terms.min_gpus = r.market_gpus;
   }
-  std::string why;
-  const int32_t offer = BestOffer(r, world::kNone, r.holder, terms, now, &why);
+  return terms;
+}
+
+int32_t Scheduler::HolderOffer(int32_t request, Time now, std::string* why) const {
+  const CapacityRequest& r = requests_[request];
+  return BestOffer(r, world::kNone, r.holder, MarketTerms(r), now, why);
+}
+
+void Scheduler::AnswerRofr(int32_t id, int32_t offer, const std::string& reason, Time now) {
+  CapacityRequest& r = requests_[id];
+  r.answered = now;
   if (offer >= 0) {
     r.answer = CapacityRequest::Answer::kMatched;
     Emit({now, EventType::kRofrMatched, id, world_.procurement.offers[offer].pool, r.gpus, 0,
@@ -229,7 +235,7 @@ void Scheduler::AnswerRofr(int32_t id, Time now) {
     return;
   }
   r.answer = CapacityRequest::Answer::kDeclined;
-  r.decline_reason = why;
+  r.decline_reason = reason;
   Emit({now, EventType::kRofrDeclined, id, world::kNone, r.gpus, 0, r.rofr_contract});
   GoToMarket(id, now);
 }
@@ -263,13 +269,9 @@ void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) 
   r.ends = r.arrives + r.duration;
   r.account = ledger_.AddAward(o.pool, o.price_per_gpu_hour, o.contract);
   offer_sold_[offer_index] += r.awarded_gpus;
+  // The provider delivers it (cmd::CapacityDelivered), expected at r.arrives.
   Emit({now, EventType::kCapacityAwarded, id, o.pool, r.awarded_gpus, o.price_per_gpu_hour.micros(),
         via_rofr ? 1 : 0});
-  if (r.arrives == now) {
-    CapacityArrives(id, now);
-  } else if (timer_ != nullptr) {
-    timer_->AtTime(r.arrives, WakeKind::kCapacityArrives, id);
-  }
 }
 
 void Scheduler::SettleClass(const CapacityRequest& r, Time now) {
@@ -281,6 +283,7 @@ void Scheduler::SettleClass(const CapacityRequest& r, Time now) {
 void Scheduler::CapacityArrives(int32_t id, Time now) {
   CapacityRequest& r = requests_[id];
   r.status = CapacityRequest::Status::kArrived;
+  r.arrives = now;
   Emit({now, EventType::kCapacityArrived, id, r.pool, r.awarded_gpus, 0, 0});
   procured_[r.pool] += r.awarded_gpus;
   PoolInstalledChanged(r.pool, now);

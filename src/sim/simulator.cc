@@ -73,6 +73,16 @@ void Simulator::OnEvent(const scheduler::Event& event) {
     Push(event.at + Duration::Seconds(scheduler::Scheduler::RunSeconds(work, job.gpus, speed)),
          Kind::kFinish, event.subject, static_cast<uint32_t>(event.aux));
   }
+  // The providers' model: an ROFR holder answers after its scenario's
+  // answer_after (unless that is too late), and awarded capacity is
+  // delivered after the offer's lead time.
+  if (event.type == EventType::kRofrOffered) {
+    const scheduler::CapacityRequest& r = scheduler_.requests()[event.subject];
+    const Time due = event.at + world_.procurement.answer_after[r.holder];
+    if (due < r.window_closes) Push(due, Kind::kRofrAnswer, event.subject);
+  } else if (event.type == EventType::kCapacityAwarded) {
+    Push(scheduler_.requests()[event.subject].arrives, Kind::kCapacityArrives, event.subject);
+  }
   for (scheduler::Observer* o : observers_) o->OnEvent(event);
 }
 
@@ -116,8 +126,29 @@ bool Simulator::Apply(Time now, uint64_t payload) {
     case Kind::kContracts:
       Send(cmd::ContractsChanged{}, now);
       break;
-    case Kind::kWake:
-      Send(cmd::Wake{static_cast<WakeKind>(item.epoch), item.index}, now);
+    case Kind::kWake: {
+      const auto kind = static_cast<WakeKind>(item.epoch);
+      // A window that closes on an answered request wakes nothing.
+      if (kind == WakeKind::kRofrWindowCloses &&
+          scheduler_.requests()[item.index].status !=
+              CapacityRequest::Status::kAwaitingAnswer) {
+        return false;
+      }
+      Send(cmd::Wake{kind, item.index}, now);
+      break;
+    }
+    case Kind::kRofrAnswer: {
+      if (scheduler_.requests()[item.index].status !=
+          CapacityRequest::Status::kAwaitingAnswer) {
+        return false;
+      }
+      std::string why;
+      const int32_t offer = scheduler_.HolderOffer(item.index, now, &why);
+      Send(cmd::RofrAnswered{item.index, offer, offer >= 0 ? std::string() : why}, now);
+      break;
+    }
+    case Kind::kCapacityArrives:
+      Send(cmd::CapacityDelivered{item.index}, now);
       break;
   }
   return true;

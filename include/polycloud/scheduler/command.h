@@ -49,10 +49,8 @@ struct RunId {
 // What a wake-up the core asked for (Timer::AtTime) is for.
 enum class WakeKind : uint8_t {
   kProcurementReview,  // index unused
-  kRofrAnswer,         // index = capacity request
   kRofrWindowCloses,   // index = capacity request
-  kCapacityArrives,    // index = capacity request
-  kCapacityEnds,       // index = capacity request
+  kCapacityEnds,       // index = capacity request: the procured term ends
 };
 
 namespace cmd {
@@ -132,6 +130,19 @@ struct DispatchFailed {
   JobId job;
   RunId run;
 };
+// The holder of a right of first refusal answers capacity request `request`
+// (index, in the order requests were raised): with one of its offers that
+// matches the market's terms (`offer` >= 0), or declines (`offer` = -1) for
+// `reason`. An answer to a request no longer awaiting one is ignored.
+struct RofrAnswered {
+  int32_t request = -1;
+  int32_t offer = -1;
+  std::string reason;
+};
+// The capacity awarded for request `request` is delivered and usable now.
+struct CapacityDelivered {
+  int32_t request = -1;
+};
 // A wake-up the core asked for through Timer::AtTime is due.
 struct Wake {
   WakeKind kind = WakeKind::kProcurementReview;
@@ -146,7 +157,8 @@ using Command =
     std::variant<cmd::JobArrived, cmd::SubmitJob, cmd::CancelJob, cmd::SubmitService,
                  cmd::CancelService, cmd::SetDemand, cmd::SetPoolCapacity, cmd::SetSitePower,
                  cmd::FaultStarted, cmd::FaultEnded, cmd::ContractsChanged, cmd::JobStarted,
-                 cmd::JobCompleted, cmd::JobFailed, cmd::DispatchFailed, cmd::Wake, cmd::Place>;
+                 cmd::JobCompleted, cmd::JobFailed, cmd::DispatchFailed, cmd::RofrAnswered,
+                 cmd::CapacityDelivered, cmd::Wake, cmd::Place>;
 
 // A command as it was accepted: the instant it was applied at.
 struct LoggedCommand {

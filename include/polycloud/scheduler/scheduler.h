@@ -163,7 +163,7 @@ struct CapacityRequest {
   int32_t rofr_clause = -1;
   world::ProviderIndex holder = world::kNone;
   Time window_closes;
-  Time answer_due;            // when the holder answers (>= window_closes: never in time)
+  Time answered = Time::Min();  // when the holder's answer came (kMatched, kDeclined)
   int32_t market_offer = -1;  // best other offer when offered: the terms to match
   int64_t market_gpus = 0;    // GPUs that offer would supply
   Answer answer = Answer::kNone;
@@ -175,7 +175,7 @@ struct CapacityRequest {
   Money price_per_gpu_hour;
   int64_t awarded_gpus = 0;
   bool via_rofr = false;
-  Time awarded, arrives, ends;
+  Time awarded, arrives, ends;  // arrives: expected at the award, actual on delivery
   int32_t account = -1;  // ledger account billing the award
 };
 
@@ -285,6 +285,11 @@ class Scheduler final : public placement::PreemptionOracle {
   // Batch re-optimisations run, and jobs started by them.
   int64_t reoptimizations() const { return reoptimizations_; }
   int64_t reoptimized_starts() const { return reoptimized_starts_; }
+
+  // The holder's best offer that matches the market's terms for capacity
+  // request `request` now, or -1 with the first reason an offer fell short in
+  // `why` (the simulator's model of an ROFR holder's answer).
+  int32_t HolderOffer(int32_t request, Time now, std::string* why) const;
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
   // The pools holding preemptible work; null under SRTF (any job may then be
@@ -399,7 +404,15 @@ class Scheduler final : public placement::PreemptionOracle {
   int64_t OfferQuantity(const CapacityRequest& r, int32_t offer) const;
   void Award(int32_t request, int32_t offer, bool via_rofr, Time now);
   void GoToMarket(int32_t request, Time now);
-  void AnswerRofr(int32_t request, Time now);
+  // The holder's answer: `offer` >= 0 matches with it, -1 declines for `reason`.
+  void AnswerRofr(int32_t request, int32_t offer, const std::string& reason, Time now);
+  // Why `offer` cannot supply `r` within `terms` now ("" when it can).
+  std::string OfferRejection(const CapacityRequest& r, int32_t offer, const OfferTerms& terms,
+                             Time now) const;
+  // Price per reference GPU-hour of an offer, micro-dollars.
+  int64_t RefPrice(int32_t offer) const;
+  // The terms an ROFR holder must match for request `r`: the market's offer.
+  OfferTerms MarketTerms(const CapacityRequest& r) const;
   // Request `r`'s class has no request outstanding; the next may come after unmet_after.
   void SettleClass(const CapacityRequest& r, Time now);
   void CapacityArrives(int32_t request, Time now);

@@ -98,7 +98,9 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
     kFaultStart,
     kFaultEnd,
     kContracts,
-    kWake,  // epoch = scheduler::WakeKind
+    kWake,             // epoch = scheduler::WakeKind
+    kRofrAnswer,       // the holder's answer to a capacity request is due
+    kCapacityArrives,  // awarded capacity is delivered
   };
   void Push(Time at, Kind kind, int32_t index, uint32_t epoch = 0);
   // Applies the event whose queue payload is `payload` (kind, index, epoch);
