@@ -101,7 +101,11 @@ int32_t CommitmentLedger::AddAward(world::PoolIndex pool, Money price,
 void CommitmentLedger::AddDay(const Account& a, int64_t day, Raw raw) {
   int64_t d = day - first_day_;
   if (d < 0) d = 0;
-  if (d >= days_) d = days_ - 1;  // accrual past the world's end is folded into the last day
+  if (d >= days_) {  // a live owner billing past the world's end: the days grow
+    days_ = d + 1;
+    for (auto& days : contract_days_) days.resize(days_, 0);
+    for (auto& days : provider_days_) days.resize(days_, 0);
+  }
   if (a.contract != world::kNone) {
     contract_days_[a.contract][d] += raw;
   } else {
@@ -215,6 +219,23 @@ Money CommitmentLedger::MarginalPricePerGpuHour(world::PoolIndex pool, Time now,
     return Money::FromMicros(price.micros() / 100);  // would be paid anyway as shortfall
   }
   return price;
+}
+
+Raw CommitmentLedger::Pending(const Account& a, Time now) const {
+  if (now <= a.since || a.billable == 0 || a.price == 0) return 0;
+  return static_cast<Raw>(a.billable) * a.price * (now - a.since).seconds();
+}
+
+Money CommitmentLedger::ContractSpendAt(world::ContractIndex c, Time now) const {
+  return RawToMoney(SpentBy(c, world_.contracts[c].minimums.size(), now));
+}
+
+Money CommitmentLedger::PoolSpendAt(world::PoolIndex pool, Time now) const {
+  Raw raw = pool_raw_[pool];
+  for (const Account& a : accounts_) {
+    if (a.pool == pool) raw += Pending(a, now);
+  }
+  return RawToMoney(raw);
 }
 
 void CommitmentLedger::Close(Time end) {

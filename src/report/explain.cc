@@ -327,4 +327,56 @@ Status Explain(const world::World& world, const sim::Options& options, const std
   return Status::Ok();
 }
 
+Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now,
+                  std::ostream& out) {
+  const world::World& world = sched.world();
+  const world::JobIndex job = sched.FindJob(id);
+  const world::ServiceIndex service = job == world::kNone ? sched.FindService(id) : world::kNone;
+  if (job == world::kNone && service == world::kNone) {
+    return NotFound("no job or service \"" + id + "\"");
+  }
+  const bool is_service = service != world::kNone;
+  out << "At " << FormatTimeFull(now) << ": ";
+  if (is_service) {
+    const scheduler::ServiceState& st = sched.services()[service];
+    out << "service " << id << ", " << st.replicas.size() << " replica(s), " << st.capacity
+        << " of " << st.demand << " tokens/s" << (st.short_now ? " (short)" : "") << "\n";
+  } else {
+    const scheduler::JobState& st = sched.jobs()[job];
+    out << "job " << id << " ";
+    switch (st.status) {
+      case scheduler::JobStatus::kNotArrived:
+        out << "has not arrived";
+        break;
+      case scheduler::JobStatus::kQueued:
+        out << "is queued since " << FormatTimeFull(st.queued_since);
+        if (st.reserved_pool != world::kNone) out << ", holding " << world.pools[st.reserved_pool].id;
+        break;
+      case scheduler::JobStatus::kRunning:
+        out << "is running in " << world.pools[st.last_pool].id;
+        break;
+      case scheduler::JobStatus::kDone:
+        out << "finished at " << FormatTimeFull(st.end);
+        break;
+      case scheduler::JobStatus::kCancelled:
+        out << "was cancelled at " << FormatTimeFull(st.end);
+        break;
+    }
+    out << " (" << st.starts << " start(s), " << st.preemptions << " preemption(s), "
+        << st.interruptions << " interruption(s))\n";
+  }
+  if (const auto* d = sched.LastDecision(is_service, is_service ? service : job)) {
+    out << "Last start: " << FormatTimeFull(d->at) << " in " << world.pools[d->pool].id << ", "
+        << d->gpus << " GPUs, score " << Hundredths(d->total_score)
+        << (d->preempted ? ", by preempting lower-priority work" : "") << "\n";
+  }
+  out << "\nIf it were placed now (" << (is_service ? "one more replica" : "its gang") << "):\n";
+  const auto kind = is_service ? world::WorkloadKind::kService : sched.job_spec(job).kind;
+  scheduler::Scheduler::WatchedDecision now_decision =
+      sched.ExplainNow(kind, is_service ? service : job, now);
+  now_decision.explanation.at = now;
+  WriteDecision(world, now_decision, out);
+  return Status::Ok();
+}
+
 }  // namespace polycloud::report

@@ -271,5 +271,59 @@ TEST(CommandTest, RuntimeSubmissionsMayPreemptLowerPriorityPreemptibleWork) {
   EXPECT_EQ(live.Job("batch").preemptions, 1);
 }
 
+TEST(ExplainNowTest, SaysWhyAJobWaitsAndWhereItWouldGoFromTheCurrentState) {
+  Live live(kFleet);
+  live.Must(cmd::SubmitJob{Training("first", 16, 1)}, "2026-01-02");
+  live.Must(cmd::SubmitJob{Training("second", 8, 1)}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  const int64_t attempts = live.core->placement_attempts();
+  Scheduler::WatchedDecision why =
+      live.core->ExplainNow(world::WorkloadKind::kTraining, live.core->FindJob("second"),
+                            T("2026-01-02T00:30:00Z"));
+  EXPECT_FALSE(why.placed);
+  ASSERT_EQ(why.explanation.candidates.size(), 1u);
+  ASSERT_NE(why.explanation.candidates[0].rejected_by, nullptr);
+  EXPECT_STREQ(why.explanation.candidates[0].rejected_by, "capacity");
+  EXPECT_EQ(why.explanation.subject, "job second");
+  // Asking changes nothing: no attempt counted, nothing bound.
+  EXPECT_EQ(live.core->placement_attempts(), attempts);
+  EXPECT_EQ(live.Job("second").status, JobStatus::kQueued);
+  EXPECT_EQ(live.Used(), 16);
+  live.Must(cmd::JobCompleted{live.Id("first"), live.Run("first"), T("2026-01-02T01:00:00Z")},
+            "2026-01-02T01:00:00Z");
+  why = live.core->ExplainNow(world::WorkloadKind::kTraining, live.core->FindJob("second"),
+                              T("2026-01-02T01:00:00Z"));
+  EXPECT_TRUE(why.placed);
+  EXPECT_EQ(why.explanation.chosen, 0);
+}
+
+TEST(ExplainNowTest, TheDecisionLogKeepsEveryStartWhenAsked) {
+  world::World w = LoadWorld(kFleet);
+  NoTimer timer;
+  Options options;
+  options.record_decisions = true;
+  Scheduler core(w, options, w.start, &timer, nullptr);
+  ASSERT_TRUE(core.Apply(cmd::SubmitJob{Training("a", 8, 1)}, T("2026-01-02")).ok());
+  ASSERT_TRUE(core.Apply(cmd::Place{}, T("2026-01-02")).ok());
+  const Scheduler::DecisionRecord* d = core.LastDecision(false, core.FindJob("a"));
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->at, T("2026-01-02"));
+  EXPECT_EQ(d->pool, 0);
+  EXPECT_EQ(d->gpus, 8);
+  EXPECT_EQ(core.decisions().size(), 1u);
+  EXPECT_EQ(core.LastDecision(true, 0), nullptr);
+}
+
+TEST(OpenLedgerTest, SpendIsReadableAtAnyInstantWithoutClosing) {
+  Live live(kFleet);
+  live.Must(cmd::SubmitJob{Training("a", 16, 10)}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  // 16 GPUs × $2 × 3 h, read three hours into the run: nothing was closed.
+  EXPECT_EQ(live.core->ledger().PoolSpendAt(0, T("2026-01-02T03:00:00Z")),
+            Money::FromMicros(96'000'000));
+  EXPECT_EQ(live.core->ledger().PoolSpendAt(0, T("2026-01-02T05:00:00Z")),
+            Money::FromMicros(160'000'000));
+}
+
 }  // namespace
 }  // namespace polycloud::scheduler

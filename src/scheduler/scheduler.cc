@@ -291,6 +291,41 @@ placement::Decision Scheduler::Decide(const placement::Request& req, Time now, b
   return d;
 }
 
+Scheduler::WatchedDecision Scheduler::ExplainNow(world::WorkloadKind kind, int32_t index,
+                                                 Time now) {
+  const bool service = kind == world::WorkloadKind::kService;
+  POLYCLOUD_CHECK(index >= 0 && index < (service ? service_count() : job_count()));
+  const placement::Request req = service ? ReplicaRequest(index) : JobRequest(index);
+  WatchedDecision wd;
+  wd.explanation.subject = service ? "service " + service_spec(index).id + " replica"
+                                   : "job " + job_spec(index).id;
+  // SRTF's preemption oracle reads the job being placed.
+  if (!service && options_.policy == Policy::kSrtf) {
+    placing_remaining_ = RemainingSeconds(index, now);
+    placing_now_ = now;
+  }
+  const placement::Decision d = placer_.Place(MakeContext(now), req, &wd.explanation);
+  placing_remaining_ = -1;
+  wd.placed = d.pool != world::kNone;
+  wd.last_at = now;
+  return wd;
+}
+
+void Scheduler::Record(bool service, int32_t index, const placement::Decision& d, Time now) {
+  if (!options_.record_decisions) return;
+  auto& last = service ? last_service_decision_ : last_job_decision_;
+  if (static_cast<size_t>(index) >= last.size()) last.resize(index + 1, -1);
+  last[index] = static_cast<int32_t>(decisions_.size());
+  decisions_.push_back({now, service, index, d.pool, d.alloc_gpus, d.total_score,
+                        d.needs_preemption});
+}
+
+const Scheduler::DecisionRecord* Scheduler::LastDecision(bool service, int32_t index) const {
+  const auto& last = service ? last_service_decision_ : last_job_decision_;
+  if (index < 0 || static_cast<size_t>(index) >= last.size() || last[index] < 0) return nullptr;
+  return &decisions_[last[index]];
+}
+
 int64_t Scheduler::RemainingSeconds(JobIndex j, Time now) const {
   const JobState& s = jobs_[j];
   const world::Job& job = job_spec(j);
@@ -412,6 +447,7 @@ void Scheduler::JobArrived(JobIndex j, Time now) {
 void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   const world::Job& job = job_spec(j);
   JobState& s = jobs_[j];
+  Record(false, j, d, now);
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
   s.alloc =
       NewAllocation(false, j, d.pool, d.alloc_gpus, job.gpus, job.priority, job.preemptible, now);
@@ -544,6 +580,7 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   placement::Request req = ReplicaRequest(s);
   placement::Decision d = Decide(req, now, IsWatched(true, s));
   if (d.pool == world::kNone) return false;
+  Record(true, s, d, now);
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, svc.priority, -1 - s, now);
   IntegrateService(s, now);
   const int32_t id =

@@ -8,6 +8,7 @@
 
 #include "polycloud/base/rng.h"
 #include "polycloud/gen/scale.h"
+#include "polycloud/report/explain.h"
 #include "polycloud/report/report.h"
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/sim/simulator.h"
@@ -140,6 +141,37 @@ TEST(RestoreTest, GoldenScenariosWithFaultsAndProcurementRestoreAtRandomInstants
     }
   }
   EXPECT_GE(checked, 4);
+}
+
+TEST(RestoreTest, ExplainingEveryWorkloadOnDemandChangesNoDecision) {
+  auto scenario = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) +
+                                       "/tests/scenarios/failover.yaml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().message();
+  const world::World& w = scenario->world;
+  const Outcome whole = RunWorld(w, {});
+  const int64_t passes = CountPasses(whole.log);
+  for (int64_t cut : {passes / 4, passes / 2, passes * 3 / 4}) {
+    const std::string prefix = PrefixThroughPass(whole.log, cut);
+    auto commands = scheduler::ParseCommandLog(prefix, w, "prefix.log");
+    ASSERT_TRUE(commands.ok());
+    Simulator sim(w, {});
+    std::ostringstream events;
+    EventLogWriter writer(sim.scheduler(), w, events);
+    sim.AddObserver(&writer);
+    ASSERT_TRUE(sim.Restore(*commands).ok());
+    const Time now = commands->back().at;
+    for (const auto& j : w.jobs) {
+      std::ostringstream out;
+      ASSERT_TRUE(report::ExplainNow(sim.scheduler_for_explain(), j.id, now, out).ok());
+      EXPECT_NE(out.str().find("If it were placed now"), std::string::npos);
+    }
+    for (const auto& s : w.services) {
+      std::ostringstream out;
+      ASSERT_TRUE(report::ExplainNow(sim.scheduler_for_explain(), s.id, now, out).ok());
+    }
+    sim.Run();
+    EXPECT_EQ(events.str(), whole.events) << "cut " << cut;
+  }
 }
 
 TEST(RestoreTest, RefusesALogThatDoesNotEndWithAPassOrASimulatorThatRan) {

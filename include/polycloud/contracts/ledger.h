@@ -105,10 +105,16 @@ class CommitmentLedger {
   // open minimum, else the term), at the current spend rate; 0 when on track.
   Money ProjectedShortfall(world::ContractIndex c, Time now) const;
 
-  // Brings every account up to `end`; call once, at the end of the run.
+  // Brings every account up to `end` (a run's end; a live owner may call it
+  // whenever it wants the per-day and per-pool figures brought up to date).
   void Close(Time end);
 
-  // Readings (after Close).
+  // Readings at any instant `now` (>= every change so far), without Close:
+  // spend up to `now`, exact. Settle (below) also takes any `now`.
+  Money ContractSpendAt(world::ContractIndex c, Time now) const;
+  Money PoolSpendAt(world::PoolIndex pool, Time now) const;
+
+  // Readings as of the last Close (or of the last change of each account).
   Money PoolSpend(world::PoolIndex pool) const { return RawToMoney(pool_raw_[pool]); }
   // Spend attributed to a job (service) so far; jobs and services submitted
   // at run time count too (0 until they are billed).
@@ -121,7 +127,8 @@ class CommitmentLedger {
   }
   Money AwardSpend(int32_t account) const { return RawToMoney(account_raw_[account]); }
   Money ContractSpend(world::ContractIndex c) const { return RawToMoney(contracts_[c].total); }
-  // Spend per UTC day of the run, day 0 = the day of the start.
+  // Spend per UTC day of the run, day 0 = the day of the start; the days
+  // grow past the world's end when a live owner keeps billing.
   int64_t days() const { return days_; }
   Time DayStart(int64_t day) const;
   Money ContractDay(world::ContractIndex c, int64_t day) const;
@@ -132,7 +139,9 @@ class CommitmentLedger {
   // rounded alone (ContractDay) may drift by a micro-dollar a day.
   std::vector<Money> ContractDays(world::ContractIndex c) const;
   std::vector<Money> ProviderDays(world::ProviderIndex p) const;
-  // Settles and projects every obligation of contract `c` as of `end`.
+  // Settles and projects every obligation of contract `c` as of `end` (any
+  // instant at or after the last change; spend to then, the rest projected
+  // at the current rate).
   ContractLedgerRow Settle(world::ContractIndex c, Time end) const;
 
  private:
@@ -154,6 +163,8 @@ class CommitmentLedger {
   void Flush(Account& a, Time now);
   void Advance(world::ContractIndex c, Time now);
   void AddDay(const Account& a, int64_t day, Raw raw);
+  // Raw billed by account `a` since its last flush, up to `now`.
+  Raw Pending(const Account& a, Time now) const;
   // Raw spent in period `k` of `c` (or the whole term when k == minimums) by `t` >= since.
   Raw SpentBy(world::ContractIndex c, size_t k, Time t) const;
   // `amount` due over [from, until), less the share before the ledger's start.

@@ -28,6 +28,14 @@ namespace polycloud::report {
 Status Explain(const world::World& world, const sim::Options& options, const std::string& id,
                std::optional<Time> at, std::ostream& out);
 
+// Explain on demand (the live broker's explain): the workload `id` (a job or
+// service of `scheduler`'s registry) from the scheduler's current state — its
+// status, its last recorded decision (Options::record_decisions) and every
+// pool's verdict for placing it at `now` — without re-running anything.
+// kNotFound when no workload has that id.
+Status ExplainNow(scheduler::Scheduler& scheduler, const std::string& id, Time now,
+                  std::ostream& out);
+
 }  // namespace polycloud::report
 
 #endif  // POLYCLOUD_REPORT_EXPLAIN_H_

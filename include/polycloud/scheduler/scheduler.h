@@ -136,6 +136,9 @@ struct Options {
   // places start where it puts them — each start still through every
   // placement filter — before the policy's pass places the rest. 0 = never.
   Duration reoptimize_every;
+  // Keep a DecisionRecord of every start (Scheduler::decisions), for explain
+  // on demand in a long-running broker; off in simulations (10M records).
+  bool record_decisions = false;
 };
 
 // Sets the queue policy and cost model from a --policy name: priority, fifo,
@@ -269,6 +272,28 @@ class Scheduler final : public placement::PreemptionOracle {
     Time last_at;
   };
   const std::vector<WatchedDecision>& watched() const { return watched_; }
+
+  // Explain on demand, from the current state: every pool's verdict and
+  // score for placing the workload's gang (a job) or one more replica (a
+  // service) at `now`, decided as a pass would but bound nowhere — where it
+  // would go, or what holds it back. Changes no decision (the placer's scratch
+  // state only). The workload must exist (JobId/ServiceId range).
+  WatchedDecision ExplainNow(world::WorkloadKind kind, int32_t index, Time now);
+
+  // The decision log, when Options::record_decisions is set: every start of a
+  // job and replica, in order.
+  struct DecisionRecord {
+    Time at;
+    bool service = false;
+    int32_t index = world::kNone;
+    world::PoolIndex pool = world::kNone;
+    int64_t gpus = 0;
+    int64_t total_score = 0;  // millionths per weight, as explain prints
+    bool preempted = false;   // it started by preempting lower-priority work
+  };
+  const std::vector<DecisionRecord>& decisions() const { return decisions_; }
+  // The latest record about a workload, or null.
+  const DecisionRecord* LastDecision(bool service, int32_t index) const;
 
   const world::World& world() const { return world_; }
   const placement::FleetState& fleet() const { return fleet_; }
@@ -492,6 +517,10 @@ class Scheduler final : public placement::PreemptionOracle {
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
+
+  std::vector<DecisionRecord> decisions_;
+  std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none
+  void Record(bool service, int32_t index, const placement::Decision& d, Time now);
 
   // Batch re-optimisation (reoptimize.cc): solves the queue and starts the
   // jobs the solution places, each through the placement filters.

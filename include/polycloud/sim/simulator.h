@@ -85,6 +85,9 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   Status Restore(const std::vector<LoggedCommand>& commands);
 
   const scheduler::Scheduler& scheduler() const { return scheduler_; }
+  // The scheduler for explain on demand (Scheduler::ExplainNow changes no
+  // decision); commands go through the simulator, never here.
+  scheduler::Scheduler& scheduler_for_explain() { return scheduler_; }
   Time end() const { return end_; }
 
   void AtTime(Time at, scheduler::WakeKind kind, int32_t index) override;
