@@ -12,6 +12,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
@@ -441,30 +442,21 @@ int polycloud::Main(int argc, char** argv) {
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
       "generate", "Write a seeded scenario at scale: N GPUs in P pools, M jobs over a year");
-  // Ranges are checked on the text (IntegerIn) and then by gen::ValidateOptions.
-  constexpr int64_t kI32 = std::numeric_limits<int32_t>::max();
-  constexpr int64_t kI64 = std::numeric_limits<int64_t>::max();
-  generate->add_option("--gpus", gen_args.options.gpus, "GPUs at peak, over all pools")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI64));
-  generate->add_option("--providers", gen_args.options.providers, "Providers")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI32));
-  generate->add_option("--sites", gen_args.options.sites, "Sites")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI32));
-  generate->add_option("--pools", gen_args.options.pools, "Pools")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI32));
-  generate->add_option("--jobs", gen_args.options.jobs, "Jobs arriving over the run")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI64));
-  generate->add_option("--services", gen_args.options.services, "Inference services")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI32));
-  generate->add_option("--days", gen_args.options.days, "Length of the run in days")
-      ->capture_default_str()
-      ->transform(IntegerIn(0, kI32));
+  // A count option: its text is checked (IntegerIn) for the variable's type,
+  // then its range by gen::ValidateOptions.
+  auto count = [&](const char* name, auto& variable, const char* description) {
+    generate->add_option(name, variable, description)
+        ->capture_default_str()
+        ->transform(
+            IntegerIn(0, std::numeric_limits<std::remove_reference_t<decltype(variable)>>::max()));
+  };
+  count("--gpus", gen_args.options.gpus, "GPUs at peak, over all pools");
+  count("--providers", gen_args.options.providers, "Providers");
+  count("--sites", gen_args.options.sites, "Sites");
+  count("--pools", gen_args.options.pools, "Pools");
+  count("--jobs", gen_args.options.jobs, "Jobs arriving over the run");
+  count("--services", gen_args.options.services, "Inference services");
+  count("--days", gen_args.options.days, "Length of the run in days");
   generate->add_option("--start", gen_args.start, "Start of the run (default 2026-01-01)");
   generate
       ->add_option("--load", gen_args.load,

@@ -12,35 +12,24 @@ trap 'rm -rf "$T"' EXIT
 failures=0
 checks=0
 
-# expect CODE STDERR_PART -- COMMAND...: runs COMMAND (stdout to $T/out unless
-# it redirects itself), at most 60 s.
-expect() {
-  local code=$1 part=$2
-  shift 3
+# check STDOUT CODE STDERR_PART -- COMMAND...: runs COMMAND with standard
+# output to STDOUT, at most 60 s, and compares its exit code and a piece of
+# its standard error ("" = any).
+check() {
+  local stdout=$1 code=$2 part=$3
+  shift 4
   checks=$((checks + 1))
-  timeout 60 "$@" >"$T/out" 2>"$T/err" </dev/null
+  timeout 60 "$@" >"$stdout" 2>"$T/err" </dev/null
   local got=$?
   if [[ $got -ne $code ]] || { [[ -n $part ]] && ! grep -qF -- "$part" "$T/err"; }; then
     failures=$((failures + 1))
-    echo "FAIL: $* -> exit $got (expected $code), stderr:"
+    echo "FAIL: $* > $stdout -> exit $got (expected $code), stderr:"
     head -c 600 "$T/err"
     echo
   fi
 }
-# expect_stdout_full CODE PART -- COMMAND...: as expect, with stdout on /dev/full.
-expect_full() {
-  local code=$1 part=$2
-  shift 3
-  checks=$((checks + 1))
-  timeout 60 "$@" >/dev/full 2>"$T/err" </dev/null
-  local got=$?
-  if [[ $got -ne $code ]] || { [[ -n $part ]] && ! grep -qF -- "$part" "$T/err"; }; then
-    failures=$((failures + 1))
-    echo "FAIL (> /dev/full): $* -> exit $got (expected $code), stderr:"
-    head -c 600 "$T/err"
-    echo
-  fi
-}
+expect() { check "$T/out" "$@"; }
+expect_full() { check /dev/full "$@"; }  # standard output cannot be written
 
 # Class 3: files that are not regular files are refused, without blocking.
 mkfifo "$T/fifo"
