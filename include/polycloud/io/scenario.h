@@ -78,9 +78,9 @@ struct Scenario {
 // Bounds on what a scenario may ask for, each with its reason (docs/scenario.md
 // "Limits").
 //
-// The largest scenario file read: yaml-cpp holds about 100 bytes per byte of
-// text (a 50 MB file of explicit jobs took 4.9 GB), so 16 MiB stays under
-// 2 GB; job_streams describe millions of jobs in a few lines.
+// The largest scenario file read: yaml-cpp holds ~170 bytes of memory per byte
+// of text (16 MiB of explicit jobs, 236,000 of them, peak at 2.8 GB; 50 MB
+// took 4.9 GB and more); job_streams describe millions of jobs in a few lines.
 inline constexpr int64_t kMaxScenarioBytes = int64_t{16} << 20;
 // Job streams generate at most this many jobs in all: the scale benchmark's
 // 10M-job year peaks at 4.5 GB (docs/performance.md); 50M did not fit in 24 GB.
