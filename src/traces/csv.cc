@@ -176,7 +176,7 @@ Result<CsvReader> CsvReader::Open(const TraceInput& input, CsvSchema schema,
   for (size_t f = 0; f < reader.header_.size(); ++f) {
     for (size_t g = 0; g < f; ++g) {
       if (reader.header_[f] == reader.header_[g]) {
-        return InvalidInput(where + "column '" + reader.header_[f] +
+        return InvalidInput(where + "column '" + Excerpt(reader.header_[f]) +
                             "' appears twice in the header");
       }
     }
@@ -186,14 +186,15 @@ Result<CsvReader> CsvReader::Open(const TraceInput& input, CsvSchema schema,
       return InvalidInput(where + "missing required column '" +
                           std::string(reader.schema_[s].name) +
                           "' (expected columns: " + SchemaNames(reader.schema_) +
-                          "; found: " + JoinNames(reader.header_) + ")");
+                          "; found: " + Excerpt(JoinNames(reader.header_), 200) + ")");
     }
   }
   for (size_t f = 0; f < reader.header_.size(); ++f) {
     if (known[f]) continue;
     if (!options.allow_unknown_columns) {
-      return InvalidInput(where + "unknown column '" + reader.header_[f] + "' (expected columns: " +
-                          SchemaNames(reader.schema_) + "; is the format right?)");
+      return InvalidInput(where + "unknown column '" + Excerpt(reader.header_[f]) +
+                          "' (expected columns: " + SchemaNames(reader.schema_) +
+                          "; is the format right?)");
     }
     reader.stats_.ignored_columns.push_back(reader.header_[f]);
   }
