@@ -1428,7 +1428,7 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
     } catch (const YAML::DeepRecursion& e) {
       diags.Add(e.mark, NestingMessage());
     } catch (const YAML::Exception& e) {
-      diags.Add(e.mark, "YAML syntax error: " + e.msg);
+      diags.Add(e.mark, "YAML syntax error: " + Excerpt(e.msg, 200));
     }
   }
   if (!diagnostics->empty()) {
