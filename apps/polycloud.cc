@@ -3,15 +3,20 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
+#include "polycloud/base/text.h"
 #include "polycloud/gen/scale.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/report/contracts_view.h"
@@ -30,18 +35,25 @@ int Fail(const Status& status) {
   return ExitCodeFor(status);
 }
 
+// What the command is doing, for the out-of-memory message of main().
+std::string& Activity() {
+  static std::string activity = "starting";
+  return activity;
+}
+
 struct Common {
   std::string scenario;
   std::optional<uint64_t> seed;
   std::string policy;
   std::vector<std::string> traces;  // simulate --trace FORMAT:PATH
   bool skip_bad_rows = false;
-  std::string reoptimize_every;  // --reoptimize-every DURATION
+  std::optional<std::string> reoptimize_every;  // --reoptimize-every DURATION ("" is an error)
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("scenario", c.scenario, "Scenario YAML file (see docs/scenario.md)")->required();
-  cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)");
+  cmd->add_option("--seed", c.seed, "Replace the scenario's seed (job streams are drawn with it)")
+      ->transform(AnyUint64());
   cmd->add_option(
       "--policy", c.policy,
       "Scheduler policy: priority (default), fifo, sjf, srtf, or cheapest-price (priority queue, "
@@ -74,7 +86,9 @@ Result<Loaded> Load(const Common& c) {
   io::LoadOptions options;
   options.seed = c.seed;
   Loaded out;
+  Activity() = "loading the scenario " + c.scenario;
   POLYCLOUD_ASSIGN_OR_RETURN(out.scenario, io::LoadScenarioFile(c.scenario, options));
+  Activity() = "reading the traces of " + c.scenario;
   POLYCLOUD_ASSIGN_OR_RETURN(std::vector<replay::AppliedTrace> from_file,
                              replay::AddScenarioTraces(out.scenario, c.skip_bad_rows));
   POLYCLOUD_ASSIGN_OR_RETURN(std::vector<replay::AppliedTrace> from_cli,
@@ -102,12 +116,14 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
       c.policy.empty() ? scenario.options.policy : c.policy, &options.scheduler));
   options.scheduler.consolidate = scenario.options.consolidate;
   options.scheduler.reoptimize_every = scenario.options.reoptimize_every;
-  if (!c.reoptimize_every.empty()) {  // the command line wins over the scenario
+  if (c.reoptimize_every) {  // the command line wins over the scenario
     // A bad value is a usage error (exit 2), like an unknown policy.
-    Result<Duration> every = ParseDuration(c.reoptimize_every);
+    Result<Duration> every = ParseDuration(*c.reoptimize_every);
     if (!every.ok()) return InvalidArgument("--reoptimize-every: " + every.status().message());
     if (*every <= Duration())
       return InvalidArgument("--reoptimize-every: must be a positive duration");
+    POLYCLOUD_RETURN_IF_ERROR(io::CheckTimerInterval("--reoptimize-every", *every,
+                                                     scenario.world.start, scenario.world.end));
     options.scheduler.reoptimize_every = *every;
   }
   return options;
@@ -150,6 +166,11 @@ struct CommandLogPaths {
 
 int Simulate(const Common& c, const std::string& json_path, const std::string& events_path,
              const CommandLogPaths& command_log, bool quiet, bool compare) {
+  if (json_path == "-" && events_path == "-") {
+    return Fail(InvalidArgument(
+        "--json - and --events - would interleave on standard output: send one of them to a "
+        "file"));
+  }
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   io::Scenario* scenario = &loaded->scenario;
@@ -175,6 +196,7 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     };
     options->progress_every = 1 << 14;
   }
+  Activity() = "simulating " + c.scenario;
   sim::Simulator sim(w, *options);
   sim::Audit audit(w);
   sim.AddObserver(&audit);
@@ -194,12 +216,10 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
   // again, so the report covers the whole run), then the run goes on.
   std::string restored;
   if (!command_log.restore.empty()) {
-    std::ifstream in(command_log.restore, std::ios::binary);
-    if (!in) return Fail(IoError(command_log.restore + ": cannot open"));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) return Fail(IoError(command_log.restore + ": read failed"));
-    restored = text.str();
+    // A year of the flagship logs about 45 MB; 1 GiB bounds what is read.
+    auto text = ReadRegularFile(command_log.restore, int64_t{1} << 30, "command log");
+    if (!text.ok()) return Fail(text.status());
+    restored = std::move(*text);
     auto commands = scheduler::ParseCommandLog(restored, w, command_log.restore);
     if (!commands.ok()) return Fail(commands.status());
     Status s = sim.Restore(*commands);
@@ -231,6 +251,7 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     events_file.close();
     if (!events_file) return Fail(IoError(events_path + ": write failed"));
   }
+  Activity() = "building the report of " + c.scenario;
   report::Report r =
       report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyLabel(options->scheduler));
   r.inputs = loaded->inputs;
@@ -326,7 +347,24 @@ int Generate(GenerateArgs& args) {
   if (!load.ok()) return Fail(InvalidArgument("--load: " + load.status().message()));
   args.options.load_milli = *load;
   if (Status s = gen::ValidateOptions(args.options); !s.ok()) return Fail(s);
+  Activity() = "generating a scenario of " + std::to_string(args.options.gpus) + " GPUs, " +
+               std::to_string(args.options.pools) + " pools and " +
+               std::to_string(args.options.jobs) + " jobs";
   const std::string yaml = gen::GenerateScenarioYaml(args.options);
+  // What generate writes, validate accepts: options that pass their own
+  // checks can still make a world the loader rejects (a run past year 9999).
+  Activity() = "validating the generated scenario";
+  if (static_cast<int64_t>(yaml.size()) > io::kMaxScenarioBytes) {
+    return Fail(InvalidArgument("these options generate " + std::to_string(yaml.size()) +
+                                " bytes of YAML, more than the loader reads (" +
+                                std::to_string(io::kMaxScenarioBytes) + "): use fewer pools"));
+  }
+  io::LoadOptions check_options;
+  check_options.expand_job_streams = false;  // the streams are checked, not drawn
+  if (auto check = io::LoadScenarioString(yaml, "<generated>", check_options); !check.ok()) {
+    return Fail(InvalidArgument("these options generate a scenario that does not validate:\n" +
+                                check.status().message()));
+  }
   Status s = WriteTo(args.output, [&](std::ostream& out) { out << yaml; });
   if (!s.ok()) return Fail(s);
   return kExitOk;
@@ -335,8 +373,48 @@ int Generate(GenerateArgs& args) {
 }  // namespace
 }  // namespace polycloud
 
+namespace polycloud {
+namespace {
+
+// Exit 4 when standard output could not be written (a full disk, a closed
+// pipe, > /dev/full): a report that did not reach its reader is not a success.
+int FinishOutput(int code) {
+  std::cout.flush();
+  bool failed = !std::cout;
+  errno = 0;
+  failed |= std::fflush(stdout) != 0 || std::ferror(stdout) != 0;
+  const int flush_errno = errno;
+  failed |= std::fclose(stdout) != 0;
+  if (failed && code == kExitOk) {
+    const int e = flush_errno != 0 ? flush_errno : errno;
+    return Fail(IoError(std::string("standard output: write failed") +
+                        (e != 0 ? std::string(" (") + std::strerror(e) + ")" : "")));
+  }
+  return code;
+}
+
+}  // namespace
+
+// The command line, parsed and run; main() adds the checks around it.
+int Main(int argc, char** argv);
+
+}  // namespace polycloud
+
 int main(int argc, char** argv) {
   using namespace polycloud;
+  int code = kExitInternal;
+  try {
+    code = Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    // Exit 3: the input asks for more than this machine holds (docs/cli.md).
+    std::cerr << "polycloud: out of memory while " << Activity()
+              << " (the input is too large for the memory available)\n";
+    return kExitInvalidInput;
+  }
+  return FinishOutput(code);
+}
+
+int polycloud::Main(int argc, char** argv) {
   CLI::App app{
       "polycloud — a multi-cloud AI compute broker: places training and inference work across "
       "providers "
@@ -405,25 +483,29 @@ int main(int argc, char** argv) {
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
       "generate", "Write a seeded scenario at scale: N GPUs in P pools, M jobs over a year");
-  generate->add_option("--gpus", gen_args.options.gpus, "GPUs at peak, over all pools")
-      ->capture_default_str();
-  generate->add_option("--providers", gen_args.options.providers, "Providers")
-      ->capture_default_str();
-  generate->add_option("--sites", gen_args.options.sites, "Sites")->capture_default_str();
-  generate->add_option("--pools", gen_args.options.pools, "Pools")->capture_default_str();
-  generate->add_option("--jobs", gen_args.options.jobs, "Jobs arriving over the run")
-      ->capture_default_str();
-  generate->add_option("--services", gen_args.options.services, "Inference services")
-      ->capture_default_str();
-  generate->add_option("--days", gen_args.options.days, "Length of the run in days")
-      ->capture_default_str();
+  // A count option: its text is checked (IntegerIn) for the variable's type,
+  // then its range by gen::ValidateOptions.
+  auto count = [&](const char* name, auto& variable, const char* description) {
+    generate->add_option(name, variable, description)
+        ->capture_default_str()
+        ->transform(
+            IntegerIn(0, std::numeric_limits<std::remove_reference_t<decltype(variable)>>::max()));
+  };
+  count("--gpus", gen_args.options.gpus, "GPUs at peak, over all pools");
+  count("--providers", gen_args.options.providers, "Providers");
+  count("--sites", gen_args.options.sites, "Sites");
+  count("--pools", gen_args.options.pools, "Pools");
+  count("--jobs", gen_args.options.jobs, "Jobs arriving over the run");
+  count("--services", gen_args.options.services, "Inference services");
+  count("--days", gen_args.options.days, "Length of the run in days");
   generate->add_option("--start", gen_args.start, "Start of the run (default 2026-01-01)");
   generate
       ->add_option("--load", gen_args.load,
                    "Offered job load as a share of the fleet at reference speed")
       ->capture_default_str();
   generate->add_option("--seed", gen_args.options.seed, "Seed (same seed, same bytes)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->transform(AnyUint64());
   generate->add_option("-o,--output", gen_args.output, "Output file ('-' for standard output)")
       ->capture_default_str();
 

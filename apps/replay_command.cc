@@ -2,15 +2,19 @@
 // live in polycloud_replay.
 #include "replay_command.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "polycloud/base/status.h"
+#include "polycloud/base/text.h"
 #include "polycloud/replay/replay.h"
 #include "polycloud/traces/trace_format.h"
 
@@ -103,6 +107,40 @@ int Run(const ReplayArgs& a) {
 
 }  // namespace
 
+namespace {
+
+// "" when `text` is plain decimal and its value is in [min, max] (as the type
+// T reads it), else what is wrong. A valid `text` is rewritten in canonical
+// form, so CLI11's base-0 conversion cannot read "010" as octal.
+template <typename T>
+std::string CheckDecimal(std::string& text, T min, T max) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);  // decimal only, no '+'
+  if (text.empty() || ec == std::errc::invalid_argument || ptr != end)
+    return "expected an integer, found " + QuoteExcerpt(text);
+  if (ec == std::errc::result_out_of_range || value < min || value > max)
+    return "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", found " + text;
+  text = std::to_string(value);
+  return "";
+}
+
+}  // namespace
+
+CLI::Validator IntegerIn(int64_t min, int64_t max) {
+  return CLI::Validator([min, max](std::string& text) { return CheckDecimal(text, min, max); },
+                        "INT in [" + std::to_string(min) + " - " + std::to_string(max) + "]");
+}
+
+CLI::Validator AnyUint64() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return CheckDecimal<uint64_t>(text, 0, std::numeric_limits<uint64_t>::max());
+      },
+      "UINT64");
+}
+
 std::function<int()> AddReplayCommand(CLI::App& app) {
   auto args = std::make_shared<ReplayArgs>();
   CLI::App* cmd = app.add_subcommand(
@@ -124,8 +162,8 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
                   "Alibaba node list (default: openb_node_list_gpu_node.csv next to the pods)");
   cmd->add_option("--vc", args->only, "Philly: replay only this virtual cluster (repeatable)");
   cmd->add_option("--bucket-days", args->bucket_days,
-                  "Alibaba: utilisation bucket width in days (default 7)")
-      ->check(CLI::PositiveNumber);
+                  "Alibaba: utilisation bucket width in days (default 7, at most 3650)")
+      ->transform(IntegerIn(1, 3650));  // Duration::Days would wrap above ~10^14
   cmd->add_option("--json", args->json_path,
                   "Also write the figures as JSON to FILE ('-' for standard output only)");
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows,

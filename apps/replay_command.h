@@ -17,6 +17,16 @@ namespace polycloud {
 // exit code; call it when the subcommand was given (`*app.get_subcommand("replay")`).
 std::function<int()> AddReplayCommand(CLI::App& app);
 
+// A check for an integer option (add it with ->transform(), which may rewrite
+// the text), run on its text before CLI11 converts it:
+// plain decimal digits (a leading '-' when min < 0) whose value lies in
+// [min, max]. CLI11's own conversion (strtoull, base 0) reads "010" as octal,
+// clamps values out of range and wraps "-1" to 2^64-1; a check keeps all of
+// those from being silently coerced.
+CLI::Validator IntegerIn(int64_t min, int64_t max);
+// The same for the full range of uint64_t (seeds).
+CLI::Validator AnyUint64();
+
 // `--trace FORMAT:PATH` (repeatable) and `--skip-bad-rows` for validate, simulate and explain.
 void AddTraceOptions(CLI::App* cmd, std::vector<std::string>& traces, bool& skip_bad_rows);
 // Adds each trace to `world` (replay::AddTraceToWorldReported) and says what

@@ -4,10 +4,13 @@
 #include <cstdio>
 #include <limits>
 
+#include "polycloud/base/text.h"
+
 namespace polycloud {
 namespace {
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// A short escaped excerpt: a value may be megabytes long or hold control bytes.
+std::string Quote(std::string_view s) { return QuoteExcerpt(s); }
 
 bool ReadDigits(std::string_view s, size_t& pos, size_t count, int64_t& out) {
   out = 0;

@@ -116,13 +116,22 @@ struct PoolPlan {
 }  // namespace
 
 Status ValidateOptions(const ScaleOptions& o) {
-  if (o.providers < 1) return InvalidArgument("--providers must be at least 1");
+  // Upper bounds first, so nothing below multiplies an unchecked value.
+  if (o.providers < 1 || o.providers > kMaxProviders)
+    return InvalidArgument("--providers must be between 1 and " + Num(kMaxProviders));
+  if (o.pools < 1 || o.pools > kMaxPools)
+    return InvalidArgument("--pools must be between 1 and " + Num(kMaxPools) +
+                           " (the scenario file must stay under the loader's size limit)");
+  if (o.gpus > kMaxGpus)
+    return InvalidArgument("--gpus must be at most " + Num(kMaxGpus) +
+                           " (100 times the benchmarked million-GPU world)");
   if (o.sites < o.providers) return InvalidArgument("--sites must be at least --providers");
   if (o.pools < o.sites) return InvalidArgument("--pools must be at least --sites");
   if (o.gpus < 8 * static_cast<int64_t>(o.pools))
     return InvalidArgument("--gpus must be at least 8 per pool (" + Num(8LL * o.pools) + ")");
-  if (o.jobs < 0 || o.jobs > 50'000'000)
-    return InvalidArgument("--jobs must be between 0 and 50,000,000");
+  if (o.jobs < 0 || o.jobs > io::kMaxStreamJobs)
+    return InvalidArgument("--jobs must be between 0 and " + Num(io::kMaxStreamJobs) +
+                           " (the loader's limit on jobs from job streams)");
   if (o.services < 0 || o.services > 1000)
     return InvalidArgument("--services must be between 0 and 1000");
   if (o.days < 1 || o.days > 3650) return InvalidArgument("--days must be between 1 and 3650");

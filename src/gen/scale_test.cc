@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <set>
 #include <string>
 
@@ -263,6 +264,27 @@ TEST(ScaleGeneratorTest, RejectsOptionsThatCannotHoldTheFleet) {
   o.sites = 2;  // fewer sites than providers
   EXPECT_FALSE(ValidateOptions(o).ok());
   EXPECT_FALSE(GenerateScenario(o).ok());
+}
+
+// `generate --gpus 9223372036854775807` aborted with length_error and
+// `--pools 100000000` exhausted memory: both are now option errors.
+TEST(ScaleGeneratorTest, RejectsSizesBeyondItsBoundsBeforeGenerating) {
+  ScaleOptions o = Small();
+  o.gpus = std::numeric_limits<int64_t>::max();
+  EXPECT_NE(ValidateOptions(o).message().find("--gpus must be at most 100000000"),
+            std::string::npos);
+  o = Small();
+  o.pools = 100'000'000;
+  o.gpus = std::numeric_limits<int64_t>::max();
+  EXPECT_NE(ValidateOptions(o).message().find("--pools must be between 1 and 50000"),
+            std::string::npos);
+  o = Small();
+  o.jobs = 50'000'000;
+  EXPECT_NE(ValidateOptions(o).message().find("--jobs must be between 0 and 10000000"),
+            std::string::npos);
+  o = Small();
+  o.providers = 1'001;
+  EXPECT_FALSE(ValidateOptions(o).ok());
 }
 
 }  // namespace

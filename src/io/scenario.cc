@@ -1,5 +1,6 @@
 #include "polycloud/io/scenario.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "polycloud/base/parse.h"
 #include "polycloud/base/rng.h"
+#include "polycloud/base/text.h"
 
 namespace polycloud::io {
 
@@ -42,7 +44,7 @@ const char* NodeTypeName(const YAML::Node& n) {
 }
 
 std::string Found(const YAML::Node& n) {
-  if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+  if (n.IsScalar()) return QuoteExcerpt(n.Scalar());
   return NodeTypeName(n);
 }
 
@@ -110,7 +112,7 @@ class MapReader {
       if (!taken_.count(key)) {
         std::string known;
         for (const std::string& k : taken_) known += (known.empty() ? "" : ", ") + k;
-        std::string message = "unknown key \"" + key + "\" in ";
+        std::string message = "unknown key " + QuoteExcerpt(key) + " in ";
         message.append(what_).append(" (expected one of: ").append(known).append(")");
         diags_.Add(kv.first, std::move(message));
       }
@@ -154,7 +156,7 @@ std::optional<int64_t> AsInteger(const YAML::Node& n, Diags& d, const std::strin
     std::string range = max == std::numeric_limits<int64_t>::max()
                             ? ">= " + std::to_string(min)
                             : "between " + std::to_string(min) + " and " + std::to_string(max);
-    d.Add(n, what + ": expected an integer " + range + ", found " + n.Scalar());
+    d.Add(n, what + ": expected an integer " + range + ", found " + Excerpt(n.Scalar()));
     return std::nullopt;
   }
   return v;
@@ -266,10 +268,12 @@ class IdRegistry {
   void Add(const std::string& id, const YAML::Node& where, Diags& d) {
     auto [it, inserted] = seen_.emplace(id, where.Mark());
     if (!inserted) {
-      d.Add(where, "duplicate " + kind_ + " id \"" + id + "\" (first defined at line " +
+      d.Add(where, "duplicate " + kind_ + " id " + QuoteExcerpt(id) + " (first defined at line " +
                        std::to_string(it->second.line + 1) + ")");
     }
   }
+  const std::string& kind() const { return kind_; }
+  const std::map<std::string, YAML::Mark>& ids() const { return seen_; }
 
  private:
   std::string kind_;
@@ -299,7 +303,13 @@ class Loader {
       if (auto s = AsInteger(v, d_, "seed", 0)) w.seed = static_cast<uint64_t>(*s);
     }
     if (options_.seed) w.seed = *options_.seed;
-    if (auto v = top.Take("scheduler"); v) LoadScheduler(v, out.options);
+    horizon_known_ = st && en && w.end > w.start;
+    if (auto v = top.Take("scheduler"); v) {
+      LoadScheduler(v, out.options);
+      if (v.IsMap() && v["reoptimize_every"])
+        CheckInterval(v["reoptimize_every"], "scheduler.reoptimize_every",
+                      out.options.reoptimize_every, w);
+    }
 
     w.accelerators = world::BuiltinAccelerators();
     ForEachItem(top.Take("accelerators"), d_, "accelerators",
@@ -321,6 +331,7 @@ class Loader {
     ForEachItem(top.Take("traces"), d_, "traces",
                 [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
     CheckTraceServices(out.traces);
+    CheckIdsAcrossKinds();
     top.Finish();
     if (!d_.any()) {
       // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
@@ -357,6 +368,13 @@ class Loader {
       }
     }
     m.Finish();
+  }
+
+  // A periodic timer fires a bounded number of times over the run.
+  void CheckInterval(const YAML::Node& where, const char* what, Duration every, const World& w) {
+    if (!horizon_known_) return;
+    if (Status s = CheckTimerInterval(what, every, w.start, w.end); !s.ok())
+      d_.Add(where, s.message());
   }
 
   void IndexAccelerators(World& w) {
@@ -703,6 +721,8 @@ class Loader {
       }
     };
     positive("review_every", pr.review_every);
+    if (YAML::Node v = m.node()["review_every"]; v)
+      CheckInterval(v, "procurement.review_every", pr.review_every, w);
     positive("unmet_after", pr.unmet_after);
     positive("term", pr.term);
     pr.answer_after.assign(w.providers.size(), Duration());
@@ -936,7 +956,7 @@ class Loader {
     // spuriously about std::optional<int64_t> here in optimised builds.
     int64_t job_count = 0;
     if (m.Require("count"))
-      job_count = AsInteger(m.Take("count"), d_, "count", 1, 50'000'000).value_or(0);
+      job_count = AsInteger(m.Take("count"), d_, "count", 1, kMaxStreamJobs).value_or(0);
     Time from = w.start, until = w.end;
     if (auto v = m.Take("from"); v) {
       if (auto t = AsTime(v, d_, "from")) from = *t;
@@ -985,6 +1005,7 @@ class Loader {
     m.Finish();
     if (!id || job_count == 0 || sizes.empty() || d_.any()) return;
     stream_jobs_ += job_count;
+    streams_.push_back({*id, job_count, n.Mark()});
     if (stream_jobs_ > options_.max_stream_jobs) {
       d_.Add(n, "job streams would generate " + std::to_string(stream_jobs_) +
                     " jobs, more than the limit of " + std::to_string(options_.max_stream_jobs));
@@ -996,6 +1017,7 @@ class Loader {
       d_.Add(wnode, "gpu_weights: at least one weight must be positive");
       return;
     }
+    if (!options_.expand_job_streams) return;
     Rng rng = Rng::Fork(w.seed, *id);
     const int64_t span = (until - from).seconds();
     int width = static_cast<int>(std::to_string(job_count).size());
@@ -1226,6 +1248,43 @@ class Loader {
     traces.push_back(std::move(t));
   }
 
+  // Jobs and services share one namespace (`explain ID`, the event log): an
+  // explicit job, a job a stream generates and a service never share an id.
+  void CheckIdsAcrossKinds() {
+    auto generated_by = [&](const std::string& id) -> const StreamIds* {
+      for (const StreamIds& s : streams_) {
+        if (id.size() <= s.id.size() + 1 || id.compare(0, s.id.size(), s.id) != 0 ||
+            id[s.id.size()] != '-')
+          continue;
+        const std::string digits = id.substr(s.id.size() + 1);
+        if (digits.size() != std::to_string(s.count).size() ||
+            !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          continue;
+        const int64_t n = std::stoll(digits);
+        if (n >= 1 && n <= s.count) return &s;
+      }
+      return nullptr;
+    };
+    auto where = [](const YAML::Mark& m) {
+      return "line " + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+    };
+    for (const IdRegistry* reg : {&job_reg_, &service_reg_}) {
+      for (const auto& [id, mark] : reg->ids()) {
+        if (const StreamIds* s = generated_by(id)) {
+          d_.Add(mark, reg->kind() + " id " + QuoteExcerpt(id) + " is also the id of a job that " +
+                           "job stream \"" + s->id + "\" generates (at " + where(s->mark) + ")");
+        }
+      }
+    }
+    for (const auto& [id, mark] : service_reg_.ids()) {
+      auto job = job_reg_.ids().find(id);
+      if (job != job_reg_.ids().end()) {
+        d_.Add(mark, "service id " + QuoteExcerpt(id) + " is also the id of the job at " +
+                         where(job->second) + " (jobs and services share one set of ids)");
+      }
+    }
+  }
+
   // Every azure-llm entry names a service declared with `demand: trace`, and
   // every such service is driven by exactly one entry.
   void CheckTraceServices(const std::vector<ScenarioTrace>&) {
@@ -1261,12 +1320,89 @@ class Loader {
   std::map<std::string, YAML::Mark> trace_services_;  // services with demand: trace
   std::vector<std::pair<std::string, YAML::Mark>> trace_service_refs_;
   int64_t stream_jobs_ = 0;
+  bool horizon_known_ = false;  // start and end parsed, end after start
+  struct StreamIds {  // a job stream's jobs are "<id>-<n>", n from 1 to count, zero-padded
+    std::string id;
+    int64_t count;
+    YAML::Mark mark;
+  };
+  std::vector<StreamIds> streams_;
   std::map<std::string, size_t> accel_index_;
   std::map<std::string, int32_t> accel_ids_, provider_ids_, site_ids_, contract_ids_, pool_ids_;
   IdRegistry provider_reg_{"provider"}, site_reg_{"site"}, pool_reg_{"pool"},
       contract_reg_{"contract"}, job_reg_{"job"}, stream_reg_{"job stream"},
       service_reg_{"service"}, fault_reg_{"fault"};
 };
+
+std::string NestingMessage() {
+  return "YAML nesting deeper than " + std::to_string(kMaxYamlDepth) +
+         " levels (mappings and lists inside each other): a scenario needs a handful";
+}
+
+// Checks the text before the YAML parser sees it: UTF-8 throughout (names
+// reach the JSON report, which must stay valid) and no NUL byte (YAML forbids
+// it; yaml-cpp would stop there with a raw byte in its message). Reports the
+// first bad byte with its line and column.
+bool CheckText(std::string_view text, Diags& d) {
+  YAML::Mark mark;
+  if (auto bad = FindInvalidUtf8(text)) {
+    mark.line = static_cast<int>(bad->line - 1);
+    mark.column = static_cast<int>(bad->column - 1);
+    d.Add(mark, "invalid UTF-8 (byte " + Excerpt(text.substr(bad->offset, 1)) +
+                    "): a scenario is UTF-8 text");
+    return false;
+  }
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    TextPosition p = PositionOf(text, nul);
+    mark.line = static_cast<int>(p.line - 1);
+    mark.column = static_cast<int>(p.column - 1);
+    d.Add(mark, "a NUL byte (\\0): YAML text cannot contain one");
+    return false;
+  }
+  return true;
+}
+
+// Where the second document starts: its node's mark, or the second "---" line.
+YAML::Mark DocumentMark(std::string_view text, const YAML::Node& document) {
+  YAML::Mark mark = document.Mark();
+  if (mark.line >= 0) return mark;
+  const size_t at = text.find("\n---");  // a leading "---" opens the first document
+  if (at == std::string_view::npos) return mark;
+  TextPosition p = PositionOf(text, at + 1);
+  mark.line = static_cast<int>(p.line - 1);
+  mark.column = 0;
+  return mark;
+}
+
+// Nesting depth and duplicate keys, over the whole tree before it is read:
+// yaml-cpp keeps every pair of a mapping but looks keys up first-wins, so a
+// repeated key would otherwise be silently ignored. False when too deep.
+bool CheckStructure(const YAML::Node& node, int depth, Diags& d) {
+  if (!node.IsMap() && !node.IsSequence()) return true;
+  if (depth > kMaxYamlDepth) {
+    d.Add(node, NestingMessage());
+    return false;
+  }
+  bool ok = true;
+  if (node.IsSequence()) {
+    for (const YAML::Node& item : node) ok = CheckStructure(item, depth + 1, d) && ok;
+    return ok;
+  }
+  std::map<std::string, YAML::Mark> keys;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar()) {
+      auto [it, inserted] = keys.emplace(kv.first.Scalar(), kv.first.Mark());
+      if (!inserted) {
+        // Reported, but the tree is still read for the file's other errors.
+        d.Add(kv.first, "duplicate key " + QuoteExcerpt(kv.first.Scalar()) + " (first at line " +
+                            std::to_string(it->second.line + 1) + ":" +
+                            std::to_string(it->second.column + 1) + ")");
+      }
+    }
+    ok = CheckStructure(kv.second, depth + 1, d) && ok;
+  }
+  return ok;
+}
 
 }  // namespace
 
@@ -1276,16 +1412,24 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
   diagnostics->clear();
   Diags diags(std::string(file_name), diagnostics);
   Scenario scenario;
-  try {
-    YAML::Node root = YAML::Load(std::string(text));
-    if (!root || root.IsNull()) {
-      diags.Add(YAML::Mark::null_mark(),
-                "the scenario is empty (expected a mapping with name, start, end, ...)");
-    } else {
-      Loader(diags, options).Load(root, scenario);
+  if (CheckText(text, diags)) {
+    try {
+      std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+      YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+      if (documents.size() > 1) {
+        diags.Add(DocumentMark(text, documents[1]),
+                  "a second YAML document (after \"---\"): a scenario is one document");
+      } else if (!root || root.IsNull()) {
+        diags.Add(YAML::Mark::null_mark(),
+                  "the scenario is empty (expected a mapping with name, start, end, ...)");
+      } else if (CheckStructure(root, 1, diags)) {
+        Loader(diags, options).Load(root, scenario);
+      }
+    } catch (const YAML::DeepRecursion& e) {
+      diags.Add(e.mark, NestingMessage());
+    } catch (const YAML::Exception& e) {
+      diags.Add(e.mark, "YAML syntax error: " + Excerpt(e.msg, 200));
     }
-  } catch (const YAML::Exception& e) {
-    diags.Add(e.mark, "YAML syntax error: " + e.msg);
   }
   if (!diagnostics->empty()) {
     std::string message;
@@ -1305,12 +1449,25 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
 }
 
 Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError(path + ": cannot open the scenario file");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return IoError(path + ": read failed");
-  return LoadScenarioString(buf.str(), path, options);
+  Result<std::string> text = ReadRegularFile(path, kMaxScenarioBytes, "scenario");
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound)  // exit 4, as before: unreadable input
+      return IoError(path + ": cannot open the scenario file (no such file)");
+    return text.status();
+  }
+  return LoadScenarioString(*text, path, options);
+}
+
+Status CheckTimerInterval(std::string_view what, Duration every, Time start, Time end) {
+  const int64_t span = (end - start).seconds();
+  if (span <= 0 || every.seconds() <= 0) return Status::Ok();  // reported elsewhere
+  // The shortest interval that fires at most kMaxTimerFirings times.
+  const int64_t min_seconds = (span + kMaxTimerFirings - 1) / kMaxTimerFirings;
+  if (every.seconds() >= min_seconds) return Status::Ok();
+  return InvalidArgument(
+      std::string(what) + ": " + FormatDuration(every) + " is too short for a run of " +
+      FormatDuration(end - start) + " (at most " + std::to_string(kMaxTimerFirings) +
+      " firings per run): use at least " + FormatDuration(Duration::Seconds(min_seconds)));
 }
 
 }  // namespace polycloud::io

@@ -249,7 +249,7 @@ void WriteJson(const FidelityReport& r, std::ostream& out) {
                       {"buckets", buckets}};
   j["rows"] = {{"pods", internal::RowsJson(r.pods_read)},
                {"nodes", internal::RowsJson(r.nodes_read)}};
-  out << j.dump(2) << "\n";
+  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace polycloud::replay

@@ -271,7 +271,7 @@ void WriteJson(const PhillyReplay& r, std::ostream& out) {
                        {"oversized_jobs", r.oversized_jobs},
                        {"oversized_examples", r.oversized_examples}};
   j["rows"] = {{"jobs", RowsJson(r.jobs_read)}, {"virtual_clusters", RowsJson(r.clusters_read)}};
-  out << j.dump(2) << "\n";
+  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace polycloud::replay

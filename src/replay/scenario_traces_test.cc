@@ -13,6 +13,7 @@
 #include "polycloud/replay/replay.h"
 #include "polycloud/report/report.h"
 #include "polycloud/sim/simulator.h"
+#include "polycloud/traces/trace_format.h"
 
 namespace polycloud::replay {
 namespace {
@@ -96,6 +97,57 @@ TEST_F(ScenarioTracesTest, AWindowKeepsArrivalsInsideItAndMovesThemToStartAt) {
   EXPECT_EQ(FormatTime(scenario_.world.jobs[0].arrival), "2026-01-01T06:00:00Z");
   EXPECT_EQ((*r)[0].stats.filtered, 2);
   EXPECT_EQ((*r)[0].stats.accepted, 1);
+}
+
+TEST_F(ScenarioTracesTest, EveryFailingEntryIsReportedNotOnlyTheFirst) {
+  auto r = Apply(
+      "  - {format: philly, path: data/nope.csv}\n"
+      "  - {format: philly, path: data/philly.csv, skip_bad_rows: true}\n"
+      "  - {format: philly, path: data/philly.csv}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);  // the first failure's
+  const std::string& m = r.status().message();
+  EXPECT_NE(m.find("t.yaml:8:5: in this trace entry: "), std::string::npos) << m;
+  EXPECT_NE(m.find("t.yaml:10:5: in this trace entry: "), std::string::npos) << m;
+  EXPECT_EQ(m.find("t.yaml:9:5"), std::string::npos) << m;
+  EXPECT_NE(m.find("2 trace entries failed"), std::string::npos) << m;
+}
+
+TEST_F(ScenarioTracesTest, AnInputsPathIsAsWrittenWhateverTheWorkingDirectory) {
+  auto r = Apply("  - {format: philly, path: data/philly.csv, skip_bad_rows: true}\n");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ((*r)[0].path, "data/philly.csv");
+}
+
+TEST_F(ScenarioTracesTest, RowsOutsideTheWindowAreDroppedWhileReading) {
+  {
+    std::ofstream out(dir_ / "data" / "old.csv");
+    out << "timestamp,duration,num_gpus,gpu_time,cluster\n";
+    for (int i = 0; i < 20'000; ++i) out << "2017-10-01 00:00:00,60,1,60,v1\n";
+    out << "2017-10-03 00:00:00,60,1,60,v1\n";
+  }
+  traces::TraceOptions options;
+  options.read.window.from = *ParseTime("2017-10-02");
+  auto contents = traces::ReadTrace(
+      {traces::TraceFormat::kPhilly, (dir_ / "data" / "old.csv").string()}, options);
+  ASSERT_TRUE(contents.ok()) << contents.status().message();
+  const auto& trace = std::get<traces::PhillyTrace>(*contents);
+  EXPECT_EQ(trace.jobs.size(), 1u);  // never held: the reader drops them as it goes
+  EXPECT_EQ(trace.stats.records, 20'001);
+  EXPECT_EQ(trace.stats.filtered, 20'000);
+  EXPECT_EQ(trace.stats.accepted, 1);
+}
+
+TEST_F(ScenarioTracesTest, AFieldThatIsNotUtf8IsABadRowWithItsColumn) {
+  std::ofstream(dir_ / "data" / "u.csv") << "timestamp,duration,num_gpus,gpu_time,cluster\n"
+                                            "2017-10-01 00:00:00,60,1,60,v\xff\n";
+  auto r = Apply("  - {format: philly, path: data/u.csv}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(r.status().message().find("u.csv:2: column 30, field 5 (cluster): invalid UTF-8 "
+                                      "(byte \\xFF in \"v\\xFF\")"),
+            std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(ScenarioTracesTest, AnAzureEntryBecomesItsServiceDemand) {

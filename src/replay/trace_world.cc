@@ -106,7 +106,7 @@ Result<AppliedTrace> ApplyAzure(const io::ScenarioTrace& entry, const Window& wi
   service->demand_tokens_per_s = demand.tokens_per_s;
   AppliedTrace applied;
   applied.format = entry.format;
-  applied.path = entry.path;
+  applied.path = entry.path_as_written;  // the same whatever the working directory
   applied.stats = reader.stats();
   applied.stats.filtered += outside;
   applied.stats.accepted -= outside;
@@ -147,10 +147,22 @@ Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec,
 Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool skip_bad_rows) {
   std::vector<AppliedTrace> out;
   world::World& world = scenario.world;
+  // Every failing entry is reported, not only the first; the status code is
+  // the first failure's (a missing file is exit 5, a bad row exit 3).
+  Status first_failure;
+  std::string failures;
+  int failed = 0;
   for (const io::ScenarioTrace& entry : scenario.traces) {
-    auto fail = [&](const Status& s) { return WithWhere(entry.where, s); };
+    auto fail = [&](const Status& s) {
+      Status where = WithWhere(entry.where, s);
+      if (failed++ == 0) first_failure = where;
+      failures += (failures.empty() ? "" : "\n") + where.message();
+    };
     auto format = traces::ParseTraceFormat(entry.format);
-    if (!format.ok()) return fail(format.status());
+    if (!format.ok()) {
+      fail(format.status());
+      continue;
+    }
     const bool skip = skip_bad_rows || entry.skip_bad_rows;
     Window window;
     window.has_from = entry.has_from;
@@ -160,13 +172,19 @@ Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool
     if (entry.has_start_at) window.shift = entry.start_at - entry.from;
     if (*format == traces::TraceFormat::kAzureLlm) {
       auto applied = ApplyAzure(entry, window, skip, world);
-      if (!applied.ok()) return fail(applied.status());
+      if (!applied.ok()) {
+        fail(applied.status());
+        continue;
+      }
       out.push_back(std::move(*applied));
       continue;
     }
     traces::TraceSpec spec{*format, entry.path};
     traces::TraceOptions options;
     options.read.skip_bad_rows = skip;
+    // Applied while reading, so rows outside the window are never held.
+    if (window.has_from) options.read.window.from = window.from;
+    if (window.has_until) options.read.window.until = window.until;
     options.accelerators = traces::AcceleratorNames(world.accelerators);
     options.philly.time_shift = Duration();
     if (!entry.accelerator.empty()) {
@@ -178,17 +196,28 @@ Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool
     options.catalog.provider_id = entry.provider;  // "" = the catalog's folder name
     options.catalog.gpus_per_pool = entry.gpus_per_pool;
     auto contents = traces::ReadTrace(spec, options);
-    if (!contents.ok()) return fail(contents.status());
+    if (!contents.ok()) {
+      fail(contents.status());
+      continue;
+    }
     const size_t jobs = world.jobs.size(), pools = world.pools.size();
     AppliedTrace applied;
     applied.format = entry.format;
-    applied.path = entry.path;
+    applied.path = entry.path_as_written;  // the same whatever the working directory
     applied.stats = traces::StatsOf(*contents);
     Status s = AddContents(spec, *contents, window, entry.provider, applied.stats, world);
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) {
+      fail(s);
+      continue;
+    }
     applied.added = AddedSummary(world, jobs, pools);
     out.push_back(std::move(applied));
   }
+  if (failed > 1) {
+    return Status(first_failure.code(),
+                  failures + "\n" + std::to_string(failed) + " trace entries failed");
+  }
+  if (failed == 1) return first_failure;
   return out;
 }
 

@@ -372,7 +372,7 @@ void WriteJson(const ContractsView& v, std::ostream& out) {
                             {"days", DaysJson(u.days)},
                             {"periods", PeriodsJson(u.periods, nullptr)}});
   }
-  out << j.dump(2) << '\n';
+  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace polycloud::report

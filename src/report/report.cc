@@ -662,7 +662,7 @@ void WriteJson(const Report& r, std::ostream& out) {
                       {"bad_row_messages", i.bad_row_messages},
                       {"added", i.added}});
   }
-  out << j.dump(2) << '\n';
+  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace polycloud::report

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "polycloud/sim/simulator.h"
 #include "tests/testing/scenario_fixture.h"
 
@@ -62,6 +64,26 @@ TEST(CostModelTest, OnceTheCommitmentIsOnTrackTheCheaperPoolWins) {
   EXPECT_LT(aware.spend.micros(), 8'000LL * 4'000'000);
   EXPECT_GT(aware.spend.micros(), 8'000LL * 3'000'000);
   EXPECT_EQ(aware.shortfall, Money());
+}
+
+}  // namespace
+}  // namespace polycloud::report
+
+namespace polycloud::report {
+namespace {
+
+// Input is checked for UTF-8 at every boundary; the writer is the last line of
+// defence and must never throw (it used to raise nlohmann::json::type_error and
+// leave an empty file).
+TEST(ReportJsonTest, ABadByteInANameNeverThrowsAndIsReplaced) {
+  Report r;
+  r.scenario = "bad\xFF name";
+  InputRow input;
+  input.path = "trace\xC3.csv";
+  r.inputs.push_back(input);
+  std::ostringstream out;
+  EXPECT_NO_THROW(WriteJson(r, out));
+  EXPECT_NE(out.str().find("\"scenario\": \"bad\xEF\xBF\xBD name\""), std::string::npos);
 }
 
 }  // namespace

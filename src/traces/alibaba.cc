@@ -243,12 +243,19 @@ Result<AlibabaPodTrace> ReadAlibabaPods(const TraceInput& input, const AlibabaPo
   POLYCLOUD_ASSIGN_OR_RETURN(RecordReader<AlibabaPod> reader, OpenAlibabaPods(input, options));
   AlibabaPodTrace trace;
   trace.accelerators = options.accelerators.table();
+  int64_t outside = 0;
   while (true) {
     POLYCLOUD_ASSIGN_OR_RETURN(std::optional<AlibabaPod> pod, reader.Next());
     if (!pod) break;
+    if (!options.read.window.Keeps(pod->job.arrival)) {
+      ++outside;
+      continue;
+    }
     trace.pods.push_back(std::move(*pod));
   }
   trace.stats = reader.stats();
+  trace.stats.filtered += outside;
+  trace.stats.accepted -= outside;
   return trace;
 }
 

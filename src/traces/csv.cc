@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "polycloud/base/text.h"
+
 namespace polycloud::traces {
 namespace {
 
@@ -174,7 +176,7 @@ Result<CsvReader> CsvReader::Open(const TraceInput& input, CsvSchema schema,
   for (size_t f = 0; f < reader.header_.size(); ++f) {
     for (size_t g = 0; g < f; ++g) {
       if (reader.header_[f] == reader.header_[g]) {
-        return InvalidInput(where + "column '" + reader.header_[f] +
+        return InvalidInput(where + "column '" + Excerpt(reader.header_[f]) +
                             "' appears twice in the header");
       }
     }
@@ -184,14 +186,15 @@ Result<CsvReader> CsvReader::Open(const TraceInput& input, CsvSchema schema,
       return InvalidInput(where + "missing required column '" +
                           std::string(reader.schema_[s].name) +
                           "' (expected columns: " + SchemaNames(reader.schema_) +
-                          "; found: " + JoinNames(reader.header_) + ")");
+                          "; found: " + Excerpt(JoinNames(reader.header_), 200) + ")");
     }
   }
   for (size_t f = 0; f < reader.header_.size(); ++f) {
     if (known[f]) continue;
     if (!options.allow_unknown_columns) {
-      return InvalidInput(where + "unknown column '" + reader.header_[f] + "' (expected columns: " +
-                          SchemaNames(reader.schema_) + "; is the format right?)");
+      return InvalidInput(where + "unknown column '" + Excerpt(reader.header_[f]) +
+                          "' (expected columns: " + SchemaNames(reader.schema_) +
+                          "; is the format right?)");
     }
     reader.stats_.ignored_columns.push_back(reader.header_[f]);
   }
@@ -217,6 +220,10 @@ Status CsvReader::ReadHeaderLine() {
   record_line_ = lines_.line_number();
   POLYCLOUD_ASSIGN_OR_RETURN(std::string error, ParseRecord(text));
   if (!error.empty()) return InvalidInput(Location() + ": header: " + error);
+  if (auto bad = FindInvalidUtf8(text)) {
+    return InvalidInput(Location() + ": header: column " + std::to_string(bad->column) +
+                        ": invalid UTF-8");
+  }
   header_.clear();
   for (auto [offset, length] : spans_) {
     header_.emplace_back(Trim(std::string_view(fields_).substr(offset, length)));
@@ -255,9 +262,30 @@ Result<bool> CsvReader::Next() {
       error = "expected " + std::to_string(header_.size()) + " fields as in the header, found " +
               std::to_string(spans_.size());
     }
+    // `line` is still valid only if the record did not pull more lines.
+    if (error.empty())
+      error = CheckUtf8(lines_.line_number() == record_line_ ? *line : std::string_view());
     if (error.empty()) return true;
     POLYCLOUD_RETURN_IF_ERROR(ReportBadRow(error));
   }
+}
+
+// Fields become ids, names and regions that reach the JSON report, which
+// must stay valid UTF-8: a field that is not is a bad row.
+std::string CsvReader::CheckUtf8(std::string_view first_line) const {
+  if (!FindInvalidUtf8(fields_)) return "";
+  for (size_t f = 0; f < spans_.size(); ++f) {
+    std::string_view field = std::string_view(fields_).substr(spans_[f].first, spans_[f].second);
+    auto bad = FindInvalidUtf8(field);
+    if (!bad) continue;
+    std::string where = "field " + std::to_string(f + 1);
+    if (f < header_.size()) where += " (" + Excerpt(header_[f]) + ")";
+    if (auto in_line = FindInvalidUtf8(first_line))  // a record on one line: its column
+      where = "column " + std::to_string(in_line->column) + ", " + where;
+    return where + ": invalid UTF-8 (byte " + Excerpt(field.substr(bad->offset, 1)) + " in " +
+           QuoteExcerpt(field) + ")";
+  }
+  return "";
 }
 
 std::string_view CsvReader::Field(int column) const {

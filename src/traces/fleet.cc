@@ -5,6 +5,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "polycloud/base/text.h"
+
 namespace polycloud::traces {
 
 int64_t NodeList::TotalGpus() const {
@@ -20,12 +22,12 @@ Status AddFleetToWorld(const Fleet& fleet, world::World& world) {
   for (const world::Pool& pool : world.pools) pool_ids.insert(pool.id);
   for (const world::Site& site : fleet.sites) {
     if (!site_ids.insert(site.id).second) {
-      return InvalidInput("site '" + site.id + "' is already defined");
+      return InvalidInput("site '" + Excerpt(site.id) + "' is already defined");
     }
   }
   for (const world::Pool& pool : fleet.pools) {
     if (!pool_ids.insert(pool.id).second) {
-      return InvalidInput("pool '" + pool.id + "' is already defined");
+      return InvalidInput("pool '" + Excerpt(pool.id) + "' is already defined");
     }
   }
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "polycloud/base/text.h"
+
 namespace polycloud::traces {
 
 TraceInput TraceInput::File(std::string path) { return TraceInput(Kind::kFile, std::move(path)); }
@@ -177,6 +179,9 @@ class GzipSource : public ByteSource {
 Result<std::unique_ptr<ByteSource>> OpenRaw(const TraceInput& input) {
   switch (input.kind()) {
     case TraceInput::Kind::kFile: {
+      // A FIFO would block the open for ever and a device never ends: only
+      // regular files are read (a missing one is NotFound, exit 5).
+      POLYCLOUD_RETURN_IF_ERROR(CheckRegularFile(input.name()));
       errno = 0;
       std::FILE* file = std::fopen(input.name().c_str(), "rb");
       if (file == nullptr) {

@@ -93,12 +93,19 @@ Result<RecordReader<PhillyJob>> OpenPhillyJobs(const TraceInput& input,
 Result<PhillyTrace> ReadPhillyJobs(const TraceInput& input, const PhillyOptions& options) {
   POLYCLOUD_ASSIGN_OR_RETURN(RecordReader<PhillyJob> reader, OpenPhillyJobs(input, options));
   PhillyTrace trace;
+  int64_t outside = 0;
   while (true) {
     POLYCLOUD_ASSIGN_OR_RETURN(std::optional<PhillyJob> job, reader.Next());
     if (!job) break;
+    if (!options.read.window.Keeps(job->job.arrival)) {
+      ++outside;
+      continue;
+    }
     trace.jobs.push_back(std::move(*job));
   }
   trace.stats = reader.stats();
+  trace.stats.filtered += outside;
+  trace.stats.accepted -= outside;
   return trace;
 }
 

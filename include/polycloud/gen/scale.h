@@ -44,6 +44,11 @@ struct ScaleOptions {
   Time start = Time::FromUnixSeconds(1767225600);  // 2026-01-01
 };
 
+// Upper bounds of the options, each with its reason (docs/cli.md "generate").
+inline constexpr int64_t kMaxGpus = 100'000'000;  // 100x the benchmarked world
+inline constexpr int32_t kMaxPools = 50'000;      // ~200 bytes of YAML each: under 16 MiB
+inline constexpr int32_t kMaxProviders = 1'000;
+
 // Checks the options: counts positive, at least one site per provider, at
 // least one pool per site, at least one node of GPUs per pool, jobs at most
 // the loader's limit. Errors: InvalidArgument naming the option.

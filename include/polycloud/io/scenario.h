@@ -75,16 +75,46 @@ struct Scenario {
   std::vector<ScenarioTrace> traces;  // in file order; not yet applied to `world`
 };
 
+// Bounds on what a scenario may ask for, each with its reason (docs/scenario.md
+// "Limits").
+//
+// The largest scenario file read: yaml-cpp holds ~170 bytes of memory per byte
+// of text (16 MiB of explicit jobs, 236,000 of them, peak at 2.8 GB; 50 MB
+// took 4.9 GB and more); job_streams describe millions of jobs in a few lines.
+inline constexpr int64_t kMaxScenarioBytes = int64_t{16} << 20;
+// Job streams generate at most this many jobs in all: the scale benchmark's
+// 10M-job year peaks at 4.5 GB (docs/performance.md); 50M did not fit in 24 GB.
+inline constexpr int64_t kMaxStreamJobs = 10'000'000;
+// A periodic timer (procurement.review_every, scheduler.reoptimize_every,
+// --reoptimize-every) fires at most this many times over the run, so an
+// interval must be at least (end - start) / kMaxTimerFirings: one second over
+// a month is 2.6 million re-optimisations.
+inline constexpr int64_t kMaxTimerFirings = 100'000;
+// The deepest YAML nesting accepted (mappings and lists inside each other); a
+// scenario needs about six levels. yaml-cpp's own recursion guard sits above it.
+inline constexpr int kMaxYamlDepth = 64;
+
+// InvalidArgument "WHAT: 1s is too short for a run of 31d00h00m (at most
+// 100000 firings per run): use at least 27s" when `every` would fire more than
+// kMaxTimerFirings times between `start` and `end`; Ok otherwise.
+Status CheckTimerInterval(std::string_view what, Duration every, Time start, Time end);
+
 struct LoadOptions {
   std::optional<uint64_t> seed;  // replaces the scenario's seed (job streams are drawn with it)
-  int64_t max_stream_jobs = 50'000'000;  // job streams may generate at most this many jobs in all
+  int64_t max_stream_jobs =
+      kMaxStreamJobs;  // job streams may generate at most this many jobs in all
+  // false: job_streams are checked (and their ids) but generate no jobs; for a
+  // quick check of a generated file (`polycloud generate`).
+  bool expand_job_streams = true;
 };
 
 // Parses and validates `text`; `file_name` is used in messages. On failure the
 // status is kInvalidInput and its message lists every diagnostic, one per line.
 Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file_name,
                                     const LoadOptions& options = {});
-// Reads `path` (kIoError when unreadable) and loads it.
+// Reads `path`, a regular file of at most kMaxScenarioBytes, and loads it.
+// Errors: kIoError when missing, unreadable, or a directory, FIFO or device
+// (never opened for reading, so never blocks); kInvalidInput when too large.
 Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& options = {});
 
 // The same, returning every diagnostic instead of a joined message (for tests

@@ -98,6 +98,8 @@ class CsvReader {
   // Parses the record starting with `line`, pulling more lines while a quoted
   // field is open. Returns an empty string when well-formed, else what is wrong.
   Result<std::string> ParseRecord(std::string_view line);
+  // "" when every field is UTF-8; else where the first bad byte is (a bad-row message).
+  std::string CheckUtf8(std::string_view first_line) const;
 
   LineReader lines_;
   CsvSchema schema_;

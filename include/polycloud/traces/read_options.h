@@ -17,10 +17,21 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "polycloud/base/units.h"
+
 namespace polycloud::traces {
+
+// Which records of a job trace (philly jobs, alibaba-gpu pods) are kept, by
+// arrival: [from, until), either end open when absent. Applied while reading,
+// so rows outside the window cost no memory; they are counted as filtered.
+struct ArrivalWindow {
+  std::optional<Time> from, until;
+  bool Keeps(Time t) const { return (!from || t >= *from) && (!until || t < *until); }
+};
 
 struct ReadOptions {
   // false: the first bad row ends the read with its message. true: bad rows are
@@ -34,6 +45,8 @@ struct ReadOptions {
   bool allow_unknown_columns = false;
   // The longest physical line accepted (bounds memory on binary or corrupt input).
   size_t max_line_bytes = size_t{1} << 20;
+  // Job traces only: records arriving outside it are dropped as they are read.
+  ArrivalWindow window;
 };
 
 struct ReadStats {
