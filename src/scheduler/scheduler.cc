@@ -137,10 +137,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       fleet_(world, start),
       placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
-      pool_allocs_(world.pools.size()),
-      pool_preemptible_gpus_(world.pools.size(), 0),
-      pool_preemptible_max_priority_(world.pools.size(), std::numeric_limits<int32_t>::min()),
-      preemptible_slot_(world.pools.size(), -1),
+      allocs_(world.pools.size()),
       reserved_(world.pools.size(), placement::kNoReservation),
       previous_holder_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
@@ -330,32 +327,28 @@ int64_t Scheduler::RemainingSeconds(JobIndex j, Time now) const {
   const JobState& s = jobs_[j];
   const world::Job& job = job_spec(j);
   int64_t remaining = s.remaining_work;
-  if (s.status == JobStatus::kRunning) {
-    const Allocation& a = allocs_[s.alloc];
-    const int64_t speed = world_.accelerators[world_.pools[a.pool].accelerator].speed_milli;
-    remaining -= (now - a.start).seconds() * job.gpus * speed / 1000;
-  }
+  if (s.status == JobStatus::kRunning) return allocs_[s.alloc].RemainingSeconds(now);
   return std::max<int64_t>(0, remaining) / std::max<int64_t>(1, job.gpus);
 }
 
 bool Scheduler::ShorterJobMayPreempt(const Allocation& a) const {
   return placing_remaining_ >= 0 && !a.is_service &&
-         RemainingSeconds(a.owner, placing_now_) > placing_remaining_;
+         a.RemainsLongerThan(placing_remaining_, placing_now_);
 }
 
 int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
   if (placing_remaining_ >= 0) {  // SRTF: longer-running jobs too
     int64_t sum = 0;
-    for (int32_t id : pool_allocs_[pool]) {
+    for (int32_t id : allocs_.InPool(pool)) {
       const Allocation& a = allocs_[id];
       if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) sum += a.gpus;
     }
     return sum;
   }
-  if (pool_preemptible_gpus_[pool] == 0) return 0;
-  if (pool_preemptible_max_priority_[pool] < priority) return pool_preemptible_gpus_[pool];
+  if (allocs_.PreemptibleGpus(pool) == 0) return 0;
+  if (allocs_.PreemptibleMaxPriority(pool) < priority) return allocs_.PreemptibleGpus(pool);
   int64_t sum = 0;
-  for (int32_t id : pool_allocs_[pool]) {
+  for (int32_t id : allocs_.InPool(pool)) {
     const Allocation& a = allocs_[id];
     if (a.preemptible && a.priority < priority) sum += a.gpus;
   }
@@ -363,66 +356,28 @@ int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
 }
 
 const std::vector<world::PoolIndex>* Scheduler::CandidatePools() const {
-  return placing_remaining_ >= 0 ? nullptr : &preemptible_pools_;
+  // Under SRTF any pool running a job may hold a longer one.
+  return placing_remaining_ >= 0 ? &allocs_.JobPools() : &allocs_.PreemptiblePools();
 }
 
-int32_t Scheduler::NewAllocation(bool is_service, int32_t owner, PoolIndex pool, int64_t gpus,
-                                 int64_t gang, int32_t priority, bool preemptible, Time now) {
-  int32_t id;
-  if (!free_allocs_.empty()) {
-    id = free_allocs_.back();
-    free_allocs_.pop_back();
-  } else {
-    id = static_cast<int32_t>(allocs_.size());
-    allocs_.emplace_back();
-  }
-  Allocation& a = allocs_[id];
-  a = Allocation{};
-  a.live = true;
-  a.is_service = is_service;
-  a.preemptible = preemptible;
-  a.owner = owner;
-  a.pool = pool;
-  a.gpus = gpus;
-  a.gang = gang;
-  a.priority = priority;
-  a.start = now;
-  a.slot = static_cast<int32_t>(pool_allocs_[pool].size());
-  pool_allocs_[pool].push_back(id);
-  if (preemptible) {
-    if (pool_preemptible_gpus_[pool] == 0 && gpus > 0) {
-      preemptible_slot_[pool] = static_cast<int32_t>(preemptible_pools_.size());
-      preemptible_pools_.push_back(pool);
-    }
-    pool_preemptible_gpus_[pool] += gpus;
-    pool_preemptible_max_priority_[pool] = std::max(pool_preemptible_max_priority_[pool], priority);
+int32_t Scheduler::NewAllocation(const Allocation& allocation, Time now) {
+  const int32_t id = allocs_.Add(allocation);
+  const Allocation& a = allocs_[id];
+  if (a.preemptible) {
     ++generation_;  // new preemptible work is something a blocked job might preempt
-  } else if (options_.policy == Policy::kSrtf && !is_service) {
-    ++generation_;  // under SRTF every job may be preempted by a shorter one
+  } else if (options_.policy == Policy::kSrtf && !a.is_service && !queue_.empty() &&
+             queue_.begin()->k1 < a.RemainingSeconds(now)) {
+    // Under SRTF a queued job with less work left may preempt it; when none
+    // has (the queue is ordered by work left), nothing new can fit.
+    ++generation_;
   }
-  fleet_.Bind(pool, gpus, now);
+  fleet_.Bind(a.pool, a.gpus, now);
   return id;
 }
 
 void Scheduler::FreeAllocation(int32_t id, Time now) {
-  Allocation& a = allocs_[id];
-  POLYCLOUD_CHECK(a.live);
-  auto& list = pool_allocs_[a.pool];
-  const int32_t last = list.back();
-  list[a.slot] = last;
-  allocs_[last].slot = a.slot;
-  list.pop_back();
-  if (a.preemptible) {
-    pool_preemptible_gpus_[a.pool] -= a.gpus;
-    if (pool_preemptible_gpus_[a.pool] == 0 && preemptible_slot_[a.pool] >= 0) {
-      const world::PoolIndex moved = preemptible_pools_.back();
-      preemptible_pools_[preemptible_slot_[a.pool]] = moved;
-      preemptible_slot_[moved] = preemptible_slot_[a.pool];
-      preemptible_pools_.pop_back();
-      preemptible_slot_[a.pool] = -1;
-      pool_preemptible_max_priority_[a.pool] = std::numeric_limits<int32_t>::min();
-    }
-  }
+  allocs_.Remove(id);
+  const Allocation& a = allocs_[id];
   fleet_.Release(a.pool, a.gpus, now);
   const int64_t gpu_seconds = a.gpus * (now - a.start).seconds();
   if (a.is_service) {
@@ -430,8 +385,6 @@ void Scheduler::FreeAllocation(int32_t id, Time now) {
   } else {
     ledger_.AttributeJob(a.owner, a.pool, gpu_seconds);
   }
-  a.live = false;
-  free_allocs_.push_back(id);
   ++generation_;
 }
 
@@ -449,8 +402,18 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   JobState& s = jobs_[j];
   Record(false, j, d, now);
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
-  s.alloc =
-      NewAllocation(false, j, d.pool, d.alloc_gpus, job.gpus, job.priority, job.preemptible, now);
+  const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
+  Allocation run;
+  run.owner = j;
+  run.pool = d.pool;
+  run.gpus = d.alloc_gpus;
+  run.gang = job.gpus;
+  run.priority = job.priority;
+  run.preemptible = job.preemptible;
+  run.start = now;
+  run.work = s.remaining_work;
+  run.rate_milli = job.gpus * speed;
+  s.alloc = NewAllocation(run, now);
   s.status = JobStatus::kRunning;
   if (s.first_start == Time::Min()) s.first_start = now;
   ++s.starts;
@@ -458,7 +421,6 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   s.last_pool = d.pool;
   const world::ProviderIndex provider = world_.pools[d.pool].provider;
   if (provider < 31) s.providers_used_mask |= 1 << provider;
-  const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
   // The expected duration, for the event log and explain; when the run ends
   // is for its driver to report (cmd::JobCompleted).
   const int64_t seconds = RunSeconds(s.remaining_work, job.gpus, speed);
@@ -547,29 +509,35 @@ void Scheduler::Evict(int32_t id, StopReason why, int64_t by, Time now) {
 void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now) {
   // Victims: preemptible work of lower priority, lowest priority first, then
   // the most recently started (it has the least work to lose).
-  scratch_victims_.clear();
-  for (int32_t id : pool_allocs_[pool]) {
+  // Under SRTF (every candidate a job) the longest remaining goes first.
+  // Keys are computed once; victims are taken off a heap only as far as
+  // needed, since a preemption usually takes one or two of many candidates.
+  auto evicted_later = [](const Victim& a, const Victim& b) {  // heap order: first out on top
+    if (a.remaining != b.remaining) return a.remaining < b.remaining;
+    if (a.priority != b.priority) return a.priority > b.priority;
+    if (a.start != b.start) return a.start < b.start;
+    if (a.owner != b.owner) return a.owner < b.owner;
+    return a.id < b.id;
+  };
+  scratch_heap_.clear();
+  const bool srtf = placing_remaining_ >= 0;
+  for (int32_t id : allocs_.InPool(pool)) {
     const Allocation& a = allocs_[id];
-    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a))
-      scratch_victims_.push_back(id);
-  }
-  std::sort(scratch_victims_.begin(), scratch_victims_.end(), [&](int32_t x, int32_t y) {
-    const Allocation &a = allocs_[x], &b = allocs_[y];
-    if (placing_remaining_ >= 0 && !a.is_service &&
-        !b.is_service) {  // SRTF: longest remaining first
-      const int64_t ra = RemainingSeconds(a.owner, now), rb = RemainingSeconds(b.owner, now);
-      if (ra != rb) return ra > rb;
+    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) {
+      scratch_heap_.push_back(
+          {srtf && !a.is_service ? a.RemainingSeconds(now) : 0, a.priority, a.start, a.owner, id});
     }
-    if (a.priority != b.priority) return a.priority < b.priority;
-    if (a.start != b.start) return a.start > b.start;
-    return a.owner > b.owner;
-  });
+  }
+  std::make_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
   const world::SiteIndex site = world_.pools[pool].site;
   const Power need_power = fleet_.PowerOf(pool, need);
-  for (int32_t id : scratch_victims_) {
+  while (!scratch_heap_.empty()) {
     const bool gpus_ok = fleet_.pool(pool).free() >= need;
     const bool power_ok = !fleet_.site(site).limited || fleet_.site(site).headroom() >= need_power;
     if (gpus_ok && power_ok) break;
+    std::pop_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
+    const int32_t id = scratch_heap_.back().id;
+    scratch_heap_.pop_back();
     Evict(id, StopReason::kPreempted, by, now);
   }
 }
@@ -583,10 +551,17 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   Record(true, s, d, now);
   if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, svc.priority, -1 - s, now);
   IntegrateService(s, now);
-  const int32_t id =
-      NewAllocation(true, s, d.pool, d.alloc_gpus, svc.gpus_per_replica, svc.priority, false, now);
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
-  allocs_[id].tokens = svc.replica_tokens_per_s * speed / 1000;
+  Allocation replica;
+  replica.is_service = true;
+  replica.owner = s;
+  replica.pool = d.pool;
+  replica.gpus = d.alloc_gpus;
+  replica.gang = svc.gpus_per_replica;
+  replica.priority = svc.priority;
+  replica.start = now;
+  replica.tokens = svc.replica_tokens_per_s * speed / 1000;
+  const int32_t id = NewAllocation(replica, now);
   st.replicas.push_back(id);
   st.may_shrink = true;
   ++st.per_provider[world_.pools[d.pool].provider];
@@ -804,7 +779,7 @@ bool Scheduler::EvictsBefore(int32_t x, int32_t y) const {
 
 void Scheduler::EnforceLimits(PoolIndex pool, Time now) {
   if (fleet_.pool(pool).used <= fleet_.pool(pool).capacity) return;
-  scratch_victims_ = pool_allocs_[pool];
+  scratch_victims_ = allocs_.InPool(pool);
   std::sort(scratch_victims_.begin(), scratch_victims_.end(),
             [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
   for (int32_t id : scratch_victims_) {
@@ -818,7 +793,8 @@ void Scheduler::EnforceSitePower(world::SiteIndex site, Time now) {
   scratch_victims_.clear();
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     if (world_.pools[p].site != site) continue;
-    scratch_victims_.insert(scratch_victims_.end(), pool_allocs_[p].begin(), pool_allocs_[p].end());
+    const auto& in_pool = allocs_.InPool(static_cast<PoolIndex>(p));
+    scratch_victims_.insert(scratch_victims_.end(), in_pool.begin(), in_pool.end());
   }
   std::sort(scratch_victims_.begin(), scratch_victims_.end(),
             [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
@@ -916,7 +892,7 @@ void Scheduler::ApplyContractTerms(Time now) {
 void Scheduler::EnforceExclusivity(Time now) {
   if (rules_.empty()) return;
   std::vector<int32_t> violators;
-  for (size_t id = 0; id < allocs_.size(); ++id) {
+  for (int32_t id = 0; id < allocs_.size(); ++id) {
     const Allocation& a = allocs_[id];
     if (!a.live) continue;
     std::string_view cls, family;
@@ -952,7 +928,8 @@ void Scheduler::Finish(Time end) {
       s.gpu_seconds += a.gpus * (end - a.start).seconds();
     }
   }
-  for (const Allocation& a : allocs_) {
+  for (int32_t id = 0; id < allocs_.size(); ++id) {
+    const Allocation& a = allocs_[id];
     if (!a.live) continue;
     const int64_t gpu_seconds = a.gpus * (end - a.start).seconds();
     if (a.is_service) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "polycloud/base/status.h"
+#include "polycloud/scheduler/allocation_table.h"
 #include "polycloud/scheduler/command.h"
 #include "polycloud/contracts/exclusivity.h"
 #include "polycloud/contracts/ledger.h"
@@ -322,19 +323,6 @@ class Scheduler final : public placement::PreemptionOracle {
   const std::vector<world::PoolIndex>* CandidatePools() const override;
 
  private:
-  struct Allocation {
-    bool live = false;
-    bool is_service = false;
-    bool preemptible = false;
-    int32_t owner = world::kNone;
-    world::PoolIndex pool = world::kNone;
-    int64_t gpus = 0;  // allocated (whole nodes for large gangs)
-    int64_t gang = 0;  // requested
-    int32_t priority = 0;
-    int32_t slot = -1;  // position in pool_allocs_[pool]
-    Time start;
-    int64_t tokens = 0;  // replicas: throughput
-  };
   // Command handlers (Apply dispatches; each assumes its command is valid).
   void JobArrived(world::JobIndex job, Time now);
   void CompleteRun(world::JobIndex job, Time at, Time now);
@@ -373,8 +361,9 @@ class Scheduler final : public placement::PreemptionOracle {
   // built from the request only then, so unwatched decisions allocate nothing).
   placement::Decision Decide(const placement::Request& req, Time now, bool watched);
 
-  int32_t NewAllocation(bool is_service, int32_t owner, world::PoolIndex pool, int64_t gpus,
-                        int64_t gang, int32_t priority, bool preemptible, Time now);
+  // Files `a` in the table, binds its GPUs and bumps the generation when
+  // waiting work might now preempt it.
+  int32_t NewAllocation(const Allocation& a, Time now);
   void FreeAllocation(int32_t id, Time now);
   void StartJob(world::JobIndex j, const placement::Decision& d, Time now);
   void StopJob(world::JobIndex j, StopReason why, int64_t by, Time now);
@@ -468,13 +457,7 @@ class Scheduler final : public placement::PreemptionOracle {
   std::vector<JobState> jobs_;
   std::vector<ServiceState> services_;
   std::vector<world::ServiceIndex> service_order_;  // highest priority first, fixed
-  std::vector<Allocation> allocs_;
-  std::vector<int32_t> free_allocs_;
-  std::vector<std::vector<int32_t>> pool_allocs_;
-  std::vector<int64_t> pool_preemptible_gpus_;
-  std::vector<int32_t> pool_preemptible_max_priority_;  // an upper bound
-  std::vector<world::PoolIndex> preemptible_pools_;     // pools with preemptible GPUs
-  std::vector<int32_t> preemptible_slot_;               // per pool: its place there, or -1
+  AllocationTable allocs_;
   std::set<QueueKey> queue_;
   // Generation of "something may now fit that did not": bumped whenever
   // capacity is freed or added, so a blocked job is not retried in vain.
@@ -510,6 +493,15 @@ class Scheduler final : public placement::PreemptionOracle {
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
+  // A preemption candidate's eviction key (PreemptFor).
+  struct Victim {
+    int64_t remaining;  // SRTF: reference seconds left per GPU; else 0
+    int32_t priority;
+    Time start;
+    int32_t owner;
+    int32_t id;
+  };
+  std::vector<Victim> scratch_heap_;
   // Pools held by waiting jobs (priority of the holder), rebuilt every pass.
   std::vector<int32_t> reserved_;  // per pool: the holder's priority, or kNoReservation
   std::vector<world::PoolIndex> held_pools_, previously_held_;  // pools held this pass, the last

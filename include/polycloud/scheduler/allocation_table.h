@@ -1,0 +1,104 @@
+// AllocationTable: who holds which GPUs. One Allocation per running job and
+// per service replica, listed per pool, with the preemption index the placer
+// asks (which pools hold preemptible work, how many GPUs, up to which
+// priority). Ids are reused after Remove; an id is valid from Add to Remove.
+//
+//   AllocationTable table(world.pools.size());
+//   int32_t id = table.Add(allocation);   // allocation.pool, .gpus, ... set
+//   for (int32_t other : table.InPool(pool)) ...
+//   table.Remove(id);
+//
+// It knows nothing of capacity, money or time: the scheduler binds the GPUs
+// in the FleetState and bills the ledger around Add and Remove.
+//
+// Thread-safety: not thread-safe; one owner (the scheduler).
+#ifndef POLYCLOUD_SCHEDULER_ALLOCATION_TABLE_H_
+#define POLYCLOUD_SCHEDULER_ALLOCATION_TABLE_H_
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "polycloud/base/units.h"
+#include "polycloud/world/world.h"
+
+namespace polycloud::scheduler {
+
+struct Allocation {
+  bool live = false;
+  bool is_service = false;
+  bool preemptible = false;
+  int32_t owner = world::kNone;  // job or service index
+  world::PoolIndex pool = world::kNone;
+  int64_t gpus = 0;  // allocated (whole nodes for large gangs)
+  int64_t gang = 0;  // requested
+  int32_t priority = 0;
+  int32_t slot = -1;  // position in the pool's list
+  Time start;         // when the run (or replica) started
+  int64_t tokens = 0;  // replicas: throughput
+  // Jobs: reference GPU-seconds left when the run started, and the rate the
+  // gang works at (gang × the pool's speed, thousandths of reference
+  // GPU-seconds per second), so a remaining time costs no lookups.
+  int64_t work = 0;
+  int64_t rate_milli = 0;
+
+  // Reference seconds of work left per GPU at `now` (a job's SRTF key).
+  int64_t RemainingSeconds(Time now) const {
+    const int64_t left = work - (now - start).seconds() * rate_milli / 1000;
+    return (left > 0 ? left : 0) / (gang > 0 ? gang : 1);
+  }
+  // RemainingSeconds(now) > seconds, without the division (a hot test under SRTF).
+  bool RemainsLongerThan(int64_t seconds, Time now) const {
+    const int64_t left = work - (now - start).seconds() * rate_milli / 1000;
+    return left > 0 && left >= (seconds + 1) * (gang > 0 ? gang : 1);
+  }
+};
+
+class AllocationTable {
+ public:
+  explicit AllocationTable(size_t pools);
+
+  // Files `a` (live, with its pool and GPUs set) and returns its id.
+  int32_t Add(const Allocation& a);
+  // Takes allocation `id` off its pool and the preemption index; the record
+  // stays readable (not live) until the id is reused.
+  void Remove(int32_t id);
+
+  const Allocation& operator[](int32_t id) const { return allocs_[id]; }
+  Allocation& operator[](int32_t id) { return allocs_[id]; }
+  // Ids ever handed out (live or not): iterate 0..size() and test `live`.
+  int32_t size() const { return static_cast<int32_t>(allocs_.size()); }
+  // The live allocations in `pool`, in no particular order.
+  const std::vector<int32_t>& InPool(world::PoolIndex pool) const { return pool_allocs_[pool]; }
+
+  // Preemption index.
+  int64_t PreemptibleGpus(world::PoolIndex pool) const { return preemptible_gpus_[pool]; }
+  // An upper bound of the priority of preemptible work in `pool`.
+  int32_t PreemptibleMaxPriority(world::PoolIndex pool) const { return preemptible_max_[pool]; }
+  // The pools with preemptible GPUs, in no particular order.
+  const std::vector<world::PoolIndex>& PreemptiblePools() const { return preemptible_pools_; }
+  // The pools with at least one job (not a replica), in no particular order.
+  const std::vector<world::PoolIndex>& JobPools() const { return job_pools_; }
+
+ private:
+  // A set of pools with O(1) insert and erase (a list and each pool's slot).
+  static void Enter(world::PoolIndex pool, std::vector<world::PoolIndex>& list,
+                    std::vector<int32_t>& slot);
+  static void Leave(world::PoolIndex pool, std::vector<world::PoolIndex>& list,
+                    std::vector<int32_t>& slot);
+
+  std::vector<Allocation> allocs_;
+  std::vector<int32_t> free_ids_;
+  std::vector<std::vector<int32_t>> pool_allocs_;
+  std::vector<int64_t> preemptible_gpus_;
+  std::vector<int32_t> preemptible_max_;
+  std::vector<world::PoolIndex> preemptible_pools_;
+  std::vector<int32_t> preemptible_slot_;  // per pool: its place there, or -1
+  std::vector<int32_t> pool_jobs_;         // per pool: live job allocations
+  std::vector<world::PoolIndex> job_pools_;
+  std::vector<int32_t> job_slot_;
+};
+
+}  // namespace polycloud::scheduler
+
+#endif  // POLYCLOUD_SCHEDULER_ALLOCATION_TABLE_H_

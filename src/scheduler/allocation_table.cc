@@ -1,0 +1,77 @@
+#include "polycloud/scheduler/allocation_table.h"
+
+#include <algorithm>
+
+#include "polycloud/base/status.h"
+
+namespace polycloud::scheduler {
+
+AllocationTable::AllocationTable(size_t pools)
+    : pool_allocs_(pools),
+      preemptible_gpus_(pools, 0),
+      preemptible_max_(pools, std::numeric_limits<int32_t>::min()),
+      preemptible_slot_(pools, -1),
+      pool_jobs_(pools, 0),
+      job_slot_(pools, -1) {}
+
+void AllocationTable::Enter(world::PoolIndex pool, std::vector<world::PoolIndex>& list,
+                            std::vector<int32_t>& slot) {
+  slot[pool] = static_cast<int32_t>(list.size());
+  list.push_back(pool);
+}
+
+void AllocationTable::Leave(world::PoolIndex pool, std::vector<world::PoolIndex>& list,
+                            std::vector<int32_t>& slot) {
+  const world::PoolIndex moved = list.back();
+  list[slot[pool]] = moved;
+  slot[moved] = slot[pool];
+  list.pop_back();
+  slot[pool] = -1;
+}
+
+int32_t AllocationTable::Add(const Allocation& allocation) {
+  int32_t id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = static_cast<int32_t>(allocs_.size());
+    allocs_.emplace_back();
+  }
+  Allocation& a = allocs_[id];
+  a = allocation;
+  a.live = true;
+  const world::PoolIndex pool = a.pool;
+  a.slot = static_cast<int32_t>(pool_allocs_[pool].size());
+  pool_allocs_[pool].push_back(id);
+  if (a.preemptible) {
+    if (preemptible_gpus_[pool] == 0 && a.gpus > 0) Enter(pool, preemptible_pools_, preemptible_slot_);
+    preemptible_gpus_[pool] += a.gpus;
+    preemptible_max_[pool] = std::max(preemptible_max_[pool], a.priority);
+  }
+  if (!a.is_service && pool_jobs_[pool]++ == 0) Enter(pool, job_pools_, job_slot_);
+  return id;
+}
+
+void AllocationTable::Remove(int32_t id) {
+  Allocation& a = allocs_[id];
+  POLYCLOUD_CHECK(a.live);
+  const world::PoolIndex pool = a.pool;
+  auto& list = pool_allocs_[pool];
+  const int32_t last = list.back();
+  list[a.slot] = last;
+  allocs_[last].slot = a.slot;
+  list.pop_back();
+  if (a.preemptible) {
+    preemptible_gpus_[pool] -= a.gpus;
+    if (preemptible_gpus_[pool] == 0 && preemptible_slot_[pool] >= 0) {
+      Leave(pool, preemptible_pools_, preemptible_slot_);
+      preemptible_max_[pool] = std::numeric_limits<int32_t>::min();
+    }
+  }
+  if (!a.is_service && --pool_jobs_[pool] == 0) Leave(pool, job_pools_, job_slot_);
+  a.live = false;
+  free_ids_.push_back(id);
+}
+
+}  // namespace polycloud::scheduler
