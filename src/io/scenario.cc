@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/base/portable_math.h"
 #include "polycloud/base/rng.h"
 
 namespace polycloud::io {
@@ -999,7 +1000,7 @@ class Loader {
     Rng rng = Rng::Fork(w.seed, *id);
     const int64_t span = (until - from).seconds();
     int width = static_cast<int>(std::to_string(job_count).size());
-    const double ratio = static_cast<double>(dmax.seconds()) / static_cast<double>(dmin.seconds());
+    const LogUniform duration(dmin.seconds(), dmax.seconds());
     for (int64_t i = 0; i < job_count; ++i) {
       world::Job j;
       std::string num = std::to_string(i + 1);
@@ -1012,8 +1013,9 @@ class Loader {
       size_t k = 0;
       while (pick >= weights[k]) pick -= weights[k++];
       j.gpus = sizes[k];
-      int64_t seconds = static_cast<int64_t>(
-          std::llround(static_cast<double>(dmin.seconds()) * std::pow(ratio, rng.Unit())));
+      // Integer-only (portable_math.h): what llround(min * pow(max/min, Unit()))
+      // gave on glibc, the same on every platform.
+      const int64_t seconds = duration.At(rng.Next() >> 11);
       j.work_gpu_seconds = std::max<int64_t>(1, seconds) * j.gpus;
       w.jobs.push_back(std::move(j));
     }
