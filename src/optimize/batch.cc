@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -435,6 +436,52 @@ Money PenaltyPerGpu(const Instance& in) {
                      CostOfGpuSeconds(RunSeconds(in.jobs[most], p), p.price_per_gpu_hour).micros());
   }
   return Money::FromMicros(worst + 1);
+}
+
+Status CheckMagnitudes(const Instance& in) {
+  if (in.jobs.empty()) return Status::Ok();
+  constexpr __int128 kLimit = static_cast<__int128>(1) << 61;
+  // PenaltyPerGpu in 128 bits: it may itself be past 64 bits here.
+  size_t most = 0;
+  for (size_t j = 1; j < in.jobs.size(); ++j) {
+    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
+  }
+  __int128 base = 0;
+  for (const PoolCapacity& p : in.pools) {
+    const QueuedJob& job = in.jobs[most];
+    const __int128 rate =
+        static_cast<__int128>(std::max<int64_t>(1, job.gpus)) * std::max<int64_t>(1, p.speed_milli);
+    const __int128 seconds = (static_cast<__int128>(job.work_gpu_seconds) * 1000 + rate - 1) / rate;
+    base = std::max(base, (seconds * p.price_per_gpu_hour.micros() + 1800) / 3600);
+  }
+  base += 1;
+  if (base >= kLimit) return InvalidInput("the penalty per waiting GPU does not fit 61 bits");
+  const std::vector<int32_t> bands = PriorityBands(in);
+  __int128 total = 0, top = 0;
+  std::set<int64_t> gangs;
+  for (size_t j = 0; j < in.jobs.size(); ++j) {
+    const __int128 penalty = base * (bands[j] + 1);
+    top = std::max(top, penalty);
+    total += penalty * in.jobs[j].gpus;
+    gangs.insert(in.jobs[j].gpus);
+    if (total >= kLimit) {
+      return InvalidInput("the queue's waiting-GPU penalty (" + std::to_string(j + 1) +
+                          " jobs at up to $" +
+                          FormatMoney(Money::FromMicros(static_cast<int64_t>(top))) +
+                          " per GPU) exceeds the optimiser's 61-bit cost range");
+    }
+  }
+  // Nodes of the largest network: a source per job, a node per pool and gang
+  // level, a sink and a root.
+  const __int128 nodes = static_cast<__int128>(in.jobs.size()) +
+                         static_cast<__int128>(in.pools.size()) * (gangs.size() + 1) + 4;
+  if ((top + 1) * (nodes + 1) >= kLimit) {
+    return InvalidInput("the flow network's artificial cost (" +
+                        std::to_string(static_cast<int64_t>(nodes)) + " nodes at up to $" +
+                        FormatMoney(Money::FromMicros(static_cast<int64_t>(top))) +
+                        " per unit) exceeds the optimiser's 61-bit cost range");
+  }
+  return Status::Ok();
 }
 
 Evaluation Evaluate(const Instance& in, const Plan& plan) {

@@ -172,7 +172,12 @@ struct Report {
   std::vector<FaultRow> faults;
   sim::Audit::Counts audit;
   std::vector<std::string> violations;
-  std::vector<InputRow> inputs;  // filled by the caller (Build does not read inputs)
+  // Batch re-optimisation (--reoptimize-every): passes run, and passes skipped
+  // because the queue's figures do not fit the optimiser's arithmetic.
+  int64_t reoptimizations = 0;
+  int64_t reoptimizations_skipped = 0;
+  std::string reoptimize_skip_reason;  // the last one
+  std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
 };
 
 Report Build(const world::World& world, const scheduler::Scheduler& scheduler,

@@ -268,6 +268,10 @@ class Scheduler final : public placement::PreemptionOracle {
   // Batch re-optimisations run, and jobs started by them.
   int64_t reoptimizations() const { return reoptimizations_; }
   int64_t reoptimized_starts() const { return reoptimized_starts_; }
+  // Re-optimisations skipped because the queue's figures do not fit the
+  // optimiser's arithmetic (optimize::CheckMagnitudes), and the last reason.
+  int64_t reoptimizations_skipped() const { return reoptimizations_skipped_; }
+  const std::string& reoptimize_skip_reason() const { return reoptimize_skip_reason_; }
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
   // The pools holding preemptible work; null under SRTF (any job may then be
@@ -433,6 +437,8 @@ class Scheduler final : public placement::PreemptionOracle {
   Time next_reoptimize_ = Time::Min();
   int64_t reoptimizations_ = 0;
   int64_t reoptimized_starts_ = 0;
+  int64_t reoptimizations_skipped_ = 0;
+  std::string reoptimize_skip_reason_;
 };
 
 }  // namespace polycloud::scheduler
