@@ -2,11 +2,18 @@
 
 #include <algorithm>
 
+#include "polycloud/base/checked.h"
+
 namespace polycloud::scheduler {
 
 using world::JobIndex;
 using world::PoolIndex;
 using world::ServiceIndex;
+
+namespace {
+// A run no finish can be later than: 2^60 s from now stays below Time::Max.
+constexpr int64_t kMaxRunSeconds = int64_t{1} << 60;
+}  // namespace
 
 const char* EventTypeName(EventType type) {
   switch (type) {
@@ -402,7 +409,16 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   if (provider < 31) s.providers_used_mask |= 1 << provider;
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
   const int64_t rate = job.gpus * speed;  // thousandths of reference GPU-seconds per second
-  const int64_t seconds = std::max<int64_t>(1, (s.remaining_work * 1000 + rate - 1) / rate);
+  // Validated work times 1000 fits (docs/scenario.md, Magnitudes); work added
+  // past the validator (traces) that does not is run in 128 bits and capped at
+  // a finish far beyond any horizon, never wrapped into a 1-second run.
+  int64_t seconds;
+  if (const auto milli = CheckedMul(s.remaining_work, 1000)) {
+    seconds = std::max<int64_t>(1, (*milli + rate - 1) / rate);
+  } else {
+    const __int128 wide = (static_cast<__int128>(s.remaining_work) * 1000 + rate - 1) / rate;
+    seconds = static_cast<int64_t>(std::min<__int128>(wide, kMaxRunSeconds));
+  }
   timer_->AtJobFinish(j, s.epoch, now + Duration::Seconds(seconds));
   Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, 0});
   auto v = rules_.Check(job.workload_class, job.model_family, provider, now,
