@@ -32,7 +32,10 @@ struct Usage {
   int64_t capacity_gpu_seconds = 0;  // usable capacity (after faults, inside contracts)
   Money spend;
   int64_t utilisation_milli() const {
-    return capacity_gpu_seconds > 0 ? used_gpu_seconds * 1000 / capacity_gpu_seconds : 0;
+    // 128 bits: GPU-seconds reach 2^58 (docs/scenario.md, Magnitudes), × 1000 does not fit.
+    return capacity_gpu_seconds > 0 ? static_cast<int64_t>(static_cast<__int128>(used_gpu_seconds) *
+                                                           1000 / capacity_gpu_seconds)
+                                    : 0;
   }
 };
 
