@@ -125,6 +125,27 @@ bool MoreWorkPerGpu(const QueuedJob& a, const QueuedJob& b) {
          static_cast<__int128>(b.work_gpu_seconds) * a.gpus;
 }
 
+// PenaltyPerGpu in 128 bits (CheckMagnitudes reads it before it is known to fit):
+// one micro-dollar more than the job with the most work per GPU costs per GPU
+// in the dearest pool, at its run time there (RunSeconds, rounded as
+// CostOfGpuSeconds rounds).
+__int128 WidePenaltyPerGpu(const Instance& in) {
+  if (in.jobs.empty()) return 1;
+  size_t most = 0;
+  for (size_t j = 1; j < in.jobs.size(); ++j) {
+    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
+  }
+  const QueuedJob& job = in.jobs[most];
+  __int128 worst = 0;
+  for (const PoolCapacity& p : in.pools) {
+    const __int128 rate = static_cast<__int128>(std::max<int64_t>(1, job.gpus)) * p.speed_milli;
+    const __int128 seconds = std::max<__int128>(
+        1, (static_cast<__int128>(job.work_gpu_seconds) * 1000 + rate - 1) / rate);
+    worst = std::max(worst, (seconds * p.price_per_gpu_hour.micros() + 1800) / 3600);
+  }
+  return worst + 1;
+}
+
 // Penalty per GPU of each job's band, and a check that the flow's figures fit 64 bits.
 std::vector<int64_t> JobPenalties(const Instance& in) {
   const std::vector<int32_t> bands = PriorityBands(in);
@@ -425,36 +446,13 @@ std::vector<int32_t> PriorityBands(const Instance& in) {
 }
 
 Money PenaltyPerGpu(const Instance& in) {
-  if (in.jobs.empty()) return Money::FromMicros(1);
-  size_t most = 0;
-  for (size_t j = 1; j < in.jobs.size(); ++j) {
-    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
-  }
-  int64_t worst = 0;
-  for (const PoolCapacity& p : in.pools) {
-    worst = std::max(worst,
-                     CostOfGpuSeconds(RunSeconds(in.jobs[most], p), p.price_per_gpu_hour).micros());
-  }
-  return Money::FromMicros(worst + 1);
+  return Money::FromMicros(static_cast<int64_t>(WidePenaltyPerGpu(in)));
 }
 
 Status CheckMagnitudes(const Instance& in) {
   if (in.jobs.empty()) return Status::Ok();
   constexpr __int128 kLimit = static_cast<__int128>(1) << 61;
-  // PenaltyPerGpu in 128 bits: it may itself be past 64 bits here.
-  size_t most = 0;
-  for (size_t j = 1; j < in.jobs.size(); ++j) {
-    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
-  }
-  __int128 base = 0;
-  for (const PoolCapacity& p : in.pools) {
-    const QueuedJob& job = in.jobs[most];
-    const __int128 rate =
-        static_cast<__int128>(std::max<int64_t>(1, job.gpus)) * std::max<int64_t>(1, p.speed_milli);
-    const __int128 seconds = (static_cast<__int128>(job.work_gpu_seconds) * 1000 + rate - 1) / rate;
-    base = std::max(base, (seconds * p.price_per_gpu_hour.micros() + 1800) / 3600);
-  }
-  base += 1;
+  const __int128 base = WidePenaltyPerGpu(in);
   if (base >= kLimit) return InvalidInput("the penalty per waiting GPU does not fit 61 bits");
   const std::vector<int32_t> bands = PriorityBands(in);
   __int128 total = 0, top = 0;
