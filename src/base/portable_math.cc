@@ -62,19 +62,25 @@ LogUniform::LogUniform(int64_t lo, int64_t hi) : lo_(lo), hi_(hi) {
   // hi/lo with 64 fractional bits: the quotient is at least 2^64, so it keeps
   // at least 64 significant bits.
   const Wide ratio = Normalize((static_cast<u128>(hi) << 64) / static_cast<u128>(lo), -64);
+  // root[i] = (hi/lo)^(2^-(i+1)): bit j of k weighs 2^(j-53), so it takes root[52-j].
+  Wide root[53];
   Wide r = ratio;
-  for (Wide& root : root_) {
-    r = Sqrt(r);
-    root = r;
+  for (Wide& x : root) x = r = Sqrt(r);
+  // Each entry is one more factor than the entry without its lowest set bit,
+  // so no entry is more than 8 roundings from the exact product.
+  for (int c = 0; c < 7; ++c) {
+    table_[c][0] = {uint64_t{1} << 63, -63};  // 1.0
+    for (int v = 1; v < 256; ++v) {
+      const int j = 8 * c + std::countr_zero(static_cast<unsigned>(v));
+      table_[c][v] = j > 52 ? table_[c][0] : Mul(table_[c][v & (v - 1)], root[52 - j]);
+    }
   }
 }
 
 int64_t LogUniform::At(uint64_t k) const {
-  // (hi/lo)^(k/2^53) = product over k's set bits j of (hi/lo)^(2^(j-53)).
-  Wide acc{uint64_t{1} << 63, -63};  // 1.0
-  for (int j = 52; j >= 0; --j) {
-    if ((k >> j) & 1) acc = Mul(acc, root_[52 - j]);
-  }
+  // (hi/lo)^(k/2^53) = product over k's bytes of the table's factor.
+  Wide acc = table_[6][(k >> 48) & 0x1f];
+  for (int c = 5; c >= 0; --c) acc = Mul(acc, table_[c][(k >> (8 * c)) & 0xff]);
   // lo · acc, rounded half up.
   const u128 p = static_cast<u128>(lo_) * acc.m;
   int64_t out;

@@ -36,7 +36,9 @@ class LogUniform {
 
  private:
   int64_t lo_, hi_;
-  Wide root_[53];  // root_[i] = (hi/lo)^(2^-(i+1))
+  // table_[c][v] = (hi/lo)^(v · 2^(8c-53)): the factor for byte c of k, so a
+  // draw is 7 multiplications (the 53 bits in bytes 0..5 and 5 bits of byte 6).
+  Wide table_[7][256];
 };
 
 // ln(num / den) for 0 < den <= num, as the double nearest a 64-bit fixed-point
