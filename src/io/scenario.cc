@@ -1299,65 +1299,19 @@ class Loader {
   }
 
   // The whole-scenario bounds of the magnitude model (docs/scenario.md,
-  // "Magnitudes"), once every field is within its own: the span, the fleet's
-  // GPUs, its list-price spend over the span and the sum of commitments. Each
-  // error names the input that crossed the bound.
+  // "Magnitudes"), once every field is within its own, reported at the pool
+  // or contract that crossed one (world::FindMagnitudeProblem).
   void CheckMagnitudes(const World& w, const YAML::Node& end) {
-    Time first = w.start, last = w.end;
-    for (size_t c = 0; c < w.contracts.size(); ++c) {
-      first = std::min(first, w.contracts[c].start);
-      last = std::max(last, w.contracts[c].end);
-    }
-    const int64_t span = (last - first).seconds();
-    if (span > world::kMaxSpanSeconds) {
-      d_.Add(end, "the scenario and its contracts span " + FormatTime(first) + " to " +
-                      FormatTime(last) +
-                      ", more than the 100 years the engine's GPU-second and money arithmetic "
-                      "is sized for (docs/scenario.md, Magnitudes)");
-      return;
-    }
-    const world::Procurement& pr = w.procurement;
-    __int128 gpus = 0, rate = 0;  // rate: µ$ per hour at list price, whole fleet
-    for (size_t p = 0; p < w.pools.size(); ++p) {
-      const world::Pool& pool = w.pools[p];
-      int64_t peak = 0;
-      if (pool.offer != world::kNone) {
-        peak = pr.offers[pool.offer].max_gpus;
-      } else {
-        for (const auto& point : pool.gpus.points()) peak = std::max(peak, point.value);
-      }
-      gpus += peak;
-      rate += static_cast<__int128>(peak) * pool.price_per_gpu_hour.micros();
-      const YAML::Mark mark = p < pool_marks_.size() ? pool_marks_[p] : end.Mark();
-      if (gpus > world::kMaxGpus) {
-        d_.Add(mark, "pool \"" + pool.id + "\" brings the fleet to more than " +
-                         std::to_string(world::kMaxGpus) +
-                         " GPUs at peak (docs/scenario.md, Magnitudes)");
-        return;
-      }
-      if (rate * span / 3600 > world::kMaxMoneyMicros) {
-        d_.Add(mark,
-               "pool \"" + pool.id + "\" (" + std::to_string(peak) + " GPUs at $" +
-                   FormatMoney(pool.price_per_gpu_hour) +
-                   "/GPU-h) brings the fleet's list-price spend over " +
-                   FormatDuration(Duration::Seconds(span)) +
-                   " past $2.3T, more than the engine's money arithmetic holds (docs/scenario.md, "
-                   "Magnitudes)");
-        return;
-      }
-    }
-    __int128 committed = 0;
-    for (size_t c = 0; c < w.contracts.size(); ++c) {
-      committed += w.contracts[c].committed_spend.micros();
-      for (const auto& m : w.contracts[c].minimums) committed += m.spend.micros();
-      if (committed > world::kMaxMoneyMicros) {
-        d_.Add(c < contract_marks_.size() ? contract_marks_[c] : end.Mark(),
-               "contract \"" + w.contracts[c].id +
-                   "\" brings the commitments and minimums to more than $2.3T, more than the "
-                   "engine's money arithmetic holds (docs/scenario.md, Magnitudes)");
-        return;
-      }
-    }
+    const auto problem = world::FindMagnitudeProblem(w);
+    if (!problem) return;
+    YAML::Mark mark = end.Mark();
+    using Where = world::MagnitudeProblem::Where;
+    if (problem->where == Where::kPool && problem->index < static_cast<int32_t>(pool_marks_.size()))
+      mark = pool_marks_[problem->index];
+    if (problem->where == Where::kContract &&
+        problem->index < static_cast<int32_t>(contract_marks_.size()))
+      mark = contract_marks_[problem->index];
+    d_.Add(mark, problem->message);
   }
 
   std::vector<YAML::Mark> pool_marks_, contract_marks_;  // parallel to World's pools, contracts

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "polycloud/replay/replay.h"
+#include "polycloud/world/magnitudes.h"
 
 namespace polycloud::replay {
 namespace {
@@ -188,6 +189,12 @@ Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool
     if (!s.ok()) return fail(s);
     applied.added = AddedSummary(world, jobs, pools);
     out.push_back(std::move(applied));
+  }
+  // What the traces added is held to the loader's magnitude model too.
+  if (!scenario.traces.empty()) {
+    if (const auto problem = world::FindMagnitudeProblem(world)) {
+      return InvalidInput("after reading the scenario's traces: " + problem->message);
+    }
   }
   return out;
 }

@@ -17,8 +17,12 @@
 #define POLYCLOUD_WORLD_MAGNITUDES_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace polycloud::world {
+
+struct World;
 
 // Scenario start..end, also with every contract's start..end: 100 Julian years.
 inline constexpr int64_t kMaxSpanSeconds = int64_t{3'155'760'000};
@@ -48,6 +52,19 @@ inline constexpr int64_t kMaxReplicaTokensPerSecond = 100'000'000;
 inline constexpr int64_t kMaxDemandTokensPerSecond = 1'000'000'000;
 // Memory per GPU, GB.
 inline constexpr int64_t kMaxMemoryGb = 1'000'000;
+
+// What a whole World breaks of the model, beyond each field's own bound: the
+// span, the fleet's GPUs and list-price spend, the sum of commitments, and
+// the jobs' gangs and work (which trace readers add past the loader). The
+// first problem found, naming the input that crossed the bound; `index`
+// points into World's pools, contracts or jobs as `where` says.
+struct MagnitudeProblem {
+  enum class Where { kScenario, kPool, kContract, kJob };
+  Where where = Where::kScenario;
+  int32_t index = -1;
+  std::string message;
+};
+std::optional<MagnitudeProblem> FindMagnitudeProblem(const World& world);
 
 }  // namespace polycloud::world
 
