@@ -18,10 +18,12 @@
 
 namespace {
 
-// Worlds larger than this are skipped, so one input runs in milliseconds.
+// Worlds larger than this are skipped, and timer intervals are stretched to
+// the limits below, so one input runs in milliseconds.
 constexpr size_t kMaxJobs = 2'000, kMaxPools = 64, kMaxServices = 16, kMaxFaults = 32;
-// Timer-driven passes over the whole span, at most.
-constexpr int64_t kMaxPasses = 64;
+// Timer-driven passes over the whole span, at most: re-optimisations (a flow
+// solve each) and procurement reviews.
+constexpr int64_t kMaxReoptimizations = 64, kMaxReviews = 512;
 
 void CheckUsage(const polycloud::report::Usage& u) {
   POLYCLOUD_CHECK(u.used_gpu_seconds >= 0 && u.capacity_gpu_seconds >= 0);
@@ -37,19 +39,20 @@ extern "C" int PolycloudFuzzSimulate(const uint8_t* data, size_t size) {
   auto loaded = io::LoadScenarioString(std::string_view(reinterpret_cast<const char*>(data), size),
                                        "fuzz.yaml", load);
   if (!loaded.ok()) return 0;
-  const world::World& w = loaded->world;
+  world::World& w = loaded->world;
   if (w.jobs.size() > kMaxJobs || w.pools.size() > kMaxPools || w.services.size() > kMaxServices ||
       w.faults.size() > kMaxFaults) {
     return 0;
   }
   const Duration span = w.end - w.start;
-  const Duration slice = Duration::Seconds(span.seconds() / kMaxPasses + 1);
-  if (w.procurement.enabled && w.procurement.review_every < slice) return 0;
+  const Duration slice = Duration::Seconds(span.seconds() / kMaxReoptimizations + 1);
+  w.procurement.review_every =
+      std::max(w.procurement.review_every, Duration::Seconds(span.seconds() / kMaxReviews + 1));
 
   sim::Options options;
   POLYCLOUD_CHECK(scheduler::SetPolicy(loaded->options.policy, &options.scheduler).ok());
   options.scheduler.consolidate = loaded->options.consolidate;
-  // Re-optimise as the scenario says, or daily, but at most kMaxPasses times.
+  // Re-optimise as the scenario says, or daily, but at most kMaxReoptimizations times.
   Duration every = loaded->options.reoptimize_every;
   if (every <= Duration()) every = Duration::Days(1);
   options.scheduler.reoptimize_every = std::max(every, slice);
