@@ -142,6 +142,10 @@ Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec,
   applied.path = spec.path;
   POLYCLOUD_ASSIGN_OR_RETURN(applied.stats, AddTraceToWorld(spec, read, world));
   applied.added = AddedSummary(world, jobs, pools);
+  // What --trace adds is held to the loader's magnitude model too.
+  if (const auto problem = world::FindMagnitudeProblem(world)) {
+    return InvalidInput(spec.path + ": after reading the trace: " + problem->message);
+  }
   return applied;
 }
 
