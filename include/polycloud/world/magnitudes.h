@@ -4,13 +4,13 @@
 // each bound with its reason). The products the engine forms, and why each
 // fits in int64 (|x| < 2^63 ≈ 9.2e18):
 //
-//   GPU-seconds   fleet GPUs × span          2^26 × 2^32          < 2^58
-//   spend         Σ GPUs × price × span      checked by the loader < 2^61 µ$
-//   work × 1000   (scheduler run time)       3.6e12 GPU-s × 1000  < 2^52
-//   run rate      gang × speed_milli         2^26 × 2^17          < 2^43
-//   site power    GPUs × watts × pue_milli   2^26 × 2^17 × 2^14   < 2^57 (milliwatts)
-//   tokens        replicas × tokens × speed  2^26 × 10^8 × 2^17   < 2^70 ✗ — so the
-//                 service bound is on tokens per GPU: 2^26 GPUs × 10^8 × 100 < 2^60
+//   GPU-seconds   fleet GPUs × span               2^26 × 2^32               < 2^58
+//   spend         Σ peak GPUs × price × span      checked by the loader     <= 2^61 µ$
+//   work × 1000   the scheduler's run time        3.6e12 GPU-s × 1000       < 2^52
+//   run rate      gang × speed_milli              2^26 × 2^17               < 2^43
+//   site power    GPUs × watts × pue_milli        2^26 × 2^17 × 2^14        < 2^57 (mW)
+//   tokens        replicas × tokens/s × speed     2^26 × 10^8 × 100         < 2^60
+//   demand        tokens/s × span                 10^9 × 2^32               < 2^62
 //
 // Thread-safety: constants.
 #ifndef POLYCLOUD_WORLD_MAGNITUDES_H_
