@@ -2,7 +2,7 @@
 # user needs, on a fresh Debian 12 machine:
 #   make example    install, build, simulate the shipped example
 #   make test       install, build, run the whole test suite
-.PHONY: example test deps build asan fuzz bench perf-gate goldens format clean
+.PHONY: example test deps build asan fuzz fuzz-sim bench perf-gate goldens format clean
 
 EXAMPLE ?= examples/openai-2025.yaml
 FUZZ_SECONDS ?= 30
@@ -37,6 +37,17 @@ fuzz:
 	@for t in $$(find build/fuzz -maxdepth 3 -type f -name '*_fuzz' -perm -u+x | sort); do \
 	  echo "== $$t"; $$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 >/dev/null 2>&1 || { echo "$$t failed"; exit 1; }; \
 	done
+
+# The simulate target alone (load, simulate with re-optimisation and
+# procurement, report), seeded with the golden scenarios, for FUZZ_SECONDS.
+# Nightly-style: FUZZ_SECONDS=600 make fuzz-sim. New crashes land in build/fuzz/crash-*.
+fuzz-sim:
+	@scripts/install-deps.sh fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz --target simulate_fuzz
+	@mkdir -p build/fuzz/simulate-corpus
+	build/fuzz/src/report/simulate_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  -timeout=30 -artifact_prefix=build/fuzz/ build/fuzz/simulate-corpus tests/scenarios
 
 # The whole-run table of issue 5 (docs/performance.md), about eight minutes
 # and 4.5 GB: a 1M-GPU fleet, the simulation over a 10M-job year.

@@ -3,13 +3,27 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "polycloud/base/status.h"
+
 namespace polycloud {
 
-int64_t MulDivRound128(int64_t a, int64_t b, int64_t c) {
-  __int128 p = static_cast<__int128>(a) * b;
-  __int128 half = c / 2;
-  __int128 q = p >= 0 ? (p + half) / c : (p - half) / c;
+std::optional<int64_t> CheckedMulDivRound(int64_t a, int64_t b, int64_t c) {
+  POLYCLOUD_CHECK(c > 0);
+  // |a * b| <= 2^126 and half < 2^62, so neither the product nor the rounding
+  // step overflows 128 bits.
+  const __int128 p = static_cast<__int128>(a) * b;
+  const __int128 half = c / 2;
+  const __int128 q = p >= 0 ? (p + half) / c : (p - half) / c;
+  if (q > std::numeric_limits<int64_t>::max() || q < std::numeric_limits<int64_t>::min()) {
+    return std::nullopt;
+  }
   return static_cast<int64_t>(q);
+}
+
+int64_t MulDivRound128(int64_t a, int64_t b, int64_t c) {
+  const std::optional<int64_t> q = CheckedMulDivRound(a, b, c);
+  POLYCLOUD_CHECK(q.has_value());  // a bound in docs/scenario.md does not hold
+  return *q;
 }
 
 std::string FormatMoney(Money m) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/base/portable_math.h"
 #include "polycloud/base/rng.h"
 
 namespace polycloud::gen {
@@ -357,7 +358,8 @@ std::string GenerateScenarioYaml(const ScaleOptions& o) {
     double mean_gpus = 0;
     for (size_t i = 0; i < g.size(); ++i) mean_gpus += static_cast<double>(g[i] * w[i]) / total_w;
     const double a = static_cast<double>(s.min_seconds), b = static_cast<double>(s.max_seconds);
-    const double mean_seconds = (b - a) / std::log(b / a);
+    // ln(b/a) in integers (portable_math.h), so the file is the same on every platform.
+    const double mean_seconds = (b - a) / LnOfRatio(s.max_seconds, s.min_seconds);
     offered += static_cast<double>(counts[k]) * mean_gpus * mean_seconds;
   }
   const double capacity = static_cast<double>(o.gpus) * static_cast<double>(o.days) * 86400.0;

@@ -13,8 +13,10 @@
 #include <sstream>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/base/portable_math.h"
 #include "polycloud/base/rng.h"
 #include "polycloud/base/text.h"
+#include "polycloud/world/magnitudes.h"
 
 namespace polycloud::io {
 
@@ -333,6 +335,7 @@ class Loader {
     CheckTraceServices(out.traces);
     CheckIdsAcrossKinds();
     top.Finish();
+    if (!d_.any()) CheckMagnitudes(w, end);
     if (!d_.any()) {
       // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
       std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const world::Job& a, const world::Job& b) {
@@ -401,14 +404,19 @@ class Loader {
     }
     auto field = [&](const char* key) { return is_new ? m.Require(key) : m.Take(key); };
     if (auto v = field("memory_gb"); v) {
-      if (auto x = AsInteger(v, d_, "memory_gb", 1)) a->memory_gb = *x;
+      if (auto x = AsInteger(v, d_, "memory_gb", 1, world::kMaxMemoryGb)) a->memory_gb = *x;
     }
     if (auto v = field("watts"); v) {
-      if (auto x = AsInteger(v, d_, "watts", 1)) a->watts = Power::Watts(*x);
+      if (auto x = AsInteger(v, d_, "watts", 1, world::kMaxWattsPerGpu))
+        a->watts = Power::Watts(*x);
     }
     if (auto v = field("speed"); v) {
       if (auto x = AsDecimal(v, d_, "speed (relative to H100 = 1.0)", 3)) {
         if (*x <= 0) d_.Add(v, "speed must be greater than 0, found " + Found(v));
+        if (*x > world::kMaxSpeedMilli) {
+          d_.Add(v, "speed must be at most " + std::to_string(world::kMaxSpeedMilli / 1000) +
+                        " (docs/scenario.md, Magnitudes), found " + Found(v));
+        }
         a->speed_milli = *x;
       }
     }
@@ -541,6 +549,7 @@ class Loader {
     if (auto v = m.Take("pue"); v) {
       if (auto x = AsDecimal(v, d_, "pue", 3)) {
         if (*x < 1000) d_.Add(v, "pue must be at least 1.0, found " + Found(v));
+        if (*x > world::kMaxPueMilli) d_.Add(v, "pue must be at most 10.0, found " + Found(v));
         s.pue_milli = *x;
       }
     }
@@ -549,6 +558,10 @@ class Loader {
           Schedule<Power>(v, "power_mw", "mw", [&](const YAML::Node& x) -> std::optional<Power> {
             auto watts = AsDecimal(x, d_, "power in MW", 6);  // 6 decimals of MW = watts
             if (!watts) return std::nullopt;
+            if (*watts > world::kMaxSiteWatts) {
+              d_.Add(x, "power in MW must be at most 1000000 (1 TW), found " + Found(x));
+              return std::nullopt;
+            }
             return Power::Watts(*watts);
           });
       if (sched) {
@@ -644,6 +657,7 @@ class Loader {
     });
     m.Finish();
     contract_ids_[c.id] = static_cast<int32_t>(w.contracts.size());
+    contract_marks_.push_back(n.Mark());
     w.contracts.push_back(std::move(c));
   }
 
@@ -747,8 +761,7 @@ class Loader {
           Ref(o.Require("accelerator"), AccelIds(), "accelerator");
       pool.pricing = world::PricingKind::kReserved;
       if (auto v = o.Require("price_per_gpu_hour"); v) {
-        if (auto x = AsUsd(v, d_, "price_per_gpu_hour"))
-          offer.price_per_gpu_hour = pool.price_per_gpu_hour = *x;
+        if (auto x = AsPrice(v)) offer.price_per_gpu_hour = pool.price_per_gpu_hour = *x;
       }
       if (auto v = o.Require("lead_time"); v) {
         if (auto x = AsDuration(v, d_, "lead_time")) {
@@ -757,17 +770,17 @@ class Loader {
         }
       }
       if (auto v = o.Require("max_gpus"); v) {
-        if (auto x = AsInteger(v, d_, "max_gpus", 1, int64_t{1} << 40)) offer.max_gpus = *x;
+        if (auto x = AsInteger(v, d_, "max_gpus", 1, world::kMaxGpus)) offer.max_gpus = *x;
       }
       if (auto v = o.Take("gpus_per_node"); v) {
         if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) pool.gpus_per_node = *x;
       }
       pool.domain_size = pool.gpus_per_node;
       if (auto v = o.Take("domain_size"); v) {
-        if (auto x = AsInteger(v, d_, "domain_size", 1)) pool.domain_size = *x;
+        if (auto x = AsInteger(v, d_, "domain_size", 1, world::kMaxGpus)) pool.domain_size = *x;
       }
       if (auto v = o.Take("max_gang"); v) {
-        if (auto x = AsInteger(v, d_, "max_gang", 1)) pool.max_gang = *x;
+        if (auto x = AsInteger(v, d_, "max_gang", 1, world::kMaxGpus)) pool.max_gang = *x;
       }
       if (auto v = o.Take("contract"); v) {
         offer.contract = Ref(v, contract_ids_, "contract");
@@ -785,6 +798,7 @@ class Loader {
       pool.gpus.Set(Time::Min(), 0);
       pool.offer = static_cast<int32_t>(pr.offers.size());
       offer.pool = static_cast<world::PoolIndex>(w.pools.size());
+      pool_marks_.push_back(item.Mark());
       w.pools.push_back(std::move(pool));
       pr.offers.push_back(std::move(offer));
     });
@@ -808,17 +822,17 @@ class Loader {
       }
     }
     if (auto v = m.Require("price_per_gpu_hour"); v) {
-      if (auto x = AsUsd(v, d_, "price_per_gpu_hour")) p.price_per_gpu_hour = *x;
+      if (auto x = AsPrice(v)) p.price_per_gpu_hour = *x;
     }
     if (auto v = m.Take("gpus_per_node"); v) {
       if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) p.gpus_per_node = *x;
     }
     p.domain_size = p.gpus_per_node;
     if (auto v = m.Take("domain_size"); v) {
-      if (auto x = AsInteger(v, d_, "domain_size", 1)) p.domain_size = *x;
+      if (auto x = AsInteger(v, d_, "domain_size", 1, world::kMaxGpus)) p.domain_size = *x;
     }
     if (auto v = m.Take("max_gang"); v) {
-      if (auto x = AsInteger(v, d_, "max_gang", 1)) p.max_gang = *x;
+      if (auto x = AsInteger(v, d_, "max_gang", 1, world::kMaxGpus)) p.max_gang = *x;
     }
     bool linear = false;
     YAML::Node ramp = m.Take("ramp");
@@ -828,7 +842,7 @@ class Loader {
     YAML::Node gpus = m.Require("gpus");
     if (gpus) {
       auto sched = Schedule<int64_t>(gpus, "gpus", "gpus", [&](const YAML::Node& x) {
-        return AsInteger(x, d_, "gpus", 0, int64_t{1} << 40);
+        return AsInteger(x, d_, "gpus", 0, world::kMaxGpus);
       });
       if (sched) p.gpus = linear ? LinearToDailySteps(*sched, p.gpus_per_node) : std::move(*sched);
       if (sched && ramp && gpus.IsScalar() && linear) {
@@ -848,6 +862,7 @@ class Loader {
       }
     }
     m.Finish();
+    pool_marks_.push_back(n.Mark());
     w.pools.push_back(std::move(p));
   }
 
@@ -926,12 +941,19 @@ class Loader {
     LoadJobCommon(m, common);
     ApplyCommon(common, j);
     if (auto v = m.Require("gpus"); v) {
-      if (auto x = AsInteger(v, d_, "gpus", 1, int64_t{1} << 30)) j.gpus = *x;
+      if (auto x = AsInteger(v, d_, "gpus", 1, world::kMaxGpus)) j.gpus = *x;
     }
     if (auto v = m.Require("work_gpu_hours"); v) {
       // Thousandths of a reference GPU-hour → GPU-seconds (× 3.6), exactly.
       if (auto x = AsDecimal(v, d_, "work_gpu_hours", 3)) {
         if (*x == 0) d_.Add(v, "work_gpu_hours must be greater than 0");
+        // The scheduler multiplies work by 1000 (docs/scenario.md, Magnitudes).
+        if (*x > world::kMaxWorkGpuSeconds / 36 * 10) {
+          d_.Add(v,
+                 "work_gpu_hours must be at most 1000000000 (docs/scenario.md, Magnitudes), "
+                 "found " +
+                     Found(v));
+        }
         j.work_gpu_seconds = MulDivRound(*x, 36, 10);
       }
     }
@@ -970,7 +992,7 @@ class Loader {
     YAML::Node gpus = m.Require("gpus");
     if (gpus && gpus.IsSequence() && gpus.size() > 0) {
       for (const YAML::Node& g : gpus) {
-        if (auto x = AsInteger(g, d_, "gpus", 1, int64_t{1} << 30)) sizes.push_back(*x);
+        if (auto x = AsInteger(g, d_, "gpus", 1, world::kMaxGpus)) sizes.push_back(*x);
       }
     } else if (gpus) {
       d_.Add(gpus, "gpus: expected a non-empty list of gang sizes, found " + Found(gpus));
@@ -1004,6 +1026,14 @@ class Loader {
     }
     m.Finish();
     if (!id || job_count == 0 || sizes.empty() || d_.any()) return;
+    if (const int64_t gang = *std::max_element(sizes.begin(), sizes.end());
+        dmax.seconds() > world::kMaxWorkGpuSeconds / gang) {
+      d_.Add(n, "job stream \"" + *id + "\": a gang of " + std::to_string(gang) + " GPUs for " +
+                    FormatDuration(dmax) +
+                    " is more than the 1000000000 GPU-hours a job may hold (docs/scenario.md, "
+                    "Magnitudes)");
+      return;
+    }
     stream_jobs_ += job_count;
     streams_.push_back({*id, job_count, n.Mark()});
     if (stream_jobs_ > options_.max_stream_jobs) {
@@ -1021,7 +1051,7 @@ class Loader {
     Rng rng = Rng::Fork(w.seed, *id);
     const int64_t span = (until - from).seconds();
     int width = static_cast<int>(std::to_string(job_count).size());
-    const double ratio = static_cast<double>(dmax.seconds()) / static_cast<double>(dmin.seconds());
+    const LogUniform duration(dmin.seconds(), dmax.seconds());
     for (int64_t i = 0; i < job_count; ++i) {
       world::Job j;
       std::string num = std::to_string(i + 1);
@@ -1034,8 +1064,9 @@ class Loader {
       size_t k = 0;
       while (pick >= weights[k]) pick -= weights[k++];
       j.gpus = sizes[k];
-      int64_t seconds = static_cast<int64_t>(
-          std::llround(static_cast<double>(dmin.seconds()) * std::pow(ratio, rng.Unit())));
+      // Integer-only (portable_math.h): what llround(min * pow(max/min, Unit()))
+      // gave on glibc, the same on every platform.
+      const int64_t seconds = duration.At(rng.Next() >> 11);
       j.work_gpu_seconds = std::max<int64_t>(1, seconds) * j.gpus;
       w.jobs.push_back(std::move(j));
     }
@@ -1056,7 +1087,8 @@ class Loader {
       if (auto x = AsInteger(v, d_, "gpus_per_replica", 1, 1 << 20)) s.gpus_per_replica = *x;
     }
     if (auto v = m.Require("replica_tokens_per_s"); v) {
-      if (auto x = AsInteger(v, d_, "replica_tokens_per_s", 1)) s.replica_tokens_per_s = *x;
+      if (auto x = AsInteger(v, d_, "replica_tokens_per_s", 1, world::kMaxReplicaTokensPerSecond))
+        s.replica_tokens_per_s = *x;
     }
     s.accelerators = AcceleratorList(m.Take("accelerators"), "accelerators");
     if (auto v = m.Take("min_providers"); v) {
@@ -1071,7 +1103,7 @@ class Loader {
       trace_services_.emplace(s.id, v.Mark());  // filled by an azure-llm entry of `traces:`
     } else if (v) {
       auto sched = Schedule<int64_t>(v, "demand", "tokens_per_s", [&](const YAML::Node& x) {
-        return AsInteger(x, d_, "tokens_per_s", 0);
+        return AsInteger(x, d_, "tokens_per_s", 0, world::kMaxDemandTokensPerSecond);
       });
       if (sched) s.demand_tokens_per_s = std::move(*sched);
     }
@@ -1217,7 +1249,7 @@ class Loader {
       text("provider", t.provider);
     if (any || f == "skypilot") {
       if (auto v = m.Take("gpus_per_pool"); v) {
-        t.gpus_per_pool = AsInteger(v, d_, "gpus_per_pool", 0, int64_t{1} << 40).value_or(0);
+        t.gpus_per_pool = AsInteger(v, d_, "gpus_per_pool", 0, world::kMaxGpus).value_or(0);
       }
     }
     if (any || f == "azure-llm") {
@@ -1315,6 +1347,33 @@ class Loader {
     return pool_ids_;
   }
 
+  // A price per GPU-hour, within the magnitude model.
+  std::optional<Money> AsPrice(const YAML::Node& v) {
+    auto x = AsUsd(v, d_, "price_per_gpu_hour");
+    if (x && x->micros() > world::kMaxPricePerGpuHourMicros) {
+      d_.Add(v, "price_per_gpu_hour must be at most $1M, found " + Found(v));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  // The whole-scenario bounds of the magnitude model (docs/scenario.md,
+  // "Magnitudes"), once every field is within its own, reported at the pool
+  // or contract that crossed one (world::FindMagnitudeProblem).
+  void CheckMagnitudes(const World& w, const YAML::Node& end) {
+    const auto problem = world::FindMagnitudeProblem(w);
+    if (!problem) return;
+    YAML::Mark mark = end.Mark();
+    using Where = world::MagnitudeProblem::Where;
+    if (problem->where == Where::kPool && problem->index < static_cast<int32_t>(pool_marks_.size()))
+      mark = pool_marks_[problem->index];
+    if (problem->where == Where::kContract &&
+        problem->index < static_cast<int32_t>(contract_marks_.size()))
+      mark = contract_marks_[problem->index];
+    d_.Add(mark, problem->message);
+  }
+
+  std::vector<YAML::Mark> pool_marks_, contract_marks_;  // parallel to World's pools, contracts
   Diags& d_;
   const LoadOptions& options_;
   std::map<std::string, YAML::Mark> trace_services_;  // services with demand: trace

@@ -5,6 +5,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -122,6 +123,27 @@ class PoolFinder {
 bool MoreWorkPerGpu(const QueuedJob& a, const QueuedJob& b) {
   return static_cast<__int128>(a.work_gpu_seconds) * b.gpus >
          static_cast<__int128>(b.work_gpu_seconds) * a.gpus;
+}
+
+// PenaltyPerGpu in 128 bits (CheckMagnitudes reads it before it is known to fit):
+// one micro-dollar more than the job with the most work per GPU costs per GPU
+// in the dearest pool, at its run time there (RunSeconds, rounded as
+// CostOfGpuSeconds rounds).
+__int128 WidePenaltyPerGpu(const Instance& in) {
+  if (in.jobs.empty()) return 1;
+  size_t most = 0;
+  for (size_t j = 1; j < in.jobs.size(); ++j) {
+    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
+  }
+  const QueuedJob& job = in.jobs[most];
+  __int128 worst = 0;
+  for (const PoolCapacity& p : in.pools) {
+    const __int128 rate = static_cast<__int128>(std::max<int64_t>(1, job.gpus)) * p.speed_milli;
+    const __int128 seconds = std::max<__int128>(
+        1, (static_cast<__int128>(job.work_gpu_seconds) * 1000 + rate - 1) / rate);
+    worst = std::max(worst, (seconds * p.price_per_gpu_hour.micros() + 1800) / 3600);
+  }
+  return worst + 1;
 }
 
 // Penalty per GPU of each job's band, and a check that the flow's figures fit 64 bits.
@@ -424,17 +446,40 @@ std::vector<int32_t> PriorityBands(const Instance& in) {
 }
 
 Money PenaltyPerGpu(const Instance& in) {
-  if (in.jobs.empty()) return Money::FromMicros(1);
-  size_t most = 0;
-  for (size_t j = 1; j < in.jobs.size(); ++j) {
-    if (MoreWorkPerGpu(in.jobs[j], in.jobs[most])) most = j;
+  return Money::FromMicros(static_cast<int64_t>(WidePenaltyPerGpu(in)));
+}
+
+Status CheckMagnitudes(const Instance& in) {
+  if (in.jobs.empty()) return Status::Ok();
+  constexpr __int128 kLimit = static_cast<__int128>(1) << 61;
+  const __int128 base = WidePenaltyPerGpu(in);
+  if (base >= kLimit) return InvalidInput("the penalty per waiting GPU does not fit 61 bits");
+  const std::vector<int32_t> bands = PriorityBands(in);
+  __int128 total = 0, top = 0;
+  std::set<int64_t> gangs;
+  for (size_t j = 0; j < in.jobs.size(); ++j) {
+    const __int128 penalty = base * (bands[j] + 1);
+    top = std::max(top, penalty);
+    total += penalty * in.jobs[j].gpus;
+    gangs.insert(in.jobs[j].gpus);
+    if (total >= kLimit) {
+      return InvalidInput("the queue's waiting-GPU penalty (" + std::to_string(j + 1) +
+                          " jobs at up to $" +
+                          FormatMoney(Money::FromMicros(static_cast<int64_t>(top))) +
+                          " per GPU) exceeds the optimiser's 61-bit cost range");
+    }
   }
-  int64_t worst = 0;
-  for (const PoolCapacity& p : in.pools) {
-    worst = std::max(worst,
-                     CostOfGpuSeconds(RunSeconds(in.jobs[most], p), p.price_per_gpu_hour).micros());
+  // Nodes of the largest network: a source per job, a node per pool and gang
+  // level, a sink and a root.
+  const __int128 nodes = static_cast<__int128>(in.jobs.size()) +
+                         static_cast<__int128>(in.pools.size()) * (gangs.size() + 1) + 4;
+  if ((top + 1) * (nodes + 1) >= kLimit) {
+    return InvalidInput("the flow network's artificial cost (" +
+                        std::to_string(static_cast<int64_t>(nodes)) + " nodes at up to $" +
+                        FormatMoney(Money::FromMicros(static_cast<int64_t>(top))) +
+                        " per unit) exceeds the optimiser's 61-bit cost range");
   }
-  return Money::FromMicros(worst + 1);
+  return Status::Ok();
 }
 
 Evaluation Evaluate(const Instance& in, const Plan& plan) {

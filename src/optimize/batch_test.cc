@@ -287,5 +287,29 @@ TEST(InstanceGeneratorTest, SameSeedSameInstance) {
   EXPECT_TRUE(differs);
 }
 
+// The issue-11 queue: 20,000 jobs of 512 GPUs, a year of work each, at a
+// price per instance ($98.32/GPU-h). Its penalties do not fit the flow's
+// 61-bit costs: CheckMagnitudes says so (SolveBatch would abort).
+TEST(CheckMagnitudesTest, RejectsAQueueWhosePenaltiesOverflowTheFlowCosts) {
+  Instance in;
+  in.accelerator_count = 1;
+  in.accelerator_sets = {{}};
+  PoolCapacity pool = MakePool(0, 0, 4096);
+  pool.price_per_gpu_hour = Money::FromMicros(98'320'000);
+  in.pools = {pool, MakePool(0, 2, 2048)};
+  for (int i = 0; i < 20'000; ++i) in.jobs.push_back(MakeJob(512, 24 * 365, i % 4));
+  const Status s = CheckMagnitudes(in);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("61-bit"), std::string::npos) << s.message();
+}
+
+TEST(CheckMagnitudesTest, AcceptsOrdinaryQueues) {
+  Instance in = TwoPools();
+  EXPECT_TRUE(CheckMagnitudes(in).ok());  // empty
+  in.jobs = {MakeJob(8, 10), MakeJob(4, 100, 3), MakeJob(16, 1, 1)};
+  EXPECT_TRUE(CheckMagnitudes(in).ok());
+  SolveBatch(in, {});  // and the solver runs
+}
+
 }  // namespace
 }  // namespace polycloud::optimize

@@ -61,6 +61,40 @@ TEST_F(ScenarioTracesTest, AMissingTraceFileNamesTheScenarioLineAndThePath) {
   EXPECT_NE(m.find((dir_ / "data" / "nope.csv.gz").string()), std::string::npos) << m;
 }
 
+// Jobs a trace adds bypass the loader's field bounds: a row whose work passes
+// the 10^9 GPU-hours of the magnitude model (65,536 P100s for 10^9 s: 1.45 ×
+// 10^9 reference GPU-hours) is an error naming the job, not a
+// run whose work × 1000 wraps in the scheduler.
+TEST_F(ScenarioTracesTest, TraceJobsPastTheMagnitudeBoundsAreAnErrorNamingTheJob) {
+  std::ofstream(dir_ / "data" / "huge.csv")
+      << "timestamp,duration,num_gpus,gpu_time,cluster\n"
+         "2017-10-01 00:00:00,60,1,60,v1\n"
+         "2017-10-01 01:00:00,1000000000,65536,65536000000000,v1\n";
+  auto r = Apply("  - {format: philly, path: data/huge.csv}\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput) << r.status().message();
+  EXPECT_NE(r.status().message().find("after reading the scenario's traces: job \""),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("Magnitudes"), std::string::npos);
+}
+
+// The same row through --trace (simulate, validate, explain).
+TEST_F(ScenarioTracesTest, CommandLineTraceJobsPastTheMagnitudeBoundsAreAnError) {
+  std::ofstream(dir_ / "data" / "huge.csv") << "timestamp,duration,num_gpus,gpu_time,cluster\n"
+                                               "2017-10-01 01:00:00,1000000000,65536,"
+                                               "65536000000000,v1\n";
+  ASSERT_TRUE(Apply("  []\n").ok());
+  auto spec = traces::ParseTraceSpec("philly:" + (dir_ / "data" / "huge.csv").string());
+  ASSERT_TRUE(spec.ok());
+  auto r = AddTraceToWorldReported(*spec, traces::ReadOptions{}, scenario_.world);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput) << r.status().message();
+  EXPECT_NE(r.status().message().find("huge.csv: after reading the trace: job \""),
+            std::string::npos)
+      << r.status().message();
+}
+
 TEST_F(ScenarioTracesTest, ABadRowStopsByDefaultWithTheTracePathAndLine) {
   auto r = Apply("  - {format: philly, path: data/philly.csv}\n");
   ASSERT_FALSE(r.ok());

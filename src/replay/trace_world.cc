@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "polycloud/replay/replay.h"
+#include "polycloud/world/magnitudes.h"
 
 namespace polycloud::replay {
 namespace {
@@ -141,6 +142,10 @@ Result<AppliedTrace> AddTraceToWorldReported(const traces::TraceSpec& spec,
   applied.path = spec.path;
   POLYCLOUD_ASSIGN_OR_RETURN(applied.stats, AddTraceToWorld(spec, read, world));
   applied.added = AddedSummary(world, jobs, pools);
+  // What --trace adds is held to the loader's magnitude model too.
+  if (const auto problem = world::FindMagnitudeProblem(world)) {
+    return InvalidInput(spec.path + ": after reading the trace: " + problem->message);
+  }
   return applied;
 }
 
@@ -218,6 +223,12 @@ Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool
                   failures + "\n" + std::to_string(failed) + " trace entries failed");
   }
   if (failed == 1) return first_failure;
+  // What the traces added is held to the loader's magnitude model too.
+  if (!scenario.traces.empty()) {
+    if (const auto problem = world::FindMagnitudeProblem(world)) {
+      return InvalidInput("after reading the scenario's traces: " + problem->message);
+    }
+  }
   return out;
 }
 

@@ -161,6 +161,9 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
   r.placement_attempts = sched.placement_attempts();
   r.audit = audit.counts();
   r.violations = audit.violations();
+  r.reoptimizations = sched.reoptimizations();
+  r.reoptimizations_skipped = sched.reoptimizations_skipped();
+  r.reoptimize_skip_reason = sched.reoptimize_skip_reason();
   const placement::FleetState& fleet = sched.fleet();
 
   r.providers.resize(world.providers.size());
@@ -505,6 +508,10 @@ void WriteText(const Report& r, std::ostream& out) {
       << ", interruptions " << r.audit.interruptions << " (lost "
       << GpuHours(r.audit.lost_work_gpu_seconds) << " reference GPU-hours)"
       << ", replicas lost " << r.audit.replicas_lost << ", failovers " << r.audit.failovers << "\n";
+  if (r.reoptimizations_skipped > 0) {
+    out << "\nRe-optimisation: " << r.reoptimizations_skipped << " of " << r.reoptimizations
+        << " passes skipped; last: " << r.reoptimize_skip_reason << "\n";
+  }
 }
 
 namespace {
@@ -651,6 +658,9 @@ void WriteJson(const Report& r, std::ostream& out) {
                      {"replicas_lost", r.audit.replicas_lost},
                      {"failovers", r.audit.failovers},
                      {"faults", r.audit.faults}};
+  j["reoptimization"] = {{"passes", r.reoptimizations},
+                         {"skipped", r.reoptimizations_skipped},
+                         {"last_skip_reason", r.reoptimize_skip_reason}};
   Json& inputs = j["inputs"] = Json::array();
   for (const InputRow& i : r.inputs) {
     inputs.push_back({{"format", i.format},

@@ -5,17 +5,17 @@
 #include <type_traits>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/world/magnitudes.h"
 #include "polycloud/scheduler/scheduler.h"
 
 namespace polycloud::scheduler {
 namespace {
 
-// Magnitudes a command may carry, from the arithmetic they feed: work done is
-// elapsed seconds × gang × speed (thousandths of H100), which must stay within
-// 63 bits for a run as long as the horizon on accelerators up to 5× an H100.
-constexpr int64_t kMaxGang = int64_t{1} << 20;
-constexpr Duration kMaxHorizon = Duration::Days(50 * 365);
-static_assert(kMaxHorizon.seconds() / 1000 * kMaxGang * 5000 < INT64_MAX / 1000);
+// Magnitudes a command may carry: those of the scenario's magnitude model
+// (world/magnitudes.h, docs/scenario.md), so that what the loader would
+// refuse cannot come in by command either.
+constexpr int64_t kMaxGang = world::kMaxGpus;
+constexpr Duration kMaxHorizon = Duration::Seconds(world::kMaxSpanSeconds);
 
 template <class>
 inline constexpr bool kAlwaysFalse = false;
@@ -100,10 +100,10 @@ Status Scheduler::CheckJobSpec(const world::Job& job) const {
     return InvalidArgument("job " + job.id + ": work must be positive, got " +
                            std::to_string(job.work_gpu_seconds) + " GPU-seconds");
   }
-  // The run-time arithmetic multiplies work by 1000 (thousandths of speed).
-  if (job.work_gpu_seconds > std::numeric_limits<int64_t>::max() / 1000) {
+  if (job.work_gpu_seconds > world::kMaxWorkGpuSeconds) {
     return InvalidArgument("job " + job.id + ": work of " + std::to_string(job.work_gpu_seconds) +
-                           " GPU-seconds is beyond what the scheduler can count");
+                           " GPU-seconds is more than the maximum of " +
+                           std::to_string(world::kMaxWorkGpuSeconds));
   }
   if (job.checkpoint_interval.seconds() < 0) {
     return InvalidArgument("job " + job.id + ": checkpoint interval must not be negative");
@@ -125,8 +125,9 @@ Status Scheduler::CheckServiceSpec(const world::Service& svc) const {
     return InvalidArgument("service " + svc.id + ": gpus_per_replica must be from 1 to " +
                            std::to_string(kMaxGang));
   }
-  if (svc.replica_tokens_per_s < 1) {
-    return InvalidArgument("service " + svc.id + ": replica_tokens_per_s must be at least 1");
+  if (svc.replica_tokens_per_s < 1 || svc.replica_tokens_per_s > world::kMaxReplicaTokensPerSecond) {
+    return InvalidArgument("service " + svc.id + ": replica_tokens_per_s must be from 1 to " +
+                           std::to_string(world::kMaxReplicaTokensPerSecond));
   }
   if (svc.min_providers < 0) {
     return InvalidArgument("service " + svc.id + ": min_providers must not be negative");
@@ -208,23 +209,35 @@ Status Scheduler::Check(const Command& command, Time now) const {
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::SubmitService>) {
           POLYCLOUD_RETURN_IF_ERROR(CheckServiceSpec(c.service));
-          if (c.initial_demand_tokens_per_s < 0) {
-            return InvalidArgument("service " + c.service.id + ": demand must not be negative");
+          if (c.initial_demand_tokens_per_s < 0 ||
+              c.initial_demand_tokens_per_s > world::kMaxDemandTokensPerSecond) {
+            return InvalidArgument("service " + c.service.id + ": demand must be from 0 to " +
+                                   std::to_string(world::kMaxDemandTokensPerSecond) +
+                                   " tokens/s");
           }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::CancelService>) {
           return service_exists(c.service);
         } else if constexpr (std::is_same_v<C, cmd::SetDemand>) {
           POLYCLOUD_RETURN_IF_ERROR(service_exists(c.service));
-          if (c.tokens_per_s < 0) return InvalidArgument("demand must not be negative");
+          if (c.tokens_per_s < 0 || c.tokens_per_s > world::kMaxDemandTokensPerSecond) {
+            return InvalidArgument("demand must be from 0 to " +
+                                   std::to_string(world::kMaxDemandTokensPerSecond) + " tokens/s");
+          }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::SetPoolCapacity>) {
           POLYCLOUD_RETURN_IF_ERROR(in_range(c.pool, world_.pools.size(), "pool"));
-          if (c.installed_gpus < 0) return InvalidArgument("installed GPUs must not be negative");
+          if (c.installed_gpus < 0 || c.installed_gpus > world::kMaxGpus) {
+            return InvalidArgument("installed GPUs must be from 0 to " +
+                                   std::to_string(world::kMaxGpus));
+          }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::SetSitePower>) {
           POLYCLOUD_RETURN_IF_ERROR(in_range(c.site, world_.sites.size(), "site"));
-          if (c.power.watts() < 0) return InvalidArgument("site power must not be negative");
+          if (c.power.watts() < 0 || c.power.watts() > world::kMaxSiteWatts) {
+            return InvalidArgument("site power must be from 0 to " +
+                                   std::to_string(world::kMaxSiteWatts) + " W");
+          }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::FaultStarted> ||
                              std::is_same_v<C, cmd::FaultEnded>) {

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "polycloud/base/parse.h"
 #include "polycloud/optimize/batch.h"
 #include "polycloud/scheduler/scheduler.h"
 
@@ -56,6 +57,15 @@ void Scheduler::ReoptimizeQueue(Time now) {
     q.work_gpu_seconds = jobs_[key.job].remaining_work;
     in.jobs.push_back(q);
     queued.push_back(key.job);
+  }
+  // A queue whose figures would overflow the solver's 64-bit flow arithmetic
+  // is not re-optimised (it used to abort the run); the policy's pass places
+  // it as it would without the optimiser.
+  if (Status fits = optimize::CheckMagnitudes(in); !fits.ok()) {
+    ++reoptimizations_skipped_;
+    reoptimize_skip_reason_ =
+        "re-optimisation at " + FormatTime(now) + " skipped: " + fits.message();
+    return;
   }
   const optimize::BatchResult result = optimize::SolveBatch(in, {});
 

@@ -161,5 +161,35 @@ job_streams:
   EXPECT_EQ(greedy.audit.counts().job_finishes, first.audit.counts().job_finishes);
 }
 
+// Issue 11: a pool priced per instance ($98.32/GPU-h) and a queue of 20,000
+// jobs of 512 GPUs made the batch re-optimiser's penalty overflow its 61-bit
+// cost range, and a check aborted the run (SIGABRT). Scaled down here: a few
+// long gangs at a high price reach the same range (3 bands x 512 GPUs x
+// $1.5B per GPU > 2^61 µ$, while each job's own cost, which SpendCounter adds
+// up, still fits). The pass is skipped with a reason, the run finishes, and
+// the policy still places the work.
+TEST(ReoptimizeTest, SkipsWithAReasonInsteadOfAbortingWhenPenaltiesOverflow) {
+  const char* yaml = R"(
+name: per-instance-price
+start: 2026-01-01
+end: 2026-01-10
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools:
+  - {id: dear, site: sa, accelerator: H100, pricing: on-demand, gpus: 1024, price_per_gpu_hour: 9832}
+jobs:
+  - {id: first, gpus: 1024, work_gpu_hours: 49152, arrival: 2026-01-01}
+  - {id: huge-1, gpus: 512, work_gpu_hours: 80000000, arrival: 2026-01-01T01:00:00Z}
+  - {id: huge-2, gpus: 512, work_gpu_hours: 80000000, priority: 5, arrival: 2026-01-01T01:00:00Z}
+  - {id: huge-3, gpus: 512, work_gpu_hours: 80000000, priority: 9, arrival: 2026-01-01T01:00:00Z}
+)";
+  SimRun run(yaml, Duration::Days(1));
+  const Scheduler& s = run.sim->scheduler();
+  EXPECT_GE(s.reoptimizations_skipped(), 1);
+  EXPECT_NE(s.reoptimize_skip_reason().find("skipped: "), std::string::npos);
+  EXPECT_NE(s.reoptimize_skip_reason().find("61-bit"), std::string::npos);
+  EXPECT_GE(run.audit.counts().job_starts, 2);  // the policy's pass placed the queue
+}
+
 }  // namespace
 }  // namespace polycloud::scheduler

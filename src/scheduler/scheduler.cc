@@ -2,11 +2,18 @@
 
 #include <algorithm>
 
+#include "polycloud/base/checked.h"
+
 namespace polycloud::scheduler {
 
 using world::JobIndex;
 using world::PoolIndex;
 using world::ServiceIndex;
+
+namespace {
+// A run no finish can be later than: 2^60 s from now stays below Time::Max.
+constexpr int64_t kMaxRunSeconds = int64_t{1} << 60;
+}  // namespace
 
 const char* EventTypeName(EventType type) {
   switch (type) {
@@ -413,6 +420,7 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   run.start = now;
   run.work = s.remaining_work;
   run.rate_milli = job.gpus * speed;
+  run.run_seconds = RunSeconds(s.remaining_work, job.gpus, speed);
   s.alloc = NewAllocation(run, now);
   s.status = JobStatus::kRunning;
   if (s.first_start == Time::Min()) s.first_start = now;
@@ -450,8 +458,15 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time r
   // as trace replays assume); otherwise work since the last checkpoint is lost.
   const bool keeps_all = why == StopReason::kPreempted && options_.policy == Policy::kSrtf;
   const int64_t saved = keeps_all ? elapsed : interval > 0 ? elapsed / interval * interval : 0;
-  const int64_t done = saved * job.gpus * speed / 1000;
-  const int64_t lost = (elapsed - saved) * job.gpus * speed / 1000;
+  // No run does more than its work (a site may report the end late); in
+  // 128 bits, since elapsed × gang × speed can pass 64 before the cap.
+  const int64_t rate = job.gpus * speed;
+  auto work_in = [&](int64_t seconds) {
+    return static_cast<int64_t>(
+        std::min<__int128>(static_cast<__int128>(seconds) * rate / 1000, a.work));
+  };
+  const int64_t done = work_in(saved);
+  const int64_t lost = work_in(elapsed - saved);
   s.remaining_work = std::max<int64_t>(1, s.remaining_work - done);
   s.lost_work += lost;
   s.gpu_seconds += a.gpus * elapsed;
@@ -494,7 +509,14 @@ void Scheduler::CompleteRun(JobIndex j, Time at, Time now) {
 
 int64_t Scheduler::RunSeconds(int64_t work, int64_t gpus, int64_t speed_milli) {
   const int64_t rate = gpus * speed_milli;  // thousandths of reference GPU-seconds per second
-  return std::max<int64_t>(1, (work * 1000 + rate - 1) / rate);
+  // Validated work times 1000 fits (docs/scenario.md, Magnitudes); work added
+  // past the validator (traces) that does not is run in 128 bits and capped at
+  // a finish far beyond any horizon, never wrapped into a 1-second run.
+  if (const auto milli = CheckedMul(work, 1000)) {
+    return std::max<int64_t>(1, (*milli + rate - 1) / rate);
+  }
+  const __int128 wide = (static_cast<__int128>(work) * 1000 + rate - 1) / rate;
+  return static_cast<int64_t>(std::min<__int128>(wide, kMaxRunSeconds));
 }
 
 void Scheduler::Evict(int32_t id, StopReason why, int64_t by, Time now) {

@@ -16,6 +16,9 @@ class Rng {
   explicit Rng(uint64_t seed);
   // An independent stream derived from this seed and a label (e.g. a stream id).
   static Rng Fork(uint64_t seed, std::string_view label);
+  // A generator in the given xoshiro256** state (not all zero), bypassing the
+  // splitmix64 seeding: for known-answer tests against the reference code.
+  static Rng FromState(uint64_t s0, uint64_t s1, uint64_t s2, uint64_t s3);
 
   uint64_t Next();
   // Uniform in [0, n), n > 0, without modulo bias.
@@ -24,6 +27,7 @@ class Rng {
   double Unit();
 
  private:
+  Rng() = default;
   uint64_t s_[4];
 };
 

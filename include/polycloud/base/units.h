@@ -15,6 +15,7 @@
 #include <compare>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 
 namespace polycloud {
@@ -101,7 +102,13 @@ class Time {
   int64_t s_ = 0;
 };
 
-// a * b / c with a 128-bit intermediate, rounded half away from zero. c > 0.
+// a * b / c with a 128-bit intermediate, rounded half away from zero, or
+// nullopt when the result does not fit in 64 bits. c > 0.
+[[nodiscard]] std::optional<int64_t> CheckedMulDivRound(int64_t a, int64_t b, int64_t c);
+// The same for results known to fit: the validator's bounds (docs/scenario.md,
+// "Magnitudes") keep every product it is called with in range, so a result
+// that does not fit is a programming error and fails a check (it used to be
+// truncated to 64 bits silently).
 int64_t MulDivRound128(int64_t a, int64_t b, int64_t c);
 // The same; products that fit in 63 bits (nearly all) stay in 64-bit
 // arithmetic, which placement and binding call on every decision.

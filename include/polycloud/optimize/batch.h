@@ -85,6 +85,15 @@ std::vector<int32_t> PriorityBands(const Instance& in);
 // spend per allocated GPU any job could have in any pool. Band b pays (b+1)×.
 Money PenaltyPerGpu(const Instance& in);
 
+// OK when SolveBatch and SolveRelaxation can solve `in` in their 64-bit flow
+// arithmetic: every waiting GPU's penalty summed, and the network simplex's
+// artificial cost (the top penalty times the nodes of the largest network),
+// stay below 2^61. Otherwise an InvalidInput status that says which figure
+// is too large; the solvers must not be called then (they check and abort).
+// A queue of thousands of large gangs at a price per instance (e.g.
+// $98.32/GPU-h for 20,000 jobs of 512 GPUs running a year) gets there.
+Status CheckMagnitudes(const Instance& in);
+
 struct Evaluation {
   Money spend;    // of the started jobs
   Money penalty;  // of the waiting jobs

@@ -32,7 +32,10 @@ struct Usage {
   int64_t capacity_gpu_seconds = 0;  // usable capacity (after faults, inside contracts)
   Money spend;
   int64_t utilisation_milli() const {
-    return capacity_gpu_seconds > 0 ? used_gpu_seconds * 1000 / capacity_gpu_seconds : 0;
+    // 128 bits: GPU-seconds reach 2^58 (docs/scenario.md, Magnitudes), × 1000 does not fit.
+    return capacity_gpu_seconds > 0 ? static_cast<int64_t>(static_cast<__int128>(used_gpu_seconds) *
+                                                           1000 / capacity_gpu_seconds)
+                                    : 0;
   }
 };
 
@@ -172,7 +175,12 @@ struct Report {
   std::vector<FaultRow> faults;
   sim::Audit::Counts audit;
   std::vector<std::string> violations;
-  std::vector<InputRow> inputs;  // filled by the caller (Build does not read inputs)
+  // Batch re-optimisation (--reoptimize-every): passes run, and passes skipped
+  // because the queue's figures do not fit the optimiser's arithmetic.
+  int64_t reoptimizations = 0;
+  int64_t reoptimizations_skipped = 0;
+  std::string reoptimize_skip_reason;  // the last one
+  std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
 };
 
 Report Build(const world::World& world, const scheduler::Scheduler& scheduler,

@@ -41,16 +41,23 @@ struct Allocation {
   // GPU-seconds per second), so a remaining time costs no lookups.
   int64_t work = 0;
   int64_t rate_milli = 0;
+  // Seconds the run takes at that rate (Scheduler::RunSeconds); past them no
+  // work is left, and below them elapsed × rate cannot overflow.
+  int64_t run_seconds = 0;
 
-  // Reference seconds of work left per GPU at `now` (a job's SRTF key).
-  int64_t RemainingSeconds(Time now) const {
-    const int64_t left = work - (now - start).seconds() * rate_milli / 1000;
-    return (left > 0 ? left : 0) / (gang > 0 ? gang : 1);
+  // Reference GPU-seconds of work left at `now`.
+  int64_t WorkLeft(Time now) const {
+    const int64_t elapsed = (now - start).seconds();
+    if (elapsed >= run_seconds) return 0;
+    const __int128 done = static_cast<__int128>(elapsed) * rate_milli / 1000;
+    return work > done ? static_cast<int64_t>(work - done) : 0;
   }
+  // Reference seconds of work left per GPU at `now` (a job's SRTF key).
+  int64_t RemainingSeconds(Time now) const { return WorkLeft(now) / (gang > 0 ? gang : 1); }
   // RemainingSeconds(now) > seconds, without the division (a hot test under SRTF).
   bool RemainsLongerThan(int64_t seconds, Time now) const {
-    const int64_t left = work - (now - start).seconds() * rate_milli / 1000;
-    return left > 0 && left >= (seconds + 1) * (gang > 0 ? gang : 1);
+    const int64_t left = WorkLeft(now);
+    return left > 0 && static_cast<__int128>(left) >= static_cast<__int128>(seconds + 1) * gang;
   }
 };
 

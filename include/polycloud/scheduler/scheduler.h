@@ -311,6 +311,10 @@ class Scheduler final : public placement::PreemptionOracle {
   // Batch re-optimisations run, and jobs started by them.
   int64_t reoptimizations() const { return reoptimizations_; }
   int64_t reoptimized_starts() const { return reoptimized_starts_; }
+  // Re-optimisations skipped because the queue's figures do not fit the
+  // optimiser's arithmetic (optimize::CheckMagnitudes), and the last reason.
+  int64_t reoptimizations_skipped() const { return reoptimizations_skipped_; }
+  const std::string& reoptimize_skip_reason() const { return reoptimize_skip_reason_; }
 
   // The holder's best offer that matches the market's terms for capacity
   // request `request` now, or -1 with the first reason an offer fell short in
@@ -520,6 +524,8 @@ class Scheduler final : public placement::PreemptionOracle {
   Time next_reoptimize_ = Time::Min();
   int64_t reoptimizations_ = 0;
   int64_t reoptimized_starts_ = 0;
+  int64_t reoptimizations_skipped_ = 0;
+  std::string reoptimize_skip_reason_;
 };
 
 }  // namespace polycloud::scheduler
