@@ -49,15 +49,20 @@ struct Allocation {
   int64_t WorkLeft(Time now) const {
     const int64_t elapsed = (now - start).seconds();
     if (elapsed >= run_seconds) return 0;
+    // elapsed × rate <= work × 1000 + rate here: 64 bits unless the work is
+    // beyond what 64 bits count in thousandths (only work past the validator).
+    if (work <= kWorkFor64) return work - elapsed * rate_milli / 1000;
     const __int128 done = static_cast<__int128>(elapsed) * rate_milli / 1000;
     return work > done ? static_cast<int64_t>(work - done) : 0;
   }
+  static constexpr int64_t kWorkFor64 = (int64_t{1} << 62) / 1000;
   // Reference seconds of work left per GPU at `now` (a job's SRTF key).
   int64_t RemainingSeconds(Time now) const { return WorkLeft(now) / (gang > 0 ? gang : 1); }
   // RemainingSeconds(now) > seconds, without the division (a hot test under SRTF).
   bool RemainsLongerThan(int64_t seconds, Time now) const {
     const int64_t left = WorkLeft(now);
-    return left > 0 && static_cast<__int128>(left) >= static_cast<__int128>(seconds + 1) * gang;
+    // A widening multiply (one instruction); no division.
+    return left > 0 && static_cast<__int128>(seconds + 1) * gang <= left;
   }
 };
 
