@@ -337,7 +337,9 @@ class Scheduler final : public placement::PreemptionOracle {
   void FaultEnded(world::FaultIndex fault, Time now);
   void ContractsChanged(Time now);
   void Wake(WakeKind kind, int32_t index, Time now);
+  // A pass: services, the re-optimiser, then the job queue (PlaceQueue).
   void Schedule(Time now);
+  void PlaceQueue(Time now);
   Status Check(const Command& command, Time now) const;
   Status CheckJobSpec(const world::Job& job) const;
   Status CheckServiceSpec(const world::Service& service) const;
