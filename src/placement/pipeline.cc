@@ -695,6 +695,13 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   return true;
 }
 
+bool Placer::Admits(const Context& ctx, const Request& req, world::PoolIndex pool) {
+  // The per-provider memo holds one request's verdicts.
+  std::fill(provider_memo_set_.begin(), provider_memo_set_.end(), 0);
+  Verdict failed;
+  return FirstFailingFilter(ctx, req, pool, &failed) < 0;
+}
+
 bool Placer::OnlyShort(const Context& ctx, const Request& req, world::PoolIndex pool) {
   Verdict failed;
   return FirstFailingFilter(ctx, req, pool, &failed) < 0 || failed.resource;

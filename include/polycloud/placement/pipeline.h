@@ -234,6 +234,11 @@ class Placer {
   // finds the best blocked pool through the ranking, most free GPUs first.
   Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
 
+  // True when `pool` passes every filter for `req` now, checked as Place
+  // checks a candidate (the same predicates, in the same order), for a caller
+  // that chose the pool itself (the scheduler's batch re-optimiser).
+  bool Admits(const Context& ctx, const Request& req, world::PoolIndex pool);
+
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<Scorer>>& scorers() const { return scorers_; }
 
