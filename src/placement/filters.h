@@ -1,15 +1,16 @@
 // The built-in filters' and scorers' predicates: one small function each,
 // which decides alone what the filter or scorer says about a pool. Everything
 // that evaluates a built-in filter or scorer calls these:
-//   - the placer's fast path, inline (Placer::FirstFailingFilter, Score);
+//   - the placer, inline (Placer::FirstFailingFilter and Score), for the fast
+//     path, the explained full scan and Placer::Admits (the scheduler's
+//     batch re-optimiser checks the starts it plans through it);
 //   - the Filter and Scorer classes of pipeline.cc, whose Check and Raw are
-//     these functions and whose Describe only turns a verdict into text (for
-//     the explained full scan, and for the re-optimiser, which runs every
-//     filter over the start it proposes through Filter::Check).
+//     these functions (for callers outside the placer) and whose Describe
+//     only turns a failing verdict into text, when an explanation is asked.
 // A verdict is the few integers its reason needs (pipeline.h, Verdict); no
 // predicate allocates.
 //
-//   const Verdict v = CapacityVerdict(ctx, req, pool);
+//   const Verdict v = CheckCapacity(ctx, req, pool);
 //   if (!v.pass) ...  // v.a GPUs needed, v.b free
 //
 // Private to src/placement. Thread-safety: pure functions of their arguments.
@@ -35,31 +36,31 @@ inline bool AllowsAccelerator(const Request& req, world::AcceleratorIndex a) {
 // Filters, in the placer's order. A failing verdict's numbers:
 
 // accelerator: fails with a = the pool's accelerator.
-inline Verdict AcceleratorVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckAccelerator(const Context& ctx, const Request& req, world::PoolIndex p) {
   const world::AcceleratorIndex a = ctx.fleet.info(p).accelerator;
   return AllowsAccelerator(req, a) ? Verdict::Pass() : Verdict::Fail(a);
 }
 
 // fault: fails with a = the outages in force on the pool.
-inline Verdict FaultVerdict(const Context& ctx, const Request&, world::PoolIndex p) {
+inline Verdict CheckFault(const Context& ctx, const Request&, world::PoolIndex p) {
   const PoolState& s = ctx.fleet.pool(p);
   return s.down() ? Verdict::Fail(s.outages) : Verdict::Pass();
 }
 
 // contract: fails (no numbers) outside the pool's contract term.
-inline Verdict ContractVerdict(const Context& ctx, const Request&, world::PoolIndex p) {
+inline Verdict CheckContract(const Context& ctx, const Request&, world::PoolIndex p) {
   return ctx.fleet.pool(p).contract_in_force ? Verdict::Pass() : Verdict::Fail();
 }
 
 // fabric: fails with a = the gang, b = the largest gang the fabric allows.
-inline Verdict FabricVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckFabric(const Context& ctx, const Request& req, world::PoolIndex p) {
   const int64_t max_gang = ctx.fleet.pool(p).max_gang;
   return req.gpus > max_gang ? Verdict::Fail(req.gpus, max_gang) : Verdict::Pass();
 }
 
 // exclusivity: fails with a = the contract, b = the clause that forbids the
 // workload at the pool's provider now.
-inline Verdict ExclusivityVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckExclusivity(const Context& ctx, const Request& req, world::PoolIndex p) {
   if (ctx.rules.empty()) return Verdict::Pass();
   const auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.fleet.info(p).provider,
                                  ctx.now, ctx.fleet.provider_in_outage());
@@ -69,7 +70,7 @@ inline Verdict ExclusivityVerdict(const Context& ctx, const Request& req, world:
 // provider-spread: a service present at fewer providers than it must be fails
 // at a provider where it already runs, with a = providers it is at, b = the
 // providers it must be at.
-inline Verdict ProviderSpreadVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckProviderSpread(const Context& ctx, const Request& req, world::PoolIndex p) {
   if (req.replicas_per_provider == nullptr || req.min_providers <= 1) return Verdict::Pass();
   const std::vector<int32_t>& per = *req.replicas_per_provider;
   int64_t present = 0;
@@ -81,7 +82,7 @@ inline Verdict ProviderSpreadVerdict(const Context& ctx, const Request& req, wor
 
 // reservation: a pool held for a waiting job of higher priority fails with
 // a = the holder's priority, b = the request's.
-inline Verdict ReservationVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckReservation(const Context& ctx, const Request& req, world::PoolIndex p) {
   if (ctx.reserved_for_priority == nullptr) return Verdict::Pass();
   const int32_t holder = (*ctx.reserved_for_priority)[p];
   return holder != kNoReservation && req.priority < holder ? Verdict::Fail(holder, req.priority)
@@ -90,7 +91,7 @@ inline Verdict ReservationVerdict(const Context& ctx, const Request& req, world:
 
 // capacity: short (a resource failure) with a = the GPUs the gang takes after
 // rounding to whole nodes, b = the pool's free GPUs.
-inline Verdict CapacityVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckCapacity(const Context& ctx, const Request& req, world::PoolIndex p) {
   const int64_t need = ctx.fleet.AllocationSize(p, req.gpus);
   const int64_t free = ctx.fleet.pool(p).free();
   return need > free ? Verdict::Short(need, free) : Verdict::Pass();
@@ -98,7 +99,7 @@ inline Verdict CapacityVerdict(const Context& ctx, const Request& req, world::Po
 
 // power: at a power-limited site, short with a = the watts the allocation
 // draws, b = the site's headroom in watts.
-inline Verdict PowerVerdict(const Context& ctx, const Request& req, world::PoolIndex p) {
+inline Verdict CheckPower(const Context& ctx, const Request& req, world::PoolIndex p) {
   const SiteState& site = ctx.fleet.site(ctx.fleet.info(p).site);
   if (!site.limited) return Verdict::Pass();
   const Power need = ctx.fleet.PowerOf(p, ctx.fleet.AllocationSize(p, req.gpus));

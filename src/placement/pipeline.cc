@@ -17,7 +17,7 @@ class AcceleratorFilter final : public placement::Filter {
  public:
   const char* name() const override { return "accelerator"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return AcceleratorVerdict(ctx, req, p);
+    return CheckAccelerator(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
                        const Verdict& v) const override {
@@ -33,7 +33,7 @@ class FaultFilter final : public placement::Filter {
  public:
   const char* name() const override { return "fault"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return FaultVerdict(ctx, req, p);
+    return CheckFault(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -46,7 +46,7 @@ class ContractFilter final : public placement::Filter {
  public:
   const char* name() const override { return "contract"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return ContractVerdict(ctx, req, p);
+    return CheckContract(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict&) const override {
@@ -60,7 +60,7 @@ class FabricFilter final : public placement::Filter {
  public:
   const char* name() const override { return "fabric"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return FabricVerdict(ctx, req, p);
+    return CheckFabric(ctx, req, p);
   }
   std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
     return "a gang of " + Gpus(v.a) + " exceeds the fabric's largest gang of " + Gpus(v.b);
@@ -72,7 +72,7 @@ class ExclusivityFilter final : public placement::Filter {
   const char* name() const override { return "exclusivity"; }
   bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return ExclusivityVerdict(ctx, req, p);
+    return CheckExclusivity(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
                        const Verdict&) const override {
@@ -87,7 +87,7 @@ class ProviderSpreadFilter final : public placement::Filter {
   const char* name() const override { return "provider-spread"; }
   bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return ProviderSpreadVerdict(ctx, req, p);
+    return CheckProviderSpread(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -101,7 +101,7 @@ class ReservationFilter final : public placement::Filter {
  public:
   const char* name() const override { return "reservation"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return ReservationVerdict(ctx, req, p);
+    return CheckReservation(ctx, req, p);
   }
   std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
     return "held for a waiting job of priority " + std::to_string(v.a) + " (this one has " +
@@ -113,7 +113,7 @@ class CapacityFilter final : public placement::Filter {
  public:
   const char* name() const override { return "capacity"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return CapacityVerdict(ctx, req, p);
+    return CheckCapacity(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -126,7 +126,7 @@ class PowerFilter final : public placement::Filter {
  public:
   const char* name() const override { return "power"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    return PowerVerdict(ctx, req, p);
+    return CheckPower(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -412,25 +412,25 @@ int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::Po
     Verdict v;
     switch (static_cast<FilterKind>(filter_kind_[f])) {
       case FilterKind::kAccelerator:
-        v = AcceleratorVerdict(ctx, req, pool);
+        v = CheckAccelerator(ctx, req, pool);
         break;
       case FilterKind::kFault:
-        v = FaultVerdict(ctx, req, pool);
+        v = CheckFault(ctx, req, pool);
         break;
       case FilterKind::kContract:
-        v = ContractVerdict(ctx, req, pool);
+        v = CheckContract(ctx, req, pool);
         break;
       case FilterKind::kFabric:
-        v = FabricVerdict(ctx, req, pool);
+        v = CheckFabric(ctx, req, pool);
         break;
       case FilterKind::kReservation:
-        v = ReservationVerdict(ctx, req, pool);
+        v = CheckReservation(ctx, req, pool);
         break;
       case FilterKind::kCapacity:
-        v = CapacityVerdict(ctx, req, pool);
+        v = CheckCapacity(ctx, req, pool);
         break;
       case FilterKind::kPower:
-        v = PowerVerdict(ctx, req, pool);
+        v = CheckPower(ctx, req, pool);
         break;
       case FilterKind::kExclusivity:
       case FilterKind::kProviderSpread:
@@ -577,10 +577,10 @@ const Verdict& Placer::ProviderVerdict(const Context& ctx, const Request& req, s
   if (!provider_memo_set_[slot]) {
     switch (static_cast<FilterKind>(filter_kind_[f])) {
       case FilterKind::kExclusivity:
-        provider_memo_[slot] = ExclusivityVerdict(ctx, req, pool);
+        provider_memo_[slot] = CheckExclusivity(ctx, req, pool);
         break;
       case FilterKind::kProviderSpread:
-        provider_memo_[slot] = ProviderSpreadVerdict(ctx, req, pool);
+        provider_memo_[slot] = CheckProviderSpread(ctx, req, pool);
         break;
       default:
         provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
