@@ -7,52 +7,19 @@
 
 #include <vector>
 
-#include "tests/testing/scenario_fixture.h"
+#include "two_providers_fixture.h"
 
 namespace polycloud::placement {
 namespace {
 
-using polycloud::testing::LoadWorld;
-using polycloud::testing::T;
-
-// kTwoProviders: az-h100 (azure, reserved under take-or-pay azure-deal, 64
-// H100, nodes of 8, no power limit), aws-h100 (64 H100 on demand, nodes of 8)
-// and aws-gb200 (32 GB200, nodes of 4, fabric gang 16) at aws-east, 0.1 MW at
-// PUE 1.0.
-class PredicateTest : public ::testing::Test {
+class PredicateTest : public TwoProvidersTest {
  protected:
-  PredicateTest()
-      : world_(LoadWorld(polycloud::testing::kTwoProviders)),
-        fleet_(world_, Now()),
-        rules_(world_) {
-    for (size_t p = 0; p < world_.pools.size(); ++p) {
-      fleet_.SetInstalled(static_cast<world::PoolIndex>(p), world_.pools[p].gpus.At(Now()), Now());
-    }
-    az_ = world_.FindPool("az-h100");
-    aws_ = world_.FindPool("aws-h100");
-    gb_ = world_.FindPool("aws-gb200");
-  }
-  static Time Now() { return T("2026-01-10"); }
-  Context Ctx() const { return Context{world_, fleet_, rules_, Now()}; }
-  static Request Job(int64_t gpus, std::string_view cls = "research") {
-    Request r;
-    r.id = "j";
-    r.workload_class = cls;
-    r.gpus = gpus;
-    r.priority = 100;
-    return r;
-  }
   static void ExpectFail(const Verdict& v, int64_t a, int64_t b, bool resource) {
     EXPECT_FALSE(v.pass);
     EXPECT_EQ(v.resource, resource);
     EXPECT_EQ(v.a, a);
     EXPECT_EQ(v.b, b);
   }
-
-  world::World world_;
-  FleetState fleet_;
-  contracts::ExclusivityRules rules_;
-  world::PoolIndex az_, aws_, gb_;
 };
 
 using AcceleratorPredicateTest = PredicateTest;
