@@ -2,10 +2,11 @@
 // a reason), scorers rank the survivors, and the placer picks the best; bind
 // is the caller's (the scheduler's) step, through FleetState.
 //
-// Each filter and scorer is a small named unit, tested on its own
-// (pipeline_test.cc). A filter's verdict is a few integers; the human reason
-// is formatted only when an explanation is asked for, so a decision makes no
-// allocation on the hot path.
+// Each filter and scorer is a small named unit, tested on its own: the
+// built-in ones' decisions are one predicate each (src/placement/filters.h,
+// filters_test.cc), their text in pipeline_test.cc. A filter's verdict is a few integers; the human
+// reason is formatted only when an explanation is asked for, so a decision makes no allocation on
+// the hot path.
 //
 //   placement::Placer placer(world, rules);
 //   placement::Context ctx{world, fleet, rules, now, &oracle};
