@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "filters.h"
 #include "polycloud/base/parse.h"
 #include "ranking.h"
 
@@ -16,12 +17,7 @@ class AcceleratorFilter final : public placement::Filter {
  public:
   const char* name() const override { return "accelerator"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    if (req.accelerators == nullptr || req.accelerators->empty()) return Verdict::Pass();
-    const auto a = ctx.fleet.info(p).accelerator;
-    for (auto x : *req.accelerators) {
-      if (x == a) return Verdict::Pass();
-    }
-    return Verdict::Fail(a);
+    return CheckAccelerator(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
                        const Verdict& v) const override {
@@ -36,9 +32,8 @@ class AcceleratorFilter final : public placement::Filter {
 class FaultFilter final : public placement::Filter {
  public:
   const char* name() const override { return "fault"; }
-  Verdict Check(const Context& ctx, const Request&, PoolIndex p) const override {
-    const PoolState& s = ctx.fleet.pool(p);
-    return s.down() ? Verdict::Fail(s.outages) : Verdict::Pass();
+  Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
+    return CheckFault(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -50,8 +45,8 @@ class FaultFilter final : public placement::Filter {
 class ContractFilter final : public placement::Filter {
  public:
   const char* name() const override { return "contract"; }
-  Verdict Check(const Context& ctx, const Request&, PoolIndex p) const override {
-    return ctx.fleet.pool(p).contract_in_force ? Verdict::Pass() : Verdict::Fail();
+  Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
+    return CheckContract(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict&) const override {
@@ -65,8 +60,7 @@ class FabricFilter final : public placement::Filter {
  public:
   const char* name() const override { return "fabric"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const int64_t max_gang = ctx.fleet.pool(p).max_gang;
-    return req.gpus > max_gang ? Verdict::Fail(req.gpus, max_gang) : Verdict::Pass();
+    return CheckFabric(ctx, req, p);
   }
   std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
     return "a gang of " + Gpus(v.a) + " exceeds the fabric's largest gang of " + Gpus(v.b);
@@ -78,10 +72,7 @@ class ExclusivityFilter final : public placement::Filter {
   const char* name() const override { return "exclusivity"; }
   bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    if (ctx.rules.empty()) return Verdict::Pass();
-    auto v = ctx.rules.Check(req.workload_class, req.model_family, ctx.fleet.info(p).provider,
-                             ctx.now, ctx.fleet.provider_in_outage());
-    return v.allowed ? Verdict::Pass() : Verdict::Fail(v.contract, v.clause);
+    return CheckExclusivity(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
                        const Verdict&) const override {
@@ -96,13 +87,7 @@ class ProviderSpreadFilter final : public placement::Filter {
   const char* name() const override { return "provider-spread"; }
   bool per_provider() const override { return true; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    if (req.replicas_per_provider == nullptr || req.min_providers <= 1) return Verdict::Pass();
-    const auto& per = *req.replicas_per_provider;
-    int64_t present = 0;
-    for (int32_t n : per) present += n > 0;
-    if (present >= req.min_providers) return Verdict::Pass();
-    return per[ctx.fleet.info(p).provider] > 0 ? Verdict::Fail(present, req.min_providers)
-                                               : Verdict::Pass();
+    return CheckProviderSpread(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -116,10 +101,7 @@ class ReservationFilter final : public placement::Filter {
  public:
   const char* name() const override { return "reservation"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    if (ctx.reserved_for_priority == nullptr) return Verdict::Pass();
-    const int32_t holder = (*ctx.reserved_for_priority)[p];
-    return holder != kNoReservation && req.priority < holder ? Verdict::Fail(holder, req.priority)
-                                                             : Verdict::Pass();
+    return CheckReservation(ctx, req, p);
   }
   std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
     return "held for a waiting job of priority " + std::to_string(v.a) + " (this one has " +
@@ -131,9 +113,7 @@ class CapacityFilter final : public placement::Filter {
  public:
   const char* name() const override { return "capacity"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const int64_t need = ctx.fleet.AllocationSize(p, req.gpus);
-    const int64_t free = ctx.fleet.pool(p).free();
-    return need > free ? Verdict::Short(need, free) : Verdict::Pass();
+    return CheckCapacity(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -146,11 +126,7 @@ class PowerFilter final : public placement::Filter {
  public:
   const char* name() const override { return "power"; }
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const SiteState& site = ctx.fleet.site(ctx.fleet.info(p).site);
-    if (!site.limited) return Verdict::Pass();
-    const Power need = ctx.fleet.PowerOf(p, ctx.fleet.AllocationSize(p, req.gpus));
-    return need > site.headroom() ? Verdict::Short(need.watts(), site.headroom().watts())
-                                  : Verdict::Pass();
+    return CheckPower(ctx, req, p);
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
@@ -175,12 +151,8 @@ class MarginalCostScorer final : public Scorer {
   const char* unit() const override { return "µ$/ref-GPU-h"; }
   bool lower_is_better() const override { return true; }
   int64_t weight() const override { return 100; }
-  int64_t Raw(const Context& ctx, const Request&, PoolIndex p) const override {
-    const int64_t speed = ctx.world.accelerators[ctx.world.pools[p].accelerator].speed_milli;
-    const Money price = ctx.ledger != nullptr
-                            ? ctx.ledger->MarginalPricePerGpuHour(p, ctx.now, ctx.cost_model)
-                            : MarginalPricePerGpuHour(ctx.world, p);
-    return MulDivRound(price.micros(), 1000, speed);
+  int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
+    return MarginalCostRaw(ctx, req, p);
   }
   ScoreRange Range(const Context&, const Request&) const override { return {0, hi_}; }
 
@@ -201,8 +173,8 @@ class SpeedScorer final : public Scorer {
   const char* unit() const override { return "×H100/1000"; }
   bool lower_is_better() const override { return false; }
   int64_t weight() const override { return 10; }
-  int64_t Raw(const Context& ctx, const Request&, PoolIndex p) const override {
-    return ctx.fleet.info(p).speed_milli;
+  int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
+    return SpeedRaw(ctx, req, p);
   }
   ScoreRange Range(const Context&, const Request&) const override { return range_; }
 
@@ -217,8 +189,7 @@ class ProviderDiversityScorer final : public Scorer {
   bool lower_is_better() const override { return true; }
   int64_t weight() const override { return 20; }
   int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
-    if (req.replicas_per_provider == nullptr) return 0;
-    return (*req.replicas_per_provider)[ctx.fleet.info(p).provider];
+    return DiversityRaw(ctx, req, p);
   }
   ScoreRange Range(const Context&, const Request& req) const override {
     ScoreRange r;
@@ -239,8 +210,7 @@ class FragmentationScorer final : public Scorer {
   bool lower_is_better() const override { return true; }
   int64_t weight() const override { return 5; }
   int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
-    // Best fit: leave large holes elsewhere for large gangs.
-    return std::max<int64_t>(0, ctx.fleet.pool(p).free() - ctx.fleet.AllocationSize(p, req.gpus));
+    return FragmentationRaw(ctx, req, p);
   }
   ScoreRange Range(const Context&, const Request&) const override { return {0, hi_}; }
 
@@ -262,8 +232,7 @@ class ConsolidationScorer final : public Scorer {
   bool lower_is_better() const override { return true; }
   int64_t weight() const override { return 1000; }
   int64_t Raw(const Context& ctx, const Request& req, PoolIndex p) const override {
-    const int64_t per_node = std::max<int64_t>(1, ctx.fleet.info(p).gpus_per_node);
-    return (req.gpus + per_node - 1) / per_node;
+    return ConsolidationRaw(ctx, req, p);
   }
   ScoreRange Range(const Context&, const Request& req) const override {
     if (largest_ == 0) return {};
@@ -281,15 +250,18 @@ bool Is(const auto& x) {
 
 }  // namespace
 
-// Built-in filters and scorers the placer evaluates inline; kOther ones (a
-// filter or scorer added later) through their virtual methods. Exclusivity
-// and provider spread stay virtual, memoised per provider.
+// Built-in filters and scorers the placer evaluates inline, through their
+// predicates (filters.h); kOther ones (a filter or scorer added later) through
+// their virtual methods. Exclusivity and provider spread are memoised per
+// provider (ProviderVerdict).
 enum class Placer::FilterKind : uint8_t {
   kOther,
   kAccelerator,
   kFault,
   kContract,
   kFabric,
+  kExclusivity,
+  kProviderSpread,
   kReservation,
   kCapacity,
   kPower
@@ -312,6 +284,8 @@ Placer::FilterKind Placer::KindOf(const Filter& f) {
   if (Is<FaultFilter>(f)) return FilterKind::kFault;
   if (Is<ContractFilter>(f)) return FilterKind::kContract;
   if (Is<FabricFilter>(f)) return FilterKind::kFabric;
+  if (Is<ExclusivityFilter>(f)) return FilterKind::kExclusivity;
+  if (Is<ProviderSpreadFilter>(f)) return FilterKind::kProviderSpread;
   if (Is<ReservationFilter>(f)) return FilterKind::kReservation;
   if (Is<CapacityFilter>(f)) return FilterKind::kCapacity;
   if (Is<PowerFilter>(f)) return FilterKind::kPower;
@@ -431,60 +405,42 @@ Placer::~Placer() = default;
 
 int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::PoolIndex pool,
                                Verdict* failed) {
-  const PoolState& ps = ctx.fleet.pool(pool);
-  const PoolInfo& info = ctx.fleet.info(pool);
   for (size_t f = 0; f < filters_.size(); ++f) {
-    // The built-in filters' pass conditions, inline; a failing pool asks the
-    // filter itself for its verdict (the numbers its reason needs).
-    bool pass = false;
-    const Verdict* verdict = nullptr;  // set by filters that were asked
-    Verdict asked;
+    // The built-in filters' predicates inline (filters.h), the per-provider
+    // ones once per provider and decision, a filter added later through its
+    // virtual Check.
+    Verdict v;
     switch (static_cast<FilterKind>(filter_kind_[f])) {
       case FilterKind::kAccelerator:
-        pass = req.accelerators == nullptr || req.accelerators->empty() ||
-               std::find(req.accelerators->begin(), req.accelerators->end(), info.accelerator) !=
-                   req.accelerators->end();
+        v = CheckAccelerator(ctx, req, pool);
         break;
       case FilterKind::kFault:
-        pass = !ps.down();
+        v = CheckFault(ctx, req, pool);
         break;
       case FilterKind::kContract:
-        pass = ps.contract_in_force;
+        v = CheckContract(ctx, req, pool);
         break;
       case FilterKind::kFabric:
-        pass = req.gpus <= ps.max_gang;
+        v = CheckFabric(ctx, req, pool);
         break;
-      case FilterKind::kReservation: {
-        if (ctx.reserved_for_priority == nullptr) {
-          pass = true;
-        } else {
-          const int32_t holder = (*ctx.reserved_for_priority)[pool];
-          pass = holder == kNoReservation || req.priority >= holder;
-        }
+      case FilterKind::kReservation:
+        v = CheckReservation(ctx, req, pool);
         break;
-      }
       case FilterKind::kCapacity:
-        pass = ctx.fleet.AllocationSize(pool, req.gpus) <= ps.free();
+        v = CheckCapacity(ctx, req, pool);
         break;
-      case FilterKind::kPower: {
-        const SiteState& site = ctx.fleet.site(info.site);
-        pass = !site.limited ||
-               ctx.fleet.PowerOf(pool, ctx.fleet.AllocationSize(pool, req.gpus)) <= site.headroom();
+      case FilterKind::kPower:
+        v = CheckPower(ctx, req, pool);
         break;
-      }
+      case FilterKind::kExclusivity:
+      case FilterKind::kProviderSpread:
       case FilterKind::kOther:
-        if (per_provider_filter_[f]) {
-          verdict = &ProviderVerdict(ctx, req, f, pool);
-        } else {
-          asked = filters_[f]->Check(ctx, req, pool);
-          verdict = &asked;
-        }
-        pass = verdict->pass;
+        v = per_provider_filter_[f] ? ProviderVerdict(ctx, req, f, pool)
+                                    : filters_[f]->Check(ctx, req, pool);
         break;
     }
-    if (!pass) {
-      *failed = verdict != nullptr ? *verdict : filters_[f]->Check(ctx, req, pool);
-      POLYCLOUD_CHECK(!failed->pass);
+    if (!v.pass) {
+      *failed = v;
       return static_cast<int>(f);
     }
   }
@@ -493,22 +449,24 @@ int Placer::FirstFailingFilter(const Context& ctx, const Request& req, world::Po
 
 void Placer::Score(const Context& ctx, const Request& req, world::PoolIndex pool,
                    std::array<int64_t, kMaxScorers>& raw) const {
-  const PoolInfo& info = ctx.fleet.info(pool);
+  // The built-in scorers' measures inline (filters.h).
   for (size_t k = 0; k < scorers_.size(); ++k) {
     switch (static_cast<ScorerKind>(scorer_kind_[k])) {
+      case ScorerKind::kCost:
+        raw[k] = MarginalCostRaw(ctx, req, pool);
+        break;
       case ScorerKind::kSpeed:
-        raw[k] = info.speed_milli;
+        raw[k] = SpeedRaw(ctx, req, pool);
         break;
       case ScorerKind::kDiversity:
-        raw[k] =
-            req.replicas_per_provider == nullptr ? 0 : (*req.replicas_per_provider)[info.provider];
+        raw[k] = DiversityRaw(ctx, req, pool);
         break;
       case ScorerKind::kFragmentation:
-        raw[k] = std::max<int64_t>(
-            0, ctx.fleet.pool(pool).free() - ctx.fleet.AllocationSize(pool, req.gpus));
+        raw[k] = FragmentationRaw(ctx, req, pool);
         break;
-      case ScorerKind::kCost:
       case ScorerKind::kConsolidation:
+        raw[k] = ConsolidationRaw(ctx, req, pool);
+        break;
       case ScorerKind::kOther:
         raw[k] = scorers_[k]->Raw(ctx, req, pool);
         break;
@@ -601,8 +559,8 @@ void Placer::PrepareRanking(const Context& ctx) {
     for (size_t k = 0; k < scorers_.size(); ++k) {
       const auto kind = static_cast<ScorerKind>(scorer_kind_[k]);
       if (kind != ScorerKind::kCost && kind != ScorerKind::kSpeed) continue;
-      raw[k] = kind == ScorerKind::kSpeed ? ctx.fleet.info(pool).speed_milli
-                                          : scorers_[k]->Raw(ctx, any, pool);
+      raw[k] =
+          kind == ScorerKind::kSpeed ? SpeedRaw(ctx, any, pool) : MarginalCostRaw(ctx, any, pool);
       score += weight_[k] * Normalised(k, raw[k]);
     }
     static_score_[p] = score;
@@ -617,7 +575,17 @@ const Verdict& Placer::ProviderVerdict(const Context& ctx, const Request& req, s
                                        world::PoolIndex pool) {
   const size_t slot = f * world_.providers.size() + ctx.fleet.info(pool).provider;
   if (!provider_memo_set_[slot]) {
-    provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
+    switch (static_cast<FilterKind>(filter_kind_[f])) {
+      case FilterKind::kExclusivity:
+        provider_memo_[slot] = CheckExclusivity(ctx, req, pool);
+        break;
+      case FilterKind::kProviderSpread:
+        provider_memo_[slot] = CheckProviderSpread(ctx, req, pool);
+        break;
+      default:
+        provider_memo_[slot] = filters_[f]->Check(ctx, req, pool);
+        break;
+    }
     provider_memo_set_[slot] = 1;
   }
   return provider_memo_[slot];
@@ -727,6 +695,13 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
   return true;
 }
 
+bool Placer::Admits(const Context& ctx, const Request& req, world::PoolIndex pool) {
+  // The per-provider memo holds one request's verdicts.
+  std::fill(provider_memo_set_.begin(), provider_memo_set_.end(), 0);
+  Verdict failed;
+  return FirstFailingFilter(ctx, req, pool, &failed) < 0;
+}
+
 bool Placer::OnlyShort(const Context& ctx, const Request& req, world::PoolIndex pool) {
   Verdict failed;
   return FirstFailingFilter(ctx, req, pool, &failed) < 0 || failed.resource;
@@ -738,8 +713,7 @@ void Placer::PlaceBlocked(const Context& ctx, const Request& req, Decision& d) {
   // oracle's candidates can be.
   const bool any_type = req.accelerators == nullptr || req.accelerators->empty();
   auto allowed = [&](world::PoolIndex p) {
-    return any_type || std::find(req.accelerators->begin(), req.accelerators->end(),
-                                 ctx.fleet.info(p).accelerator) != req.accelerators->end();
+    return AllowsAccelerator(req, ctx.fleet.info(p).accelerator);
   };
   if (ctx.preemption != nullptr) {
     SetRanges(ctx, req);

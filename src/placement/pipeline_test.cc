@@ -2,13 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/testing/scenario_fixture.h"
+#include "two_providers_fixture.h"
 
 namespace polycloud::placement {
 namespace {
-
-using polycloud::testing::LoadWorld;
-using polycloud::testing::T;
 
 // A fake oracle: reclaimable GPUs per pool, for work below a priority.
 class FakeOracle final : public PreemptionOracle {
@@ -21,37 +18,7 @@ class FakeOracle final : public PreemptionOracle {
   int32_t below_ = 0;
 };
 
-class PipelineTest : public ::testing::Test {
- protected:
-  PipelineTest()
-      : world_(LoadWorld(polycloud::testing::kTwoProviders)),
-        fleet_(world_, Now()),
-        rules_(world_) {
-    for (size_t p = 0; p < world_.pools.size(); ++p) {
-      fleet_.SetInstalled(static_cast<world::PoolIndex>(p), world_.pools[p].gpus.At(Now()), Now());
-    }
-    az_ = world_.FindPool("az-h100");
-    aws_ = world_.FindPool("aws-h100");
-    gb_ = world_.FindPool("aws-gb200");
-  }
-  static Time Now() { return T("2026-01-10"); }
-  Context Ctx(const PreemptionOracle* oracle = nullptr) const {
-    return Context{world_, fleet_, rules_, Now(), oracle};
-  }
-  Request Job(int64_t gpus, std::string_view cls = "research") const {
-    Request r;
-    r.id = "j";
-    r.workload_class = cls;
-    r.gpus = gpus;
-    r.priority = 100;
-    return r;
-  }
-
-  world::World world_;
-  FleetState fleet_;
-  contracts::ExclusivityRules rules_;
-  world::PoolIndex az_, aws_, gb_;
-};
+using PipelineTest = TwoProvidersTest;
 
 TEST_F(PipelineTest, AcceleratorFilterKeepsOnlyAllowedTypes) {
   auto f = MakeAcceleratorFilter();

@@ -118,13 +118,7 @@ void Scheduler::ReoptimizeQueue(Time now) {
     }
     const placement::Request req = JobRequest(j);
     ++attempts_;
-    bool admitted = true;
-    for (const auto& filter : placer_.filters()) {
-      if (!filter->Check(ctx, req, pool).pass) {
-        admitted = false;
-        break;
-      }
-    }
+    const bool admitted = placer_.Admits(ctx, req, pool);
     const int64_t alloc = fleet_.AllocationSize(pool, job.gpus);
     if (!admitted || takes_room_of_higher(pool, alloc)) {
       wait();

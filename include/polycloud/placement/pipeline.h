@@ -2,10 +2,11 @@
 // a reason), scorers rank the survivors, and the placer picks the best; bind
 // is the caller's (the scheduler's) step, through FleetState.
 //
-// Each filter and scorer is a small named unit, tested on its own
-// (pipeline_test.cc). A filter's verdict is a few integers; the human reason
-// is formatted only when an explanation is asked for, so a decision makes no
-// allocation on the hot path.
+// Each filter and scorer is a small named unit, tested on its own: the
+// built-in ones' decisions are one predicate each (src/placement/filters.h,
+// filters_test.cc), their text in pipeline_test.cc. A filter's verdict is a few integers; the human
+// reason is formatted only when an explanation is asked for, so a decision makes no allocation on
+// the hot path.
 //
 //   placement::Placer placer(world, rules);
 //   placement::Context ctx{world, fleet, rules, now, &oracle};
@@ -233,6 +234,11 @@ class Placer {
   // outright it asks only the oracle's candidate pools about preemption, and
   // finds the best blocked pool through the ranking, most free GPUs first.
   Decision Place(const Context& ctx, const Request& req, Explanation* explanation);
+
+  // True when `pool` passes every filter for `req` now, checked as Place
+  // checks a candidate (the same predicates, in the same order), for a caller
+  // that chose the pool itself (the scheduler's batch re-optimiser).
+  bool Admits(const Context& ctx, const Request& req, world::PoolIndex pool);
 
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<Scorer>>& scorers() const { return scorers_; }
