@@ -33,6 +33,7 @@ struct ReplayArgs {
   std::string json_path;
   bool skip_bad_rows = false;
   int64_t bucket_days = 7;
+  int64_t compress = 1;
 };
 
 int Fail(const Status& status) {
@@ -83,6 +84,7 @@ int Run(const ReplayArgs& a) {
     o.consolidate = a.consolidate;
     o.read = read;
     o.only = a.only;
+    o.compress = a.compress;
     auto r = replay::ReplayPhilly(o);
     if (!r.ok()) return Fail(r.status());
     return Emit(*r, a, elapsed());
@@ -161,6 +163,9 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
   cmd->add_option("--nodes", args->nodes,
                   "Alibaba node list (default: openb_node_list_gpu_node.csv next to the pods)");
   cmd->add_option("--vc", args->only, "Philly: replay only this virtual cluster (repeatable)");
+  cmd->add_option("--compress", args->compress,
+                  "Philly: compress arrivals by this factor (default 1: as recorded)")
+      ->transform(IntegerIn(1, 1000));
   cmd->add_option("--bucket-days", args->bucket_days,
                   "Alibaba: utilisation bucket width in days (default 7, at most 3650)")
       ->transform(IntegerIn(1, 3650));  // Duration::Days would wrap above ~10^14

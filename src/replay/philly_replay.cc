@@ -108,6 +108,15 @@ Result<PhillyReplay> ReplayPhilly(const PhillyReplayOptions& options) {
       traces::PhillyTrace trace,
       traces::ReadPhillyJobs(traces::TraceInput::File(options.trace_path), job_options));
 
+  if (options.compress > 1 && !trace.jobs.empty()) {
+    Time first = Time::Max();
+    for (const traces::PhillyJob& job : trace.jobs) first = std::min(first, job.job.arrival);
+    for (traces::PhillyJob& job : trace.jobs) {
+      job.job.arrival = first + Duration::Seconds((job.job.arrival - first).seconds() /
+                                                  options.compress);
+    }
+  }
+
   PhillyReplay out;
   out.policy = scheduler::PolicyName(options.policy);
   out.consolidate = options.consolidate;

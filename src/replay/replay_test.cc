@@ -74,6 +74,24 @@ TEST(PhillyReplayTest, ReplaysOneVirtualClusterOnItsOwnNodesUnderEachPolicy) {
   EXPECT_LE(mean_jct[2], mean_jct[1]);
 }
 
+TEST(PhillyReplayTest, CompressedArrivalsQueueLongerWithTheSameJobs) {
+  SKIP_WITHOUT(DataDir() + "/philly/philly.csv.gz");
+  PhillyReplayOptions o = SmallCluster(scheduler::Policy::kFifo);
+  auto as_recorded = ReplayPhilly(o);
+  o.compress = 4;
+  auto busier = ReplayPhilly(o);
+  ASSERT_TRUE(as_recorded.ok() && busier.ok());
+  const VirtualClusterResult &a = as_recorded->clusters[0], &b = busier->clusters[0];
+  EXPECT_EQ(a.jobs, b.jobs);
+  EXPECT_EQ(b.unfinished, 0);
+  EXPECT_GT(b.queueing.mean, a.queueing.mean);
+  // Compressing by 1 is the recorded trace.
+  o.compress = 1;
+  auto same = ReplayPhilly(o);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->clusters[0].completion.mean, a.completion.mean);
+}
+
 TEST(PhillyReplayTest, WritesPerClusterAndOverallFiguresAsJson) {
   SKIP_WITHOUT(DataDir() + "/philly/philly.csv.gz");
   auto r = ReplayPhilly(SmallCluster(scheduler::Policy::kFifo));

@@ -62,6 +62,10 @@ struct PhillyReplayOptions {
   bool consolidate = false;
   traces::ReadOptions read;       // skip_bad_rows applies to both files
   std::vector<std::string> only;  // replay only these virtual clusters (empty = all)
+  // Arrivals compressed by this factor (>= 1): each submit time moves to the
+  // trace's first submit + (submit − first) ÷ compress, whole seconds — the
+  // same jobs on a busier cluster, where scheduling matters.
+  int64_t compress = 1;
 };
 
 struct VirtualClusterResult {
