@@ -322,7 +322,9 @@ Memory MeasureQueuedMemory(const Config& c) {
     scheduler::Scheduler sched(w, scheduler::Options{}, w.start, &timer, nullptr);
     m.scheduler = static_cast<double>(StatusBytes("VmRSS:"));
     for (size_t j = 0; j < w.jobs.size(); ++j) {
-      if (!sched.Apply(scheduler::cmd::JobArrived{scheduler::JobId{static_cast<int32_t>(j)}}, w.start)
+      if (!sched
+               .Apply(scheduler::cmd::JobArrived{scheduler::JobId{static_cast<int32_t>(j)}},
+                      w.start)
                .ok()) {
         return Memory{};
       }

@@ -112,8 +112,8 @@ Result<PhillyReplay> ReplayPhilly(const PhillyReplayOptions& options) {
     Time first = Time::Max();
     for (const traces::PhillyJob& job : trace.jobs) first = std::min(first, job.job.arrival);
     for (traces::PhillyJob& job : trace.jobs) {
-      job.job.arrival = first + Duration::Seconds((job.job.arrival - first).seconds() /
-                                                  options.compress);
+      job.job.arrival =
+          first + Duration::Seconds((job.job.arrival - first).seconds() / options.compress);
     }
   }
 

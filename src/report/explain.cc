@@ -327,8 +327,7 @@ Status Explain(const world::World& world, const sim::Options& options, const std
   return Status::Ok();
 }
 
-Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now,
-                  std::ostream& out) {
+Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now, std::ostream& out) {
   const world::World& world = sched.world();
   const world::JobIndex job = sched.FindJob(id);
   const world::ServiceIndex service = job == world::kNone ? sched.FindService(id) : world::kNone;
@@ -350,7 +349,8 @@ Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now,
         break;
       case scheduler::JobStatus::kQueued:
         out << "is queued since " << FormatTimeFull(st.queued_since);
-        if (st.reserved_pool != world::kNone) out << ", holding " << world.pools[st.reserved_pool].id;
+        if (st.reserved_pool != world::kNone)
+          out << ", holding " << world.pools[st.reserved_pool].id;
         break;
       case scheduler::JobStatus::kRunning:
         out << "is running in " << world.pools[st.last_pool].id;

@@ -45,7 +45,8 @@ int32_t AllocationTable::Add(const Allocation& allocation) {
   a.slot = static_cast<int32_t>(pool_allocs_[pool].size());
   pool_allocs_[pool].push_back(id);
   if (a.preemptible) {
-    if (preemptible_gpus_[pool] == 0 && a.gpus > 0) Enter(pool, preemptible_pools_, preemptible_slot_);
+    if (preemptible_gpus_[pool] == 0 && a.gpus > 0)
+      Enter(pool, preemptible_pools_, preemptible_slot_);
     preemptible_gpus_[pool] += a.gpus;
     preemptible_max_[pool] = std::max(preemptible_max_[pool], a.priority);
   }

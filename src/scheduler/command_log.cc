@@ -1,8 +1,7 @@
 #include "polycloud/scheduler/command_log.h"
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
 #include <unordered_map>
@@ -73,9 +72,8 @@ class ObjectReader {
     const json* v = Get(key, required);
     if (v == nullptr) return min < 0 && max > 0 ? 0 : min;
     if (!v->is_number_integer()) return Fail(pointer_ + "/" + key, "an integer", *v), 0;
-    const int64_t x = v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX
-                          ? INT64_MAX
-                          : v->get<int64_t>();
+    const int64_t x =
+        v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX ? INT64_MAX : v->get<int64_t>();
     if (x < min || x > max) {
       Fail(pointer_ + "/" + key,
            "an integer from " + std::to_string(min) + " to " + std::to_string(max), *v);
@@ -123,8 +121,8 @@ class ObjectReader {
   }
   void Fail(const std::string& where, const std::string& expected, const json& found) {
     if (!ok()) return;
-    std::string text = found.is_null() ? "nothing" : found.dump(-1, ' ', false,
-                                                               json::error_handler_t::replace);
+    std::string text =
+        found.is_null() ? "nothing" : found.dump(-1, ' ', false, json::error_handler_t::replace);
     if (text.size() > 40) text = text.substr(0, 40) + "...";
     *error_ = where + ": expected " + expected + ", found " + text;
   }
@@ -196,8 +194,7 @@ void JsonCommandLog::Append(Time now, const Command& command) {
   out_ << CommandToJson(scheduler_, now, command) << '\n';
 }
 
-Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text,
-                                                   const world::World& world,
+Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const world::World& world,
                                                    const std::string& name) {
   std::vector<LoggedCommand> out;
   // The registry as a replay builds it: the world's, then submissions.
@@ -247,8 +244,7 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text,
       if (!rd.ok()) return {};
       auto it = services.find(id);
       if (it == services.end()) {
-        rd.Fail("/service", "the id of a service of the scenario or submitted earlier",
-                json(id));
+        rd.Fail("/service", "the id of a service of the scenario or submitted earlier", json(id));
         return {};
       }
       return ServiceId{it->second};
@@ -387,8 +383,8 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text,
     }
     r.Done();
     if (error.empty() && now < last) {
-      error = "/at: expected an instant at or after the previous line's (" +
-              FormatTimeFull(last) + "), found " + FormatTimeFull(now);
+      error = "/at: expected an instant at or after the previous line's (" + FormatTimeFull(last) +
+              "), found " + FormatTimeFull(now);
     }
     if (!error.empty()) return InvalidInput(at + "1: " + error);
     last = now;

@@ -5,8 +5,8 @@
 #include <type_traits>
 
 #include "polycloud/base/parse.h"
-#include "polycloud/world/magnitudes.h"
 #include "polycloud/scheduler/scheduler.h"
+#include "polycloud/world/magnitudes.h"
 
 namespace polycloud::scheduler {
 namespace {
@@ -26,26 +26,46 @@ const char* CommandName(const Command& command) {
   return std::visit(
       [](const auto& c) -> const char* {
         using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, cmd::JobArrived>) return "job-arrived";
-        else if constexpr (std::is_same_v<C, cmd::SubmitJob>) return "submit-job";
-        else if constexpr (std::is_same_v<C, cmd::CancelJob>) return "cancel-job";
-        else if constexpr (std::is_same_v<C, cmd::SubmitService>) return "submit-service";
-        else if constexpr (std::is_same_v<C, cmd::CancelService>) return "cancel-service";
-        else if constexpr (std::is_same_v<C, cmd::SetDemand>) return "set-demand";
-        else if constexpr (std::is_same_v<C, cmd::SetPoolCapacity>) return "set-pool-capacity";
-        else if constexpr (std::is_same_v<C, cmd::SetSitePower>) return "set-site-power";
-        else if constexpr (std::is_same_v<C, cmd::FaultStarted>) return "fault-started";
-        else if constexpr (std::is_same_v<C, cmd::FaultEnded>) return "fault-ended";
-        else if constexpr (std::is_same_v<C, cmd::ContractsChanged>) return "contracts-changed";
-        else if constexpr (std::is_same_v<C, cmd::JobStarted>) return "job-started";
-        else if constexpr (std::is_same_v<C, cmd::JobCompleted>) return "job-completed";
-        else if constexpr (std::is_same_v<C, cmd::JobFailed>) return "job-failed";
-        else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) return "dispatch-failed";
-        else if constexpr (std::is_same_v<C, cmd::RofrAnswered>) return "rofr-answered";
-        else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>) return "capacity-delivered";
-        else if constexpr (std::is_same_v<C, cmd::Wake>) return "wake";
-        else if constexpr (std::is_same_v<C, cmd::Place>) return "place";
-        else static_assert(kAlwaysFalse<C>, "every command has a name");
+        if constexpr (std::is_same_v<C, cmd::JobArrived>)
+          return "job-arrived";
+        else if constexpr (std::is_same_v<C, cmd::SubmitJob>)
+          return "submit-job";
+        else if constexpr (std::is_same_v<C, cmd::CancelJob>)
+          return "cancel-job";
+        else if constexpr (std::is_same_v<C, cmd::SubmitService>)
+          return "submit-service";
+        else if constexpr (std::is_same_v<C, cmd::CancelService>)
+          return "cancel-service";
+        else if constexpr (std::is_same_v<C, cmd::SetDemand>)
+          return "set-demand";
+        else if constexpr (std::is_same_v<C, cmd::SetPoolCapacity>)
+          return "set-pool-capacity";
+        else if constexpr (std::is_same_v<C, cmd::SetSitePower>)
+          return "set-site-power";
+        else if constexpr (std::is_same_v<C, cmd::FaultStarted>)
+          return "fault-started";
+        else if constexpr (std::is_same_v<C, cmd::FaultEnded>)
+          return "fault-ended";
+        else if constexpr (std::is_same_v<C, cmd::ContractsChanged>)
+          return "contracts-changed";
+        else if constexpr (std::is_same_v<C, cmd::JobStarted>)
+          return "job-started";
+        else if constexpr (std::is_same_v<C, cmd::JobCompleted>)
+          return "job-completed";
+        else if constexpr (std::is_same_v<C, cmd::JobFailed>)
+          return "job-failed";
+        else if constexpr (std::is_same_v<C, cmd::DispatchFailed>)
+          return "dispatch-failed";
+        else if constexpr (std::is_same_v<C, cmd::RofrAnswered>)
+          return "rofr-answered";
+        else if constexpr (std::is_same_v<C, cmd::CapacityDelivered>)
+          return "capacity-delivered";
+        else if constexpr (std::is_same_v<C, cmd::Wake>)
+          return "wake";
+        else if constexpr (std::is_same_v<C, cmd::Place>)
+          return "place";
+        else
+          static_assert(kAlwaysFalse<C>, "every command has a name");
       },
       command);
 }
@@ -125,7 +145,8 @@ Status Scheduler::CheckServiceSpec(const world::Service& svc) const {
     return InvalidArgument("service " + svc.id + ": gpus_per_replica must be from 1 to " +
                            std::to_string(kMaxGang));
   }
-  if (svc.replica_tokens_per_s < 1 || svc.replica_tokens_per_s > world::kMaxReplicaTokensPerSecond) {
+  if (svc.replica_tokens_per_s < 1 ||
+      svc.replica_tokens_per_s > world::kMaxReplicaTokensPerSecond) {
     return InvalidArgument("service " + svc.id + ": replica_tokens_per_s must be from 1 to " +
                            std::to_string(world::kMaxReplicaTokensPerSecond));
   }
@@ -212,8 +233,7 @@ Status Scheduler::Check(const Command& command, Time now) const {
           if (c.initial_demand_tokens_per_s < 0 ||
               c.initial_demand_tokens_per_s > world::kMaxDemandTokensPerSecond) {
             return InvalidArgument("service " + c.service.id + ": demand must be from 0 to " +
-                                   std::to_string(world::kMaxDemandTokensPerSecond) +
-                                   " tokens/s");
+                                   std::to_string(world::kMaxDemandTokensPerSecond) + " tokens/s");
           }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::CancelService>) {
@@ -264,13 +284,11 @@ Status Scheduler::Check(const Command& command, Time now) const {
           if (r.status != CapacityRequest::Status::kAwaitingAnswer || c.offer < 0) {
             return Status::Ok();  // a decline, or an answer that came too late: ignored
           }
-          POLYCLOUD_RETURN_IF_ERROR(
-              in_range(c.offer, world_.procurement.offers.size(), "offer"));
+          POLYCLOUD_RETURN_IF_ERROR(in_range(c.offer, world_.procurement.offers.size(), "offer"));
           const world::Offer& o = world_.procurement.offers[c.offer];
           if (o.provider != r.holder) {
             return InvalidArgument("req-" + std::to_string(c.request + 1) + ": offer " + o.id +
-                                   " is not the holder's (" + world_.providers[r.holder].id +
-                                   ")");
+                                   " is not the holder's (" + world_.providers[r.holder].id + ")");
           }
           const std::string why = OfferRejection(r, c.offer, MarketTerms(r), now);
           if (!why.empty()) {

@@ -5,6 +5,7 @@
 
 #include "polycloud/scheduler/command.h"
 #include "polycloud/scheduler/scheduler.h"
+#include "tests/testing/event_recorder.h"
 #include "tests/testing/scenario_fixture.h"
 
 namespace polycloud::scheduler {
@@ -18,22 +19,7 @@ class NoTimer final : public Timer {
   void AtTime(Time, WakeKind, int32_t) override {}
 };
 
-class Recorder final : public Observer {
- public:
-  void OnEvent(const Event& e) override { events.push_back(e); }
-  int Count(EventType type) const {
-    int n = 0;
-    for (const Event& e : events) n += e.type == type;
-    return n;
-  }
-  const Event* Last(EventType type) const {
-    for (auto it = events.rbegin(); it != events.rend(); ++it) {
-      if (it->type == type) return &*it;
-    }
-    return nullptr;
-  }
-  std::vector<Event> events;
-};
+using Recorder = polycloud::testing::EventRecorder;
 
 class MemoryLog final : public CommandLog {
  public:
@@ -106,7 +92,8 @@ TEST(CommandTest, SubmitsCancelsAndChangesWorkAtRunTime) {
   live.Must(cmd::CancelJob{live.Id("small")}, "2026-01-02T00:30:00Z");
   EXPECT_EQ(live.Job("small").status, JobStatus::kCancelled);
   EXPECT_EQ(live.Used(), 0);
-  EXPECT_EQ(live.core->ledger().JobSpend(live.core->FindJob("small")), Money::FromMicros(8'000'000));
+  EXPECT_EQ(live.core->ledger().JobSpend(live.core->FindJob("small")),
+            Money::FromMicros(8'000'000));
   EXPECT_EQ(live.recorder.Count(EventType::kJobCancelled), 2);
 
   // The pool shrinks to 8 GPUs (a site drained a node): a 16-GPU gang waits,
@@ -233,12 +220,12 @@ TEST(CommandTest, RejectsBadCommandsWithoutChangingOrLoggingAnything) {
   EXPECT_EQ(live.Do(cmd::SetPoolCapacity{0, -1}, "2026-01-02").code(),
             StatusCode::kInvalidArgument);
   // Reported before the run started, or in the future.
-  EXPECT_EQ(live.Do(cmd::JobCompleted{live.Id("j"), live.Run("j"), T("2026-01-01")}, "2026-01-02")
-                .code(),
-            StatusCode::kFailedPrecondition);
-  EXPECT_EQ(live.Do(cmd::JobCompleted{live.Id("j"), live.Run("j"), T("2026-01-03")}, "2026-01-02")
-                .code(),
-            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      live.Do(cmd::JobCompleted{live.Id("j"), live.Run("j"), T("2026-01-01")}, "2026-01-02").code(),
+      StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      live.Do(cmd::JobCompleted{live.Id("j"), live.Run("j"), T("2026-01-03")}, "2026-01-02").code(),
+      StatusCode::kFailedPrecondition);
   // Time never goes backwards.
   EXPECT_EQ(live.Do(cmd::Place{}, "2026-01-01").code(), StatusCode::kFailedPrecondition);
 
@@ -277,9 +264,8 @@ TEST(ExplainNowTest, SaysWhyAJobWaitsAndWhereItWouldGoFromTheCurrentState) {
   live.Must(cmd::SubmitJob{Training("second", 8, 1)}, "2026-01-02");
   live.Must(cmd::Place{}, "2026-01-02");
   const int64_t attempts = live.core->placement_attempts();
-  Scheduler::WatchedDecision why =
-      live.core->ExplainNow(world::WorkloadKind::kTraining, live.core->FindJob("second"),
-                            T("2026-01-02T00:30:00Z"));
+  Scheduler::WatchedDecision why = live.core->ExplainNow(
+      world::WorkloadKind::kTraining, live.core->FindJob("second"), T("2026-01-02T00:30:00Z"));
   EXPECT_FALSE(why.placed);
   ASSERT_EQ(why.explanation.candidates.size(), 1u);
   ASSERT_NE(why.explanation.candidates[0].rejected_by, nullptr);

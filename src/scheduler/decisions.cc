@@ -88,8 +88,8 @@ Scheduler::WatchedDecision Scheduler::ExplainNow(world::WorkloadKind kind, int32
   POLYCLOUD_CHECK(index >= 0 && index < (service ? service_count() : job_count()));
   const placement::Request req = service ? ReplicaRequest(index) : JobRequest(index);
   WatchedDecision wd;
-  wd.explanation.subject = service ? "service " + service_spec(index).id + " replica"
-                                   : "job " + job_spec(index).id;
+  wd.explanation.subject =
+      service ? "service " + service_spec(index).id + " replica" : "job " + job_spec(index).id;
   // SRTF's preemption oracle reads the job being placed.
   if (!service && options_.policy == Policy::kSrtf) {
     placing_remaining_ = RemainingSeconds(index, now);
@@ -107,8 +107,8 @@ void Scheduler::Record(bool service, int32_t index, const placement::Decision& d
   auto& last = service ? last_service_decision_ : last_job_decision_;
   if (static_cast<size_t>(index) >= last.size()) last.resize(index + 1, -1);
   last[index] = static_cast<int32_t>(decisions_.size());
-  decisions_.push_back({now, service, index, d.pool, d.alloc_gpus, d.total_score,
-                        d.needs_preemption});
+  decisions_.push_back(
+      {now, service, index, d.pool, d.alloc_gpus, d.total_score, d.needs_preemption});
 }
 
 const Scheduler::DecisionRecord* Scheduler::LastDecision(bool service, int32_t index) const {

@@ -115,8 +115,8 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
   }
   ApplyContractTerms(start);
   for (size_t s = 0; s < world.services.size(); ++s) {
-    InitServiceState(static_cast<ServiceIndex>(s),
-                     world.services[s].demand_tokens_per_s.At(start), start);
+    InitServiceState(static_cast<ServiceIndex>(s), world.services[s].demand_tokens_per_s.At(start),
+                     start);
   }
 }
 
@@ -241,8 +241,9 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time r
   const int64_t speed = world_.accelerators[world_.pools[pool].accelerator].speed_milli;
   // Work counts up to when the run really stopped (a site's report may come
   // later); a run that never started did none.
-  const int64_t elapsed =
-      why == StopReason::kDispatchFailed ? 0 : std::max<int64_t>(0, (ran_until - a.start).seconds());
+  const int64_t elapsed = why == StopReason::kDispatchFailed
+                              ? 0
+                              : std::max<int64_t>(0, (ran_until - a.start).seconds());
   const int64_t interval = job.checkpoint_interval.seconds();
   // Under SRTF a preempted job keeps all its work (continuous checkpointing,
   // as trace replays assume); otherwise work since the last checkpoint is lost.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "polycloud/sim/simulator.h"
+#include "tests/testing/event_recorder.h"
 #include "tests/testing/scenario_fixture.h"
 
 namespace polycloud::scheduler {
@@ -30,22 +31,7 @@ void Must(Scheduler& s, const Command& c, Time now) {
   ASSERT_TRUE(status.ok()) << CommandName(c) << ": " << status.message();
 }
 
-class Recorder final : public Observer {
- public:
-  void OnEvent(const Event& e) override { events.push_back(e); }
-  int Count(EventType type) const {
-    int n = 0;
-    for (const Event& e : events) n += e.type == type;
-    return n;
-  }
-  const Event* First(EventType type) const {
-    for (const Event& e : events) {
-      if (e.type == type) return &e;
-    }
-    return nullptr;
-  }
-  std::vector<Event> events;
-};
+using Recorder = polycloud::testing::EventRecorder;
 
 // Runs a scenario through the simulator with a recorder attached.
 struct SimRun {
@@ -91,8 +77,9 @@ jobs:
   EXPECT_EQ(s.jobs()[0].last_pool, w.FindPool("pa"));  // reserved before on-demand
   // The scheduler predicts nothing: the job runs until its site says it ended.
   EXPECT_TRUE(timer.wakes.empty());
-  Must(s, cmd::JobCompleted{JobId{0}, RunId{static_cast<uint32_t>(started->aux)},
-                            T("2026-01-02T04:00:00Z")},
+  Must(s,
+       cmd::JobCompleted{JobId{0}, RunId{static_cast<uint32_t>(started->aux)},
+                         T("2026-01-02T04:00:00Z")},
        T("2026-01-02T04:00:00Z"));
   EXPECT_EQ(s.jobs()[0].status, JobStatus::kDone);
   EXPECT_EQ(s.fleet().pool(w.FindPool("pa")).used, 0);

@@ -28,10 +28,10 @@ void Scheduler::InitServiceState(ServiceIndex s, int64_t demand, Time now) {
   }
   st.min_replica_tokens = std::max<int64_t>(1, svc.replica_tokens_per_s * slowest / 1000);
   // Services are reconciled highest priority first, then in registry order.
-  auto at = std::upper_bound(
-      service_order_.begin(), service_order_.end(), s, [&](ServiceIndex a, ServiceIndex b) {
-        return service_spec(a).priority > service_spec(b).priority;
-      });
+  auto at = std::upper_bound(service_order_.begin(), service_order_.end(), s,
+                             [&](ServiceIndex a, ServiceIndex b) {
+                               return service_spec(a).priority > service_spec(b).priority;
+                             });
   service_order_.insert(at, s);
 }
 

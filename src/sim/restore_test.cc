@@ -79,8 +79,7 @@ int64_t CountPasses(const std::string& log) {
   return n;
 }
 
-void ExpectRestoresAnywhere(const world::World& world, const Options& options, Rng& rng,
-                            int cuts) {
+void ExpectRestoresAnywhere(const world::World& world, const Options& options, Rng& rng, int cuts) {
   const Outcome whole = RunWorld(world, options);
   ASSERT_FALSE(whole.events.empty());
   const int64_t passes = CountPasses(whole.log);
@@ -144,8 +143,8 @@ TEST(RestoreTest, GoldenScenariosWithFaultsAndProcurementRestoreAtRandomInstants
 }
 
 TEST(RestoreTest, ExplainingEveryWorkloadOnDemandChangesNoDecision) {
-  auto scenario = io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) +
-                                       "/tests/scenarios/failover.yaml");
+  auto scenario =
+      io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/tests/scenarios/failover.yaml");
   ASSERT_TRUE(scenario.ok()) << scenario.status().message();
   const world::World& w = scenario->world;
   const Outcome whole = RunWorld(w, {});
@@ -174,8 +173,8 @@ TEST(RestoreTest, ExplainingEveryWorkloadOnDemandChangesNoDecision) {
   }
 }
 
-TEST(RestoreTest, RefusesALogThatDoesNotEndWithAPassOrASimulatorThatRan) {
-  world::World w = polycloud::testing::LoadWorld(R"(
+// One pool, one job.
+const char* kOneJob = R"(
 name: r
 start: 2026-01-01
 end: 2026-01-10
@@ -183,7 +182,10 @@ providers: [{id: a}]
 sites: [{id: s, provider: a}]
 pools: [{id: p, site: s, accelerator: H100, pricing: on-demand, gpus: 8, price_per_gpu_hour: 1}]
 jobs: [{id: j, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-02}]
-)");
+)";
+
+TEST(RestoreTest, RefusesALogThatDoesNotEndWithAPassOrASimulatorThatRan) {
+  world::World w = polycloud::testing::LoadWorld(kOneJob);
   {
     Simulator sim(w, {});
     std::vector<scheduler::LoggedCommand> log = {
@@ -198,15 +200,7 @@ jobs: [{id: j, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-02}]
 }
 
 TEST(CommandLogTest, RejectsBadLinesWithTheirPositionAndPointer) {
-  world::World w = polycloud::testing::LoadWorld(R"(
-name: r
-start: 2026-01-01
-end: 2026-01-10
-providers: [{id: a}]
-sites: [{id: s, provider: a}]
-pools: [{id: p, site: s, accelerator: H100, pricing: on-demand, gpus: 8, price_per_gpu_hour: 1}]
-jobs: [{id: j, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-02}]
-)");
+  world::World w = polycloud::testing::LoadWorld(kOneJob);
   auto error = [&](const std::string& text) {
     auto r = scheduler::ParseCommandLog(text, w, "x.log");
     return r.ok() ? std::string("ok") : r.status().message();
@@ -221,10 +215,14 @@ jobs: [{id: j, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-02}]
   EXPECT_EQ(error(R"({"at":"2026-01-02T00:00:00Z","command":"job-arrived","job":"nope"})"),
             "x.log:1:1: /job: expected the id of a job of the scenario or submitted earlier, "
             "found \"nope\"");
-  EXPECT_EQ(error(R"({"at":"2026-01-02T00:00:00Z","command":"set-pool-capacity","pool":"p","installed_gpus":-4})"),
-            "x.log:1:1: /installed_gpus: expected an integer from 0 to 1099511627776, found -4");
-  EXPECT_EQ(error(R"({"at":"2026-01-02T00:00:00Z","command":"submit-job","job":{"id":"j","kind":"training","class":"t","model_family":"","gpus":1,"work_gpu_seconds":10,"accelerators":[],"checkpoint_seconds":0,"priority":0,"preemptible":false}})"),
-            "x.log:1:1: /job/id: expected an id not yet in use, found \"j\"");
+  EXPECT_EQ(
+      error(
+          R"({"at":"2026-01-02T00:00:00Z","command":"set-pool-capacity","pool":"p","installed_gpus":-4})"),
+      "x.log:1:1: /installed_gpus: expected an integer from 0 to 1099511627776, found -4");
+  EXPECT_EQ(
+      error(
+          R"({"at":"2026-01-02T00:00:00Z","command":"submit-job","job":{"id":"j","kind":"training","class":"t","model_family":"","gpus":1,"work_gpu_seconds":10,"accelerators":[],"checkpoint_seconds":0,"priority":0,"preemptible":false}})"),
+      "x.log:1:1: /job/id: expected an id not yet in use, found \"j\"");
   EXPECT_EQ(error(R"({"at":"2026-01-02T00:00:00Z","command":"fly"})"),
             "x.log:1:1: /command: expected a command name (docs/commands.md), found \"fly\"");
   EXPECT_EQ(error(place + "\n" + R"({"at":"2026-01-01T00:00:00Z","command":"place"})"),

@@ -68,8 +68,7 @@ void Simulator::OnEvent(const scheduler::Event& event) {
   if (event.type == EventType::kJobStarted) {
     const world::Job& job = scheduler_.job_spec(event.subject);
     const int64_t work = scheduler_.jobs()[event.subject].remaining_work;
-    const int64_t speed =
-        world_.accelerators[world_.pools[event.pool].accelerator].speed_milli;
+    const int64_t speed = world_.accelerators[world_.pools[event.pool].accelerator].speed_milli;
     Push(event.at + Duration::Seconds(scheduler::Scheduler::RunSeconds(work, job.gpus, speed)),
          Kind::kFinish, event.subject, static_cast<uint32_t>(event.aux));
   }
@@ -130,16 +129,14 @@ bool Simulator::Apply(Time now, uint64_t payload) {
       const auto kind = static_cast<WakeKind>(item.epoch);
       // A window that closes on an answered request wakes nothing.
       if (kind == WakeKind::kRofrWindowCloses &&
-          scheduler_.requests()[item.index].status !=
-              CapacityRequest::Status::kAwaitingAnswer) {
+          scheduler_.requests()[item.index].status != CapacityRequest::Status::kAwaitingAnswer) {
         return false;
       }
       Send(cmd::Wake{kind, item.index}, now);
       break;
     }
     case Kind::kRofrAnswer: {
-      if (scheduler_.requests()[item.index].status !=
-          CapacityRequest::Status::kAwaitingAnswer) {
+      if (scheduler_.requests()[item.index].status != CapacityRequest::Status::kAwaitingAnswer) {
         return false;
       }
       std::string why;
@@ -276,9 +273,9 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       out_ << " gpus=" << e.gpus << " runs=" << FormatDuration(Duration(e.value));
       break;
     case EventType::kJobPreempted:
-      out_ << " lost_gpu_h=" << e.value / 3600
-           << " by=" << (e.aux >= 0 ? job_id(static_cast<int32_t>(e.aux))
-                                    : service_id(static_cast<int32_t>(-1 - e.aux)));
+      out_ << " lost_gpu_h=" << e.value / 3600 << " by="
+           << (e.aux >= 0 ? job_id(static_cast<int32_t>(e.aux))
+                          : service_id(static_cast<int32_t>(-1 - e.aux)));
       break;
     case EventType::kJobInterrupted:
       out_ << " lost_gpu_h=" << e.value / 3600;
@@ -380,8 +377,8 @@ void Audit::OnEvent(const scheduler::Event& e) {
     }
     case EventType::kReplicaStarted: {
       ++counts_.replica_starts;
-      const world::Service& s = scheduler_ != nullptr ? scheduler_->service_spec(e.subject)
-                                                      : world_.services[e.subject];
+      const world::Service& s =
+          scheduler_ != nullptr ? scheduler_->service_spec(e.subject) : world_.services[e.subject];
       check(s.workload_class, s.model_family, "service " + s.id);
       if (e.aux == 2) {
         ++counts_.failovers;

@@ -33,8 +33,8 @@ struct Allocation {
   int64_t gpus = 0;  // allocated (whole nodes for large gangs)
   int64_t gang = 0;  // requested
   int32_t priority = 0;
-  int32_t slot = -1;  // position in the pool's list
-  Time start;         // when the run (or replica) started
+  int32_t slot = -1;   // position in the pool's list
+  Time start;          // when the run (or replica) started
   int64_t tokens = 0;  // replicas: throughput
   // Jobs: reference GPU-seconds left when the run started, and the rate the
   // gang works at (gang × the pool's speed, thousandths of reference

@@ -53,8 +53,7 @@ std::string CommandToJson(const Scheduler& scheduler, Time now, const Command& c
 // "<name>:<line>:<column>: <JSON pointer>: expected ..., found ..." for bad
 // JSON, unknown keys, wrong types, unknown ids, duplicate submissions, or
 // instants that go backwards. Nothing is returned from an invalid log.
-Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text,
-                                                   const world::World& world,
+Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const world::World& world,
                                                    const std::string& name);
 
 }  // namespace polycloud::scheduler

@@ -32,12 +32,12 @@
 #include <vector>
 
 #include "polycloud/base/status.h"
-#include "polycloud/scheduler/allocation_table.h"
-#include "polycloud/scheduler/command.h"
 #include "polycloud/contracts/exclusivity.h"
 #include "polycloud/contracts/ledger.h"
 #include "polycloud/placement/fleet_state.h"
 #include "polycloud/placement/pipeline.h"
+#include "polycloud/scheduler/allocation_table.h"
+#include "polycloud/scheduler/command.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::scheduler {
@@ -75,10 +75,10 @@ enum class EventType : uint8_t {
   kCapacityArrived,      // pool, gpus
   kCapacityReleased,     // pool, gpus: the procured term ended
   // Run-time changes of the workload registry.
-  kJobCancelled,       // subject = job, pool (kNone when it was queued), gpus
-  kServiceSubmitted,   // subject = service
-  kServiceCancelled,   // subject = service
-  kDispatchFailed,     // subject = job, pool, gpus: the run never started
+  kJobCancelled,      // subject = job, pool (kNone when it was queued), gpus
+  kServiceSubmitted,  // subject = service
+  kServiceCancelled,  // subject = service
+  kDispatchFailed,    // subject = job, pool, gpus: the run never started
 };
 const char* EventTypeName(EventType type);
 
@@ -168,8 +168,8 @@ struct CapacityRequest {
   world::ProviderIndex holder = world::kNone;
   Time window_closes;
   Time answered = Time::Min();  // when the holder's answer came (kMatched, kDeclined)
-  int32_t market_offer = -1;  // best other offer when offered: the terms to match
-  int64_t market_gpus = 0;    // GPUs that offer would supply
+  int32_t market_offer = -1;    // best other offer when offered: the terms to match
+  int64_t market_gpus = 0;      // GPUs that offer would supply
   Answer answer = Answer::kNone;
   std::string decline_reason;
   // The award.
@@ -180,7 +180,7 @@ struct CapacityRequest {
   int64_t awarded_gpus = 0;
   bool via_rofr = false;
   Time awarded, arrives, ends;  // arrives: expected at the award, actual on delivery
-  int32_t account = -1;  // ledger account billing the award
+  int32_t account = -1;         // ledger account billing the award
 };
 
 enum class JobStatus : uint8_t { kNotArrived, kQueued, kRunning, kDone, kCancelled };

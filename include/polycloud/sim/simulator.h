@@ -122,8 +122,8 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
   scheduler::Scheduler scheduler_;
   EventQueue heap_;
   int64_t scheduler_events_ = 0;
-  size_t next_job_ = 0;   // the next static job to arrive
-  bool started_ = false;  // the first pass (at the world's start) is done
+  size_t next_job_ = 0;          // the next static job to arrive
+  bool started_ = false;         // the first pass (at the world's start) is done
   int64_t restored_events_ = 0;  // simulator events of the run a Restore replayed
 };
 
