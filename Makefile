@@ -65,7 +65,7 @@ perf-gate:
 
 # Rewrites tests/scenarios/*.events from the current engine; review the diff.
 goldens: build
-	POLYCLOUD_UPDATE_GOLDENS=1 build/release/tests/polycloud_tests --gtest_filter='GoldenScenarioTest.*'
+	POLYCLOUD_UPDATE_GOLDENS=1 build/release/tests/polycloud_sim_tests --gtest_filter='GoldenScenarioTest.*'
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
