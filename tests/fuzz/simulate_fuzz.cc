@@ -24,6 +24,7 @@ constexpr size_t kMaxJobs = 2'000, kMaxPools = 64, kMaxServices = 16, kMaxFaults
 // Timer-driven passes over the whole span, at most: re-optimisations (a flow
 // solve each) and procurement reviews.
 constexpr int64_t kMaxReoptimizations = 64, kMaxReviews = 512;
+constexpr int64_t kMaxServiceFleetGpus = 1'000'000;
 
 void CheckUsage(const polycloud::report::Usage& u) {
   POLYCLOUD_CHECK(u.used_gpu_seconds >= 0 && u.capacity_gpu_seconds >= 0);
@@ -44,6 +45,14 @@ extern "C" int PolycloudFuzzSimulate(const uint8_t* data, size_t size) {
       w.faults.size() > kMaxFaults) {
     return 0;
   }
+  // Every replica is an allocation (about 90 bytes, several times that under
+  // ASan): a service on a fleet of tens of millions of GPUs may rightly want
+  // millions of replicas, more than the fuzzer's 2 GB allows. Services are
+  // fuzzed on fleets of up to a million GPUs; jobs on any.
+  int64_t fleet_gpus = 0;
+  for (const auto& p : w.pools) fleet_gpus += p.gpus.Max();
+  for (const auto& o : w.procurement.offers) fleet_gpus += o.max_gpus;
+  if (!w.services.empty() && fleet_gpus > kMaxServiceFleetGpus) return 0;
   const Duration span = w.end - w.start;
   const Duration slice = Duration::Seconds(span.seconds() / kMaxReoptimizations + 1);
   w.procurement.review_every =
