@@ -1,6 +1,7 @@
 #include "polycloud/io/scenario.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -1422,14 +1423,55 @@ bool CheckText(std::string_view text, Diags& d) {
 }
 
 // Where the second document starts: its node's mark, or the second "---" line.
-YAML::Mark DocumentMark(std::string_view text, const YAML::Node& document) {
-  YAML::Mark mark = document.Mark();
-  if (mark.line >= 0) return mark;
-  const size_t at = text.find("\n---");  // a leading "---" opens the first document
-  if (at == std::string_view::npos) return mark;
-  TextPosition p = PositionOf(text, at + 1);
-  mark.line = static_cast<int>(p.line - 1);
-  mark.column = 0;
+// Where a second YAML document starts, if the text has one. Documents are
+// read one at a time and at most two: yaml-cpp's LoadAll never returns on
+// some malformed input ("," alone yields null documents for ever, memory
+// growing without bound), and a "document" that starts where the previous one
+// did is that loop, not a document.
+std::optional<YAML::Mark> SecondDocument(const std::string& text) {
+  class DocumentStarts final : public YAML::EventHandler {
+   public:
+    std::vector<YAML::Mark> starts;
+    std::optional<YAML::Mark> second_node;  // the second document's first node
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { Node(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+      Node(m);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+      Node(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+      Node(m);
+    }
+    void OnMapEnd() override {}
+
+   private:
+    void Node(const YAML::Mark& m) {
+      if (starts.size() == 2 && !second_node) second_node = m;
+    }
+  } handler;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  while (handler.starts.size() < 2 && parser.HandleNextDocument(handler)) {
+  }
+  if (handler.starts.size() < 2 || handler.starts[1].pos <= handler.starts[0].pos) {
+    return std::nullopt;
+  }
+  if (handler.second_node && handler.second_node->line >= 0) return *handler.second_node;
+  YAML::Mark mark = handler.starts[1];  // an empty document: point at its "---"
+  const size_t at = text.rfind("\n---", static_cast<size_t>(std::max(0, mark.pos)));
+  if (at != std::string::npos) {
+    TextPosition p = PositionOf(text, at + 1);
+    mark.line = static_cast<int>(p.line - 1);
+    mark.column = 0;
+  }
   return mark;
 }
 
@@ -1473,11 +1515,11 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
   Scenario scenario;
   if (CheckText(text, diags)) {
     try {
-      std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-      YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
-      if (documents.size() > 1) {
-        diags.Add(DocumentMark(text, documents[1]),
-                  "a second YAML document (after \"---\"): a scenario is one document");
+      const std::string copy(text);
+      YAML::Node root = YAML::Load(copy);
+      std::optional<YAML::Mark> second = SecondDocument(copy);
+      if (second) {
+        diags.Add(*second, "a second YAML document (after \"---\"): a scenario is one document");
       } else if (!root || root.IsNull()) {
         diags.Add(YAML::Mark::null_mark(),
                   "the scenario is empty (expected a mapping with name, start, end, ...)");

@@ -152,3 +152,20 @@ TEST_F(ScenarioFileTest, AMissingFileStaysAnIoError) {
 
 }  // namespace
 }  // namespace polycloud::io
+
+namespace polycloud::io {
+namespace {
+
+// Found by the simulate fuzz target in CI: yaml-cpp's LoadAll never returns
+// on a lone flow entry, producing null documents until memory runs out.
+TEST(ScenarioInputTest, AStrayCommaIsAnErrorNotAnEndlessStreamOfDocuments) {
+  for (const char* text : {",", ",,,", "\n,\n", "name: x\n---\n,"}) {
+    auto s = LoadScenarioString(text, "comma.yaml");
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidInput) << text;
+    EXPECT_EQ(s.status().message().rfind("comma.yaml", 0), 0u) << s.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace polycloud::io
