@@ -1457,6 +1457,12 @@ std::optional<YAML::Mark> SecondDocument(const std::string& text) {
       if (starts.size() == 2 && !second_node) second_node = m;
     }
   } handler;
+  // Another document can only start at a "---" line or after a "..." one;
+  // without either, the text is not parsed a second time.
+  if (text.find("\n---") == std::string::npos && text.find("\n...") == std::string::npos &&
+      text.rfind("...", 0) != 0) {
+    return std::nullopt;
+  }
   std::istringstream in(text);
   YAML::Parser parser(in);
   while (handler.starts.size() < 2 && parser.HandleNextDocument(handler)) {
