@@ -221,8 +221,7 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   if (provider < 31) s.providers_used_mask |= 1 << provider;
   // The expected duration, for the event log and explain; when the run ends
   // is for its driver to report (cmd::JobCompleted).
-  const int64_t seconds = RunSeconds(s.remaining_work, job.gpus, speed);
-  Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, seconds, s.epoch});
+  Emit({now, EventType::kJobStarted, j, d.pool, d.alloc_gpus, run.run_seconds, s.epoch});
   auto v = rules_.Check(job.workload_class, job.model_family, provider, now,
                         fleet_.provider_in_outage());
   if (v.via_outage_exception)
