@@ -118,7 +118,7 @@ TEST(ScaleGeneratorTest, GeneratedWorldSimulates) {
 class ThirdOfPoolsOracle final : public placement::PreemptionOracle {
  public:
   explicit ThirdOfPoolsOracle(const placement::FleetState& fleet) : fleet_(fleet) {}
-  int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const override {
+  int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority, int64_t) const override {
     return p % 3 == 0 && priority > 60 ? fleet_.pool(p).used / 2 : 0;
   }
   const std::vector<world::PoolIndex>* CandidatePools() const override {

@@ -500,7 +500,7 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     // Would preempting lower-priority work free enough GPUs and power?
     const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
     const PoolState& ps = ctx.fleet.pool(pool);
-    const int64_t reclaim = ctx.preemption->ReclaimableGpus(pool, req.priority);
+    const int64_t reclaim = ctx.preemption->ReclaimableGpus(pool, req.priority, need);
     const SiteState& site = ctx.fleet.site(ctx.fleet.info(pool).site);
     const bool gpus_ok = reclaim > 0 && ps.free() + std::min(reclaim, ps.used) >= need;
     const bool power_ok = !site.limited || site.headroom() + ctx.fleet.PowerOf(pool, reclaim) >=

@@ -10,7 +10,7 @@ namespace {
 // A fake oracle: reclaimable GPUs per pool, for work below a priority.
 class FakeOracle final : public PreemptionOracle {
  public:
-  int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const override {
+  int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority, int64_t) const override {
     return priority > below_ && p == pool_ ? gpus_ : 0;
   }
   world::PoolIndex pool_ = world::kNone;

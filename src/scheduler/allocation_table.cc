@@ -6,13 +6,30 @@
 
 namespace polycloud::scheduler {
 
-AllocationTable::AllocationTable(size_t pools)
+AllocationTable::AllocationTable(size_t pools, bool index_by_finish)
     : pool_allocs_(pools),
       preemptible_gpus_(pools, 0),
       preemptible_max_(pools, std::numeric_limits<int32_t>::min()),
       preemptible_slot_(pools, -1),
       pool_jobs_(pools, 0),
-      job_slot_(pools, -1) {}
+      job_slot_(pools, -1),
+      index_by_finish_(index_by_finish),
+      by_finish_(index_by_finish ? pools : 0) {}
+
+__int128 AllocationTable::FinishKey(const Allocation& a) {
+  const __int128 numerator = static_cast<__int128>(a.work) * 1000 +
+                             static_cast<__int128>(a.start.unix_seconds()) * a.rate_milli;
+  return numerator / (a.gang > 0 ? a.gang : 1);
+}
+
+void AllocationTable::SetStart(int32_t id, Time start) {
+  Allocation& a = allocs_[id];
+  POLYCLOUD_CHECK(a.live);
+  const bool indexed = index_by_finish_ && !a.is_service;
+  if (indexed) by_finish_[a.pool].erase({FinishKey(a), id});
+  a.start = start;
+  if (indexed) by_finish_[a.pool].insert({FinishKey(a), id});
+}
 
 void AllocationTable::Enter(world::PoolIndex pool, std::vector<world::PoolIndex>& list,
                             std::vector<int32_t>& slot) {
@@ -51,6 +68,7 @@ int32_t AllocationTable::Add(const Allocation& allocation) {
     preemptible_max_[pool] = std::max(preemptible_max_[pool], a.priority);
   }
   if (!a.is_service && pool_jobs_[pool]++ == 0) Enter(pool, job_pools_, job_slot_);
+  if (index_by_finish_ && !a.is_service) by_finish_[pool].insert({FinishKey(a), id});
   return id;
 }
 
@@ -71,6 +89,7 @@ void AllocationTable::Remove(int32_t id) {
     }
   }
   if (!a.is_service && --pool_jobs_[pool] == 0) Leave(pool, job_pools_, job_slot_);
+  if (index_by_finish_ && !a.is_service) by_finish_[pool].erase({FinishKey(a), id});
   a.live = false;
   free_ids_.push_back(id);
 }

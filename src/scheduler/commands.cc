@@ -348,7 +348,7 @@ Status Scheduler::Apply(const Command& command, Time now) {
         } else if constexpr (std::is_same_v<C, cmd::ContractsChanged>) {
           ContractsChanged(now);
         } else if constexpr (std::is_same_v<C, cmd::JobStarted>) {
-          if (current(c.job, c.run)) allocs_[jobs_[c.job.value].alloc].start = c.at;
+          if (current(c.job, c.run)) allocs_.SetStart(jobs_[c.job.value].alloc, c.at);
         } else if constexpr (std::is_same_v<C, cmd::JobCompleted>) {
           if (current(c.job, c.run)) CompleteRun(c.job.value, c.at, now);
         } else if constexpr (std::is_same_v<C, cmd::JobFailed>) {
@@ -396,7 +396,7 @@ void Scheduler::CancelJob(world::JobIndex j, Time now) {
     StopJob(j, StopReason::kCancelled, 0, now);
     return;
   }
-  if (s.status == JobStatus::kQueued) queue_.erase(KeyOf(j));
+  if (s.status == JobStatus::kQueued) Dequeue(j);
   s.status = JobStatus::kCancelled;
   s.reserved_pool = world::kNone;
   s.end = now;

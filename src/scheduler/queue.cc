@@ -64,7 +64,19 @@ void Scheduler::RegisterShape(JobIndex j) {
   if (static_cast<size_t>(job_shape_.back()) == shape_example_.size()) {
     shape_example_.push_back(j);
     shape_failures_.emplace_back();
+    shape_queued_.push_back(0);
   }
+  top_priority_ = std::max(top_priority_, job_spec(j).priority);
+}
+
+void Scheduler::Enqueue(JobIndex j) {
+  queue_.insert(KeyOf(j));
+  if (shape_queued_[job_shape_[j]]++ == 0) ++shapes_queued_;
+}
+
+std::set<Scheduler::QueueKey>::iterator Scheduler::Dequeue(std::set<QueueKey>::iterator it) {
+  if (--shape_queued_[job_shape_[it->job]] == 0) --shapes_queued_;
+  return queue_.erase(it);
 }
 
 int32_t Scheduler::ShapeOf(const world::Job& job) {
@@ -111,7 +123,15 @@ void Scheduler::PlaceQueue(Time now) {
     if (holder == placement::kNoReservation) held_pools_.push_back(s.reserved_pool);
     holder = std::max(holder, priority);
   };
+  // Under SJF and SRTF a shape whose one-GPU job of the top priority failed
+  // is done for the pass (later jobs have no less work left); when every
+  // queued shape is, nothing later can start. Not when a job is watched: its
+  // decision is recorded even when it fails.
+  const bool may_end_early = (options_.policy == Policy::kSjf || options_.policy == Policy::kSrtf) &&
+                             watch_index_ == world::kNone;
+  int32_t shapes_done = 0;
   for (auto it = queue_.begin(); it != queue_.end();) {
+    if (may_end_early && shapes_done == shapes_queued_) break;
     const JobIndex j = it->job;
     JobState& s = jobs_[j];
     const world::Job& job = job_spec(j);
@@ -140,14 +160,18 @@ void Scheduler::PlaceQueue(Time now) {
       s.failed_generation = generation_;
       s.reserved_pool = d.best_blocked;
       hold(s, job.priority);
-      if (sf.pass != pass_ || job.gpus < sf.gang) sf = {pass_, job.gpus, job.priority};
+      if (sf.pass != pass_ || job.gpus < sf.gang) {
+        const bool was_done = sf.pass == pass_ && sf.gang <= 1 && sf.priority >= top_priority_;
+        sf = {pass_, job.gpus, job.priority};
+        if (!was_done && job.gpus <= 1 && job.priority >= top_priority_) ++shapes_done;
+      }
       if (options_.policy == Policy::kFifo) break;
       ++it;
       continue;
     }
     s.reserved_pool = world::kNone;
     const QueueKey started = *it;
-    it = queue_.erase(it);
+    it = Dequeue(it);
     StartJob(j, d, now);
     placing_remaining_ = -1;
     // Preemption requeued its victims by key, after the job that preempted

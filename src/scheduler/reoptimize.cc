@@ -127,7 +127,7 @@ void Scheduler::ReoptimizeQueue(Time now) {
     placement::Decision d;
     d.pool = pool;
     d.alloc_gpus = alloc;
-    queue_.erase(KeyOf(j));
+    Dequeue(j);
     jobs_[j].reserved_pool = world::kNone;
     StartJob(j, d, now);
     ++reoptimized_starts_;

@@ -1,6 +1,8 @@
 #include "polycloud/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 
 #include "polycloud/base/checked.h"
 
@@ -96,7 +98,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       fleet_(world, start),
       placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
-      allocs_(world.pools.size()),
+      allocs_(world.pools.size(), options.policy == Policy::kSrtf),
       reserved_(world.pools.size(), placement::kNoReservation),
       previous_holder_(world.pools.size(), placement::kNoReservation) {
   for (size_t j = 0; j < jobs_.size(); ++j) {
@@ -133,9 +135,37 @@ bool Scheduler::ShorterJobMayPreempt(const Allocation& a) const {
          a.RemainsLongerThan(placing_remaining_, placing_now_);
 }
 
-int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority) const {
+__int128 Scheduler::FinishKeyAt(PoolIndex pool, Time now) const {
+  const int64_t speed = world_.accelerators[world_.pools[pool].accelerator].speed_milli;
+  return static_cast<__int128>(now.unix_seconds()) * speed;
+}
+
+// A job with FinishKey K has (K − FinishKeyAt(now)) ÷ 1000 = w and
+// RemainingSeconds within (w − 1.002, w + 1.002) (AllocationTable): one with
+// K − FinishKeyAt < R × 1000 − kFinishBand cannot remain longer than R.
+// The band is wider than needed so that no rounding can defeat it.
+constexpr __int128 kFinishBand = 3000;
+
+template <typename Visit>
+void Scheduler::ForEachLongerJob(PoolIndex pool, Visit visit) const {
+  const AllocationTable::FinishIndex& index = allocs_.ByFinish(pool);
+  const __int128 floor =
+      FinishKeyAt(pool, placing_now_) + static_cast<__int128>(placing_remaining_) * 1000 - kFinishBand;
+  for (auto it = index.rbegin(); it != index.rend() && it->first >= floor; ++it) {
+    if (ShorterJobMayPreempt(allocs_[it->second]) && !visit(it->second)) return;
+  }
+}
+
+int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority, int64_t need) const {
   if (placing_remaining_ >= 0) {  // SRTF: longer-running jobs too
     int64_t sum = 0;
+    if (allocs_.PreemptibleGpus(pool) == 0) {
+      ForEachLongerJob(pool, [&](int32_t id) {
+        sum += allocs_[id].gpus;
+        return sum < need;
+      });
+      return sum;
+    }
     for (int32_t id : allocs_.InPool(pool)) {
       const Allocation& a = allocs_[id];
       if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) sum += a.gpus;
@@ -190,7 +220,7 @@ void Scheduler::JobArrived(JobIndex j, Time now) {
   if (s.status != JobStatus::kNotArrived) return;
   s.status = JobStatus::kQueued;
   s.queued_since = now;
-  queue_.insert(KeyOf(j));
+  Enqueue(j);
   Emit({now, EventType::kJobArrived, j, world::kNone, job_spec(j).gpus, 0, 0});
 }
 
@@ -271,7 +301,7 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time r
   }
   s.status = JobStatus::kQueued;
   s.queued_since = now;
-  queue_.insert(KeyOf(j));
+  Enqueue(j);
   if (why == StopReason::kPreempted) {
     ++s.preemptions;
     Emit({now, EventType::kJobPreempted, j, pool, a.gpus, lost, by});
@@ -333,20 +363,54 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
   };
   scratch_heap_.clear();
   const bool srtf = placing_remaining_ >= 0;
-  for (int32_t id : allocs_.InPool(pool)) {
-    const Allocation& a = allocs_[id];
-    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) {
-      scratch_heap_.push_back(
-          {srtf && !a.is_service ? a.RemainingSeconds(now) : 0, a.priority, a.start, a.owner, id});
+  // Under SRTF in a pool without preemptible work the candidates are the jobs
+  // that remain longer, read off the finish index from the top: a job enters
+  // the heap only while its key's band reaches the heap's top, so the top is
+  // always the longest of all candidates and few are ever looked at.
+  const bool by_finish = srtf && allocs_.PreemptibleGpus(pool) == 0;
+  const AllocationTable::FinishIndex* index = by_finish ? &allocs_.ByFinish(pool) : nullptr;
+  const __int128 key_now = by_finish ? FinishKeyAt(pool, now) : 0;
+  const __int128 floor = key_now + static_cast<__int128>(placing_remaining_) * 1000 - kFinishBand;
+  std::pair<__int128, int32_t> visited{static_cast<__int128>(1) << 120, 0};  // above all keys
+  bool walked = !by_finish;
+  auto refill = [&] {
+    while (!walked) {
+      auto next = index->lower_bound(visited);  // evictions may have erased `visited`
+      if (next == index->begin() || std::prev(next)->first < floor) {
+        walked = true;
+        break;
+      }
+      --next;
+      if (!scratch_heap_.empty() &&
+          next->first - key_now + kFinishBand <= static_cast<__int128>(scratch_heap_.front().remaining) * 1000) {
+        break;  // everything below remains shorter than the heap's top
+      }
+      visited = *next;
+      const Allocation& a = allocs_[next->second];
+      if (ShorterJobMayPreempt(a)) {
+        scratch_heap_.push_back({a.RemainingSeconds(now), a.priority, a.start, a.owner, next->second});
+        std::push_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
+      }
     }
+  };
+  if (!by_finish) {
+    for (int32_t id : allocs_.InPool(pool)) {
+      const Allocation& a = allocs_[id];
+      if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) {
+        scratch_heap_.push_back(
+            {srtf && !a.is_service ? a.RemainingSeconds(now) : 0, a.priority, a.start, a.owner, id});
+      }
+    }
+    std::make_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
   }
-  std::make_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
   const world::SiteIndex site = world_.pools[pool].site;
   const Power need_power = fleet_.PowerOf(pool, need);
-  while (!scratch_heap_.empty()) {
+  while (true) {
     const bool gpus_ok = fleet_.pool(pool).free() >= need;
     const bool power_ok = !fleet_.site(site).limited || fleet_.site(site).headroom() >= need_power;
     if (gpus_ok && power_ok) break;
+    refill();
+    if (scratch_heap_.empty()) break;
     std::pop_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
     const int32_t id = scratch_heap_.back().id;
     scratch_heap_.pop_back();

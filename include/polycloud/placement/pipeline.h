@@ -60,7 +60,9 @@ class PreemptionOracle {
  public:
   virtual ~PreemptionOracle() = default;
   // GPUs held in pool `p` by preemptible work with priority < `priority`.
-  virtual int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority) const = 0;
+  // The count may stop anywhere at or above `need` (the GPUs the placer is
+  // looking for): the placer only asks whether enough can be freed.
+  virtual int64_t ReclaimableGpus(world::PoolIndex p, int32_t priority, int64_t need) const = 0;
   // Every pool where ReclaimableGpus may be above zero (in any order), or
   // null when any pool may be: the placer then asks every pool.
   virtual const std::vector<world::PoolIndex>* CandidatePools() const { return nullptr; }

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "polycloud/base/units.h"
@@ -68,13 +70,17 @@ struct Allocation {
 
 class AllocationTable {
  public:
-  explicit AllocationTable(size_t pools);
+  // With `index_by_finish` (SRTF) each pool's jobs are also kept ordered by
+  // FinishKey, so the jobs with the most work left are found without a scan.
+  explicit AllocationTable(size_t pools, bool index_by_finish = false);
 
   // Files `a` (live, with its pool and GPUs set) and returns its id.
   int32_t Add(const Allocation& a);
   // Takes allocation `id` off its pool and the preemption index; the record
   // stays readable (not live) until the id is reused.
   void Remove(int32_t id);
+  // Moves the start of job allocation `id` (its site reported the real start).
+  void SetStart(int32_t id, Time start);
 
   const Allocation& operator[](int32_t id) const { return allocs_[id]; }
   Allocation& operator[](int32_t id) { return allocs_[id]; }
@@ -91,6 +97,17 @@ class AllocationTable {
   const std::vector<world::PoolIndex>& PreemptiblePools() const { return preemptible_pools_; }
   // The pools with at least one job (not a replica), in no particular order.
   const std::vector<world::PoolIndex>& JobPools() const { return job_pools_; }
+
+  // The finish index (index_by_finish only). A job's FinishKey is its
+  // reference work left per GPU, in thousandths of a second, as if measured at
+  // the Unix epoch: (work × 1000 + start × rate) ÷ gang. In one pool every
+  // job's GPUs run at the same speed s (thousandths), so at `now` a job with
+  // key K has RemainingSeconds(now) within (w − 1.002, w + 1.002), where
+  // w = (K − now × s) ÷ 1000: keys order jobs by remaining time up to a band
+  // of a few seconds, which callers close with the exact test.
+  using FinishIndex = std::set<std::pair<__int128, int32_t>>;
+  static __int128 FinishKey(const Allocation& a);
+  const FinishIndex& ByFinish(world::PoolIndex pool) const { return by_finish_[pool]; }
 
  private:
   // A set of pools with O(1) insert and erase (a list and each pool's slot).
@@ -109,6 +126,8 @@ class AllocationTable {
   std::vector<int32_t> pool_jobs_;         // per pool: live job allocations
   std::vector<world::PoolIndex> job_pools_;
   std::vector<int32_t> job_slot_;
+  bool index_by_finish_ = false;
+  std::vector<FinishIndex> by_finish_;
 };
 
 }  // namespace polycloud::scheduler

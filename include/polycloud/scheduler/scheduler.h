@@ -25,6 +25,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -321,7 +322,7 @@ class Scheduler final : public placement::PreemptionOracle {
   // `why` (the simulator's model of an ROFR holder's answer).
   int32_t HolderOffer(int32_t request, Time now, std::string* why) const;
 
-  int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority) const override;
+  int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority, int64_t need) const override;
   // The pools holding preemptible work; null under SRTF (any job may then be
   // preempted by a shorter one).
   const std::vector<world::PoolIndex>* CandidatePools() const override;
@@ -396,6 +397,10 @@ class Scheduler final : public placement::PreemptionOracle {
     return watch_index_ == index && watch_service_ == service;
   }
   int32_t ShapeOf(const world::Job& job);
+  // The queue with its per-shape counts kept.
+  void Enqueue(world::JobIndex j);
+  std::set<QueueKey>::iterator Dequeue(std::set<QueueKey>::iterator it);
+  void Dequeue(world::JobIndex j) { Dequeue(queue_.find(KeyOf(j))); }
   // Files job `j` (the next in the registry) under its shape.
   void RegisterShape(world::JobIndex j);
   void InitServiceState(world::ServiceIndex s, int64_t demand, Time now);
@@ -403,6 +408,13 @@ class Scheduler final : public placement::PreemptionOracle {
   int64_t RemainingSeconds(world::JobIndex j, Time now) const;
   // SRTF: may allocation `a` be preempted by the job being placed now?
   bool ShorterJobMayPreempt(const Allocation& a) const;
+  // Under SRTF, in a pool without preemptible work: visits the jobs of `pool`
+  // that remain longer than the job being placed, from the finish index's
+  // top down, while `visit(id)` returns true.
+  template <typename Visit>
+  void ForEachLongerJob(world::PoolIndex pool, Visit visit) const;
+  // A pool's GPU speed term of FinishKey at `now` (AllocationTable).
+  __int128 FinishKeyAt(world::PoolIndex pool, Time now) const;
   // Procurement (procurement.cc).
   void ReviewUnmetDemand(Time now);
   void RaiseRequest(int32_t request, Time now);
@@ -478,6 +490,12 @@ class Scheduler final : public placement::PreemptionOracle {
     int32_t priority = 0;
   };
   std::vector<ShapeFailure> shape_failures_;
+  // Queued jobs per shape, the shapes with any, and the highest priority of
+  // any job: a pass of a backfilling policy ends early once every queued
+  // shape has failed for a single GPU at that priority (PlaceQueue).
+  std::vector<int32_t> shape_queued_;
+  int32_t shapes_queued_ = 0;
+  int32_t top_priority_ = std::numeric_limits<int32_t>::min();
   std::vector<world::JobIndex> shape_example_;
 
   // Procurement: requests raised, GPUs procured per pool now, GPUs sold per
