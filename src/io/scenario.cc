@@ -561,6 +561,7 @@ class Loader {
     if (auto v = m.Take("region"); v) {
       if (auto r = AsString(v, d_, "region")) s.region = *r;
     }
+    if (auto v = m.Take("backend"); v) LoadBackend(v, s);
     if (auto v = m.Take("pue"); v) {
       if (auto x = AsDecimal(v, d_, "pue", 3)) {
         if (*x < 1000) d_.Add(v, "pue must be at least 1.0, found " + Found(v));
@@ -587,6 +588,29 @@ class Loader {
     m.Finish();
     site_ids_[s.id] = static_cast<int32_t>(w.sites.size());
     w.sites.push_back(std::move(s));
+  }
+
+  // `backend: {kind: slurm, slurm_conf: PATH}` (serve only; docs/scenario.md).
+  void LoadBackend(const YAML::Node& n, world::Site& s) {
+    MapReader m(n, "a site backend", d_);
+    if (!m.valid()) return;
+    if (auto v = m.Require("kind"); v) {
+      if (auto k = AsEnum<world::SiteBackend>(v, d_, "backend kind",
+                                              {{"sim", world::SiteBackend::kSim},
+                                               {"local", world::SiteBackend::kLocal},
+                                               {"slurm", world::SiteBackend::kSlurm}})) {
+        s.backend = *k;
+      }
+    }
+    if (auto v = m.Take("slurm_conf"); v) {
+      if (auto c = AsString(v, d_, "slurm_conf")) s.slurm_conf = *c;
+      if (s.backend != world::SiteBackend::kSlurm) {
+        d_.Add(v, "slurm_conf is for a backend of kind slurm");
+      }
+    } else if (s.backend == world::SiteBackend::kSlurm) {
+      d_.Add(n, "a slurm backend needs slurm_conf (the cluster's slurm.conf)");
+    }
+    m.Finish();
   }
 
   // A clause's `from` and `until` (default: the contract's term); until must
@@ -841,6 +865,9 @@ class Loader {
     }
     if (auto v = m.Take("gpus_per_node"); v) {
       if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) p.gpus_per_node = *x;
+    }
+    if (auto v = m.Take("partition"); v) {
+      if (auto x = AsString(v, d_, "partition")) p.partition = *x;
     }
     p.domain_size = p.gpus_per_node;
     if (auto v = m.Take("domain_size"); v) {

@@ -149,6 +149,8 @@ std::string CommandToJson(const Scheduler& scheduler, Time now, const Command& c
           line["job"] = job(c.job);
         } else if constexpr (std::is_same_v<C, cmd::SubmitJob>) {
           line["job"] = JobToJson(w, c.job);
+          if (!c.tenant.empty()) line["tenant"] = c.tenant;
+          if (!c.client_key.empty()) line["idempotency_key"] = c.client_key;
         } else if constexpr (std::is_same_v<C, cmd::SubmitService>) {
           line["service"] = ServiceToJson(w, c.service);
           line["demand_tokens_per_s"] = c.initial_demand_tokens_per_s;
@@ -296,7 +298,9 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
         ++job_count;
       }
       j.arrival = now;
-      command = cmd::SubmitJob{std::move(j)};
+      std::string tenant = r.String("tenant", /*required=*/false);
+      std::string key = r.String("idempotency_key", /*required=*/false);
+      command = cmd::SubmitJob{std::move(j), std::move(tenant), std::move(key)};
     } else if (kind == "submit-service") {
       world::Service s;
       const json* spec = r.Get("service");

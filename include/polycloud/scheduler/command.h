@@ -62,8 +62,13 @@ struct JobArrived {
 };
 // A new job at run time. Its id must be unused; it arrives now (its
 // `arrival` is overwritten with the instant the command is applied).
+// `tenant` and `client_key` are the live broker's (who submitted it, and the
+// client's idempotency key): the core ignores them, the log keeps them, so a
+// restart knows whose work it is and which keys were used.
 struct SubmitJob {
   world::Job job;
+  std::string tenant = {};
+  std::string client_key = {};
 };
 // Withdraws a job: a queued job leaves the queue, a running one is stopped
 // (its GPUs are billed up to now). Cancelling a finished job is an error.
