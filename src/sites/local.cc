@@ -167,7 +167,10 @@ void LocalDriver::Poll(Run& run) {
 Status LocalDriver::Cancel(std::string_view external_id) {
   const std::optional<pid_t> pid = ParsePid(external_id);
   if (!pid) return Status::Ok();
-  auto it = std::find_if(runs_.begin(), runs_.end(), [&](const Run& r) { return r.pid == *pid; });
+  // Only a running run holds its pid; a finished one's may have been reused.
+  auto it = std::find_if(runs_.begin(), runs_.end(), [&](const Run& r) {
+    return r.pid == *pid && r.state == SiteJobState::kRunning;
+  });
   if (it == runs_.end()) return Status::Ok();
   Run& run = *it;
   Poll(run);

@@ -37,15 +37,23 @@ std::string Env(const char* name) {
   return v != nullptr ? v : "";
 }
 
-// What the tool said, for a message: its error line, else its output.
+// What the tool said, for a message: the last line of stderr without the
+// tool's "sbatch: error: " prefix (Slurm prints the reason last), else stdout.
 std::string Said(const ProcessResult& r) {
-  std::string text = r.err;
-  // Slurm prefixes the real reason with "error: "; keep the last such line.
-  const size_t last = text.rfind("error: ");
-  if (last != std::string::npos) text = text.substr(last + 7);
+  std::string_view text = r.err;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
   if (text.empty()) text = r.out;
   if (text.empty()) return "no output";
-  return FirstLine(text);
+  const size_t nl = text.rfind('\n');
+  if (nl != std::string_view::npos && nl + 1 < text.size()) text = text.substr(nl + 1);
+  for (std::string_view tag : {": error: ", ": fatal: "}) {
+    const size_t at = text.find(tag);
+    if (at != std::string_view::npos && at < 16) {
+      text = text.substr(at + tag.size());
+      break;
+    }
+  }
+  return FirstLine(std::string(text));
 }
 
 std::string ExitOf(const ProcessResult& r) {

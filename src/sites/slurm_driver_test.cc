@@ -119,8 +119,15 @@ TEST_F(FakeSlurmTest, ARefusalIsAFailedPreconditionAndSilenceAnIoError) {
       "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect "
       "failure)\n");
   EXPECT_EQ(site.Submit(Request("j", 1)).status().code(), StatusCode::kIoError);
-  Say("sbatch", "", 1, "sbatch: fatal: Could not establish a configuration source\n");
-  EXPECT_EQ(site.Submit(Request("j", 1)).status().code(), StatusCode::kIoError);
+  Say("sbatch", "", 1,
+      "sbatch: error: _establish_config_source: failed to fetch config\n"
+      "sbatch: fatal: Could not establish a configuration source\n");
+  Result<std::string> unconfigured = site.Submit(Request("j", 1));
+  EXPECT_EQ(unconfigured.status().code(), StatusCode::kIoError);
+  EXPECT_NE(unconfigured.status().message().find("(exit 1): Could not establish a configuration "
+                                                 "source"),
+            std::string::npos)
+      << unconfigured.status().message();
   Say("sbatch", "Submitted batch job 5\n");  // not --parsable output
   EXPECT_EQ(site.Submit(Request("j", 1)).status().code(), StatusCode::kIoError);
   EXPECT_EQ(site.Submit(Request("", 1)).status().code(), StatusCode::kInvalidArgument);
