@@ -2,8 +2,9 @@
 // (scripts/slurm-clusters.sh, docs/slurm.md), started by this test in a fresh
 // directory on free ports: a submission reaches the cluster with the right
 // gres, name and comment, is seen in List and completes with times; another
-// is cancelled; refusals are told apart from outages; and with one cluster's
-// slurmctld killed, Submit and List on it return kIoError within a bound
+// is cancelled; refusals are told apart from outages; a hung controller
+// costs MessageTimeout and its timed-out submission still becomes a job; and
+// with one cluster's slurmctld killed, Submit and List on it return kIoError within a bound
 // while the other cluster works on. CTest: slurm_driver (label slurm).
 //
 // Needs root and the Debian Slurm packages (scripts/install-deps.sh test);
@@ -12,6 +13,7 @@
 //   KEEP=1 build/release/tests/polycloud_sites_slurm_test   # keep the directory (logs)
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -276,6 +278,41 @@ TEST_F(SlurmDriverTest, FailedCommandAndRefusalsAreToldApart) {
       << bad_partition.status().message();
   EXPECT_NE(bad_partition.status().message().find("Invalid partition"), std::string::npos)
       << bad_partition.status().message();
+}
+
+// A controller that hangs (SIGSTOP) rather than dies: the tools time out
+// after MessageTimeout, the driver returns kIoError, and yet the submission
+// sits in the controller's socket and becomes a job once it resumes. This is
+// why the broker reconciles by name before sending a run again (docs/sites.md).
+TEST_F(SlurmDriverTest, HungControllerGivesIoErrorAndTheJobMayStillAppear) {
+  const std::string pid_text = ReadFile(clusters->dir + "/beta/slurmctld.pid");
+  const pid_t pid = static_cast<pid_t>(std::atol(pid_text.c_str()));
+  ASSERT_GT(pid, 1);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{pid};
+  SiteDriver& beta = *clusters->beta;
+  auto start = SteadyClock::now();
+  Result<std::string> id = beta.Submit(Request("limbo", 1, Command("true", 1)));
+  const auto submit_took = SteadyClock::now() - start;
+  EXPECT_EQ(id.status().code(), StatusCode::kIoError) << id.status().message();
+  EXPECT_LT(submit_took, kOutageBound);
+  start = SteadyClock::now();
+  Result<std::vector<SiteJob>> jobs = beta.List();
+  const auto list_took = SteadyClock::now() - start;
+  EXPECT_EQ(jobs.status().code(), StatusCode::kIoError);
+  EXPECT_LT(list_took, kOutageBound);
+  ::kill(pid, SIGCONT);
+  std::printf("beta hung: kIoError from Submit in %lld ms, List in %lld ms\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(submit_took).count()),
+              static_cast<long long>(std::chrono::duration_cast<milliseconds>(list_took).count()));
+  std::optional<SiteJob> appeared =
+      WaitFor(beta, "limbo", 1, [](const SiteJob& j) { return IsFinal(j.state); });
+  ASSERT_TRUE(appeared) << "the timed-out submission never became a job";
+  EXPECT_EQ(appeared->state, SiteJobState::kCompleted);
 }
 
 // Last: it leaves alpha dark.
