@@ -135,9 +135,10 @@ int Bench(const std::string& conf, int submits, int rounds) {
                     });
     if (!ok) return 1;
   }
-  Row list{"SlurmDriver::List (ping + squeue + sacct -c), " +
-               std::to_string(2 * submits * rounds) + " jobs queued",
-           {}, 0};
+  Row list{"SlurmDriver::List (ping + squeue + sacct -c), " + std::to_string(2 * submits * rounds) +
+               " jobs queued",
+           {},
+           0};
   if (!Time(list, 10, [&](int) -> std::string {
         Result<std::vector<SiteJob>> jobs = held_site.List();
         if (!jobs.ok()) return jobs.status().message();
@@ -161,9 +162,10 @@ int Bench(const std::string& conf, int submits, int rounds) {
       })) {
     return 1;
   }
-  std::printf("Slurm 22.05 loopback cluster, 1 node x 8 GPUs; %d held submissions each way, "
-              "taken in turn; load %s\n\n",
-              rounds * submits, LoadAverage().c_str());
+  std::printf(
+      "Slurm 22.05 loopback cluster, 1 node x 8 GPUs; %d held submissions each way, "
+      "taken in turn; load %s\n\n",
+      rounds * submits, LoadAverage().c_str());
   Print({raw, driver, list, runs});
   return 0;
 }
@@ -204,8 +206,9 @@ int main(int argc, char** argv) {
   Result<ProcessResult> start = Run({"bash", kHarness, "start", "--dir", dir, "--clusters", "alpha",
                                      "--port-base", std::to_string(base)});
   if (!start.ok() || start->exit_code != 0) {
-    std::fprintf(stderr, "could not start a Slurm cluster (root and scripts/install-deps.sh test "
-                         "needed): %s\n",
+    std::fprintf(stderr,
+                 "could not start a Slurm cluster (root and scripts/install-deps.sh test "
+                 "needed): %s\n",
                  start.ok() ? start->err.c_str() : start.status().message().c_str());
     return 1;
   }

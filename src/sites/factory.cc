@@ -96,8 +96,9 @@ Result<std::unique_ptr<SiteDriver>> MakeSlurm(OptionReader& r) {
   SlurmOptions o;
   const std::string* conf = r.Get("slurm_conf");
   if (conf == nullptr || conf->empty()) {
-    return InvalidArgument(r.Where() + "the slurm back end needs option slurm_conf (the "
-                                       "cluster's slurm.conf)");
+    return InvalidArgument(r.Where() +
+                           "the slurm back end needs option slurm_conf (the "
+                           "cluster's slurm.conf)");
   }
   struct stat st {};
   if (::stat(conf->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {

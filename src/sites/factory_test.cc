@@ -29,16 +29,16 @@ TEST(MakeSiteDriverTest, MakesEachBackEnd) {
   auto sim = MakeSiteDriver(Config("s", "sim"), clock);
   ASSERT_TRUE(sim.ok());
   EXPECT_NE(dynamic_cast<SimDriver*>(sim->get()), nullptr);
-  auto local = MakeSiteDriver(
-      Config("l", "local", {{"kill_grace", "5s"}, {"adopt", "false"}}),
-      clock);
+  auto local =
+      MakeSiteDriver(Config("l", "local", {{"kill_grace", "5s"}, {"adopt", "false"}}), clock);
   ASSERT_TRUE(local.ok()) << local.status().message();
   EXPECT_NE(dynamic_cast<LocalDriver*>(local->get()), nullptr);
-  auto slurm = MakeSiteDriver(Config("alpha", "slurm", {{"slurm_conf", "/etc/hostname"},
-                                           {"history", "jobcomp"},
-                                           {"timeout", "5s"},
-                                           {"time_limit", "true"},
-                                           {"sbatch_args", " --account=lab  --qos=high "}}),
+  auto slurm = MakeSiteDriver(Config("alpha", "slurm",
+                                     {{"slurm_conf", "/etc/hostname"},
+                                      {"history", "jobcomp"},
+                                      {"timeout", "5s"},
+                                      {"time_limit", "true"},
+                                      {"sbatch_args", " --account=lab  --qos=high "}}),
                               clock);
   ASSERT_TRUE(slurm.ok()) << slurm.status().message();
   const auto* driver = dynamic_cast<SlurmDriver*>(slurm->get());

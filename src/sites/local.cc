@@ -94,9 +94,9 @@ bool Exited(pid_t pid) {
 
 LocalDriver::LocalDriver(LocalOptions options, const Clock& clock)
     : options_(std::move(options)), clock_(clock) {
-  path_ = !options_.path.empty() ? options_.path
-                                 : (Env("PATH").empty() ? "/usr/local/bin:/usr/bin:/bin"
-                                                        : Env("PATH"));
+  path_ = !options_.path.empty()
+              ? options_.path
+              : (Env("PATH").empty() ? "/usr/local/bin:/usr/bin:/bin" : Env("PATH"));
 }
 
 std::vector<std::string> LocalDriver::ChildEnv(const DispatchRequest& r) const {
@@ -257,9 +257,8 @@ Result<std::vector<SiteJob>> LocalDriver::List() {
 }
 
 int32_t LocalDriver::running() const {
-  return static_cast<int32_t>(std::count_if(runs_.begin(), runs_.end(), [](const Run& r) {
-    return r.state == SiteJobState::kRunning;
-  }));
+  return static_cast<int32_t>(std::count_if(
+      runs_.begin(), runs_.end(), [](const Run& r) { return r.state == SiteJobState::kRunning; }));
 }
 
 }  // namespace polycloud::sites

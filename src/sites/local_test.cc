@@ -1,5 +1,6 @@
 #include "polycloud/sites/local.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,8 +9,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "polycloud/sites/naming.h"
 #include "src/sites/test_requests.h"
@@ -58,8 +57,7 @@ TEST(LocalDriverTest, SleepsForTheExpectedTimeWhenThereIsNoCommand) {
   WallClock clock;
   LocalDriver site(Options(), clock);
   const Time before = clock.Now();
-  Result<std::string> id =
-      site.Submit(Request("j1", 2, Gpus(4, Duration::Seconds(1))));
+  Result<std::string> id = site.Submit(Request("j1", 2, Gpus(4, Duration::Seconds(1))));
   ASSERT_TRUE(id.ok()) << id.status().message();
   Result<std::vector<SiteJob>> now = site.List();
   ASSERT_TRUE(now.ok());
@@ -115,8 +113,8 @@ TEST(LocalDriverTest, CancelKillsTheWholeProcessGroup) {
   WallClock clock;
   LocalDriver site(Options(), clock);
   const std::string pidfile = ::testing::TempDir() + "/local-cancel-" + std::to_string(::getpid());
-  Result<std::string> id = site.Submit(
-      Request("c", 1, Command("sleep 100 & echo $! > " + pidfile + "; sleep 100")));
+  Result<std::string> id =
+      site.Submit(Request("c", 1, Command("sleep 100 & echo $! > " + pidfile + "; sleep 100")));
   ASSERT_TRUE(id.ok());
   pid_t background = 0;
   for (int i = 0; i < 200 && background == 0; ++i) {
@@ -142,8 +140,8 @@ TEST(LocalDriverTest, CancelEscalatesToKillAfterTheGrace) {
   LocalOptions o = Options();
   o.kill_grace = milliseconds(300);
   LocalDriver site(o, clock);
-  Result<std::string> id = site.Submit(
-      Request("stubborn", 1, Command("trap '' TERM; sleep 100; sleep 100")));
+  Result<std::string> id =
+      site.Submit(Request("stubborn", 1, Command("trap '' TERM; sleep 100; sleep 100")));
   ASSERT_TRUE(id.ok());
   std::this_thread::sleep_for(milliseconds(100));  // let the trap be set
   const auto start = SteadyClock::now();

@@ -47,11 +47,29 @@ TEST(ParseSiteJobNameTest, RoundTripsRandomBytes) {
 }
 
 TEST(ParseSiteJobNameTest, RejectsNamesItDidNotWrite) {
-  for (const char* name : {
-           "", "pc-", "pc--r1", "job-r1", "PC-a-r1", "pc-a", "pc-a-r", "pc-a-r01", "pc-a-r+1",
-           "pc-a-r-1", "pc-a-r4294967296", "pc-a-r99999999999999999999", "pc-a-r1x",
-           "pc-a b-r1", "pc-a|b-r1", "pc-a%2-r1", "pc-a%2f-r1", "pc-a%41-r1", "pc-a%-r1",
-           "pc-a%G0-r1", "pc-caf\xc3\xa9-r1", "user-job", "wrap"}) {
+  for (const char* name : {"",
+                           "pc-",
+                           "pc--r1",
+                           "job-r1",
+                           "PC-a-r1",
+                           "pc-a",
+                           "pc-a-r",
+                           "pc-a-r01",
+                           "pc-a-r+1",
+                           "pc-a-r-1",
+                           "pc-a-r4294967296",
+                           "pc-a-r99999999999999999999",
+                           "pc-a-r1x",
+                           "pc-a b-r1",
+                           "pc-a|b-r1",
+                           "pc-a%2-r1",
+                           "pc-a%2f-r1",
+                           "pc-a%41-r1",
+                           "pc-a%-r1",
+                           "pc-a%G0-r1",
+                           "pc-caf\xc3\xa9-r1",
+                           "user-job",
+                           "wrap"}) {
     Result<RunName> r = ParseSiteJobName(name);
     EXPECT_FALSE(r.ok()) << name;
     if (!r.ok()) {

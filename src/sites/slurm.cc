@@ -17,14 +17,10 @@ namespace {
 // (slurm_strerror texts of 22.05); anything else after "submission failed"
 // is the controller refusing the job.
 constexpr std::array<std::string_view, 8> kUnreachable = {
-    "Unable to contact slurm controller",
-    "Socket timed out",
-    "Communication connection failure",
-    "Protocol authentication error",
-    "Zero Bytes were transmitted or received",
-    "Connection refused",
-    "Slurm backup controller in standby mode",
-    "Could not establish a configuration source",
+    "Unable to contact slurm controller",      "Socket timed out",
+    "Communication connection failure",        "Protocol authentication error",
+    "Zero Bytes were transmitted or received", "Connection refused",
+    "Slurm backup controller in standby mode", "Could not establish a configuration source",
 };
 
 bool Unreachable(const std::string& err) {
@@ -105,17 +101,16 @@ std::vector<std::string> SlurmDriver::SbatchArgv(const DispatchRequest& r) const
   argv.push_back("--output=" + options_.output);
   if (!options_.workdir.empty()) argv.push_back("--chdir=" + options_.workdir);
   argv.insert(argv.end(), options_.sbatch_args.begin(), options_.sbatch_args.end());
-  argv.push_back("--wrap=" + (r.command.empty()
-                                  ? "sleep " + std::to_string(r.expected.seconds())
-                                  : r.command));
+  argv.push_back("--wrap=" +
+                 (r.command.empty() ? "sleep " + std::to_string(r.expected.seconds()) : r.command));
   return argv;
 }
 
 Result<std::string> SlurmDriver::Submit(const DispatchRequest& request) {
   POLYCLOUD_RETURN_IF_ERROR(CheckDispatchRequest(request));
   POLYCLOUD_ASSIGN_OR_RETURN(ProcessResult r, Run(SbatchArgv(request), /*query=*/false));
-  const std::string what = "slurm site " + options_.slurm_conf + ": sbatch of " +
-                           SiteJobName(request.job, request.run);
+  const std::string what =
+      "slurm site " + options_.slurm_conf + ": sbatch of " + SiteJobName(request.job, request.run);
   if (r.exit_code != 0) {
     const bool refused =
         r.err.find("Batch job submission failed: ") != std::string::npos && !Unreachable(r.err);
@@ -129,8 +124,8 @@ Result<std::string> SlurmDriver::Submit(const DispatchRequest& request) {
 
 Status SlurmDriver::Cancel(std::string_view external_id) {
   if (!IsSlurmJobId(external_id)) {
-    return InvalidArgument("slurm site " + options_.slurm_conf + ": cancel: " +
-                           QuoteExcerpt(external_id) + " is not a Slurm job id");
+    return InvalidArgument("slurm site " + options_.slurm_conf +
+                           ": cancel: " + QuoteExcerpt(external_id) + " is not a Slurm job id");
   }
   POLYCLOUD_ASSIGN_OR_RETURN(ProcessResult r,
                              Run({"scancel", std::string(external_id)}, /*query=*/true));
@@ -148,9 +143,9 @@ Result<std::vector<SiteJob>> SlurmDriver::History() const {
   if (options_.history == SlurmHistory::kNone) return std::vector<SiteJob>();
   std::vector<std::string> argv = {"sacct"};
   if (options_.history == SlurmHistory::kJobcomp) argv.push_back("-c");
-  argv.insert(argv.end(), {"-n", "-X", "-P", "-S",
-                           "now-" + std::to_string(options_.history_window.seconds()), "-E", "now",
-                           "-o", kSacctFields});
+  argv.insert(argv.end(),
+              {"-n", "-X", "-P", "-S", "now-" + std::to_string(options_.history_window.seconds()),
+               "-E", "now", "-o", kSacctFields});
   POLYCLOUD_ASSIGN_OR_RETURN(ProcessResult r, Run(std::move(argv), /*query=*/true));
   if (r.exit_code != 0) {
     return IoError("slurm site " + options_.slurm_conf + ": sacct failed (" + ExitOf(r) +

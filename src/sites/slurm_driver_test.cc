@@ -3,14 +3,13 @@
 // deadlines) against stand-in tools: shell scripts named sbatch, squeue,
 // sacct, scontrol and scancel that print recorded Slurm output. The real
 // cluster is tests/integration/slurm_driver_test.cc (label slurm).
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "polycloud/sites/slurm.h"
 #include "src/sites/test_requests.h"
@@ -94,10 +93,16 @@ TEST_F(FakeSlurmTest, SbatchArgvCarriesTheOptions) {
   SlurmDriver site(options_);
   const std::vector<std::string> argv =
       site.SbatchArgv(Request("j", 1, Command("python train.py", 0)));
-  const std::vector<std::string> want = {
-      "sbatch", "--parsable", "--job-name=pc-j-r1", "--comment=polycloud job=j run=1 pool=",
-      "--time=1", "--requeue", "--output=/dev/null", "--chdir=/scratch", "--account=lab",
-      "--wrap=python train.py"};
+  const std::vector<std::string> want = {"sbatch",
+                                         "--parsable",
+                                         "--job-name=pc-j-r1",
+                                         "--comment=polycloud job=j run=1 pool=",
+                                         "--time=1",
+                                         "--requeue",
+                                         "--output=/dev/null",
+                                         "--chdir=/scratch",
+                                         "--account=lab",
+                                         "--wrap=python train.py"};
   EXPECT_EQ(argv, want);
   RequestSpec spec = Gpus(0, Duration::Seconds(61));
   EXPECT_EQ(site.SbatchArgv(Request("j", 1, spec))[4], "--time=2");  // whole minutes, up

@@ -158,12 +158,13 @@ Result<std::string> ParseSbatchParsable(std::string_view text) {
   if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
   const size_t semi = s.find(';');
   const std::string_view id = s.substr(0, semi);
-  const bool cluster_ok = semi == std::string_view::npos ||
-                          (semi + 1 < s.size() && s.find_first_of("; \t\n", semi + 1) ==
-                                                      std::string_view::npos);
+  const bool cluster_ok =
+      semi == std::string_view::npos ||
+      (semi + 1 < s.size() && s.find_first_of("; \t\n", semi + 1) == std::string_view::npos);
   if (!IsDigits(id) || id.size() > 18 || !cluster_ok) {
-    return InvalidInput("sbatch --parsable: expected \"<job id>\" or \"<job id>;<cluster>\", found " +
-                        QuoteExcerpt(text));
+    return InvalidInput(
+        "sbatch --parsable: expected \"<job id>\" or \"<job id>;<cluster>\", found " +
+        QuoteExcerpt(text));
   }
   return std::string(id);
 }

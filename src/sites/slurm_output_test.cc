@@ -62,9 +62,9 @@ TEST(ParseSqueueOutputTest, ReadsOurJobsAndSkipsOthers) {
 
 TEST(ParseSqueueOutputTest, IgnoresExpectedTimesOfUnfinishedJobs) {
   // A pending job's %S is its expected start, a running job's %e its limit.
-  Result<std::vector<SiteJob>> jobs =
-      ParseSqueueOutput("4|PENDING|1796660000|1796663600|pc-j-r1\n"
-                        "5|RUNNING|1796650000|1796653600|pc-k-r1\n");
+  Result<std::vector<SiteJob>> jobs = ParseSqueueOutput(
+      "4|PENDING|1796660000|1796663600|pc-j-r1\n"
+      "5|RUNNING|1796650000|1796653600|pc-k-r1\n");
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ((*jobs)[0].started, Time());
   EXPECT_EQ((*jobs)[0].ended, Time());
@@ -115,9 +115,9 @@ TEST(ParseSacctOutputTest, ReadsTheJobcompHistory) {
 }
 
 TEST(ParseSacctOutputTest, ReadsSlurmdbdStatesWithWhoCancelled) {
-  Result<std::vector<SiteJob>> jobs =
-      ParseSacctOutput("41|CANCELLED by 1000|1796653709|1796653715|pc-j-r2\n"
-                       "42_3|TIMEOUT|1796653709|1796653715|pc-k-r1\n");
+  Result<std::vector<SiteJob>> jobs = ParseSacctOutput(
+      "41|CANCELLED by 1000|1796653709|1796653715|pc-j-r2\n"
+      "42_3|TIMEOUT|1796653709|1796653715|pc-k-r1\n");
   ASSERT_TRUE(jobs.ok()) << jobs.status().message();
   EXPECT_EQ((*jobs)[0].state, SiteJobState::kCancelled);
   EXPECT_EQ((*jobs)[1].external_id, "42_3");
@@ -130,18 +130,18 @@ TEST(ParseSacctOutputTest, ReadsSlurmdbdStatesWithWhoCancelled) {
 TEST(ParseSlurmJobStateTest, MapsEveryStateOfSqueueManual) {
   using S = SiteJobState;
   const std::pair<const char*, S> cases[] = {
-      {"PENDING", S::kPending},       {"CONFIGURING", S::kPending},
-      {"REQUEUED", S::kPending},      {"REQUEUE_FED", S::kPending},
-      {"REQUEUE_HOLD", S::kPending},  {"RESV_DEL_HOLD", S::kPending},
-      {"SPECIAL_EXIT", S::kPending},  {"RUNNING", S::kRunning},
-      {"COMPLETING", S::kRunning},    {"SUSPENDED", S::kRunning},
-      {"STOPPED", S::kRunning},       {"RESIZING", S::kRunning},
-      {"SIGNALING", S::kRunning},     {"STAGE_OUT", S::kRunning},
-      {"COMPLETED", S::kCompleted},   {"FAILED", S::kFailed},
-      {"TIMEOUT", S::kFailed},        {"NODE_FAIL", S::kFailed},
-      {"OUT_OF_MEMORY", S::kFailed},  {"BOOT_FAIL", S::kFailed},
-      {"DEADLINE", S::kFailed},       {"PREEMPTED", S::kFailed},
-      {"CANCELLED", S::kCancelled},   {"REVOKED", S::kCancelled},
+      {"PENDING", S::kPending},          {"CONFIGURING", S::kPending},
+      {"REQUEUED", S::kPending},         {"REQUEUE_FED", S::kPending},
+      {"REQUEUE_HOLD", S::kPending},     {"RESV_DEL_HOLD", S::kPending},
+      {"SPECIAL_EXIT", S::kPending},     {"RUNNING", S::kRunning},
+      {"COMPLETING", S::kRunning},       {"SUSPENDED", S::kRunning},
+      {"STOPPED", S::kRunning},          {"RESIZING", S::kRunning},
+      {"SIGNALING", S::kRunning},        {"STAGE_OUT", S::kRunning},
+      {"COMPLETED", S::kCompleted},      {"FAILED", S::kFailed},
+      {"TIMEOUT", S::kFailed},           {"NODE_FAIL", S::kFailed},
+      {"OUT_OF_MEMORY", S::kFailed},     {"BOOT_FAIL", S::kFailed},
+      {"DEADLINE", S::kFailed},          {"PREEMPTED", S::kFailed},
+      {"CANCELLED", S::kCancelled},      {"REVOKED", S::kCancelled},
       {"CANCELLED by 0", S::kCancelled},
   };
   for (const auto& [text, want] : cases) {

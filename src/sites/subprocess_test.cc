@@ -1,6 +1,7 @@
 #include "polycloud/sites/subprocess.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace polycloud::sites {
 namespace {

@@ -12,6 +12,7 @@
 //   build/release/tests/polycloud_sites_slurm_test
 //   KEEP=1 build/release/tests/polycloud_sites_slurm_test   # keep the directory (logs)
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,12 +22,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "polycloud/base/clock.h"
 #include "polycloud/sites/factory.h"
@@ -97,8 +96,8 @@ Clusters* clusters = nullptr;
 
 std::string StartClusters(Clusters& c) {
   if (::geteuid() != 0) return "the Slurm clusters need root (slurmd runs jobs as root)";
-  for (const char* tool : {"sbatch", "squeue", "sacct", "scancel", "scontrol", "slurmctld",
-                           "slurmd", "munged"}) {
+  for (const char* tool :
+       {"sbatch", "squeue", "sacct", "scancel", "scontrol", "slurmctld", "slurmd", "munged"}) {
     if (!FindProgram(tool, kPath).ok()) {
       return std::string(tool) + " is not installed; run scripts/install-deps.sh test";
     }
@@ -221,9 +220,8 @@ TEST_F(SlurmDriverTest, SubmitGoesToTheClusterWithGresNameAndCommentAndCompletes
   EXPECT_EQ(JobField("alpha", *id, "Partition"), "gpu");
   EXPECT_EQ(JobField("alpha", *id, "Comment"), "polycloud job=train%2F1 run=3 pool=alpha-h100");
 
-  std::optional<SiteJob> seen = WaitFor(alpha, "train/1", 3, [](const SiteJob& j) {
-    return j.state != SiteJobState::kPending;
-  });
+  std::optional<SiteJob> seen = WaitFor(
+      alpha, "train/1", 3, [](const SiteJob& j) { return j.state != SiteJobState::kPending; });
   ASSERT_TRUE(seen);
   EXPECT_EQ(seen->external_id, *id);
   std::optional<SiteJob> done =
@@ -244,9 +242,8 @@ TEST_F(SlurmDriverTest, CancelStopsARunningJob) {
   // No command: the driver sleeps for the expected time.
   Result<std::string> id = beta.Submit(Request("long", 1, Gpus(2, Duration::Seconds(600))));
   ASSERT_TRUE(id.ok()) << id.status().message();
-  std::optional<SiteJob> running = WaitFor(beta, "long", 1, [](const SiteJob& j) {
-    return j.state == SiteJobState::kRunning;
-  });
+  std::optional<SiteJob> running =
+      WaitFor(beta, "long", 1, [](const SiteJob& j) { return j.state == SiteJobState::kRunning; });
   ASSERT_TRUE(running);
   EXPECT_NE(running->started, Time());
   ASSERT_TRUE(beta.Cancel(*id).ok());
@@ -269,8 +266,7 @@ TEST_F(SlurmDriverTest, FailedCommandAndRefusalsAreToldApart) {
   EXPECT_EQ(failed->state, SiteJobState::kFailed);
 
   Result<std::string> too_big = beta.Submit(Request("big", 1, Gpus(9)));
-  EXPECT_EQ(too_big.status().code(), StatusCode::kFailedPrecondition)
-      << too_big.status().message();
+  EXPECT_EQ(too_big.status().code(), StatusCode::kFailedPrecondition) << too_big.status().message();
   RequestSpec nowhere = Gpus(1);
   nowhere.partition = "nope";
   Result<std::string> bad_partition = beta.Submit(Request("nowhere", 1, nowhere));
@@ -306,8 +302,7 @@ TEST_F(SlurmDriverTest, HungControllerGivesIoErrorAndTheJobMayStillAppear) {
   EXPECT_LT(list_took, kOutageBound);
   ::kill(pid, SIGCONT);
   std::printf("beta hung: kIoError from Submit in %lld ms, List in %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<milliseconds>(submit_took).count()),
+              static_cast<long long>(std::chrono::duration_cast<milliseconds>(submit_took).count()),
               static_cast<long long>(std::chrono::duration_cast<milliseconds>(list_took).count()));
   std::optional<SiteJob> appeared =
       WaitFor(beta, "limbo", 1, [](const SiteJob& j) { return IsFinal(j.state); });
@@ -326,8 +321,7 @@ TEST_F(SlurmDriverTest, ZDeadControllerGivesIoErrorWithinABoundAndTheOtherSiteWo
   Result<std::string> submit = alpha.Submit(Request("after-dark", 1, Gpus(1)));
   const auto submit_took = SteadyClock::now() - start;
   EXPECT_EQ(submit.status().code(), StatusCode::kIoError) << submit.status().message();
-  EXPECT_NE(submit.status().message().find("Unable to contact slurm controller"),
-            std::string::npos)
+  EXPECT_NE(submit.status().message().find("Unable to contact slurm controller"), std::string::npos)
       << submit.status().message();
   EXPECT_LT(submit_took, kOutageBound);
 
@@ -359,9 +353,10 @@ TEST_F(SlurmDriverTest, ZDeadControllerGivesIoErrorWithinABoundAndTheOtherSiteWo
   const auto ms = [](auto d) {
     return static_cast<long long>(std::chrono::duration_cast<milliseconds>(d).count());
   };
-  std::printf("alpha dark: kIoError from Submit in %lld ms, List in %lld ms, List without ping "
-              "in %lld ms, Cancel in %lld ms\n",
-              ms(submit_took), ms(list_took), ms(blind_took), ms(cancel_took));
+  std::printf(
+      "alpha dark: kIoError from Submit in %lld ms, List in %lld ms, List without ping "
+      "in %lld ms, Cancel in %lld ms\n",
+      ms(submit_took), ms(list_took), ms(blind_took), ms(cancel_took));
 
   SiteDriver& beta = *clusters->beta;
   Result<std::string> id = beta.Submit(Request("moved", 1, Command("true", 2)));

@@ -39,7 +39,7 @@ class SimDriver final : public SiteDriver {
     std::string job;
     uint32_t run = 0;
     Time started;
-    Time ends;                 // started + expected
+    Time ends;  // started + expected
     bool cancelled = false;
     Time cancelled_at;
   };

@@ -1,7 +1,8 @@
 // The `slurm` site driver: a real Slurm cluster, driven through its
 // command-line tools with the cluster's SLURM_CONF in their environment.
 //
-//   Submit  sbatch --parsable --job-name=pc-<job>-r<run> --comment='polycloud job=.. run=.. pool=..'
+//   Submit  sbatch --parsable --job-name=pc-<job>-r<run> --comment='polycloud job=.. run=..
+//   pool=..'
 //                  [--partition=P] [--gres=gpu:N] [--time=MIN] --no-requeue --output=/dev/null
 //                  [sbatch_args...] --wrap=<command, or "sleep <expected seconds>">
 //   List    scontrol ping; squeue (live jobs, and finished ones for MinJobAge);
@@ -45,13 +46,13 @@ struct SlurmOptions {
   SlurmHistory history = SlurmHistory::kSacct;
   Duration history_window = Duration::Days(7);  // how far back sacct looks
   std::chrono::milliseconds timeout{30'000};    // per tool run
-  bool ping = true;          // List asks `scontrol ping` first: a dead controller fails in ms
-  bool time_limit = false;   // pass `expected` as --time (whole minutes, rounded up)
-  bool requeue = false;      // allow Slurm to requeue (runs may then happen twice)
-  std::string output = "/dev/null";       // --output
-  std::string workdir;                    // --chdir; "" = the broker's working directory
-  std::vector<std::string> sbatch_args;   // more sbatch options (--account=.., --qos=..)
-  std::string path;                       // PATH for the tools; "" = the broker's
+  bool ping = true;         // List asks `scontrol ping` first: a dead controller fails in ms
+  bool time_limit = false;  // pass `expected` as --time (whole minutes, rounded up)
+  bool requeue = false;     // allow Slurm to requeue (runs may then happen twice)
+  std::string output = "/dev/null";      // --output
+  std::string workdir;                   // --chdir; "" = the broker's working directory
+  std::vector<std::string> sbatch_args;  // more sbatch options (--account=.., --qos=..)
+  std::string path;                      // PATH for the tools; "" = the broker's
 };
 
 class SlurmDriver final : public SiteDriver {
