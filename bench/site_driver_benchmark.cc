@@ -142,7 +142,9 @@ int Bench(const std::string& conf, int submits, int rounds) {
   if (!Time(list, 10, [&](int) -> std::string {
         Result<std::vector<SiteJob>> jobs = held_site.List();
         if (!jobs.ok()) return jobs.status().message();
-        return jobs->size() == static_cast<size_t>(submits * rounds) ? "" : "wrong job count";
+        return jobs->size() == static_cast<size_t>(submits) * static_cast<size_t>(rounds)
+                   ? ""
+                   : "wrong job count";
       })) {
     return 1;
   }

@@ -18,7 +18,8 @@ void Feed(const std::string& s) {
   PolycloudFuzzSlurmOutput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
-const std::vector<std::string> kSeeds = {
+// Recorded squeue output (as in slurm_output_test.cc).
+constexpr char kSqueue[] =
     "2|CANCELLED|1796653396|1796653400|pc-x-r1\n"
     "7|CANCELLED|1796653709|1796653715|pc-train%2Fa-r1\n"
     "5|CANCELLED|1796653466|1796653466|pc-a%20b.c_d-r2\n"
@@ -26,14 +27,15 @@ const std::vector<std::string> kSeeds = {
     "8|COMPLETED|1796653715|1796653715|pc-frontier-1-r2\n"
     "9|FAILED|1796653715|1796653715|pc-bad-r1\n"
     "12|PENDING|N/A|N/A|pc-held-r3\n"
-    "11|RUNNING|1796653715|NONE|user-job\n",
+    "11|RUNNING|1796653715|NONE|user-job\n";
+// sacct -c, and sacct of a cluster with slurmdbd.
+constexpr char kSacct[] =
     "1||1796653396|1796653397|pc-a|b\n"
     "41|CANCELLED by 1000|1796653709|1796653715|pc-j-r2\n"
-    "42_3|TIMEOUT|1796653709|1796653715|pc-k-r1\n",
-    "4711\n",
-    "4711;alpha\n",
-    "pc-caf%C3%A9-r4294967295",
-};
+    "42_3|TIMEOUT|1796653709|1796653715|pc-k-r1\n";
+
+const std::vector<std::string> kSeeds = {kSqueue, kSacct, "4711\n", "4711;alpha\n",
+                                         "pc-caf%C3%A9-r4294967295"};
 
 TEST(SlurmOutputFuzzTargetTest, SurvivesCutCorruptedAndShuffledOutput) {
   Rng rng(12);

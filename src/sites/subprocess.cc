@@ -139,7 +139,9 @@ Result<std::string> FindProgram(const std::string& name, const std::string& path
     const std::string dir = path.substr(pos, colon - pos);
     pos = colon + 1;
     if (dir.empty()) continue;  // no implicit current directory
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = dir;
+    candidate += '/';
+    candidate += name;
     if (runnable(candidate)) return candidate;
   }
   return IoError(name + ": not found in PATH=" + path);
