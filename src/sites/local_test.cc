@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,15 +20,26 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-// A site tag no other test (or test process running beside) uses, so
-// adoption finds only this test's runs.
-LocalOptions Options() {
-  LocalOptions o;
-  o.site = std::string("test-") + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-           "-" + std::to_string(::getpid());
-  o.output_dir = ::testing::TempDir();
-  return o;
-}
+// Each test gets a site tag no other test (or test process running beside)
+// uses, so adoption finds only its own runs, and a scratch directory for the
+// runs' output, removed afterwards.
+class LocalDriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = ::testing::TempDir() + "/local-driver-" + name + "-" + std::to_string(::getpid());
+    ASSERT_EQ(::mkdir(dir_.c_str(), 0755), 0) << dir_;
+    options_.site = "test-" + name + "-" + std::to_string(::getpid());
+    options_.output_dir = dir_;
+  }
+  void TearDown() override {
+    if (std::system(("rm -rf '" + dir_ + "'").c_str()) != 0) ADD_FAILURE() << "rm " << dir_;
+  }
+  LocalOptions Options() const { return options_; }
+
+  std::string dir_;
+  LocalOptions options_;
+};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -38,6 +50,19 @@ bool Running(pid_t pid) {
   const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+// A process's environment shows in /proc only once exec has laid out its
+// stack, which can be just after posix_spawn returns; a broker restarting
+// later never sees that instant, a test adopting at once can.
+void WaitForEnviron(const std::string& pid) {
+  for (int i = 0; i < 500; ++i) {
+    if (ReadFile("/proc/" + pid + "/environ").find("POLYCLOUD_SITE_JOB=") != std::string::npos) {
+      return;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ADD_FAILURE() << "no POLYCLOUD_SITE_JOB in the environment of " << pid;
 }
 
 // Polls List until `id` is in a final state or 10 s pass.
@@ -53,7 +78,7 @@ SiteJob WaitForEnd(LocalDriver& site, const std::string& id) {
   }
 }
 
-TEST(LocalDriverTest, SleepsForTheExpectedTimeWhenThereIsNoCommand) {
+TEST_F(LocalDriverTest, SleepsForTheExpectedTimeWhenThereIsNoCommand) {
   WallClock clock;
   LocalDriver site(Options(), clock);
   const Time before = clock.Now();
@@ -75,7 +100,7 @@ TEST(LocalDriverTest, SleepsForTheExpectedTimeWhenThereIsNoCommand) {
   EXPECT_EQ(site.running(), 0);
 }
 
-TEST(LocalDriverTest, ExitStatusDecidesCompletedOrFailed) {
+TEST_F(LocalDriverTest, ExitStatusDecidesCompletedOrFailed) {
   WallClock clock;
   LocalDriver site(Options(), clock);
   Result<std::string> ok = site.Submit(Request("ok", 1, Command("exit 0")));
@@ -87,7 +112,7 @@ TEST(LocalDriverTest, ExitStatusDecidesCompletedOrFailed) {
   EXPECT_EQ(WaitForEnd(site, *killed).state, SiteJobState::kFailed);
 }
 
-TEST(LocalDriverTest, RunSeesItsNameGpusAndNothingOfTheBrokersEnvironment) {
+TEST_F(LocalDriverTest, RunSeesItsNameGpusAndNothingOfTheBrokersEnvironment) {
   WallClock clock;
   LocalOptions o = Options();
   LocalDriver site(o, clock);
@@ -109,10 +134,10 @@ TEST(LocalDriverTest, RunSeesItsNameGpusAndNothingOfTheBrokersEnvironment) {
   EXPECT_EQ(out.find("POLYCLOUD_TOKEN"), std::string::npos);
 }
 
-TEST(LocalDriverTest, CancelKillsTheWholeProcessGroup) {
+TEST_F(LocalDriverTest, CancelKillsTheWholeProcessGroup) {
   WallClock clock;
   LocalDriver site(Options(), clock);
-  const std::string pidfile = ::testing::TempDir() + "/local-cancel-" + std::to_string(::getpid());
+  const std::string pidfile = dir_ + "/background.pid";
   Result<std::string> id =
       site.Submit(Request("c", 1, Command("sleep 100 & echo $! > " + pidfile + "; sleep 100")));
   ASSERT_TRUE(id.ok());
@@ -135,7 +160,7 @@ TEST(LocalDriverTest, CancelKillsTheWholeProcessGroup) {
   EXPECT_TRUE(site.Cancel(*id).ok());  // again: already finished
 }
 
-TEST(LocalDriverTest, CancelEscalatesToKillAfterTheGrace) {
+TEST_F(LocalDriverTest, CancelEscalatesToKillAfterTheGrace) {
   WallClock clock;
   LocalOptions o = Options();
   o.kill_grace = milliseconds(300);
@@ -152,7 +177,7 @@ TEST(LocalDriverTest, CancelEscalatesToKillAfterTheGrace) {
   EXPECT_EQ(WaitForEnd(site, *id).state, SiteJobState::kCancelled);
 }
 
-TEST(LocalDriverTest, CancelOfUnknownOrMalformedIdsIsOk) {
+TEST_F(LocalDriverTest, CancelOfUnknownOrMalformedIdsIsOk) {
   WallClock clock;
   LocalDriver site(Options(), clock);
   EXPECT_TRUE(site.Cancel("1").ok());
@@ -160,7 +185,7 @@ TEST(LocalDriverTest, CancelOfUnknownOrMalformedIdsIsOk) {
   EXPECT_TRUE(site.Cancel("").ok());
 }
 
-TEST(LocalDriverTest, UnstartableCommandIsAnIoError) {
+TEST_F(LocalDriverTest, UnstartableCommandIsAnIoError) {
   WallClock clock;
   LocalOptions o = Options();
   o.shell = "/nonexistent/sh";
@@ -171,7 +196,7 @@ TEST(LocalDriverTest, UnstartableCommandIsAnIoError) {
   EXPECT_EQ(site.Submit(Request("", 1)).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(LocalDriverTest, ADriverAfterARestartFindsTheSitesRunningRuns) {
+TEST_F(LocalDriverTest, ADriverAfterARestartFindsTheSitesRunningRuns) {
   WallClock clock;
   const LocalOptions o = Options();
   std::string id;
@@ -180,6 +205,7 @@ TEST(LocalDriverTest, ADriverAfterARestartFindsTheSitesRunningRuns) {
     Result<std::string> r = before.Submit(Request("survivor", 4, Command("sleep 100")));
     ASSERT_TRUE(r.ok());
     id = *r;
+    WaitForEnviron(id);
   }  // the broker "crashes": the run goes on
   LocalOptions other = o;
   other.site += "-other";
@@ -205,13 +231,14 @@ TEST(LocalDriverTest, ADriverAfterARestartFindsTheSitesRunningRuns) {
   ::waitpid(pid, nullptr, 0);  // this test process is still its parent
 }
 
-TEST(LocalDriverTest, AnAdoptedRunThatEndsDropsOutOfList) {
+TEST_F(LocalDriverTest, AnAdoptedRunThatEndsDropsOutOfList) {
   WallClock clock;
   const LocalOptions o = Options();
   std::string id;
   {
     LocalDriver before(o, clock);
-    id = *before.Submit(Request("short", 1, Command("sleep 0.3")));
+    id = *before.Submit(Request("short", 1, Command("sleep 1")));
+    WaitForEnviron(id);
   }
   LocalDriver after(o, clock);
   ASSERT_EQ(after.List()->size(), 1u);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -71,7 +72,8 @@ TEST(RunProcessTest, ReportsDeathBySignal) {
 TEST(RunProcessTest, KillsTheWholeGroupAtTheTimeout) {
   const auto start = std::chrono::steady_clock::now();
   // The grandchild writes its pid, then both would sleep far past the timeout.
-  const std::string pidfile = ::testing::TempDir() + "/grandchild.pid";
+  const std::string pidfile =
+      ::testing::TempDir() + "/grandchild-" + std::to_string(::getpid()) + ".pid";
   Result<ProcessResult> r =
       RunProcess(Sh("sleep 100 & echo $! > " + pidfile + "; sleep 100", milliseconds(300)));
   const auto took = std::chrono::steady_clock::now() - start;
@@ -87,6 +89,7 @@ TEST(RunProcessTest, KillsTheWholeGroupAtTheTimeout) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_FALSE(Running(grandchild));
+  std::remove(pidfile.c_str());
 }
 
 TEST(RunProcessTest, TimesOutAChildThatClosesItsOutputButRunsOn) {
@@ -129,7 +132,8 @@ TEST(FindProgramTest, SearchesPathAndChecksExplicitPaths) {
 
 TEST(StartProcessTest, StartsALeaderOfItsOwnGroupWritingToAFile) {
   ProcessSpec spec = Sh("echo started; echo oops >&2");
-  const std::string out = ::testing::TempDir() + "/start_process.out";
+  const std::string out =
+      ::testing::TempDir() + "/start-process-" + std::to_string(::getpid()) + ".out";
   std::remove(out.c_str());
   Result<pid_t> pid = StartProcess(spec, out);
   ASSERT_TRUE(pid.ok()) << pid.status().message();
@@ -139,6 +143,7 @@ TEST(StartProcessTest, StartsALeaderOfItsOwnGroupWritingToAFile) {
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "started\noops\n");
+  std::remove(out.c_str());
 }
 
 }  // namespace
