@@ -590,27 +590,31 @@ class Loader {
     w.sites.push_back(std::move(s));
   }
 
-  // `backend: {kind: slurm, slurm_conf: PATH}` (serve only; docs/scenario.md).
+  // `backend: {kind: slurm, slurm_conf: PATH, ...}` (serve only;
+  // docs/scenario.md). Every key but kind is a driver option, passed as
+  // written; the driver checks them when serve starts (docs/sites.md).
   void LoadBackend(const YAML::Node& n, world::Site& s) {
-    MapReader m(n, "a site backend", d_);
-    if (!m.valid()) return;
-    if (auto v = m.Require("kind"); v) {
-      if (auto k = AsEnum<world::SiteBackend>(v, d_, "backend kind",
-                                              {{"sim", world::SiteBackend::kSim},
-                                               {"local", world::SiteBackend::kLocal},
-                                               {"slurm", world::SiteBackend::kSlurm}})) {
-        s.backend = *k;
+    if (!n.IsMap()) {
+      d_.Add(n, "expected a site backend as a mapping such as {kind: slurm, slurm_conf: PATH}, found " +
+                    Found(n));
+      return;
+    }
+    bool kind = false;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      if (key == "kind") {
+        kind = true;
+        if (auto k = AsEnum<world::SiteBackend>(kv.second, d_, "backend kind",
+                                                {{"sim", world::SiteBackend::kSim},
+                                                 {"local", world::SiteBackend::kLocal},
+                                                 {"slurm", world::SiteBackend::kSlurm}})) {
+          s.backend = *k;
+        }
+      } else if (auto v = AsString(kv.second, d_, "backend option " + key)) {
+        s.backend_options.emplace_back(key, *v);
       }
     }
-    if (auto v = m.Take("slurm_conf"); v) {
-      if (auto c = AsString(v, d_, "slurm_conf")) s.slurm_conf = *c;
-      if (s.backend != world::SiteBackend::kSlurm) {
-        d_.Add(v, "slurm_conf is for a backend of kind slurm");
-      }
-    } else if (s.backend == world::SiteBackend::kSlurm) {
-      d_.Add(n, "a slurm backend needs slurm_conf (the cluster's slurm.conf)");
-    }
-    m.Finish();
+    if (!kind) d_.Add(n, "a site backend needs kind (sim, local or slurm)");
   }
 
   // A clause's `from` and `until` (default: the contract's term); until must

@@ -9,6 +9,7 @@
 #include "polycloud/contracts/exclusivity.h"
 #include "polycloud/report/explain.h"
 #include "polycloud/scheduler/command_log.h"
+#include "polycloud/sites/factory.h"
 
 namespace polycloud::serve {
 
@@ -54,6 +55,21 @@ const char* StatusName(JobStatus s) {
 }
 
 }  // namespace
+
+Result<std::vector<std::unique_ptr<sites::SiteDriver>>> MakeSiteDrivers(const world::World& world,
+                                                                        const Clock& clock) {
+  std::vector<std::unique_ptr<sites::SiteDriver>> out;
+  for (const world::Site& site : world.sites) {
+    sites::SiteDriverConfig config;
+    config.site = site.id;
+    config.backend = world::SiteBackendName(site.backend);
+    for (const auto& [k, v] : site.backend_options) config.options[k] = v;
+    Result<std::unique_ptr<sites::SiteDriver>> driver = sites::MakeSiteDriver(config, clock);
+    if (!driver.ok()) return driver.status();
+    out.push_back(std::move(*driver));
+  }
+  return out;
+}
 
 Broker::Broker(world::World world, BrokerOptions options, store::Store* store,
                std::vector<std::unique_ptr<sites::SiteDriver>> drivers, const Clock* clock)

@@ -116,6 +116,11 @@ struct Counters {
   int64_t refused = 0;         // the broker's own commands the core refused (stale wake-ups)
 };
 
+// One driver per site of `world`, made from each site's scenario `backend`
+// (sites/factory.h). Errors name the site and the bad option.
+Result<std::vector<std::unique_ptr<sites::SiteDriver>>> MakeSiteDrivers(const world::World& world,
+                                                                        const Clock& clock);
+
 class Broker final : private scheduler::Observer,
                      private scheduler::Timer,
                      private scheduler::CommandLog {

@@ -64,7 +64,8 @@ struct Site {
   StepSchedule<Power> power;   // facility power capacity over time
   bool power_limited = false;  // false: no power limit given
   SiteBackend backend = SiteBackend::kSim;
-  std::string slurm_conf;  // kSlurm: the cluster's slurm.conf (SLURM_CONF)
+  // The driver's options (docs/sites.md), as written: slurm_conf, timeout, ...
+  std::vector<std::pair<std::string, std::string>> backend_options;
 };
 
 enum class PricingKind { kReserved, kOnDemand, kSpot };
