@@ -265,7 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadBody();
   void OnReadError(const error_code& ec);
   void OnRequest();
-  void Write(const Response& response, bool close_after);
+  void Write(Response response, bool close_after);
   void OnWritten(const error_code& ec, bool keep_alive);
   void CloseAfterResponse();
   void Linger();
@@ -292,6 +292,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   size_t route_slot_ = 0;
   SteadyClock::time_point request_start_;
+  // The thread running this session's handler while it runs (else none),
+  // and the answer it gave before returning.
+  std::atomic<std::thread::id> handler_thread_{};
+  std::optional<Response> sync_response_;
   std::shared_ptr<SseStream> stream_;
   std::string stream_out_;  // being written
   bool stream_writing_ = false;
@@ -487,11 +491,19 @@ void Session::OnRequest() {
     std::lock_guard lock(gate->mu);
     if (!gate->open) return;
     if (std::shared_ptr<Session> s = weak.lock()) {
+      if (s->handler_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+        // Answered inside the handler, on the session's own strand (every
+        // sync handler): delivered when it returns, without a trip through
+        // the io_context's queue.
+        s->sync_response_ = std::move(response);
+        return;
+      }
       net::post(s->executor(), [s, response = std::move(response)]() mutable {
         s->Deliver(std::move(response));
       });
     }
   });
+  handler_thread_.store(std::this_thread::get_id(), std::memory_order_release);
   try {
     match.route->handler(std::move(request), reply);
   } catch (const std::exception& e) {
@@ -499,15 +511,21 @@ void Session::OnRequest() {
   } catch (...) {
     reply(Response::Error(InternalError("the handler failed")));
   }
+  handler_thread_.store(std::thread::id(), std::memory_order_release);
+  if (sync_response_) {
+    Response response = std::move(*sync_response_);
+    sync_response_.reset();
+    Deliver(std::move(response));
+  }
 }
 
 void Session::Deliver(Response response) {
   if (phase_ != Phase::kHandling) return;  // the connection closed meanwhile
   if (response.on_stream_open) return StartStream(std::move(response));
-  Write(response, false);
+  Write(std::move(response), false);
 }
 
-void Session::Write(const Response& response, bool close_after) {
+void Session::Write(Response response, bool close_after) {
   phase_ = Phase::kWriting;
   const int status = response.status >= 100 && response.status <= 599 ? response.status : 500;
   auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
@@ -517,7 +535,7 @@ void Session::Write(const Response& response, bool close_after) {
     message->set(bhttp::field::content_type, HeaderSafe(response.content_type));
   }
   AddHeaders(response.headers, *message);
-  message->body() = response.body;
+  message->body() = std::move(response.body);
   message->keep_alive(keep_alive_ && !close_after && !server_.stopping());
   message->prepare_payload();
   // Counted before the write, so a client that has its answer also finds it
