@@ -2,15 +2,19 @@
 # Installs the Debian 12 packages polycloud needs to build and test, if any are
 # missing. Safe to run again: it installs nothing when everything is present.
 #   scripts/install-deps.sh            # build + unit tests
-#   scripts/install-deps.sh test       # + Slurm and munge for the Slurm integration test (make test)
+#   scripts/install-deps.sh test       # + Slurm and munge (Slurm integration test) and PostgreSQL 15
+#                                      #   (the store's `postgres` tests): what make test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-          libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev
+          libsqlite3-dev libpq-dev)
 # The same list as scripts/slurm-clusters.sh install (docs/slurm.md).
-if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd); fi
+# PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md).
+if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
+                                             postgresql-15); fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind); fi
 
