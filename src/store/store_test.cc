@@ -364,6 +364,25 @@ TEST_P(StoreTest, MigrationsAreIdempotent) {
   }
 }
 
+// What makes a commit durable is a per-connection setting on both back ends;
+// every connection the store opens must have it (the test server even runs
+// with synchronous_commit=off by default: scripts/postgres.sh --fast).
+TEST_P(StoreTest, EveryConnectionCommitsDurably) {
+  auto [backend, c] = RawConnection(location_);
+  if (GetParam() == BackendKind::kSqlite) {
+    Result<SqlRows> sync = c->Query("PRAGMA synchronous", {});
+    ASSERT_TRUE(sync.ok());
+    EXPECT_EQ(*CellInt((*sync)[0][0]), 2) << "synchronous=FULL";
+    Result<SqlRows> journal = c->Query("PRAGMA journal_mode", {});
+    ASSERT_TRUE(journal.ok());
+    EXPECT_EQ(*CellText((*journal)[0][0]), "wal");
+  } else {
+    Result<SqlRows> sync = c->Query("SHOW synchronous_commit", {});
+    ASSERT_TRUE(sync.ok()) << sync.status().ToString();
+    EXPECT_EQ(*CellText((*sync)[0][0]), "on");
+  }
+}
+
 TEST_P(StoreTest, RefusesADatabaseOfANewerSchema) {
   ASSERT_TRUE(Open());
   {
