@@ -7,7 +7,8 @@
 //
 //   build/release/bench/store_benchmark                        # SQLite in $TMPDIR (or /tmp)
 //   scripts/postgres.sh start /tmp/pcbench                     # a PostgreSQL 15 with fsync on
-//   POLYCLOUD_BENCH_POSTGRES_URL=$(scripts/postgres.sh url /tmp/pcbench) build/release/bench/store_benchmark
+//   POLYCLOUD_BENCH_POSTGRES_URL=$(scripts/postgres.sh url /tmp/pcbench)
+//   build/release/bench/store_benchmark
 //
 // Counters: items_per_second = acknowledged appends/s (all writers);
 // p50_us / p99_us = one append's latency; writes_per_commit = mean group
@@ -36,8 +37,8 @@ namespace {
 // barrier of all threads).
 struct Run {
   std::unique_ptr<Store> store;
-  std::string dir;          // SQLite: the temporary folder
-  std::string server, schema;  // PostgreSQL: the server and this run's schema
+  std::string dir;                                 // SQLite: the temporary folder
+  std::string server, schema;                      // PostgreSQL: the server and this run's schema
   std::vector<std::vector<int64_t>> latencies_ns;  // per thread, each written by its own
 };
 Run* g_run = nullptr;

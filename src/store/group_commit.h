@@ -44,7 +44,8 @@ class GroupCommitter {
   // outcome in it.
   using Runner = std::function<void(std::span<GroupRequest* const>)>;
 
-  GroupCommitter(Runner runner, size_t max_batch) : runner_(std::move(runner)), max_batch_(max_batch) {}
+  GroupCommitter(Runner runner, size_t max_batch)
+      : runner_(std::move(runner)), max_batch_(max_batch) {}
 
   // Queues `request` and returns once a batch holding it has run (on this
   // thread, as the leader, or on another).

@@ -73,7 +73,8 @@ std::string RedactPassword(std::string_view uri) {
 }
 
 Result<StoreLocation> ParseStoreLocation(std::string_view location) {
-  if (location.empty()) return InvalidArgument("the store location is empty; " + std::string(kExpected));
+  if (location.empty())
+    return InvalidArgument("the store location is empty; " + std::string(kExpected));
   for (const char c : location) {
     const unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return Bad(location, "contains a control character");
@@ -85,8 +86,9 @@ Result<StoreLocation> ParseStoreLocation(std::string_view location) {
   const std::string_view rest = location.substr(scheme_length + 1);
   if (scheme == "sqlite" || scheme == "sqlite3") {
     if (rest.rfind("//", 0) == 0) {
-      return Bad(location, "write sqlite:PATH (sqlite:/abs/path.db or sqlite:relative.db), "
-                           "not sqlite://");
+      return Bad(location,
+                 "write sqlite:PATH (sqlite:/abs/path.db or sqlite:relative.db), "
+                 "not sqlite://");
     }
     return SqlitePath(location, rest);
   }

@@ -91,7 +91,8 @@ TEST_F(OpenStoreErrorsTest, NamesTheMissingFolder) {
   Result<std::unique_ptr<Store>> s = OpenStore(dir_ + "/no/such/dir/polycloud.db");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
-  EXPECT_THAT(s.status().message(), HasSubstr("the folder " + dir_ + "/no/such/dir does not exist"));
+  EXPECT_THAT(s.status().message(),
+              HasSubstr("the folder " + dir_ + "/no/such/dir does not exist"));
 }
 
 TEST_F(OpenStoreErrorsTest, RefusesAFolder) {

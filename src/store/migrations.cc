@@ -61,11 +61,11 @@ void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {
 
 // The body of Migrate, inside the transaction.
 Status MigrateLocked(SqlConnection& connection, const Backend& backend) {
-  POLYCLOUD_RETURN_IF_ERROR(connection.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_unix BIGINT NOT NULL)"));
-  POLYCLOUD_ASSIGN_OR_RETURN(
-      SqlRows rows, connection.Query("SELECT version, name FROM schema_migrations", {}));
+  POLYCLOUD_RETURN_IF_ERROR(
+      connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+                      "name TEXT NOT NULL, applied_unix BIGINT NOT NULL)"));
+  POLYCLOUD_ASSIGN_OR_RETURN(SqlRows rows,
+                             connection.Query("SELECT version, name FROM schema_migrations", {}));
   std::map<int64_t, std::string> applied;
   for (const SqlRow& row : rows) {
     POLYCLOUD_ASSIGN_OR_RETURN(int64_t version, CellInt(row.at(0)));
@@ -93,8 +93,9 @@ Status MigrateLocked(SqlConnection& connection, const Backend& backend) {
                                SqlParam::Int(static_cast<int64_t>(std::time(nullptr)))};
     POLYCLOUD_RETURN_IF_ERROR(
         connection
-            .Query("INSERT INTO schema_migrations (version, name, applied_unix) VALUES ($1, $2, $3)",
-                   params)
+            .Query(
+                "INSERT INTO schema_migrations (version, name, applied_unix) VALUES ($1, $2, $3)",
+                params)
             .status());
   }
   return Status::Ok();

@@ -152,16 +152,16 @@ class PostgresBackend final : public Backend {
     // Keywords before "dbname" are defaults the URI may override (libpq reads
     // the arrays in order and keeps the last value). Keepalives let the
     // server notice a dead broker (and free its lease) within about 25 s.
-    const char* keywords[] = {"connect_timeout", "application_name", "keepalives",
-                              "keepalives_idle", "keepalives_interval", "keepalives_count",
-                              "dbname", nullptr};
+    const char* keywords[] = {
+        "connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname",     nullptr};
     const char* values[] = {"10", "polycloud", "1", "10", "5", "3", uri_.c_str(), nullptr};
     PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
     if (conn == nullptr) return Internal("PostgreSQL " + display_ + ": out of memory");
     auto connection = std::make_unique<PostgresConnection>(conn, display_);
     if (PQstatus(conn) != CONNECTION_OK) {
-      return IoError("PostgreSQL " + display_ + ": cannot connect: " +
-                     OneLine(PQerrorMessage(conn)));
+      return IoError("PostgreSQL " + display_ +
+                     ": cannot connect: " + OneLine(PQerrorMessage(conn)));
     }
     if (PQserverVersion(conn) < 100000) {
       return FailedPrecondition("PostgreSQL " + display_ + ": server version " +
@@ -169,13 +169,14 @@ class PostgresBackend final : public Backend {
                                 " is too old (10 or later is needed; tested with 15)");
     }
     // NOTICEs ("relation already exists, skipping") would go to stderr.
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     // The server's default might have been turned off; a commit we acknowledge
     // must be on disk. The tcp_keepalives_* are the server side of the above.
-    POLYCLOUD_RETURN_IF_ERROR(connection->Exec(
-        "SET synchronous_commit = on; SET client_min_messages = warning; "
-        "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
-        "SET tcp_keepalives_count = 3"));
+    POLYCLOUD_RETURN_IF_ERROR(
+        connection->Exec("SET synchronous_commit = on; SET client_min_messages = warning; "
+                         "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+                         "SET tcp_keepalives_count = 3"));
     return std::unique_ptr<SqlConnection>(std::move(connection));
   }
 

@@ -10,8 +10,9 @@ Result<int64_t> CellInt(const SqlCell& cell) {
 
 Result<std::string> CellText(const SqlCell& cell) {
   if (const std::string* v = std::get_if<std::string>(&cell)) return *v;
-  return Internal("store: expected a text column, found " +
-                  std::string(std::holds_alternative<std::monostate>(cell) ? "NULL" : "an integer"));
+  return Internal(
+      "store: expected a text column, found " +
+      std::string(std::holds_alternative<std::monostate>(cell) ? "NULL" : "an integer"));
 }
 
 }  // namespace polycloud::store

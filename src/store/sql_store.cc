@@ -19,7 +19,8 @@ constexpr size_t kMaxKeyBytes = 256;
 // Text the store keeps: UTF-8 (PostgreSQL refuses anything else) without NUL
 // (PostgreSQL text cannot hold it), so both back ends accept the same values.
 Status CheckText(std::string_view what, std::string_view value, bool required) {
-  if (required && value.empty()) return InvalidArgument("store: " + std::string(what) + " is empty");
+  if (required && value.empty())
+    return InvalidArgument("store: " + std::string(what) + " is empty");
   if (value.find('\0') != std::string_view::npos) {
     return InvalidArgument("store: " + std::string(what) + " contains a NUL byte at offset " +
                            std::to_string(value.find('\0')));
@@ -64,8 +65,8 @@ size_t NextChunk(size_t remaining, bool fixed_shapes) {
 
 // Inserts `rows` (each `columns` params, flattened) in as few statements as
 // the backend likes.
-Status InsertRows(SqlConnection& c, const Backend& backend, std::string_view head,
-                  size_t columns, const std::vector<SqlParam>& flat) {
+Status InsertRows(SqlConnection& c, const Backend& backend, std::string_view head, size_t columns,
+                  const std::vector<SqlParam>& flat) {
   const size_t rows = flat.size() / columns;
   for (size_t done = 0; done < rows;) {
     const size_t n = NextChunk(rows - done, backend.ReusesStatements());
@@ -201,8 +202,7 @@ Status SqlStore::RunAppends(const std::vector<AppendRequest*>& appends) {
     std::string sql = "SELECT key, value, first_sequence FROM idempotency_keys WHERE key IN (";
     for (size_t i = 0; i < n; ++i) sql += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
     sql += ")";
-    POLYCLOUD_ASSIGN_OR_RETURN(SqlRows rows,
-                               c.Query(sql, std::span(lookup.data() + done, n)));
+    POLYCLOUD_ASSIGN_OR_RETURN(SqlRows rows, c.Query(sql, std::span(lookup.data() + done, n)));
     for (const SqlRow& row : rows) {
       POLYCLOUD_ASSIGN_OR_RETURN(std::string key, CellText(row.at(0)));
       POLYCLOUD_ASSIGN_OR_RETURN(std::string value, CellText(row.at(1)));
@@ -275,8 +275,7 @@ Result<AppendOutcome> SqlStore::AppendCommands(const std::vector<std::string>& j
 
 Status SqlStore::PutSnapshot(int64_t sequence, std::string_view bytes) {
   if (sequence < 0) {
-    return InvalidArgument("store: snapshot sequence " + std::to_string(sequence) +
-                           " is negative");
+    return InvalidArgument("store: snapshot sequence " + std::to_string(sequence) + " is negative");
   }
   Status refusal;
   POLYCLOUD_RETURN_IF_ERROR(Write([&](SqlConnection& c) -> Status {
@@ -293,9 +292,10 @@ Status SqlStore::PutSnapshot(int64_t sequence, std::string_view bytes) {
                                   .status());
     // Keep the latest two: the newest, and one to fall back on.
     return c
-        .Query("DELETE FROM snapshots WHERE sequence < (SELECT sequence FROM snapshots "
-               "ORDER BY sequence DESC LIMIT 1 OFFSET 1)",
-               {})
+        .Query(
+            "DELETE FROM snapshots WHERE sequence < (SELECT sequence FROM snapshots "
+            "ORDER BY sequence DESC LIMIT 1 OFFSET 1)",
+            {})
         .status();
   }));
   return refusal;
@@ -313,10 +313,11 @@ Status SqlStore::PutDispatch(const Dispatch& d) {
     const SqlParam params[] = {SqlParam::Text(d.job), SqlParam::Int(d.run), SqlParam::Text(d.site),
                                SqlParam::Text(d.state), SqlParam::Text(d.external_id)};
     return c
-        .Query("INSERT INTO dispatches (job, run, site, state, external_id) "
-               "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job, run) DO UPDATE SET "
-               "site = excluded.site, state = excluded.state, external_id = excluded.external_id",
-               params)
+        .Query(
+            "INSERT INTO dispatches (job, run, site, state, external_id) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job, run) DO UPDATE SET "
+            "site = excluded.site, state = excluded.state, external_id = excluded.external_id",
+            params)
         .status();
   });
 }
@@ -329,8 +330,7 @@ Status SqlStore::PutToken(const Token& t) {
                            QuoteExcerpt(t.hash, 20));
   }
   if (t.role != "admin" && t.role != "operator" && t.role != "tenant") {
-    return InvalidArgument("store: token " + QuoteExcerpt(t.id) + ": role " +
-                           QuoteExcerpt(t.role) +
+    return InvalidArgument("store: token " + QuoteExcerpt(t.id) + ": role " + QuoteExcerpt(t.role) +
                            ": expected \"admin\", \"operator\" or \"tenant\"");
   }
   POLYCLOUD_RETURN_IF_ERROR(CheckText("the token's tenant", t.tenant, t.role == "tenant"));
@@ -348,15 +348,16 @@ Status SqlStore::PutToken(const Token& t) {
                                    ": another token has the same hash");
       return Status::Ok();
     }
-    const SqlParam put[] = {SqlParam::Text(t.id),     SqlParam::Text(t.hash),
-                            SqlParam::Text(t.role),   SqlParam::Text(t.tenant),
+    const SqlParam put[] = {SqlParam::Text(t.id),          SqlParam::Text(t.hash),
+                            SqlParam::Text(t.role),        SqlParam::Text(t.tenant),
                             SqlParam::Int(t.created_unix), SqlParam::Int(t.revoked ? 1 : 0)};
     return c
-        .Query("INSERT INTO tokens (id, hash, role, tenant, created_unix, revoked) "
-               "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
-               "hash = excluded.hash, role = excluded.role, tenant = excluded.tenant, "
-               "created_unix = excluded.created_unix, revoked = excluded.revoked",
-               put)
+        .Query(
+            "INSERT INTO tokens (id, hash, role, tenant, created_unix, revoked) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
+            "hash = excluded.hash, role = excluded.role, tenant = excluded.tenant, "
+            "created_unix = excluded.created_unix, revoked = excluded.revoked",
+            put)
         .status();
   }));
   return refusal;
@@ -372,9 +373,10 @@ Status SqlStore::AppendAudit(const AuditEntry& e) {
                                SqlParam::Text(e.action), SqlParam::Text(e.target),
                                SqlParam::Text(e.outcome)};
     return c
-        .Query("INSERT INTO audit (at_unix, token_id, action, target, outcome) "
-               "VALUES ($1, $2, $3, $4, $5)",
-               params)
+        .Query(
+            "INSERT INTO audit (at_unix, token_id, action, target, outcome) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            params)
         .status();
   });
 }
@@ -410,21 +412,22 @@ Result<T> SqlStore::Read(const std::function<Result<T>(SqlConnection&)>& read) {
 }
 
 Result<std::vector<StoredCommand>> SqlStore::ReadCommands(int64_t after) {
-  return Read<std::vector<StoredCommand>>([&](SqlConnection& c) -> Result<std::vector<StoredCommand>> {
-    const SqlParam params[] = {SqlParam::Int(after)};
-    POLYCLOUD_ASSIGN_OR_RETURN(
-        SqlRows rows,
-        c.Query("SELECT sequence, json FROM commands WHERE sequence > $1 ORDER BY sequence",
-                params));
-    std::vector<StoredCommand> out;
-    out.reserve(rows.size());
-    for (SqlRow& row : rows) {
-      POLYCLOUD_ASSIGN_OR_RETURN(int64_t sequence, CellInt(row.at(0)));
-      POLYCLOUD_ASSIGN_OR_RETURN(std::string json, CellText(row.at(1)));
-      out.push_back({sequence, std::move(json)});
-    }
-    return out;
-  });
+  return Read<std::vector<StoredCommand>>(
+      [&](SqlConnection& c) -> Result<std::vector<StoredCommand>> {
+        const SqlParam params[] = {SqlParam::Int(after)};
+        POLYCLOUD_ASSIGN_OR_RETURN(
+            SqlRows rows,
+            c.Query("SELECT sequence, json FROM commands WHERE sequence > $1 ORDER BY sequence",
+                    params));
+        std::vector<StoredCommand> out;
+        out.reserve(rows.size());
+        for (SqlRow& row : rows) {
+          POLYCLOUD_ASSIGN_OR_RETURN(int64_t sequence, CellInt(row.at(0)));
+          POLYCLOUD_ASSIGN_OR_RETURN(std::string json, CellText(row.at(1)));
+          out.push_back({sequence, std::move(json)});
+        }
+        return out;
+      });
 }
 
 Result<std::optional<Store::Snapshot>> SqlStore::LatestSnapshot() {
@@ -442,10 +445,10 @@ Result<std::optional<Store::Snapshot>> SqlStore::LatestSnapshot() {
 
 Result<std::vector<Dispatch>> SqlStore::ReadDispatches() {
   return Read<std::vector<Dispatch>>([&](SqlConnection& c) -> Result<std::vector<Dispatch>> {
-    POLYCLOUD_ASSIGN_OR_RETURN(
-        SqlRows rows, c.Query("SELECT job, run, site, state, external_id FROM dispatches "
-                              "ORDER BY job, run",
-                              {}));
+    POLYCLOUD_ASSIGN_OR_RETURN(SqlRows rows,
+                               c.Query("SELECT job, run, site, state, external_id FROM dispatches "
+                                       "ORDER BY job, run",
+                                       {}));
     std::vector<Dispatch> out;
     for (const SqlRow& row : rows) {
       Dispatch d;
@@ -485,17 +488,15 @@ Result<std::optional<Token>> SqlStore::FindTokenByHash(std::string_view hash) {
 
 Result<std::vector<AuditEntry>> SqlStore::ReadAudit(int64_t limit) {
   if (limit <= 0) {
-    return InvalidArgument("store: ReadAudit limit " + std::to_string(limit) +
-                           " must be positive");
+    return InvalidArgument("store: ReadAudit limit " + std::to_string(limit) + " must be positive");
   }
   return Read<std::vector<AuditEntry>>([&](SqlConnection& c) -> Result<std::vector<AuditEntry>> {
     const SqlParam params[] = {SqlParam::Int(limit)};
     POLYCLOUD_ASSIGN_OR_RETURN(
-        SqlRows rows,
-        c.Query("SELECT at_unix, token_id, action, target, outcome FROM "
-                "(SELECT id, at_unix, token_id, action, target, outcome FROM audit "
-                "ORDER BY id DESC LIMIT $1) AS latest ORDER BY id",
-                params));
+        SqlRows rows, c.Query("SELECT at_unix, token_id, action, target, outcome FROM "
+                              "(SELECT id, at_unix, token_id, action, target, outcome FROM audit "
+                              "ORDER BY id DESC LIMIT $1) AS latest ORDER BY id",
+                              params));
     std::vector<AuditEntry> out;
     for (const SqlRow& row : rows) {
       AuditEntry e;

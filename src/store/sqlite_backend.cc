@@ -193,13 +193,12 @@ class SqliteBackend final : public Backend {
   Result<std::unique_ptr<SqlConnection>> Connect() override {
     sqlite3* db = nullptr;
     // NOMUTEX: a connection is only ever used by one thread at a time.
-    const int rc = sqlite3_open_v2(path_.c_str(), &db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                       SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-      Status error = IoError("SQLite " + display_ + ": cannot open: " +
-                             (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+      Status error = IoError("SQLite " + display_ +
+                             ": cannot open: " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
       sqlite3_close_v2(db);
       return error;
     }
@@ -275,8 +274,8 @@ Result<std::unique_ptr<Backend>> MakeSqliteBackend(const StoreLocation& location
   }
   const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
   if (!fs::is_directory(parent, ec)) {
-    return NotFound("store location \"" + location.display + "\": the folder " +
-                    parent.string() + " does not exist");
+    return NotFound("store location \"" + location.display + "\": the folder " + parent.string() +
+                    " does not exist");
   }
   return std::unique_ptr<Backend>(
       std::make_unique<SqliteBackend>(location.target, "\"" + location.display + "\""));

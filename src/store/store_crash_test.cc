@@ -113,7 +113,7 @@ using StoreCrashTest = StoreBackendTest;
 
 TEST_P(StoreCrashTest, KillNineLosesNoAcknowledgedAppend) {
   Rng rng(GetParam() == BackendKind::kSqlite ? 20260101 : 20260102);
-  std::map<std::string, Ack> acked;      // every acknowledgement, all rounds
+  std::map<std::string, Ack> acked;    // every acknowledgement, all rounds
   std::vector<std::string> in_flight;  // the last round's sent, unacknowledged keys
   int64_t total_acks = 0, unacked_but_committed = 0;
   for (int round = 0; round < kRounds; ++round) {
@@ -184,11 +184,11 @@ TEST_P(StoreCrashTest, KillNineLosesNoAcknowledgedAppend) {
       }
     }
     EXPECT_EQ(lost, 0);
-    unacked_but_committed = static_cast<int64_t>(in_log.size()) - static_cast<int64_t>(acked.size());
+    unacked_but_committed =
+        static_cast<int64_t>(in_log.size()) - static_cast<int64_t>(acked.size());
     std::cout << "round " << round << ": killed after " << round_acks << " acknowledgements; log "
-              << log->size() << " commands, all " << acked.size()
-              << " acknowledged keys present, " << unacked_but_committed
-              << " committed but not acknowledged when killed\n";
+              << log->size() << " commands, all " << acked.size() << " acknowledged keys present, "
+              << unacked_but_committed << " committed but not acknowledged when killed\n";
   }
   RecordProperty("acknowledged", static_cast<int>(total_acks));
   RecordProperty("lost", 0);

@@ -43,7 +43,8 @@ TEST_P(StoreTest, AppendAssignsGapFreeSequencesInOrder) {
     EXPECT_EQ(out->first_sequence, i + 1);
     EXPECT_FALSE(out->existing_value.has_value());
   }
-  Result<AppendOutcome> batch = store->AppendCommands({Json("b0"), Json("b1"), Json("b2"), Json("b3")});
+  Result<AppendOutcome> batch =
+      store->AppendCommands({Json("b0"), Json("b1"), Json("b2"), Json("b3")});
   ASSERT_TRUE(batch.ok());
   EXPECT_EQ(batch->first_sequence, 4);
 
@@ -188,7 +189,8 @@ TEST_P(StoreTest, DispatchIsUpsertedOnJobAndRun) {
   Status bad = store->PutDispatch({"job-1", 1, "alpha", "running", ""});
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.message(), HasSubstr("\"running\""));
-  EXPECT_EQ(store->PutDispatch({"", 1, "alpha", "intent", ""}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->PutDispatch({"", 1, "alpha", "intent", ""}).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(store->ReadDispatches()->size(), 3u);
 }
 
@@ -225,9 +227,9 @@ TEST_P(StoreTest, AuditReadsTheLatestEntriesOldestFirst) {
   auto store = Open();
   ASSERT_TRUE(store);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(store->AppendAudit({1000 + i, "tok-1", "POST /v1/jobs", "job-" + std::to_string(i),
-                                    "ok"})
-                    .ok());
+    ASSERT_TRUE(
+        store->AppendAudit({1000 + i, "tok-1", "POST /v1/jobs", "job-" + std::to_string(i), "ok"})
+            .ok());
   }
   Result<std::vector<AuditEntry>> last3 = store->ReadAudit(3);
   ASSERT_TRUE(last3.ok()) << last3.status().ToString();
@@ -355,7 +357,8 @@ TEST_P(StoreTest, MigrationsAreIdempotent) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i) threads.emplace_back([&] { EXPECT_TRUE(Open()); });
   for (auto& t : threads) t.join();
-  Result<SqlRows> rows = c->Query("SELECT version, name FROM schema_migrations ORDER BY version", {});
+  Result<SqlRows> rows =
+      c->Query("SELECT version, name FROM schema_migrations ORDER BY version", {});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), Migrations().size());
   for (size_t i = 0; i < rows->size(); ++i) {
@@ -407,7 +410,8 @@ TEST_P(PostgresStoreTest, RecoversWhenTheServerEndsItsSessions) {
   ASSERT_TRUE(*store->TryAcquireLeadership());
   ASSERT_TRUE(testing::PostgresExec(server_,
                                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = '" + schema_ + "'")
+                                    "WHERE application_name = '" +
+                                        schema_ + "'")
                   .ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Result<AppendOutcome> after = store->AppendCommands({Json("after")});

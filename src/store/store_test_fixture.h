@@ -43,7 +43,8 @@ class StoreBackendTest : public ::testing::TestWithParam<BackendKind> {
   }
 
   void TearDown() override {
-    if (!schema_.empty()) (void)testing::PostgresExec(server_, "DROP SCHEMA " + schema_ + " CASCADE");
+    if (!schema_.empty())
+      (void)testing::PostgresExec(server_, "DROP SCHEMA " + schema_ + " CASCADE");
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }

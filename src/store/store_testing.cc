@@ -48,7 +48,8 @@ Status PostgresExec(const std::string& url, const std::string& sql) {
   if (PQstatus(conn) != CONNECTION_OK) {
     status = IoError("cannot connect to " + url + ": " + PQerrorMessage(conn));
   } else {
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     PGresult* result = PQexec(conn, sql.c_str());
     const ExecStatusType s = PQresultStatus(result);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -74,7 +75,8 @@ Result<std::string> FreshPostgresSchema(const std::string& base_url, std::string
 
 std::string MakeTempDir(const std::string& prefix) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) std::abort();
   return pattern;
 }
