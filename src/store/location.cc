@@ -84,7 +84,7 @@ Result<StoreLocation> ParseStoreLocation(std::string_view location) {
   if (scheme_length == 0) return SqlitePath(location, location);  // a bare path
   const std::string scheme = Lower(location.substr(0, scheme_length));
   const std::string_view rest = location.substr(scheme_length + 1);
-  if (scheme == "sqlite" || scheme == "sqlite3") {
+  if (scheme == "sqlite") {
     if (rest.rfind("//", 0) == 0) {
       return Bad(location,
                  "write sqlite:PATH (sqlite:/abs/path.db or sqlite:relative.db), "

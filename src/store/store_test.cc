@@ -292,6 +292,10 @@ TEST_P(StoreTest, ConcurrentAppendersGetEverySequenceOnce) {
       }
     });
   }
+  // Refusals ride in the same batches and must not fail them.
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(store->PutSnapshot(1'000'000, "ahead").code(), StatusCode::kFailedPrecondition);
+  }
   for (auto& t : threads) t.join();
   Result<std::vector<StoredCommand>> all = store->ReadCommands(0);
   ASSERT_TRUE(all.ok());
