@@ -1,6 +1,8 @@
 #include "src/store/location.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "polycloud/base/text.h"
 
@@ -29,6 +31,22 @@ size_t SchemeLength(std::string_view s) {
   return i < s.size() && s[i] == ':' ? i : 0;
 }
 
+// "%70assword" -> "password" (a bad escape stays as it is).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned value = 0;
+    if (s[i] == '%' && i + 2 < s.size() &&
+        std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16).ptr == s.data() + i + 3) {
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 Status Bad(std::string_view location, std::string_view why) {
   return InvalidArgument("store location " + QuoteExcerpt(RedactPassword(location), 120) + ": " +
                          std::string(why));
@@ -47,27 +65,38 @@ Result<StoreLocation> SqlitePath(std::string_view location, std::string_view pat
 
 }  // namespace
 
+// Follows libpq's URI reading (fe-connect.c): the userinfo ends at an '@'
+// before the first '/', the password runs from the userinfo's first ':' to
+// that '@' (this takes the last such '@', so it hides at least what libpq
+// reads as the password), and parameters start at the first '?' after it,
+// their keywords percent-decoded.
 std::string RedactPassword(std::string_view uri) {
   std::string out(uri);
-  const size_t authority = out.find("://");
-  if (authority != std::string::npos) {
-    const size_t begin = authority + 3;
-    const size_t end = std::min(out.find_first_of("/?#", begin), out.size());
-    const size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
-    if (at != std::string::npos && at >= begin) {
-      const size_t colon = out.find(':', begin);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  const size_t scheme_end = out.find("://");
+  if (scheme_end == std::string::npos) return out;
+  const size_t begin = scheme_end + 3;
+  const size_t slash = std::min(out.find('/', begin), out.size());
+  size_t query_from = begin;
+  const size_t at = slash > begin ? out.rfind('@', slash - 1) : std::string::npos;
+  if (at != std::string::npos && at >= begin) {
+    query_from = at + 1;
+    const size_t colon = out.find(':', begin);
+    if (colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+      query_from = colon + 5;  // past "***@"
     }
   }
-  // "password=" as a query parameter (libpq URIs accept any keyword there).
-  for (size_t at = out.find('?'); at != std::string::npos && at < out.size();) {
-    const size_t key = at + 1;
+  const size_t query = out.find('?', query_from);
+  for (size_t key = query; key != std::string::npos && key < out.size();) {
+    ++key;  // past '?' or '&'
     const size_t next = out.find('&', key);
     const size_t stop = next == std::string::npos ? out.size() : next;
-    if (Lower(std::string_view(out).substr(key, stop - key)).rfind("password=", 0) == 0) {
-      out.replace(key + 9, stop - key - 9, "***");
+    const size_t equals = out.find('=', key);
+    if (equals < stop &&
+        Lower(PercentDecode(std::string_view(out).substr(key, equals - key))) == "password") {
+      out.replace(equals + 1, stop - equals - 1, "***");
     }
-    at = out.find('&', key);
+    key = out.find('&', key);
   }
   return out;
 }

@@ -73,6 +73,12 @@ TEST(StoreLocationTest, HidesPasswords) {
   EXPECT_EQ(RedactPassword("postgresql://broker@db/pc?sslmode=require&password=s3cret"),
             "postgresql://broker@db/pc?sslmode=require&password=***");
   EXPECT_EQ(RedactPassword("postgresql://db/pc"), "postgresql://db/pc");
+  // libpq reads a '?' or '#' before the '@' as part of the password, and
+  // percent-decodes parameter names.
+  EXPECT_EQ(RedactPassword("postgresql://u:p?x@h/db?password=y"),
+            "postgresql://u:***@h/db?password=***");
+  EXPECT_EQ(RedactPassword("postgresql://u?a:p@h?%70assword=y&x=1"),
+            "postgresql://u?a:***@h?%70assword=***&x=1");
   Result<StoreLocation> where = ParseStoreLocation("postgres://u:hunter2@h/db");
   ASSERT_TRUE(where.ok());
   EXPECT_THAT(where->display, Not(HasSubstr("hunter2")));
