@@ -11,7 +11,7 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
           libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev
           libsqlite3-dev libpq-dev)
-# The same list as scripts/slurm-clusters.sh install (docs/slurm.md).
+# Slurm and munge: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
 # PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md).
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
                                              postgresql-15); fi
