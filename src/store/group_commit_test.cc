@@ -33,6 +33,7 @@ TEST(GroupCommitterTest, CallersArrivingDuringABatchShareTheNextOne) {
   self = &committer;
   std::vector<CountedRequest> requests(kWriters);
   std::vector<std::thread> threads;
+  threads.reserve(kWriters);
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] { committer.Submit(requests[i]); });
   }
@@ -56,6 +57,7 @@ TEST(GroupCommitterTest, BatchesNeverExceedTheirLimitAndEveryRequestRunsOnce) {
       /*max_batch=*/4);
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
+  threads.reserve(kWriters);
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&] {
       for (int k = 0; k < kPerWriter; ++k) {

@@ -103,6 +103,7 @@ TEST_F(SqlStoreFaultTest, AFailedStatementFailsOnlyItsCaller) {
   constexpr int kWriters = 8, kPerWriter = 100, kPoisoned = 30;
   std::vector<std::thread> threads;
   std::atomic<int> append_failures{0}, appended{0};
+  threads.reserve(kWriters);
   for (int t = 0; t < kWriters; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerWriter; ++i) {

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     if (!AppendAndAck(**store, argv[i])) return 3;
   }
   std::vector<std::thread> writers;
+  writers.reserve(threads);
   for (int t = 0; t < threads; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0;; ++i) {

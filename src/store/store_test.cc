@@ -91,6 +91,7 @@ TEST_P(StoreTest, KeyRacedByManyCallersAppendsOnce) {
   constexpr int kThreads = 8;
   std::vector<Result<AppendOutcome>> outcomes(kThreads, Internal("not run"));
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       outcomes[t] = store->AppendCommands({Json("racer" + std::to_string(t))}, "shared-key",
@@ -119,7 +120,7 @@ TEST_P(StoreTest, KeyRacedByManyCallersAppendsOnce) {
 TEST_P(StoreTest, BadAppendsAreRefusedAndAppendNothing) {
   auto store = Open();
   ASSERT_TRUE(store);
-  const auto expect_invalid = [&](Result<AppendOutcome> out, const std::string& what) {
+  const auto expect_invalid = [&](const Result<AppendOutcome>& out, const std::string& what) {
     ASSERT_FALSE(out.ok());
     EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
     EXPECT_THAT(out.status().message(), HasSubstr(what));
@@ -272,6 +273,7 @@ TEST_P(StoreTest, ConcurrentAppendersGetEverySequenceOnce) {
   constexpr int kThreads = 8, kPerThread = 150;
   std::vector<std::map<std::string, int64_t>> acked(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -299,7 +301,7 @@ TEST_P(StoreTest, ConcurrentAppendersGetEverySequenceOnce) {
   for (auto& t : threads) t.join();
   Result<std::vector<StoredCommand>> all = store->ReadCommands(0);
   ASSERT_TRUE(all.ok());
-  const size_t expected = kThreads * (kPerThread + (kPerThread + 2) / 3);
+  const size_t expected = size_t{kThreads} * (kPerThread + (kPerThread + 2) / 3);
   ASSERT_EQ(all->size(), expected);
   std::map<int64_t, std::string> by_sequence;
   for (size_t i = 0; i < all->size(); ++i) {
@@ -359,6 +361,7 @@ TEST_P(StoreTest, MigrationsAreIdempotent) {
   ASSERT_TRUE(Migrate(*c, *backend).ok());
   // Two stores opening a new database at once both succeed.
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int i = 0; i < 2; ++i) threads.emplace_back([&] { EXPECT_TRUE(Open()); });
   for (auto& t : threads) t.join();
   Result<SqlRows> rows =
