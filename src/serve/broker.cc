@@ -795,6 +795,44 @@ Counters Broker::counters() const {
   return counters_;
 }
 
+nlohmann::json Broker::ContractsJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json out{{"at", FormatTimeFull(last_)}, {"contracts", nlohmann::json::array()}};
+  if (core_ == nullptr) return out;
+  const Time now = Now();
+  for (size_t c = 0; c < world_.contracts.size(); ++c) {
+    const world::Contract& contract = world_.contracts[c];
+    const contracts::ContractLedgerRow row =
+        core_->ledger().Settle(static_cast<world::ContractIndex>(c), now);
+    out["contracts"].push_back(
+        {{"id", contract.id},
+         {"provider", world_.providers[contract.provider].id},
+         {"start", FormatTimeFull(contract.start)},
+         {"end", FormatTimeFull(contract.end)},
+         {"committed_usd", FormatMoneyExact(contract.committed_spend)},
+         {"take_or_pay", contract.take_or_pay},
+         {"spent_usd", FormatMoneyExact(row.spent)},
+         {"rate_usd_per_day", FormatMoneyExact(row.rate_per_day)},
+         {"shortfall_due_usd", FormatMoneyExact(row.shortfall_due)},
+         {"shortfall_projected_usd", FormatMoneyExact(row.shortfall_projected)},
+         {"shortfall_not_payable_usd", FormatMoneyExact(row.shortfall_not_payable)}});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> Broker::SpendRates() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (core_ == nullptr) return out;
+  const Time now = Now();
+  for (size_t c = 0; c < world_.contracts.size(); ++c) {
+    out.emplace_back(world_.contracts[c].id,
+                     core_->ledger().Settle(static_cast<world::ContractIndex>(c), now)
+                         .rate_per_day.micros());
+  }
+  return out;
+}
+
 size_t Broker::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
   return core_ == nullptr ? 0 : core_->queued();

@@ -46,6 +46,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "polycloud/base/clock.h"
 #include "polycloud/base/status.h"
 #include "polycloud/scheduler/command.h"
@@ -167,6 +169,11 @@ class Broker final : private scheduler::Observer,
   // The explanation of a job or service now (report::ExplainNow's text).
   Result<std::string> Explain(std::string_view id, std::string_view tenant = {});
   Counters counters() const;
+  // The live ledger: per contract, spend to now, the rate now, commitment
+  // and take-or-pay shortfalls due or projected (CommitmentLedger::Settle).
+  nlohmann::json ContractsJson() const;
+  // Spend rate now per contract id, micro-dollars per day.
+  std::vector<std::pair<std::string, int64_t>> SpendRates() const;
   size_t queued() const;
   // The latest scheduler events (for the event stream), after sequence `after`.
   struct StreamEvent {
