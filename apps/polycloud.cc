@@ -26,6 +26,7 @@
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
 #include "replay_command.h"
+#include "serve_command.h"
 
 namespace polycloud {
 namespace {
@@ -464,7 +465,13 @@ int polycloud::Main(int argc, char** argv) {
       app.add_subcommand("explain", "Say why a job or service is where it is, or why it waits");
   AddCommon(explain, explain_args);
   AddTraceOptions(explain, explain_args.traces, explain_args.skip_bad_rows);
-  explain->add_option("id", explain_id, "Job or service id")->required();
+  explain->add_option("id", explain_id, "Job or service id");
+  std::string explain_server;
+  explain->add_option("--server", explain_server,
+                      "Ask a running broker instead (then the only argument is the job id; the "
+                      "token comes from $POLYCLOUD_TOKEN)");
+  bool explain_json = false;
+  explain->add_flag("--json", explain_json, "With --server: print the server's JSON");
   explain->add_option("--at", explain_at,
                       "Explain the state at this UTC time (default: the end of the run)");
 
@@ -482,6 +489,7 @@ int polycloud::Main(int argc, char** argv) {
       ->capture_default_str();
 
   std::function<int()> replay = AddReplayCommand(app);
+  std::function<int()> serve_commands = AddServeCommands(app);
 
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
@@ -522,7 +530,17 @@ int polycloud::Main(int argc, char** argv) {
   if (*simulate) {
     return Simulate(sim_args, json_path, events_path, command_log, quiet, !no_compare);
   }
-  if (*explain) return ExplainCommand(explain_args, explain_id, explain_at);
+  if (*explain) {
+    if (!explain_server.empty()) {
+      if (!explain_id.empty()) {
+        return Fail(InvalidArgument("explain --server takes one argument, the job id"));
+      }
+      return ExplainOnServer(explain_server, explain_args.scenario, explain_json);
+    }
+    if (explain_id.empty()) return Fail(InvalidArgument("explain: give the scenario and the id"));
+    return ExplainCommand(explain_args, explain_id, explain_at);
+  }
+  if (const int code = serve_commands(); code >= 0) return code;
   if (*contracts_cmd) return ContractsCommand(contracts_args, contracts_json, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
   if (*generate) return Generate(gen_args);
