@@ -85,6 +85,7 @@ Broker::Broker(world::World world, BrokerOptions options, store::Store* store,
     health_[s].backend = world::SiteBackendName(world_.sites[s].backend);
   }
   failing_since_.assign(world_.sites.size(), Time::Max());
+  down_since_.assign(world_.sites.size(), Time::Max());
   site_down_.assign(world_.sites.size(), 0);
 }
 
@@ -497,6 +498,24 @@ void Broker::PlacePass(Time now) {
 void Broker::MarkSite(world::SiteIndex s, bool down, Time now) {
   site_down_[s] = down ? 1 : 0;
   health_[s].down = down;
+  // The stream says why before the work it moves: the site's own event
+  // comes ahead of the interruptions and capacity changes that follow.
+  nlohmann::json e{{"at", FormatTimeFull(now)},
+                   {"type", down ? "site-down" : "site-up"},
+                   {"site", world_.sites[s].id}};
+  if (down) {
+    e["failing_since"] = FormatTimeFull(failing_since_[s]);
+    e["reason"] = health_[s].last_error;
+  }
+  events_.push_back(
+      {++event_sequence_, e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  if (events_.size() > kEventsKept) events_.pop_front();
+  cv_.notify_all();
+  if (down) {
+    down_since_[s] = failing_since_[s];
+  } else {
+    down_since_[s] = Time::Max();
+  }
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     const world::Pool& pool = world_.pools[p];
     if (pool.site != s || pool.offer != world::kNone) continue;
@@ -623,8 +642,17 @@ void Broker::DoSiteWork() {
     }
   }
   std::set<std::pair<world::SiteIndex, std::string>> cancelled;  // each run stopped once
+  std::vector<uint8_t> down;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    down = site_down_;
+  }
   for (size_t i = 0; i < work.cancels.size(); ++i) {
     if (!cancelled.emplace(work.cancel_sites[i], work.cancels[i]).second) continue;
+    // A site that is down would hold the loop for its tools' timeout (2 s on
+    // the loopback clusters) before the work it lost is sent elsewhere; its
+    // stale runs are found and stopped at the first look that it answers.
+    if (down[work.cancel_sites[i]]) continue;
     sites::SiteDriver* driver = drivers_[work.cancel_sites[i]].get();
     if (driver != nullptr && driver->Cancel(work.cancels[i]).ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -828,6 +856,15 @@ Result<std::string> Broker::Explain(std::string_view id, std::string_view tenant
   baton_ = false;
   cv_.notify_all();
   if (!s.ok()) return s;
+  // What the core sees as a pool with no capacity is a site that stopped
+  // answering: say so, and since when.
+  for (size_t site = 0; site < site_down_.size(); ++site) {
+    if (!site_down_[site]) continue;
+    out << "\nSite " << world_.sites[site].id << " is down: it has not answered since "
+        << FormatTimeFull(down_since_[site]) << " (" << health_[site].last_error
+        << "); its pools have no capacity until it answers, and the work it held was placed "
+           "again.\n";
+  }
   return out.str();
 }
 

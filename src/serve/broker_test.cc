@@ -401,12 +401,30 @@ TEST(BrokerTest, ASiteThatStopsAnsweringIsMarkedDownAfterTheGraceAndItsWorkMoves
   EXPECT_EQ(h.aw.submitted.size(), 1u);
   EXPECT_TRUE(broker->Sites()[0].down);
   EXPECT_EQ(broker->Pools()[0].installed, 0);
+  // Why, in the stream (the site's event first) and in explain.
+  std::string stream;
+  for (const auto& e : broker->EventsAfter(0, 1000)) stream += e.json + "\n";
+  const size_t down = stream.find("\"type\":\"site-down\"");
+  ASSERT_NE(down, std::string::npos) << stream;
+  const size_t line = stream.rfind('\n', down) + 1;
+  EXPECT_NE(stream.substr(line, stream.find('\n', down) - line).find("connection refused"),
+            std::string::npos);
+  EXPECT_LT(down, stream.find("job-interrupted"));
+  auto why = broker->Explain("a");
+  ASSERT_TRUE(why.ok());
+  EXPECT_NE(why->find("Site az is down: it has not answered since 2026-01-05T00:00:30Z"),
+            std::string::npos)
+      << *why;
   // It answers again: capacity returns.
   h.az.answering = true;
   h.Advance("2026-01-05T00:02:00Z");
   ASSERT_TRUE(broker->Tick().ok());
   EXPECT_FALSE(broker->Sites()[0].down);
   EXPECT_EQ(broker->Pools()[0].installed, 16);
+  stream.clear();
+  for (const auto& e : broker->EventsAfter(0, 1000)) stream += e.json + "\n";
+  EXPECT_NE(stream.find("\"type\":\"site-up\"", down), std::string::npos);
+  EXPECT_EQ(broker->Explain("a")->find("is down"), std::string::npos);
 }
 
 TEST(BrokerTest, ConcurrentSubmissionsAreCommittedInGroups) {

@@ -177,7 +177,8 @@ class Broker final : private scheduler::Observer,
   std::vector<JobView> ListJobs(const JobFilter& filter) const;
   std::vector<PoolView> Pools() const;
   std::vector<SiteHealth> Sites() const;
-  // The explanation of a job or service now (report::ExplainNow's text).
+  // The explanation of a job or service now (report::ExplainNow's text),
+  // then a line for each site that is down (since when, and its error).
   Result<std::string> Explain(std::string_view id, std::string_view tenant = {});
   Counters counters() const;
   // The live ledger: per contract, spend to now, the rate now, commitment
@@ -186,7 +187,9 @@ class Broker final : private scheduler::Observer,
   // Spend rate now per contract id, micro-dollars per day.
   std::vector<std::pair<std::string, int64_t>> SpendRates() const;
   size_t queued() const;
-  // The latest scheduler events (for the event stream), after sequence `after`.
+  // The latest events (for the event stream), after sequence `after`: the
+  // scheduler's, and the broker's own "site-down" (with "reason" and
+  // "failing_since") and "site-up", each ahead of the work it moves.
   struct StreamEvent {
     int64_t sequence = 0;
     std::string json;
@@ -265,6 +268,7 @@ class Broker final : private scheduler::Observer,
   } work_;
   std::vector<SiteHealth> health_;
   std::vector<Time> failing_since_;
+  std::vector<Time> down_since_;  // when a down site stopped answering
   std::vector<uint8_t> site_down_;
   std::vector<std::pair<world::JobIndex, uint32_t>> dispatch_failed_;  // reported next tick
   int64_t next_job_number_ = 1;
