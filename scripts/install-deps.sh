@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh            # build + unit tests
 #   scripts/install-deps.sh test       # + Slurm and munge (Slurm integration tests), PostgreSQL 15
 #                                      #   (the store's `postgres` tests), prometheus (promtool, the
-#                                      #   metrics format test): what make test needs
+#                                      #   metrics format test), curl and jq (serve_slurm): what make
+#                                      #   test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 #   scripts/install-deps.sh bench      # + valgrind (perf gate) and wrk (bench/http_wrk.sh)
 set -euo pipefail
@@ -15,9 +16,10 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libboost1.81-dev libsqlite3-dev libpq-dev libssl-dev)
 # Slurm and munge: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
 # PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md);
-# prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc).
+# prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc);
+# curl and jq: tests/integration/serve_slurm_test.sh drives the broker's API with them.
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
-                                             postgresql-15 prometheus); fi
+                                             postgresql-15 prometheus curl jq); fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 # wrk: the load generator of bench/http_wrk.sh.
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi
