@@ -456,7 +456,7 @@ Result<std::optional<SseEvent>> StreamReader::Next(std::chrono::milliseconds tim
 }  // namespace
 
 Result<std::unique_ptr<EventStreamReader>> Client::OpenEventStream(
-    std::string_view target, std::optional<std::string> last_event_id) {
+    std::string_view target, const std::optional<std::string>& last_event_id) {
   auto reader = std::make_unique<StreamReader>();
   int opened = 0;
   Status s = reader->Open(impl_->options(), target, last_event_id, &opened);

@@ -92,7 +92,8 @@ const std::string* QueryReader::Lookup(std::string_view name) {
   return it == query_.end() ? nullptr : &it->second;
 }
 
-void QueryReader::Fail(std::string_view name, std::string expected, const std::string& found) {
+void QueryReader::Fail(std::string_view name, const std::string& expected,
+                       const std::string& found) {
   if (error_) return;
   error_ = BadRequest(code::kInvalidQuery, "query parameter " + QuoteExcerpt(name) + ": expected " +
                                                expected + ", found " + QuoteExcerpt(found, 40));

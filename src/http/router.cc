@@ -49,9 +49,10 @@ void PatternCheck(bool ok, std::string_view pattern, const char* what) {
 
 Router& Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
   POLYCLOUD_CHECK(handler != nullptr);
-  return AddAsync(method, pattern, [handler = std::move(handler)](Request request, Reply reply) {
-    reply(handler(request));
-  });
+  return AddAsync(method, pattern,
+                  [handler = std::move(handler)](const Request& request, const Reply& reply) {
+                    reply(handler(request));
+                  });
 }
 
 Router& Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {

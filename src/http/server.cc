@@ -14,6 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <iostream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -218,7 +219,7 @@ class SseStream : public EventStream {
   }
 
  private:
-  bool Enqueue(std::string text);
+  bool Enqueue(const std::string& text);
   void Kick();  // has the session flush what is queued
 
   std::weak_ptr<Session> session_;
@@ -269,7 +270,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void CloseAfterResponse();
   void Linger();
   void StartStream(Response response);
-  void OnStreamOpen(std::function<void(std::shared_ptr<EventStream>)> on_open);
+  void OnStreamOpen(const std::function<void(std::shared_ptr<EventStream>)>& on_open);
   void Heartbeat();
   void WatchForHangup();
   void ArmTimer(milliseconds after);
@@ -301,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 512> discard_{};
 };
 
-bool SseStream::Enqueue(std::string text) {
+bool SseStream::Enqueue(const std::string& text) {
   bool overflow = false;
   {
     std::lock_guard lock(mu_);
@@ -601,11 +602,11 @@ void Session::StartStream(Response response) {
         if (self->phase_ != Phase::kStreaming) return;
         self->CancelTimer();
         if (ec) return self->Close();
-        self->OnStreamOpen(std::move(on_open));
+        self->OnStreamOpen(on_open);
       });
 }
 
-void Session::OnStreamOpen(std::function<void(std::shared_ptr<EventStream>)> on_open) {
+void Session::OnStreamOpen(const std::function<void(std::shared_ptr<EventStream>)>& on_open) {
   stream_ =
       std::make_shared<SseStream>(weak_from_this(), server_.gate(), options_.sse_max_queued_bytes);
   WatchForHangup();
@@ -824,7 +825,14 @@ void Server::Impl::Stop() {
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  try {
+    Stop();
+  } catch (const std::exception& e) {  // a thread that cannot be joined: nothing left to do
+    std::cerr << "http::Server: stopping failed: " << e.what() << "\n";
+    std::abort();
+  }
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Router router) {
   auto impl = std::make_unique<Impl>(options, std::move(router));

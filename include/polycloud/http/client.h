@@ -91,7 +91,7 @@ class Client {
   // Opens a Server-Sent Events stream on its own connection. A non-200
   // answer is an error carrying the server's message.
   Result<std::unique_ptr<EventStreamReader>> OpenEventStream(
-      std::string_view target, std::optional<std::string> last_event_id = std::nullopt);
+      std::string_view target, const std::optional<std::string>& last_event_id = std::nullopt);
 
   // TCP connections this client has opened for requests (keep-alive makes
   // it 1 for many); event streams are not counted.
