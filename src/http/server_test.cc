@@ -255,6 +255,29 @@ TEST(ServerTest, BodyOverTheLimitIs413) {
   EXPECT_EQ(client.connections_opened(), 2);
 }
 
+TEST(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  std::unique_ptr<Server> server = StartServer(TestRouter());
+  RawConnection c(server->port());
+  std::string chunk(600, 'x');
+  c.Send(
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n258\r\n" +
+      chunk + "\r\n258\r\n" + chunk + "\r\n");
+  std::string reply = c.ReadUntilClosed(milliseconds(2000));
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413 ", 0), 0u) << reply;
+}
+
+TEST(ServerTest, Http10ClientGetsAnAnswerAndTheConnectionCloses) {
+  std::unique_ptr<Server> server = StartServer(TestRouter());
+  RawConnection c(server->port());
+  c.Send("GET /healthz HTTP/1.0\r\n\r\n");
+  bool closed = false;
+  std::string reply = c.ReadUntilClosed(milliseconds(2000), &closed);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 ", 0), 0u) << reply;  // our version, as RFC 9110 asks
+  EXPECT_NE(reply.find("{\"ok\":true}"), std::string::npos) << reply;
+  EXPECT_TRUE(closed);
+}
+
 TEST(ServerTest, ExpectContinueOverTheLimitIsRefusedBeforeTheBody) {
   std::unique_ptr<Server> server = StartServer(TestRouter());
   RawConnection c(server->port());
