@@ -222,6 +222,9 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     restored = std::move(*text);
     auto commands = scheduler::ParseCommandLog(restored, w, command_log.restore);
     if (!commands.ok()) return Fail(commands.status());
+    // A log may carry contract amendments (as `serve` records them); the
+    // report then shows the amended terms.
+    sim.AllowAmendments(&scenario->world);
     Status s = sim.Restore(*commands);
     if (!s.ok()) return Fail(InvalidInput(command_log.restore + ": " + s.message()));
   }

@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages polycloud needs to build and test, if any are
 # missing. Safe to run again: it installs nothing when everything is present.
 #   scripts/install-deps.sh            # build + unit tests
-#   scripts/install-deps.sh test       # + Slurm and munge for the Slurm integration test (make test),
-#                                      #   prometheus (promtool) for the metrics format test
+#   scripts/install-deps.sh test       # + Slurm and munge (Slurm integration tests), PostgreSQL 15
+#                                      #   (the store's `postgres` tests), prometheus (promtool, the
+#                                      #   metrics format test): what make test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 #   scripts/install-deps.sh bench      # + valgrind (perf gate) and wrk (bench/http_wrk.sh)
 set -euo pipefail
@@ -11,10 +12,12 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
           libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev
-          libboost1.81-dev)
-# Slurm: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
-# prometheus: its promtool checks the /metrics text in src/http/metrics_test.cc.
-if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd prometheus); fi
+          libboost1.81-dev libsqlite3-dev libpq-dev)
+# Slurm and munge: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
+# PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md);
+# prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc).
+if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
+                                             postgresql-15 prometheus); fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 # wrk: the load generator of bench/http_wrk.sh.
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi

@@ -6,9 +6,12 @@
 
 namespace polycloud::contracts {
 
-ExclusivityRules::ExclusivityRules(const world::World& world) : world_(world) {
-  for (size_t c = 0; c < world.contracts.size(); ++c) {
-    const auto& contract = world.contracts[c];
+ExclusivityRules::ExclusivityRules(const world::World& world) : world_(world) { Rebuild(); }
+
+void ExclusivityRules::Rebuild() {
+  clauses_.clear();
+  for (size_t c = 0; c < world_.contracts.size(); ++c) {
+    const auto& contract = world_.contracts[c];
     for (size_t i = 0; i < contract.exclusivity.size(); ++i) {
       clauses_.push_back({static_cast<world::ContractIndex>(c), static_cast<int32_t>(i),
                           contract.provider, &contract.exclusivity[i]});

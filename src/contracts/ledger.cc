@@ -146,6 +146,29 @@ void CommitmentLedger::Advance(world::ContractIndex c, Time now) {
   b.since = now;
 }
 
+void CommitmentLedger::BeforeAmendment(world::ContractIndex c, Time now) {
+  for (Account& a : accounts_) {
+    if (a.contract == c) Flush(a, now);
+  }
+  Advance(c, now);
+}
+
+void CommitmentLedger::AfterAmendment(world::ContractIndex c, Time now) {
+  ContractBook& b = contracts_[c];
+  const auto& mins = world_.contracts[c].minimums;
+  b.period_raw.resize(mins.size(), 0);  // periods not begun hold nothing yet
+  b.period = std::min(b.period, mins.size());
+  while (b.period < mins.size() && mins[b.period].until <= now) ++b.period;
+  // The contract's own pools take the new discount; awards keep their price.
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    Account& a = accounts_[p];
+    if (a.contract != c) continue;
+    const int64_t price = EffectivePrice(a.pool).micros();
+    b.rate += static_cast<Raw>(a.billable) * (price - a.price);
+    a.price = price;
+  }
+}
+
 void CommitmentLedger::SetBillable(int32_t account, int64_t gpus, Time now) {
   Account& a = accounts_[account];
   if (a.billable == gpus) return;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -287,6 +288,19 @@ class Loader {
  public:
   Loader(Diags& d, const LoadOptions& options) : d_(d), options_(options) {}
 
+  // One contract's terms, read against an existing World's providers and
+  // accelerators (an amendment, ParseContractTerms).
+  std::optional<world::Contract> LoadContractTerms(const YAML::Node& n, const World& existing) {
+    World scratch;
+    scratch.accelerators = existing.accelerators;
+    IndexAccelerators(scratch);
+    for (size_t p = 0; p < existing.providers.size(); ++p)
+      provider_ids_[existing.providers[p].id] = static_cast<int32_t>(p);
+    LoadContract(n, scratch);
+    if (scratch.contracts.size() != 1) return std::nullopt;
+    return std::move(scratch.contracts[0]);
+  }
+
   void Load(const YAML::Node& root, Scenario& out) {
     MapReader top(root, "the scenario", d_);
     if (!top.valid()) return;
@@ -547,6 +561,7 @@ class Loader {
     if (auto v = m.Take("region"); v) {
       if (auto r = AsString(v, d_, "region")) s.region = *r;
     }
+    if (auto v = m.Take("backend"); v) LoadBackend(v, s);
     if (auto v = m.Take("pue"); v) {
       if (auto x = AsDecimal(v, d_, "pue", 3)) {
         if (*x < 1000) d_.Add(v, "pue must be at least 1.0, found " + Found(v));
@@ -573,6 +588,33 @@ class Loader {
     m.Finish();
     site_ids_[s.id] = static_cast<int32_t>(w.sites.size());
     w.sites.push_back(std::move(s));
+  }
+
+  // `backend: {kind: slurm, slurm_conf: PATH, ...}` (serve only;
+  // docs/scenario.md). Every key but kind is a driver option, passed as
+  // written; the driver checks them when serve starts (docs/sites.md).
+  void LoadBackend(const YAML::Node& n, world::Site& s) {
+    if (!n.IsMap()) {
+      d_.Add(n, "expected a site backend as a mapping such as {kind: slurm, slurm_conf: PATH}, found " +
+                    Found(n));
+      return;
+    }
+    bool kind = false;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+      if (key == "kind") {
+        kind = true;
+        if (auto k = AsEnum<world::SiteBackend>(kv.second, d_, "backend kind",
+                                                {{"sim", world::SiteBackend::kSim},
+                                                 {"local", world::SiteBackend::kLocal},
+                                                 {"slurm", world::SiteBackend::kSlurm}})) {
+          s.backend = *k;
+        }
+      } else if (auto v = AsString(kv.second, d_, "backend option " + key)) {
+        s.backend_options.emplace_back(key, *v);
+      }
+    }
+    if (!kind) d_.Add(n, "a site backend needs kind (sim, local or slurm)");
   }
 
   // A clause's `from` and `until` (default: the contract's term); until must
@@ -827,6 +869,9 @@ class Loader {
     }
     if (auto v = m.Take("gpus_per_node"); v) {
       if (auto x = AsInteger(v, d_, "gpus_per_node", 1, 1024)) p.gpus_per_node = *x;
+    }
+    if (auto v = m.Take("partition"); v) {
+      if (auto x = AsString(v, d_, "partition")) p.partition = *x;
     }
     p.domain_size = p.gpus_per_node;
     if (auto v = m.Take("domain_size"); v) {
@@ -1553,6 +1598,119 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
                                     const LoadOptions& options) {
   std::vector<Diagnostic> diagnostics;
   return LoadScenarioString(text, file_name, &diagnostics, options);
+}
+
+Result<world::Contract> ParseContractTerms(std::string_view text, const world::World& world,
+                                           std::string_view name) {
+  std::vector<Diagnostic> diagnostics;
+  Diags diags(std::string(name), &diagnostics);
+  std::optional<world::Contract> contract;
+  const LoadOptions options;
+  if (CheckText(text, diags)) {
+    try {
+      const std::string copy(text);
+      YAML::Node root = YAML::Load(copy);
+      if (!root || root.IsNull()) {
+        diags.Add(YAML::Mark::null_mark(),
+                  "the contract terms are empty (expected a mapping with id, provider, start, end, ...)");
+      } else if (CheckStructure(root, 1, diags)) {
+        contract = Loader(diags, options).LoadContractTerms(root, world);
+      }
+    } catch (const YAML::DeepRecursion& e) {
+      diags.Add(e.mark, NestingMessage());
+    } catch (const YAML::Exception& e) {
+      diags.Add(e.mark, "YAML syntax error: " + Excerpt(e.msg, 200));
+    }
+  }
+  if (diagnostics.empty() && contract) {
+    // The magnitude model's bounds with the amended contract in place (a
+    // World without its workload: the bounds are about money and capacity).
+    world::World with;
+    with.start = world.start;
+    with.end = world.end;
+    with.accelerators = world.accelerators;
+    with.providers = world.providers;
+    with.sites = world.sites;
+    with.pools = world.pools;
+    with.contracts = world.contracts;
+    with.procurement = world.procurement;
+    for (world::Contract& c : with.contracts) {
+      if (c.id == contract->id) c = *contract;
+    }
+    if (const auto problem = world::FindMagnitudeProblem(with)) {
+      return InvalidInput(std::string(name) + ": " + problem->message);
+    }
+  }
+  if (!diagnostics.empty() || !contract) {
+    std::string message;
+    for (const Diagnostic& d : diagnostics) message += d.ToString() + "\n";
+    if (!message.empty()) message.pop_back();
+    return InvalidInput(message.empty() ? std::string(name) + ": no contract" : message);
+  }
+  return *contract;
+}
+
+std::string ContractTermsToJson(const world::World& world, const world::Contract& c) {
+  // Scenario keys and formats, so that ParseContractTerms reads it back exactly.
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char ch : s) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      if (static_cast<unsigned char>(ch) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+        out += buf;
+        continue;
+      }
+      out += ch;
+    }
+    return out + "\"";
+  };
+  auto time = [&](Time t) { return quote(FormatTime(t)); };
+  auto usd = [&](Money m) { return quote(FormatMoneyExact(m)); };
+  std::string j = "{\"id\":" + quote(c.id) + ",\"provider\":" + quote(world.providers[c.provider].id) +
+                  ",\"start\":" + time(c.start) + ",\"end\":" + time(c.end);
+  j += ",\"committed_usd\":" + usd(c.committed_spend);
+  j += std::string(",\"take_or_pay\":") + (c.take_or_pay ? "true" : "false");
+  j += ",\"discount_percent\":" + quote(std::to_string(c.discount_milli / 10) + "." +
+                                         std::to_string(c.discount_milli % 10));
+  if (!c.minimums.empty()) {
+    j += ",\"minimums\":[";
+    for (size_t i = 0; i < c.minimums.size(); ++i) {
+      j += std::string(i ? "," : "") + "{\"by\":" + time(c.minimums[i].until) +
+           ",\"spend\":" + usd(c.minimums[i].spend) + "}";
+    }
+    j += "]";
+  }
+  if (!c.exclusivity.empty()) {
+    j += ",\"exclusivity\":[";
+    for (size_t i = 0; i < c.exclusivity.size(); ++i) {
+      const world::ExclusivityClause& e = c.exclusivity[i];
+      j += std::string(i ? "," : "") + "{\"class\":" + quote(e.workload_class);
+      if (!e.model_family.empty()) j += ",\"model_family\":" + quote(e.model_family);
+      j += ",\"from\":" + time(e.from) + ",\"until\":" + time(e.until);
+      j += std::string(",\"outage_exception\":") + (e.outage_exception ? "true" : "false") + "}";
+    }
+    j += "]";
+  }
+  if (!c.rofr.empty()) {
+    j += ",\"rofr\":[";
+    for (size_t i = 0; i < c.rofr.size(); ++i) {
+      const world::RofrClause& r = c.rofr[i];
+      j += std::string(i ? "," : "") + "{\"from\":" + time(r.from) + ",\"until\":" + time(r.until) +
+           ",\"response_window\":" + quote(std::to_string(r.response_window.seconds()) + "s");
+      if (!r.workload_class.empty()) j += ",\"class\":" + quote(r.workload_class);
+      if (!r.accelerators.empty()) {
+        j += ",\"accelerators\":[";
+        for (size_t a = 0; a < r.accelerators.size(); ++a)
+          j += std::string(a ? "," : "") + quote(world.accelerators[r.accelerators[a]].name);
+        j += "]";
+      }
+      j += "}";
+    }
+    j += "]";
+  }
+  return j + "}";
 }
 
 Result<Scenario> LoadScenarioFile(const std::string& path, const LoadOptions& options) {

@@ -382,18 +382,7 @@ Placer::Placer(const world::World& world, const PlacerOptions& options) : world_
   }
   provider_memo_.resize(filters_.size() * world.providers.size());
   provider_memo_set_.assign(provider_memo_.size(), 0);
-  // Take-or-pay contracts with pay-as-you-go pools: their pools' marginal
-  // cost moves when the commitment goes from projected short to on track.
-  for (size_t c = 0; c < world.contracts.size(); ++c) {
-    const world::Contract& contract = world.contracts[c];
-    if (!contract.take_or_pay) continue;
-    const bool payg =
-        std::any_of(world.pools.begin(), world.pools.end(), [&](const world::Pool& p) {
-          return p.contract == static_cast<world::ContractIndex>(c) &&
-                 p.pricing != world::PricingKind::kReserved;
-        });
-    if (payg) volatile_contracts_.push_back(static_cast<world::ContractIndex>(c));
-  }
+  FindVolatileContracts();
   ranking_ = std::make_unique<Ranking>();
   provider_pool_.assign(world.providers.size(), world::kNone);
   for (size_t p = world.pools.size(); p-- > 0;) {
@@ -534,6 +523,27 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   }
 }
 
+void Placer::FindVolatileContracts() {
+  // Take-or-pay contracts with pay-as-you-go pools: their pools' marginal
+  // cost moves when the commitment goes from projected short to on track.
+  volatile_contracts_.clear();
+  for (size_t c = 0; c < world_.contracts.size(); ++c) {
+    const world::Contract& contract = world_.contracts[c];
+    if (!contract.take_or_pay) continue;
+    const bool payg =
+        std::any_of(world_.pools.begin(), world_.pools.end(), [&](const world::Pool& p) {
+          return p.contract == static_cast<world::ContractIndex>(c) &&
+                 p.pricing != world::PricingKind::kReserved;
+        });
+    if (payg) volatile_contracts_.push_back(static_cast<world::ContractIndex>(c));
+  }
+}
+
+void Placer::ContractsAmended() {
+  FindVolatileContracts();
+  ranking_stale_ = true;
+}
+
 void Placer::PrepareRanking(const Context& ctx) {
   const bool follows_ledger =
       ctx.ledger != nullptr && ctx.cost_model == contracts::CostModel::kContractAware;
@@ -543,7 +553,7 @@ void Placer::PrepareRanking(const Context& ctx) {
       short_scratch_[i] = ctx.ledger->ProjectedShortfall(volatile_contracts_[i], ctx.now) > Money();
     }
   }
-  if (ranking_->built_for(ctx.fleet) && ranked_ledger_ == ctx.ledger &&
+  if (!ranking_stale_ && ranking_->built_for(ctx.fleet) && ranked_ledger_ == ctx.ledger &&
       ranked_model_ == ctx.cost_model && ranked_short_ == short_scratch_) {
     ranking_->Sync(ctx.fleet);
     return;
@@ -569,6 +579,7 @@ void Placer::PrepareRanking(const Context& ctx) {
   ranked_ledger_ = ctx.ledger;
   ranked_model_ = ctx.cost_model;
   ranked_short_ = short_scratch_;
+  ranking_stale_ = false;
 }
 
 const Verdict& Placer::ProviderVerdict(const Context& ctx, const Request& req, size_t f,

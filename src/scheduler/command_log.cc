@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/io/scenario.h"
 
 namespace polycloud::scheduler {
 namespace {
@@ -148,6 +149,8 @@ std::string CommandToJson(const Scheduler& scheduler, Time now, const Command& c
           line["job"] = job(c.job);
         } else if constexpr (std::is_same_v<C, cmd::SubmitJob>) {
           line["job"] = JobToJson(w, c.job);
+          if (!c.tenant.empty()) line["tenant"] = c.tenant;
+          if (!c.client_key.empty()) line["idempotency_key"] = c.client_key;
         } else if constexpr (std::is_same_v<C, cmd::SubmitService>) {
           line["service"] = ServiceToJson(w, c.service);
           line["demand_tokens_per_s"] = c.initial_demand_tokens_per_s;
@@ -183,6 +186,9 @@ std::string CommandToJson(const Scheduler& scheduler, Time now, const Command& c
         } else if constexpr (std::is_same_v<C, cmd::Wake>) {
           line["kind"] = WakeKindName(c.kind);
           line["index"] = c.index;
+        } else if constexpr (std::is_same_v<C, cmd::AmendContract>) {
+          line["contract"] = w.contracts[c.contract].id;
+          line["terms"] = json::parse(io::ContractTermsToJson(w, c.terms));
         }
       },
       command);
@@ -292,7 +298,9 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
         ++job_count;
       }
       j.arrival = now;
-      command = cmd::SubmitJob{std::move(j)};
+      std::string tenant = r.String("tenant", /*required=*/false);
+      std::string key = r.String("idempotency_key", /*required=*/false);
+      command = cmd::SubmitJob{std::move(j), std::move(tenant), std::move(key)};
     } else if (kind == "submit-service") {
       world::Service s;
       const json* spec = r.Get("service");
@@ -358,7 +366,7 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
       WakeKind w = WakeKind::kProcurementReview;
       const std::string k = r.String("kind");
       if (r.ok() && !ParseWakeKind(k, &w)) {
-        r.Fail("/kind", "procurement-review, rofr-window-closes or capacity-ends", json(k));
+        r.Fail("/kind", "procurement-review, rofr-window-closes, capacity-ends or contract-terms", json(k));
       }
       command = cmd::Wake{w, static_cast<int32_t>(r.Int("index", 0, INT32_MAX))};
     } else if (kind == "rofr-answered") {
@@ -376,6 +384,39 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
       command = std::move(a);
     } else if (kind == "capacity-delivered") {
       command = cmd::CapacityDelivered{static_cast<int32_t>(r.Int("request", 0, INT32_MAX))};
+    } else if (kind == "amend-contract") {
+      const std::string id = r.String("contract");
+      world::ContractIndex c = world::kNone;
+      for (size_t i = 0; i < world.contracts.size(); ++i) {
+        if (world.contracts[i].id == id) c = static_cast<world::ContractIndex>(i);
+      }
+      named("contract", c, "contract");
+      const json* terms = r.Get("terms");
+      cmd::AmendContract a{c, {}};
+      if (terms != nullptr && r.ok()) {
+        if (!terms->is_object()) {
+          r.Fail("/terms", "an object of contract keys (docs/scenario.md)", *terms);
+        } else {
+          // The terms are read by the scenario loader's own contract reader,
+          // so a log accepts exactly what a scenario would.
+          Result<world::Contract> parsed = io::ParseContractTerms(terms->dump(), world, "terms");
+          if (parsed.ok()) {
+            a.terms = std::move(*parsed);
+          } else {
+            // The loader names places in the re-serialised terms ("terms:1:73:");
+            // the log's reader names the key by pointer instead.
+            std::string why = parsed.status().message();
+            const size_t newline = why.find('\n');
+            if (newline != std::string::npos) why.resize(newline);
+            if (why.rfind("terms:", 0) == 0) {
+              const size_t colon = why.find(": ");
+              if (colon != std::string::npos) why = why.substr(colon + 2);
+            }
+            error = "/terms: " + why;
+          }
+        }
+      }
+      command = std::move(a);
     } else if (kind == "place") {
       command = cmd::Place{};
     } else {

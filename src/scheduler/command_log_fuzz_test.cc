@@ -38,6 +38,8 @@ const char* kSeed = R"({"at":"2026-01-01T00:00:00Z","command":"place"}
 {"at":"2026-01-06T00:00:00Z","command":"wake","kind":"procurement-review","index":0}
 {"at":"2026-01-06T00:00:00Z","command":"wake","kind":"capacity-ends","index":3}
 {"at":"2026-01-06T00:00:00Z","command":"job-completed","job":"x","run":2,"time":"2026-01-06T00:00:00Z"}
+{"at":"2026-01-06T00:00:00Z","command":"amend-contract","contract":"deal","terms":{"id":"deal","provider":"a","start":"2025-06-01T00:00:00Z","end":"2026-09-01T00:00:00Z","committed_usd":"2000000","take_or_pay":false,"discount_percent":"12.5","minimums":[{"by":"2026-02-01T00:00:00Z","spend":"100000"},{"by":"2026-09-01T00:00:00Z","spend":"200000"}],"exclusivity":[{"class":"api","until":"2026-01-20T00:00:00Z"}]}}
+{"at":"2026-01-06T00:00:00Z","command":"wake","kind":"contract-terms","index":0}
 {"at":"2026-01-06T00:00:00Z","command":"cancel-job","job":"b1"}
 {"at":"2026-01-06T00:00:00Z","command":"cancel-service","service":"s2"}
 {"at":"2026-01-06T00:00:00Z","command":"cancel-service","service":"s2"}

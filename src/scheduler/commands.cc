@@ -64,6 +64,8 @@ const char* CommandName(const Command& command) {
           return "wake";
         else if constexpr (std::is_same_v<C, cmd::Place>)
           return "place";
+        else if constexpr (std::is_same_v<C, cmd::AmendContract>)
+          return "amend-contract";
         else
           static_assert(kAlwaysFalse<C>, "every command has a name");
       },
@@ -78,13 +80,16 @@ const char* WakeKindName(WakeKind kind) {
       return "rofr-window-closes";
     case WakeKind::kCapacityEnds:
       return "capacity-ends";
+    case WakeKind::kContractTerms:
+      return "contract-terms";
   }
   return "?";
 }
 
 bool ParseWakeKind(std::string_view name, WakeKind* kind) {
   for (WakeKind k :
-       {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses, WakeKind::kCapacityEnds}) {
+       {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses, WakeKind::kCapacityEnds,
+        WakeKind::kContractTerms}) {
     if (name == WakeKindName(k)) {
       *kind = k;
       return true;
@@ -269,6 +274,9 @@ Status Scheduler::Check(const Command& command, Time now) const {
         } else if constexpr (std::is_same_v<C, cmd::DispatchFailed>) {
           return job_exists(c.job);
         } else if constexpr (std::is_same_v<C, cmd::Wake>) {
+          if (c.kind == WakeKind::kContractTerms) {
+            return in_range(c.index, world_.contracts.size(), "contract");
+          }
           if (!world_.procurement.enabled) {
             return FailedPrecondition("wake: procurement is off in this scenario");
           }
@@ -303,6 +311,8 @@ Status Scheduler::Check(const Command& command, Time now) const {
                                       " has no award waiting to be delivered");
           }
           return Status::Ok();
+        } else if constexpr (std::is_same_v<C, cmd::AmendContract>) {
+          return CheckAmendment(c, now);
         } else {
           return Status::Ok();  // ContractsChanged, Place
         }
@@ -347,6 +357,8 @@ Status Scheduler::Apply(const Command& command, Time now) {
           FaultEnded(c.fault, now);
         } else if constexpr (std::is_same_v<C, cmd::ContractsChanged>) {
           ContractsChanged(now);
+        } else if constexpr (std::is_same_v<C, cmd::AmendContract>) {
+          AmendContract(c.contract, c.terms, now);
         } else if constexpr (std::is_same_v<C, cmd::JobStarted>) {
           if (current(c.job, c.run)) allocs_.SetStart(jobs_[c.job.value].alloc, c.at);
         } else if constexpr (std::is_same_v<C, cmd::JobCompleted>) {

@@ -3,7 +3,9 @@
 // site says so rather than when a model predicts.
 #include <gtest/gtest.h>
 
+#include "polycloud/io/scenario.h"
 #include "polycloud/scheduler/command.h"
+#include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "tests/testing/event_recorder.h"
 #include "tests/testing/scenario_fixture.h"
@@ -14,9 +16,18 @@ namespace {
 using polycloud::testing::LoadWorld;
 using polycloud::testing::T;
 
+// Records the wake-ups the core asks for; a test delivers them by hand.
 class NoTimer final : public Timer {
  public:
-  void AtTime(Time, WakeKind, int32_t) override {}
+  void AtTime(Time at, WakeKind kind, int32_t index) override {
+    wakes.push_back({at, kind, index});
+  }
+  struct Wake {
+    Time at;
+    WakeKind kind;
+    int32_t index;
+  };
+  std::vector<Wake> wakes;
 };
 
 using Recorder = polycloud::testing::EventRecorder;
@@ -309,6 +320,167 @@ TEST(OpenLedgerTest, SpendIsReadableAtAnyInstantWithoutClosing) {
             Money::FromMicros(96'000'000));
   EXPECT_EQ(live.core->ledger().PoolSpendAt(0, T("2026-01-02T05:00:00Z")),
             Money::FromMicros(160'000'000));
+}
+
+// Contract amendments (a signed change of terms, applied from now on).
+
+world::Job ApiJob(const std::string& id) {
+  world::Job j = Training(id, 8, 1);
+  j.workload_class = "stateless-api";
+  return j;
+}
+
+TEST(AmendContractTest, EndingExclusivityEarlyLetsTheClassRunElsewhereFromThatInstant) {
+  Live live(polycloud::testing::kTwoProviders);
+  live.core->AllowAmendments(&live.world);
+  // Azure's pool is drained: the exclusive class has nowhere to go.
+  live.Must(cmd::SetPoolCapacity{0, 0}, "2026-01-02");
+  live.Must(cmd::SubmitJob{ApiJob("api")}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  EXPECT_EQ(live.Job("api").status, JobStatus::kQueued);
+
+  // The exclusivity now ends on the 10th instead of 2030.
+  world::Contract terms = live.world.contracts[0];
+  terms.exclusivity[0].until = T("2026-01-10");
+  live.Must(cmd::AmendContract{0, terms}, "2026-01-05");
+  EXPECT_EQ(live.recorder.Count(EventType::kContractAmended), 1);
+  live.Must(cmd::Place{}, "2026-01-05");
+  EXPECT_EQ(live.Job("api").status, JobStatus::kQueued);  // still exclusive until the 10th
+
+  // The core asked to be woken when the clause ends, and places there then.
+  bool asked = false;
+  for (const auto& w : live.timer.wakes) {
+    asked |= w.kind == WakeKind::kContractTerms && w.at == T("2026-01-10") && w.index == 0;
+  }
+  EXPECT_TRUE(asked);
+  live.Must(cmd::Wake{WakeKind::kContractTerms, 0}, "2026-01-10");
+  live.Must(cmd::Place{}, "2026-01-10");
+  EXPECT_EQ(live.Job("api").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("api").first_start, T("2026-01-10"));
+  const world::World& w = live.core->world();
+  EXPECT_EQ(w.providers[w.pools[live.Job("api").last_pool].provider].id, "aws");
+}
+
+// An on-demand pool under a discount-only commitment.
+const char* kDiscounted = R"(
+name: discounted
+start: 2026-01-01
+end: 2026-02-01
+providers: [{id: a}]
+contracts:
+  - {id: deal, provider: a, start: 2025-01-01, end: 2028-01-01, committed_usd: 10M, discount_percent: 10}
+sites: [{id: s, provider: a}]
+pools: [{id: p, site: s, accelerator: H100, pricing: on-demand, gpus: 64, price_per_gpu_hour: 4, contract: deal}]
+)";
+
+TEST(AmendContractTest, ANewDiscountRepricesTheContractsPoolsFromNowOnly) {
+  Live plain(kDiscounted);
+  Live amended(kDiscounted);
+  amended.core->AllowAmendments(&amended.world);
+  for (Live* l : {&plain, &amended}) {
+    l->Must(cmd::SubmitJob{Training("t", 64, 1000)}, "2026-01-02");
+    l->Must(cmd::Place{}, "2026-01-02");
+  }
+  ASSERT_EQ(amended.Job("t").status, JobStatus::kRunning);
+  world::Contract terms = amended.world.contracts[0];
+  terms.discount_milli = 325;  // 32.5% off list from the 4th, was 10%
+  amended.Must(cmd::AmendContract{0, terms}, "2026-01-04");
+
+  const auto& before = plain.core->ledger();
+  const auto& after = amended.core->ledger();
+  // Spend up to the amendment stands.
+  EXPECT_EQ(after.ContractSpendAt(0, T("2026-01-04")), before.ContractSpendAt(0, T("2026-01-04")));
+  // A day after it, the day cost 67.5/90 = three quarters of what it cost before.
+  const Money day_before = before.ContractSpendAt(0, T("2026-01-05")) -
+                           before.ContractSpendAt(0, T("2026-01-04"));
+  const Money day_after =
+      after.ContractSpendAt(0, T("2026-01-05")) - after.ContractSpendAt(0, T("2026-01-04"));
+  ASSERT_GT(day_before.micros(), 0);
+  EXPECT_EQ(day_after.micros() * 4, day_before.micros() * 3);
+}
+
+TEST(AmendContractTest, RefusedAmendmentsChangeAndLogNothing) {
+  Live live(polycloud::testing::kTwoProviders);
+  world::Contract terms = live.world.contracts[0];
+  terms.discount_milli = 100;
+  // A core built without amendable terms refuses.
+  EXPECT_EQ(live.Do(cmd::AmendContract{0, terms}, "2026-01-02").code(),
+            StatusCode::kFailedPrecondition);
+  live.core->AllowAmendments(&live.world);
+  const size_t logged = live.log.entries.size();
+  EXPECT_EQ(live.Do(cmd::AmendContract{5, terms}, "2026-01-02").code(), StatusCode::kNotFound);
+  world::Contract renamed = terms;
+  renamed.id = "other";
+  EXPECT_EQ(live.Do(cmd::AmendContract{0, renamed}, "2026-01-02").code(),
+            StatusCode::kInvalidArgument);
+  world::Contract moved = terms;
+  moved.provider = 1;
+  EXPECT_EQ(live.Do(cmd::AmendContract{0, moved}, "2026-01-02").code(),
+            StatusCode::kInvalidArgument);
+  world::Contract ended = terms;
+  ended.end = T("2026-01-01T12:00:00Z");
+  EXPECT_EQ(live.Do(cmd::AmendContract{0, ended}, "2026-01-02").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(live.log.entries.size(), logged);
+  EXPECT_EQ(live.recorder.Count(EventType::kContractAmended), 0);
+  EXPECT_EQ(live.world.contracts[0].discount_milli, 0);
+}
+
+TEST(AmendContractTest, AMinimumThatHasBegunCannotChange) {
+  Live live(R"(
+name: minimums
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+contracts:
+  - id: deal
+    provider: a
+    start: 2026-01-01
+    end: 2027-01-01
+    committed_usd: 1M
+    minimums:
+      - {by: 2026-02-01, spend: 100000}
+      - {by: 2026-03-01, spend: 100000}
+sites: [{id: s, provider: a}]
+pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 8, price_per_gpu_hour: 2, contract: deal}]
+)");
+  live.core->AllowAmendments(&live.world);
+  world::Contract terms = live.world.contracts[0];
+  terms.minimums[0].spend = Money::FromMicros(1);
+  EXPECT_EQ(live.Do(cmd::AmendContract{0, terms}, "2026-01-15").code(),
+            StatusCode::kInvalidArgument);
+  terms = live.world.contracts[0];
+  terms.minimums[1].spend = Money::FromMicros(50'000'000'000);  // the one not yet begun
+  live.Must(cmd::AmendContract{0, terms}, "2026-01-15");
+  EXPECT_EQ(live.world.contracts[0].minimums[1].spend, Money::FromMicros(50'000'000'000));
+}
+
+TEST(AmendContractTest, TheLogCarriesTheTermsAndReadsThemBack) {
+  Live live(polycloud::testing::kTwoProviders);
+  live.core->AllowAmendments(&live.world);
+  world::Contract terms = live.world.contracts[0];
+  terms.discount_milli = 125;
+  terms.exclusivity[0].until = T("2027-06-01");
+  terms.end = T("2028-01-01");
+  const std::string line = CommandToJson(*live.core, T("2026-01-03"), cmd::AmendContract{0, terms});
+  auto parsed = ParseCommandLog(line + "\n", live.world, "amend.log");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  ASSERT_EQ(parsed->size(), 1u);
+  const auto* a = std::get_if<cmd::AmendContract>(&(*parsed)[0].command);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->contract, 0);
+  EXPECT_EQ(io::ContractTermsToJson(live.world, a->terms), io::ContractTermsToJson(live.world, terms));
+  EXPECT_EQ(a->terms.discount_milli, 125);
+  EXPECT_EQ(a->terms.end, T("2028-01-01"));
+
+  // Terms the scenario would refuse are refused in a log too, with where.
+  std::string bad = line;
+  bad.replace(bad.find("\"terms\":{") + 9, 0, "\"colour\":\"red\",");
+  auto refused = ParseCommandLog(bad + "\n", live.world, "amend.log");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("amend.log:1:"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("colour"), std::string::npos)
+      << refused.status().message();
 }
 
 }  // namespace

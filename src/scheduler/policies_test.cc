@@ -19,7 +19,10 @@ world::World OnePool(int64_t gpus, int64_t per_node = 8) {
   w.end = At(100'000);
   w.accelerators = world::BuiltinAccelerators();
   w.providers.push_back({"p", "p"});
-  w.sites.push_back({"s", 0, "", 1000, {}, false});
+  world::Site site;
+  site.id = "s";
+  site.provider = 0;
+  w.sites.push_back(site);
   world::Pool pool;
   pool.id = "pool";
   pool.site = 0;

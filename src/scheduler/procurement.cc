@@ -39,6 +39,9 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
     case WakeKind::kCapacityEnds:
       CapacityEnds(index, now);
       break;
+    case WakeKind::kContractTerms:
+      ContractsChanged(now);
+      break;
   }
 }
 

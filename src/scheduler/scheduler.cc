@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "polycloud/base/checked.h"
+#include "polycloud/base/parse.h"
 
 namespace polycloud::scheduler {
 
@@ -75,6 +76,8 @@ const char* EventTypeName(EventType type) {
       return "service-submitted";
     case EventType::kServiceCancelled:
       return "service-cancelled";
+    case EventType::kContractAmended:
+      return "contract-amended";
     case EventType::kDispatchFailed:
       return "dispatch-failed";
   }
@@ -583,6 +586,73 @@ void Scheduler::EnforceExclusivity(Time now) {
 
 void Scheduler::ContractsChanged(Time now) {
   Emit({now, EventType::kContractsChanged, world::kNone, world::kNone, 0, 0, 0});
+  ApplyContractTerms(now);
+  EnforceExclusivity(now);
+  ++generation_;
+}
+
+void Scheduler::AllowAmendments(world::World* world) {
+  POLYCLOUD_CHECK(world == &world_);
+  amendable_ = world;
+}
+
+Status Scheduler::CheckAmendment(const cmd::AmendContract& amendment, Time now) const {
+  if (amendable_ == nullptr) {
+    return FailedPrecondition("amend-contract: this core was built without amendable terms");
+  }
+  const world::ContractIndex c = amendment.contract;
+  if (c < 0 || static_cast<size_t>(c) >= world_.contracts.size()) {
+    return NotFound("no contract with index " + std::to_string(c));
+  }
+  const world::Contract& old = world_.contracts[c];
+  const world::Contract& terms = amendment.terms;
+  const std::string what = "amend-contract " + old.id + ": ";
+  if (terms.id != old.id) return InvalidArgument(what + "the id cannot change, found " + terms.id);
+  if (terms.provider != old.provider) return InvalidArgument(what + "the provider cannot change");
+  if (terms.start != old.start) return InvalidArgument(what + "the start cannot change");
+  if (terms.end != old.end && terms.end < now) {
+    return InvalidArgument(what + "the end (" + FormatTime(terms.end) + ") is before now (" +
+                           FormatTime(now) + ")");
+  }
+  // Spend already counted against a minimum stands: every minimum that has
+  // begun stays as it was, in place.
+  for (size_t k = 0; k < old.minimums.size() && old.minimums[k].from < now; ++k) {
+    const world::CommitmentMinimum& m = old.minimums[k];
+    if (k >= terms.minimums.size() || terms.minimums[k].from != m.from ||
+        terms.minimums[k].until != m.until || terms.minimums[k].spend != m.spend) {
+      return InvalidArgument(what + "minimum " + std::to_string(k + 1) + " (" + FormatTime(m.from) +
+                             " to " + FormatTime(m.until) +
+                             ") has begun and cannot change; amend the minimums after it");
+    }
+  }
+  return Status::Ok();
+}
+
+void Scheduler::AmendContract(world::ContractIndex c, const world::Contract& terms, Time now) {
+  ledger_.BeforeAmendment(c, now);  // bills up to now under the old terms
+  amendable_->contracts[c] = terms;
+  ledger_.AfterAmendment(c, now);
+  rules_.Rebuild();
+  placer_.ContractsAmended();
+  Emit({now, EventType::kContractAmended, c, world::kNone, 0, 0, 0});
+  // The core, not its driver, knows the new terms' instants: it asks to be
+  // woken at each one still ahead.
+  if (timer_ != nullptr) {
+    std::vector<Time> instants = {terms.start, terms.end};
+    for (const world::ExclusivityClause& e : terms.exclusivity) {
+      instants.push_back(e.from);
+      instants.push_back(e.until);
+    }
+    for (const world::RofrClause& r : terms.rofr) {
+      instants.push_back(r.from);
+      instants.push_back(r.until);
+    }
+    std::sort(instants.begin(), instants.end());
+    instants.erase(std::unique(instants.begin(), instants.end()), instants.end());
+    for (Time t : instants) {
+      if (t > now) timer_->AtTime(t, WakeKind::kContractTerms, c);
+    }
+  }
   ApplyContractTerms(now);
   EnforceExclusivity(now);
   ++generation_;

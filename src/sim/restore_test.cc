@@ -173,6 +173,73 @@ TEST(RestoreTest, ExplainingEveryWorkloadOnDemandChangesNoDecision) {
   }
 }
 
+// An amendment recorded in a log (as `serve` would record a signed change)
+// takes effect in a restored run from its instant on, and a log that holds
+// it restores like any other.
+TEST(RestoreTest, AnAmendmentInTheLogChangesTheRunFromItsInstant) {
+  auto scenario =
+      io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/tests/scenarios/failover.yaml");
+  ASSERT_TRUE(scenario.ok()) << scenario.status().message();
+  const world::World original = scenario->world;
+  const Outcome whole = RunWorld(original, {});
+  // The api service is exclusive to azure: during azure's outage it is short.
+  ASSERT_NE(whole.events.find("service-short api"), std::string::npos);
+  ASSERT_EQ(whole.events.find("replica-started api pool=aws-h100"), std::string::npos);
+
+  // Cut at the last pass before 09:00 and amend there: the exclusivity ends at 09:00.
+  auto instant_of_last = [](const std::string& log) {
+    const size_t at = log.rfind("{\"at\":\"") + 7;
+    return log.substr(at, log.find('"', at) - at);
+  };
+  std::string prefix;
+  for (int64_t n = 1; n <= CountPasses(whole.log); ++n) {
+    std::string p = PrefixThroughPass(whole.log, n);
+    if (instant_of_last(p) >= "2026-01-01T09:00:00Z") break;
+    prefix = std::move(p);
+  }
+  ASSERT_FALSE(prefix.empty());
+  const std::string instant = instant_of_last(prefix);
+  const std::string amend = "{\"at\":\"" + instant +
+                            "\",\"command\":\"amend-contract\",\"contract\":\"azure-deal\","
+                            "\"terms\":{\"id\":\"azure-deal\",\"provider\":\"azure\","
+                            "\"start\":\"2025-01-01\",\"end\":\"2030-01-01\","
+                            "\"committed_usd\":\"10K\",\"take_or_pay\":true,"
+                            "\"exclusivity\":[{\"class\":\"api\",\"until\":\"2026-01-01T09:00:00Z\"}]}}\n"
+                            "{\"at\":\"" + instant + "\",\"command\":\"place\"}\n";
+  const std::string log = prefix + amend;
+  auto run = [&](const std::string& restore_from, std::string* events, std::string* written) {
+    world::World mine = original;
+    Simulator sim(mine, {});
+    std::ostringstream ev, out;
+    EventLogWriter writer(sim.scheduler(), mine, ev);
+    sim.AddObserver(&writer);
+    scheduler::JsonCommandLog command_log(sim.scheduler(), out);
+    auto commands = scheduler::ParseCommandLog(restore_from, mine, "amended.log");
+    ASSERT_TRUE(commands.ok()) << commands.status().message();
+    sim.AllowAmendments(&mine);
+    const Status restored = sim.Restore(*commands);
+    ASSERT_TRUE(restored.ok()) << restored.message();
+    out << restore_from;
+    sim.AttachLog(&command_log);
+    sim.Run();
+    *events = ev.str();
+    *written = out.str();
+  };
+  std::string events, written;
+  run(log, &events, &written);
+  EXPECT_NE(events.find(" contract-amended azure-deal"), std::string::npos);
+  // From 09:00 the api may fail over to aws like chat.
+  EXPECT_NE(events.find("replica-started api pool=aws-h100"), std::string::npos) << events;
+  EXPECT_NE(events, whole.events);
+
+  // The amended run's own log, cut after a later pass, restores to the same end.
+  const int64_t passes = CountPasses(written);
+  std::string again_events, again_written;
+  run(PrefixThroughPass(written, passes - 3), &again_events, &again_written);
+  EXPECT_EQ(again_events, events);
+  EXPECT_EQ(again_written, written);
+}
+
 // One pool, one job.
 const char* kOneJob = R"(
 name: r

@@ -340,6 +340,9 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
     case EventType::kCapacityReleased:
       out_ << " gpus=" << e.gpus;
       break;
+    case EventType::kContractAmended:
+      out_ << ' ' << world_.contracts[e.subject].id;
+      break;
     default:
       break;
   }
@@ -368,6 +371,9 @@ void Audit::OnEvent(const scheduler::Event& e) {
     }
   };
   switch (e.type) {
+    case EventType::kContractAmended:
+      rules_.Rebuild();  // the World's clauses were replaced in place
+      break;
     case EventType::kJobStarted: {
       ++counts_.job_starts;
       const world::Job& j =

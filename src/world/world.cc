@@ -33,6 +33,18 @@ const char* PricingKindName(PricingKind kind) {
   return "?";
 }
 
+const char* SiteBackendName(SiteBackend backend) {
+  switch (backend) {
+    case SiteBackend::kSim:
+      return "sim";
+    case SiteBackend::kLocal:
+      return "local";
+    case SiteBackend::kSlurm:
+      return "slurm";
+  }
+  return "?";
+}
+
 const char* WorkloadKindName(WorkloadKind kind) {
   switch (kind) {
     case WorkloadKind::kTraining:

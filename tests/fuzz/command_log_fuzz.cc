@@ -2,7 +2,8 @@
 //
 // Any input must either fail to parse with kInvalidInput and a message that
 // names the log, or parse into commands that a fresh core of a small world
-// (faults, a power-limited site, preemptible work, a service, procurement)
+// (faults, a power-limited site, preemptible work, a service, a contract
+// with minimums and exclusivity that the log may amend)
 // applies one by one: each accepted, or refused with a Status and nothing
 // changed — never a crash, a check failure or a sanitizer report. Run in the
 // regular suite by CommandLogFuzzTargetTest; under libFuzzer with the fuzz
@@ -24,11 +25,21 @@ name: fuzz
 start: 2026-01-01
 end: 2026-03-01
 providers: [{id: a}, {id: b}]
+contracts:
+  - id: deal
+    provider: a
+    start: 2025-06-01
+    end: 2027-01-01
+    committed_usd: 1M
+    take_or_pay: true
+    discount_percent: 5
+    minimums: [{by: 2026-02-01, spend: 100000}, {by: 2027-01-01, spend: 500000}]
+    exclusivity: [{class: api, until: 2026-06-01}]
 sites:
   - {id: sa, provider: a, power_mw: 1}
   - {id: sb, provider: b}
 pools:
-  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1}
+  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, contract: deal}
   - {id: pb, site: sb, accelerator: GB200, pricing: on-demand, gpus: 72, price_per_gpu_hour: 9, gpus_per_node: 4}
 jobs:
   - {id: j1, gpus: 8, work_gpu_hours: 10, arrival: 2026-01-02, checkpoint_every: 1h}
@@ -67,7 +78,9 @@ extern "C" int PolycloudFuzzCommandLog(const uint8_t* data, size_t size) {
     return 0;
   }
   NoTimer timer;
-  scheduler::Scheduler core(*world, {}, world->start, &timer, nullptr);
+  world::World amendable = *world;  // amendments change the core's World
+  scheduler::Scheduler core(amendable, {}, world->start, &timer, nullptr);
+  core.AllowAmendments(&amendable);
   for (const scheduler::LoggedCommand& c : *commands) {
     const size_t queued = core.queued();
     const int32_t jobs = core.job_count();

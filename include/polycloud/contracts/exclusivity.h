@@ -51,6 +51,9 @@ class ExclusivityRules {
 
   bool empty() const { return clauses_.empty(); }
 
+  // Reads the World's clauses again (after a contract was amended).
+  void Rebuild();
+
  private:
   struct Clause {
     world::ContractIndex contract;

@@ -105,6 +105,14 @@ class CommitmentLedger {
   // open minimum, else the term), at the current spend rate; 0 when on track.
   Money ProjectedShortfall(world::ContractIndex c, Time now) const;
 
+  // An amendment of contract `c` (cmd::AmendContract), in two steps around
+  // the replacement of its terms in the World: BeforeAmendment bills
+  // everything up to `now` under the old terms; AfterAmendment bills its
+  // pools at the new discount from `now` and counts against the new minimums
+  // (those begun before `now` are unchanged, so what they hold stands).
+  void BeforeAmendment(world::ContractIndex c, Time now);
+  void AfterAmendment(world::ContractIndex c, Time now);
+
   // Brings every account up to `end` (a run's end; a live owner may call it
   // whenever it wants the per-day and per-pool figures brought up to date).
   void Close(Time end);

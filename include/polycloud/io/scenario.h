@@ -123,6 +123,17 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
                                     std::vector<Diagnostic>* diagnostics,
                                     const LoadOptions& options = {});
 
+// One contract's terms for an amendment (cmd::AmendContract): a YAML or JSON
+// mapping with the scenario's contract keys (docs/scenario.md), read against
+// `world`'s providers and accelerators and checked like the scenario's own,
+// including the magnitude bounds with the amended contract in place. Errors:
+// kInvalidInput, "<name>:<line>:<column>: ..." per problem.
+Result<world::Contract> ParseContractTerms(std::string_view text, const world::World& world,
+                                           std::string_view name);
+// The terms as one line of JSON in the scenario's keys; ParseContractTerms
+// reads it back to an equal contract.
+std::string ContractTermsToJson(const world::World& world, const world::Contract& contract);
+
 // Stops collecting after this many diagnostics (the message says so).
 inline constexpr size_t kMaxDiagnostics = 50;
 

@@ -245,6 +245,11 @@ class Placer {
   const std::vector<std::unique_ptr<Filter>>& filters() const { return filters_; }
   const std::vector<std::unique_ptr<Scorer>>& scorers() const { return scorers_; }
 
+  // A contract's terms changed in the World (an amendment): what the placer
+  // derived from them (the contracts whose pools' cost can move, the pools'
+  // ranking) is derived again.
+  void ContractsAmended();
+
  private:
   struct Survivor {
     world::PoolIndex pool;
@@ -313,6 +318,8 @@ class Placer {
   const contracts::CommitmentLedger* ranked_ledger_ = nullptr;
   contracts::CostModel ranked_model_ = contracts::CostModel::kContractAware;
   std::vector<world::ContractIndex> volatile_contracts_;
+  void FindVolatileContracts();
+  bool ranking_stale_ = false;
   std::vector<uint8_t> ranked_short_, short_scratch_;
   std::vector<int64_t> static_score_;            // scratch for building
   std::vector<world::PoolIndex> provider_pool_;  // a pool of each provider (kNone: none)

@@ -51,6 +51,7 @@ enum class WakeKind : uint8_t {
   kProcurementReview,  // index unused
   kRofrWindowCloses,   // index = capacity request
   kCapacityEnds,       // index = capacity request: the procured term ends
+  kContractTerms,      // index = contract: an amended term or clause starts or ends
 };
 
 namespace cmd {
@@ -61,8 +62,13 @@ struct JobArrived {
 };
 // A new job at run time. Its id must be unused; it arrives now (its
 // `arrival` is overwritten with the instant the command is applied).
+// `tenant` and `client_key` are the live broker's (who submitted it, and the
+// client's idempotency key): the core ignores them, the log keeps them, so a
+// restart knows whose work it is and which keys were used.
 struct SubmitJob {
   world::Job job;
+  std::string tenant = {};
+  std::string client_key = {};
 };
 // Withdraws a job: a queued job leaves the queue, a running one is stopped
 // (its GPUs are billed up to now). Cancelling a finished job is an error.
@@ -102,6 +108,16 @@ struct FaultEnded {
 };
 // A contract term or exclusivity clause started or ended.
 struct ContractsChanged {};
+// Contract `contract`'s terms are replaced from now on (a signed amendment):
+// its end, commitment, take-or-pay, discount, minimums, exclusivity and
+// right-of-first-refusal clauses. Its id, provider and start stay; minimums
+// that began before now must be unchanged (spend already counted against
+// them stands), and the end may not be before now. Needs a core that may
+// amend its World (Scheduler::AllowAmendments).
+struct AmendContract {
+  world::ContractIndex contract = world::kNone;
+  world::Contract terms;
+};
 // The site started run `run` of a job at `at` (<= now); work is counted from
 // `at`. Without it the run counts from its dispatch.
 struct JobStarted {
@@ -158,7 +174,7 @@ using Command =
                  cmd::CancelService, cmd::SetDemand, cmd::SetPoolCapacity, cmd::SetSitePower,
                  cmd::FaultStarted, cmd::FaultEnded, cmd::ContractsChanged, cmd::JobStarted,
                  cmd::JobCompleted, cmd::JobFailed, cmd::DispatchFailed, cmd::RofrAnswered,
-                 cmd::CapacityDelivered, cmd::Wake, cmd::Place>;
+                 cmd::CapacityDelivered, cmd::Wake, cmd::Place, cmd::AmendContract>;
 
 // A command as it was accepted: the instant it was applied at.
 struct LoggedCommand {

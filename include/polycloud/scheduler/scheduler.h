@@ -80,6 +80,7 @@ enum class EventType : uint8_t {
   kServiceSubmitted,  // subject = service
   kServiceCancelled,  // subject = service
   kDispatchFailed,    // subject = job, pool, gpus: the run never started
+  kContractAmended,   // subject = contract: its terms were replaced (cmd::AmendContract)
 };
 const char* EventTypeName(EventType type);
 
@@ -322,6 +323,12 @@ class Scheduler final : public placement::PreemptionOracle {
   // `why` (the simulator's model of an ROFR holder's answer).
   int32_t HolderOffer(int32_t request, Time now, std::string* why) const;
 
+  // Lets cmd::AmendContract replace contract terms in `world`, which must be
+  // the World this core was built on (the driver owns it; the ledger, the
+  // exclusivity rules, the placer and the report read the amended terms).
+  // Without it an amendment is refused (FailedPrecondition).
+  void AllowAmendments(world::World* world);
+
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority, int64_t need) const override;
   // The pools holding preemptible work; null under SRTF (any job may then be
   // preempted by a shorter one).
@@ -448,6 +455,8 @@ class Scheduler final : public placement::PreemptionOracle {
   // Request `r`'s class has no request outstanding; the next may come after unmet_after.
   void SettleClass(const CapacityRequest& r, Time now);
   void CapacityArrives(int32_t request, Time now);
+  Status CheckAmendment(const cmd::AmendContract& amendment, Time now) const;
+  void AmendContract(world::ContractIndex c, const world::Contract& terms, Time now);
   void CapacityEnds(int32_t request, Time now);
   int64_t InstalledNow(world::PoolIndex pool) const { return installed_[pool] + procured_[pool]; }
 
@@ -456,6 +465,7 @@ class Scheduler final : public placement::PreemptionOracle {
   Timer* timer_;
   Observer* observer_;
   CommandLog* log_ = nullptr;
+  world::World* amendable_ = nullptr;  // world_, when amendments are allowed
   const Time start_;
   Time last_command_;  // no command may come before it (the start, at first)
   // The workload registry beyond the static world (deques: stable references).

@@ -76,6 +76,9 @@ class Simulator final : public scheduler::Timer, private scheduler::Observer {
 
   // Runs to the end (or stop_at), from the start or from where Restore left it.
   RunStats Run();
+  // Lets a restored log amend contracts (cmd::AmendContract): `world` is the
+  // World this simulator was built on, which the amendments then change.
+  void AllowAmendments(world::World* world) { scheduler_.AllowAmendments(world); }
   // Every command the scheduler accepts goes to `log` (null: none).
   void AttachLog(scheduler::CommandLog* log) { scheduler_.AttachLog(log); }
   // Replays `commands` (a prefix of an earlier run's log of this World and

@@ -82,7 +82,12 @@ class Store {
   // Appends `jsons` as consecutive commands in one transaction. With a
   // non-empty `idempotency_key`: when the key is new it is recorded with
   // `key_value` in the same transaction; when it exists nothing is appended
-  // and its recorded value is returned in existing_value.
+  // and its recorded value is returned in existing_value. Without a key,
+  // `key_value` is ignored. Errors (nothing appended): InvalidArgument for no
+  // commands, an empty command, text that is not UTF-8 or holds a NUL, a key
+  // over 256 bytes; IoError when the database fails. An IoError from a commit
+  // whose answer was lost (the connection dropped during COMMIT) may still
+  // have appended: retry with the same key (docs/store.md).
   virtual Result<AppendOutcome> AppendCommands(const std::vector<std::string>& jsons,
                                                std::string_view idempotency_key = {},
                                                std::string_view key_value = {}) = 0;
@@ -90,7 +95,10 @@ class Store {
   virtual Result<std::vector<StoredCommand>> ReadCommands(int64_t after) = 0;
 
   // A snapshot of the core's state as of command `sequence` (opaque bytes);
-  // a restart loads the latest and replays the commands after it.
+  // a restart loads the latest and replays the commands after it. Putting a
+  // sequence again replaces its bytes; the latest (highest sequence) wins and
+  // the two latest are kept. FailedPrecondition when `sequence` is past the
+  // last command, InvalidArgument when negative.
   virtual Status PutSnapshot(int64_t sequence, std::string_view bytes) = 0;
   struct Snapshot {
     int64_t sequence = 0;
@@ -98,17 +106,29 @@ class Store {
   };
   virtual Result<std::optional<Snapshot>> LatestSnapshot() = 0;
 
-  virtual Status PutDispatch(const Dispatch& dispatch) = 0;  // upsert on (job, run)
-  virtual Result<std::vector<Dispatch>> ReadDispatches() = 0;
+  // Upsert on (job, run). InvalidArgument for an empty job or site or an
+  // unknown state.
+  virtual Status PutDispatch(const Dispatch& dispatch) = 0;
+  virtual Result<std::vector<Dispatch>> ReadDispatches() = 0;  // by (job, run)
 
+  // Upsert on id (revoking is putting it again with revoked = true).
+  // InvalidArgument unless hash is 64 lowercase hex digits, role one of the
+  // three, and tenant set exactly for role tenant; FailedPrecondition when
+  // another id has the same hash.
   virtual Status PutToken(const Token& token) = 0;
   virtual Result<std::optional<Token>> FindTokenByHash(std::string_view hash) = 0;
-  virtual Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;  // action and outcome required
+  // The latest `limit` (> 0) entries, oldest first.
   virtual Result<std::vector<AuditEntry>> ReadAudit(int64_t limit) = 0;
 
   // Becomes the active broker for this store: true when the lease is taken
   // (PostgreSQL: pg_try_advisory_lock on the session; SQLite: an exclusive
   // lock file beside the database), false when another broker holds it.
+  // Called again while held, it checks the lease is still there (PostgreSQL:
+  // the lock's session may have been lost with its connection; it is then
+  // taken afresh if free): a broker calls it periodically and stops acting
+  // when it returns false. The lease ends when the Store is destroyed or its
+  // process dies.
   virtual Result<bool> TryAcquireLeadership() = 0;
 };
 

@@ -51,6 +51,11 @@ struct Provider {
   std::string name;
 };
 
+// What runs a site's work under `polycloud serve` (simulate ignores it):
+// a real Slurm cluster, processes on this machine, or nothing (dry run).
+enum class SiteBackend { kSim, kLocal, kSlurm };
+const char* SiteBackendName(SiteBackend backend);
+
 struct Site {
   std::string id;
   ProviderIndex provider = kNone;
@@ -58,6 +63,9 @@ struct Site {
   int64_t pue_milli = 1000;    // power usage effectiveness × 1000
   StepSchedule<Power> power;   // facility power capacity over time
   bool power_limited = false;  // false: no power limit given
+  SiteBackend backend = SiteBackend::kSim;
+  // The driver's options (docs/sites.md), as written: slurm_conf, timeout, ...
+  std::vector<std::pair<std::string, std::string>> backend_options;
 };
 
 enum class PricingKind { kReserved, kOnDemand, kSpot };
@@ -79,6 +87,7 @@ struct Pool {
   // for a pool defined in the scenario). Such a pool starts with no GPUs; its
   // fees are the awards', not price × installed.
   int32_t offer = kNone;
+  std::string partition;  // serve, slurm sites: the partition (default: the pool id)
 };
 
 // Workload class "*" matches every class; an empty model_family matches every model.

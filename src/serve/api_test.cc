@@ -1,0 +1,251 @@
+// The API end to end over loopback: a real HTTP server, a real SQLite store
+// in a temporary folder, the broker, and sim sites on a virtual clock.
+#include "polycloud/serve/api.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "polycloud/http/client.h"
+#include "polycloud/sites/factory.h"
+#include "tests/testing/scenario_fixture.h"
+
+namespace polycloud::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using polycloud::testing::T;
+
+const char* kFleet = R"(
+name: api
+start: 2026-01-01
+end: 2027-01-01
+providers: [{id: azure}, {id: aws}]
+contracts:
+  - {id: deal, provider: azure, start: 2026-01-01, end: 2027-01-01, committed_usd: 1M, take_or_pay: true}
+sites:
+  - {id: az, provider: azure, backend: {kind: sim}}
+  - {id: aw, provider: aws}
+pools:
+  - {id: az-h100, site: az, accelerator: H100, pricing: on-demand, gpus: 16, price_per_gpu_hour: 2, contract: deal}
+  - {id: aw-h100, site: aw, accelerator: H100, pricing: on-demand, gpus: 16, price_per_gpu_hour: 4}
+services:
+  - {id: chat, model: m, class: chat, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 100}
+)";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("polycloud-api-test-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto store = store::OpenStore("sqlite:" + (dir_ / "polycloud.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(*store);
+    world::World w = polycloud::testing::LoadWorld(kFleet);
+    auto drivers = MakeSiteDrivers(w, clock_);
+    ASSERT_TRUE(drivers.ok()) << drivers.status().message();
+    broker_ = std::make_unique<Broker>(std::move(w), BrokerOptions{}, store_.get(),
+                                       std::move(*drivers), &clock_);
+    ASSERT_TRUE(broker_->Start().ok());
+    api_ = std::make_unique<Api>(broker_.get(), store_.get(), &clock_);
+    api_->SetReady(true);
+    http::ServerOptions options;
+    options.port = 0;
+    options.threads = 4;
+    auto server = http::Server::Start(options, api_->MakeRouter());
+    ASSERT_TRUE(server.ok()) << server.status().message();
+    server_ = std::move(*server);
+    api_->AttachServer(server_.get());
+    admin_ = AddToken("admin", "");
+    operator_ = AddToken("operator", "");
+    research_ = AddToken("tenant", "research");
+    product_ = AddToken("tenant", "product");
+  }
+  void TearDown() override {
+    server_->Stop();
+    fs::remove_all(dir_);
+  }
+  std::string AddToken(const std::string& role, const std::string& tenant) {
+    const NewToken t = GenerateToken();
+    EXPECT_TRUE(store_->PutToken({t.id, HashToken(t.secret), role, tenant, 0, false}).ok());
+    return t.secret;
+  }
+  http::Client Client(const std::string& token) {
+    http::ClientOptions o;
+    o.address.port = server_->port();
+    o.bearer_token = token;
+    return http::Client(o);
+  }
+  http::ClientResponse Post(const std::string& token, const std::string& target, const std::string& body,
+                            const std::string& key = "") {
+    http::ClientRequest r;
+    r.method = "POST";
+    r.target = target;
+    r.body = body;
+    r.content_type = "application/json";
+    if (!key.empty()) r.headers.push_back({"Idempotency-Key", key});
+    auto out = Client(token).Send(r);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? *out : http::ClientResponse{};
+  }
+  http::ClientResponse Get(const std::string& token, const std::string& target) {
+    auto out = Client(token).Get(target);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? *out : http::ClientResponse{};
+  }
+
+  fs::path dir_;
+  VirtualClock clock_{T("2026-03-01")};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<http::Server> server_;
+  std::string admin_, operator_, research_, product_;
+};
+
+TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
+  const json& doc = OpenApiDocument();
+  http::Router router = api_->MakeRouter();
+  size_t operations = 0;
+  for (const auto& route : router.routes()) {
+    std::string method = route->method;
+    for (char& c : method) c = static_cast<char>(std::tolower(c));
+    ASSERT_TRUE(doc["paths"].contains(route->pattern)) << route->pattern;
+    EXPECT_TRUE(doc["paths"][route->pattern].contains(method)) << route->method << " " << route->pattern;
+    ++operations;
+  }
+  size_t documented = 0;
+  for (const auto& [path, ops] : doc["paths"].items()) documented += ops.size();
+  EXPECT_EQ(documented, operations);
+  // And it is what the server serves.
+  auto served = Get("", "/v1/openapi.json");
+  EXPECT_EQ(served.status, 200);
+  EXPECT_EQ(json::parse(served.body), doc);
+}
+
+TEST_F(ApiTest, SubmitGetListCancelAndExplainWithTenantsSeeingTheirOwnWork) {
+  EXPECT_EQ(Post("", "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 401);
+  EXPECT_EQ(Post("not-a-token", "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 401);
+
+  auto created = Post(research_, "/v1/jobs", R"({"id": "train-1", "gpus": 8, "work_gpu_hours": 16})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  json job = json::parse(created.body);
+  EXPECT_EQ(job["id"], "train-1");
+  EXPECT_EQ(job["tenant"], "research");
+  EXPECT_EQ(job["status"], "queued");
+  ASSERT_TRUE(broker_->Tick().ok());  // placed, dispatched to the sim site
+  job = json::parse(Get(research_, "/v1/jobs/train-1").body);
+  EXPECT_EQ(job["status"], "running");
+  EXPECT_EQ(job["site"], "az");
+  EXPECT_FALSE(job["site_job"].is_null());
+
+  // Another tenant neither sees nor cancels it; an operator sees everything.
+  EXPECT_EQ(Get(product_, "/v1/jobs/train-1").status, 404);
+  EXPECT_EQ(Client(product_).Delete("/v1/jobs/train-1")->status, 404);
+  EXPECT_EQ(json::parse(Get(product_, "/v1/jobs").body)["jobs"].size(), 0u);
+  EXPECT_EQ(json::parse(Get(operator_, "/v1/jobs").body)["jobs"].size(), 1u);
+  EXPECT_EQ(Get(research_, "/v1/pools").status, 403);
+
+  auto explained = Get(research_, "/v1/jobs/train-1/explain");
+  ASSERT_EQ(explained.status, 200);
+  EXPECT_NE(json::parse(explained.body)["explanation"].get<std::string>().find("train-1"),
+            std::string::npos);
+
+  auto cancelled = Client(research_).Delete("/v1/jobs/train-1");
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->status, 200);
+  EXPECT_EQ(json::parse(cancelled->body)["status"], "cancelled");
+  EXPECT_EQ(Client(research_).Delete("/v1/jobs/train-1")->status, 409);  // already finished
+
+  // The audit trail names the token, never its secret.
+  auto audit = store_->ReadAudit(100);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_GE(audit->size(), 2u);
+  for (const auto& e : *audit) EXPECT_EQ(e.token_id.find("pc_"), std::string::npos);
+}
+
+TEST_F(ApiTest, AnIdempotencyKeyReturnsTheFirstJobAndBadBodiesNameTheField) {
+  auto first = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})", "k-1");
+  auto again = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})", "k-1");
+  ASSERT_EQ(first.status, 201);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(first.body)["id"], json::parse(again.body)["id"]);
+
+  auto wrong = Post(research_, "/v1/jobs", R"({"gpus": "8", "work_gpu_hours": 8})");
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(wrong.Error()->code, "wrong_type");
+  EXPECT_EQ(wrong.Error()->pointer, "/gpus");
+  auto unknown = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "colour": 1})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.Error()->code, "unknown_field");
+  auto accel = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "accelerators": ["Z9"]})");
+  EXPECT_EQ(accel.status, 400);
+  EXPECT_EQ(accel.Error()->pointer, "/accelerators/0");
+  auto other_tenant =
+      Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "tenant": "product"})");
+  EXPECT_EQ(other_tenant.status, 403);
+  EXPECT_EQ(Post(research_, "/v1/jobs", "{").status, 400);
+  // Nothing of the refused ones was stored: one job.
+  EXPECT_EQ(broker_->core().job_count(), 1);
+}
+
+TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
+  auto token = Post(admin_, "/v1/tokens", R"({"role": "tenant", "tenant": "infra"})");
+  ASSERT_EQ(token.status, 201) << token.body;
+  const std::string secret = json::parse(token.body)["token"];
+  EXPECT_EQ(Post(secret, "/v1/jobs", R"({"gpus": 1, "work_gpu_hours": 1})").status, 201);
+  EXPECT_EQ(Post(operator_, "/v1/tokens", R"({"role": "admin"})").status, 403);
+
+  EXPECT_EQ(Post(operator_, "/v1/services/chat/demand", R"({"tokens_per_s": 250})").status, 200);
+  EXPECT_EQ(Post(operator_, "/v1/services/nope/demand", R"({"tokens_per_s": 250})").status, 404);
+  ASSERT_TRUE(broker_->Tick().ok());
+  auto contracts = json::parse(Get(operator_, "/v1/contracts").body);
+  ASSERT_EQ(contracts["contracts"].size(), 1u);
+  EXPECT_EQ(contracts["contracts"][0]["id"], "deal");
+
+  auto metrics = Get("", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  for (const char* family : {"polycloud_commands_total", "polycloud_queue_length",
+                             "polycloud_spend_rate_usd_per_day", "polycloud_http_requests_total"}) {
+    EXPECT_NE(metrics.body.find(family), std::string::npos) << family;
+  }
+  const char* promtool = "/usr/bin/promtool";
+  if (access(promtool, X_OK) == 0) {
+    const fs::path file = dir_ / "metrics.txt";
+    std::ofstream(file) << metrics.body;
+    const std::string command = std::string(promtool) + " check metrics < " + file.string() + " 2>&1";
+    FILE* p = popen(command.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    EXPECT_EQ(pclose(p), 0) << out;
+  }
+  EXPECT_EQ(Get("", "/healthz").status, 200);
+  EXPECT_EQ(Get("", "/readyz").status, 200);
+}
+
+TEST_F(ApiTest, TheEventStreamCarriesDecisions) {
+  auto events = Client(operator_).OpenEventStream("/v1/events");
+  ASSERT_TRUE(events.ok()) << events.status().message();
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "e1", "gpus": 8, "work_gpu_hours": 8})").status, 201);
+  ASSERT_TRUE(broker_->Tick().ok());
+  bool started = false;
+  for (int i = 0; i < 50 && !started; ++i) {
+    auto e = (*events)->Next(std::chrono::seconds(5));
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    ASSERT_TRUE(e->has_value());
+    started = (*e)->data.find("\"job-started\"") != std::string::npos &&
+              (*e)->data.find("\"e1\"") != std::string::npos;
+  }
+  EXPECT_TRUE(started);
+  EXPECT_FALSE(Client(research_).OpenEventStream("/v1/events").ok());  // tenants: 403
+}
+
+}  // namespace
+}  // namespace polycloud::serve
