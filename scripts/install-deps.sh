@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages polycloud needs to build and test, if any are
 # missing. Safe to run again: it installs nothing when everything is present.
 #   scripts/install-deps.sh            # build + unit tests
-#   scripts/install-deps.sh test       # + Slurm and munge for the Slurm integration test (make test)
+#   scripts/install-deps.sh test       # + Slurm and munge for the Slurm integration test, and
+#                                      #   Chromium and Node.js/npm for the browser test (make test)
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 set -euo pipefail
 
@@ -11,6 +12,14 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev)
 # The same list as scripts/slurm-clusters.sh install (docs/slurm.md).
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd); fi
+# The HTML report's browser test (tests/browser): Debian's Chromium, driven by
+# playwright-core from npm. Node.js and npm only when there are none: a
+# machine's own Node.js 20 (nodesource's nodejs bundles npm) must not be
+# replaced by Debian's npm, which pulls in Debian's Node.js 18.
+if [[ "${1:-}" == "test" ]]; then
+  packages+=(chromium)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind); fi
 
