@@ -167,13 +167,15 @@ void WorkloadRecorder::OnServiceEvent(int32_t service, const Raw& raw) {
   const bool groupable = raw.type == EventType::kReplicaStarted ||
                          raw.type == EventType::kReplicaStopped ||
                          raw.type == EventType::kReplicaLost;
-  if (groupable && !t.groups.empty()) {
-    Raw& last = t.groups.back();
-    if (last.at == raw.at && last.type == raw.type && last.pool == raw.pool &&
-        last.aux == raw.aux) {
-      ++last.count;
-      last.gpus += raw.gpus;
-      return;
+  // One line per kind and pool in an instant, however the events of the
+  // instant interleave (a scale-up alternates providers).
+  if (groupable) {
+    for (auto it = t.groups.rbegin(); it != t.groups.rend() && it->at == raw.at; ++it) {
+      if (it->type == raw.type && it->pool == raw.pool && it->aux == raw.aux) {
+        ++it->count;
+        it->gpus += raw.gpus;
+        return;
+      }
     }
   }
   const bool room = t.groups.size() < kServiceGroups ||

@@ -69,9 +69,34 @@
   function fmtPct(ratio) {
     return ratio == null ? '–' : fmtNum(ratio * 100, 1) + '%';
   }
-  function fmtMW(w) {
-    return w == null ? '–' : fmtNum(w / 1e6, 1) + ' MW';
+  function fmtPower(w) {
+    if (w == null) return '–';
+    const a = Math.abs(w);
+    if (a >= 1e9) return fmtNum(w / 1e9, 2) + ' GW';
+    if (a >= 1e6) return fmtNum(w / 1e6, 1) + ' MW';
+    if (a >= 1e3) return fmtNum(w / 1e3, 1) + ' kW';
+    return fmtNum(w, 0) + ' W';
   }
+
+  // Axis labels that share one unit and show as many decimals as the step
+  // between ticks needs. units: [threshold, divisor, suffix], largest first.
+  const NUMBER_UNITS = [[1e12, 1e12, 'T'], [1e9, 1e9, 'B'], [1e6, 1e6, 'M'], [1e4, 1e3, 'k'], [0, 1, '']];
+  const POWER_UNITS = [[1e9, 1e9, ' GW'], [1e6, 1e6, ' MW'], [1e3, 1e3, ' kW'], [0, 1, ' W']];
+  function axisValues(prefix, units, suffix) {
+    return (u, splits, axisIdx, space, incr) => {
+      const top = Math.max(0, ...splits.map((v) => Math.abs(v)));
+      const [, div, sfx] = units.find(([t]) => top >= t) || units[units.length - 1];
+      const step = incr > 0 ? incr / div : 1;
+      const dec = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
+      return splits.map((v) => (v < 0 ? '−' : '') + prefix + fmtNum(Math.abs(v) / div, dec) + sfx + (suffix || ''));
+    };
+  }
+  const AXES = {
+    num: axisValues('', NUMBER_UNITS),
+    usd: axisValues('$', NUMBER_UNITS),
+    power: axisValues('', POWER_UNITS),
+    pct: axisValues('', [[0, 1, '']], '%'),
+  };
 
   // ---------------------------------------------------------------- DOM
 
@@ -182,7 +207,8 @@
   }
 
   // spec: {id, title, sub, x, series: [{label, values, color, dash, width, fill,
-  // points, paths, class, fmt, tipValue, tip}], yLabel, yFmt, axisFmt,
+  // points, paths, class, fmt, tipValue, tip}], yLabel, yFmt, axis ('num',
+  // 'usd', 'power', 'pct': how the y axis labels its ticks),
   // bands, ranges, xTime (default true), xTitle, xAxis, yAxis, height,
   // controls, scales}
   function chart(parent, spec) {
@@ -203,10 +229,11 @@
     const spec = entry.spec;
     if (entry.chart) entry.chart.destroy();
     const xTime = spec.xTime !== false;
-    const axisFmt = spec.axisFmt || fmtShort;
     const series = [{ label: spec.xLabel || 'time' }];
     for (const s of spec.series) {
-      series.push({
+      // uPlot merges its defaults with Object.assign: a key present but
+      // undefined (say `scale`) would replace the default.
+      series.push(defined({
         label: s.label,
         stroke: s.color || '#888',
         width: s.width == null ? 1.6 : s.width,
@@ -218,7 +245,7 @@
         paths: s.paths,
         points: s.points || { show: false },
         value: (u, v) => (v == null ? '–' : (s.fmt || spec.yFmt || fmtNum)(v)),
-      });
+      }));
     }
     const width = Math.max(320, (plot.clientWidth || entry.box.clientWidth || 900) - 2);
     const opts = {
@@ -226,13 +253,14 @@
       height: spec.height || 260,
       series: series,
       bands: spec.bands || [],
-      scales: Object.assign({ x: { time: xTime } }, spec.scales || {}),
+      // y from 0 (or below, for negative data) to a little above the top.
+      scales: Object.assign({ x: { time: xTime }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] } }, spec.scales || {}),
       axes: [
         Object.assign(timeAxis(), xTime ? {} : { values: spec.xValues }, spec.xAxis || {}),
         Object.assign({
           stroke: '#5b6475', grid: { stroke: '#eef0f4' }, ticks: { stroke: '#d9dde5' },
           label: spec.yLabel, labelSize: 18, size: 62,
-          values: (u, splits) => splits.map((v) => axisFmt(v)),
+          values: AXES[spec.axis || 'num'],
         }, spec.yAxis || {}),
       ],
       legend: { live: false },
@@ -242,6 +270,11 @@
     if (xTime) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
     const data = [spec.x].concat(spec.series.map((s) => s.values));
     entry.chart = new uPlot(opts, data, plot);
+  }
+
+  function defined(o) {
+    for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+    return o;
   }
 
   function resizeAll() {
@@ -428,7 +461,7 @@
     if (bands.length) sub += '; shaded: the gap to an obligation that ends short (ledger: ' + fmtMoney(c.shortfall_due) + ' due in the run, ' + fmtMoney(c.shortfall_projected) + ' projected after it)';
     sub += '.';
     return chart(parent, {
-      id: chartId, title: title, sub: sub, x: x, series: series, bands: bands, yFmt: fmtUsd, axisFmt: fmtUsd, height: 300,
+      id: chartId, title: title, sub: sub, x: x, series: series, bands: bands, yFmt: fmtUsd, axis: 'usd', height: 300,
       scales: { y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.05] } },
     });
   }
@@ -475,24 +508,17 @@
     const cmp = d.cost_by_policy || [];
     if (cmp.length < 2) return;
     const s = section(root, 'cost-by-policy', 'Cost by policy');
-    const x = cmp.map((_, i) => i);
     const total = cmp.map((c) => usdOf(c.total)), spend = cmp.map((c) => usdOf(c.spend));
     const diff = total[1] - total[0];
-    chart(s, {
-      id: 'cost-by-policy',
+    groupedBars(s, {
+      id: 'cost-by-policy', cats: cmp.map((c) => c.policy), xLabel: 'cost model', axis: 'usd', fmt: fmtUsd, height: 240,
       title: 'Total cost (spend + take-or-pay shortfall) under each cost model: ' + cmp[1].policy + ' costs ' +
         fmtUsd(Math.abs(diff)) + (diff >= 0 ? ' more' : ' less') + ' than ' + cmp[0].policy + ' (this run)',
-      sub: 'The same scenario and seed placed under each cost model (docs/contracts.md); bars in US$.',
-      x: x, xTime: false, xLabel: 'policy',
-      xValues: (u, splits) => splits.map((v) => (Number.isInteger(v) && cmp[v] ? cmp[v].policy : '')),
-      xAxis: { splits: () => x },
-      xTitle: (i) => cmp[i].policy,
-      scales: { x: { time: false, range: [-0.6, cmp.length - 0.4] }, y: { range: (u, min, max) => [0, max * 1.08] } },
+      sub: 'The same scenario and seed placed under each cost model (docs/contracts.md); US$.',
       series: [
-        { label: 'total cost', values: total, color: '#c62828', fill: 'rgba(198,40,40,0.55)', paths: uPlot.paths.bars({ size: [0.3], align: -1 }), fmt: fmtUsd },
-        { label: 'spend', values: spend, color: '#1f6feb', fill: 'rgba(31,111,235,0.55)', paths: uPlot.paths.bars({ size: [0.3], align: 1 }), fmt: fmtUsd },
+        { label: 'total cost', values: total, color: '#c62828', fill: 'rgba(198,40,40,0.55)' },
+        { label: 'spend', values: spend, color: '#1f6feb', fill: 'rgba(31,111,235,0.55)' },
       ],
-      yFmt: fmtUsd, axisFmt: fmtUsd, height: 240,
     });
     table(s, {
       id: 'cost-by-policy', plain: true, rows: cmp, columns: [
@@ -596,14 +622,14 @@
       const ranges = faultRanges(d, (f) => maps.faultHitsSite(f, x));
       const r = ratio(x);
       const series = [
-        { label: 'peak drawn', values: x.drawn_peak_watts, color: '#e8590c', width: 2, fmt: fmtMW },
-        { label: 'mean drawn', values: x.drawn_mean_watts, color: '#1f6feb', width: 1.5, fmt: fmtMW },
+        { label: 'peak drawn', values: x.drawn_peak_watts, color: '#e8590c', width: 2, fmt: fmtPower },
+        { label: 'mean drawn', values: x.drawn_mean_watts, color: '#1f6feb', width: 1.5, fmt: fmtPower },
       ];
-      if (x.limited) series.push({ label: 'limit', values: x.limit_watts, color: '#c62828', dash: [5, 4], width: 2, fmt: fmtMW });
+      if (x.limited) series.push({ label: 'limit', values: x.limit_watts, color: '#c62828', dash: [5, 4], width: 2, fmt: fmtPower });
       return {
-        x: ax.x, xTitle: ax.title, series: series, ranges: ranges, yFmt: fmtMW, axisFmt: (v) => fmtNum(v / 1e6, 0), yLabel: 'MW',
+        x: ax.x, xTitle: ax.title, series: series, ranges: ranges, yFmt: fmtPower, axis: 'power', yLabel: 'facility power',
         title: 'Site ' + x.id + ' (' + x.provider + '): ' + (x.limited ? 'peak draw reaches ' + fmtPct(r) + ' of its limit' : 'no power limit'),
-        sub: 'Facility power, MW.' + faultNote(ranges),
+        sub: 'Facility power (watts drawn by allocated GPUs × PUE).' + faultNote(ranges),
       };
     });
   }
@@ -619,8 +645,11 @@
     chart(s, {
       id: 'queue-length', x: ax.x, xTitle: ax.title, yLabel: 'jobs',
       title: 'Jobs waiting by class — the longest queue: ' + worst.class + ', up to ' + fmtNum(Math.max(...worst.queued_peak), 0) + ' jobs',
-      sub: 'Jobs queued (mean per bucket), per workload class.',
-      series: ts.classes.map((c, i) => ({ label: c.class, values: c.queued_mean, color: PALETTE[i % PALETTE.length], fmt: (v) => fmtNum(v) + ' jobs' })),
+      sub: 'Jobs queued per workload class: the mean of each bucket (solid) and its peak (dotted).',
+      series: ts.classes.flatMap((c, i) => [
+        { label: c.class, values: c.queued_mean, color: PALETTE[i % PALETTE.length], width: 2, fmt: (v) => fmtNum(v) + ' jobs (mean)' },
+        { label: c.class + ' (peak)', values: c.queued_peak, color: PALETTE[i % PALETTE.length], width: 1, dash: [3, 3], class: 'pc-nolegend', fmt: (v) => fmtNum(v, 0) + ' jobs (peak)' },
+      ]),
     });
     const hours = (v) => (v == null ? null : v / 3600);
     const busiest = ts.classes.slice().sort((a, b) => b.started.reduce((x, y) => x + y, 0) - a.started.reduce((x, y) => x + y, 0))[0];
@@ -629,7 +658,7 @@
       const p99 = Math.max(0, ...c.wait_p99_s.filter((v) => v != null));
       const pts = { show: true, size: 3 };
       return {
-        x: ax.x, xTitle: ax.title, yLabel: 'hours', axisFmt: (v) => fmtNum(v, 1),
+        x: ax.x, xTitle: ax.title, yLabel: 'hours',
         title: 'Queue wait of ' + name + ' jobs as they start — worst p99 ' + fmtDur(p99),
         sub: 'Hours from arrival to first start, of the jobs starting in each bucket (none started: no point).',
         series: [
@@ -682,16 +711,18 @@
     if (!reqs.length) return;
     const s = section(root, 'procurement', 'Procurement: capacity requests and rights of first refusal',
       'Each capacity request the planner raised, on a timeline: offered to the holder of a right of first refusal (who may match the market\'s terms within its window), its answer, the award (via the ROFR or on the market) and the capacity\'s arrival.');
+    // Steps at one instant (declined, then awarded on the market) overlap:
+    // later steps are drawn smaller, on top, so each shows as a ring.
     const kinds = [
-      { key: 'raised', label: 'raised (no ROFR)', color: '#868e96' },
-      { key: 'offered', label: 'offered to the ROFR holder', color: '#1f6feb' },
-      { key: 'matched', label: 'matched', color: '#2f9e44' },
-      { key: 'declined', label: 'declined', color: '#c62828' },
-      { key: 'expired', label: 'expired (no answer)', color: '#e67700' },
-      { key: 'market', label: 'awarded on the market', color: '#ae3ec9' },
-      { key: 'rofr', label: 'awarded via the ROFR', color: '#087f5b' },
-      { key: 'arrived', label: 'capacity arrived', color: '#212529' },
-      { key: 'unavailable', label: 'unavailable', color: '#495057' },
+      { key: 'raised', label: 'raised (no ROFR)', color: '#868e96', size: 13 },
+      { key: 'offered', label: 'offered to the ROFR holder', color: '#1f6feb', size: 13 },
+      { key: 'matched', label: 'matched', color: '#40c057', size: 13 },
+      { key: 'declined', label: 'declined', color: '#c62828', size: 13 },
+      { key: 'expired', label: 'expired (no answer)', color: '#e67700', size: 13 },
+      { key: 'arrived', label: 'capacity arrived', color: '#212529', size: 10 },
+      { key: 'market', label: 'awarded on the market', color: '#ae3ec9', size: 7 },
+      { key: 'rofr', label: 'awarded via the ROFR', color: '#0b7285', size: 7 },
+      { key: 'unavailable', label: 'unavailable', color: '#495057', size: 7 },
     ];
     const events = [];  // {t, row, kind}
     const spans = [];
@@ -738,7 +769,7 @@
       if (!any) continue;
       series.push({
         label: k.label, values: values, color: k.color, width: 0, paths: noPath,
-        points: { show: true, size: 10, fill: k.color, stroke: k.color },
+        points: { show: true, size: k.size, fill: k.color, stroke: k.color },
         tipValue: (v) => reqs[v - 1].id + ' — ' + reqs[v - 1].class,
       });
     }
@@ -760,7 +791,7 @@
     const w = d.workloads;
     const s = section(root, 'tables', 'Tables', 'Click a column to sort (again to reverse); type to filter. Names link to their explanation.');
     if (w) {
-      s.appendChild(el('h3', { text: 'Jobs (' + w.jobs_listed + ' of ' + w.jobs_total + ': ' + w.selection + ')' }));
+      s.appendChild(el('h3', { text: 'Jobs (' + fmtNum(w.jobs_listed, 0) + ' of ' + fmtNum(w.jobs_total, 0) + ': ' + w.selection + ')' }));
       table(s, {
         id: 'jobs', rows: w.jobs, columns: [
           { key: 'id', label: 'job', fmt: (r) => link(ids.job.get(r.id), r.id) },
@@ -904,7 +935,6 @@
     const box = el('div', { class: 'pc-explanations' });
     all.addEventListener('change', () => box.classList.toggle('pc-all', all.checked));
     s.appendChild(box);
-    const scenario = d.scenario;
     const w = d.workloads;
     if (w) {
       w.jobs.forEach((j) => {
@@ -932,7 +962,7 @@
           a.appendChild(el('p', { text: 'Why it waits at the end (every pool\'s verdict for its gang now):' }));
           a.appendChild(el('pre', { text: j.why_waiting }));
         }
-        a.appendChild(el('p', { class: 'pc-note', text: 'Every placement decision with each pool\'s verdict and scores: polycloud explain ' + scenario + '.yaml ' + j.id + ' --at TIME' }));
+        a.appendChild(el('p', { class: 'pc-note', text: 'Every placement decision with each pool\'s verdict and scores: polycloud explain SCENARIO.yaml ' + j.id + ' --at TIME' }));
         box.appendChild(a);
       });
     }
@@ -946,7 +976,7 @@
       a.appendChild(facts([['model', r.model], ['class', r.class], ['peak replicas', fmtNum(r.peak_replicas, 0)], ['replicas at the end', at || 'none']]));
       const listed = w && w.services.find((x) => x.id === r.id);
       if (listed) a.appendChild(timelineTable(listed.timeline, listed.timeline_omitted, true));
-      a.appendChild(el('p', { class: 'pc-note', text: 'Its placement decisions in full: polycloud explain ' + scenario + '.yaml ' + r.id + ' --at TIME' }));
+      a.appendChild(el('p', { class: 'pc-note', text: 'Its placement decisions in full: polycloud explain SCENARIO.yaml ' + r.id + ' --at TIME' }));
       box.appendChild(a);
     });
     (d.capacity_requests || []).forEach((q) => {
@@ -965,7 +995,7 @@
         pairs.push(['spend in the run', fmtMoney(q.award.spend)]);
       }
       a.appendChild(facts(pairs));
-      a.appendChild(el('p', { class: 'pc-note', text: 'In full: polycloud explain ' + scenario + '.yaml ' + q.id }));
+      a.appendChild(el('p', { class: 'pc-note', text: 'In full: polycloud explain SCENARIO.yaml ' + q.id }));
       box.appendChild(a);
     });
     if (!box.children.length) box.appendChild(el('p', { class: 'pc-empty', text: 'Nothing is listed by name in this report.' }));
@@ -1058,7 +1088,7 @@
       const first = parseTime(nc[0].days[0].date + 'T00:00:00Z');
       nc[0].days.forEach((_, i) => x.push(Math.min(first + (i + 1) * DAY, run.end)));
       chart(s, {
-        id: 'no-contract', x: x, yFmt: fmtUsd, axisFmt: fmtUsd,
+        id: 'no-contract', x: x, yFmt: fmtUsd, axis: 'usd',
         title: 'Spend under no contract: ' + nc.map((p) => p.provider + ' ' + fmtMoney(p.spent)).join(', '),
         sub: 'Cumulative US$ since the run\'s start.',
         series: nc.map((p, i) => ({ label: p.provider, values: [0].concat(p.days.map((x) => usdOf(x.cumulative))), color: PALETTE[i % PALETTE.length], fmt: fmtUsd })),
@@ -1081,20 +1111,30 @@
 
   // ---------------------------------------------------------------- replays
 
-  function barsByCategory(parent, id, title, sub, cats, series, fmt) {
-    const x = cats.map((_, i) => i);
-    const n = series.length, size = 0.8 / n;
+  // Grouped bars: per category, one bar per series side by side. Each bar
+  // has an x of its own (the category ± an offset) and the other series are
+  // null there, so uPlot's bar paths draw the groups with no overlap.
+  // spec: {id, title, sub, cats, series: [{label, values, color}], fmt, yLabel, yLog, xLabel, height}
+  function groupedBars(parent, spec) {
+    const n = spec.series.length, gap = 0.8 / n;
+    const x = [];
+    spec.cats.forEach((_, i) => spec.series.forEach((__, k) => x.push(i - 0.4 + gap * (k + 0.5))));
+    const where = (k) => x.map((_, j) => (j % n === k ? spec.series[k].values[Math.floor(j / n)] : null));
+    const ticks = spec.cats.map((_, i) => i);
+    const scales = { x: { time: false, range: [-0.6, spec.cats.length - 0.4] } };
+    if (spec.yLog) scales.y = { distr: 3, log: 10 };
     return chart(parent, {
-      id: id, title: title, sub: sub, x: x, xTime: false, xLabel: 'cluster',
-      xValues: (u, splits) => splits.map((v) => (Number.isInteger(v) && cats[v] != null ? cats[v] : '')),
-      xAxis: { splits: () => x },
-      xTitle: (i) => cats[i],
-      scales: { x: { time: false, range: [-0.6, cats.length - 0.4] }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.08] } },
-      series: series.map((s, k) => Object.assign({
-        paths: uPlot.paths.bars({ size: [size], align: 0, disp: { x0: { unit: 1, values: (u) => u.data[0].map((v) => v - 0.4 + size * (k + 0.5)) } } }),
-        fill: s.color, fmt: fmt,
-      }, s)),
-      yFmt: fmt, axisFmt: fmt, height: 280,
+      id: spec.id, title: spec.title, sub: spec.sub, x: x, xTime: false, xLabel: spec.xLabel || 'category',
+      xValues: (u, splits) => splits.map((v) => (Number.isInteger(v) && spec.cats[v] != null ? spec.cats[v] : '')),
+      xAxis: { splits: () => ticks },
+      xTitle: (j) => spec.cats[Math.floor(j / n)],
+      scales: scales,
+      yAxis: spec.yLog ? { values: (u, splits) => splits.map((v) => fmtNum(v, v < 1 ? 2 : 0)) } : undefined,
+      series: spec.series.map((s, k) => Object.assign({}, s, {
+        values: where(k), paths: uPlot.paths.bars({ size: [0.92] }),
+        fill: s.fill || s.color, fmt: spec.fmt,
+      })),
+      yFmt: spec.fmt, axis: spec.axis, yLabel: spec.yLabel, height: spec.height || 280,
     });
   }
 
@@ -1104,18 +1144,28 @@
     const vcs = d.virtual_clusters.concat([d.overall]);
     const cats = vcs.map((c) => c.id);
     const hours = (v) => v / 3600;
-    barsByCategory(s, 'philly-jct', 'Job completion time per virtual cluster — overall p50 ' + fmtDur(d.overall.completion_time_s.p50) + ', p99 ' + fmtDur(d.overall.completion_time_s.p99),
-      'Hours from submission to the end, percentiles (nearest rank).', cats, [
-        { label: 'p50', values: vcs.map((c) => hours(c.completion_time_s.p50)), color: '#2f9e44' },
-        { label: 'p90', values: vcs.map((c) => hours(c.completion_time_s.p90)), color: '#e8590c' },
-        { label: 'p99', values: vcs.map((c) => hours(c.completion_time_s.p99)), color: '#c62828' },
-      ], (v) => fmtNum(v, 1) + ' h');
-    barsByCategory(s, 'philly-queueing', 'Queueing delay per virtual cluster — overall mean ' + fmtDur(d.overall.queueing_delay_s.mean),
-      'Hours not running (completion time − recorded duration).', cats, [
+    groupedBars(s, {
+      id: 'philly-jct', cats: cats, xLabel: 'virtual cluster', yLabel: 'hours (log scale)', yLog: true,
+      title: 'Job completion time per virtual cluster — overall p50 ' + fmtDur(d.overall.completion_time_s.p50) + ', p99 ' + fmtDur(d.overall.completion_time_s.p99),
+      sub: 'Hours from submission to the end, percentiles (nearest rank), on a log scale: the p99 is hundreds of times the median.',
+      series: [
+        { label: 'p50', values: vcs.map((c) => hours(Math.max(1, c.completion_time_s.p50))), color: '#2f9e44' },
+        { label: 'p90', values: vcs.map((c) => hours(Math.max(1, c.completion_time_s.p90))), color: '#e8590c' },
+        { label: 'p99', values: vcs.map((c) => hours(Math.max(1, c.completion_time_s.p99))), color: '#c62828' },
+      ],
+      fmt: (v) => fmtDur(v * 3600),
+    });
+    groupedBars(s, {
+      id: 'philly-queueing', cats: cats, xLabel: 'virtual cluster', yLabel: 'hours',
+      title: 'Queueing delay per virtual cluster — overall mean ' + fmtDur(d.overall.queueing_delay_s.mean) + ', p99 ' + fmtDur(d.overall.queueing_delay_s.p99),
+      sub: 'Hours not running (completion time − recorded duration): mean and percentiles.',
+      series: [
         { label: 'mean', values: vcs.map((c) => hours(c.queueing_delay_s.mean)), color: '#1f6feb' },
         { label: 'p90', values: vcs.map((c) => hours(c.queueing_delay_s.p90)), color: '#e8590c' },
         { label: 'p99', values: vcs.map((c) => hours(c.queueing_delay_s.p99)), color: '#c62828' },
-      ], (v) => fmtNum(v, 2) + ' h');
+      ],
+      fmt: (v) => fmtDur(v * 3600),
+    });
     const t = section(root, 'tables', 'Tables', 'Click a column to sort; type to filter.');
     table(t, {
       id: 'virtual-clusters', rows: vcs, columns: [
@@ -1147,7 +1197,7 @@
         { label: 'recorded', values: b.map((q) => q.recorded_milli / 10), color: '#495057', fmt: (v) => fmtNum(v, 1) + '%' },
         { label: 'simulated', values: b.map((q) => q.simulated_milli / 10), color: '#1f6feb', fmt: (v) => fmtNum(v, 1) + '%' },
       ],
-      yFmt: (v) => fmtNum(v, 1) + '%', axisFmt: (v) => fmtNum(v, 1) + '%',
+      yFmt: (v) => fmtNum(v, 1) + '%', axis: 'pct',
     });
     const t = section(root, 'tables', 'Tables');
     const q = d.queueing_delay_s;

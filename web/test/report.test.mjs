@@ -143,8 +143,19 @@ async function chartState(page) {
       }
       return n;
     });
+    // Every series on the y scale lies inside it (the axis says what is drawn).
+    let yOk = true;
+    u.series.slice(1).forEach((s, k) => {
+      // A drawn series is on the y axis's scale (helpers, width 0, may not be).
+      const axis = u.axes[1].scale;
+      if (s.width > 0 && s.scale !== axis) { yOk = false; return; }
+      const sc = u.scales[s.scale];
+      const vals = u.data[k + 1].filter((v) => v != null);
+      if (vals.length && (Math.max(...vals) > sc.max + 1e-9 * Math.abs(sc.max) || Math.min(...vals) < sc.min - 1e-9 * Math.abs(sc.min))) yOk = false;
+    });
     return {
       id: c.id,
+      yOk: yOk,
       labels: u.series.slice(1).map((s) => s.label),
       points: u.data.slice(1).map((s) => s.filter((v) => v != null).length),
       // A series drawn as a line or bars has its paths built (points-only
@@ -227,6 +238,7 @@ async function checkPage(page, d, name, errors) {
         }
       }
       assert.ok(c.built.every((b) => b), 'every series has its paths built');
+      assert.ok(c.yOk, 'every series lies inside the y axis\'s range');
       const painted = c.painted.filter((n) => n != null);
       assert.ok(painted.length === 0 || Math.max(...painted) > 30, 'some series is painted: ' + JSON.stringify(c.painted));
     });
