@@ -425,10 +425,11 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     const spentEnd = spent.get(Math.min(runEnd, cEnd)) != null ? spent.get(Math.min(runEnd, cEnd)) : days.values.length ? days.values[days.values.length - 1] : 0;
     const obligations = c.obligations || [];
     for (const o of obligations) {
-      for (const t of [parseTime(o.from), parseTime(o.due)]) if (t > from && t <= to) xs.add(t);
+      for (const t of [parseTime(o.from), parseTime(o.due), parseTime(o.due) + 1]) if (t > from && t <= to) xs.add(t);
     }
     if (cEnd > runEnd) {
       xs.add(runEnd);
+      xs.add(cEnd - 1);  // so a payment due with the term steps at its end
       xs.add(cEnd);
       for (let t = runEnd + 30 * DAY; t < cEnd; t += 30 * DAY) xs.add(t);
     }
@@ -450,12 +451,27 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     const bands = [];
     const shortfallFill = 'rgba(198, 40, 40, 0.13)';
     const term = obligations.find((o) => o.kind === 'term');
+    // A take-or-pay minimum's shortfall is paid at its due date and counts
+    // toward the term (docs/contracts.md): the term's gap is measured from
+    // spend plus those payments, a line of its own when there are any.
+    const paid = c.take_or_pay ? obligations.filter((o) => o.kind === 'minimum' && usdOf(o.shortfall) > 0) : [];
+    let termLower = [1, 2];
+    if (term && c.commitment !== 'none' && paid.length) {
+      // Paid just after its due date; the last one, due with the term, counts at its end.
+      const paidBy = (t) => paid.reduce((sum, o) => sum + (parseTime(o.due) < t || (t >= cEnd && parseTime(o.due) >= cEnd) ? usdOf(o.shortfall) : 0), 0);
+      series.push({
+        label: 'counted toward the commitment (spend + minimum shortfalls paid)', values: x.map((t) => cumAt(t) + paidBy(t)),
+        color: '#7048e8', dash: [2, 4], width: 1.5, fmt: fmtUsd,
+      });
+      termLower = [series.length];
+    }
     if (term && c.commitment !== 'none') {
       const req = usdOf(term.required);
       series.push({ label: 'commitment' + (term.prorated ? ' (pro-rated to the run)' : ''), values: x.map(() => req), color: '#c62828', dash: [3, 3], width: 1.8, fmt: fmtUsd });
       if (usdOf(term.shortfall) > 0) {
-        bands.push({ series: [series.length, 1], fill: shortfallFill });
-        if (sProj.some((v) => v != null)) bands.push({ series: [series.length, 2], fill: shortfallFill });
+        for (const lower of termLower) {
+          if (lower !== 2 || sProj.some((v) => v != null)) bands.push({ series: [series.length, lower], fill: shortfallFill });
+        }
       }
     }
     obligations.forEach((o) => {
@@ -481,7 +497,8 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     let sub = 'Cumulative spend under the contract from ' + fmtTime(from) + ' (US$)' +
       (cEnd > runEnd ? '; dashed: projected at the run-end rate of ' + fmtMoney(c.rate_per_day_at_end) + '/day to the end of the term (' + fmtTimeIso(c.end) + ')' : '') +
       (term && c.commitment !== 'none' ? '; red: the commitment' : '') +
-      (hasMinimums ? '; orange: each minimum\'s target (spend at the start of its period + the minimum) up to its due date' : '');
+      (hasMinimums ? '; orange: each minimum\'s target (spend at the start of its period + the minimum) up to its due date' : '') +
+      (paid.length ? '; purple: spend plus the minimum shortfalls paid, which count toward the commitment' : '');
     if (bands.length) sub += '; shaded: the gap to an obligation that ends short (ledger: ' + fmtMoney(c.shortfall_due) + ' due in the run, ' + fmtMoney(c.shortfall_projected) + ' projected after it)';
     sub += '.';
     return chart(parent, {
@@ -634,12 +651,10 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     const ax = bucketAxis(ts);
     const s = section(root, 'power', 'Power per site against its limit',
       'Facility power drawn by allocated GPUs (board watts × PUE): the peak and the mean of each bucket, against the site\'s limit (its lowest in the bucket). The sites shown: ' + ts.sites.shown + ' of ' + ts.sites.total + ', ' + ts.sites.chosen_by + '.');
-    const ratio = (x) => {
-      if (!x.limited) return -1;
-      let r = 0;
-      x.drawn_peak_watts.forEach((w, i) => { if (x.limit_watts[i] > 0) r = Math.max(r, w / x.limit_watts[i]); });
-      return r;
-    };
+    // The closest approach to the limit, at one instant (the recorder's
+    // peak of drawn ÷ limit), not the bucket's peak draw over its lowest
+    // limit, which can fall at different instants when the limit changes.
+    const ratio = (x) => (x.limited && x.drawn_peak_share_of_limit ? Math.max(0, ...x.drawn_peak_share_of_limit) : -1);
     const first = sites.slice().sort((a, b) => ratio(b) - ratio(a))[0];
     selectChart(s, 'power-site', 'Site', sites.map((x) => ({ value: x.id, label: x.id + (x.limited ? '' : ' (no limit)') })), first.id, (id) => {
       const x = sites.find((q) => q.id === id);
@@ -652,8 +667,8 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
       if (x.limited) series.push({ label: 'limit', values: x.limit_watts, color: '#c62828', dash: [5, 4], width: 2, fmt: fmtPower });
       return {
         x: ax.x, xTitle: ax.title, series: series, ranges: ranges, yFmt: fmtPower, axis: 'power', yLabel: 'facility power',
-        title: 'Site ' + x.id + ' (' + x.provider + '): ' + (x.limited ? 'peak draw reaches ' + fmtPct(r) + ' of its limit' : 'no power limit'),
-        sub: 'Facility power (watts drawn by allocated GPUs × PUE).' + faultNote(ranges),
+        title: 'Site ' + x.id + ' (' + x.provider + '): ' + (x.limited ? 'its draw comes within ' + fmtPct(Math.max(0, 1 - r)) + ' of its limit (' + fmtPct(r) + ' at the closest)' : 'no power limit'),
+        sub: 'Facility power (watts drawn by allocated GPUs × PUE): each bucket\'s peak and mean' + (x.limited ? ', and the limit (its lowest in the bucket; where it rises inside a bucket, the peak drawn after the rise can sit above the line)' : '') + '.' + faultNote(ranges),
       };
     });
   }

@@ -17,6 +17,12 @@ constexpr int64_t kRoundWidths[] = {
     43200, 86400, 172800, 604800, 1209600, 2592000, 7776000,  31536000,
 };
 
+// Power drawn over the limit at one instant, thousandths (0 without a limit).
+int64_t ShareOfLimit(const placement::SiteState& s) {
+  if (!s.limited || s.capacity.watts() <= 0) return 0;
+  return MulDivRound(s.used.watts(), 1000, s.capacity.watts());
+}
+
 int64_t Clamp(__int128 v) {
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   return v > kMax ? kMax : v < -kMax ? -kMax : static_cast<int64_t>(v);
@@ -147,6 +153,8 @@ TimeSeriesRecorder::TimeSeriesRecorder(const world::World& world,
     ts_.sites.push_back(std::move(p));
     site_levels_.push_back(NewLevel(fleet.site(s).used.watts()));
     site_levels_.push_back(NewLevel(fleet.site(s).capacity.watts()));
+    site_levels_.push_back(NewLevel(ShareOfLimit(fleet.site(s))));
+    pending_share_.push_back(-1);
   }
 
   // Services: demand from the world's schedule, replicas from the scheduler.
@@ -216,8 +224,17 @@ int32_t TimeSeriesRecorder::ClassOf(world::JobIndex job) {
   return c;
 }
 
+void TimeSeriesRecorder::FlushShares() {
+  for (int32_t k : pending_sites_) {
+    SetLevel(site_levels_[3 * k + 2], pending_share_[k], now_);
+    pending_share_[k] = -1;
+  }
+  pending_sites_.clear();
+}
+
 void TimeSeriesRecorder::OnEvent(const scheduler::Event& e) {
   if (e.at > now_) {
+    FlushShares();
     AdvanceTo(e.at);
     now_ = e.at;
   }
@@ -324,8 +341,12 @@ void TimeSeriesRecorder::RefreshSite(world::SiteIndex s) {
   const int32_t k = site_choice_[s];
   if (k < 0) return;
   const placement::SiteState& state = sched_.fleet().site(s);
-  SetLevel(site_levels_[2 * k], state.used.watts(), now_);
-  SetLevel(site_levels_[2 * k + 1], state.capacity.watts(), now_);
+  SetLevel(site_levels_[3 * k], state.used.watts(), now_);
+  SetLevel(site_levels_[3 * k + 1], state.capacity.watts(), now_);
+  // Within an instant a cut limit is applied before the work it evicts
+  // leaves: the share is taken as the instant ends, not at each event.
+  if (pending_share_[k] < 0) pending_sites_.push_back(k);
+  pending_share_[k] = ShareOfLimit(state);
 }
 
 void TimeSeriesRecorder::RefreshService(world::ServiceIndex s) {
@@ -392,6 +413,7 @@ void TimeSeriesRecorder::CloseBucket() {
 }
 
 TimeSeries TimeSeriesRecorder::Finish(Time end) {
+  FlushShares();
   ts_.end = std::min(ts_.end, end);
   bucket_end_ = std::min(bucket_end_, ts_.end);
   AdvanceTo(ts_.end);
@@ -410,8 +432,9 @@ TimeSeries TimeSeriesRecorder::Finish(Time end) {
     ++k;
   }
   for (size_t s = 0; s < out.sites.size(); ++s) {
-    out.sites[s].drawn = Take(site_levels_[2 * s]);
-    out.sites[s].limit = Take(site_levels_[2 * s + 1]);
+    out.sites[s].drawn = Take(site_levels_[3 * s]);
+    out.sites[s].limit = Take(site_levels_[3 * s + 1]);
+    out.sites[s].share_of_limit = Take(site_levels_[3 * s + 2]);
   }
   for (size_t s = 0; s < services_.size(); ++s) {
     ServiceSeries& series = out.services[s];
@@ -503,6 +526,9 @@ Json TimeSeriesJson(const TimeSeries& ts) {
     x["drawn_peak_watts"] = s.drawn.peak;
     x["drawn_mean_watts"] = WholeMeans(ts, s.drawn.area);
     x["limit_watts"] = s.limited ? Json(s.limit.low) : Json(nullptr);
+    Json share = Json::array();
+    for (int64_t milli : s.share_of_limit.peak) share.push_back(milli / 1000.0);
+    x["drawn_peak_share_of_limit"] = s.limited ? share : Json(nullptr);
     sites.push_back(std::move(x));
   }
   j["sites"] = {{"shown", ts.sites.size()},

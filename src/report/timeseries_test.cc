@@ -110,6 +110,11 @@ void ExpectIntegralsMatch(const world::World& w, const Recorded& r) {
     EXPECT_EQ(*std::max_element(s.drawn.peak.begin(), s.drawn.peak.end()),
               sched.fleet().site(site).peak.watts())
         << s.id;
+    // As each instant ends, a site draws no more than its limit.
+    if (s.limited) {
+      EXPECT_LE(*std::max_element(s.share_of_limit.peak.begin(), s.share_of_limit.peak.end()), 1000)
+          << s.id;
+    }
   }
   for (size_t k = 0; k < ts.services.size(); ++k) {
     const scheduler::ServiceState& st = sched.services()[k];

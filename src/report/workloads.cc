@@ -76,11 +76,12 @@ WorkloadRecorder::WorkloadRecorder(const world::World& world, const scheduler::S
     : world_(world), sched_(scheduler) {
   const int64_t n = static_cast<int64_t>(world.jobs.size());
   every_ = n <= kListAll;
+  tracked_.assign(static_cast<size_t>(n), false);
   if (every_) {
-    for (int64_t j = 0; j < n; ++j) tracks_[static_cast<int32_t>(j)].reasons = kEvery;
+    for (int64_t j = 0; j < n; ++j) TrackOf(static_cast<int32_t>(j)).reasons = kEvery;
   } else {
     for (int64_t i = 0; i < kSample; ++i) {
-      tracks_[static_cast<int32_t>(i * n / kSample)].reasons |= kSampled;
+      TrackOf(static_cast<int32_t>(i * n / kSample)).reasons |= kSampled;
     }
     std::vector<int32_t> order(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j) order[j] = static_cast<int32_t>(j);
@@ -89,9 +90,15 @@ WorkloadRecorder::WorkloadRecorder(const world::World& world, const scheduler::S
           return world.jobs[a].gpus != world.jobs[b].gpus ? world.jobs[a].gpus > world.jobs[b].gpus
                                                           : a < b;
         });
-    for (int32_t i = 0; i < kLargest; ++i) tracks_[order[i]].reasons |= kLargestGang;
+    for (int32_t i = 0; i < kLargest; ++i) TrackOf(order[i]).reasons |= kLargestGang;
   }
   services_.resize(std::min<size_t>(world.services.size(), kMaxServices));
+}
+
+WorkloadRecorder::Track& WorkloadRecorder::TrackOf(world::JobIndex job) {
+  if (static_cast<size_t>(job) >= tracked_.size()) tracked_.resize(static_cast<size_t>(job) + 1);
+  tracked_[job] = true;
+  return tracks_[job];
 }
 
 void WorkloadRecorder::Append(Track& track, const Raw& raw) {
@@ -107,20 +114,25 @@ void WorkloadRecorder::Append(Track& track, const Raw& raw) {
 }
 
 void WorkloadRecorder::Select(world::JobIndex job, Reason reason) {
-  auto [it, inserted] = tracks_.try_emplace(job);
-  it->second.reasons |= reason;
-  if (!inserted) return;
-  // What happened before it was chosen: it arrived, and a job disrupted for
-  // the first time had started once, in the pool it is leaving.
+  const bool known = static_cast<size_t>(job) < tracked_.size() && tracked_[job];
+  Track& track = TrackOf(job);
+  track.reasons |= reason;
+  if (known) return;
+  // What happened before it was chosen: it arrived (and a job disrupted for
+  // the first time had started once, in the pool it is leaving: the caller
+  // adds that).
   const world::Job& spec = sched_.job_spec(job);
-  Append(it->second, Raw{spec.arrival, EventType::kJobArrived, world::kNone, spec.gpus, 0, 0});
+  Append(track, Raw{spec.arrival, EventType::kJobArrived, world::kNone, spec.gpus, 0, 0});
 }
 
 void WorkloadRecorder::Unselect(world::JobIndex job, Reason reason) {
   auto it = tracks_.find(job);
   if (it == tracks_.end()) return;
   it->second.reasons &= static_cast<uint8_t>(~reason);
-  if (it->second.reasons == 0) tracks_.erase(it);
+  if (it->second.reasons == 0) {
+    tracks_.erase(it);
+    tracked_[job] = false;
+  }
 }
 
 void WorkloadRecorder::OnEvent(const scheduler::Event& e) {
@@ -151,15 +163,14 @@ void WorkloadRecorder::OnEvent(const scheduler::Event& e) {
                             e.type == EventType::kDispatchFailed;
     if (disruption && s.starts == 1 && disrupted_ < kDisrupted) {
       ++disrupted_;
-      const bool known = tracks_.count(j) > 0;
+      const bool known = static_cast<size_t>(j) < tracked_.size() && tracked_[j];
       Select(j, kDisruptedEarly);
       if (!known) {
         Append(tracks_[j], Raw{s.first_start, EventType::kJobStarted, e.pool, e.gpus, 0, 0});
       }
     }
   }
-  auto it = tracks_.find(j);
-  if (it != tracks_.end()) Append(it->second, raw);
+  if (static_cast<size_t>(j) < tracked_.size() && tracked_[j]) Append(tracks_.at(j), raw);
 }
 
 void WorkloadRecorder::OnServiceEvent(int32_t service, const Raw& raw) {

@@ -61,6 +61,10 @@ struct SitePowerSeries {
   bool limited = false;
   LevelSeries drawn;  // facility watts drawn by allocated GPUs (× PUE)
   LevelSeries limit;  // facility power limit, watts (meaningless when !limited)
+  // Drawn over the limit at each instant, thousandths: its peak is the
+  // bucket's closest approach to the limit (the drawn peak and the limit's
+  // low may fall at different instants when the limit changes).
+  LevelSeries share_of_limit;
 };
 
 struct ClassSeries {
@@ -151,6 +155,8 @@ class TimeSeriesRecorder final : public scheduler::Observer {
   void RefreshSite(world::SiteIndex s);
   void RefreshService(world::ServiceIndex s);
   void ContractsChanging();
+  // Records the sites' shares of their limits as the instant `now_` ends.
+  void FlushShares();
   void SetServed(ServiceTrack& track, Time at);
   int32_t ClassOf(world::JobIndex job);
   LevelSeries Take(int32_t level) { return std::move(levels_[level].out); }
@@ -162,9 +168,12 @@ class TimeSeriesRecorder final : public scheduler::Observer {
   Time bucket_end_;
   std::vector<Level> levels_;
   std::vector<PoolTrack> pools_;
-  std::vector<int32_t> provider_levels_;            // per provider: installed, usable, used
-  std::vector<int32_t> site_choice_;                // per site: index into ts_.sites, or -1
-  std::vector<int32_t> site_levels_;                // per chosen site: drawn, limit
+  std::vector<int32_t> provider_levels_;  // per provider: installed, usable, used
+  std::vector<int32_t> site_choice_;      // per site: index into ts_.sites, or -1
+  std::vector<int32_t> site_levels_;      // per chosen site: drawn, limit, share
+  std::vector<int64_t>
+      pending_share_;  // per chosen site: its share at the end of this instant, or -1
+  std::vector<int32_t> pending_sites_;
   std::vector<ServiceTrack> services_;              // the chosen services
   std::vector<int32_t> class_levels_;               // per class series: queued
   std::vector<int32_t> shape_class_;                // per job shape: class series, -1 not yet known

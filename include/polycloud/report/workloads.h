@@ -134,6 +134,7 @@ class WorkloadRecorder final : public scheduler::Observer {
   };
   void Append(Track& track, const Raw& raw);
   void Select(world::JobIndex job, Reason reason);
+  Track& TrackOf(world::JobIndex job);
   void Unselect(world::JobIndex job, Reason reason);
   void OnServiceEvent(int32_t service, const Raw& raw);
   TimelineEntry Render(const Raw& raw, bool service) const;
@@ -142,6 +143,7 @@ class WorkloadRecorder final : public scheduler::Observer {
   const scheduler::Scheduler& sched_;
   bool every_ = false;
   std::unordered_map<world::JobIndex, Track> tracks_;
+  std::vector<bool> tracked_;  // per job: has a Track (most events are about jobs without)
   std::set<std::pair<int64_t, int32_t>> longest_;  // (wait, -job): begin() leaves first
   int32_t disrupted_ = 0;
   std::vector<ServiceTrack> services_;
