@@ -1,5 +1,7 @@
 #include "render.h"
 
+#include <sstream>
+
 #include "polycloud/base/parse.h"
 
 namespace polycloud::report {
@@ -99,6 +101,17 @@ std::string Scalar(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Integers (most of the time series) written directly; the rest as dump().
+void WriteScalar(const Json& j, std::ostream& out) {
+  if (j.is_number_integer() && !j.is_number_unsigned()) {
+    out << j.get<int64_t>();
+  } else if (j.is_number_unsigned()) {
+    out << j.get<uint64_t>();
+  } else {
+    out << Scalar(j);
+  }
+}
+
 void WritePretty(const Json& j, std::ostream& out, int indent) {
   const std::string pad(static_cast<size_t>(indent) + 2, ' ');
   if (j.is_object()) {
@@ -125,7 +138,10 @@ void WritePretty(const Json& j, std::ostream& out, int indent) {
         std::none_of(j.begin(), j.end(), [](const Json& e) { return e.is_structured(); });
     if (flat) {
       out << '[';
-      for (size_t i = 0; i < j.size(); ++i) out << (i ? ", " : "") << Scalar(j[i]);
+      for (size_t i = 0; i < j.size(); ++i) {
+        if (i) out << ", ";
+        WriteScalar(j[i], out);
+      }
       out << ']';
       return;
     }
@@ -138,12 +154,17 @@ void WritePretty(const Json& j, std::ostream& out, int indent) {
     out << std::string(static_cast<size_t>(indent), ' ') << ']';
     return;
   }
-  out << Scalar(j);
+  WriteScalar(j, out);
 }
 
 }  // namespace
 
-void WritePretty(const Json& j, std::ostream& out) { WritePretty(j, out, 0); }
+void WritePretty(const Json& j, std::ostream& out) {
+  // One write: the document is built in memory (a few megabytes at most).
+  std::ostringstream text;
+  WritePretty(j, text, 0);
+  out << text.view();
+}
 
 std::string HtmlEscape(std::string_view text) {
   std::string out;
