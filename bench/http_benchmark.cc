@@ -5,8 +5,8 @@
 // machine, so the figures are the layer's cost end to end, not the server's
 // alone (bench/http_wrk.sh puts wrk, a C load generator, in front instead).
 //
-//   build/release/bench/http_benchmark                          # 1, 4, 16, 64 connections, 3 s each
-//   build/release/bench/http_benchmark --connections 8 --seconds 10 --server-threads 2
+//   build/release/bench/http_benchmark                          # 1, 4, 16, 64 connections, 3 s
+//   each build/release/bench/http_benchmark --connections 8 --seconds 10 --server-threads 2
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,7 +35,8 @@ struct Row {
 
 double Percentile(const std::vector<int64_t>& sorted, double q) {
   if (sorted.empty()) return 0;
-  const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())));
+  const size_t i =
+      std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())));
   return static_cast<double>(sorted[i]) / 1e3;  // µs
 }
 
@@ -44,7 +45,8 @@ Row Measure(uint16_t port, int connections, double seconds) {
   std::vector<std::vector<int64_t>> per_thread(connections);
   std::vector<int64_t> errors(connections, 0);
   const auto start = SteadyClock::now();
-  const auto end = start + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(seconds));
+  const auto end = start + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
@@ -60,7 +62,8 @@ Row Measure(uint16_t port, int connections, double seconds) {
           ++errors[c];
           continue;
         }
-        per_thread[c].push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+        per_thread[c].push_back(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
       }
     });
   }
@@ -102,7 +105,8 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--server-threads") == 0) {
       server_threads = std::atoi(argv[i + 1]);
     } else {
-      std::fprintf(stderr, "usage: %s [--connections 1,4,16] [--seconds 3] [--server-threads 2]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--connections 1,4,16] [--seconds 3] [--server-threads 2]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -114,9 +118,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     return 1;
   }
-  std::printf("POST /v1/echo (strict JSON read, 201 JSON answer) over loopback, %d server threads, "
-              "%u cores, %.0f s per row\n\n",
-              server_threads, std::thread::hardware_concurrency(), seconds);
+  std::printf(
+      "POST /v1/echo (strict JSON read, 201 JSON answer) over loopback, %d server threads, "
+      "%u cores, %.0f s per row\n\n",
+      server_threads, std::thread::hardware_concurrency(), seconds);
   std::printf("| connections | requests/s | p50 µs | p90 µs | p99 µs | p99.9 µs | errors |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int n : connections) {

@@ -25,9 +25,11 @@ inline http::Router DemoRouter() {
     std::string name = root.String("name").value_or("");
     int64_t gpus = root.Int("gpus", 1, 100'000).value_or(0);
     if (std::optional<ApiError> e = reader.Finish()) return Response::Error(*e);
-    return Response::Json(201, {{"id", "j-" + std::to_string(next_id++)}, {"name", name}, {"gpus", gpus}});
+    return Response::Json(
+        201, {{"id", "j-" + std::to_string(next_id++)}, {"name", name}, {"gpus", gpus}});
   });
-  router.Add("GET", "/healthz", [](const Request&) { return Response::JsonText(200, R"({"ok":true})"); });
+  router.Add("GET", "/healthz",
+             [](const Request&) { return Response::JsonText(200, R"({"ok":true})"); });
   return router;
 }
 

@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
     for (const auto& [status, count] : r.responses) n += count;
     if (n == 0) continue;
     std::printf("%s %s: %llu requests, p50 <= %g s, p99 <= %g s (server-side, bucket bounds)\n",
-                r.method.empty() ? "-" : r.method.c_str(), r.route.empty() ? "unmatched" : r.route.c_str(),
-                static_cast<unsigned long long>(n), r.latency.QuantileUpperBound(0.5),
-                r.latency.QuantileUpperBound(0.99));
+                r.method.empty() ? "-" : r.method.c_str(),
+                r.route.empty() ? "unmatched" : r.route.c_str(), static_cast<unsigned long long>(n),
+                r.latency.QuantileUpperBound(0.5), r.latency.QuantileUpperBound(0.99));
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 #   scripts/install-deps.sh            # build + unit tests
 #   scripts/install-deps.sh test       # + Slurm and munge (Slurm integration tests), PostgreSQL 15
 #                                      #   (the store's `postgres` tests), prometheus (promtool, the
-#                                      #   metrics format test), curl and jq (serve_slurm): what make
-#                                      #   test needs
+#                                      #   metrics format test), curl and jq (serve_slurm), Chromium
+#                                      #   and Node.js/npm (the browser test): what make test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 #   scripts/install-deps.sh bench      # + valgrind (perf gate) and wrk (bench/http_wrk.sh)
 set -euo pipefail
@@ -20,6 +20,14 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
 # curl and jq: tests/integration/serve_slurm_test.sh drives the broker's API with them.
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
                                              postgresql-15 prometheus curl jq); fi
+# The HTML report's browser test (tests/browser): Debian's Chromium, driven by
+# playwright-core from npm. Node.js and npm only when there are none: a
+# machine's own Node.js 20 (nodesource's nodejs bundles npm) must not be
+# replaced by Debian's npm, which pulls in Debian's Node.js 18.
+if [[ "${1:-}" == "test" ]]; then
+  packages+=(chromium)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 # wrk: the load generator of bench/http_wrk.sh.
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi

@@ -20,7 +20,8 @@ std::string ApiError::ToString() const {
   return out;
 }
 
-ApiError BadRequest(std::string_view code, std::string message, std::optional<std::string> pointer) {
+ApiError BadRequest(std::string_view code, std::string message,
+                    std::optional<std::string> pointer) {
   return ApiError{400, std::string(code), std::move(message), std::move(pointer), {}};
 }
 
@@ -31,7 +32,8 @@ ApiError NotFoundError(std::string message) {
 ApiError MethodNotAllowed(std::string_view method, const std::vector<std::string>& allowed) {
   std::string allow;
   for (const std::string& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
-  ApiError e{405, std::string(code::kMethodNotAllowed),
+  ApiError e{405,
+             std::string(code::kMethodNotAllowed),
              "method " + std::string(method) + " is not allowed here; allowed: " + allow,
              std::nullopt,
              {}};
@@ -83,7 +85,8 @@ ApiError FromStatus(const Status& status) {
   }
   if (status.code() == StatusCode::kIoError) name = std::string(code::kUnavailable);
   if (status.code() == StatusCode::kInternal) name = std::string(code::kInternal);
-  return ApiError{HttpStatusFor(status.code()), std::move(name), status.message(), std::nullopt, {}};
+  return ApiError{
+      HttpStatusFor(status.code()), std::move(name), status.message(), std::nullopt, {}};
 }
 
 std::string EscapePointerToken(std::string_view token) {

@@ -1,13 +1,12 @@
 #include "polycloud/http/client.h"
 
-#include <charconv>
-#include <deque>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
+#include <deque>
 
 #include "polycloud/base/text.h"
 
@@ -83,7 +82,7 @@ Headers CopyHeaders(const Fields& fields) {
 }
 
 bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request,
-                                                 const ClientOptions& options) {
+                                                const ClientOptions& options) {
   bhttp::request<bhttp::string_body> r;
   const bhttp::verb verb = bhttp::string_to_verb(request.method);
   if (verb == bhttp::verb::unknown) {
@@ -95,7 +94,8 @@ bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request,
   r.version(11);
   r.set(bhttp::field::host, options.address.host + ":" + std::to_string(options.address.port));
   r.set(bhttp::field::user_agent, "polycloud");
-  if (!options.bearer_token.empty()) r.set(bhttp::field::authorization, "Bearer " + options.bearer_token);
+  if (!options.bearer_token.empty())
+    r.set(bhttp::field::authorization, "Bearer " + options.bearer_token);
   for (const Header& h : request.headers) r.insert(h.name, h.value);
   if (!request.content_type.empty()) r.set(bhttp::field::content_type, request.content_type);
   r.body() = request.body;
@@ -111,8 +111,9 @@ bhttp::request<bhttp::string_body> BuildRequest(const ClientRequest& request,
 Result<ServerAddress> ParseServerUrl(std::string_view url) {
   const std::string quoted = QuoteExcerpt(url);
   if (url.substr(0, 8) == "https://") {
-    return InvalidArgument("server " + quoted +
-                           ": https is not supported; polycloud serves plain HTTP (put a TLS proxy in front)");
+    return InvalidArgument(
+        "server " + quoted +
+        ": https is not supported; polycloud serves plain HTTP (put a TLS proxy in front)");
   }
   if (url.substr(0, 7) != "http://") {
     return InvalidArgument("server " + quoted + ": expected http://HOST[:PORT]");
@@ -120,18 +121,21 @@ Result<ServerAddress> ParseServerUrl(std::string_view url) {
   std::string_view rest = url.substr(7);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find_first_of("/?#@") != std::string_view::npos) {
-    return InvalidArgument("server " + quoted + ": expected http://HOST[:PORT] with no path, query or user");
+    return InvalidArgument("server " + quoted +
+                           ": expected http://HOST[:PORT] with no path, query or user");
   }
   ServerAddress out;
   out.port = 80;
   std::string_view port_text;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
     const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return InvalidArgument("server " + quoted + ": unclosed '['");
+    if (close == std::string_view::npos)
+      return InvalidArgument("server " + quoted + ": unclosed '['");
     out.host = std::string(rest.substr(1, close - 1));
     rest = rest.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':') return InvalidArgument("server " + quoted + ": expected ':' after ']'");
+      if (rest.front() != ':')
+        return InvalidArgument("server " + quoted + ": expected ':' after ']'");
       port_text = rest.substr(1);
       if (port_text.empty()) return InvalidArgument("server " + quoted + ": empty port");
     }
@@ -147,7 +151,8 @@ Result<ServerAddress> ParseServerUrl(std::string_view url) {
   if (!port_text.empty()) {
     uint32_t port = 0;
     auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
       return InvalidArgument("server " + quoted + ": expected a port from 1 to 65535, found " +
                              QuoteExcerpt(port_text));
     }
@@ -173,13 +178,15 @@ std::optional<ApiError> ClientResponse::Error() const {
     const nlohmann::json& e = doc["error"];
     if (e.contains("code") && e["code"].is_string() && e.contains("message") &&
         e["message"].is_string()) {
-      ApiError out{status, e["code"].get<std::string>(), e["message"].get<std::string>(),
-                   std::nullopt, {}};
-      if (e.contains("pointer") && e["pointer"].is_string()) out.pointer = e["pointer"].get<std::string>();
+      ApiError out{
+          status, e["code"].get<std::string>(), e["message"].get<std::string>(), std::nullopt, {}};
+      if (e.contains("pointer") && e["pointer"].is_string())
+        out.pointer = e["pointer"].get<std::string>();
       return out;
     }
   }
-  return ApiError{status, "http_" + std::to_string(status),
+  return ApiError{status,
+                  "http_" + std::to_string(status),
                   body.empty() ? "HTTP status " + std::to_string(status) : Excerpt(body, 200),
                   std::nullopt,
                   {}};
@@ -273,7 +280,8 @@ Client::Impl::Attempt Client::Impl::Try(const bhttp::request<bhttp::string_body>
     // The server may have closed the kept-alive connection just as the
     // request went out; only a request that is safe to repeat is repeated.
     attempt.retry = reused_ && nothing_read && IsConnectionGone(ec) && IsIdempotent(method);
-    attempt.result = IoError("reading the response from " + options_.address.host + ": " + ec.message());
+    attempt.result =
+        IoError("reading the response from " + options_.address.host + ": " + ec.message());
     return attempt;
   }
   bhttp::response<bhttp::string_body> response = parser.release();
@@ -302,7 +310,8 @@ Result<ClientResponse> Client::Get(std::string_view target) {
 }
 
 Result<ClientResponse> Client::Post(std::string_view target, const nlohmann::json& body) {
-  return Send({"POST", std::string(target),
+  return Send({"POST",
+               std::string(target),
                body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                "application/json",
                {}});
@@ -360,7 +369,8 @@ Status StreamReader::Open(const ClientOptions& options, std::string_view target,
     ec = e;
     done = true;
   });
-  if (!RunUntil(ioc_, done, deadline, socket_)) return IoError(TimeoutMessage(options.address, options.timeout));
+  if (!RunUntil(ioc_, done, deadline, socket_))
+    return IoError(TimeoutMessage(options.address, options.timeout));
   if (ec) return IoError("cannot send to " + options.address.host + ": " + ec.message());
 
   bhttp::response_parser<bhttp::string_body> parser;
@@ -370,7 +380,8 @@ Status StreamReader::Open(const ClientOptions& options, std::string_view target,
     ec = e;
     done = true;
   });
-  if (!RunUntil(ioc_, done, deadline, socket_)) return IoError(TimeoutMessage(options.address, options.timeout));
+  if (!RunUntil(ioc_, done, deadline, socket_))
+    return IoError(TimeoutMessage(options.address, options.timeout));
   if (ec) return IoError("reading the stream's response: " + ec.message());
   headers_ = CopyHeaders(parser.get());
   const int status = static_cast<int>(parser.get().result_int());
@@ -391,7 +402,8 @@ Status StreamReader::Open(const ClientOptions& options, std::string_view target,
                         (type ? QuoteExcerpt(*type) : std::string("none")));
   }
   if (parser.chunked()) {
-    return InvalidInput("a chunked event stream is not supported (polycloud's server does not send one)");
+    return InvalidInput(
+        "a chunked event stream is not supported (polycloud's server does not send one)");
   }
   // What was read past the header already belongs to the stream.
   const auto data = buffer_.data();
@@ -444,7 +456,7 @@ Result<std::optional<SseEvent>> StreamReader::Next(std::chrono::milliseconds tim
 }  // namespace
 
 Result<std::unique_ptr<EventStreamReader>> Client::OpenEventStream(
-    std::string_view target, std::optional<std::string> last_event_id) {
+    std::string_view target, const std::optional<std::string>& last_event_id) {
   auto reader = std::make_unique<StreamReader>();
   int opened = 0;
   Status s = reader->Open(impl_->options(), target, last_event_id, &opened);
@@ -495,7 +507,8 @@ void SseParser::Line(std::string_view line, std::vector<SseEvent>* out) {
   }
   const size_t colon = line.find(':');
   std::string_view field = line.substr(0, colon);
-  std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
   if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (field == "event") {
     event_.event = std::string(value);

@@ -66,9 +66,9 @@ class StrictChecker {
   void Open(bool is_array) {
     std::string pointer = CurrentPointer();
     if (static_cast<int>(frames_.size()) >= max_depth_) {
-      throw StrictnessError{code::kTooDeep, pointer,
-                            "arrays and objects are nested more than " +
-                                std::to_string(max_depth_) + " deep"};
+      throw StrictnessError{
+          code::kTooDeep, pointer,
+          "arrays and objects are nested more than " + std::to_string(max_depth_) + " deep"};
     }
     frames_.push_back(Frame{is_array, 0, std::move(pointer), {}, {}});
   }
@@ -163,7 +163,8 @@ ApiResult<json> ParseJson(std::string_view text, const JsonLimits& limits) {
 ApiResult<json> ReadJsonBody(const Request& request, const JsonLimits& limits) {
   std::optional<std::string_view> type = request.Header("Content-Type");
   if (!type || !IsJsonContentType(*type)) {
-    return ApiError{415, std::string(code::kUnsupportedMediaType),
+    return ApiError{415,
+                    std::string(code::kUnsupportedMediaType),
                     "expected Content-Type: application/json, found " +
                         (type ? QuoteExcerpt(*type) : std::string("none")),
                     std::nullopt,
@@ -257,7 +258,8 @@ std::optional<int64_t> JsonReader::ReadInt(const json& value, const std::string&
     return Fail(code::kOutOfRange, pointer, ExpectedFound(range, value)), std::nullopt;
   }
   const int64_t x = value.get<int64_t>();
-  if (x < min || x > max) return Fail(code::kOutOfRange, pointer, ExpectedFound(range, value)), std::nullopt;
+  if (x < min || x > max)
+    return Fail(code::kOutOfRange, pointer, ExpectedFound(range, value)), std::nullopt;
   return x;
 }
 

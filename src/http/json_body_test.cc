@@ -200,8 +200,9 @@ TEST(JsonReaderTest, DomainErrorsCarryThePointer) {
   ApiError e = *r.Finish();
   EXPECT_EQ(e.code, "invalid_value");
   EXPECT_EQ(e.pointer, "/gpus");
-  EXPECT_EQ(e.ToJson(),
-            R"({"error":{"code":"invalid_value","message":"must be a multiple of 8","pointer":"/gpus"}})");
+  EXPECT_EQ(
+      e.ToJson(),
+      R"({"error":{"code":"invalid_value","message":"must be a multiple of 8","pointer":"/gpus"}})");
 }
 
 TEST(ReadJsonBodyTest, RequiresTheJsonContentType) {

@@ -30,7 +30,8 @@ void LatencyHistogram::Observe(std::chrono::nanoseconds elapsed) {
   const int64_t ns = std::max<int64_t>(0, elapsed.count());
   const double seconds = static_cast<double>(ns) / 1e9;
   size_t bucket = 0;
-  while (bucket < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[bucket]) ++bucket;
+  while (bucket < kLatencyBucketsSeconds.size() && seconds > kLatencyBucketsSeconds[bucket])
+    ++bucket;
   counts_[bucket].fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
 }
@@ -198,10 +199,11 @@ void WriteHttpMetrics(MetricsText& out, const std::vector<RouteStats>& stats,
     }
     latency.push_back({labels(r), r.latency});
   }
-  out.Counter(std::string(prefix) + "_requests_total", "HTTP requests answered, by route and status.",
-              requests);
+  out.Counter(std::string(prefix) + "_requests_total",
+              "HTTP requests answered, by route and status.", requests);
   out.Histogram(std::string(prefix) + "_request_duration_seconds",
-                "Time from a request's first byte to its response ready to send, by route.", latency);
+                "Time from a request's first byte to its response ready to send, by route.",
+                latency);
 }
 
 }  // namespace polycloud::http

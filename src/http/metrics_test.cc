@@ -65,9 +65,9 @@ TEST(MetricsTextDeathTest, RefusesBadNamesAndRepeatedFamilies) {
 
 TEST(LatencyHistogramTest, CountsIntoBucketsAndWritesCumulatively) {
   LatencyHistogram h;
-  h.Observe(microseconds(50));    // ≤ 100 µs
-  h.Observe(microseconds(100));   // ≤ 100 µs (bounds are inclusive)
-  h.Observe(milliseconds(3));     // ≤ 5 ms
+  h.Observe(microseconds(50));          // ≤ 100 µs
+  h.Observe(microseconds(100));         // ≤ 100 µs (bounds are inclusive)
+  h.Observe(milliseconds(3));           // ≤ 5 ms
   h.Observe(std::chrono::seconds(20));  // +Inf
   HistogramSnapshot s = h.Snapshot();
   EXPECT_EQ(s.count, 4u);
@@ -109,11 +109,16 @@ std::string SamplePage() {
 
 TEST(MetricsTextTest, HttpMetricsNameRoutesAndUnmatched) {
   const std::string page = SamplePage();
-  EXPECT_NE(page.find("polycloud_http_requests_total{method=\"POST\",route=\"/v1/jobs\",code=\"201\"} 90"),
+  EXPECT_NE(
+      page.find(
+          "polycloud_http_requests_total{method=\"POST\",route=\"/v1/jobs\",code=\"201\"} 90"),
+      std::string::npos);
+  EXPECT_NE(
+      page.find(
+          "polycloud_http_requests_total{method=\"none\",route=\"unmatched\",code=\"404\"} 2"),
+      std::string::npos);
+  EXPECT_NE(page.find("# TYPE polycloud_http_request_duration_seconds histogram"),
             std::string::npos);
-  EXPECT_NE(page.find("polycloud_http_requests_total{method=\"none\",route=\"unmatched\",code=\"404\"} 2"),
-            std::string::npos);
-  EXPECT_NE(page.find("# TYPE polycloud_http_request_duration_seconds histogram"), std::string::npos);
 }
 
 // `promtool check metrics` (Debian package prometheus, installed by

@@ -67,14 +67,15 @@ ApiResult<StringMap> ParseQueryString(std::string_view query) {
     if (piece.empty()) continue;
     const size_t eq = piece.find('=');
     std::optional<std::string> name = PercentDecode(piece.substr(0, eq), true);
-    std::optional<std::string> value =
-        PercentDecode(eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1), true);
+    std::optional<std::string> value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : piece.substr(eq + 1), true);
     if (!name || !value) {
-      return BadRequest(code::kInvalidQuery,
-                        "query parameter " + QuoteExcerpt(piece) + ": a '%' must be followed by two hex digits");
+      return BadRequest(code::kInvalidQuery, "query parameter " + QuoteExcerpt(piece) +
+                                                 ": a '%' must be followed by two hex digits");
     }
     if (name->empty()) {
-      return BadRequest(code::kInvalidQuery, "query parameter " + QuoteExcerpt(piece) + " has no name");
+      return BadRequest(code::kInvalidQuery,
+                        "query parameter " + QuoteExcerpt(piece) + " has no name");
     }
     if (!out.emplace(*name, std::move(*value)).second) {
       return BadRequest(code::kInvalidQuery,
@@ -91,7 +92,8 @@ const std::string* QueryReader::Lookup(std::string_view name) {
   return it == query_.end() ? nullptr : &it->second;
 }
 
-void QueryReader::Fail(std::string_view name, std::string expected, const std::string& found) {
+void QueryReader::Fail(std::string_view name, const std::string& expected,
+                       const std::string& found) {
   if (error_) return;
   error_ = BadRequest(code::kInvalidQuery, "query parameter " + QuoteExcerpt(name) + ": expected " +
                                                expected + ", found " + QuoteExcerpt(found, 40));

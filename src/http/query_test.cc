@@ -54,7 +54,8 @@ TEST(QueryReaderTest, SaysExpectedAndFound) {
   ApiError e = *r.Finish();
   EXPECT_EQ(e.status, 400);
   EXPECT_EQ(e.code, "invalid_query");
-  EXPECT_EQ(e.message, "query parameter \"limit\": expected an integer from 1 to 1000, found \"5x\"");
+  EXPECT_EQ(e.message,
+            "query parameter \"limit\": expected an integer from 1 to 1000, found \"5x\"");
   EXPECT_FALSE(e.pointer.has_value());
 }
 

@@ -35,7 +35,8 @@ void Reply::operator()(Response response) const {
 namespace {
 
 bool IsNameChar(char c, bool first) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!first && c >= '0' && c <= '9');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         (!first && c >= '0' && c <= '9');
 }
 
 void PatternCheck(bool ok, std::string_view pattern, const char* what) {
@@ -48,9 +49,10 @@ void PatternCheck(bool ok, std::string_view pattern, const char* what) {
 
 Router& Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
   POLYCLOUD_CHECK(handler != nullptr);
-  return AddAsync(method, pattern, [handler = std::move(handler)](Request request, Reply reply) {
-    reply(handler(request));
-  });
+  return AddAsync(method, pattern,
+                  [handler = std::move(handler)](const Request& request, const Reply& reply) {
+                    reply(handler(request));
+                  });
 }
 
 Router& Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {
@@ -71,7 +73,8 @@ Router& Router::AddAsync(std::string_view method, std::string_view pattern, Asyn
         PatternCheck(s.size() >= 3 && s.back() == '}', pattern, "a parameter is {name}");
         std::string_view name = s.substr(1, s.size() - 2);
         for (size_t i = 0; i < name.size(); ++i)
-          PatternCheck(IsNameChar(name[i], i == 0), pattern, "a parameter name is [A-Za-z_][A-Za-z0-9_]*");
+          PatternCheck(IsNameChar(name[i], i == 0), pattern,
+                       "a parameter name is [A-Za-z_][A-Za-z0-9_]*");
         PatternCheck(names.emplace(name).second, pattern, "a parameter name repeats");
         segments.push_back({std::string(name), true});
       } else {
@@ -114,8 +117,8 @@ Router& Router::AddAsync(std::string_view method, std::string_view pattern, Asyn
 RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   RouteMatch out;
   if (path.empty() || path[0] != '/') {
-    out.error = BadRequest(code::kInvalidPath, "the request path must start with '/', found " +
-                                                   QuoteExcerpt(path));
+    out.error = BadRequest(code::kInvalidPath,
+                           "the request path must start with '/', found " + QuoteExcerpt(path));
     return out;
   }
   std::vector<std::string> segments;
@@ -125,9 +128,8 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
       const size_t slash = rest.find('/');
       std::optional<std::string> s = PercentDecode(rest.substr(0, slash), false);
       if (!s) {
-        out.error = BadRequest(code::kInvalidPath,
-                               "the request path " + QuoteExcerpt(path) +
-                                   " has a '%' not followed by two hex digits");
+        out.error = BadRequest(code::kInvalidPath, "the request path " + QuoteExcerpt(path) +
+                                                       " has a '%' not followed by two hex digits");
         return out;
       }
       segments.push_back(std::move(*s));
@@ -169,13 +171,15 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
     if (allowed.empty()) {
       out.error = NotFoundError("no such resource: " + QuoteExcerpt(path, 200));
     } else {
-      out.error = MethodNotAllowed(method, std::vector<std::string>(allowed.begin(), allowed.end()));
+      out.error =
+          MethodNotAllowed(method, std::vector<std::string>(allowed.begin(), allowed.end()));
     }
     return out;
   }
   out.route = best_route;
   for (size_t i = 0; i < segments.size(); ++i) {
-    if (best->segments[i].is_param) out.params.emplace(best->segments[i].text, std::move(segments[i]));
+    if (best->segments[i].is_param)
+      out.params.emplace(best->segments[i].text, std::move(segments[i]));
   }
   return out;
 }

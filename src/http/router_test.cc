@@ -5,9 +5,7 @@
 namespace polycloud::http {
 namespace {
 
-Response Named(std::string name) {
-  return Response::Json(200, {{"handler", std::move(name)}});
-}
+Response Named(std::string name) { return Response::Json(200, {{"handler", std::move(name)}}); }
 
 Router MakeRouter() {
   Router r;

@@ -3,11 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +13,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include "polycloud/http/query.h"
 
@@ -81,8 +81,8 @@ std::optional<std::string> BearerToken(const Headers& headers) {
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
   size_t i = 0;
   auto token_char = [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
   };
   while (i < v.size() && token_char(v[i])) ++i;
   if (i == 0) return std::nullopt;
@@ -219,7 +219,7 @@ class SseStream : public EventStream {
   }
 
  private:
-  bool Enqueue(std::string text);
+  bool Enqueue(const std::string& text);
   void Kick();  // has the session flush what is queued
 
   std::weak_ptr<Session> session_;
@@ -270,7 +270,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void CloseAfterResponse();
   void Linger();
   void StartStream(Response response);
-  void OnStreamOpen(std::function<void(std::shared_ptr<EventStream>)> on_open);
+  void OnStreamOpen(const std::function<void(std::shared_ptr<EventStream>)>& on_open);
   void Heartbeat();
   void WatchForHangup();
   void ArmTimer(milliseconds after);
@@ -302,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 512> discard_{};
 };
 
-bool SseStream::Enqueue(std::string text) {
+bool SseStream::Enqueue(const std::string& text) {
   bool overflow = false;
   {
     std::lock_guard lock(mu_);
@@ -383,13 +383,13 @@ void Session::ReadHeader() {
   request_start_ = SteadyClock::now();
   route_slot_ = server_.unmatched_slot();
   parser_.emplace();
-  parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
+  parser_->header_limit(
+      static_cast<uint32_t>(std::min<size_t>(options_.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(options_.max_body_bytes);
   ArmTimer(options_.header_timeout);
-  bhttp::async_read_header(socket_, buffer_, *parser_,
-                           [self = shared_from_this()](const error_code& ec, size_t) {
-                             self->OnHeader(ec);
-                           });
+  bhttp::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnHeader(const error_code& ec) {
@@ -429,12 +429,16 @@ void Session::OnReadError(const error_code& ec) {
   phase_ = Phase::kHandling;
   keep_alive_ = false;
   if (timed_out_) {
-    return Write(Response::Error(ApiError{408, std::string(code::kRequestTimeout),
-                                          "the request did not arrive in time", std::nullopt, {}}),
+    return Write(Response::Error(ApiError{408,
+                                          std::string(code::kRequestTimeout),
+                                          "the request did not arrive in time",
+                                          std::nullopt,
+                                          {}}),
                  true);
   }
   if (ec == bhttp::error::body_limit) {
-    return Write(Response::Error(ApiError{413, std::string(code::kBodyTooLarge),
+    return Write(Response::Error(ApiError{413,
+                                          std::string(code::kBodyTooLarge),
                                           "the request body is larger than the limit of " +
                                               std::to_string(options_.max_body_bytes) + " bytes",
                                           std::nullopt,
@@ -442,7 +446,8 @@ void Session::OnReadError(const error_code& ec) {
                  true);
   }
   if (ec == bhttp::error::header_limit) {
-    return Write(Response::Error(ApiError{431, std::string(code::kHeadersTooLarge),
+    return Write(Response::Error(ApiError{431,
+                                          std::string(code::kHeadersTooLarge),
                                           "the request headers are larger than the limit of " +
                                               std::to_string(options_.max_header_bytes) + " bytes",
                                           std::nullopt,
@@ -477,7 +482,8 @@ void Session::OnRequest() {
   const size_t question = request.target.find('?');
   request.path = request.target.substr(0, question);
   if (question != std::string::npos) {
-    ApiResult<StringMap> query = ParseQueryString(std::string_view(request.target).substr(question + 1));
+    ApiResult<StringMap> query =
+        ParseQueryString(std::string_view(request.target).substr(question + 1));
     if (!query.ok()) return Write(Response::Error(query.error()), false);
     request.query = std::move(*query);
   }
@@ -498,9 +504,8 @@ void Session::OnRequest() {
         s->sync_response_ = std::move(response);
         return;
       }
-      net::post(s->executor(), [s, response = std::move(response)]() mutable {
-        s->Deliver(std::move(response));
-      });
+      net::post(s->executor(),
+                [s, response = std::move(response)]() mutable { s->Deliver(std::move(response)); });
     }
   });
   handler_thread_.store(std::this_thread::get_id(), std::memory_order_release);
@@ -528,8 +533,8 @@ void Session::Deliver(Response response) {
 void Session::Write(Response response, bool close_after) {
   phase_ = Phase::kWriting;
   const int status = response.status >= 100 && response.status <= 599 ? response.status : 500;
-  auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
-      static_cast<bhttp::status>(status), 11);
+  auto message =
+      std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
   message->set(bhttp::field::server, "polycloud");
   if (!response.content_type.empty()) {
     message->set(bhttp::field::content_type, HeaderSafe(response.content_type));
@@ -597,13 +602,13 @@ void Session::StartStream(Response response) {
         if (self->phase_ != Phase::kStreaming) return;
         self->CancelTimer();
         if (ec) return self->Close();
-        self->OnStreamOpen(std::move(on_open));
+        self->OnStreamOpen(on_open);
       });
 }
 
-void Session::OnStreamOpen(std::function<void(std::shared_ptr<EventStream>)> on_open) {
-  stream_ = std::make_shared<SseStream>(weak_from_this(), server_.gate(),
-                                        options_.sse_max_queued_bytes);
+void Session::OnStreamOpen(const std::function<void(std::shared_ptr<EventStream>)>& on_open) {
+  stream_ =
+      std::make_shared<SseStream>(weak_from_this(), server_.gate(), options_.sse_max_queued_bytes);
   WatchForHangup();
   Heartbeat();
   try {
@@ -820,7 +825,14 @@ void Server::Impl::Stop() {
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  try {
+    Stop();
+  } catch (const std::exception& e) {  // a thread that cannot be joined: nothing left to do
+    std::cerr << "http::Server: stopping failed: " << e.what() << "\n";
+    std::abort();
+  }
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Router router) {
   auto impl = std::make_unique<Impl>(options, std::move(router));

@@ -16,7 +16,8 @@ std::vector<SseEvent> ParseAll(std::string_view text, size_t chunk = 1 << 20) {
 TEST(FormatSseEventTest, WritesFieldsAndSplitsDataLines) {
   EXPECT_EQ(FormatSseEvent({"7", "job", "{\"id\":\"j1\"}", std::nullopt}),
             "id: 7\nevent: job\ndata: {\"id\":\"j1\"}\n\n");
-  EXPECT_EQ(FormatSseEvent({"", "", "a\nb\r\nc\rd", 3000}), "retry: 3000\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
+  EXPECT_EQ(FormatSseEvent({"", "", "a\nb\r\nc\rd", 3000}),
+            "retry: 3000\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
   EXPECT_EQ(FormatSseEvent({"", "", "", std::nullopt}), "data: \n\n");
 }
 

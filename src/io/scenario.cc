@@ -339,6 +339,8 @@ class Loader {
                 [&](const YAML::Node& n) { LoadContract(n, w); });
     ForEachItem(top.Require("pools"), d_, "pools", [&](const YAML::Node& n) { LoadPool(n, w); });
     if (auto v = top.Take("procurement"); v) LoadProcurement(v, w);
+    ForEachItem(top.Take("tenants"), d_, "tenants",
+                [&](const YAML::Node& n) { LoadTenant(n, w); });
     ForEachItem(top.Take("jobs"), d_, "jobs", [&](const YAML::Node& n) { LoadJob(n, w); });
     ForEachItem(top.Take("job_streams"), d_, "job_streams",
                 [&](const YAML::Node& n) { LoadStream(n, w); });
@@ -939,9 +941,18 @@ class Loader {
     Duration checkpoint;
     std::optional<int32_t> priority;
     std::optional<bool> preemptible;
+    world::TenantIndex tenant = world::kNone;
   };
 
-  void LoadJobCommon(MapReader& m, JobCommon& c) {
+  void LoadJobCommon(MapReader& m, JobCommon& c, const World& w) {
+    if (auto v = m.Take("tenant"); v) {
+      if (auto t = AsString(v, d_, "tenant")) {
+        c.tenant = w.FindTenant(*t);
+        if (c.tenant == world::kNone) {
+          d_.Add(v, "unknown tenant \"" + *t + "\" (declare it under tenants:)");
+        }
+      }
+    }
     if (auto v = m.Take("kind"); v) {
       if (auto k = AsEnum<world::WorkloadKind>(v, d_, "kind",
                                                {{"training", world::WorkloadKind::kTraining},
@@ -976,6 +987,37 @@ class Loader {
     bool batch = c.kind == world::WorkloadKind::kBatch;
     j.priority = c.priority.value_or(batch ? 0 : 100);
     j.preemptible = c.preemptible.value_or(batch);
+    j.tenant = c.tenant;
+  }
+
+  // `{id: research, max_gpus: 512, class_max_gpus: {training: 256}}`.
+  void LoadTenant(const YAML::Node& n, World& w) {
+    MapReader m(n, "a tenant", d_);
+    if (!m.valid()) return;
+    world::Tenant t;
+    if (auto v = m.Require("id"); v) {
+      if (auto id = AsString(v, d_, "tenant id")) {
+        if (w.FindTenant(*id) != world::kNone) d_.Add(v, "duplicate tenant id \"" + *id + "\"");
+        t.id = *id;
+      }
+    }
+    if (auto v = m.Take("max_gpus"); v) {
+      if (auto x = AsInteger(v, d_, "max_gpus", 0, world::kMaxGpus)) t.max_gpus = *x;
+    }
+    if (auto v = m.Take("class_max_gpus"); v) {
+      if (!v.IsMap()) {
+        d_.Add(v, "expected class_max_gpus as a mapping of class to GPUs, found " + Found(v));
+      } else {
+        for (const auto& kv : v) {
+          const std::string cls = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+          if (auto x = AsInteger(kv.second, d_, "class_max_gpus of " + cls, 0, world::kMaxGpus)) {
+            t.class_max_gpus.emplace_back(cls, *x);
+          }
+        }
+      }
+    }
+    m.Finish();
+    w.tenants.push_back(std::move(t));
   }
 
   void LoadJob(const YAML::Node& n, World& w) {
@@ -984,7 +1026,7 @@ class Loader {
     world::Job j;
     if (auto id = Id(m, job_reg_, "job")) j.id = *id;
     JobCommon common;
-    LoadJobCommon(m, common);
+    LoadJobCommon(m, common, w);
     ApplyCommon(common, j);
     if (auto v = m.Require("gpus"); v) {
       if (auto x = AsInteger(v, d_, "gpus", 1, world::kMaxGpus)) j.gpus = *x;
@@ -1019,7 +1061,7 @@ class Loader {
     if (!m.valid()) return;
     auto id = Id(m, stream_reg_, "job stream");
     JobCommon common;
-    LoadJobCommon(m, common);
+    LoadJobCommon(m, common, w);
     // A plain integer (0 = missing or invalid, already reported): GCC 12 warns
     // spuriously about std::optional<int64_t> here in optimised builds.
     int64_t job_count = 0;

@@ -78,7 +78,7 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
       "contracts, end, "
       "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
       "sites, "
-      "start, traces)\n1 error");
+      "start, tenants, traces)\n1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {

@@ -364,6 +364,10 @@ Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now, 
     }
     out << " (" << st.starts << " start(s), " << st.preemptions << " preemption(s), "
         << st.interruptions << " interruption(s))\n";
+    if (st.status == scheduler::JobStatus::kQueued) {
+      const std::string quota = sched.QuotaHold(job);
+      if (!quota.empty()) out << "Held by its quota: " << quota << "\n";
+    }
   }
   if (const auto* d = sched.LastDecision(is_service, is_service ? service : job)) {
     out << "Last start: " << FormatTimeFull(d->at) << " in " << world.pools[d->pool].id << ", "

@@ -224,6 +224,11 @@ Status Scheduler::Check(const Command& command, Time now) const {
           }
           return Status::Ok();
         } else if constexpr (std::is_same_v<C, cmd::SubmitJob>) {
+          if (c.job.tenant != world::kNone &&
+              (c.job.tenant < 0 || static_cast<size_t>(c.job.tenant) >= world_.tenants.size())) {
+            return InvalidArgument("job " + c.job.id + ": no tenant with index " +
+                                   std::to_string(c.job.tenant));
+          }
           return CheckJobSpec(c.job);
         } else if constexpr (std::is_same_v<C, cmd::CancelJob>) {
           POLYCLOUD_RETURN_IF_ERROR(job_exists(c.job));
@@ -337,6 +342,8 @@ Status Scheduler::Apply(const Command& command, Time now) {
         } else if constexpr (std::is_same_v<C, cmd::SubmitJob>) {
           world::Job job = c.job;
           job.arrival = now;
+          // A tenant declared in the scenario has a quota; others have none.
+          if (job.tenant == world::kNone && !c.tenant.empty()) job.tenant = world_.FindTenant(c.tenant);
           JobArrived(AddJob(std::move(job)), now);
         } else if constexpr (std::is_same_v<C, cmd::CancelJob>) {
           CancelJob(c.job.value, now);

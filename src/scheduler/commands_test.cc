@@ -322,6 +322,54 @@ TEST(OpenLedgerTest, SpendIsReadableAtAnyInstantWithoutClosing) {
             Money::FromMicros(160'000'000));
 }
 
+// Tenant quotas: work over its tenant's quota waits without blocking others,
+// and starts when the tenant's GPUs come free.
+TEST(QuotaTest, WorkOverItsTenantsQuotaWaitsAndOthersGoOn) {
+  Live live(std::string(kFleet) + R"(
+tenants:
+  - {id: research, max_gpus: 8}
+  - {id: product, class_max_gpus: {batch: 4}}
+)");
+  live.Must(cmd::SubmitJob{Training("r1", 8, 1), "research"}, "2026-01-02");
+  live.Must(cmd::SubmitJob{Training("r2", 4, 1), "research"}, "2026-01-02");
+  world::Job b = Training("p1", 8, 1);
+  b.kind = world::WorkloadKind::kBatch;
+  b.workload_class = "batch";
+  live.Must(cmd::SubmitJob{b, "product"}, "2026-01-02");
+  live.Must(cmd::SubmitJob{Training("p2", 4, 1), "product"}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  EXPECT_EQ(live.Job("r1").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // research: 8 of 8 in use
+  EXPECT_EQ(live.Job("p1").status, JobStatus::kQueued);  // product's batch class: 4 at most
+  EXPECT_EQ(live.Job("p2").status, JobStatus::kRunning);  // a training job of product is not limited
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("r2")),
+            "tenant research: 8 of its 8 GPUs in use, this job needs 4 more");
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("p1")),
+            "tenant product, class batch: 0 of its 4 GPUs in use, this job needs 8 more");
+  EXPECT_EQ(live.core->TenantGpus(0), 8);
+  // r1 ends: r2 may start.
+  live.Must(cmd::JobCompleted{live.Id("r1"), live.Run("r1"), T("2026-01-02T01:00:00Z")},
+            "2026-01-02T01:00:00Z");
+  live.Must(cmd::Place{}, "2026-01-02T01:00:00Z");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kRunning);
+  EXPECT_EQ(live.core->TenantGpus(0), 4);
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("r2")), "");
+}
+
+TEST(QuotaTest, UnderFifoAQuotaHeldJobDoesNotBlockTheQueue) {
+  world::World w = LoadWorld(std::string(kFleet) + "tenants: [{id: t, max_gpus: 4}]\n");
+  Options o;
+  ASSERT_TRUE(SetPolicy("fifo", &o).ok());
+  NoTimer timer;
+  Recorder recorder;
+  Scheduler core(w, o, w.start, &timer, &recorder);
+  ASSERT_TRUE(core.Apply(cmd::SubmitJob{Training("held", 8, 1), "t"}, T("2026-01-02")).ok());
+  ASSERT_TRUE(core.Apply(cmd::SubmitJob{Training("free", 8, 1)}, T("2026-01-02")).ok());
+  ASSERT_TRUE(core.Apply(cmd::Place{}, T("2026-01-02")).ok());
+  EXPECT_EQ(core.jobs()[core.FindJob("held")].status, JobStatus::kQueued);
+  EXPECT_EQ(core.jobs()[core.FindJob("free")].status, JobStatus::kRunning);
+}
+
 // Contract amendments (a signed change of terms, applied from now on).
 
 world::Job ApiJob(const std::string& id) {

@@ -150,6 +150,13 @@ void Scheduler::PlaceQueue(Time now) {
       ++it;
       continue;
     }
+    if (!world_.tenants.empty() && OverQuota(j)) {
+      // Its tenant's quota holds it; it holds no pool and blocks no one else
+      // (not even under FIFO): other tenants' work goes on.
+      s.failed_generation = generation_;
+      ++it;
+      continue;
+    }
     if (options_.policy == Policy::kSrtf) {
       placing_remaining_ = RemainingSeconds(j, now);
       placing_now_ = now;

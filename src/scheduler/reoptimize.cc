@@ -112,7 +112,7 @@ void Scheduler::ReoptimizeQueue(Time now) {
     }
     const PoolIndex pool = result.plan.pool_of_job[i];
     auto wait = [&] { waiting_level.emplace_back(in.jobs[i].accelerator_set, job.gpus); };
-    if (pool == optimize::kUnplaced) {
+    if (pool == optimize::kUnplaced || (!world_.tenants.empty() && OverQuota(j))) {
       wait();
       continue;
     }

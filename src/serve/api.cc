@@ -181,9 +181,11 @@ http::Router Api::MakeRouter() {
         job.checkpoint_interval = *d;
       }
     }
+    // The scenario's defaults (docs/scenario.md): training 100, batch 0 and preemptible.
+    const bool batch = job.kind == world::WorkloadKind::kBatch;
     job.priority = static_cast<int32_t>(root.Int("priority", -1'000'000, 1'000'000, Need::kOptional)
-                                            .value_or(0));
-    job.preemptible = root.Bool("preemptible", Need::kOptional).value_or(false);
+                                            .value_or(batch ? 0 : 100));
+    job.preemptible = root.Bool("preemptible", Need::kOptional).value_or(batch);
     std::string tenant = who->tenant;
     const std::optional<std::string> asked =
         root.String("tenant", Need::kOptional, {.max_bytes = 200});
@@ -302,6 +304,11 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, {{"service", r.Param("id")}, {"tokens_per_s", tps}});
   });
 
+  router.Add("GET", "/v1/tenants", [=](const Request& r) {
+    auto who = authenticate(r, Role::kAdmin);
+    if (!who.ok()) return Error(who.error());
+    return Response::Json(200, broker->TenantsJson());
+  });
   router.Add("GET", "/v1/pools", [=](const Request& r) {
     auto who = authenticate(r, Role::kOperator);
     if (!who.ok()) return Error(who.error());

@@ -34,6 +34,8 @@ pools:
   - {id: aw-h100, site: aw, accelerator: H100, pricing: on-demand, gpus: 16, price_per_gpu_hour: 4}
 services:
   - {id: chat, model: m, class: chat, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 100}
+tenants:
+  - {id: research, max_gpus: 8}
 )";
 
 class ApiTest : public ::testing::Test {
@@ -228,6 +230,22 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
   }
   EXPECT_EQ(Get("", "/healthz").status, 200);
   EXPECT_EQ(Get("", "/readyz").status, 200);
+}
+
+TEST_F(ApiTest, ATenantsQuotaHoldsItsWorkAndExplainSaysSo) {
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q1", "gpus": 8, "work_gpu_hours": 8})").status, 201);
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q2", "gpus": 8, "work_gpu_hours": 8})").status, 201);
+  ASSERT_TRUE(broker_->Tick().ok());
+  EXPECT_EQ(json::parse(Get(research_, "/v1/jobs/q1").body)["status"], "running");
+  EXPECT_EQ(json::parse(Get(research_, "/v1/jobs/q2").body)["status"], "queued");
+  const std::string why = json::parse(Get(research_, "/v1/jobs/q2/explain").body)["explanation"];
+  EXPECT_NE(why.find("Held by its quota: tenant research: 8 of its 8 GPUs in use"), std::string::npos)
+      << why;
+  EXPECT_EQ(Get(operator_, "/v1/tenants").status, 403);
+  const json tenants = json::parse(Get(admin_, "/v1/tenants").body)["tenants"];
+  ASSERT_EQ(tenants.size(), 1u);
+  EXPECT_EQ(tenants[0]["gpus_in_use"], 8);
+  EXPECT_EQ(tenants[0]["jobs_held_by_quota"], 1);
 }
 
 TEST_F(ApiTest, TheEventStreamCarriesDecisions) {

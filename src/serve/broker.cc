@@ -898,6 +898,35 @@ nlohmann::json Broker::ContractsJson() const {
   return out;
 }
 
+nlohmann::json Broker::TenantsJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json out{{"tenants", nlohmann::json::array()}};
+  if (core_ == nullptr) return out;
+  std::vector<int64_t> held(world_.tenants.size(), 0);
+  for (world::JobIndex j = 0; j < core_->job_count(); ++j) {
+    const world::TenantIndex t = core_->job_spec(j).tenant;
+    if (t != world::kNone && core_->jobs()[j].status == JobStatus::kQueued &&
+        !core_->QuotaHold(j).empty()) {
+      ++held[t];
+    }
+  }
+  for (size_t t = 0; t < world_.tenants.size(); ++t) {
+    const world::Tenant& tenant = world_.tenants[t];
+    nlohmann::json classes = nlohmann::json::array();
+    for (size_t i = 0; i < tenant.class_max_gpus.size(); ++i) {
+      classes.push_back({{"class", tenant.class_max_gpus[i].first},
+                         {"max_gpus", tenant.class_max_gpus[i].second},
+                         {"gpus_in_use", core_->TenantClassGpus(static_cast<world::TenantIndex>(t), i)}});
+    }
+    out["tenants"].push_back({{"id", tenant.id},
+                              {"max_gpus", tenant.max_gpus},
+                              {"gpus_in_use", core_->TenantGpus(static_cast<world::TenantIndex>(t))},
+                              {"classes", classes},
+                              {"jobs_held_by_quota", held[t]}});
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, int64_t>> Broker::SpendRates() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<std::string, int64_t>> out;

@@ -138,6 +138,8 @@ json Build() {
                {"additionalProperties", false},
                {"required", {"tokens_per_s"}},
                {"properties", {{"tokens_per_s", {{"type", "integer"}, {"minimum", 0}}}}}}}}}}}}}});
+  paths["/v1/tenants"]["get"] = Op("Usage against quota per tenant", true, "admin",
+                                   {{"200", JsonResponse("Tenants", {{"type", "object"}})}});
   paths["/v1/pools"]["get"] = Op("Pools: installed, usable and used GPUs now", true,
                                  "operator, admin", {{"200", JsonResponse("Pools", {{"type", "object"}})}});
   paths["/v1/sites"]["get"] = Op("Sites: back end and health", true, "operator, admin",

@@ -124,6 +124,13 @@ ContractIndex World::FindContract(std::string_view id) const { return Lookup(con
 JobIndex World::FindJob(std::string_view id) const { return Lookup(job_ids_, id); }
 ServiceIndex World::FindService(std::string_view id) const { return Lookup(service_ids_, id); }
 
+TenantIndex World::FindTenant(std::string_view id) const {
+  for (size_t t = 0; t < tenants.size(); ++t) {
+    if (tenants[t].id == id) return static_cast<TenantIndex>(t);
+  }
+  return kNone;
+}
+
 int64_t EffectiveMaxGang(const Pool& pool) {
   return pool.max_gang > 0 ? pool.max_gang : pool.gpus.Max();
 }

@@ -10,11 +10,10 @@
 //   build/fuzz/src/http/json_body_fuzz -max_total_time=60
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/http/json_body.h"
 #include "polycloud/http/query.h"
@@ -70,7 +69,8 @@ void CheckError(const ApiError& e, const json* document) {
   POLYCLOUD_CHECK(p.empty() || p[0] == '/');
   json::json_pointer pointer(p);  // throws on a malformed pointer: a crash here
   if (document != nullptr) {
-    const json::json_pointer place = e.code == code::kMissingField ? pointer.parent_pointer() : pointer;
+    const json::json_pointer place =
+        e.code == code::kMissingField ? pointer.parent_pointer() : pointer;
     POLYCLOUD_CHECK(document->contains(place));
   }
   const json shape = json::parse(e.ToJson());

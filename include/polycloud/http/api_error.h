@@ -48,7 +48,7 @@ inline constexpr std::string_view kTooDeep = "too_deep";            // nesting b
 inline constexpr std::string_view kMissingField = "missing_field";
 inline constexpr std::string_view kUnknownField = "unknown_field";
 inline constexpr std::string_view kWrongType = "wrong_type";
-inline constexpr std::string_view kOutOfRange = "out_of_range";    // a number outside its bounds
+inline constexpr std::string_view kOutOfRange = "out_of_range";     // a number outside its bounds
 inline constexpr std::string_view kInvalidValue = "invalid_value";  // not one of, too long, ...
 inline constexpr std::string_view kUnsupportedMediaType = "unsupported_media_type";
 inline constexpr std::string_view kBodyTooLarge = "body_too_large";
@@ -105,7 +105,7 @@ std::string ChildPointer(std::string_view parent, std::string_view key);
 template <typename T>
 class [[nodiscard]] ApiResult {
  public:
-  ApiResult(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
+  ApiResult(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   ApiResult(ApiError error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   const ApiError& error() const {

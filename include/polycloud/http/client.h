@@ -21,12 +21,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/base/status.h"
 #include "polycloud/http/api_error.h"
@@ -46,7 +45,7 @@ Result<ServerAddress> ParseServerUrl(std::string_view url);
 
 struct ClientOptions {
   ServerAddress address;
-  std::string bearer_token;  // sent as "Authorization: Bearer ..." when not empty
+  std::string bearer_token;                   // sent as "Authorization: Bearer ..." when not empty
   std::chrono::milliseconds timeout{10'000};  // per request: connect, write, read
   size_t max_response_bytes = 64 << 20;
 };
@@ -92,7 +91,7 @@ class Client {
   // Opens a Server-Sent Events stream on its own connection. A non-200
   // answer is an error carrying the server's message.
   Result<std::unique_ptr<EventStreamReader>> OpenEventStream(
-      std::string_view target, std::optional<std::string> last_event_id = std::nullopt);
+      std::string_view target, const std::optional<std::string>& last_event_id = std::nullopt);
 
   // TCP connections this client has opened for requests (keep-alive makes
   // it 1 for many); event streams are not counted.

@@ -37,12 +37,11 @@
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/http/api_error.h"
 #include "polycloud/http/message.h"
@@ -91,7 +90,8 @@ class JsonObject {
                              Need need = Need::kRequired);
   std::optional<bool> Bool(std::string_view key, Need need = Need::kRequired);
   // A string that must be one of `allowed`.
-  std::optional<std::string> Enum(std::string_view key, std::initializer_list<std::string_view> allowed,
+  std::optional<std::string> Enum(std::string_view key,
+                                  std::initializer_list<std::string_view> allowed,
                                   Need need = Need::kRequired);
   std::optional<JsonObject> Object(std::string_view key, Need need = Need::kRequired);
   std::optional<JsonArray> Array(std::string_view key, Need need = Need::kRequired,
@@ -104,8 +104,7 @@ class JsonObject {
 
   // Records a domain error at `key` of this object (invalid_value unless
   // `code` is given), e.g. "a gang larger than any fabric".
-  void Fail(std::string_view key, std::string message,
-            std::string_view code = code::kInvalidValue);
+  void Fail(std::string_view key, std::string message, std::string_view code = code::kInvalidValue);
   const std::string& pointer() const;
 
  private:

@@ -4,8 +4,8 @@
 //
 //   Response GetJob(const Request& request) {
 //     std::string_view id = request.Param("id");            // from "/v1/jobs/{id}"
-//     if (!request.bearer_token) return Response::Error(Unauthorized("a bearer token is required"));
-//     return Response::Json(200, {{"id", id}});
+//     if (!request.bearer_token) return Response::Error(Unauthorized("a bearer token is
+//     required")); return Response::Json(200, {{"id", id}});
 //   }
 //
 //   Response Events(const Request& request) {                // text/event-stream
@@ -25,12 +25,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/http/api_error.h"
 

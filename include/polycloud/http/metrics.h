@@ -27,13 +27,14 @@
 
 namespace polycloud::http {
 
-inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kPrometheusContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 // Upper bounds (seconds) of the latency buckets: 100 µs to 10 s, finer than
 // Prometheus' defaults at the low end where a local API lives.
 inline constexpr std::array<double, 16> kLatencyBucketsSeconds = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-    0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 // A plain copy of a histogram: counts per bucket (not cumulative), the last
 // one for everything above the last bound (+Inf).
@@ -63,7 +64,7 @@ class LatencyHistogram {
 // route "", method "").
 struct RouteStats {
   std::string method;
-  std::string route;  // the pattern, "/v1/jobs/{id}"
+  std::string route;                                // the pattern, "/v1/jobs/{id}"
   std::vector<std::pair<int, uint64_t>> responses;  // (HTTP status, count), by status
   HistogramSnapshot latency;  // from the request's first byte to its response ready to send
 };

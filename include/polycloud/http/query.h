@@ -53,7 +53,7 @@ class QueryReader {
 
  private:
   const std::string* Lookup(std::string_view name);
-  void Fail(std::string_view name, std::string expected, const std::string& found);
+  void Fail(std::string_view name, const std::string& expected, const std::string& found);
   const StringMap& query_;
   std::set<std::string, std::less<>> known_;
   std::optional<ApiError> error_;

@@ -16,9 +16,9 @@
 // goes, the application closes it, or the server stops.
 //
 //   Router router;
-//   router.Add("GET", "/healthz", [](const Request&) { return Response::Json(200, {{"ok", true}}); });
-//   Result<std::unique_ptr<Server>> server = Server::Start({.port = 0, .threads = 4}, std::move(router));
-//   std::cout << "listening on " << (*server)->port() << "\n";
+//   router.Add("GET", "/healthz", [](const Request&) { return Response::Json(200, {{"ok", true}});
+//   }); Result<std::unique_ptr<Server>> server = Server::Start({.port = 0, .threads = 4},
+//   std::move(router)); std::cout << "listening on " << (*server)->port() << "\n";
 //   ...
 //   (*server)->Stop();   // graceful: in-flight requests are answered first
 //

@@ -323,6 +323,16 @@ class Scheduler final : public placement::PreemptionOracle {
   // `why` (the simulator's model of an ROFR holder's answer).
   int32_t HolderOffer(int32_t request, Time now, std::string* why) const;
 
+  // Tenant quotas (world::Tenant): GPUs held now by a tenant's running jobs,
+  // in all and per class limit (the index of world::Tenant::class_max_gpus).
+  int64_t TenantGpus(world::TenantIndex t) const { return tenant_gpus_[t]; }
+  int64_t TenantClassGpus(world::TenantIndex t, size_t limit) const {
+    return tenant_class_gpus_[t][limit];
+  }
+  // Why job `j` must wait for its tenant's quota now ("" when it need not):
+  // "tenant research: 512 of its 512 GPUs in use, this job needs 8 more".
+  std::string QuotaHold(world::JobIndex j) const;
+
   // Lets cmd::AmendContract replace contract terms in `world`, which must be
   // the World this core was built on (the driver owns it; the ledger, the
   // exclusivity rules, the placer and the report read the amended terms).
@@ -543,6 +553,13 @@ class Scheduler final : public placement::PreemptionOracle {
   // SRTF: remaining seconds of the job being placed (-1: none), and when.
   int64_t placing_remaining_ = -1;
   Time placing_now_;
+
+  // Tenant quotas: GPUs held by each tenant's running jobs, in all and per
+  // class limit; charged at a start, released at a stop or completion.
+  std::vector<int64_t> tenant_gpus_;
+  std::vector<std::vector<int64_t>> tenant_class_gpus_;
+  void ChargeTenant(world::JobIndex j, int64_t gpus);
+  bool OverQuota(world::JobIndex j) const;
 
   std::vector<DecisionRecord> decisions_;
   std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none

@@ -184,6 +184,9 @@ class Broker final : private scheduler::Observer,
   // The live ledger: per contract, spend to now, the rate now, commitment
   // and take-or-pay shortfalls due or projected (CommitmentLedger::Settle).
   nlohmann::json ContractsJson() const;
+  // Per tenant of the scenario: GPUs in use against its quota, and how many
+  // of its jobs wait on the quota now.
+  nlohmann::json TenantsJson() const;
   // Spend rate now per contract id, micro-dollars per day.
   std::vector<std::pair<std::string, int64_t>> SpendRates() const;
   size_t queued() const;

@@ -29,6 +29,7 @@ using ContractIndex = int32_t;
 using JobIndex = int32_t;
 using ServiceIndex = int32_t;
 using FaultIndex = int32_t;
+using TenantIndex = int32_t;
 inline constexpr int32_t kNone = -1;
 
 // Relative speeds and fractions are kept in thousandths ("milli") so that all
@@ -174,7 +175,17 @@ struct Job {
   int32_t priority = 0;  // higher runs first and may preempt lower preemptible work
   WorkloadKind kind = WorkloadKind::kTraining;
   bool preemptible = false;
+  TenantIndex tenant = kNone;  // whose quota it counts against (kNone: no quota)
   std::string stream;  // the job stream it was generated from, if any
+};
+
+// A team's quota (docs/scenario.md, "tenants"): GPUs its running jobs may
+// hold at once, in all and per workload class (0: no limit). Work over quota
+// waits; explain says which quota holds it.
+struct Tenant {
+  std::string id;
+  int64_t max_gpus = 0;
+  std::vector<std::pair<std::string, int64_t>> class_max_gpus;  // (class, limit)
 };
 
 // An inference service: replicas of `gpus_per_replica`, scaled to demand.
@@ -220,6 +231,7 @@ struct World {
   std::vector<Job> jobs;  // sorted by (arrival, id index) after loading
   std::vector<Service> services;
   std::vector<Fault> faults;
+  std::vector<Tenant> tenants;
   Procurement procurement;
 
   // Lookups by id; kNone when absent.
@@ -230,6 +242,7 @@ struct World {
   ContractIndex FindContract(std::string_view id) const;
   JobIndex FindJob(std::string_view id) const;
   ServiceIndex FindService(std::string_view id) const;
+  TenantIndex FindTenant(std::string_view id) const;  // linear: tenants are few
 
   // Pools of each accelerator type, in index order (built by BuildIndexes()).
   const std::vector<PoolIndex>& PoolsOf(AcceleratorIndex a) const {
