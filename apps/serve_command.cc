@@ -112,7 +112,12 @@ int Serve(const ServeArgs& a) {
       }
       last_lease = std::chrono::steady_clock::now();
     }
-    std::this_thread::sleep_until(next);
+    // In slices: a signal does not cut a sleep short, and a long --tick
+    // must not hold a SIGTERM for that long.
+    while (!g_stop && std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_until(
+          std::min(next, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+    }
   }
   api.SetReady(false);
   (*server)->Stop();

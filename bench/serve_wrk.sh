@@ -6,16 +6,22 @@
 # (SQLite in a temp folder; PostgreSQL 15 started by scripts/postgres.sh,
 # fsync on): a run at the highest rate wrk reaches with C connections, then
 # one paced at half that rate (each connection waits before its next
-# request). The broker serves the shipped example's fleet
-# (examples/openai-2025.yaml, sim sites) and places what arrives, so the
-# scheduling passes run under the load: their placement decisions/s, from
-# /metrics, stand beside the offline figure of bench/placement_benchmark.
-# Beside them, sbatch submissions/s to a loopback Slurm cluster (root and the
-# Slurm packages; skipped otherwise). Prints a table.
+# request). Each request is an 8-GPU research gang (H100, GB200 or GB300).
+# The submit table runs on a small fleet (ten pools of 64 GPUs at five
+# providers, sim sites): the first 80 jobs run and the rest wait, so it
+# measures the submit path itself. The decisions table runs at the highest
+# rate on the shipped example's fleet (examples/openai-2025.yaml, sim
+# sites), where every job is placed and dispatched: the placement decisions
+# the scheduling passes make under that load, per second of wall time and of
+# the loop thread's CPU time (from /metrics), beside the offline figure of
+# bench/placement_benchmark, and the runs dispatched (the dispatch journal
+# shares the store with the submits). Beside them, sbatch submissions/s to a
+# loopback Slurm cluster (root and the Slurm packages; skipped otherwise).
+# Prints both tables.
 #
 #   bench/serve_wrk.sh                                   # 10 s per run, 64 connections, SQLite and PostgreSQL
-#   SECONDS_EACH=20 CONNECTIONS=128 STORES=sqlite bench/serve_wrk.sh
-#   NO_SLURM=1 NO_OFFLINE=1 bench/serve_wrk.sh
+#   SECONDS_EACH=20 CONNECTIONS=128 SERVER_THREADS=64 STORES=sqlite bench/serve_wrk.sh
+#   NO_SLURM=1 NO_OFFLINE=1 NO_DECISIONS=1 bench/serve_wrk.sh
 #
 # wrk is closed-loop: a stalled server sends fewer requests rather than
 # showing the stall as latency (coordinated omission), so p99 is a floor.
@@ -46,6 +52,23 @@ cleanup() {
   [[ -n "${KEEP:-}" ]] && echo "kept $W" >&2 || rm -rf "$W"
 }
 trap cleanup EXIT
+
+QUEUE_FLEET="$W/fleet.yaml"
+{
+  echo "name: serve-wrk-queue"; echo "start: 2026-01-01"; echo "end: 2031-01-01"
+  echo "providers: [{id: azure}, {id: aws}, {id: oracle}, {id: gcp}, {id: coreweave}]"
+  echo "sites:"
+  for p in azure aws oracle gcp coreweave; do echo "  - {id: $p-1, provider: $p}"; done
+  echo "pools:"
+  i=0
+  for p in azure aws oracle gcp coreweave; do
+    for a in H100 GB200; do
+      [[ $p == oracle && $a == GB200 ]] && a=GB300
+      echo "  - {id: $p-$a, site: $p-1, accelerator: $a, pricing: on-demand, gpus: 64, price_per_gpu_hour: $((2 + i % 4))}"
+      i=$((i + 1))
+    done
+  done
+} >"$QUEUE_FLEET"
 
 # A research gang of 8 GPUs on H100/GB200/GB300, as placement_benchmark
 # decides; a fresh idempotency key per request (thread id, random, counter).
@@ -83,13 +106,18 @@ pct_ms() {
   awk -v p="$1%" '$1 == p { v = $2; u = v; gsub(/[0-9.]/, "", u); gsub(/[a-z]/, "", v);
     if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.2f", v }' "$2"
 }
+# The slowest request (wrk's thread statistics: Latency avg stdev max).
+max_ms() {
+  awk '$1 == "Latency" && NF >= 4 { v = $4; u = v; gsub(/[0-9.]/, "", u); gsub(/[a-z]/, "", v);
+    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.1f", v; exit }' "$1"
+}
 rate() { awk '/^Requests\/sec:/ { printf "%d", $2 }' "$1"; }
 non2xx() { awk '/Non-2xx or 3xx responses:/ { print $5 }' "$1"; }
 
-start_broker() {  # store-location
+start_broker() {  # scenario store-location
   rm -f "$W/serve.log"
-  "$PC" serve --scenario examples/openai-2025.yaml --store "$1" --listen 127.0.0.1:0 \
-    --threads "$SERVER_THREADS" --tick 1s >"$W/serve.log" 2>&1 &
+  "$PC" serve --scenario "$1" --store "$2" --listen 127.0.0.1:0 \
+    --threads "$SERVER_THREADS" --tick "${TICK:-1s}" >"$W/serve.log" 2>&1 &
   SERVE_PID=$!
   for _ in $(seq 600); do
     grep -q 'listening on http://' "$W/serve.log" 2>/dev/null && break
@@ -104,53 +132,87 @@ stop_broker() {
   SERVE_PID=""
 }
 
-rows=()
-# One wrk run: label delay_ms -> a table row; sets LAST_RATE.
+# The counters a run's figures come from, as "name value" lines.
+COUNTERS="polycloud_commands_total polycloud_group_commits_total polycloud_placement_decisions_total
+polycloud_scheduling_pass_seconds_total polycloud_scheduling_pass_cpu_seconds_total
+polycloud_scheduling_passes_total"
+snapshot() {
+  curl -s "$URL/metrics" | awk -v names="$COUNTERS" 'BEGIN { n = split(names, a); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+    $1 in want { print $1, $2 } $1 == "polycloud_dispatches_total{outcome=\"submitted\"}" { print "dispatched", $2 }'
+}
+delta() {  # before after name
+  awk -v n="$3" 'FNR == NR { if ($1 == n) b = $2; next } $1 == n { printf "%.6f", $2 - b }' "$1" "$2"
+}
+
+submit_rows=()
+decision_rows=()
+# One wrk run: kind (submit|decisions) pause_ms; sets LAST_RATE.
 load() {
-  local label="$1" pause="$2" out="$W/wrk-$1-$2.txt"
-  local c0 b0 d0 s0 p0
-  c0=$(metric polycloud_commands_total); b0=$(metric polycloud_group_commits_total)
-  d0=$(metric polycloud_placement_decisions_total); s0=$(metric polycloud_scheduling_pass_seconds_total)
-  p0=$(metric polycloud_scheduling_passes_total)
-  KEY_PREFIX="$label-$pause-$RANDOM" DELAY_MS="$pause" TOKEN="$TOKEN" \
+  local kind="$1" pause="$2" out="$W/wrk-$STORE-$1-$2.txt"
+  snapshot >"$W/before"
+  KEY_PREFIX="$STORE-$kind-$pause-$RANDOM" DELAY_MS="$pause" TOKEN="$TOKEN" \
     wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -s "$W/submit.lua" "$URL/v1/jobs" >"$out"
-  local c1 b1 d1 s1 p1
-  c1=$(metric polycloud_commands_total); b1=$(metric polycloud_group_commits_total)
-  d1=$(metric polycloud_placement_decisions_total); s1=$(metric polycloud_scheduling_pass_seconds_total)
-  p1=$(metric polycloud_scheduling_passes_total)
+  snapshot >"$W/after"
   LAST_RATE=$(rate "$out")
   local bad; bad=$(non2xx "$out"); bad=${bad:-0}
-  local per_commit decisions passes
-  per_commit=$(awk -v c=$((c1 - c0)) -v b="$b1" -v a="$b0" 'BEGIN { if (b > a) printf "%.1f", c / (b - a); else print "-" }')
-  decisions=$(awk -v d="$d1" -v e="$d0" -v s="$s1" -v t="$s0" 'BEGIN { if (s > t) printf "%d", (d - e) / (s - t); else print "-" }')
-  passes=$(awk -v p="$p1" -v q="$p0" -v s="$s1" -v t="$s0" -v d="$d1" -v e="$d0" 'BEGIN {
-    if (p > q) printf "%d passes, %.0f decisions and %.1f ms each", p - q, (d - e) / (p - q), 1000 * (s - t) / (p - q); else print "-" }')
-  rows+=("| $STORE_LABEL | $([[ $pause == 0 ]] && echo "max, $CONNECTIONS conn." || echo "paced: ${pause} ms between requests") | **$LAST_RATE** | $(pct_ms 50 "$out") | $(pct_ms 90 "$out") | $(pct_ms 99 "$out") | $bad | $per_commit | $decisions ($passes) |")
-  echo "  $label pause ${pause} ms: $LAST_RATE submits/s, p50 $(pct_ms 50 "$out") ms, p99 $(pct_ms 99 "$out") ms, non-2xx $bad" >&2
+  local d=() n
+  for n in polycloud_commands_total polycloud_group_commits_total polycloud_placement_decisions_total \
+           polycloud_scheduling_pass_seconds_total polycloud_scheduling_pass_cpu_seconds_total \
+           polycloud_scheduling_passes_total dispatched; do
+    d+=("$(delta "$W/before" "$W/after" "$n")")
+  done
+  local per_commit
+  per_commit=$(awk -v c="${d[0]}" -v b="${d[1]}" 'BEGIN { if (b > 0) printf "%.1f", c / b; else print "-" }')
+  local load_text="max, $CONNECTIONS conn."
+  [[ $pause != 0 ]] && load_text="paced: $pause ms between requests"
+  echo "  $STORE_LABEL $kind, $load_text: $LAST_RATE submits/s, p50 $(pct_ms 50 "$out") ms, p99 $(pct_ms 99 "$out") ms, non-2xx $bad" >&2
+  if [[ $kind == submit ]]; then
+    submit_rows+=("| $STORE_LABEL | $load_text | **$LAST_RATE** | $(pct_ms 50 "$out") | $(pct_ms 90 "$out") | $(pct_ms 99 "$out") | $(max_ms "$out") | $bad | $per_commit |")
+  else
+    decision_rows+=("$(awk -v st="$STORE_LABEL" -v r="$LAST_RATE" -v p99="$(pct_ms 99 "$out")" -v dec="${d[2]}" -v wall="${d[3]}" \
+      -v cpu="${d[4]}" -v passes="${d[5]}" -v disp="${d[6]}" -v secs="$SECONDS_EACH" 'BEGIN {
+      printf "| %s | %d | %s | %d | %d | %.1f | **%d** | **%d** | %d |", st, r, p99, passes, dec,
+        (passes > 0 ? 1000 * wall / passes : 0), (wall > 0 ? dec / wall : 0), (cpu > 0 ? dec / cpu : 0), disp / secs }')")
+  fi
 }
 
 for store in $STORES; do
+  STORE=$store
   case "$store" in
-    sqlite) LOC="sqlite:$W/sqlite/broker.db"; mkdir -p "$W/sqlite"; STORE_LABEL=SQLite ;;
+    sqlite) STORE_LABEL=SQLite ;;
     postgres)
       rc=0; bash scripts/postgres.sh start "$W/pg" >"$W/pg.log" 2>&1 || rc=$?
       if [[ $rc -ne 0 ]]; then echo "serve_wrk: no PostgreSQL ($(tail -1 "$W/pg.log")); skipped" >&2; continue; fi
-      LOC=$(bash scripts/postgres.sh url "$W/pg"); STORE_LABEL="PostgreSQL 15" ;;
+      STORE_LABEL="PostgreSQL 15" ;;
     *) echo "serve_wrk: unknown store $store" >&2; exit 2 ;;
   esac
-  TOKEN=$("$PC" token create --store "$LOC" --role tenant --tenant bench 2>/dev/null)
-  start_broker "$LOC"
-  echo "== $STORE_LABEL: $URL" >&2
-  # Warm up (connections, statement caches, the first passes).
-  KEY_PREFIX="warm-$RANDOM" DELAY_MS=0 TOKEN="$TOKEN" wrk -t1 -c8 -d2s -s "$W/submit.lua" "$URL/v1/jobs" >/dev/null
-  load "$store" 0
-  max=$LAST_RATE
-  # Half the rate: each connection waits so that C connections send max/2 a second.
-  pause=$(awk -v c="$CONNECTIONS" -v m="$max" 'BEGIN { p = int(1000 * c / (m / 2)); print (p < 1 ? 1 : p) }')
-  load "$store" "$pause"
-  queued=$(curl -s "$URL/metrics" | awk '$1 ~ /^polycloud_queue_length/ { s += $2 } END { print s + 0 }')
-  echo "  queued at the end: $queued; dispatched: $(metric polycloud_dispatches_total 2>/dev/null)" >&2
-  stop_broker
+  fleets=(queue)
+  [[ -z "${NO_DECISIONS:-}" ]] && fleets+=(example)
+  for fleet in "${fleets[@]}"; do
+    # A fresh store for each fleet: an empty log, an empty database.
+    if [[ $store == sqlite ]]; then
+      rm -rf "$W/sqlite"; mkdir -p "$W/sqlite"; LOC="sqlite:$W/sqlite/broker.db"
+    else
+      psql "$(bash scripts/postgres.sh url "$W/pg")" -q -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1 || true
+      LOC=$(bash scripts/postgres.sh url "$W/pg")
+    fi
+    TOKEN=$("$PC" token create --store "$LOC" --role tenant --tenant bench 2>/dev/null)
+    scenario=$QUEUE_FLEET
+    [[ $fleet == example ]] && scenario=examples/openai-2025.yaml
+    start_broker "$scenario" "$LOC"
+    echo "== $STORE_LABEL, $fleet fleet: $URL" >&2
+    # Warm up (connections, statement caches, the first passes).
+    KEY_PREFIX="warm-$RANDOM" DELAY_MS=0 TOKEN="$TOKEN" wrk -t1 -c8 -d2s -s "$W/submit.lua" "$URL/v1/jobs" >/dev/null
+    if [[ $fleet == queue ]]; then
+      load submit 0
+      # Half the rate: each connection waits so that C connections send max/2 a second.
+      pause=$(awk -v c="$CONNECTIONS" -v m="$LAST_RATE" 'BEGIN { p = int(1000 * c / (m / 2)); print (p < 1 ? 1 : p) }')
+      load submit "$pause"
+    else
+      load decisions 0
+    fi
+    stop_broker
+  done
   [[ "$store" == postgres ]] && bash scripts/postgres.sh stop "$W/pg" --immediate >/dev/null 2>&1
 done
 
@@ -175,15 +237,25 @@ fi
 
 offline=""
 if [[ -z "${NO_OFFLINE:-}" ]]; then
-  offline=$("$BUILD/bench/placement_benchmark" --benchmark_filter='BM_PlaceJob/8/0' --benchmark_format=json 2>/dev/null |
+  offline=$("$BUILD/bench/placement_benchmark" --benchmark_filter='BM_PlaceJob/gpus:8/explain:0$' --benchmark_format=json 2>/dev/null |
     jq -r '.benchmarks[0].decisions_per_s // empty' | awk '{ printf "%d", $1 }')
 fi
 
 echo
 echo "polycloud serve, $SECONDS_EACH s per run, wrk -t$WRK_THREADS -c$CONNECTIONS (closed loop), $SERVER_THREADS server threads, $(nproc) cores shared by wrk, the broker and the store; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| store | load | acknowledged submits/s | p50 ms | p90 ms | p99 ms | non-2xx | submits per group commit | decisions/s in the passes |"
+echo "Durable submits (small fleet: the first 80 jobs run, the rest wait):"
+echo
+echo "| store | load | acknowledged submits/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | submits per group commit |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for r in "${rows[@]}"; do echo "$r"; done
+for r in "${submit_rows[@]}"; do echo "$r"; done
 [[ -n "$sbatch_row" ]] && echo "$sbatch_row"
-[[ -n "$offline" ]] && echo && echo "Offline (bench/placement_benchmark BM_PlaceJob/8/0, the same 8-GPU request on the same fleet, nothing bound): $offline decisions/s"
+if [[ ${#decision_rows[@]} -gt 0 ]]; then
+  echo
+  echo "Decisions under load (the example's fleet, every job placed and dispatched to its sim site):"
+  echo
+  echo "| store | submits/s | p99 ms | passes | decisions | ms per pass | decisions/s (wall) | decisions/s (loop CPU) | runs dispatched/s |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for r in "${decision_rows[@]}"; do echo "$r"; done
+fi
+[[ -n "$offline" ]] && echo && echo "Offline: bench/placement_benchmark BM_PlaceJob/gpus:8/explain:0 (the same request on the same fleet, nothing bound): $offline decisions/s"

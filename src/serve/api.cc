@@ -409,6 +409,9 @@ http::Router Api::MakeRouter() {
                 {{{}, static_cast<double>(c.placement_attempts)}});
     out.Counter("polycloud_scheduling_pass_seconds_total", "Wall time spent in scheduling passes.",
                 {{{}, static_cast<double>(c.pass_nanos) / 1e9}});
+    out.Counter("polycloud_scheduling_pass_cpu_seconds_total",
+                "CPU time of the thread running the scheduling passes, in them.",
+                {{{}, static_cast<double>(c.pass_cpu_nanos) / 1e9}});
     std::map<std::string, double> queued, running_by_provider;
     JobFilter all;
     all.limit = SIZE_MAX;

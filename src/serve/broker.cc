@@ -1,5 +1,7 @@
 #include "polycloud/serve/broker.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -484,10 +486,20 @@ void Broker::FailLostRuns(world::SiteIndex s, const std::vector<sites::SiteJob>&
   }
 }
 
+namespace {
+int64_t ThreadCpuNanos() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+}  // namespace
+
 void Broker::PlacePass(Time now) {
   const int64_t attempts = core_->placement_attempts();
   const auto t0 = std::chrono::steady_clock::now();
+  const int64_t cpu0 = ThreadCpuNanos();
   Send(cmd::Place{}, now);
+  counters_.pass_cpu_nanos += ThreadCpuNanos() - cpu0;
   counters_.pass_nanos +=
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count();

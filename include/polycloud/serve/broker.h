@@ -126,7 +126,8 @@ struct Counters {
   // decisions/s under load, beside the offline figure (docs/performance.md).
   int64_t passes = 0;
   int64_t placement_attempts = 0;
-  int64_t pass_nanos = 0;
+  int64_t pass_nanos = 0;      // wall time
+  int64_t pass_cpu_nanos = 0;  // the loop thread's CPU time (the host's other load excluded)
 };
 
 // One driver per site of `world`, made from each site's scenario `backend`
