@@ -48,13 +48,12 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/base/rng.h"
 #include "polycloud/http/client.h"
@@ -141,6 +140,7 @@ std::string ShellQuote(const std::string& s) {
 
 pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -199,7 +199,8 @@ int ClientMain(int argc, char** argv) {
   int errors = 0;
   for (int64_t i = from; i < to; ++i) {
     const std::string key = Flag(f, "prefix", "k-") + std::to_string(i);
-    const int64_t gpus = gmin + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(gmax - gmin + 1)));
+    const int64_t gpus =
+        gmin + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(gmax - gmin + 1)));
     const std::string body =
         json{{"gpus", gpus}, {"work_gpu_hours", 1}, {"class", "training"}}.dump();
     const int64_t deadline = NowMs() + give_up_ms;
@@ -207,7 +208,8 @@ int ClientMain(int argc, char** argv) {
       auto r = PostJob(*client, key, body);
       if (r.ok() && (r->status == 200 || r->status == 201)) {
         auto j = r->Json();
-        const std::string id = j.ok() && (*j)["id"].is_string() ? (*j)["id"].get<std::string>() : "?";
+        const std::string id =
+            j.ok() && (*j)["id"].is_string() ? (*j)["id"].get<std::string>() : "?";
         std::fprintf(out, "%s %s %d %d\n", key.c_str(), id.c_str(), r->status, attempt);
         std::fflush(out);
         break;
@@ -302,7 +304,8 @@ class Sites {
  private:
   std::map<pid_t, LiveRun> LocalProcesses() const {
     std::map<pid_t, LiveRun> out;
-    for (const auto& e : fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
+    for (const auto& e :
+         fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
       const std::string d = e.path().filename();
       if (d.empty() || !std::all_of(d.begin(), d.end(), ::isdigit)) continue;
       const pid_t pid = std::atoi(d.c_str());
@@ -360,7 +363,8 @@ class Sites {
 // ---------------------------------------------------------------- the driver
 
 struct Config {
-  std::string polycloud, store = "sqlite", sites = "local", slurm_dir, slurm_clusters = "alpha,beta";
+  std::string polycloud, store = "sqlite", sites = "local", slurm_dir,
+                         slurm_clusters = "alpha,beta";
   int64_t submissions = 500, clients = 4, kills = 3, run_kills = 2, seed = 1;
   int64_t site_gpus = 0, gpus_min = 0, gpus_max = 0, settle_s = 120, observe_s = 10;
   bool keep = false;
@@ -428,8 +432,8 @@ void Chaos::WriteScenario() {
   fs::create_directories(c_.dir / "bin");
   {
     std::ofstream w(c_.dir / "bin" / "sleep");
-    w << "#!/bin/sh\necho \"$POLYCLOUD_SITE_JOB $POLYCLOUD_SITE $$\" >>" << (c_.dir / "dispatch.log")
-      << "\nexec /bin/sleep \"$@\"\n";
+    w << "#!/bin/sh\necho \"$POLYCLOUD_SITE_JOB $POLYCLOUD_SITE $$\" >>"
+      << (c_.dir / "dispatch.log") << "\nexec /bin/sleep \"$@\"\n";
   }
   fs::permissions(c_.dir / "bin" / "sleep", fs::perms::owner_all | fs::perms::group_read |
                                                 fs::perms::group_exec | fs::perms::others_read |
@@ -443,7 +447,8 @@ void Chaos::WriteScenario() {
                 ":/usr/bin:/bin\", kill_grace: 1s}";
     } else {
       confs.push_back((fs::path(c_.slurm_dir) / clusters[i] / "slurm.conf").string());
-      backend = "{kind: slurm, slurm_conf: \"" + confs.back() + "\", history: jobcomp, timeout: 20s}";
+      backend =
+          "{kind: slurm, slurm_conf: \"" + confs.back() + "\", history: jobcomp, timeout: 20s}";
     }
     sites << "  - {id: " << id << ", provider: p" << i << ", backend: " << backend << "}\n";
     pools << "  - {id: " << id << "-gpu, site: " << id
@@ -571,7 +576,8 @@ std::set<LiveRun> Chaos::BrokerRunning(bool* ok) {
   auto client = MakeClient(address_, admin_token_);
   std::string after;
   for (;;) {
-    auto r = client->Get("/v1/jobs?status=running&limit=1000" + (after.empty() ? "" : "&after=" + after));
+    auto r = client->Get("/v1/jobs?status=running&limit=1000" +
+                         (after.empty() ? "" : "&after=" + after));
     if (!r.ok() || r->status != 200) {
       *ok = false;
       return out;
@@ -583,8 +589,8 @@ std::set<LiveRun> Chaos::BrokerRunning(bool* ok) {
     }
     for (const json& job : (*j)["jobs"]) {
       if (!job["site"].is_string()) continue;
-      out.insert({job["site"].get<std::string>(),
-                  "pc-" + job["id"].get<std::string>() + "-r" + std::to_string(job["run"].get<int64_t>())});
+      out.insert({job["site"].get<std::string>(), "pc-" + job["id"].get<std::string>() + "-r" +
+                                                      std::to_string(job["run"].get<int64_t>())});
     }
     if (!(*j)["next"].is_string()) return out;
     after = (*j)["next"].get<std::string>();
@@ -691,27 +697,44 @@ int Chaos::Run() {
   // Kill points: acknowledged counts drawn between 5% and 90% of the total.
   std::vector<int64_t> at;
   for (int64_t k = 0; k < c_.kills; ++k) {
-    at.push_back(c_.submissions / 20 +
-                 static_cast<int64_t>(rng_.Below(static_cast<uint64_t>(c_.submissions * 17 / 20 + 1))));
+    at.push_back(c_.submissions / 20 + static_cast<int64_t>(rng_.Below(
+                                           static_cast<uint64_t>(c_.submissions * 17 / 20 + 1))));
   }
   std::sort(at.begin(), at.end());
   const std::string prefix = "chaos-" + std::to_string(::getpid()) + "-";
   const int64_t t_submit = NowMs();
   for (int64_t i = 0; i < c_.clients; ++i) {
-    const int64_t from = c_.submissions * i / c_.clients, to = c_.submissions * (i + 1) / c_.clients;
+    const int64_t from = c_.submissions * i / c_.clients,
+                  to = c_.submissions * (i + 1) / c_.clients;
     outs_.push_back(c_.dir / ("client-" + std::to_string(i) + ".acks"));
     out_offsets_.push_back({0, 0});
     std::ofstream(outs_.back()).close();
-    const pid_t p = Spawn({fs::read_symlink("/proc/self/exe").string(), "client", "--url", url_,
-                           "--token", tenant_token_, "--from", std::to_string(from), "--to",
-                           std::to_string(to), "--prefix", prefix, "--out", outs_.back().string(),
-                           "--seed", std::to_string(c_.seed * 1000 + i), "--gpus-min",
-                           std::to_string(c_.gpus_min), "--gpus-max", std::to_string(c_.gpus_max)},
+    const pid_t p = Spawn({fs::read_symlink("/proc/self/exe").string(),
+                           "client",
+                           "--url",
+                           url_,
+                           "--token",
+                           tenant_token_,
+                           "--from",
+                           std::to_string(from),
+                           "--to",
+                           std::to_string(to),
+                           "--prefix",
+                           prefix,
+                           "--out",
+                           outs_.back().string(),
+                           "--seed",
+                           std::to_string(c_.seed * 1000 + i),
+                           "--gpus-min",
+                           std::to_string(c_.gpus_min),
+                           "--gpus-max",
+                           std::to_string(c_.gpus_max)},
                           c_.dir / ("client-" + std::to_string(i) + ".log"));
     clients_[p] = -1;
   }
   size_t next = 0;
-  while (std::any_of(clients_.begin(), clients_.end(), [](const auto& kv) { return kv.second == -1; })) {
+  while (std::any_of(clients_.begin(), clients_.end(),
+                     [](const auto& kv) { return kv.second == -1; })) {
     Reap();
     if (broker_ < 0) Die("the broker exited on its own; see " + c_.dir.string());
     const int64_t acked = CountAcks();
@@ -778,7 +801,14 @@ int Chaos::Run() {
   int64_t lost = 0;
   for (const auto& [key, id] : ack) {
     if (!ids.contains(id)) {
-      if (++lost <= 5) failures_.push_back("acknowledged " + key + " -> " + id + " is gone");
+      if (++lost <= 5) {
+        std::string what = "acknowledged ";
+        what += key;
+        what += " -> ";
+        what += id;
+        what += " is gone";
+        failures_.push_back(std::move(what));
+      }
     }
   }
   Check(lost == 0, std::to_string(lost) + " acknowledged submissions lost");
@@ -795,9 +825,11 @@ int Chaos::Run() {
       if (j.ok() && (*j)["id"].is_string()) got = (*j)["id"].get<std::string>();
     }
     if (got != id && ++other_id <= 5) {
-      failures_.push_back("re-submitting " + key + " answered " +
-                          (r.ok() ? std::to_string(r->status) + " " + got : r.status().message()) +
-                          ", not 200 " + id);
+      std::string what = "re-submitting " + key + " answered ";
+      what += r.ok() ? std::to_string(r->status) + " " + got : r.status().message();
+      what += ", not 200 ";
+      what += id;
+      failures_.push_back(std::move(what));
     }
   }
   Check(other_id == 0, std::to_string(other_id) + " keys answered another id on a retry");
@@ -827,18 +859,22 @@ int Chaos::Run() {
   std::sort(ready.begin(), ready.end());
   std::cout << "\n| figure | value |\n|---|---|\n"
             << "| submissions acknowledged | " << acks << " of " << c_.submissions << " in "
-            << submit_ms << " ms (" << (submit_ms > 0 ? acks * 1000 / submit_ms : 0) << "/s, kills included) |\n"
+            << submit_ms << " ms (" << (submit_ms > 0 ? acks * 1000 / submit_ms : 0)
+            << "/s, kills included) |\n"
             << "| broker SIGKILLs | " << kills_done_ << " (" << c_.kills << " while submitting, "
             << c_.run_kills << " while jobs ran) |\n"
-            << "| restart to ready (p50 / max) | " << ready[ready.size() / 2] << " / " << ready.back()
-            << " ms |\n"
-            << "| client retries (not acknowledged while the broker was down) | " << retries << " |\n"
+            << "| restart to ready (p50 / max) | " << ready[ready.size() / 2] << " / "
+            << ready.back() << " ms |\n"
+            << "| client retries (not acknowledged while the broker was down) | " << retries
+            << " |\n"
             << "| committed but not acknowledged before a kill, found by the retry (200) | "
             << found_on_retry << " |\n"
             << "| acknowledged submissions lost | " << lost << " |\n"
             << "| keys answering another id on a retry | " << other_id + keys_two_ids << " |\n"
-            << "| jobs in the broker / distinct keys | " << ids.size() << " / " << ack.size() << " |\n"
-            << "| runs started at the sites | " << runs << " (" << dispatched.size() << " names) |\n"
+            << "| jobs in the broker / distinct keys | " << ids.size() << " / " << ack.size()
+            << " |\n"
+            << "| runs started at the sites | " << runs << " (" << dispatched.size()
+            << " names) |\n"
             << "| run names sent twice | " << twice << " |\n"
             << "| jobs live twice at once (" << samples_ << " samples, up to " << max_live_
             << " runs live) | " << twice_.size() << " |\n"
@@ -873,7 +909,7 @@ int Chaos::Run() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "client") return ClientMain(argc, argv);
   const auto f = ParseFlags(argc, argv, 1,
                             {"polycloud", "store", "sites", "slurm-dir", "slurm-clusters",
@@ -911,4 +947,13 @@ int main(int argc, char** argv) {
   }
   c.dir = fs::absolute(c.dir);
   return Chaos(c).Run();
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {  // a filesystem or JSON error: a broken run, not a pass
+    std::cerr << "serve_chaos: " << e.what() << "\n";
+    return 2;
+  }
 }
