@@ -1,0 +1,376 @@
+#include "polycloud/gateway/gateway.h"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "polycloud/base/parse.h"
+#include "polycloud/gateway/upstream.h"
+#include "polycloud/http/client.h"
+
+namespace polycloud::gateway {
+namespace {
+
+using http::Header;
+using http::Reply;
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+// The error shape OpenAI's clients parse.
+Response OpenAiError(int status, const std::string& message, const std::string& type,
+                     const std::string& code, std::vector<Header> headers = {}) {
+  json body = {
+      {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
+  Response r =
+      Response::JsonText(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+  r.headers = std::move(headers);
+  return r;
+}
+
+// Retry-After in seconds (the HTTP-date form is not used by model APIs).
+std::optional<Duration> RetryAfter(const http::Headers& headers) {
+  std::optional<std::string_view> v = headers.Get("Retry-After");
+  if (!v) return std::nullopt;
+  Result<int64_t> s = ParseInteger(*v);
+  if (!s.ok() || *s < 0) return std::nullopt;
+  return Duration::Seconds(std::min<int64_t>(*s, 3600));
+}
+
+// A fixed set of threads running queued tasks; the destructor drains the queue.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+class Gateway::Impl {
+ public:
+  Impl(GatewayConfig config, const world::World& world, const Clock& clock, GatewayOptions options,
+       std::vector<std::string> upstream_keys)
+      : config_(std::move(config)),
+        options_(std::move(options)),
+        upstream_keys_(std::move(upstream_keys)),
+        routing_(config_, world, clock) {
+    for (size_t i = 0; i < config_.keys.size(); ++i) keys_[config_.keys[i].secret_sha256] = i;
+    // Last: the workers must not start before the rest is built.
+    workers_ = std::make_unique<WorkerPool>(options_.workers);
+  }
+  ~Impl() { workers_.reset(); }
+
+  http::Router MakeRouter() {
+    http::Router router;
+    router.AddAsync("POST", "/v1/chat/completions", [this](Request r, Reply reply) {
+      workers_->Post([this, r = std::move(r), reply = std::move(reply)]() mutable {
+        ChatCompletions(r, reply);
+      });
+    });
+    router.Add("GET", "/v1/models", [this](const Request& r) { return Models(r); });
+    return router;
+  }
+
+  const GatewayConfig& config() const { return config_; }
+  RoutingTable& routing() { return routing_; }
+
+ private:
+  const ApiKey* Authenticate(const Request& r) const {
+    std::optional<std::string> token = r.bearer_token;
+    if (!token) {
+      if (auto v = r.Header("x-api-key")) token = std::string(*v);
+    }
+    if (!token) return nullptr;
+    auto it = keys_.find(HashKeySecret(*token));
+    return it == keys_.end() ? nullptr : &config_.keys[it->second];
+  }
+
+  static Response Unauthenticated(const Request& r) {
+    return OpenAiError(401,
+                       r.bearer_token ? "Incorrect API key provided."
+                                      : "You didn't provide an API key (Authorization: Bearer).",
+                       "invalid_request_error", "invalid_api_key");
+  }
+
+  Response Models(const Request& r) const {
+    if (Authenticate(r) == nullptr) return Unauthenticated(r);
+    json data = json::array();
+    for (const std::string& m : routing_.Models()) {
+      data.push_back({{"id", m}, {"object", "model"}, {"created", 0}, {"owned_by", "polycloud"}});
+    }
+    return Response::Json(200, {{"object", "list"}, {"data", data}});
+  }
+
+  void ChatCompletions(const Request& r, const Reply& reply) {
+    const ApiKey* key = Authenticate(r);
+    if (key == nullptr) return reply(Unauthenticated(r));
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const json::exception& e) {
+      return reply(OpenAiError(400, std::string("the body is not JSON: ") + e.what(),
+                               "invalid_request_error", "invalid_json"));
+    }
+    if (!body.is_object()) {
+      return reply(OpenAiError(400, "the body must be a JSON object", "invalid_request_error",
+                               "invalid_json"));
+    }
+    if (!body.contains("model") || !body["model"].is_string()) {
+      return reply(OpenAiError(400, "you must provide a model parameter (a string)",
+                               "invalid_request_error", "missing_model"));
+    }
+    const std::string model = body["model"].get<std::string>();
+    bool stream = false;
+    if (body.contains("stream")) {
+      if (!body["stream"].is_boolean() && !body["stream"].is_null()) {
+        return reply(OpenAiError(400, "stream: expected a boolean", "invalid_request_error",
+                                 "invalid_type"));
+      }
+      stream = body["stream"].is_boolean() && body["stream"].get<bool>();
+    }
+    if (!routing_.HasModel(model)) {
+      return reply(OpenAiError(404,
+                               "The model `" + model +
+                                   "` does not exist or no deployment "
+                                   "of this gateway serves it.",
+                               "invalid_request_error", "model_not_found"));
+    }
+    const RoutePlan plan = routing_.Plan(*key, model);
+    if (plan.order.empty()) return reply(Refusal(plan));
+    std::vector<std::string> failures;
+    std::optional<int64_t> retry_after_s;
+    for (int32_t d : plan.order) {
+      if (Forward(d, plan, body, stream, reply, failures, retry_after_s)) return;
+    }
+    std::string message = "no deployment of " + model + " the contracts allow answered: ";
+    for (size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
+    for (const Candidate& c : plan.candidates) {
+      if (!c.admissible) {
+        message += "; not tried: " + config_.deployments[c.deployment].id + " (" + c.verdict + ")";
+      }
+    }
+    std::vector<Header> headers;
+    if (retry_after_s) headers.push_back({"Retry-After", std::to_string(*retry_after_s)});
+    reply(OpenAiError(503, message, "server_error", "upstream_unavailable", std::move(headers)));
+  }
+
+  Response Refusal(const RoutePlan& plan) const {
+    std::vector<Header> headers;
+    if (plan.retry_after_s) headers.push_back({"Retry-After", std::to_string(*plan.retry_after_s)});
+    if (plan.contract_refusal) {
+      headers.push_back({"x-polycloud-rule", Sanitize(plan.refusal)});
+      return OpenAiError(503, plan.refusal, "server_error", "contract_forbids", std::move(headers));
+    }
+    return OpenAiError(503, plan.refusal, "server_error", "no_available_deployment",
+                       std::move(headers));
+  }
+
+  // Header values carry no control bytes.
+  static std::string Sanitize(std::string s) {
+    for (char& c : s) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    }
+    return s;
+  }
+
+  // Tries deployment `d`. True when the request is answered (by it, or with
+  // its answer to a request it refused as malformed); false to fail over.
+  bool Forward(int32_t d, const RoutePlan& plan, json body, bool stream, const Reply& reply,
+               std::vector<std::string>& failures, std::optional<int64_t>& retry_after_s) {
+    const Deployment& dep = config_.deployments[d];
+    if (!routing_.Acquire(d)) {
+      failures.push_back(dep.id + ": became unavailable");
+      return false;
+    }
+    body["model"] = dep.upstream_model;
+    UpstreamRequest up;
+    up.host = dep.host;
+    up.port = dep.port;
+    up.target = dep.path_prefix + "/chat/completions";
+    up.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    up.timeout = std::chrono::milliseconds(config_.routing.upstream_timeout.seconds() * 1000);
+    if (!upstream_keys_[d].empty()) {
+      up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
+    }
+    if (stream) up.headers.push_back({"Accept", "text/event-stream"});
+    Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(up);
+    if (!call.ok()) {
+      routing_.Release(d, Attempt::kFailure);
+      failures.push_back(dep.id + ": " + call.status().message());
+      return false;
+    }
+    const int status = (*call)->status();
+    if (status == 429 || status >= 500) {
+      std::optional<Duration> wait = RetryAfter((*call)->headers());
+      if (status == 429 && !wait) wait = Duration::Seconds(1);
+      if (wait) {
+        retry_after_s = retry_after_s ? std::min(*retry_after_s, wait->seconds()) : wait->seconds();
+      }
+      routing_.Release(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
+      failures.push_back(dep.id + ": HTTP " + std::to_string(status));
+      return false;
+    }
+    std::vector<Header> headers = {{"x-polycloud-deployment", dep.id},
+                                   {"x-polycloud-rule", Sanitize(RuleOf(plan, d))}};
+    if (!failures.empty()) {
+      std::string failed;
+      for (const std::string& f : failures) failed += (failed.empty() ? "" : "; ") + f;
+      headers.push_back({"x-polycloud-failed-over", Sanitize(failed)});
+    }
+    std::optional<std::string_view> type = (*call)->headers().Get("Content-Type");
+    if (stream && status == 200 && type && type->substr(0, 17) == "text/event-stream") {
+      PassThroughStream(d, **call, std::move(headers), reply);
+      return true;
+    }
+    Result<std::string> answer = (*call)->ReadAll(options_.max_response_bytes);
+    if (!answer.ok()) {
+      routing_.Release(d, Attempt::kFailure);
+      failures.push_back(dep.id + ": " + answer.status().message());
+      return false;
+    }
+    routing_.Release(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
+    Response response =
+        Response::Text(status, std::move(*answer), type ? std::string(*type) : "application/json");
+    response.headers = std::move(headers);
+    reply(std::move(response));
+    return true;
+  }
+
+  std::string RuleOf(const RoutePlan& plan, int32_t d) const {
+    for (const Candidate& c : plan.candidates) {
+      if (c.deployment == d) return c.rule;
+    }
+    return "";
+  }
+
+  // Relays the upstream's events to the client as they arrive.
+  void PassThroughStream(int32_t d, UpstreamCall& call, std::vector<Header> headers,
+                         const Reply& reply) {
+    auto opened = std::make_shared<std::promise<std::shared_ptr<http::EventStream>>>();
+    std::future<std::shared_ptr<http::EventStream>> future = opened->get_future();
+    Response response = Response::Stream(
+        [opened](std::shared_ptr<http::EventStream> s) { opened->set_value(std::move(s)); });
+    response.headers = std::move(headers);
+    reply(std::move(response));
+    std::shared_ptr<http::EventStream> client;
+    try {
+      // A client gone before the stream opened drops the callback (and the
+      // promise with it): broken_promise, at once.
+      if (future.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
+        client = future.get();
+      }
+    } catch (const std::future_error&) {
+    }
+    if (client == nullptr) {
+      routing_.Release(d, Attempt::kNeutral);
+      return;
+    }
+    http::SseParser parser;
+    std::vector<http::SseEvent> events;
+    Attempt outcome = Attempt::kSuccess;
+    while (!client->closed()) {
+      Result<std::optional<std::string>> piece = call.ReadSome();
+      if (!piece.ok()) {
+        // Too late to fail over: the client has part of an answer. Say so in
+        // the stream, in the error shape, and end it.
+        outcome = Attempt::kFailure;
+        json error = {
+            {"error",
+             {{"message", "the deployment's stream broke off: " + piece.status().message()},
+              {"type", "server_error"},
+              {"param", nullptr},
+              {"code", "upstream_stream_broken"}}}};
+        http::SseEvent event;
+        event.data = error.dump();
+        client->Send(event);
+        break;
+      }
+      if (!*piece) break;
+      parser.Feed(**piece, &events);
+      for (const http::SseEvent& e : events) client->Send(e);
+      events.clear();
+    }
+    client->Close();
+    routing_.Release(d, outcome);
+  }
+
+  GatewayConfig config_;
+  GatewayOptions options_;
+  std::vector<std::string> upstream_keys_;  // per deployment; "" = none
+  RoutingTable routing_;
+  std::unordered_map<std::string, size_t> keys_;  // secret_sha256 → index in config_.keys
+  std::unique_ptr<WorkerPool> workers_;
+};
+
+Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const world::World& world,
+                                                 const Clock& clock, GatewayOptions options) {
+  std::vector<std::string> upstream_keys;
+  for (const Deployment& d : config.deployments) {
+    if (d.format != ApiFormat::kOpenAi) {
+      return InvalidArgument("endpoint " + d.id + " (" + d.where + "): format " +
+                             ApiFormatName(d.format) + " is not supported yet; use openai");
+    }
+    std::string key;
+    if (!d.api_key_env.empty()) {
+      const char* v = options.getenv(d.api_key_env.c_str());
+      if (v == nullptr || *v == '\0') {
+        return InvalidArgument("endpoint " + d.id + " (" + d.where +
+                               "): the environment variable " + d.api_key_env +
+                               " (api_key_env) is not set");
+      }
+      key = v;
+    }
+    upstream_keys.push_back(std::move(key));
+  }
+  if (options.workers < 1) return InvalidArgument("gateway workers: expected at least 1");
+  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<Impl>(
+      std::move(config), world, clock, std::move(options), std::move(upstream_keys))));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() = default;
+http::Router Gateway::MakeRouter() { return impl_->MakeRouter(); }
+const GatewayConfig& Gateway::config() const { return impl_->config(); }
+RoutingTable& Gateway::routing() { return impl_->routing(); }
+
+}  // namespace polycloud::gateway
