@@ -330,8 +330,10 @@ class Gateway::Impl {
       for (const http::SseEvent& e : events) client->Send(e);
       events.clear();
     }
-    client->Close();
+    // Released before the client can see the end, so a client that counts
+    // on the slot being free after the stream never sees it taken.
     routing_.Release(d, outcome);
+    client->Close();
   }
 
   GatewayConfig config_;
