@@ -18,6 +18,9 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
 # prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc).
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
                                              postgresql-15 prometheus); fi
+# Node.js and npm for the OpenAI client's test of the gateway (tests/gateway), when
+# the machine has no node (it needs Node.js 20; on Debian's 18 the test skips, saying so).
+if [[ "${1:-}" == "test" ]] && ! command -v node >/dev/null; then packages+=(nodejs npm); fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 # wrk: the load generator of bench/http_wrk.sh.
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi
