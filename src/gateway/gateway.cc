@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "polycloud/base/parse.h"
+#include "polycloud/gateway/anthropic.h"
 #include "polycloud/gateway/upstream.h"
 #include "polycloud/http/client.h"
 
@@ -91,6 +92,7 @@ class Gateway::Impl {
   Impl(GatewayConfig config, const world::World& world, const Clock& clock, GatewayOptions options,
        std::vector<std::string> upstream_keys)
       : config_(std::move(config)),
+        clock_(clock),
         options_(std::move(options)),
         upstream_keys_(std::move(upstream_keys)),
         routing_(config_, world, clock) {
@@ -222,15 +224,31 @@ class Gateway::Impl {
       failures.push_back(dep.id + ": became unavailable");
       return false;
     }
-    body["model"] = dep.upstream_model;
+    const std::string requested_model = body["model"].get<std::string>();
+    const bool anthropic = dep.format == ApiFormat::kAnthropic;
     UpstreamRequest up;
     up.host = dep.host;
     up.port = dep.port;
-    up.target = dep.path_prefix + "/chat/completions";
-    up.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     up.timeout = std::chrono::milliseconds(config_.routing.upstream_timeout.seconds() * 1000);
-    if (!upstream_keys_[d].empty()) {
-      up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
+    if (anthropic) {
+      Result<json> translated = ToAnthropicRequest(body, dep.upstream_model);
+      if (!translated.ok()) {
+        // The request, not the deployment, is at fault: no health penalty.
+        routing_.Release(d, Attempt::kNeutral);
+        failures.push_back(dep.id + ": " + translated.status().message());
+        return false;
+      }
+      up.target = dep.path_prefix + "/messages";
+      up.body = translated->dump(-1, ' ', false, json::error_handler_t::replace);
+      up.headers.push_back({"anthropic-version", kAnthropicVersion});
+      if (!upstream_keys_[d].empty()) up.headers.push_back({"x-api-key", upstream_keys_[d]});
+    } else {
+      body["model"] = dep.upstream_model;
+      up.target = dep.path_prefix + "/chat/completions";
+      up.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+      if (!upstream_keys_[d].empty()) {
+        up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
+      }
     }
     if (stream) up.headers.push_back({"Accept", "text/event-stream"});
     Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(up);
@@ -259,7 +277,14 @@ class Gateway::Impl {
     }
     std::optional<std::string_view> type = (*call)->headers().Get("Content-Type");
     if (stream && status == 200 && type && type->substr(0, 17) == "text/event-stream") {
-      PassThroughStream(d, **call, std::move(headers), reply);
+      std::unique_ptr<AnthropicStreamTranslator> translator;
+      if (anthropic) {
+        const json options = body.value("stream_options", json::object());
+        translator = std::make_unique<AnthropicStreamTranslator>(
+            requested_model, clock_.Now().unix_seconds(),
+            options.is_object() && options.value("include_usage", false));
+      }
+      PassThroughStream(d, **call, std::move(headers), reply, translator.get());
       return true;
     }
     Result<std::string> answer = (*call)->ReadAll(options_.max_response_bytes);
@@ -267,6 +292,20 @@ class Gateway::Impl {
       routing_.Release(d, Attempt::kFailure);
       failures.push_back(dep.id + ": " + answer.status().message());
       return false;
+    }
+    if (anthropic && status < 400) {
+      Result<json> translated =
+          FromAnthropicResponse(*answer, requested_model, clock_.Now().unix_seconds());
+      if (!translated.ok()) {
+        routing_.Release(d, Attempt::kFailure);
+        failures.push_back(dep.id + ": " + translated.status().message());
+        return false;
+      }
+      *answer = translated->dump(-1, ' ', false, json::error_handler_t::replace);
+      type = "application/json";
+    } else if (anthropic) {
+      *answer = FromAnthropicError(*answer).dump(-1, ' ', false, json::error_handler_t::replace);
+      type = "application/json";
     }
     routing_.Release(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
     Response response =
@@ -284,8 +323,9 @@ class Gateway::Impl {
   }
 
   // Relays the upstream's events to the client as they arrive.
+  // `translator`: the deployment speaks Anthropic's stream; else relayed as is.
   void PassThroughStream(int32_t d, UpstreamCall& call, std::vector<Header> headers,
-                         const Reply& reply) {
+                         const Reply& reply, AnthropicStreamTranslator* translator) {
     auto opened = std::make_shared<std::promise<std::shared_ptr<http::EventStream>>>();
     std::future<std::shared_ptr<http::EventStream>> future = opened->get_future();
     Response response = Response::Stream(
@@ -327,8 +367,15 @@ class Gateway::Impl {
       }
       if (!*piece) break;
       parser.Feed(**piece, &events);
-      for (const http::SseEvent& e : events) client->Send(e);
+      for (const http::SseEvent& e : events) {
+        if (translator == nullptr) {
+          client->Send(e);
+          continue;
+        }
+        for (const http::SseEvent& out : translator->Translate(e)) client->Send(out);
+      }
       events.clear();
+      if (translator != nullptr && translator->done()) break;
     }
     // Released before the client can see the end, so a client that counts
     // on the slot being free after the stream never sees it taken.
@@ -337,6 +384,7 @@ class Gateway::Impl {
   }
 
   GatewayConfig config_;
+  const Clock& clock_;
   GatewayOptions options_;
   std::vector<std::string> upstream_keys_;  // per deployment; "" = none
   RoutingTable routing_;
@@ -348,10 +396,6 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const wor
                                                  const Clock& clock, GatewayOptions options) {
   std::vector<std::string> upstream_keys;
   for (const Deployment& d : config.deployments) {
-    if (d.format != ApiFormat::kOpenAi) {
-      return InvalidArgument("endpoint " + d.id + " (" + d.where + "): format " +
-                             ApiFormatName(d.format) + " is not supported yet; use openai");
-    }
     std::string key;
     if (!d.api_key_env.empty()) {
       const char* v = options.getenv(d.api_key_env.c_str());

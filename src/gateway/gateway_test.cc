@@ -50,15 +50,19 @@ class GatewayTest : public ::testing::Test {
               " price: {input_per_million: 1, output_per_million: 2}") +
         entry("az2", "azure", "m", az2_, ", price: {input_per_million: 2, output_per_million: 3}") +
         entry("aw", "aws", "m", aw_, ", price: {input_per_million: 0.5, output_per_million: 1}") +
-        entry("aw-only", "aws", "m-aws", aw_, "") + "keys:\n" + key("api-key", kApiSecret, "api") +
-        key("chat-key", kChatSecret, "chat") + key("assistant-key", kAssistantSecret, "assistant") +
-        routing;
+        entry("aw-only", "aws", "m-aws", aw_, "") +
+        entry("mix-oa", "aws", "mix", aw_, ", price: {input_per_million: 9}") +
+        "  - {id: mix-an, provider: aws, model: mix, upstream_model: claude-up, base_url: " +
+        an_.base_url() + ", format: anthropic, api_key_env: AN_KEY}\n" + "keys:\n" +
+        key("api-key", kApiSecret, "api") + key("chat-key", kChatSecret, "chat") +
+        key("assistant-key", kAssistantSecret, "assistant") + routing;
     Result<GatewayConfig> config =
         LoadGatewayConfigString(text, "endpoints.yaml", scenario_->world);
     ASSERT_TRUE(config.ok()) << config.status().message() << "\n" << text;
     GatewayOptions options;
     options.workers = 8;
     options.getenv = [](const char* name) -> const char* {
+      if (std::string(name) == "AN_KEY") return "sk-ant";
       return std::string(name) == "AZ_KEY" ? "sk-azure" : nullptr;
     };
     Result<std::unique_ptr<Gateway>> gateway =
@@ -100,7 +104,7 @@ class GatewayTest : public ::testing::Test {
     return body.ok() ? (*body)["error"] : json();
   }
 
-  FakeUpstream az1_{"az1"}, az2_{"az2"}, aw_{"aw"};
+  FakeUpstream az1_{"az1"}, az2_{"az2"}, aw_{"aw"}, an_{"an"};
   TestClock clock_{testing::At("2026-03-01T00:00:00Z")};
   std::unique_ptr<io::Scenario> scenario_;
   std::unique_ptr<Gateway> gateway_;
@@ -252,9 +256,10 @@ TEST_F(GatewayTest, ListsModels) {
   ASSERT_EQ(r->status, 200) << r->body;
   const json body = *r->Json();
   EXPECT_EQ(body["object"], "list");
-  ASSERT_EQ(body["data"].size(), 2u);
+  ASSERT_EQ(body["data"].size(), 3u);
   EXPECT_EQ(body["data"][0]["id"], "m");
   EXPECT_EQ(body["data"][1]["id"], "m-aws");
+  EXPECT_EQ(body["data"][2]["id"], "mix");
 }
 
 // Reads what a raw socket receives until `marker` shows or it closes.
@@ -323,6 +328,89 @@ TEST_F(GatewayTest, StreamFailsOverBeforeTheFirstByteReachesTheClient) {
   EXPECT_EQ(HeaderOf(*r, "x-polycloud-deployment"), "az2");
   EXPECT_NE(r->body.find("part2"), std::string::npos) << r->body;
   EXPECT_NE(r->body.find("[DONE]"), std::string::npos) << r->body;
+}
+
+TEST_F(GatewayTest, AnAnthropicDeploymentServesAnOpenAiRequestTranslatedBothWays) {
+  Start();
+  http::ClientOptions options;
+  options.address = {"127.0.0.1", server_->port()};
+  options.bearer_token = kChatSecret;
+  http::Client client(options);
+  Result<http::ClientResponse> r = client.Post(
+      "/v1/chat/completions",
+      {{"model", "mix"},
+       {"messages",
+        {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", "hi"}}}}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(HeaderOf(*r, "x-polycloud-deployment"), "mix-an");
+  const json answer = *r->Json();
+  EXPECT_EQ(answer["object"], "chat.completion");
+  EXPECT_EQ(answer["model"], "mix");
+  EXPECT_EQ(answer["choices"][0]["message"]["content"], "hello from an");
+  EXPECT_EQ(answer["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(answer["usage"],
+            json({{"prompt_tokens", 7}, {"completion_tokens", 4}, {"total_tokens", 11}}));
+  const json sent = an_.last_body();
+  EXPECT_EQ(sent["model"], "claude-up");
+  EXPECT_EQ(sent["system"], "be brief");
+  EXPECT_EQ(sent["max_tokens"], 4096);
+  EXPECT_EQ(sent["messages"], json::parse(R"([{"role":"user","content":"hi"}])"));
+  EXPECT_EQ(an_.last_authorization(), "sk-ant");
+
+  r = client.Post("/v1/chat/completions", {{"model", "mix"},
+                                           {"stream", true},
+                                           {"stream_options", {{"include_usage", true}}},
+                                           {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::vector<http::SseEvent> events;
+  http::SseParser parser;
+  parser.Feed(r->body, &events);
+  std::string text;
+  std::string finish;
+  json usage;
+  for (const http::SseEvent& e : events) {
+    if (e.data == "[DONE]") continue;
+    const json chunk = json::parse(e.data);
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    EXPECT_EQ(chunk["model"], "mix");
+    if (chunk.contains("usage")) usage = chunk["usage"];
+    if (chunk["choices"].empty()) continue;
+    text += chunk["choices"][0]["delta"].value("content", "");
+    if (chunk["choices"][0]["finish_reason"].is_string())
+      finish = chunk["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(text, "hello from claude");
+  EXPECT_EQ(finish, "length");
+  EXPECT_EQ(usage["total_tokens"], 11);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().data, "[DONE]");
+}
+
+TEST_F(GatewayTest, AnOverloadedAnthropicDeploymentFailsOverToTheOpenAiOne) {
+  Start();
+  an_.set_mode(FakeUpstream::Mode::kFail500);  // 529 overloaded_error
+  const http::ClientResponse r = Chat(kChatSecret, "mix");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(HeaderOf(r, "x-polycloud-deployment"), "mix-oa");
+  EXPECT_EQ(HeaderOf(r, "x-polycloud-failed-over"), "mix-an: HTTP 529");
+}
+
+TEST_F(GatewayTest, AnAnthropicRefusalComesBackInOpenAisShape) {
+  Start();
+  http::ClientOptions options;
+  options.address = {"127.0.0.1", server_->port()};
+  options.bearer_token = kChatSecret;
+  http::Client client(options);
+  Result<http::ClientResponse> r =
+      client.Post("/v1/chat/completions", {{"model", "mix"},
+                                           {"max_tokens", 200000},
+                                           {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(ErrorOf(*r)["message"], "max_tokens: too large");
+  EXPECT_EQ(ErrorOf(*r)["type"], "invalid_request_error");
 }
 
 }  // namespace

@@ -69,6 +69,8 @@ class FakeUpstream {
     http::Router router;
     router.Add("POST", "/v1/chat/completions",
                [this](const http::Request& r) { return Answer(r); });
+    // Anthropic's Messages API, for deployments with format: anthropic.
+    router.Add("POST", "/v1/messages", [this](const http::Request& r) { return Messages(r); });
     http::ServerOptions options;
     options.port = 0;
     options.threads = 4;
@@ -100,6 +102,10 @@ class FakeUpstream {
   std::string last_model() const {
     std::lock_guard<std::mutex> lock(mu_);
     return last_model_;
+  }
+  nlohmann::json last_body() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_body_;
   }
   std::string last_authorization() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -146,6 +152,66 @@ class FakeUpstream {
               {"usage", {{"prompt_tokens", 5}, {"completion_tokens", 3}, {"total_tokens", 8}}}});
   }
 
+  http::Response Messages(const http::Request& r) {
+    ++requests_;
+    nlohmann::json body = nlohmann::json::parse(r.body);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_model_ = body.value("model", "");
+      last_authorization_ = std::string(r.Header("x-api-key").value_or(""));
+      last_body_ = body;
+    }
+    if (mode_ == Mode::kFail500) {
+      return http::Response::Json(
+          529, {{"type", "error"}, {"error", {{"type", "overloaded_error"}, {"message", "busy"}}}});
+    }
+    if (body.value("max_tokens", 0) > 100000) {
+      return http::Response::Json(
+          400,
+          {{"type", "error"},
+           {"error", {{"type", "invalid_request_error"}, {"message", "max_tokens: too large"}}}});
+    }
+    if (body.value("stream", false)) {
+      return http::Response::Stream([this](std::shared_ptr<http::EventStream> s) {
+        std::lock_guard<std::mutex> lock(mu_);
+        streams_.emplace_back([this, s] { StreamMessages(s); });
+      });
+    }
+    return http::Response::Json(200,
+                                {{"id", "msg_" + name_},
+                                 {"type", "message"},
+                                 {"role", "assistant"},
+                                 {"model", last_model()},
+                                 {"content", {{{"type", "text"}, {"text", "hello from " + name_}}}},
+                                 {"stop_reason", "end_turn"},
+                                 {"usage", {{"input_tokens", 7}, {"output_tokens", 4}}}});
+  }
+
+  void StreamMessages(const std::shared_ptr<http::EventStream>& s) {
+    auto send = [&](const std::string& type, nlohmann::json data) {
+      data["type"] = type;
+      s->Send({"", type, data.dump(), std::nullopt});
+    };
+    send("message_start", {{"message",
+                            {{"id", "msg_" + name_},
+                             {"type", "message"},
+                             {"role", "assistant"},
+                             {"content", nlohmann::json::array()},
+                             {"usage", {{"input_tokens", 7}, {"output_tokens", 1}}}}}});
+    send("content_block_start",
+         {{"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}});
+    send("ping", nlohmann::json::object());
+    for (const char* word : {"hello", " from ", "claude"}) {
+      send("content_block_delta",
+           {{"index", 0}, {"delta", {{"type", "text_delta"}, {"text", word}}}});
+    }
+    send("content_block_stop", {{"index", 0}});
+    send("message_delta",
+         {{"delta", {{"stop_reason", "max_tokens"}}}, {"usage", {{"output_tokens", 4}}}});
+    send("message_stop", nlohmann::json::object());
+    s->Close();
+  }
+
   void StreamChunks(const std::shared_ptr<http::EventStream>& s) {
     for (int i = 0; i < 3; ++i) {
       nlohmann::json chunk = {
@@ -173,6 +239,7 @@ class FakeUpstream {
   bool released_ = false;
   std::string last_model_;
   std::string last_authorization_;
+  nlohmann::json last_body_;
   std::vector<std::thread> streams_;
 };
 
