@@ -64,6 +64,7 @@ int RunGateway(const GatewayArgs& a) {
   std::signal(SIGTERM, OnSignal);
   auto server = http::Server::Start(server_options, (*gw)->MakeRouter());
   if (!server.ok()) return Fail(server.status());
+  (*gw)->AttachServer(server->get());
   std::cout << "polycloud gateway: listening on http://" << (*server)->address() << "/v1 ("
             << deployments << " deployments, " << keys << " keys)" << std::endl;
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "polycloud/gateway/anthropic.h"
 #include "polycloud/gateway/upstream.h"
 #include "polycloud/http/client.h"
+#include "polycloud/http/metrics.h"
+#include "polycloud/http/server.h"
 
 namespace polycloud::gateway {
 namespace {
@@ -97,6 +100,9 @@ class Gateway::Impl {
         upstream_keys_(std::move(upstream_keys)),
         routing_(config_, world, clock) {
     for (size_t i = 0; i < config_.keys.size(); ++i) keys_[config_.keys[i].secret_sha256] = i;
+    for (size_t i = 0; i < config_.deployments.size(); ++i) {
+      metrics_.push_back(std::make_unique<DeploymentMetrics>());
+    }
     // Last: the workers must not start before the rest is built.
     workers_ = std::make_unique<WorkerPool>(options_.workers);
   }
@@ -105,11 +111,23 @@ class Gateway::Impl {
   http::Router MakeRouter() {
     http::Router router;
     router.AddAsync("POST", "/v1/chat/completions", [this](Request r, Reply reply) {
-      workers_->Post([this, r = std::move(r), reply = std::move(reply)]() mutable {
-        ChatCompletions(r, reply);
+      // Overhead: from here (queueing for a worker included) to the answer,
+      // minus the time spent waiting on upstreams.
+      const auto start = std::chrono::steady_clock::now();
+      auto upstream_ns = std::make_shared<std::atomic<int64_t>>(0);
+      Reply counted([this, reply, start, upstream_ns](Response response) {
+        const auto total = std::chrono::steady_clock::now() - start;
+        RecordAnswer(response.status,
+                     std::max(std::chrono::nanoseconds(0),
+                              total - std::chrono::nanoseconds(upstream_ns->load())));
+        reply(std::move(response));
+      });
+      workers_->Post([this, r = std::move(r), counted, upstream_ns]() {
+        ChatCompletions(r, counted, *upstream_ns);
       });
     });
     router.Add("GET", "/v1/models", [this](const Request& r) { return Models(r); });
+    router.Add("GET", "/metrics", [this](const Request&) { return Metrics(); });
     return router;
   }
 
@@ -143,7 +161,7 @@ class Gateway::Impl {
     return Response::Json(200, {{"object", "list"}, {"data", data}});
   }
 
-  void ChatCompletions(const Request& r, const Reply& reply) {
+  void ChatCompletions(const Request& r, const Reply& reply, std::atomic<int64_t>& upstream_ns) {
     const ApiKey* key = Authenticate(r);
     if (key == nullptr) return reply(Unauthenticated(r));
     json body;
@@ -178,11 +196,18 @@ class Gateway::Impl {
                                "invalid_request_error", "model_not_found"));
     }
     const RoutePlan plan = routing_.Plan(*key, model);
-    if (plan.order.empty()) return reply(Refusal(plan));
+    for (const Candidate& c : plan.candidates) {
+      if (!c.admissible) ++rule_rejections_;
+    }
+    if (plan.order.empty()) {
+      if (plan.contract_refusal) ++contract_refusals_;
+      return reply(Refusal(plan));
+    }
     std::vector<std::string> failures;
     std::optional<int64_t> retry_after_s;
     for (int32_t d : plan.order) {
-      if (Forward(d, plan, body, stream, reply, failures, retry_after_s)) return;
+      if (Forward(d, plan, body, stream, reply, failures, retry_after_s, upstream_ns)) return;
+      ++failed_attempts_;
     }
     std::string message = "no deployment of " + model + " the contracts allow answered: ";
     for (size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
@@ -218,7 +243,8 @@ class Gateway::Impl {
   // Tries deployment `d`. True when the request is answered (by it, or with
   // its answer to a request it refused as malformed); false to fail over.
   bool Forward(int32_t d, const RoutePlan& plan, json body, bool stream, const Reply& reply,
-               std::vector<std::string>& failures, std::optional<int64_t>& retry_after_s) {
+               std::vector<std::string>& failures, std::optional<int64_t>& retry_after_s,
+               std::atomic<int64_t>& upstream_ns) {
     const Deployment& dep = config_.deployments[d];
     if (!routing_.Acquire(d)) {
       failures.push_back(dep.id + ": became unavailable");
@@ -234,7 +260,7 @@ class Gateway::Impl {
       Result<json> translated = ToAnthropicRequest(body, dep.upstream_model);
       if (!translated.ok()) {
         // The request, not the deployment, is at fault: no health penalty.
-        routing_.Release(d, Attempt::kNeutral);
+        Settle(d, Attempt::kNeutral);
         failures.push_back(dep.id + ": " + translated.status().message());
         return false;
       }
@@ -251,20 +277,28 @@ class Gateway::Impl {
       }
     }
     if (stream) up.headers.push_back({"Accept", "text/event-stream"});
+    const auto upstream_start = std::chrono::steady_clock::now();
+    auto waited = [&] {
+      const auto elapsed = std::chrono::steady_clock::now() - upstream_start;
+      upstream_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+      metrics_[d]->upstream.Observe(elapsed);
+    };
     Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(up);
+    if (!call.ok() || stream) waited();
     if (!call.ok()) {
-      routing_.Release(d, Attempt::kFailure);
+      Settle(d, Attempt::kFailure);
       failures.push_back(dep.id + ": " + call.status().message());
       return false;
     }
     const int status = (*call)->status();
     if (status == 429 || status >= 500) {
+      if (!stream) waited();
       std::optional<Duration> wait = RetryAfter((*call)->headers());
       if (status == 429 && !wait) wait = Duration::Seconds(1);
       if (wait) {
         retry_after_s = retry_after_s ? std::min(*retry_after_s, wait->seconds()) : wait->seconds();
       }
-      routing_.Release(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
+      Settle(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
       failures.push_back(dep.id + ": HTTP " + std::to_string(status));
       return false;
     }
@@ -288,8 +322,9 @@ class Gateway::Impl {
       return true;
     }
     Result<std::string> answer = (*call)->ReadAll(options_.max_response_bytes);
+    if (!stream) waited();
     if (!answer.ok()) {
-      routing_.Release(d, Attempt::kFailure);
+      Settle(d, Attempt::kFailure);
       failures.push_back(dep.id + ": " + answer.status().message());
       return false;
     }
@@ -297,7 +332,7 @@ class Gateway::Impl {
       Result<json> translated =
           FromAnthropicResponse(*answer, requested_model, clock_.Now().unix_seconds());
       if (!translated.ok()) {
-        routing_.Release(d, Attempt::kFailure);
+        Settle(d, Attempt::kFailure);
         failures.push_back(dep.id + ": " + translated.status().message());
         return false;
       }
@@ -307,7 +342,8 @@ class Gateway::Impl {
       *answer = FromAnthropicError(*answer).dump(-1, ' ', false, json::error_handler_t::replace);
       type = "application/json";
     }
-    routing_.Release(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
+    if (status < 400) CountTokens(d, *answer);
+    Settle(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
     Response response =
         Response::Text(status, std::move(*answer), type ? std::string(*type) : "application/json");
     response.headers = std::move(headers);
@@ -342,7 +378,7 @@ class Gateway::Impl {
     } catch (const std::future_error&) {
     }
     if (client == nullptr) {
-      routing_.Release(d, Attempt::kNeutral);
+      Settle(d, Attempt::kNeutral);
       return;
     }
     http::SseParser parser;
@@ -369,26 +405,133 @@ class Gateway::Impl {
       parser.Feed(**piece, &events);
       for (const http::SseEvent& e : events) {
         if (translator == nullptr) {
+          CountTokens(d, e.data);
           client->Send(e);
           continue;
         }
-        for (const http::SseEvent& out : translator->Translate(e)) client->Send(out);
+        for (const http::SseEvent& out : translator->Translate(e)) {
+          CountTokens(d, out.data);
+          client->Send(out);
+        }
       }
       events.clear();
       if (translator != nullptr && translator->done()) break;
     }
     // Released before the client can see the end, so a client that counts
     // on the slot being free after the stream never sees it taken.
-    routing_.Release(d, outcome);
+    Settle(d, outcome);
     client->Close();
   }
 
+  // Counts per deployment, for /metrics.
+  struct DeploymentMetrics {
+    std::atomic<uint64_t> attempts[3] = {};  // by Attempt
+    std::atomic<uint64_t> input_tokens{0}, output_tokens{0};
+    http::LatencyHistogram upstream;  // to the headers (streams) or the whole answer
+  };
+
+  void Settle(int32_t d, Attempt outcome, std::optional<Duration> retry_after = std::nullopt) {
+    ++metrics_[d]->attempts[static_cast<int>(outcome)];
+    routing_.Release(d, outcome, retry_after);
+  }
+
+  // Usage from an answer or a stream's chunk ("usage":{...}), when it has one.
+  void CountTokens(int32_t d, std::string_view text) {
+    if (text.find("\"usage\"") == std::string_view::npos) return;
+    const json j = json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return;
+    const json& u = j["usage"];
+    auto take = [&](const char* key) -> uint64_t {
+      return u.contains(key) && u[key].is_number_unsigned() ? u[key].get<uint64_t>() : 0;
+    };
+    metrics_[d]->input_tokens += take("prompt_tokens");
+    metrics_[d]->output_tokens += take("completion_tokens");
+  }
+
+  void RecordAnswer(int status, std::chrono::nanoseconds overhead) {
+    overhead_.Observe(overhead);
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    ++answers_[status];
+  }
+
+  Response Metrics() const {
+    using http::Sample;
+    http::MetricsText out;
+    std::vector<Sample> answers;
+    {
+      std::lock_guard<std::mutex> lock(answers_mu_);
+      for (const auto& [status, n] : answers_) {
+        answers.push_back({{{"code", std::to_string(status)}}, static_cast<double>(n)});
+      }
+    }
+    out.Counter("polycloud_gateway_requests_total", "Chat completion requests answered, by status.",
+                answers);
+    std::vector<Sample> attempts, tokens, outstanding;
+    std::vector<http::HistogramSample> upstream;
+    static const char* kOutcome[] = {"success", "failure", "neutral"};
+    for (size_t d = 0; d < config_.deployments.size(); ++d) {
+      const std::string& id = config_.deployments[d].id;
+      for (int o = 0; o < 3; ++o) {
+        attempts.push_back({{{"deployment", id}, {"outcome", kOutcome[o]}},
+                            static_cast<double>(metrics_[d]->attempts[o].load())});
+      }
+      tokens.push_back({{{"deployment", id}, {"direction", "input"}},
+                        static_cast<double>(metrics_[d]->input_tokens.load())});
+      tokens.push_back({{{"deployment", id}, {"direction", "output"}},
+                        static_cast<double>(metrics_[d]->output_tokens.load())});
+      outstanding.push_back({{{"deployment", id}},
+                             static_cast<double>(routing_.outstanding(static_cast<int32_t>(d)))});
+      upstream.push_back({{{"deployment", id}}, metrics_[d]->upstream.Snapshot()});
+    }
+    out.Counter("polycloud_gateway_upstream_attempts_total",
+                "Requests sent to each deployment, by outcome (neutral: the client's own error, "
+                "a 429, or a request the adapter cannot translate).",
+                attempts);
+    out.Counter("polycloud_gateway_tokens_total",
+                "Tokens by deployment and direction, from the answers' usage.", tokens);
+    out.Gauge("polycloud_gateway_outstanding_requests", "Requests in flight per deployment.",
+              outstanding);
+    out.Histogram("polycloud_gateway_upstream_latency_seconds",
+                  "Time waiting on a deployment: to the headers of a stream, to the whole answer "
+                  "otherwise.",
+                  upstream);
+    out.Histogram("polycloud_gateway_overhead_seconds",
+                  "Time a request spent in the gateway itself: from arrival to the answer, minus "
+                  "the time waiting on deployments.",
+                  {{{}, overhead_.Snapshot()}});
+    out.Counter("polycloud_gateway_rule_rejections_total",
+                "Deployments excluded from a request by an exclusivity clause.",
+                {{{}, static_cast<double>(rule_rejections_.load())}});
+    out.Counter("polycloud_gateway_contract_refusals_total",
+                "Requests refused with 503 because every deployment of the model is forbidden.",
+                {{{}, static_cast<double>(contract_refusals_.load())}});
+    out.Counter("polycloud_gateway_failed_attempts_total",
+                "Attempts at a deployment that failed over to the next one (or gave up).",
+                {{{}, static_cast<double>(failed_attempts_.load())}});
+    out.Counter("polycloud_gateway_ejections_total", "Deployments ejected by passive health.",
+                {{{}, static_cast<double>(routing_.ejections())}});
+    if (const http::Server* server = server_.load()) {
+      http::WriteHttpMetrics(out, server->Stats(), "polycloud_gateway_http");
+    }
+    return Response::Text(200, out.Take(), std::string(http::kPrometheusContentType));
+  }
+
+ public:
+  void AttachServer(const http::Server* server) { server_ = server; }
+
+ private:
   GatewayConfig config_;
   const Clock& clock_;
   GatewayOptions options_;
   std::vector<std::string> upstream_keys_;  // per deployment; "" = none
   RoutingTable routing_;
   std::unordered_map<std::string, size_t> keys_;  // secret_sha256 → index in config_.keys
+  std::vector<std::unique_ptr<DeploymentMetrics>> metrics_;
+  http::LatencyHistogram overhead_;
+  mutable std::mutex answers_mu_;
+  std::map<int, uint64_t> answers_;
+  std::atomic<uint64_t> rule_rejections_{0}, contract_refusals_{0}, failed_attempts_{0};
+  std::atomic<const http::Server*> server_{nullptr};
   std::unique_ptr<WorkerPool> workers_;
 };
 
@@ -418,5 +561,6 @@ Gateway::~Gateway() = default;
 http::Router Gateway::MakeRouter() { return impl_->MakeRouter(); }
 const GatewayConfig& Gateway::config() const { return impl_->config(); }
 RoutingTable& Gateway::routing() { return impl_->routing(); }
+void Gateway::AttachServer(const http::Server* server) { impl_->AttachServer(server); }
 
 }  // namespace polycloud::gateway

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "polycloud/http/client.h"
 #include "polycloud/http/server.h"
 #include "src/gateway/gateway_testing.h"
@@ -77,6 +79,7 @@ class GatewayTest : public ::testing::Test {
         http::Server::Start(server_options, gateway_->MakeRouter());
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(*server);
+    gateway_->AttachServer(server_.get());
   }
 
   void TearDown() override {
@@ -411,6 +414,54 @@ TEST_F(GatewayTest, AnAnthropicRefusalComesBackInOpenAisShape) {
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_EQ(ErrorOf(*r)["message"], "max_tokens: too large");
   EXPECT_EQ(ErrorOf(*r)["type"], "invalid_request_error");
+}
+
+TEST_F(GatewayTest, MetricsCountRequestsTokensRejectionsAndOverhead) {
+  Start();
+  ASSERT_EQ(Chat(kChatSecret).status, 200);          // aw, 8 tokens
+  ASSERT_EQ(Chat(kApiSecret, "m-aws").status, 503);  // a contract refusal
+  az1_.set_mode(FakeUpstream::Mode::kFail500);
+  ASSERT_EQ(Chat(kApiSecret).status, 200);  // az1 fails, az2 serves
+  http::ClientOptions options;
+  options.address = {"127.0.0.1", server_->port()};
+  http::Client client(options);
+  Result<http::ClientResponse> r = client.Get("/metrics");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200);
+  const std::string& page = r->body;
+  for (const char* line : {
+           "polycloud_gateway_requests_total{code=\"200\"} 2",
+           "polycloud_gateway_requests_total{code=\"503\"} 1",
+           "polycloud_gateway_upstream_attempts_total{deployment=\"az1\",outcome=\"failure\"} 1",
+           "polycloud_gateway_upstream_attempts_total{deployment=\"az2\",outcome=\"success\"} 1",
+           "polycloud_gateway_tokens_total{deployment=\"aw\",direction=\"input\"} 5",
+           "polycloud_gateway_tokens_total{deployment=\"aw\",direction=\"output\"} 3",
+           "polycloud_gateway_contract_refusals_total 1",
+           "polycloud_gateway_rule_rejections_total 2",  // aw-only, then aw
+           "polycloud_gateway_failed_attempts_total 1",
+           "polycloud_gateway_overhead_seconds_count 3",
+           "polycloud_gateway_upstream_latency_seconds_count{deployment=\"az1\"} 1",
+       }) {
+    EXPECT_NE(page.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << page;
+  }
+  EXPECT_NE(page.find("polycloud_gateway_http_requests_total{"), std::string::npos);
+
+  // `promtool check metrics` (Debian package prometheus) lints the page.
+  const char* promtool = "/usr/bin/promtool";
+  if (access(promtool, X_OK) != 0) {
+    GTEST_SKIP() << "promtool is not installed (Debian package prometheus: "
+                    "scripts/install-deps.sh test); the exposition format was not checked";
+  }
+  const std::string path = ::testing::TempDir() + "/polycloud_gateway_metrics.txt";
+  std::ofstream(path) << page;
+  FILE* pipe = popen((std::string(promtool) + " check metrics < " + path + " 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  const int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_EQ(output, "");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 //   POST /v1/chat/completions  non-streaming, and streaming ("stream": true)
 //                              passed through as Server-Sent Events chunk by chunk
 //   GET  /v1/models            the models the deployments serve
+//   GET  /metrics              Prometheus text: requests, tokens, upstream latency,
+//                              gateway overhead, rejections, ejections
 // Errors are in OpenAI's shape: {"error":{"message","type","param","code"}}.
 //
 // Each request's key (Authorization: Bearer) names its workload class and
@@ -33,6 +35,7 @@
 #include "polycloud/gateway/config.h"
 #include "polycloud/gateway/routing.h"
 #include "polycloud/http/router.h"
+#include "polycloud/http/server.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::gateway {
@@ -57,6 +60,8 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   http::Router MakeRouter();
+  // Adds the server's per-route counts and latencies to /metrics.
+  void AttachServer(const http::Server* server);
   const GatewayConfig& config() const;
   RoutingTable& routing();
 
