@@ -5,6 +5,8 @@
 .PHONY: example test deps build asan fuzz fuzz-sim bench perf-gate goldens format clean
 
 EXAMPLE ?= examples/openai-2025.yaml
+# The example's HTML report (one file, opens without network).
+EXAMPLE_HTML ?= build/$(basename $(notdir $(EXAMPLE))).html
 FUZZ_SECONDS ?= 30
 # 0: a new random seed each run (nightly); CI fixes one so that its minute of
 # fuzzing explores the same inputs on every run.
@@ -18,7 +20,8 @@ build: deps
 	@cmake --build --preset release
 
 example: build
-	build/release/apps/polycloud simulate $(EXAMPLE)
+	build/release/apps/polycloud simulate $(EXAMPLE) --html $(EXAMPLE_HTML)
+	@echo "HTML report: $(abspath $(EXAMPLE_HTML))"
 
 # `test` also installs Slurm and munge: the suite starts two local Slurm
 # clusters (tests/integration/slurm_harness_test.sh, docs/slurm.md).

@@ -21,7 +21,10 @@
 #include "polycloud/io/scenario.h"
 #include "polycloud/report/contracts_view.h"
 #include "polycloud/report/explain.h"
+#include "polycloud/report/html.h"
 #include "polycloud/report/report.h"
+#include "polycloud/report/timeseries.h"
+#include "polycloud/report/workloads.h"
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
@@ -166,12 +169,20 @@ struct CommandLogPaths {
   std::string restore;
 };
 
-int Simulate(const Common& c, const std::string& json_path, const std::string& events_path,
-             const CommandLogPaths& command_log, bool quiet, bool compare) {
-  if (json_path == "-" && events_path == "-") {
+// Where simulate writes its report and event log.
+struct SimulateOutputs {
+  std::string json, html, events;
+};
+
+int Simulate(const Common& c, const SimulateOutputs& outputs, const CommandLogPaths& command_log,
+             bool quiet, bool compare) {
+  const std::string& json_path = outputs.json;
+  const std::string& events_path = outputs.events;
+  const std::string& html_path = outputs.html;
+  if ((json_path == "-") + (events_path == "-") + (html_path == "-") > 1) {
     return Fail(InvalidArgument(
-        "--json - and --events - would interleave on standard output: send one of them to a "
-        "file"));
+        "more than one of --json -, --html - and --events - would interleave on standard output: "
+        "send all but one of them to files"));
   }
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
@@ -202,6 +213,16 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
   sim::Simulator sim(w, *options);
   sim::Audit audit(w);
   sim.AddObserver(&audit);
+  // The report's time series and listed workloads (JSON and HTML): observers
+  // only, so the run's decisions are the same with or without them.
+  std::unique_ptr<report::TimeSeriesRecorder> series;
+  std::unique_ptr<report::WorkloadRecorder> listed;
+  if (!json_path.empty() || !html_path.empty()) {
+    series = std::make_unique<report::TimeSeriesRecorder>(w, sim.scheduler());
+    listed = std::make_unique<report::WorkloadRecorder>(w, sim.scheduler());
+    sim.AddObserver(series.get());
+    sim.AddObserver(listed.get());
+  }
   std::ofstream events_file;
   std::unique_ptr<sim::EventLogWriter> log;
   if (!events_path.empty()) {
@@ -260,6 +281,11 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
   report::Report r =
       report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyLabel(options->scheduler));
   r.inputs = loaded->inputs;
+  if (series) {
+    r.timeseries = series->Finish(stats.end);
+    r.workloads = listed->Finish(stats.end);
+    report::ExplainWaiting(*r.workloads, sim.scheduler_for_explain(), stats.end);
+  }
   // The same scenario under the other cost model, so the report can compare
   // total cost (spend + shortfall) under both.
   bool has_commitments = false;
@@ -282,7 +308,11 @@ int Simulate(const Common& c, const std::string& json_path, const std::string& e
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(r, out); });
     if (!s.ok()) return Fail(s);
   }
-  const bool text = !quiet && json_path != "-" && events_path != "-";
+  if (!html_path.empty()) {
+    Status s = WriteTo(html_path, [&](std::ostream& out) { report::WriteHtml(r, out); });
+    if (!s.ok()) return Fail(s);
+  }
+  const bool text = !quiet && json_path != "-" && events_path != "-" && html_path != "-";
   if (text) report::WriteText(r, std::cout);
   // Without the text report, skipped rows still reach a person (and the JSON has them).
   for (const report::InputRow& i : r.inputs) {
@@ -312,7 +342,12 @@ int ExplainCommand(const Common& c, const std::string& id, const std::string& at
 }
 
 // `contracts`: the run's commitment ledger over time, per contract.
-int ContractsCommand(const Common& c, const std::string& json_path, const std::string& by_text) {
+int ContractsCommand(const Common& c, const std::string& json_path, const std::string& html_path,
+                     const std::string& by_text) {
+  if (json_path == "-" && html_path == "-") {
+    return Fail(InvalidArgument(
+        "--json - and --html - would interleave on standard output: send one of them to a file"));
+  }
   auto by = report::ParsePeriod(by_text);
   if (!by.ok()) return Fail(by.status());
   auto loaded = Load(c);
@@ -331,7 +366,11 @@ int ContractsCommand(const Common& c, const std::string& json_path, const std::s
     Status s = WriteTo(json_path, [&](std::ostream& out) { report::WriteJson(view, out); });
     if (!s.ok()) return Fail(s);
   }
-  if (json_path != "-") report::WriteText(view, std::cout);
+  if (!html_path.empty()) {
+    Status s = WriteTo(html_path, [&](std::ostream& out) { report::WriteHtml(view, out); });
+    if (!s.ok()) return Fail(s);
+  }
+  if (json_path != "-" && html_path != "-") report::WriteText(view, std::cout);
   return kExitOk;
 }
 
@@ -436,16 +475,19 @@ int polycloud::Main(int argc, char** argv) {
   AddTraceOptions(validate, validate_args.traces, validate_args.skip_bad_rows);
 
   Common sim_args;
-  std::string json_path, events_path;
+  SimulateOutputs sim_outputs;
   bool quiet = false;
   CLI::App* simulate =
       app.add_subcommand("simulate", "Replay a scenario on a virtual clock and print the report");
   AddCommon(simulate, sim_args);
   AddTraceOptions(simulate, sim_args.traces, sim_args.skip_bad_rows);
-  simulate->add_option("--json", json_path,
+  simulate->add_option("--json", sim_outputs.json,
                        "Also write the report as JSON to FILE ('-' for standard output)");
+  simulate->add_option("--html", sim_outputs.html,
+                       "Also write the report as one self-contained HTML page with charts to FILE "
+                       "('-' for standard output)");
   simulate->add_option(
-      "--events", events_path,
+      "--events", sim_outputs.events,
       "Write the event log, stamped with simulated time, to FILE ('-' for standard output)");
   simulate->add_flag("--quiet,-q", quiet, "Print no summary tables and no progress");
   CommandLogPaths command_log;
@@ -477,7 +519,7 @@ int polycloud::Main(int argc, char** argv) {
                       "Explain the state at this UTC time (default: the end of the run)");
 
   Common contracts_args;
-  std::string contracts_json, contracts_by = "month";
+  std::string contracts_json, contracts_html, contracts_by = "month";
   CLI::App* contracts_cmd = app.add_subcommand(
       "contracts",
       "Show the commitment ledger over time per contract: spend, minimums, ROFR offers");
@@ -486,6 +528,9 @@ int polycloud::Main(int argc, char** argv) {
   contracts_cmd->add_option("--json", contracts_json,
                             "Also write the ledger as JSON to FILE ('-' for standard output, "
                             "instead of the tables)");
+  contracts_cmd->add_option("--html", contracts_html,
+                            "Also write the ledger as one self-contained HTML page with a "
+                            "burn-down chart per contract to FILE ('-' for standard output)");
   contracts_cmd->add_option("--by", contracts_by, "One table row per day, week or month")
       ->capture_default_str();
 
@@ -530,7 +575,7 @@ int polycloud::Main(int argc, char** argv) {
   }
   if (*validate) return Validate(validate_args);
   if (*simulate) {
-    return Simulate(sim_args, json_path, events_path, command_log, quiet, !no_compare);
+    return Simulate(sim_args, sim_outputs, command_log, quiet, !no_compare);
   }
   if (*explain) {
     if (!explain_server.empty()) {
@@ -544,7 +589,8 @@ int polycloud::Main(int argc, char** argv) {
   }
   if (const int code = serve_commands(); code >= 0) return code;
   if (const int code = gateway_commands(); code >= 0) return code;
-  if (*contracts_cmd) return ContractsCommand(contracts_args, contracts_json, contracts_by);
+  if (*contracts_cmd)
+    return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
   if (*generate) return Generate(gen_args);
   return kExitUsage;

@@ -9,13 +9,16 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "polycloud/base/status.h"
 #include "polycloud/base/text.h"
 #include "polycloud/replay/replay.h"
+#include "polycloud/report/html.h"
 #include "polycloud/traces/trace_format.h"
 
 namespace polycloud {
@@ -31,6 +34,7 @@ struct ReplayArgs {
   std::string nodes;
   std::vector<std::string> only;
   std::string json_path;
+  std::string html_path;
   bool skip_bad_rows = false;
   int64_t bucket_days = 7;
   int64_t compress = 1;
@@ -43,6 +47,23 @@ int Fail(const Status& status) {
 
 template <typename R>
 int Emit(const R& result, const ReplayArgs& a, double seconds) {
+  if (!a.html_path.empty()) {
+    // The page reads the replay's JSON (its "schema" names the kind).
+    std::ostringstream json;
+    replay::WriteJson(result, json);
+    const std::string title = std::is_same_v<R, replay::PhillyReplay>
+                                  ? "polycloud replay: Philly per virtual cluster"
+                                  : "polycloud replay: Alibaba GPU fidelity";
+    if (a.html_path == "-") {
+      report::WriteHtmlPage(title, json.str(), std::cout);
+    } else {
+      std::ofstream out(a.html_path, std::ios::binary);
+      if (!out) return Fail(IoError(a.html_path + ": cannot open for writing"));
+      report::WriteHtmlPage(title, json.str(), out);
+      out.close();
+      if (!out) return Fail(IoError(a.html_path + ": write failed"));
+    }
+  }
   if (!a.json_path.empty()) {
     if (a.json_path == "-") {
       replay::WriteJson(result, std::cout);
@@ -54,12 +75,17 @@ int Emit(const R& result, const ReplayArgs& a, double seconds) {
     out.close();
     if (!out) return Fail(IoError(a.json_path + ": write failed"));
   }
+  if (a.html_path == "-") return kExitOk;
   replay::WriteText(result, std::cout);
   std::fprintf(stderr, "replayed in %.2f s\n", seconds);
   return kExitOk;
 }
 
 int Run(const ReplayArgs& a) {
+  if (a.json_path == "-" && a.html_path == "-") {
+    return Fail(InvalidArgument(
+        "--json - and --html - would interleave on standard output: send one of them to a file"));
+  }
   auto spec = traces::ParseTraceSpec(a.trace);
   if (!spec.ok()) return Fail(spec.status());
   auto policy = scheduler::ParsePolicy(a.policy);
@@ -171,6 +197,9 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
       ->transform(IntegerIn(1, 3650));  // Duration::Days would wrap above ~10^14
   cmd->add_option("--json", args->json_path,
                   "Also write the figures as JSON to FILE ('-' for standard output only)");
+  cmd->add_option("--html", args->html_path,
+                  "Also write the figures as one self-contained HTML page with charts to FILE "
+                  "('-' for standard output only)");
   cmd->add_flag("--skip-bad-rows", args->skip_bad_rows,
                 "Skip malformed rows and report them (default: stop at the first, exit code 3)");
   return [args] { return Run(*args); };

@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh            # build + unit tests
 #   scripts/install-deps.sh test       # + Slurm and munge (Slurm integration tests), PostgreSQL 15
 #                                      #   (the store's `postgres` tests), prometheus (promtool, the
-#                                      #   metrics format test): what make test needs
+#                                      #   metrics format test), curl and jq (serve_slurm), Chromium
+#                                      #   and Node.js/npm (the browser test): what make test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
 #   scripts/install-deps.sh bench      # + valgrind (perf gate) and wrk (bench/http_wrk.sh)
 set -euo pipefail
@@ -15,12 +16,19 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libboost1.81-dev libsqlite3-dev libpq-dev libssl-dev)
 # Slurm and munge: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
 # PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md);
-# prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc).
+# prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc);
+# curl and jq: tests/integration/serve_slurm_test.sh drives the broker's API with them.
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
-                                             postgresql-15 prometheus); fi
-# Node.js and npm for the OpenAI client's test of the gateway (tests/gateway), when
-# the machine has no node (it needs Node.js 20; on Debian's 18 the test skips, saying so).
-if [[ "${1:-}" == "test" ]] && ! command -v node >/dev/null; then packages+=(nodejs npm); fi
+                                             postgresql-15 prometheus curl jq); fi
+# The HTML report's browser test (tests/browser): Debian's Chromium, driven by
+# playwright-core from npm; the gateway's OpenAI client test (tests/gateway) needs
+# Node.js 20 and npm too. Node.js and npm only when there are none: a
+# machine's own Node.js 20 (nodesource's nodejs bundles npm) must not be
+# replaced by Debian's npm, which pulls in Debian's Node.js 18.
+if [[ "${1:-}" == "test" ]]; then
+  packages+=(chromium)
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
 # wrk: the load generator of bench/http_wrk.sh.
 if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi

@@ -227,6 +227,7 @@ void WriteText(const FidelityReport& r, std::ostream& out) {
 
 void WriteJson(const FidelityReport& r, std::ostream& out) {
   nlohmann::ordered_json j;
+  j["schema"] = "polycloud.replay.fidelity/1";
   j["policy"] = r.policy;
   j["pods"] = r.pods;
   j["sharing_pods"] = r.sharing_pods;

@@ -265,6 +265,7 @@ void WriteText(const PhillyReplay& r, std::ostream& out) {
 
 void WriteJson(const PhillyReplay& r, std::ostream& out) {
   nlohmann::ordered_json j;
+  j["schema"] = "polycloud.replay.philly/1";
   j["policy"] = r.policy;
   j["consolidated_placement"] = r.consolidate;
   j["units"] = "seconds";

@@ -56,24 +56,6 @@ std::vector<Span> RunSpans(const contracts::CommitmentLedger& ledger, Time start
   return spans;
 }
 
-// The first `days` of a ledger series, with anything after them (nothing,
-// since the ledger accrues nothing past the run's end) folded into the last.
-std::vector<DaySpend> DaysOf(const contracts::CommitmentLedger& ledger,
-                             const std::vector<Money>& series, int64_t days) {
-  std::vector<DaySpend> out(static_cast<size_t>(days));
-  Money cumulative;
-  for (size_t d = 0; d < series.size(); ++d) {
-    const size_t k = std::min(d, out.size() - 1);
-    out[k].spend += series[d];
-  }
-  for (size_t d = 0; d < out.size(); ++d) {
-    out[d].date = ledger.DayStart(static_cast<int64_t>(d));
-    cumulative += out[d].spend;
-    out[d].cumulative = cumulative;
-  }
-  return out;
-}
-
 PeriodRow RowOf(const Span& s, const std::vector<DaySpend>& days) {
   PeriodRow row;
   row.label = s.label;
@@ -281,9 +263,7 @@ ContractsView BuildContractsView(const world::World& world, const scheduler::Sch
   v.start = world.start;
   v.end = stats.end;
   v.by = by;
-  // The ledger's days up to the last one beginning before the run's end.
-  int64_t run_days = 1;
-  while (run_days < ledger.days() && ledger.DayStart(run_days) < v.end) ++run_days;
+  const int64_t run_days = RunDays(ledger, v.end);
   const std::vector<Span> spans = RunSpans(ledger, v.start, v.end, by, run_days);
   for (size_t c = 0; c < world.contracts.size(); ++c) {
     v.contracts.push_back(
@@ -340,7 +320,7 @@ void WriteText(const ContractsView& v, std::ostream& out) {
   }
 }
 
-void WriteJson(const ContractsView& v, std::ostream& out) {
+Json ContractsViewJson(const ContractsView& v) {
   Json j;
   j["schema"] = "polycloud.contracts/1";
   j["scenario"] = v.scenario;
@@ -372,7 +352,11 @@ void WriteJson(const ContractsView& v, std::ostream& out) {
                             {"days", DaysJson(u.days)},
                             {"periods", PeriodsJson(u.periods, nullptr)}});
   }
-  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  return j;
+}
+
+void WriteJson(const ContractsView& v, std::ostream& out) {
+  out << ContractsViewJson(v).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 }  // namespace polycloud::report

@@ -1,5 +1,7 @@
 #include "render.h"
 
+#include <sstream>
+
 #include "polycloud/base/parse.h"
 
 namespace polycloud::report {
@@ -71,6 +73,126 @@ Json ObligationJson(const contracts::ObligationRow& o) {
               {"prorated", o.prorated}};
 }
 
+int64_t RunDays(const contracts::CommitmentLedger& ledger, Time end) {
+  int64_t days = 1;
+  while (days < ledger.days() && ledger.DayStart(days) < end) ++days;
+  return days;
+}
+
+std::vector<DaySpend> DaysOf(const contracts::CommitmentLedger& ledger,
+                             const std::vector<Money>& series, int64_t days) {
+  std::vector<DaySpend> out(static_cast<size_t>(days));
+  Money cumulative;
+  for (size_t d = 0; d < series.size(); ++d) {
+    const size_t k = std::min(d, out.size() - 1);
+    out[k].spend += series[d];
+  }
+  for (size_t d = 0; d < out.size(); ++d) {
+    out[d].date = ledger.DayStart(static_cast<int64_t>(d));
+    cumulative += out[d].spend;
+    out[d].cumulative = cumulative;
+  }
+  return out;
+}
+
+namespace {
+
+std::string Scalar(const Json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Integers (most of the time series) written directly; the rest as dump().
+void WriteScalar(const Json& j, std::ostream& out) {
+  if (j.is_number_integer() && !j.is_number_unsigned()) {
+    out << j.get<int64_t>();
+  } else if (j.is_number_unsigned()) {
+    out << j.get<uint64_t>();
+  } else {
+    out << Scalar(j);
+  }
+}
+
+void WritePretty(const Json& j, std::ostream& out, int indent) {
+  const std::string pad(static_cast<size_t>(indent) + 2, ' ');
+  if (j.is_object()) {
+    if (j.empty()) {
+      out << "{}";
+      return;
+    }
+    out << "{\n";
+    size_t i = 0;
+    for (auto it = j.begin(); it != j.end(); ++it, ++i) {
+      out << pad << Scalar(Json(it.key())) << ": ";
+      WritePretty(it.value(), out, indent + 2);
+      out << (i + 1 < j.size() ? ",\n" : "\n");
+    }
+    out << std::string(static_cast<size_t>(indent), ' ') << '}';
+    return;
+  }
+  if (j.is_array()) {
+    if (j.empty()) {
+      out << "[]";
+      return;
+    }
+    const bool flat =
+        std::none_of(j.begin(), j.end(), [](const Json& e) { return e.is_structured(); });
+    if (flat) {
+      out << '[';
+      for (size_t i = 0; i < j.size(); ++i) {
+        if (i) out << ", ";
+        WriteScalar(j[i], out);
+      }
+      out << ']';
+      return;
+    }
+    out << "[\n";
+    for (size_t i = 0; i < j.size(); ++i) {
+      out << pad;
+      WritePretty(j[i], out, indent + 2);
+      out << (i + 1 < j.size() ? ",\n" : "\n");
+    }
+    out << std::string(static_cast<size_t>(indent), ' ') << ']';
+    return;
+  }
+  WriteScalar(j, out);
+}
+
+}  // namespace
+
+void WritePretty(const Json& j, std::ostream& out) {
+  // One write: the document is built in memory (a few megabytes at most).
+  std::ostringstream text;
+  WritePretty(j, text, 0);
+  out << text.view();
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 Json RequestJson(const RequestRow& q) {
   Json x = {{"id", q.id},
             {"class", q.capacity_class},
@@ -80,11 +202,13 @@ Json RequestJson(const RequestRow& q) {
             {"raised", FormatTimeFull(q.raised)},
             {"outcome", q.outcome}};
   if (!q.holder.empty()) {
-    x["rofr"] = {{"contract", q.rofr_contract},
-                 {"holder", q.holder},
-                 {"window_closes", FormatTimeFull(q.window_closes)},
-                 {"answer", q.answer},
-                 {"decline_reason", q.decline_reason}};
+    x["rofr"] = {
+        {"contract", q.rofr_contract},
+        {"holder", q.holder},
+        {"window_closes", FormatTimeFull(q.window_closes)},
+        {"answer", q.answer},
+        {"answered", q.answered == Time::Min() ? Json(nullptr) : Json(FormatTimeFull(q.answered))},
+        {"decline_reason", q.decline_reason}};
   }
   if (!q.provider.empty()) {
     x["award"] = {{"provider", q.provider},

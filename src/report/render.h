@@ -17,6 +17,7 @@
 
 #include "polycloud/base/units.h"
 #include "polycloud/contracts/ledger.h"
+#include "polycloud/report/contracts_view.h"
 #include "polycloud/report/report.h"
 
 namespace polycloud::report {
@@ -78,6 +79,30 @@ Json ObligationJson(const contracts::ObligationRow& o);
 Json ContractTermsJson(const ContractRow& c);
 // A capacity request: its class, size, ROFR offer and answer, and award.
 Json RequestJson(const RequestRow& q);
+
+// The documents the writers dump (WriteJson) and the HTML report embeds.
+Json ReportJson(const Report& r);
+Json ContractsViewJson(const ContractsView& v);
+// The report's `timeseries` and `workloads` sections (docs/report.md).
+Json TimeSeriesJson(const TimeSeries& ts);
+Json WorkloadsJson(const Workloads& w);
+
+// The ledger's days of a run that ends at `end`: up to the last one that
+// begins before it (at least one).
+int64_t RunDays(const contracts::CommitmentLedger& ledger, Time end);
+// The first `days` of a ledger series with their running sums, anything
+// after them (nothing, since the ledger accrues nothing past the run's end)
+// folded into the last.
+std::vector<DaySpend> DaysOf(const contracts::CommitmentLedger& ledger,
+                             const std::vector<Money>& series, int64_t days);
+
+// Writes `j` as nlohmann's dump(2) does, except that an array of numbers,
+// strings, booleans or nulls stays on one line ("[1, 2, 3]"): the report's
+// time series are hundreds of numbers each, one per line in dump(2).
+void WritePretty(const Json& j, std::ostream& out);
+
+// `text` made safe inside an HTML element or a double-quoted attribute.
+std::string HtmlEscape(std::string_view text);
 
 }  // namespace polycloud::report
 

@@ -47,6 +47,7 @@ RequestRow RequestRowOf(const world::World& world, const scheduler::Scheduler& s
     row.rofr_contract = world.contracts[q.rofr_contract].id;
     row.holder = world.providers[q.holder].id;
     row.window_closes = q.window_closes;
+    row.answered = q.answered;
   }
   row.answer = q.answer == Q::Answer::kMatched    ? "matched"
                : q.answer == Q::Answer::kDeclined ? "declined"
@@ -209,6 +210,17 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     r.contracts.push_back(std::move(row));
   }
   r.total_cost += r.total_shortfall;
+  const int64_t run_days = RunDays(sched.ledger(), stats.end);
+  for (size_t c = 0; c < world.contracts.size(); ++c) {
+    DailySpend d;
+    d.first_day = sched.ledger().DayStart(0);
+    for (const DaySpend& day :
+         DaysOf(sched.ledger(), sched.ledger().ContractDays(static_cast<world::ContractIndex>(c)),
+                run_days)) {
+      d.cumulative.push_back(day.cumulative);
+    }
+    r.contract_days.push_back(std::move(d));
+  }
   r.comparison.push_back({policy, r.total.spend, r.total_shortfall, r.total_cost});
   for (size_t i = 0; i < sched.requests().size(); ++i) {
     r.requests.push_back(RequestRowOf(world, sched, static_cast<int32_t>(i)));
@@ -531,7 +543,7 @@ Json PercentilesJson(const Percentiles& p) {
 
 }  // namespace
 
-void WriteJson(const Report& r, std::ostream& out) {
+Json ReportJson(const Report& r) {
   Json j;
   j["schema"] = "polycloud.report/1";
   j["scenario"] = r.scenario;
@@ -596,6 +608,14 @@ void WriteJson(const Report& r, std::ostream& out) {
                  {"matched", c.rofr_matched},
                  {"declined", c.rofr_declined},
                  {"expired", c.rofr_expired}};
+    const size_t k = contracts.size();
+    if (k < r.contract_days.size()) {
+      const DailySpend& days = r.contract_days[k];
+      Json micros = Json::array();
+      for (Money m : days.cumulative) micros.push_back(m.micros());
+      x["cumulative_spend_by_day"] = {{"first_day", FormatTime(days.first_day)},
+                                      {"micros", std::move(micros)}};
+    }
     contracts.push_back(std::move(x));
   }
   Json& requests = j["capacity_requests"] = Json::array();
@@ -672,7 +692,14 @@ void WriteJson(const Report& r, std::ostream& out) {
                       {"bad_row_messages", i.bad_row_messages},
                       {"added", i.added}});
   }
-  out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  if (r.timeseries) j["timeseries"] = TimeSeriesJson(*r.timeseries);
+  if (r.workloads) j["workloads"] = WorkloadsJson(*r.workloads);
+  return j;
+}
+
+void WriteJson(const Report& r, std::ostream& out) {
+  WritePretty(ReportJson(r), out);
+  out << '\n';
 }
 
 }  // namespace polycloud::report

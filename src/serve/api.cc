@@ -399,6 +399,16 @@ http::Router Api::MakeRouter() {
                  {{{"outcome", "failed"}}, static_cast<double>(c.dispatch_failures)}});
     out.Counter("polycloud_site_cancels_total", "Runs stopped at their sites.",
                 {{{}, static_cast<double>(c.site_cancels)}});
+    out.Counter("polycloud_lost_runs_total",
+                "Runs a site stopped listing without an outcome (failed and placed again).",
+                {{{}, static_cast<double>(c.lost_runs)}});
+    out.Counter("polycloud_scheduling_passes_total", "Scheduling passes run.",
+                {{{}, static_cast<double>(c.passes)}});
+    out.Counter("polycloud_placement_decisions_total",
+                "Placement decisions (attempts) the scheduling passes made.",
+                {{{}, static_cast<double>(c.placement_attempts)}});
+    out.Counter("polycloud_scheduling_pass_seconds_total", "Wall time spent in scheduling passes.",
+                {{{}, static_cast<double>(c.pass_nanos) / 1e9}});
     std::map<std::string, double> queued, running_by_provider;
     JobFilter all;
     all.limit = SIZE_MAX;

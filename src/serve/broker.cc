@@ -85,6 +85,7 @@ Broker::Broker(world::World world, BrokerOptions options, store::Store* store,
     health_[s].backend = world::SiteBackendName(world_.sites[s].backend);
   }
   failing_since_.assign(world_.sites.size(), Time::Max());
+  down_since_.assign(world_.sites.size(), Time::Max());
   site_down_.assign(world_.sites.size(), 0);
 }
 
@@ -323,9 +324,9 @@ Status Broker::Restore() {
     const world::JobIndex j = core_->FindJob(d.job);
     if (j == world::kNone || static_cast<size_t>(j) >= dispatch_.size()) continue;
     const scheduler::JobState& s = core_->jobs()[j];
-    if (s.status == JobStatus::kRunning && s.epoch == d.run && d.state == "submitted") {
-      dispatch_[j].external_id = d.external_id;
-    }
+    if (s.status != JobStatus::kRunning || s.epoch != d.run) continue;
+    dispatch_[j].journalled = true;
+    if (d.state == "submitted") dispatch_[j].external_id = d.external_id;
   }
   return Status::Ok();
 }
@@ -343,26 +344,35 @@ Status Broker::Reconcile() {
       ++health_[s].consecutive_failures;
       continue;
     }
-    // Runs the core has at this site that the site does not know: never sent
-    // (a crash between the journal's intent and the submit) or lost. They are
-    // sent now, under the same run id.
+    // Runs the core has at this site that the site does not know. Only one
+    // that was never journalled is sure never to have been sent (the crash
+    // came between the commit of its start and the journal's intent): it is
+    // sent now, under the same run id. One journalled as an intent may have
+    // reached the site and ended there while no broker watched (a local run
+    // leaves no trace once it ends): sending that name again could run it
+    // twice, so the dispatch counts as failed and the job is placed again
+    // under a new run id. One the site acknowledged (its id is known) and no
+    // longer lists was lost: FailLostRuns fails it, as at any look.
     for (size_t j = 0; j < dispatch_.size(); ++j) {
-      const Dispatch& d = dispatch_[j];
+      Dispatch& d = dispatch_[j];
       const scheduler::JobState& st = core_->jobs()[j];
-      if (d.site != site || st.status != JobStatus::kRunning) continue;
+      if (d.site != site || st.status != JobStatus::kRunning || !d.external_id.empty()) continue;
       const bool known = std::any_of(listed->begin(), listed->end(), [&](const sites::SiteJob& x) {
         return x.job == core_->job_spec(static_cast<world::JobIndex>(j)).id && x.run == st.epoch;
       });
-      if (!known) {
+      if (known) continue;
+      ++counters_.reconciled;
+      if (d.journalled) {
+        Send(cmd::DispatchFailed{JobId{static_cast<world::JobIndex>(j)}, RunId{st.epoch}}, now);
+      } else {
         work_.submits.emplace_back(static_cast<world::JobIndex>(j), st.epoch);
-        dispatch_[j].external_id.clear();
-        ++counters_.reconciled;
       }
     }
-    const int64_t before = counters_.site_cancels + static_cast<int64_t>(work_.cancels.size());
+    const int64_t before = counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) +
+                           counters_.lost_runs;
     ApplySiteReports(site, *listed, now);
-    counters_.reconciled +=
-        counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) - before;
+    counters_.reconciled += counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) +
+                            counters_.lost_runs - before;
   }
   return Status::Ok();
 }
@@ -389,7 +399,7 @@ Status Broker::Start() {
       }
     }
     FollowSchedules(schedules_to_, now);
-    Send(cmd::Place{}, now);
+    PlacePass(now);
     placed_at_ = counters_.commands;
     s = CommitLines(lock);
   }
@@ -451,11 +461,61 @@ void Broker::ApplySiteReports(world::SiteIndex s, const std::vector<sites::SiteJ
       (void)apply(cmd::JobFailed{job, run, at(x.ended)});
     }
   }
+  FailLostRuns(s, jobs, now);
+}
+
+void Broker::FailLostRuns(world::SiteIndex s, const std::vector<sites::SiteJob>& jobs, Time now) {
+  // Only runs whose submit returned before this List: the loop thread sets
+  // the id after Submit and calls List after that, so the site has had it.
+  std::set<std::pair<std::string_view, uint32_t>> listed;
+  for (const sites::SiteJob& x : jobs) listed.emplace(x.job, x.run);
+  for (size_t j = 0; j < dispatch_.size(); ++j) {
+    Dispatch& d = dispatch_[j];
+    const scheduler::JobState& st = core_->jobs()[j];
+    if (d.site != s || d.external_id.empty() || st.status != JobStatus::kRunning) continue;
+    const auto job = static_cast<world::JobIndex>(j);
+    if (listed.contains({core_->job_spec(job).id, st.epoch})) continue;
+    // Its outcome is unknown: the work since the last checkpoint is lost and
+    // the job is placed again under a new run id (never the same name twice).
+    // Nothing is left at the site to stop.
+    d.external_id.clear();
+    ++counters_.lost_runs;
+    Send(cmd::JobFailed{JobId{job}, RunId{st.epoch}, now}, now);
+  }
+}
+
+void Broker::PlacePass(Time now) {
+  const int64_t attempts = core_->placement_attempts();
+  const auto t0 = std::chrono::steady_clock::now();
+  Send(cmd::Place{}, now);
+  counters_.pass_nanos +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  counters_.placement_attempts += core_->placement_attempts() - attempts;
+  ++counters_.passes;
 }
 
 void Broker::MarkSite(world::SiteIndex s, bool down, Time now) {
   site_down_[s] = down ? 1 : 0;
   health_[s].down = down;
+  // The stream says why before the work it moves: the site's own event
+  // comes ahead of the interruptions and capacity changes that follow.
+  nlohmann::json e{{"at", FormatTimeFull(now)},
+                   {"type", down ? "site-down" : "site-up"},
+                   {"site", world_.sites[s].id}};
+  if (down) {
+    e["failing_since"] = FormatTimeFull(failing_since_[s]);
+    e["reason"] = health_[s].last_error;
+  }
+  events_.push_back(
+      {++event_sequence_, e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  if (events_.size() > kEventsKept) events_.pop_front();
+  cv_.notify_all();
+  if (down) {
+    down_since_[s] = failing_since_[s];
+  } else {
+    down_since_[s] = Time::Max();
+  }
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     const world::Pool& pool = world_.pools[p];
     if (pool.site != s || pool.offer != world::kNone) continue;
@@ -545,7 +605,7 @@ Status Broker::Tick() {
   }
   // A pass when anything changed since the last one (an idle broker logs nothing).
   if (counters_.commands != placed_at_) {
-    Send(cmd::Place{}, now);
+    PlacePass(now);
     placed_at_ = counters_.commands;
   }
   const Status s = CommitLines(lock);
@@ -582,8 +642,17 @@ void Broker::DoSiteWork() {
     }
   }
   std::set<std::pair<world::SiteIndex, std::string>> cancelled;  // each run stopped once
+  std::vector<uint8_t> down;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    down = site_down_;
+  }
   for (size_t i = 0; i < work.cancels.size(); ++i) {
     if (!cancelled.emplace(work.cancel_sites[i], work.cancels[i]).second) continue;
+    // A site that is down would hold the loop for its tools' timeout (2 s on
+    // the loopback clusters) before the work it lost is sent elsewhere; its
+    // stale runs are found and stopped at the first look that it answers.
+    if (down[work.cancel_sites[i]]) continue;
     sites::SiteDriver* driver = drivers_[work.cancel_sites[i]].get();
     if (driver != nullptr && driver->Cancel(work.cancels[i]).ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -787,6 +856,15 @@ Result<std::string> Broker::Explain(std::string_view id, std::string_view tenant
   baton_ = false;
   cv_.notify_all();
   if (!s.ok()) return s;
+  // What the core sees as a pool with no capacity is a site that stopped
+  // answering: say so, and since when.
+  for (size_t site = 0; site < site_down_.size(); ++site) {
+    if (!site_down_[site]) continue;
+    out << "\nSite " << world_.sites[site].id << " is down: it has not answered since "
+        << FormatTimeFull(down_since_[site]) << " (" << health_[site].last_error
+        << "); its pools have no capacity until it answers, and the work it held was placed "
+           "again.\n";
+  }
   return out.str();
 }
 

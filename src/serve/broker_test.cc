@@ -272,13 +272,76 @@ TEST(BrokerTest, ARestartRestoresTheQueueAndReconcilesWithTheSites) {
   ASSERT_TRUE(broker->Start().ok());
   EXPECT_EQ(broker->GetJob("c")->status, "queued");
   EXPECT_EQ(broker->GetJob("b")->status, "running");
-  // a's run was sent again, under the same run id; b's was not sent twice.
+  // a's run failed (the site had acknowledged it, then lost it) and a was
+  // placed again under a new run id: a name is never sent twice. b's run was
+  // not sent again.
   ASSERT_EQ(h.az.submitted.size(), 2u);
   EXPECT_EQ(h.az.submitted[1].job, "a");
-  EXPECT_EQ(h.az.submitted[1].run, a_run);
+  EXPECT_NE(h.az.submitted[1].run, a_run);
+  EXPECT_EQ(broker->GetJob("a")->interruptions, 1);
   EXPECT_EQ(h.aw.submitted.size(), 1u);
   EXPECT_GE(broker->counters().reconciled, 1);
+  EXPECT_EQ(broker->counters().lost_runs, 1);
   EXPECT_GT(broker->counters().restored_commands, 0);
+}
+
+// What the journal says decides whether a run the site does not know may be
+// sent again under its name (docs/sites.md: a local run that ended while no
+// broker watched leaves no trace, and sending its name again runs it twice).
+TEST(BrokerTest, ARunTheSiteDoesNotKnowIsSentAgainUnderItsNameOnlyIfNeverJournalled) {
+  Harness h;
+  {
+    auto broker = h.Make();
+    ASSERT_TRUE(broker->Start().ok());
+    ASSERT_TRUE(broker->SubmitJob(Job("never-sent", 8, 10), "t", "").ok());
+    ASSERT_TRUE(broker->SubmitJob(Job("maybe-sent", 8, 10), "t", "").ok());
+    ASSERT_TRUE(broker->Tick().ok());
+  }
+  ASSERT_EQ(h.az.submitted.size(), 2u);
+  const uint32_t run = h.az.submitted[0].run;
+  // As if the broker died after committing both starts: one run's intent was
+  // journalled (and the run may have reached the site and ended), the other's
+  // never was. The site has neither.
+  h.store.dispatches.erase({"never-sent", run});
+  h.store.dispatches.at({"maybe-sent", run}).state = "intent";
+  h.store.dispatches.at({"maybe-sent", run}).external_id.clear();
+  h.az.jobs.clear();
+  h.az.submitted.clear();
+  auto broker = h.Make();
+  ASSERT_TRUE(broker->Start().ok());
+  std::map<std::string, uint32_t> sent;
+  for (const sites::DispatchRequest& r : h.az.submitted) sent[r.job] = r.run;
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent.at("never-sent"), run);     // the same name: it cannot have run
+  EXPECT_NE(sent.at("maybe-sent"), run);     // a new name
+  EXPECT_EQ(broker->GetJob("maybe-sent")->interruptions, 0);  // a failed dispatch loses nothing
+  EXPECT_EQ(broker->counters().reconciled, 2);
+}
+
+TEST(BrokerTest, ARunTheSiteStopsListingFailsAndIsPlacedAgain) {
+  Harness h;
+  auto broker = h.Make();
+  ASSERT_TRUE(broker->Start().ok());
+  ASSERT_TRUE(broker->SubmitJob(Job("a", 8, 10), "t", "").ok());
+  ASSERT_TRUE(broker->Tick().ok());
+  const uint32_t first = broker->GetJob("a")->run;
+  h.az.Find("a", first)->state = sites::SiteJobState::kRunning;
+  h.Advance("2026-01-05T00:01:00Z");
+  ASSERT_TRUE(broker->Tick().ok());
+  EXPECT_EQ(broker->counters().lost_runs, 0);
+  // The site forgets it (an adopted local run that ended; a controller that
+  // lost its last seconds): the broker does not wait for it forever.
+  h.az.jobs.clear();
+  h.Advance("2026-01-05T00:02:00Z");
+  ASSERT_TRUE(broker->Tick().ok());
+  auto view = broker->GetJob("a");
+  EXPECT_EQ(view->status, "running");
+  EXPECT_NE(view->run, first);
+  EXPECT_EQ(view->interruptions, 1);
+  EXPECT_EQ(broker->counters().lost_runs, 1);
+  ASSERT_EQ(h.az.submitted.size(), 2u);
+  EXPECT_EQ(h.az.submitted[1].run, view->run);
+  EXPECT_TRUE(h.az.cancelled.empty());  // nothing left there to stop
 }
 
 TEST(BrokerTest, ARunSentJustBeforeACrashIsFoundByNameNotSentTwice) {
@@ -338,12 +401,30 @@ TEST(BrokerTest, ASiteThatStopsAnsweringIsMarkedDownAfterTheGraceAndItsWorkMoves
   EXPECT_EQ(h.aw.submitted.size(), 1u);
   EXPECT_TRUE(broker->Sites()[0].down);
   EXPECT_EQ(broker->Pools()[0].installed, 0);
+  // Why, in the stream (the site's event first) and in explain.
+  std::string stream;
+  for (const auto& e : broker->EventsAfter(0, 1000)) stream += e.json + "\n";
+  const size_t down = stream.find("\"type\":\"site-down\"");
+  ASSERT_NE(down, std::string::npos) << stream;
+  const size_t line = stream.rfind('\n', down) + 1;
+  EXPECT_NE(stream.substr(line, stream.find('\n', down) - line).find("connection refused"),
+            std::string::npos);
+  EXPECT_LT(down, stream.find("job-interrupted"));
+  auto why = broker->Explain("a");
+  ASSERT_TRUE(why.ok());
+  EXPECT_NE(why->find("Site az is down: it has not answered since 2026-01-05T00:00:30Z"),
+            std::string::npos)
+      << *why;
   // It answers again: capacity returns.
   h.az.answering = true;
   h.Advance("2026-01-05T00:02:00Z");
   ASSERT_TRUE(broker->Tick().ok());
   EXPECT_FALSE(broker->Sites()[0].down);
   EXPECT_EQ(broker->Pools()[0].installed, 16);
+  stream.clear();
+  for (const auto& e : broker->EventsAfter(0, 1000)) stream += e.json + "\n";
+  EXPECT_NE(stream.find("\"type\":\"site-up\"", down), std::string::npos);
+  EXPECT_EQ(broker->Explain("a")->find("is down"), std::string::npos);
 }
 
 TEST(BrokerTest, ConcurrentSubmissionsAreCommittedInGroups) {

@@ -1,7 +1,9 @@
 // Fuzz target: what runs, not only what parses. A scenario that loads is
 // simulated (with batch re-optimisation on, and procurement when the scenario
-// has it), reported and rendered; every figure of money and GPU-time must come
-// out non-negative, and nothing may crash, abort or trip a sanitizer (the fuzz
+// has it), recorded over time, reported and rendered (text, JSON, HTML); every
+// figure of money and GPU-time must come out non-negative, the time series
+// must add up to the scheduler's integrals, and nothing may crash, abort or
+// trip a sanitizer (the fuzz
 // preset builds the whole engine with ASan + UBSan, -fno-sanitize-recover).
 // Run in the regular suite by SimulateFuzzTargetTest over tests/scenarios,
 // examples and their mutations, and by the magnitude property test; under
@@ -13,7 +15,10 @@
 #include <string>
 
 #include "polycloud/io/scenario.h"
+#include "polycloud/report/html.h"
 #include "polycloud/report/report.h"
+#include "polycloud/report/timeseries.h"
+#include "polycloud/report/workloads.h"
 #include "polycloud/sim/simulator.h"
 
 namespace {
@@ -29,6 +34,33 @@ constexpr int64_t kMaxServiceFleetGpus = 1'000'000;
 void CheckUsage(const polycloud::report::Usage& u) {
   POLYCLOUD_CHECK(u.used_gpu_seconds >= 0 && u.capacity_gpu_seconds >= 0);
   POLYCLOUD_CHECK(u.spend.micros() >= 0);
+}
+
+int64_t Sum(const std::vector<int64_t>& v) {
+  int64_t s = 0;
+  for (int64_t x : v) s += x;
+  return s;
+}
+
+// The recorded series add up to the scheduler's integrals, and what cannot
+// be negative is not.
+void CheckSeries(const polycloud::world::World& w, const polycloud::scheduler::Scheduler& sched,
+                 const polycloud::report::TimeSeries& ts) {
+  using namespace polycloud;
+  for (const report::FleetSeries& f : ts.pools) {
+    const placement::PoolState& s = sched.fleet().pool(w.FindPool(f.id));
+    POLYCLOUD_CHECK(Sum(f.used.area) == s.used_gpu_seconds);
+    POLYCLOUD_CHECK(Sum(f.usable.area) == s.capacity_gpu_seconds);
+  }
+  for (const report::ClassSeries& c : ts.classes) {
+    for (int64_t low : c.queued.low) POLYCLOUD_CHECK(low >= 0);
+  }
+  for (size_t k = 0; k < ts.services.size(); ++k) {
+    POLYCLOUD_CHECK(Sum(ts.services[k].served.area) == sched.services()[k].served_token_seconds);
+  }
+  for (const report::SitePowerSeries& s : ts.sites) {
+    for (int64_t share : s.share_of_limit.peak) POLYCLOUD_CHECK(share <= 1000 || !s.limited);
+  }
 }
 
 }  // namespace
@@ -69,9 +101,17 @@ extern "C" int PolycloudFuzzSimulate(const uint8_t* data, size_t size) {
   sim::Simulator sim(w, options);
   sim::Audit audit(w);
   sim.AddObserver(&audit);
+  report::TimeSeriesRecorder series(w, sim.scheduler());
+  report::WorkloadRecorder listed(w, sim.scheduler());
+  sim.AddObserver(&series);
+  sim.AddObserver(&listed);
   const sim::RunStats stats = sim.Run();
-  const report::Report r =
+  report::Report r =
       report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyLabel(options.scheduler));
+  r.timeseries = series.Finish(stats.end);
+  r.workloads = listed.Finish(stats.end);
+  report::ExplainWaiting(*r.workloads, sim.scheduler_for_explain(), stats.end, 3);
+  CheckSeries(w, sim.scheduler(), *r.timeseries);
 
   POLYCLOUD_CHECK(r.total_cost.micros() >= 0);
   POLYCLOUD_CHECK(r.total_shortfall.micros() >= 0 && r.shortfall_due.micros() >= 0);
@@ -83,9 +123,10 @@ extern "C" int PolycloudFuzzSimulate(const uint8_t* data, size_t size) {
     POLYCLOUD_CHECK(c.shortfall_due.micros() >= 0 && c.shortfall_projected.micros() >= 0);
   }
   POLYCLOUD_CHECK(r.audit.lost_work_gpu_seconds >= 0);
-  std::ostringstream text, json;
+  std::ostringstream text, json, html;
   report::WriteText(r, text);
   report::WriteJson(r, json);
+  report::WriteHtml(r, html);
   return 0;
 }
 

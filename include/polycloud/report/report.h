@@ -17,10 +17,13 @@
 #define POLYCLOUD_REPORT_REPORT_H_
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "polycloud/report/timeseries.h"
+#include "polycloud/report/workloads.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
 #include "polycloud/world/world.h"
@@ -88,7 +91,8 @@ struct RequestRow {
   Time raised;
   std::string rofr_contract, holder;  // empty when no right of first refusal applied
   Time window_closes;
-  std::string answer;  // "matched", "declined", "expired", "" (none asked)
+  Time answered = Time::Min();  // when the holder answered (matched, declined); Min: no answer
+  std::string answer;           // "matched", "declined", "expired", "" (none asked)
   std::string decline_reason;
   std::string outcome;         // "awarded", "unavailable", "awaiting answer"
   std::string provider, pool;  // the award
@@ -151,6 +155,13 @@ struct InputRow {
   std::string added;                          // "1234 jobs", "52 pools", "demand of service ..."
 };
 
+// A contract's spend since the run's start at the end of each UTC day of the
+// run (the ledger's exact daily series, CommitmentLedger::ContractDays).
+struct DailySpend {
+  Time first_day;  // midnight UTC of the run's first day
+  std::vector<Money> cumulative;
+};
+
 struct Report {
   std::string scenario;
   std::string policy;
@@ -179,8 +190,13 @@ struct Report {
   // because the queue's figures do not fit the optimiser's arithmetic.
   int64_t reoptimizations = 0;
   int64_t reoptimizations_skipped = 0;
-  std::string reoptimize_skip_reason;  // the last one
-  std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
+  std::string reoptimize_skip_reason;     // the last one
+  std::vector<InputRow> inputs;           // filled by the caller (Build does not read inputs)
+  std::vector<DailySpend> contract_days;  // per contract, as `contracts`
+  // Filled by the caller when it recorded them (simulate --json/--html):
+  // the run over time, and the workloads listed by name.
+  std::optional<TimeSeries> timeseries;
+  std::optional<Workloads> workloads;
 };
 
 Report Build(const world::World& world, const scheduler::Scheduler& scheduler,

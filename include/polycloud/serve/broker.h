@@ -15,7 +15,11 @@
 //   - A run is journalled (store::Dispatch "intent") before its site is asked
 //     and "submitted" with the site's id after, so a restart neither loses nor
 //     doubles a dispatch: an intent is resolved by asking the site (runs carry
-//     their polycloud id in their name).
+//     their polycloud id in their name). A run's name is never sent twice: a
+//     run the site does not list is sent again under the same name only when
+//     the journal shows it was never sent; otherwise (an intent, or a run the
+//     site acknowledged and then lost or forgot) it fails and the job is
+//     placed again under a new run id.
 //   - A site that does not answer for `site_grace` is down: its pools' capacity
 //     goes to 0 (their work is interrupted and placed again by the rules);
 //     when it answers again, capacity returns.
@@ -115,7 +119,14 @@ struct Counters {
   int64_t site_cancels = 0;    // runs stopped at sites (preempted, cancelled, stale)
   int64_t restored_commands = 0;
   int64_t reconciled = 0;      // differences found with sites and settled at Start
+  int64_t lost_runs = 0;       // runs a site no longer listed (failed and placed again)
   int64_t refused = 0;         // the broker's own commands the core refused (stale wake-ups)
+  // Scheduling passes since this process started, the placement decisions
+  // (attempts) they made and the wall time they took: the broker's
+  // decisions/s under load, beside the offline figure (docs/performance.md).
+  int64_t passes = 0;
+  int64_t placement_attempts = 0;
+  int64_t pass_nanos = 0;
 };
 
 // One driver per site of `world`, made from each site's scenario `backend`
@@ -166,7 +177,8 @@ class Broker final : private scheduler::Observer,
   std::vector<JobView> ListJobs(const JobFilter& filter) const;
   std::vector<PoolView> Pools() const;
   std::vector<SiteHealth> Sites() const;
-  // The explanation of a job or service now (report::ExplainNow's text).
+  // The explanation of a job or service now (report::ExplainNow's text),
+  // then a line for each site that is down (since when, and its error).
   Result<std::string> Explain(std::string_view id, std::string_view tenant = {});
   Counters counters() const;
   // The live ledger: per contract, spend to now, the rate now, commitment
@@ -178,7 +190,9 @@ class Broker final : private scheduler::Observer,
   // Spend rate now per contract id, micro-dollars per day.
   std::vector<std::pair<std::string, int64_t>> SpendRates() const;
   size_t queued() const;
-  // The latest scheduler events (for the event stream), after sequence `after`.
+  // The latest events (for the event stream), after sequence `after`: the
+  // scheduler's, and the broker's own "site-down" (with "reason" and
+  // "failing_since") and "site-up", each ahead of the work it moves.
   struct StreamEvent {
     int64_t sequence = 0;
     std::string json;
@@ -197,6 +211,9 @@ class Broker final : private scheduler::Observer,
     world::SiteIndex site = world::kNone;
     std::string external_id;
     bool started_reported = false;
+    // Restore found the journal's entry for this run ("intent" or
+    // "submitted"): the run may have reached its site.
+    bool journalled = false;
   };
 
   // scheduler::Observer, Timer, CommandLog (called by the core under mu_).
@@ -217,7 +234,12 @@ class Broker final : private scheduler::Observer,
   Status Reconcile();
   void FollowSchedules(Time from, Time to);
   void ApplySiteReports(world::SiteIndex s, const std::vector<sites::SiteJob>& jobs, Time now);
+  // Runs the site had (their id is known) that its List no longer shows
+  // fail: the site lost them, or they ended where no outcome is kept.
+  void FailLostRuns(world::SiteIndex s, const std::vector<sites::SiteJob>& jobs, Time now);
   void MarkSite(world::SiteIndex s, bool down, Time now);
+  // A scheduling pass at `now`, timed for Counters.
+  void PlacePass(Time now);
   void DoSiteWork();  // dispatches and cancels queued by the last pass (no lock held)
   JobView ViewOf(world::JobIndex j) const;
   std::string EventJson(const scheduler::Event& e) const;
@@ -249,6 +271,7 @@ class Broker final : private scheduler::Observer,
   } work_;
   std::vector<SiteHealth> health_;
   std::vector<Time> failing_since_;
+  std::vector<Time> down_since_;  // when a down site stopped answering
   std::vector<uint8_t> site_down_;
   std::vector<std::pair<world::JobIndex, uint32_t>> dispatch_failed_;  // reported next tick
   int64_t next_job_number_ = 1;
