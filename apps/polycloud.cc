@@ -28,6 +28,7 @@
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
+#include "gateway_command.h"
 #include "replay_command.h"
 #include "serve_command.h"
 
@@ -535,6 +536,7 @@ int polycloud::Main(int argc, char** argv) {
 
   std::function<int()> replay = AddReplayCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
+  std::function<int()> gateway_commands = AddGatewayCommands(app);
 
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
@@ -586,6 +588,7 @@ int polycloud::Main(int argc, char** argv) {
     return ExplainCommand(explain_args, explain_id, explain_at);
   }
   if (const int code = serve_commands(); code >= 0) return code;
+  if (const int code = gateway_commands(); code >= 0) return code;
   if (*contracts_cmd)
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();

@@ -21,7 +21,8 @@ packages=(build-essential cmake ninja-build g++ pkg-config ccache
 if [[ "${1:-}" == "test" ]]; then packages+=(slurm-wlm slurmctld slurmd slurm-client munge slurmrestd
                                              postgresql-15 prometheus curl jq); fi
 # The HTML report's browser test (tests/browser): Debian's Chromium, driven by
-# playwright-core from npm. Node.js and npm only when there are none: a
+# playwright-core from npm; the gateway's OpenAI client test (tests/gateway) needs
+# Node.js 20 and npm too. Node.js and npm only when there are none: a
 # machine's own Node.js 20 (nodesource's nodejs bundles npm) must not be
 # replaced by Debian's npm, which pulls in Debian's Node.js 18.
 if [[ "${1:-}" == "test" ]]; then

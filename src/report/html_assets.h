@@ -86,9 +86,9 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     s = Math.round(s);
     if (s < 60) return s + 's';
     const d = Math.floor(s / DAY), h = Math.floor((s % DAY) / 3600), m = Math.floor((s % 3600) / 60);
-    if (d > 0) return d + 'd ' + h + 'h';
-    if (h > 0) return h + 'h ' + m + 'm';
-    return m + 'm ' + (s % 60) + 's';
+    if (d > 0) return d + 'd' + (h ? ' ' + h + 'h' : '');
+    if (h > 0) return h + 'h' + (m ? ' ' + m + 'm' : '');
+    return m + 'm' + (s % 60 ? ' ' + (s % 60) + 's' : '');
   }
   function fmtPct(ratio) {
     return ratio == null ? '–' : fmtNum(ratio * 100, 1) + '%';
@@ -110,9 +110,11 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     return (u, splits, axisIdx, space, incr) => {
       const top = Math.max(0, ...splits.map((v) => Math.abs(v)));
       const [, div, sfx] = units.find(([t]) => top >= t) || units[units.length - 1];
+      // As many decimals as the step needs to be exact (2.5k steps: one).
       const step = incr > 0 ? incr / div : 1;
-      const dec = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9)));
-      return splits.map((v) => (v < 0 ? '−' : '') + prefix + fmtNum(Math.abs(v) / div, dec) + sfx + (suffix || ''));
+      let dec = 0;
+      while (dec < 3 && Math.abs(step * 10 ** dec - Math.round(step * 10 ** dec)) > 1e-6 * Math.max(1, step * 10 ** dec)) dec++;
+      return splits.map((v) => (v === 0 ? prefix + '0' + (suffix || '') : (v < 0 ? '−' : '') + prefix + fmtNum(Math.abs(v) / div, dec) + sfx + (suffix || '')));
     };
   }
   const AXES = {
@@ -720,7 +722,7 @@ inline constexpr std::string_view kReportJs = R"pcweb(/* polycloud's report page
     ts.services.forEach((svc, k) => {
       const row = (d.services || []).find((r) => r.id === svc.id) || {};
       const providers = Object.keys(svc.replicas_by_provider);
-      const ranges = faultRanges(d, (f) => providers.includes(maps.faultProvider(f)) || f.target_kind !== 'provider');
+      const ranges = faultRanges(d, (f) => providers.includes(maps.faultProvider(f)));
       const grid = el('div', { class: 'pc-grid' });
       s.appendChild(grid);
       chart(grid, {

@@ -198,7 +198,7 @@ void WorkloadRecorder::OnServiceEvent(int32_t service, const Raw& raw) {
   t.groups.push_back(raw);
 }
 
-TimelineEntry WorkloadRecorder::Render(const Raw& raw, bool service) const {
+TimelineEntry WorkloadRecorder::Render(const Raw& raw) const {
   TimelineEntry out;
   out.at = raw.at;
   out.event = scheduler::EventTypeName(raw.type);
@@ -248,7 +248,6 @@ TimelineEntry WorkloadRecorder::Render(const Raw& raw, bool service) const {
     default:
       break;
   }
-  (void)service;
   return out;
 }
 
@@ -312,8 +311,8 @@ Workloads WorkloadRecorder::Finish(Time end) {
       if (q.shape == shape && q.raised >= spec.arrival && q.raised <= waited_until)
         row.capacity_requests.push_back("req-" + std::to_string(i + 1));
     }
-    for (const Raw& r : t.head) row.timeline.push_back(Render(r, false));
-    for (const Raw& r : t.tail) row.timeline.push_back(Render(r, false));
+    for (const Raw& r : t.head) row.timeline.push_back(Render(r));
+    for (const Raw& r : t.tail) row.timeline.push_back(Render(r));
     row.timeline_omitted = t.omitted;
     out.jobs.push_back(std::move(row));
   }
@@ -323,7 +322,7 @@ Workloads WorkloadRecorder::Finish(Time end) {
     row.id = spec.id;
     row.model = spec.model;
     row.workload_class = spec.workload_class;
-    for (const Raw& r : services_[s].groups) row.timeline.push_back(Render(r, true));
+    for (const Raw& r : services_[s].groups) row.timeline.push_back(Render(r));
     row.timeline_omitted = services_[s].omitted;
     out.services.push_back(std::move(row));
   }

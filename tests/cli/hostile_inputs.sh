@@ -73,9 +73,17 @@ expect_full 4 "standard output: write failed" -- "$B" generate --gpus 1000 --poo
 expect_full 4 "standard output: write failed" -- "$B" --help
 expect 4 "/dev/full: write failed" -- "$B" simulate "$EX" --json /dev/full -q --no-compare
 expect 4 "/dev/full: write failed" -- "$B" simulate "$EX" --events /dev/full -q --no-compare
+expect 4 "/dev/full: write failed" -- "$B" simulate "$EX" --html /dev/full -q --no-compare
+expect 4 "/dev/full: write failed" -- "$B" contracts "$EX" --html /dev/full
+expect 4 "cannot open for writing" -- "$B" simulate "$EX" --html "$T/no-such-dir/r.html" -q --no-compare
+expect_full 4 "standard output: write failed" -- "$B" simulate "$EX" --html - --no-compare
 
 # Class 5: stdout is one stream.
 expect 2 "would interleave on standard output" -- "$B" simulate "$EX" --json - --events -
+expect 2 "would interleave on standard output" -- "$B" simulate "$EX" --html - --json -
+expect 2 "would interleave on standard output" -- "$B" simulate "$EX" --html - --events -
+expect 2 "would interleave on standard output" -- "$B" contracts "$EX" --html - --json -
+expect 2 "would interleave on standard output" -- "$B" replay --trace philly:x.csv --per-vc --html - --json -
 
 # Class 1: a name that is not UTF-8 is an input error, and --json never throws.
 printf 'name: "bad\xff"\nstart: 2026-01-01\nend: 2026-02-01\n' >"$T/bad-utf8.yaml"

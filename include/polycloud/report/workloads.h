@@ -137,7 +137,7 @@ class WorkloadRecorder final : public scheduler::Observer {
   Track& TrackOf(world::JobIndex job);
   void Unselect(world::JobIndex job, Reason reason);
   void OnServiceEvent(int32_t service, const Raw& raw);
-  TimelineEntry Render(const Raw& raw, bool service) const;
+  TimelineEntry Render(const Raw& raw) const;
 
   const world::World& world_;
   const scheduler::Scheduler& sched_;
