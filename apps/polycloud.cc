@@ -14,6 +14,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "gateway_command.h"
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 #include "polycloud/base/text.h"
@@ -28,7 +29,6 @@
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
-#include "gateway_command.h"
 #include "replay_command.h"
 #include "serve_command.h"
 

@@ -1,11 +1,11 @@
 #include "serve_command.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
-
-#include <yaml-cpp/yaml.h>
 
 #include "polycloud/base/parse.h"
 #include "polycloud/base/text.h"
@@ -56,8 +56,8 @@ int Serve(const ServeArgs& a) {
   Result<int64_t> port = colon == std::string::npos ? Result<int64_t>(InvalidArgument(""))
                                                     : ParseInteger(a.listen.substr(colon + 1));
   if (!port.ok() || *port < 0 || *port > 65535) {
-    return Fail(InvalidArgument("--listen: expected HOST:PORT such as 127.0.0.1:8080, found " +
-                                a.listen));
+    return Fail(
+        InvalidArgument("--listen: expected HOST:PORT such as 127.0.0.1:8080, found " + a.listen));
   }
   Result<std::unique_ptr<store::Store>> store = store::OpenStore(a.store);
   if (!store.ok()) return Fail(store.status());
@@ -69,7 +69,8 @@ int Serve(const ServeArgs& a) {
     Result<bool> leader = (*store)->TryAcquireLeadership();
     if (!leader.ok()) return Fail(leader.status());
     if (*leader) break;
-    if (!announced) std::cerr << "polycloud serve: another broker is active on " << a.store << "; standing by\n";
+    if (!announced)
+      std::cerr << "polycloud serve: another broker is active on " << a.store << "; standing by\n";
     announced = true;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -77,7 +78,8 @@ int Serve(const ServeArgs& a) {
   WallClock clock;
   auto drivers = serve::MakeSiteDrivers(scenario->world, clock);
   if (!drivers.ok()) return Fail(drivers.status());
-  serve::Broker broker(std::move(scenario->world), options, store->get(), std::move(*drivers), &clock);
+  serve::Broker broker(std::move(scenario->world), options, store->get(), std::move(*drivers),
+                       &clock);
   if (Status s = broker.Start(); !s.ok()) return Fail(s);
   serve::Api api(&broker, store->get(), &clock);
   http::ServerOptions server_options;
@@ -143,8 +145,8 @@ int CreateToken(const TokenArgs& a) {
   Result<std::unique_ptr<store::Store>> store = store::OpenStore(a.store);
   if (!store.ok()) return Fail(store.status());
   const serve::NewToken t = serve::GenerateToken();
-  const store::Token token{t.id, serve::HashToken(t.secret), a.role, a.tenant,
-                           WallClock().Now().unix_seconds(), false};
+  const store::Token token{t.id,     serve::HashToken(t.secret),       a.role,
+                           a.tenant, WallClock().Now().unix_seconds(), false};
   if (Status s = (*store)->PutToken(token); !s.ok()) return Fail(s);
   std::cerr << "token " << t.id << " (" << a.role << (a.tenant.empty() ? "" : " " + a.tenant)
             << "); the secret is shown once:\n";
@@ -175,7 +177,8 @@ int ExitForHttp(int status) {
 }
 
 Result<http::ClientResponse> Call(const ClientArgs& a, const http::ClientRequest& request) {
-  Result<http::ServerAddress> address = http::ParseServerUrl(a.server.empty() ? DefaultServer() : a.server);
+  Result<http::ServerAddress> address =
+      http::ParseServerUrl(a.server.empty() ? DefaultServer() : a.server);
   if (!address.ok()) return address.status();
   http::ClientOptions o;
   o.address = *address;
@@ -203,12 +206,14 @@ int Answer(const ClientArgs& a, const Result<http::ClientResponse>& r,
   return kExitOk;
 }
 
-std::string Str(const json& v) { return v.is_null() ? "-" : v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string Str(const json& v) {
+  return v.is_null() ? "-" : v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 void PrintJob(const json& j) {
   std::cout << Str(j["id"]) << "  " << Str(j["status"]) << "  gpus=" << Str(j["gpus"])
-            << "  site=" << Str(j["site"]) << "  pool=" << Str(j["pool"])
-            << "  spend=$" << Str(j["spend_usd"]) << "\n";
+            << "  site=" << Str(j["site"]) << "  pool=" << Str(j["pool"]) << "  spend=$"
+            << Str(j["spend_usd"]) << "\n";
 }
 
 // A YAML (or JSON) job file to the API's JSON body: scalars that read as
@@ -260,19 +265,23 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   auto serve_args = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand(
       "serve", "Run the live broker: the HTTP API, durable state, work dispatched to the sites");
-  serve->add_option("--scenario", serve_args->scenario,
-                    "The fleet, contracts and rules (scenario YAML; its jobs and faults are "
-                    "simulate's and are not used)")
+  serve
+      ->add_option("--scenario", serve_args->scenario,
+                   "The fleet, contracts and rules (scenario YAML; its jobs and faults are "
+                   "simulate's and are not used)")
       ->required();
-  serve->add_option("--store", serve_args->store,
-                    "sqlite:PATH, a path, or postgresql://... (docs/store.md)")
+  serve
+      ->add_option("--store", serve_args->store,
+                   "sqlite:PATH, a path, or postgresql://... (docs/store.md)")
       ->capture_default_str();
-  serve->add_option("--listen", serve_args->listen, "HOST:PORT to listen on")->capture_default_str();
+  serve->add_option("--listen", serve_args->listen, "HOST:PORT to listen on")
+      ->capture_default_str();
   serve->add_option("--threads", serve_args->threads, "HTTP threads")->capture_default_str();
-  serve->add_option("--tick", serve_args->tick,
-                    "How often sites are asked and a pass is run")->capture_default_str();
-  serve->add_option("--site-grace", serve_args->grace,
-                    "A site that does not answer for this long is down and its work moves")
+  serve->add_option("--tick", serve_args->tick, "How often sites are asked and a pass is run")
+      ->capture_default_str();
+  serve
+      ->add_option("--site-grace", serve_args->grace,
+                   "A site that does not answer for this long is down and its work moves")
       ->capture_default_str();
 
   auto token_args = std::make_shared<TokenArgs>();
@@ -292,8 +301,10 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   };
   auto submit_file = std::make_shared<std::string>();
   auto submit_key = std::make_shared<std::string>();
-  CLI::App* submit = app.add_subcommand("submit", "Submit a job (a YAML file of job keys) to a broker");
-  submit->add_option("file", *submit_file, "Job file: gpus, work_gpu_hours, class, ...")->required();
+  CLI::App* submit =
+      app.add_subcommand("submit", "Submit a job (a YAML file of job keys) to a broker");
+  submit->add_option("file", *submit_file, "Job file: gpus, work_gpu_hours, class, ...")
+      ->required();
   submit->add_option("--key", *submit_key,
                      "Idempotency key: submitting again with it returns the first job");
   add_client(submit);
@@ -321,7 +332,8 @@ std::function<int()> AddServeCommands(CLI::App& app) {
       r.body = body->dump();
       r.content_type = "application/json";
       if (!submit_key->empty()) r.headers.push_back({"Idempotency-Key", *submit_key});
-      return Answer(*client, Call(*client, r), [](const json& j) { std::cout << Str(j["id"]) << "\n"; });
+      return Answer(*client, Call(*client, r),
+                    [](const json& j) { std::cout << Str(j["id"]) << "\n"; });
     }
     if (*jobs) {
       http::ClientRequest r;

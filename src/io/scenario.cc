@@ -339,8 +339,7 @@ class Loader {
                 [&](const YAML::Node& n) { LoadContract(n, w); });
     ForEachItem(top.Require("pools"), d_, "pools", [&](const YAML::Node& n) { LoadPool(n, w); });
     if (auto v = top.Take("procurement"); v) LoadProcurement(v, w);
-    ForEachItem(top.Take("tenants"), d_, "tenants",
-                [&](const YAML::Node& n) { LoadTenant(n, w); });
+    ForEachItem(top.Take("tenants"), d_, "tenants", [&](const YAML::Node& n) { LoadTenant(n, w); });
     ForEachItem(top.Take("jobs"), d_, "jobs", [&](const YAML::Node& n) { LoadJob(n, w); });
     ForEachItem(top.Take("job_streams"), d_, "job_streams",
                 [&](const YAML::Node& n) { LoadStream(n, w); });
@@ -597,8 +596,10 @@ class Loader {
   // written; the driver checks them when serve starts (docs/sites.md).
   void LoadBackend(const YAML::Node& n, world::Site& s) {
     if (!n.IsMap()) {
-      d_.Add(n, "expected a site backend as a mapping such as {kind: slurm, slurm_conf: PATH}, found " +
-                    Found(n));
+      d_.Add(
+          n,
+          "expected a site backend as a mapping such as {kind: slurm, slurm_conf: PATH}, found " +
+              Found(n));
       return;
     }
     bool kind = false;
@@ -1653,8 +1654,9 @@ Result<world::Contract> ParseContractTerms(std::string_view text, const world::W
       const std::string copy(text);
       YAML::Node root = YAML::Load(copy);
       if (!root || root.IsNull()) {
-        diags.Add(YAML::Mark::null_mark(),
-                  "the contract terms are empty (expected a mapping with id, provider, start, end, ...)");
+        diags.Add(
+            YAML::Mark::null_mark(),
+            "the contract terms are empty (expected a mapping with id, provider, start, end, ...)");
       } else if (CheckStructure(root, 1, diags)) {
         contract = Loader(diags, options).LoadContractTerms(root, world);
       }
@@ -1710,12 +1712,13 @@ std::string ContractTermsToJson(const world::World& world, const world::Contract
   };
   auto time = [&](Time t) { return quote(FormatTime(t)); };
   auto usd = [&](Money m) { return quote(FormatMoneyExact(m)); };
-  std::string j = "{\"id\":" + quote(c.id) + ",\"provider\":" + quote(world.providers[c.provider].id) +
+  std::string j = "{\"id\":" + quote(c.id) +
+                  ",\"provider\":" + quote(world.providers[c.provider].id) +
                   ",\"start\":" + time(c.start) + ",\"end\":" + time(c.end);
   j += ",\"committed_usd\":" + usd(c.committed_spend);
   j += std::string(",\"take_or_pay\":") + (c.take_or_pay ? "true" : "false");
-  j += ",\"discount_percent\":" + quote(std::to_string(c.discount_milli / 10) + "." +
-                                         std::to_string(c.discount_milli % 10));
+  j += ",\"discount_percent\":" +
+       quote(std::to_string(c.discount_milli / 10) + "." + std::to_string(c.discount_milli % 10));
   if (!c.minimums.empty()) {
     j += ",\"minimums\":[";
     for (size_t i = 0; i < c.minimums.size(); ++i) {

@@ -87,9 +87,8 @@ const char* WakeKindName(WakeKind kind) {
 }
 
 bool ParseWakeKind(std::string_view name, WakeKind* kind) {
-  for (WakeKind k :
-       {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses, WakeKind::kCapacityEnds,
-        WakeKind::kContractTerms}) {
+  for (WakeKind k : {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses,
+                     WakeKind::kCapacityEnds, WakeKind::kContractTerms}) {
     if (name == WakeKindName(k)) {
       *kind = k;
       return true;
@@ -343,7 +342,8 @@ Status Scheduler::Apply(const Command& command, Time now) {
           world::Job job = c.job;
           job.arrival = now;
           // A tenant declared in the scenario has a quota; others have none.
-          if (job.tenant == world::kNone && !c.tenant.empty()) job.tenant = world_.FindTenant(c.tenant);
+          if (job.tenant == world::kNone && !c.tenant.empty())
+            job.tenant = world_.FindTenant(c.tenant);
           JobArrived(AddJob(std::move(job)), now);
         } else if constexpr (std::is_same_v<C, cmd::CancelJob>) {
           CancelJob(c.job.value, now);

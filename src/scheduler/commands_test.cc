@@ -341,7 +341,8 @@ tenants:
   EXPECT_EQ(live.Job("r1").status, JobStatus::kRunning);
   EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // research: 8 of 8 in use
   EXPECT_EQ(live.Job("p1").status, JobStatus::kQueued);  // product's batch class: 4 at most
-  EXPECT_EQ(live.Job("p2").status, JobStatus::kRunning);  // a training job of product is not limited
+  EXPECT_EQ(live.Job("p2").status,
+            JobStatus::kRunning);  // a training job of product is not limited
   EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("r2")),
             "tenant research: 8 of its 8 GPUs in use, this job needs 4 more");
   EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("p1")),
@@ -439,8 +440,8 @@ TEST(AmendContractTest, ANewDiscountRepricesTheContractsPoolsFromNowOnly) {
   // Spend up to the amendment stands.
   EXPECT_EQ(after.ContractSpendAt(0, T("2026-01-04")), before.ContractSpendAt(0, T("2026-01-04")));
   // A day after it, the day cost 67.5/90 = three quarters of what it cost before.
-  const Money day_before = before.ContractSpendAt(0, T("2026-01-05")) -
-                           before.ContractSpendAt(0, T("2026-01-04"));
+  const Money day_before =
+      before.ContractSpendAt(0, T("2026-01-05")) - before.ContractSpendAt(0, T("2026-01-04"));
   const Money day_after =
       after.ContractSpendAt(0, T("2026-01-05")) - after.ContractSpendAt(0, T("2026-01-04"));
   ASSERT_GT(day_before.micros(), 0);
@@ -517,7 +518,8 @@ TEST(AmendContractTest, TheLogCarriesTheTermsAndReadsThemBack) {
   const auto* a = std::get_if<cmd::AmendContract>(&(*parsed)[0].command);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->contract, 0);
-  EXPECT_EQ(io::ContractTermsToJson(live.world, a->terms), io::ContractTermsToJson(live.world, terms));
+  EXPECT_EQ(io::ContractTermsToJson(live.world, a->terms),
+            io::ContractTermsToJson(live.world, terms));
   EXPECT_EQ(a->terms.discount_milli, 125);
   EXPECT_EQ(a->terms.end, T("2028-01-01"));
 

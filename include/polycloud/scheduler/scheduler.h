@@ -23,9 +23,9 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
-#include <limits>
 #include <set>
 #include <string>
 #include <string_view>

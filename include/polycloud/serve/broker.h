@@ -44,13 +44,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "polycloud/base/clock.h"
 #include "polycloud/base/status.h"
@@ -112,15 +111,15 @@ struct SiteHealth {
 };
 
 struct Counters {
-  int64_t commands = 0;        // accepted since this process started (replay excluded)
-  int64_t batches = 0;         // group commits
-  int64_t dispatched = 0;      // runs handed to sites
+  int64_t commands = 0;    // accepted since this process started (replay excluded)
+  int64_t batches = 0;     // group commits
+  int64_t dispatched = 0;  // runs handed to sites
   int64_t dispatch_failures = 0;
-  int64_t site_cancels = 0;    // runs stopped at sites (preempted, cancelled, stale)
+  int64_t site_cancels = 0;  // runs stopped at sites (preempted, cancelled, stale)
   int64_t restored_commands = 0;
-  int64_t reconciled = 0;      // differences found with sites and settled at Start
-  int64_t lost_runs = 0;       // runs a site no longer listed (failed and placed again)
-  int64_t refused = 0;         // the broker's own commands the core refused (stale wake-ups)
+  int64_t reconciled = 0;  // differences found with sites and settled at Start
+  int64_t lost_runs = 0;   // runs a site no longer listed (failed and placed again)
+  int64_t refused = 0;     // the broker's own commands the core refused (stale wake-ups)
   // Scheduling passes since this process started, the placement decisions
   // (attempts) they made and the wall time they took: the broker's
   // decisions/s under load, beside the offline figure (docs/performance.md).
@@ -255,8 +254,8 @@ class Broker final : private scheduler::Observer,
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::deque<Request*> pending_;
-  bool baton_ = false;    // someone is applying or committing
-  Status failed_;         // set when a commit failed: the broker takes no more work
+  bool baton_ = false;  // someone is applying or committing
+  Status failed_;       // set when a commit failed: the broker takes no more work
   bool replaying_ = false;
   std::vector<std::string> lines_;  // log lines of the batch being applied
   Time last_;                       // the last command's instant

@@ -176,7 +176,7 @@ struct Job {
   WorkloadKind kind = WorkloadKind::kTraining;
   bool preemptible = false;
   TenantIndex tenant = kNone;  // whose quota it counts against (kNone: no quota)
-  std::string stream;  // the job stream it was generated from, if any
+  std::string stream;          // the job stream it was generated from, if any
 };
 
 // A team's quota (docs/scenario.md, "tenants"): GPUs its running jobs may
