@@ -1,7 +1,5 @@
 #include "polycloud/gateway/config.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <yaml-cpp/yaml.h>
 
 #include <limits>
@@ -12,6 +10,7 @@
 #include "polycloud/base/parse.h"
 #include "polycloud/base/text.h"
 #include "polycloud/http/client.h"
+#include "polycloud/http/secret.h"
 
 namespace polycloud::gateway {
 namespace {
@@ -422,26 +421,13 @@ Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path, const world
   return LoadGatewayConfigString(*text, path, world);
 }
 
-std::string HashKeySecret(std::string_view secret) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  POLYCLOUD_CHECK(EVP_Digest(secret.data(), secret.size(), digest, &size, EVP_sha256(), nullptr) ==
-                  1);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
+std::string HashKeySecret(std::string_view secret) { return http::Sha256Hex(secret); }
 
 std::string GenerateKeySecret() {
-  unsigned char bytes[43];
-  POLYCLOUD_CHECK(RAND_bytes(bytes, sizeof bytes) == 1);
+  const std::string bytes = http::RandomBytes(43);
   static const char* kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string secret = "pc-";
-  for (unsigned char b : bytes) secret += kUrl[b & 63];  // 258 bits
+  for (char b : bytes) secret += kUrl[static_cast<unsigned char>(b) & 63];  // 258 bits
   return secret;
 }
 

@@ -1,14 +1,12 @@
 #include "polycloud/serve/api.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <thread>
 
 #include "polycloud/base/parse.h"
 #include "polycloud/http/json_body.h"
 #include "polycloud/http/metrics.h"
+#include "polycloud/http/secret.h"
 
 namespace polycloud::serve {
 
@@ -19,33 +17,22 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
-std::string HashToken(std::string_view secret) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  POLYCLOUD_CHECK(EVP_Digest(secret.data(), secret.size(), digest, &size, EVP_sha256(), nullptr) ==
-                  1);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
+std::string HashToken(std::string_view secret) { return http::Sha256Hex(secret); }
 
 NewToken GenerateToken() {
-  unsigned char bytes[38];
-  POLYCLOUD_CHECK(RAND_bytes(bytes, sizeof bytes) == 1);
+  const std::string bytes = http::RandomBytes(38);
   static const char* kUrl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   static const char* kHex = "0123456789abcdef";
   NewToken t;
   t.secret = "pc_";
-  for (int i = 0; i < 32; ++i) t.secret += kUrl[bytes[i] & 63];  // 192 bits
+  for (int i = 0; i < 32; ++i)
+    t.secret += kUrl[static_cast<unsigned char>(bytes[i]) & 63];  // 192 bits
+  t.id = "tok_";
   for (int i = 32; i < 38; ++i) {
-    t.id += kHex[bytes[i] >> 4];
-    t.id += kHex[bytes[i] & 15];
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    t.id += kHex[b >> 4];
+    t.id += kHex[b & 15];
   }
-  t.id = "tok_" + t.id;
   return t;
 }
 
@@ -134,10 +121,13 @@ http::Router Api::MakeRouter() {
     (void)store->AppendAudit(e);  // the mutation stands; a lost audit line is logged by the store
   };
 
-  router.Add("GET", "/healthz", [](const Request&) { return Response::Json(200, {{"status", "ok"}}); });
+  router.Add("GET", "/healthz", [](const Request&) {
+    return Response::Json(200, {{"status", "ok"}});
+  });
   router.Add("GET", "/readyz", [ready](const Request&) {
     if (!ready->load()) {
-      ApiError e{503, std::string(http::code::kUnavailable), "not ready: the broker is starting", {}, {}};
+      ApiError e{
+          503, std::string(http::code::kUnavailable), "not ready: the broker is starting", {}, {}};
       return Error(e);
     }
     return Response::Json(200, {{"status", "ready"}});
@@ -158,10 +148,10 @@ http::Router Api::MakeRouter() {
         root.Enum("kind", {"training", "batch"}, Need::kOptional).value_or("training");
     job.kind = kind == "batch" ? world::WorkloadKind::kBatch : world::WorkloadKind::kTraining;
     job.workload_class = root.String("class", Need::kOptional, {.max_bytes = 200}).value_or(kind);
-    job.model_family = root.String("model_family", Need::kOptional, {.max_bytes = 200}).value_or("");
+    job.model_family =
+        root.String("model_family", Need::kOptional, {.max_bytes = 200}).value_or("");
     job.gpus = root.Int("gpus", 1, int64_t{1} << 26).value_or(1);
-    job.work_gpu_seconds =
-        root.Int("work_gpu_hours", 1, 1'000'000'000).value_or(1) * 3600;
+    job.work_gpu_seconds = root.Int("work_gpu_hours", 1, 1'000'000'000).value_or(1) * 3600;
     if (auto list = root.Array("accelerators", Need::kOptional, 64)) {
       for (size_t i = 0; i < list->size(); ++i) {
         const std::string name = list->String(i).value_or("");
@@ -176,15 +166,16 @@ http::Router Api::MakeRouter() {
     if (auto every = root.String("checkpoint_every", Need::kOptional)) {
       Result<Duration> d = ParseDuration(*every);
       if (!d.ok()) {
-        root.Fail("checkpoint_every", "expected a duration such as \"2h\", found \"" + *every + "\"");
+        root.Fail("checkpoint_every",
+                  "expected a duration such as \"2h\", found \"" + *every + "\"");
       } else {
         job.checkpoint_interval = *d;
       }
     }
     // The scenario's defaults (docs/scenario.md): training 100, batch 0 and preemptible.
     const bool batch = job.kind == world::WorkloadKind::kBatch;
-    job.priority = static_cast<int32_t>(root.Int("priority", -1'000'000, 1'000'000, Need::kOptional)
-                                            .value_or(batch ? 0 : 100));
+    job.priority = static_cast<int32_t>(
+        root.Int("priority", -1'000'000, 1'000'000, Need::kOptional).value_or(batch ? 0 : 100));
     job.preemptible = root.Bool("preemptible", Need::kOptional).value_or(batch);
     std::string tenant = who->tenant;
     const std::optional<std::string> asked =
@@ -204,7 +195,8 @@ http::Router Api::MakeRouter() {
                                     "the Idempotency-Key header is longer than 200 bytes"));
     }
     Result<Broker::Submitted> out = broker->SubmitJob(std::move(job), tenant, key);
-    audit(*who, r, out.ok() ? out->id : "", out.ok() ? "ok" : out.status().message().substr(0, 200));
+    audit(*who, r, out.ok() ? out->id : "",
+          out.ok() ? "ok" : out.status().message().substr(0, 200));
     if (!out.ok()) return Error(http::FromStatus(out.status()));
     Result<JobView> view = broker->GetJob(out->id);
     if (!view.ok()) return Error(http::FromStatus(view.status()));
@@ -218,9 +210,9 @@ http::Router Api::MakeRouter() {
     for (const auto& [k, v] : r.query) {
       if (k == "status") {
         if (v != "queued" && v != "running" && v != "done" && v != "cancelled") {
-          return Error(http::BadRequest(http::code::kInvalidQuery,
-                                        "status: expected queued, running, done or cancelled, found \"" +
-                                            v + "\""));
+          return Error(http::BadRequest(
+              http::code::kInvalidQuery,
+              "status: expected queued, running, done or cancelled, found \"" + v + "\""));
         }
         f.status = v;
       } else if (k == "tenant") {
@@ -230,14 +222,15 @@ http::Router Api::MakeRouter() {
       } else if (k == "limit") {
         Result<int64_t> n = ParseInteger(v);
         if (!n.ok() || *n < 1 || *n > 1000) {
-          return Error(http::BadRequest(http::code::kInvalidQuery,
-                                        "limit: expected an integer from 1 to 1000, found \"" + v + "\""));
+          return Error(
+              http::BadRequest(http::code::kInvalidQuery,
+                               "limit: expected an integer from 1 to 1000, found \"" + v + "\""));
         }
         f.limit = static_cast<size_t>(*n);
       } else {
-        return Error(http::BadRequest(http::code::kInvalidQuery,
-                                      "unknown query parameter \"" + k +
-                                          "\" (expected status, tenant, after, limit)"));
+        return Error(http::BadRequest(
+            http::code::kInvalidQuery,
+            "unknown query parameter \"" + k + "\" (expected status, tenant, after, limit)"));
       }
     }
     if (who->role == Role::kTenant) f.tenant = who->tenant;  // a tenant sees its own work only
@@ -358,7 +351,8 @@ http::Router Api::MakeRouter() {
         int64_t seen = after;
         while (!stream->closed()) {
           for (const Broker::StreamEvent& e : broker->EventsAfter(seen, 1000)) {
-            if (!stream->Send({std::to_string(e.sequence), "decision", e.json, std::nullopt})) return;
+            if (!stream->Send({std::to_string(e.sequence), "decision", e.json, std::nullopt}))
+              return;
             seen = e.sequence;
           }
           broker->WaitForEvents(seen, std::chrono::milliseconds(500));
@@ -375,22 +369,26 @@ http::Router Api::MakeRouter() {
     http::JsonReader reader(*doc);
     JsonObject root = reader.Root();
     const std::string role = root.Enum("role", {"admin", "operator", "tenant"}).value_or("");
-    const std::string tenant = root.String("tenant", Need::kOptional, {.max_bytes = 200}).value_or("");
+    const std::string tenant =
+        root.String("tenant", Need::kOptional, {.max_bytes = 200}).value_or("");
     if (role == "tenant" && tenant.empty()) root.Fail("tenant", "a tenant token needs a tenant");
-    if (role != "tenant" && !tenant.empty()) root.Fail("tenant", "only a tenant token has a tenant");
+    if (role != "tenant" && !tenant.empty())
+      root.Fail("tenant", "only a tenant token has a tenant");
     if (auto error = reader.Finish()) return Error(*error);
     const NewToken t = GenerateToken();
     store::Token token{t.id, HashToken(t.secret), role, tenant, clock->Now().unix_seconds(), false};
     const Status s = store->PutToken(token);
     audit(*who, r, t.id, s.ok() ? "ok" : s.message().substr(0, 200));
     if (!s.ok()) return Error(http::FromStatus(s));
-    return Response::Json(201, {{"id", t.id}, {"token", t.secret}, {"role", role}, {"tenant", tenant}});
+    return Response::Json(201,
+                          {{"id", t.id}, {"token", t.secret}, {"role", role}, {"tenant", tenant}});
   });
 
   router.Add("GET", "/metrics", [=](const Request&) {
     http::MetricsText out;
     const Counters c = broker->counters();
-    out.Counter("polycloud_commands_total", "Commands the core accepted since this process started.",
+    out.Counter("polycloud_commands_total",
+                "Commands the core accepted since this process started.",
                 {{{}, static_cast<double>(c.commands)}});
     out.Counter("polycloud_group_commits_total", "Batches of commands committed to the store.",
                 {{{}, static_cast<double>(c.batches)}});
@@ -430,7 +428,8 @@ http::Router Api::MakeRouter() {
     }
     out.Gauge("polycloud_spend_rate_usd_per_day", "Spend rate now, by contract.", rate);
     std::vector<http::Sample> down;
-    for (const SiteHealth& s : broker->Sites()) down.push_back({{{"site", s.id}}, s.down ? 1.0 : 0.0});
+    for (const SiteHealth& s : broker->Sites())
+      down.push_back({{{"site", s.id}}, s.down ? 1.0 : 0.0});
     out.Gauge("polycloud_site_down", "1 when a site's controller has stopped answering.", down);
     if (const http::Server* s = server->load()) http::WriteHttpMetrics(out, s->Stats());
     return Response::Text(200, out.Take(), std::string(http::kPrometheusContentType));
