@@ -53,6 +53,7 @@ struct Common {
   std::vector<std::string> traces;  // simulate --trace FORMAT:PATH
   bool skip_bad_rows = false;
   std::optional<std::string> reoptimize_every;  // --reoptimize-every DURATION ("" is an error)
+  std::string node_choice;                      // --node-choice NAME
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
@@ -65,6 +66,10 @@ void AddCommon(CLI::App* cmd, Common& c) {
       "list prices, reservations at $0, commitments ignored); overrides the scenario's");
   cmd->add_option("--reoptimize-every", c.reoptimize_every,
                   "Re-optimise the whole queue as a min-cost flow at this interval (e.g. 1h)");
+  cmd->add_option("--node-choice", c.node_choice,
+                  "How work is placed on a pool's nodes: best-fit (default), spread, random, "
+                  "fragmentation, or pooled (pools as bags of GPUs, no nodes); overrides the "
+                  "scenario's");
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -120,6 +125,8 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   POLYCLOUD_RETURN_IF_ERROR(scheduler::SetPolicy(
       c.policy.empty() ? scenario.options.policy : c.policy, &options.scheduler));
   options.scheduler.consolidate = scenario.options.consolidate;
+  POLYCLOUD_RETURN_IF_ERROR(scheduler::SetNodeChoice(
+      c.node_choice.empty() ? scenario.options.node_choice : c.node_choice, &options.scheduler));
   options.scheduler.reoptimize_every = scenario.options.reoptimize_every;
   if (c.reoptimize_every) {  // the command line wins over the scenario
     // A bad value is a usage error (exit 2), like an unknown policy.

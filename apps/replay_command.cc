@@ -30,6 +30,7 @@ struct ReplayArgs {
   bool fidelity = false;
   std::string policy = "fifo";
   bool consolidate = false;
+  std::string node_choice;
   std::string vc_nodes;
   std::string nodes;
   std::vector<std::string> only;
@@ -90,6 +91,10 @@ int Run(const ReplayArgs& a) {
   if (!spec.ok()) return Fail(spec.status());
   auto policy = scheduler::ParsePolicy(a.policy);
   if (!policy.ok()) return Fail(policy.status());
+  scheduler::Options node_options;
+  if (Status s = scheduler::SetNodeChoice(a.node_choice, &node_options); !s.ok()) return Fail(s);
+  if (a.consolidate && a.node_choice.empty()) node_options.nodes = placement::NodePolicy::kBestFit;
+  const placement::NodePolicy nodes = node_options.nodes;
   traces::ReadOptions read;
   read.skip_bad_rows = a.skip_bad_rows;
   const auto start = std::chrono::steady_clock::now();
@@ -108,6 +113,7 @@ int Run(const ReplayArgs& a) {
     o.vc_nodes_path = a.vc_nodes;
     o.policy = *policy;
     o.consolidate = a.consolidate;
+    o.nodes = nodes;
     o.read = read;
     o.only = a.only;
     o.compress = a.compress;
@@ -122,6 +128,7 @@ int Run(const ReplayArgs& a) {
     o.pods_path = spec->path;
     o.nodes_path = a.nodes;
     o.policy = *policy;
+    o.nodes = nodes;
     o.read = read;
     o.bucket = Duration::Days(a.bucket_days);
     auto r = replay::CheckAlibabaFidelity(o);
@@ -183,7 +190,11 @@ std::function<int()> AddReplayCommand(CLI::App& app) {
   cmd->add_option("--policy", args->policy,
                   "Scheduler policy: fifo (default), sjf, srtf or priority");
   cmd->add_flag("--consolidate", args->consolidate,
-                "Consolidated placement: a job spans as few nodes as possible");
+                "Consolidated placement: a job spans as few nodes as possible (with nodes: "
+                "best fit)");
+  cmd->add_option("--node-choice", args->node_choice,
+                  "How jobs are placed on nodes: best-fit (default), spread, random, "
+                  "fragmentation, or pooled (each cluster one bag of GPUs, as before nodes)");
   cmd->add_option("--vc-nodes", args->vc_nodes,
                   "Philly virtual-cluster sizes (default: vc_nodes.csv next to the trace)");
   cmd->add_option("--nodes", args->nodes,

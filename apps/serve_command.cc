@@ -46,6 +46,10 @@ int Serve(const ServeArgs& a) {
     return Fail(s);
   }
   options.scheduler.consolidate = scenario->options.consolidate;
+  if (Status s = scheduler::SetNodeChoice(scenario->options.node_choice, &options.scheduler);
+      !s.ok()) {
+    return Fail(s);
+  }
   options.scheduler.record_decisions = true;  // explain shows each workload's last start
   Result<Duration> tick = ParseDuration(a.tick);
   if (!tick.ok() || tick->seconds() < 0) return Fail(InvalidArgument("--tick: " + a.tick));

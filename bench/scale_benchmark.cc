@@ -153,13 +153,26 @@ void WarmUp(const world::World& w, Time now, placement::FleetState& fleet) {
     // Most pools three-quarters full, some full, some empty.
     const uint64_t r = rng.Below(10);
     const int64_t used = r < 3 ? cap : r < 4 ? 0 : cap * 3 / 4;
-    if (used > 0) fleet.Bind(pi, used, now);
+    if (!fleet.has_nodes()) {
+      if (used > 0) fleet.Bind(pi, used, now);
+      continue;
+    }
+    // With nodes, gangs of 1 to a node's GPUs (the node policy packs them),
+    // so some nodes are left partly free.
+    const int64_t node = fleet.info(pi).gpus_per_node;
+    for (int64_t left = used; left > 0;) {
+      const int64_t g = std::min<int64_t>(left, 1 + static_cast<int64_t>(rng.Below(node)));
+      if (fleet.pool(pi).placeable < g) break;
+      fleet.Bind(pi, g, now);
+      left -= g;
+    }
   }
 }
 
-PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
+PlacementResult MeasurePlacement(const world::World& w, int64_t decisions,
+                                 placement::NodePolicy nodes) {
   const Time now = w.start + Duration::Seconds((w.end - w.start).seconds() / 2);
-  placement::FleetState fleet(w, now);
+  placement::FleetState fleet(w, now, nodes);
   WarmUp(w, now, fleet);
   Rng rng(43);
   contracts::ExclusivityRules rules(w);
@@ -170,6 +183,7 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
   struct Held {
     world::PoolIndex pool;
     int64_t gpus;
+    int32_t handle = -1;
   };
   int64_t fleet_gpus = 0;
   for (size_t p = 0; p < w.pools.size(); ++p) {
@@ -178,12 +192,12 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
   // Binds what was placed and releases the oldest placements.
   std::deque<Held> held;
   int64_t held_gpus = 0;
-  auto bind = [&](placement::FleetState& f, world::PoolIndex pool, int64_t gpus) {
-    f.Bind(pool, gpus, now);
-    held.push_back(Held{pool, gpus});
+  // Files a placement bound with `handle` and releases the oldest.
+  auto hold = [&](placement::FleetState& f, world::PoolIndex pool, int64_t gpus, int32_t handle) {
+    held.push_back(Held{pool, gpus, handle});
     held_gpus += gpus;
     while (held_gpus > fleet_gpus / 20) {
-      f.Release(held.front().pool, held.front().gpus, now);
+      f.Release(held.front().pool, held.front().gpus, held.front().handle, now);
       held_gpus -= held.front().gpus;
       held.pop_front();
     }
@@ -199,6 +213,9 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
     placement::Context ctx{w, fleet, rules, now, nullptr, &reserved};
     const auto t0 = Clock::now();
     const placement::Decision d = placer.Place(ctx, req, nullptr);
+    // With nodes, choosing the node is part of the decision: bind inside the clock.
+    const int32_t handle =
+        d.pool != world::kNone ? fleet.Bind(d.pool, d.alloc_gpus, now, req.gpus) : -1;
     const auto t1 = Clock::now();
     const double s = Seconds(t0, t1);
     total += s;
@@ -206,13 +223,14 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
     decided[static_cast<size_t>(i)] = Held{d.pool, d.alloc_gpus};
     if (d.pool != world::kNone) {
       ++placed;
-      bind(fleet, d.pool, d.alloc_gpus);
+      hold(fleet, d.pool, d.alloc_gpus, handle);
     }
   }
   const double loop_cpu = ThreadCpuSeconds() - cpu0;
   // The same loop again on a fresh fleet, without Place(): drawing the jobs,
-  // reading the clock, binding and releasing. What is left is the decisions'
-  // CPU time.
+  // reading the clock, binding and releasing, on pools without nodes (the
+  // fleet's bookkeeping). What is left is the decisions' CPU time, with the
+  // node choice.
   double place_cpu = 0;
   {
     placement::FleetState again(w, now);
@@ -227,7 +245,9 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions) {
       const Held& d = decided[static_cast<size_t>(i)];
       const auto t1 = Clock::now();
       clock_sink = clock_sink + Seconds(t0, t1);
-      if (d.pool != world::kNone && req.gpus > 0) bind(again, d.pool, d.gpus);
+      if (d.pool != world::kNone && req.gpus > 0) {
+        hold(again, d.pool, d.gpus, again.Bind(d.pool, d.gpus, now, req.gpus));
+      }
     }
     place_cpu = loop_cpu - (ThreadCpuSeconds() - cpu1);
   }
@@ -387,19 +407,31 @@ int Main(int argc, char** argv) {
 
   if (want("placement")) {
     io::Scenario s = MustGenerate(Fleet(c, 100'000, 365));
-    std::vector<PlacementResult> runs;
-    for (int r = 0; r < c.runs; ++r) runs.push_back(MeasurePlacement(s.world, c.decisions));
-    std::sort(runs.begin(), runs.end(),
-              [](const auto& a, const auto& b) { return a.decisions_per_s < b.decisions_per_s; });
-    const PlacementResult& p = runs[runs.size() / 2];
-    std::fprintf(stderr, "  placement done\n");
-    row("| placement decisions/s (%" PRId64
-        " GPUs, %d pools, one thread): per CPU second, per wall second | %.0f, %.0f | >= "
-        "500,000 |\n",
-        c.gpus, c.pools, p.decisions_per_s, p.wall_decisions_per_s);
-    row("| decision latency p50 / p99 | %.2f / %.2f us | p99 <= 20 us |\n", p.p50_us, p.p99_us);
-    row("| share of decisions placed | %.1f%% | |\n", p.placed_share * 100);
-    row("| decision with full explanation (mean) | %.1f us | |\n", p.explained_us);
+    // Pools as bags of GPUs, then on nodes (best fit, the default, and the
+    // fragmentation-aware policy, the costliest to choose with).
+    for (placement::NodePolicy nodes :
+         {placement::NodePolicy::kPooled, placement::NodePolicy::kBestFit,
+          placement::NodePolicy::kFragmentation}) {
+      std::vector<PlacementResult> runs;
+      for (int r = 0; r < c.runs; ++r)
+        runs.push_back(MeasurePlacement(s.world, c.decisions, nodes));
+      std::sort(runs.begin(), runs.end(),
+                [](const auto& a, const auto& b) { return a.decisions_per_s < b.decisions_per_s; });
+      const PlacementResult& p = runs[runs.size() / 2];
+      std::fprintf(stderr, "  placement (%s) done\n", placement::NodePolicyName(nodes));
+      const std::string mode = nodes == placement::NodePolicy::kPooled
+                                   ? std::string("pooled")
+                                   : std::string("nodes, ") + placement::NodePolicyName(nodes);
+      row("| placement decisions/s (%" PRId64
+          " GPUs, %d pools, %s, one thread): per CPU second, per wall second | %.0f, %.0f | >= "
+          "500,000 |\n",
+          c.gpus, c.pools, mode.c_str(), p.decisions_per_s, p.wall_decisions_per_s);
+      row("| decision latency p50 / p99 (%s) | %.2f / %.2f us | p99 <= 20 us |\n", mode.c_str(),
+          p.p50_us, p.p99_us);
+      row("| share of decisions placed (%s) | %.1f%% | |\n", mode.c_str(), p.placed_share * 100);
+      row("| decision with full explanation (mean, %s) | %.1f us | |\n", mode.c_str(),
+          p.explained_us);
+    }
   }
 
   if (want("events")) {

@@ -166,7 +166,7 @@ TEST_F(LedgerTest, FleetStateBillsUseForOnDemandAndInstalledForReserved) {
   fleet.AttachLedger(&ledger, world_.start);
   for (world::PoolIndex p : {od_, res_, disc_}) fleet.SetInstalled(p, 8, world_.start);
   fleet.Bind(od_, 2, world_.start);
-  fleet.Release(od_, 2, world_.start + Duration::Hours(1));
+  fleet.Release(od_, 2, -1, world_.start + Duration::Hours(1));
   ledger.Close(world_.start + Duration::Hours(2));
   EXPECT_EQ(ledger.PoolSpend(od_).micros(), 2 * 3'600'000);    // 2 GPU-hours used
   EXPECT_EQ(ledger.PoolSpend(res_).micros(), 16 * 3'600'000);  // 8 GPUs × 2 h installed

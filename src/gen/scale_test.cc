@@ -200,7 +200,7 @@ TEST_P(PlacerAtScaleTest, FastPathDecidesAsTheFullScan) {
     const auto p = static_cast<world::PoolIndex>(rng.Below(w.pools.size()));
     const int64_t room = fleet.pool(p).free();
     if (room > 0) fleet.Bind(p, 1 + static_cast<int64_t>(rng.Below(room)), now);
-    if (rng.Below(10) == 0 && fleet.pool(p).used > 0) fleet.Release(p, fleet.pool(p).used, now);
+    if (rng.Below(10) == 0 && fleet.pool(p).used > 0) fleet.Release(p, fleet.pool(p).used, -1, now);
     if (rng.Below(50) == 0) reserved[rng.Below(w.pools.size())] = 150;
     const world::Job& job = w.jobs[rng.Below(w.jobs.size())];
     placement::Request req;

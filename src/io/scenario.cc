@@ -378,6 +378,15 @@ class Loader {
                                                                             {"consolidated", true}};
       if (auto p = AsEnum(v, d_, "scheduler.placement", kPlacements)) o.consolidate = *p;
     }
+    if (auto v = m.Take("node_choice"); v) {
+      static const std::vector<std::pair<std::string, std::string>> kNodeChoices = {
+          {"best-fit", "best-fit"},
+          {"spread", "spread"},
+          {"random", "random"},
+          {"fragmentation", "fragmentation"},
+          {"pooled", "pooled"}};
+      if (auto p = AsEnum(v, d_, "scheduler.node_choice", kNodeChoices)) o.node_choice = *p;
+    }
     if (auto v = m.Take("reoptimize_every"); v) {
       if (auto x = AsDuration(v, d_, "scheduler.reoptimize_every")) {
         if (x->seconds() <= 0) {

@@ -90,10 +90,11 @@ inline Verdict CheckReservation(const Context& ctx, const Request& req, world::P
 }
 
 // capacity: short (a resource failure) with a = the GPUs the gang takes after
-// rounding to whole nodes, b = the pool's free GPUs.
+// rounding to whole nodes, b = the largest allocation that fits (the pool's
+// free GPUs; with nodes, its whole free nodes' GPUs or one node's most free).
 inline Verdict CheckCapacity(const Context& ctx, const Request& req, world::PoolIndex p) {
   const int64_t need = ctx.fleet.AllocationSize(p, req.gpus);
-  const int64_t free = ctx.fleet.pool(p).free();
+  const int64_t free = ctx.fleet.pool(p).placeable;
   return need > free ? Verdict::Short(need, free) : Verdict::Pass();
 }
 
@@ -134,7 +135,7 @@ inline int64_t DiversityRaw(const Context& ctx, const Request& req, world::PoolI
 // fragmentation: GPUs the pool would leave free (best fit: leave large holes
 // elsewhere for large gangs).
 inline int64_t FragmentationRaw(const Context& ctx, const Request& req, world::PoolIndex p) {
-  return std::max<int64_t>(0, ctx.fleet.pool(p).free() - ctx.fleet.AllocationSize(p, req.gpus));
+  return std::max<int64_t>(0, ctx.fleet.pool(p).placeable - ctx.fleet.AllocationSize(p, req.gpus));
 }
 
 // consolidation: nodes the gang would span, ceil(gpus / gpus_per_node).

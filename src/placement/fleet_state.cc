@@ -12,13 +12,15 @@ std::atomic<uint64_t> next_serial{1};
 
 }  // namespace
 
-FleetState::FleetState(const world::World& world, Time start)
+FleetState::FleetState(const world::World& world, Time start, NodePolicy nodes, uint64_t seed)
     : world_(world),
       pools_(world.pools.size()),
       sites_(world.sites.size()),
       provider_outage_(world.providers.size(), 0),
       provider_outage_count_(world.providers.size(), 0),
-      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)),
+      node_policy_(nodes),
+      rng_(Rng::Fork(seed, "nodes")) {
   info_.resize(pools_.size());
   for (size_t p = 0; p < pools_.size(); ++p) {
     pools_[p].integrated_to = start;
@@ -39,10 +41,28 @@ FleetState::FleetState(const world::World& world, Time start)
     sites_[s].capacity = world.sites[s].power.At(start);
   }
   logged_free_.assign(pools_.size(), 0);
+  if (has_nodes()) {
+    nodes_.reserve(pools_.size());
+    for (const PoolInfo& info : info_) nodes_.emplace_back(info.gpus_per_node);
+  }
+}
+
+const std::vector<int32_t>& FleetState::NodesOf(int32_t handle) const {
+  static const std::vector<int32_t> kNoNodes;
+  return handle < 0 ? kNoNodes : placed_[handle];
+}
+
+bool FleetState::OnOvercommittedNode(world::PoolIndex p, int32_t handle) const {
+  if (!has_nodes()) return true;
+  for (int32_t n : NodesOf(handle)) {
+    if (nodes_[p].overcommitted(n)) return true;
+  }
+  return false;
 }
 
 void FleetState::Reindex(world::PoolIndex p) {
-  const int64_t free = pools_[p].free();
+  const int64_t free = has_nodes() ? nodes_[p].Placeable() : pools_[p].free();
+  pools_[p].placeable = free;
   if (free == logged_free_[p]) return;
   logged_free_[p] = free;
   if (changes_.size() >= std::max<size_t>(4096, 2 * pools_.size())) {
@@ -67,19 +87,38 @@ void FleetState::IntegrateAll(Time now) {
   for (size_t p = 0; p < pools_.size(); ++p) Integrate(static_cast<world::PoolIndex>(p), now);
 }
 
-void FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now) {
+int32_t FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request) {
   Integrate(p, now);
+  int32_t handle = -1;
+  if (has_nodes()) {
+    mix_.Note(request > 0 ? request : gpus);
+    nodes_[p].Take(gpus, node_policy_, rng_, mix_, &last_pick_);
+    if (free_handles_.empty()) {
+      handle = static_cast<int32_t>(placed_.size());
+      placed_.emplace_back();
+    } else {
+      handle = free_handles_.back();
+      free_handles_.pop_back();
+    }
+    placed_[handle] = last_pick_.nodes;
+  }
   pools_[p].used += gpus;
   Reindex(p);
   SiteState& site = sites_[info_[p].site];
   site.used += PowerOf(p, gpus);
   site.peak = std::max(site.peak, site.used);
   Bill(p, now);
+  return handle;
 }
 
-void FleetState::Release(world::PoolIndex p, int64_t gpus, Time now) {
+void FleetState::Release(world::PoolIndex p, int64_t gpus, int32_t handle, Time now) {
   Integrate(p, now);
   POLYCLOUD_CHECK(pools_[p].used >= gpus);
+  if (handle >= 0) {
+    nodes_[p].Give(placed_[handle], gpus);
+    placed_[handle].clear();
+    free_handles_.push_back(handle);
+  }
   pools_[p].used -= gpus;
   Reindex(p);
   sites_[info_[p].site].used -= PowerOf(p, gpus);
@@ -93,6 +132,11 @@ void FleetState::Recompute(world::PoolIndex p) {
   } else {
     const int64_t cut = std::min<int64_t>(s.cut_milli, 1000);
     s.capacity = s.installed - MulDivRound(s.installed, cut, 1000);
+  }
+  if (has_nodes()) {
+    const bool ranked = ranker_ != nullptr && s.used > 0 && s.capacity < nodes_[p].capacity();
+    if (ranked) ranker_->RankNodes(p, &rank_scratch_);
+    nodes_[p].SetCapacity(s.capacity, ranked ? &rank_scratch_ : nullptr);
   }
   Reindex(p);
 }

@@ -117,8 +117,15 @@ class CapacityFilter final : public placement::Filter {
   }
   std::string Describe(const Context& ctx, const Request&, PoolIndex p,
                        const Verdict& v) const override {
-    return "needs " + Gpus(v.a) + ", " + std::to_string(v.b) + " free of " +
-           std::to_string(ctx.fleet.pool(p).capacity) + " usable";
+    const PoolState& ps = ctx.fleet.pool(p);
+    if (!ctx.fleet.has_nodes() || ps.free() == v.b) {
+      return "needs " + Gpus(v.a) + ", " + std::to_string(ps.free()) + " free of " +
+             std::to_string(ps.capacity) + " usable";
+    }
+    const int64_t node = ctx.fleet.info(p).gpus_per_node;
+    return "needs " + Gpus(v.a) + (v.a > node ? " in whole free nodes" : " on one node") + ", " +
+           std::to_string(ps.free()) + " free of " + std::to_string(ps.capacity) +
+           " usable but at most " + std::to_string(v.b) + " together";
   }
 };
 
@@ -491,16 +498,16 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
     const PoolState& ps = ctx.fleet.pool(pool);
     const int64_t reclaim = ctx.preemption->ReclaimableGpus(pool, req.priority, need);
     const SiteState& site = ctx.fleet.site(ctx.fleet.info(pool).site);
-    const bool gpus_ok = reclaim > 0 && ps.free() + std::min(reclaim, ps.used) >= need;
+    const bool gpus_ok = reclaim > 0 && ps.placeable + std::min(reclaim, ps.used) >= need;
     const bool power_ok = !site.limited || site.headroom() + ctx.fleet.PowerOf(pool, reclaim) >=
                                                ctx.fleet.PowerOf(pool, need);
     via_preemption = gpus_ok && power_ok;
   }
   if (f >= 0 && !via_preemption) {
-    const int64_t free = ctx.fleet.pool(pool).free();
+    const int64_t free = ctx.fleet.pool(pool).placeable;
     if (failed.resource && free > 0 && req.find_best_blocked) {
-      if (best_blocked_ == world::kNone || free > ctx.fleet.pool(best_blocked_).free() ||
-          (free == ctx.fleet.pool(best_blocked_).free() && pool < best_blocked_)) {
+      if (best_blocked_ == world::kNone || free > ctx.fleet.pool(best_blocked_).placeable ||
+          (free == ctx.fleet.pool(best_blocked_).placeable && pool < best_blocked_)) {
         best_blocked_ = pool;
       }
     }

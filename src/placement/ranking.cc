@@ -36,7 +36,7 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
     }
     const auto c = static_cast<int32_t>(classes_.size() - 1);
     class_of_[p] = c;
-    free_[p] = fleet.pool(p).free();
+    free_[p] = fleet.pool(p).placeable;
     classes_[c].members.push_back(Member{free_[p], p});
     classes_[c].max_gang = std::max(classes_[c].max_gang, fleet.pool(p).max_gang);
   }
@@ -69,14 +69,14 @@ void Ranking::Sync(const FleetState& fleet) {
   if (fleet.change_epoch() != epoch_) {
     for (size_t p = 0; p < free_.size(); ++p) {
       SetFree(static_cast<world::PoolIndex>(p),
-              fleet.pool(static_cast<world::PoolIndex>(p)).free());
+              fleet.pool(static_cast<world::PoolIndex>(p)).placeable);
     }
     epoch_ = fleet.change_epoch();
     read_ = fleet.changes().size();
     return;
   }
   const std::vector<world::PoolIndex>& log = fleet.changes();
-  for (; read_ < log.size(); ++read_) SetFree(log[read_], fleet.pool(log[read_]).free());
+  for (; read_ < log.size(); ++read_) SetFree(log[read_], fleet.pool(log[read_]).placeable);
 }
 
 void Ranking::SetFree(world::PoolIndex p, int64_t free) {

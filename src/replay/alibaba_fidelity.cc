@@ -62,6 +62,7 @@ Result<FidelityReport> CheckAlibabaFidelity(const FidelityOptions& options) {
 
   FidelityReport out;
   out.policy = scheduler::PolicyName(options.policy);
+  out.node_choice = placement::NodePolicyName(options.nodes);
   out.pods_read = RowReportOf(options.pods_path, trace.stats);
   out.nodes_read = RowReportOf(nodes_path, nodes.stats);
 
@@ -144,6 +145,7 @@ Result<FidelityReport> CheckAlibabaFidelity(const FidelityOptions& options) {
 
   sim::Options sim_options;
   sim_options.scheduler.policy = options.policy;
+  sim_options.scheduler.nodes = options.nodes;
   sim::Simulator sim(w, sim_options);
   sim.Run();
   std::vector<Interval> simulated;
@@ -229,6 +231,7 @@ void WriteJson(const FidelityReport& r, std::ostream& out) {
   nlohmann::ordered_json j;
   j["schema"] = "polycloud.replay.fidelity/1";
   j["policy"] = r.policy;
+  j["node_choice"] = r.node_choice;
   j["pods"] = r.pods;
   j["sharing_pods"] = r.sharing_pods;
   j["constrained_pods"] = r.constrained_pods;

@@ -62,6 +62,7 @@ Result<ClusterRun> ReplayCluster(const traces::PhillyVirtualCluster& vc, int64_t
   sim::Options sim_options;
   sim_options.scheduler.policy = options.policy;
   sim_options.scheduler.consolidate = options.consolidate;
+  sim_options.scheduler.nodes = options.nodes;
   sim::Simulator sim(w, sim_options);
   sim.Run();
   const auto& states = sim.scheduler().jobs();
@@ -120,6 +121,7 @@ Result<PhillyReplay> ReplayPhilly(const PhillyReplayOptions& options) {
   PhillyReplay out;
   out.policy = scheduler::PolicyName(options.policy);
   out.consolidate = options.consolidate;
+  out.node_choice = placement::NodePolicyName(options.nodes);
   out.jobs_read = RowReportOf(options.trace_path, trace.stats);
   out.clusters_read = RowReportOf(vc_path, vcs.stats);
 
@@ -235,7 +237,9 @@ nlohmann::ordered_json ClusterJson(const VirtualClusterResult& c) {
 
 void WriteText(const PhillyReplay& r, std::ostream& out) {
   out << "Philly replay per virtual cluster: policy " << r.policy
-      << (r.consolidate ? ", consolidated placement" : "") << "; times in seconds\n";
+      << (r.consolidate ? ", consolidated placement" : "")
+      << (r.node_choice == "pooled" ? ", pooled (no nodes)" : ", nodes: " + r.node_choice)
+      << "; times in seconds\n";
   out << "                           ------- job completion time -------  ------- queueing delay "
          "---------\n";
   out << "vc       nodes  gpus   jobs        mean      p50      p90       p99        mean      p50 "
@@ -268,6 +272,7 @@ void WriteJson(const PhillyReplay& r, std::ostream& out) {
   j["schema"] = "polycloud.replay.philly/1";
   j["policy"] = r.policy;
   j["consolidated_placement"] = r.consolidate;
+  j["node_choice"] = r.node_choice;
   j["units"] = "seconds";
   nlohmann::ordered_json clusters = nlohmann::ordered_json::array();
   for (const VirtualClusterResult& c : r.clusters) clusters.push_back(ClusterJson(c));

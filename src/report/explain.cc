@@ -39,6 +39,7 @@ void WriteDecision(const world::World& world, const scheduler::Scheduler::Watche
   if (e.chosen != world::kNone) {
     out << "placed in " << world.pools[e.chosen].id
         << (e.preempts ? " by preempting lower-priority work" : "") << "\n";
+    if (!d.node.empty()) out << "  On " << d.node << "\n";
   } else {
     out << "not placed; no pool passed every filter\n";
   }

@@ -2,6 +2,7 @@
 // job or a replica, the explanations it keeps for a watched workload, the
 // decision log, and explain on demand.
 #include <algorithm>
+#include <string>
 
 #include "polycloud/scheduler/scheduler.h"
 
@@ -115,6 +116,54 @@ const Scheduler::DecisionRecord* Scheduler::LastDecision(bool service, int32_t i
   const auto& last = service ? last_service_decision_ : last_job_decision_;
   if (index < 0 || static_cast<size_t>(index) >= last.size() || last[index] < 0) return nullptr;
   return &decisions_[last[index]];
+}
+
+std::string Scheduler::DescribeNodePick(PoolIndex pool) const {
+  const placement::NodePick& pick = fleet_.last_pick();
+  const placement::PoolNodes& nodes = fleet_.nodes(pool);
+  const std::string of =
+      " of " + std::to_string(nodes.node_count()) + " in pool " + world_.pools[pool].id;
+  if (pick.nodes.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < pick.nodes.size(); ++i) {
+      if (i > 0) list += ", ";
+      if (i == 8 && pick.nodes.size() > 10) {
+        list += "… (" + std::to_string(pick.nodes.size()) + " in all)";
+        break;
+      }
+      list += std::to_string(pick.nodes[i]);
+    }
+    return "nodes " + list + of + ": a gang larger than a node takes wholly free nodes (" +
+           std::to_string(pick.candidates) + " were free)";
+  }
+  std::string why;
+  switch (fleet_.node_policy()) {
+    case placement::NodePolicy::kPooled:
+    case placement::NodePolicy::kBestFit:
+      why = "best fit, the fullest node with room";
+      break;
+    case placement::NodePolicy::kSpread:
+      why = "spread, the emptiest node";
+      break;
+    case placement::NodePolicy::kRandom:
+      why = "random, drawn among the nodes with room";
+      break;
+    case placement::NodePolicy::kFragmentation: {
+      // Expected GPUs the recent requests could not use on this node, before and after.
+      auto gpus = [&](int64_t sum) {
+        const int64_t h =
+            pick.mix_total > 0 ? (sum * 100 + pick.mix_total / 2) / pick.mix_total : 0;
+        return std::to_string(h / 100) + "." + (h % 100 < 10 ? "0" : "") + std::to_string(h % 100);
+      };
+      why = "fragmentation, the node whose unusable GPUs against the last " +
+            std::to_string(pick.mix_total) + " requests grow least (" + gpus(pick.frag_before) +
+            " → " + gpus(pick.frag_after) + " GPUs)";
+      break;
+    }
+  }
+  return "node " + std::to_string(pick.nodes.front()) + of + ": " + why + "; it had " +
+         std::to_string(pick.free_before) + " of " + std::to_string(pick.node_gpus) +
+         " GPUs free, " + std::to_string(pick.candidates) + " nodes had room";
 }
 
 }  // namespace polycloud::scheduler

@@ -36,6 +36,17 @@ Status SetPolicy(std::string_view name, Options* options) {
   return Status::Ok();
 }
 
+Status SetNodeChoice(std::string_view name, Options* options) {
+  if (name.empty()) return Status::Ok();
+  const std::optional<placement::NodePolicy> policy = placement::ParseNodePolicy(name);
+  if (!policy) {
+    return InvalidArgument("unknown node choice \"" + std::string(name) + "\" (expected " +
+                           placement::NodePolicyNames() + ")");
+  }
+  options->nodes = *policy;
+  return Status::Ok();
+}
+
 std::string PolicyLabel(const Options& options) {
   if (options.cost_model == contracts::CostModel::kCheapestPrice) {
     return options.policy == Policy::kPriority
@@ -127,8 +138,9 @@ void Scheduler::PlaceQueue(Time now) {
   // is done for the pass (later jobs have no less work left); when every
   // queued shape is, nothing later can start. Not when a job is watched: its
   // decision is recorded even when it fails.
-  const bool may_end_early = (options_.policy == Policy::kSjf || options_.policy == Policy::kSrtf) &&
-                             watch_index_ == world::kNone;
+  const bool may_end_early =
+      (options_.policy == Policy::kSjf || options_.policy == Policy::kSrtf) &&
+      watch_index_ == world::kNone;
   int32_t shapes_done = 0;
   for (auto it = queue_.begin(); it != queue_.end();) {
     if (may_end_early && shapes_done == shapes_queued_) break;

@@ -98,14 +98,16 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       installed_(world.pools.size(), 0),
       rules_(world),
       ledger_(world, start),
-      fleet_(world, start),
+      fleet_(world, start, options.nodes, world.seed),
       placer_(world, placement::PlacerOptions{options.consolidate}),
       jobs_(world.jobs.size()),
       allocs_(world.pools.size(), options.policy == Policy::kSrtf),
       reserved_(world.pools.size(), placement::kNoReservation),
       previous_holder_(world.pools.size(), placement::kNoReservation) {
+  fleet_.SetNodeRanker(this);
   tenant_gpus_.assign(world.tenants.size(), 0);
-  for (const world::Tenant& t : world.tenants) tenant_class_gpus_.emplace_back(t.class_max_gpus.size(), 0);
+  for (const world::Tenant& t : world.tenants)
+    tenant_class_gpus_.emplace_back(t.class_max_gpus.size(), 0);
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
     RegisterShape(static_cast<JobIndex>(j));
@@ -154,14 +156,40 @@ constexpr __int128 kFinishBand = 3000;
 template <typename Visit>
 void Scheduler::ForEachLongerJob(PoolIndex pool, Visit visit) const {
   const AllocationTable::FinishIndex& index = allocs_.ByFinish(pool);
-  const __int128 floor =
-      FinishKeyAt(pool, placing_now_) + static_cast<__int128>(placing_remaining_) * 1000 - kFinishBand;
+  const __int128 floor = FinishKeyAt(pool, placing_now_) +
+                         static_cast<__int128>(placing_remaining_) * 1000 - kFinishBand;
   for (auto it = index.rbegin(); it != index.rend() && it->first >= floor; ++it) {
     if (ShorterJobMayPreempt(allocs_[it->second]) && !visit(it->second)) return;
   }
 }
 
 int64_t Scheduler::ReclaimableGpus(PoolIndex pool, int32_t priority, int64_t need) const {
+  if (fleet_.has_nodes()) {
+    // Enough GPUs in the pool is not enough: they must come free on one node
+    // (or as whole nodes). Ask the pooled question first, it is cheaper.
+    const int64_t pooled = PooledReclaimableGpus(pool, priority, need);
+    if (fleet_.pool(pool).placeable + pooled < need) return pooled;
+    // Under SRTF, a pass asks for every waiting job, shortest first, while
+    // nothing changes: a job that remains at least as long as one refused
+    // (with no more GPUs) is refused too, since its candidates are fewer.
+    const bool memo = placing_remaining_ >= 0 && allocs_.PreemptibleGpus(pool) == 0;
+    if (memo) {
+      if (refused_.changes != alloc_changes_ || refused_.pool != pool ||
+          refused_.at != placing_now_) {
+        refused_ = {alloc_changes_, pool, placing_now_, {}};
+      }
+      for (const auto& [gpus, remaining] : refused_.refused) {
+        if (gpus <= need && remaining <= placing_remaining_) return 0;
+      }
+    }
+    if (NodesReclaimable(pool, priority, need)) return need;
+    if (memo) refused_.refused.push_back({need, placing_remaining_});
+    return 0;
+  }
+  return PooledReclaimableGpus(pool, priority, need);
+}
+
+int64_t Scheduler::PooledReclaimableGpus(PoolIndex pool, int32_t priority, int64_t need) const {
   if (placing_remaining_ >= 0) {  // SRTF: longer-running jobs too
     int64_t sum = 0;
     if (allocs_.PreemptibleGpus(pool) == 0) {
@@ -203,14 +231,20 @@ int32_t Scheduler::NewAllocation(const Allocation& allocation, Time now) {
     // has (the queue is ordered by work left), nothing new can fit.
     ++generation_;
   }
-  fleet_.Bind(a.pool, a.gpus, now);
+  ++alloc_changes_;
+  allocs_[id].placed = fleet_.Bind(a.pool, a.gpus, now, a.gang > 0 ? a.gang : a.gpus);
+  if (fleet_.has_nodes() && IsWatched(a.is_service, a.owner) && !watched_.empty() &&
+      watched_.back().placed) {
+    watched_.back().node = DescribeNodePick(a.pool);
+  }
   return id;
 }
 
 void Scheduler::FreeAllocation(int32_t id, Time now) {
   allocs_.Remove(id);
   const Allocation& a = allocs_[id];
-  fleet_.Release(a.pool, a.gpus, now);
+  fleet_.Release(a.pool, a.gpus, a.placed, now);
+  ++alloc_changes_;
   const int64_t gpu_seconds = a.gpus * (now - a.start).seconds();
   if (a.is_service) {
     ledger_.AttributeService(a.owner, a.pool, gpu_seconds);
@@ -401,7 +435,153 @@ void Scheduler::Evict(int32_t id, StopReason why, int64_t by, Time now) {
   }
 }
 
+template <typename Visit>
+void Scheduler::ForEachCandidate(PoolIndex pool, int32_t priority, Visit visit) const {
+  if (placing_remaining_ >= 0 && allocs_.PreemptibleGpus(pool) == 0) {
+    // SRTF without preemptible work: only jobs that remain longer, off the
+    // finish index from the top.
+    ForEachLongerJob(pool, [&](int32_t id) {
+      visit(id);
+      return true;
+    });
+    return;
+  }
+  for (int32_t id : allocs_.InPool(pool)) {
+    const Allocation& a = allocs_[id];
+    if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) visit(id);
+  }
+}
+
+bool Scheduler::NodesReclaimable(PoolIndex pool, int32_t priority, int64_t need) const {
+  // Per node: the GPUs its candidates hold (no order needed for yes or no).
+  const placement::PoolNodes& nodes = fleet_.nodes(pool);
+  const int64_t gpn = nodes.gpus_per_node();
+  scratch_node_gpus_.resize(static_cast<size_t>(nodes.node_count()), 0);
+  scratch_node_victims_.clear();  // the nodes touched
+  ForEachCandidate(pool, priority, [&](int32_t id) {
+    const Allocation& a = allocs_[id];
+    const auto& on = fleet_.NodesOf(a.placed);
+    for (int32_t n : on) {
+      if (scratch_node_gpus_[n] == 0) scratch_node_victims_.push_back(n);
+      scratch_node_gpus_[n] += on.size() > 1 ? gpn : a.gpus;
+    }
+  });
+  bool ok = false;
+  int64_t clearable = nodes.nodes_with_free(gpn);
+  for (int32_t n : scratch_node_victims_) {
+    const int64_t held = scratch_node_gpus_[n];
+    scratch_node_gpus_[n] = 0;
+    if (nodes.overcommitted(n)) continue;
+    if (need <= gpn && nodes.size(n) - nodes.used(n) + held >= need) ok = true;
+    if (need > gpn && nodes.size(n) == gpn && held == nodes.used(n)) ++clearable;
+  }
+  return ok || (need > gpn && clearable * gpn >= need);
+}
+
+bool Scheduler::NodeVictims(PoolIndex pool, int32_t priority, int64_t need,
+                            std::vector<int32_t>* victims) const {
+  victims->clear();
+  const placement::PoolNodes& nodes = fleet_.nodes(pool);
+  const int64_t gpn = nodes.gpus_per_node();
+  // Candidates with their eviction keys (PreemptFor's order: the longest
+  // remaining, the lowest priority, the latest start first), filed by node.
+  struct Held {
+    int32_t node;
+    int32_t candidate;
+    int64_t gpus;  // on this node
+  };
+  std::vector<Victim> cand;
+  std::vector<Held> held;
+  ForEachCandidate(pool, priority, [&](int32_t id) {
+    const Allocation& a = allocs_[id];
+    const auto c = static_cast<int32_t>(cand.size());
+    cand.push_back({placing_remaining_ >= 0 && !a.is_service ? a.RemainingSeconds(placing_now_) : 0,
+                    a.priority, a.start, a.owner, id});
+    const auto& on = fleet_.NodesOf(a.placed);
+    for (int32_t n : on) held.push_back({n, c, on.size() > 1 ? gpn : a.gpus});
+  });
+  auto first_out = [&](int32_t x, int32_t y) {
+    const Victim &a = cand[x], &b = cand[y];
+    if (a.remaining != b.remaining) return a.remaining > b.remaining;
+    if (a.priority != b.priority) return a.priority < b.priority;
+    if (a.start != b.start) return a.start > b.start;
+    if (a.owner != b.owner) return a.owner > b.owner;
+    return a.id > b.id;
+  };
+  // By node (a node holds a few allocations: each node's list is sorted on its own).
+  std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return a.node < b.node; });
+  std::vector<int32_t> chosen;
+  if (need <= gpn) {
+    // The node that frees room for `need` with the fewest victims (then the
+    // fewest GPUs freed, then the lowest node).
+    int64_t best_count = -1, best_room = 0;
+    std::vector<int32_t> here;
+    for (size_t i = 0; i < held.size();) {
+      const int32_t n = held[i].node;
+      size_t j = i;
+      while (j < held.size() && held[j].node == n) ++j;
+      std::sort(held.begin() + static_cast<std::ptrdiff_t>(i),
+                held.begin() + static_cast<std::ptrdiff_t>(j),
+                [&](const Held& a, const Held& b) { return first_out(a.candidate, b.candidate); });
+      int64_t room = nodes.size(n) - nodes.used(n);
+      here.clear();
+      for (size_t k = i; k < j && room < need; ++k) {
+        room += held[k].gpus;
+        here.push_back(held[k].candidate);
+      }
+      const auto count = static_cast<int64_t>(here.size());
+      if (room >= need && !nodes.overcommitted(n) &&
+          (best_count < 0 || count < best_count || (count == best_count && room < best_room))) {
+        best_count = count;
+        best_room = room;
+        chosen = here;
+      }
+      i = j;
+    }
+    if (best_count < 0) return false;
+  } else {
+    // Whole nodes: wholly free ones cost nothing; a busy full-size node can
+    // be cleared only if every GPU in use on it belongs to a candidate.
+    const int64_t want = need / gpn - nodes.nodes_with_free(gpn);
+    struct Cost {
+      int64_t victims;
+      int32_t node;
+      size_t begin, end;
+    };
+    std::vector<Cost> costs;
+    for (size_t i = 0; i < held.size();) {
+      const int32_t n = held[i].node;
+      size_t j = i;
+      int64_t freed = 0;
+      while (j < held.size() && held[j].node == n) freed += held[j++].gpus;
+      if (nodes.size(n) == gpn && freed == nodes.used(n)) {
+        costs.push_back({static_cast<int64_t>(j - i), n, i, j});
+      }
+      i = j;
+    }
+    if (static_cast<int64_t>(costs.size()) < want) return false;
+    std::sort(costs.begin(), costs.end(), [](const Cost& a, const Cost& b) {
+      return a.victims != b.victims ? a.victims < b.victims : a.node < b.node;
+    });
+    for (int64_t k = 0; k < want; ++k) {
+      for (size_t h = costs[k].begin; h < costs[k].end; ++h) chosen.push_back(held[h].candidate);
+    }
+  }
+  std::sort(chosen.begin(), chosen.end(), first_out);
+  chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+  for (int32_t c : chosen) victims->push_back(cand[c].id);
+  return true;
+}
+
 void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now) {
+  if (fleet_.has_nodes() && fleet_.pool(pool).placeable < need) {
+    // Free the chosen node(s) first; the loop below then only answers for power.
+    std::vector<int32_t> victims;
+    placing_now_ = now;
+    if (NodeVictims(pool, priority, need, &victims)) {
+      for (int32_t id : victims) Evict(id, StopReason::kPreempted, by, now);
+    }
+  }
   // Victims: preemptible work of lower priority, lowest priority first, then
   // the most recently started (it has the least work to lose).
   // Under SRTF (every candidate a job) the longest remaining goes first.
@@ -435,13 +615,15 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
       }
       --next;
       if (!scratch_heap_.empty() &&
-          next->first - key_now + kFinishBand <= static_cast<__int128>(scratch_heap_.front().remaining) * 1000) {
+          next->first - key_now + kFinishBand <=
+              static_cast<__int128>(scratch_heap_.front().remaining) * 1000) {
         break;  // everything below remains shorter than the heap's top
       }
       visited = *next;
       const Allocation& a = allocs_[next->second];
       if (ShorterJobMayPreempt(a)) {
-        scratch_heap_.push_back({a.RemainingSeconds(now), a.priority, a.start, a.owner, next->second});
+        scratch_heap_.push_back(
+            {a.RemainingSeconds(now), a.priority, a.start, a.owner, next->second});
         std::push_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
       }
     }
@@ -450,8 +632,8 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
     for (int32_t id : allocs_.InPool(pool)) {
       const Allocation& a = allocs_[id];
       if ((a.preemptible && a.priority < priority) || ShorterJobMayPreempt(a)) {
-        scratch_heap_.push_back(
-            {srtf && !a.is_service ? a.RemainingSeconds(now) : 0, a.priority, a.start, a.owner, id});
+        scratch_heap_.push_back({srtf && !a.is_service ? a.RemainingSeconds(now) : 0, a.priority,
+                                 a.start, a.owner, id});
       }
     }
     std::make_heap(scratch_heap_.begin(), scratch_heap_.end(), evicted_later);
@@ -459,7 +641,7 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
   const world::SiteIndex site = world_.pools[pool].site;
   const Power need_power = fleet_.PowerOf(pool, need);
   while (true) {
-    const bool gpus_ok = fleet_.pool(pool).free() >= need;
+    const bool gpus_ok = fleet_.pool(pool).placeable >= need;
     const bool power_ok = !fleet_.site(site).limited || fleet_.site(site).headroom() >= need_power;
     if (gpus_ok && power_ok) break;
     refill();
@@ -500,14 +682,28 @@ bool Scheduler::EvictsBefore(int32_t x, int32_t y) const {
   return x > y;
 }
 
+void Scheduler::RankNodes(PoolIndex pool, std::vector<int64_t>* rank) const {
+  rank->assign(static_cast<size_t>(fleet_.nodes(pool).node_count()), 0);
+  std::vector<int32_t> order = allocs_.InPool(pool);
+  std::sort(order.begin(), order.end(), [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (int32_t n : fleet_.NodesOf(allocs_[order[i]].placed)) {
+      (*rank)[n] = std::max<int64_t>((*rank)[n], static_cast<int64_t>(i) + 1);
+    }
+  }
+}
+
 void Scheduler::EnforceLimits(PoolIndex pool, Time now) {
-  if (fleet_.pool(pool).used <= fleet_.pool(pool).capacity) return;
+  if (!fleet_.Overcommitted(pool)) return;
   scratch_victims_ = allocs_.InPool(pool);
   std::sort(scratch_victims_.begin(), scratch_victims_.end(),
             [&](int32_t x, int32_t y) { return EvictsBefore(x, y); });
+  // With nodes, only work on a node that shrank or went away has to go.
   for (int32_t id : scratch_victims_) {
-    if (fleet_.pool(pool).used <= fleet_.pool(pool).capacity) break;
-    Evict(id, StopReason::kInterrupted, 0, now);
+    if (!fleet_.Overcommitted(pool)) break;
+    if (allocs_[id].live && fleet_.OnOvercommittedNode(pool, allocs_[id].placed)) {
+      Evict(id, StopReason::kInterrupted, 0, now);
+    }
   }
 }
 

@@ -342,5 +342,85 @@ TEST(SchedulerTest, ParsePolicyNamesEachPolicyAndRejectsOthers) {
   EXPECT_FALSE(ParsePolicy("random").ok());
 }
 
+// Nodes (issue 16): free GPUs spread over nodes do not hold a job that needs
+// them on one node; the pooled model (no nodes) would start it at once.
+const char* kFragmented = R"(
+name: fragmented
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools:
+  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, gpus_per_node: 8}
+jobs:
+  - {id: a, gpus: 5, work_gpu_hours: 500, arrival: 2026-01-02}
+  - {id: b, gpus: 5, work_gpu_hours: 50, arrival: 2026-01-02T00:01:00Z}
+  - {id: c, gpus: 4, work_gpu_hours: 8, arrival: 2026-01-02T00:02:00Z}
+)";
+
+TEST(SchedulerNodesTest, AJobNeedsItsGpusOnOneNode) {
+  // a and b take 5 of each node's 8: 6 GPUs are free, 3 per node, and c (4)
+  // waits for b to end (10 h) instead of starting at once.
+  world::World w = LoadWorld(kFragmented);
+  sim::Options options;
+  options.scheduler.policy = Policy::kFifo;
+  sim::Simulator nodes(w, options);
+  nodes.Watch(world::WorkloadKind::kTraining, w.FindJob("c"));
+  nodes.Run();
+  const JobState& c = nodes.scheduler().jobs()[w.FindJob("c")];
+  EXPECT_EQ(c.first_start, T("2026-01-02T10:01:00Z"));
+  ASSERT_FALSE(nodes.scheduler().watched().empty());
+  const auto& placed = nodes.scheduler().watched().back();
+  EXPECT_TRUE(placed.placed);
+  EXPECT_NE(placed.node.find("in pool pa: best fit, the fullest node with room; it had 8 of 8"),
+            std::string::npos)
+      << placed.node;
+  // The blocked attempt says why: 6 free, at most 3 together.
+  const auto& blocked = nodes.scheduler().watched().front();
+  EXPECT_FALSE(blocked.placed);
+  ASSERT_EQ(blocked.explanation.candidates.size(), 1u);
+  EXPECT_NE(blocked.explanation.candidates[0].reason.find("needs 4 GPUs on one node, 6 free of 16 "
+                                                          "usable but at most 3 together"),
+            std::string::npos)
+      << blocked.explanation.candidates[0].reason;
+
+  options.scheduler.nodes = placement::NodePolicy::kPooled;
+  sim::Simulator pooled(w, options);
+  pooled.Run();
+  EXPECT_EQ(pooled.scheduler().jobs()[w.FindJob("c")].first_start, T("2026-01-02T00:02:00Z"));
+}
+
+TEST(SchedulerNodesTest, SpreadAndBestFitChooseDifferentNodes) {
+  // Best fit puts b beside a (5 + 3 on one node) and leaves a whole node for
+  // the 8-GPU job d; spread puts b on the empty node, and d waits.
+  const std::string yaml = R"(
+name: policies
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools:
+  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, gpus_per_node: 8}
+jobs:
+  - {id: a, gpus: 5, work_gpu_hours: 500, arrival: 2026-01-02}
+  - {id: b, gpus: 3, work_gpu_hours: 300, arrival: 2026-01-02T00:01:00Z}
+  - {id: d, gpus: 8, work_gpu_hours: 8, arrival: 2026-01-02T00:02:00Z}
+)";
+  world::World w = LoadWorld(yaml);
+  sim::Options options;
+  options.scheduler.policy = Policy::kFifo;
+  sim::Simulator best(w, options);
+  best.Run();
+  EXPECT_EQ(best.scheduler().jobs()[w.FindJob("d")].first_start, T("2026-01-02T00:02:00Z"));
+  options.scheduler.nodes = placement::NodePolicy::kSpread;
+  sim::Simulator spread(w, options);
+  spread.Run();
+  EXPECT_GT(spread.scheduler().jobs()[w.FindJob("d")].first_start, T("2026-01-02T00:02:00Z"));
+  options.scheduler.nodes = placement::NodePolicy::kFragmentation;
+  sim::Simulator frag(w, options);
+  frag.Run();
+  EXPECT_EQ(frag.scheduler().jobs()[w.FindJob("d")].first_start, T("2026-01-02T00:02:00Z"));
+}
+
 }  // namespace
 }  // namespace polycloud::scheduler

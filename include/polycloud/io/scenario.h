@@ -39,6 +39,9 @@ struct ScenarioOptions {
   std::string policy =
       "priority";             // scheduler policy name: priority, fifo, sjf, srtf, cheapest-price
   bool consolidate = false;   // scheduler.placement: consolidated
+  // scheduler.node_choice: best-fit, spread, random, fragmentation or pooled
+  // (placement::ParseNodePolicy); empty = the default (best-fit).
+  std::string node_choice;
   Duration reoptimize_every;  // scheduler.reoptimize_every; 0 = never
 };
 

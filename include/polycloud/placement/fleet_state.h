@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "polycloud/contracts/ledger.h"
+#include "polycloud/placement/nodes.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::placement {
@@ -26,6 +27,10 @@ struct PoolState {
   int32_t outages = 0;    // outage faults in force on this pool (directly or via site/provider)
   bool contract_in_force = true;
   int64_t max_gang = 0;  // largest gang the fabric allows (world::EffectiveMaxGang)
+  // The largest allocation that fits now (an allocation of n GPUs fits iff
+  // n <= placeable): free() when the pool is one bag of GPUs; with nodes,
+  // whole free nodes × GPUs per node, or the most free GPUs of one node.
+  int64_t placeable = 0;
   // Integrals, in GPU-seconds, up to `integrated_to`.
   int64_t used_gpu_seconds = 0;
   int64_t capacity_gpu_seconds = 0;
@@ -35,6 +40,15 @@ struct PoolState {
 
   bool down() const { return outages > 0; }
   int64_t free() const { return capacity > used ? capacity - used : 0; }
+};
+
+// Tells FleetState which nodes' work matters most when a pool shrinks
+// (implemented by the scheduler, which knows the allocations).
+class NodeRanker {
+ public:
+  virtual ~NodeRanker() = default;
+  // Per node of pool `p`: a rank, higher = keep longer (0 for no work).
+  virtual void RankNodes(world::PoolIndex p, std::vector<int64_t>* rank) const = 0;
 };
 
 struct SiteState {
@@ -60,7 +74,11 @@ struct PoolInfo {
 
 class FleetState {
  public:
-  FleetState(const world::World& world, Time start);
+  // `nodes`: how a pool's GPUs are chosen — kPooled keeps each pool one bag of
+  // GPUs (no nodes); the others place every allocation on nodes (nodes.h),
+  // `seed` feeding the random policy.
+  FleetState(const world::World& world, Time start, NodePolicy nodes = NodePolicy::kPooled,
+             uint64_t seed = 1);
 
   const world::World& world() const { return world_; }
   const PoolState& pool(world::PoolIndex p) const { return pools_[p]; }
@@ -79,8 +97,28 @@ class FleetState {
     return Power::Watts(MulDivRound(gpus, info_[p].power_per_gpu_milli, 1000));
   }
 
-  void Bind(world::PoolIndex p, int64_t gpus, Time now);
-  void Release(world::PoolIndex p, int64_t gpus, Time now);
+  // Allocates `gpus` (an AllocationSize; at most placeable) in pool `p` for a
+  // request of `request` GPUs, on the node(s) the node policy picks; returns
+  // the placement's handle for Release (-1 without nodes).
+  int32_t Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request = 0);
+  void Release(world::PoolIndex p, int64_t gpus, int32_t handle, Time now);
+
+  NodePolicy node_policy() const { return node_policy_; }
+  // Who ranks nodes when a pool shrinks (null: emptiest nodes go first).
+  void SetNodeRanker(const NodeRanker* ranker) { ranker_ = ranker; }
+  bool has_nodes() const { return node_policy_ != NodePolicy::kPooled; }
+  const PoolNodes& nodes(world::PoolIndex p) const { return nodes_[p]; }
+  // The nodes a placement holds (empty without nodes).
+  const std::vector<int32_t>& NodesOf(int32_t handle) const;
+  // What the last Bind chose and why (explain).
+  const NodePick& last_pick() const { return last_pick_; }
+  // True when pool `p` holds more work than it can run: used > capacity, or,
+  // with nodes, work on a node that shrank or went away. The scheduler then
+  // evicts work that OnOvercommittedNode until it is false.
+  bool Overcommitted(world::PoolIndex p) const {
+    return has_nodes() ? nodes_[p].overcommitted_nodes() > 0 : pools_[p].used > pools_[p].capacity;
+  }
+  bool OnOvercommittedNode(world::PoolIndex p, int32_t handle) const;
 
   // Updates the pool's installed GPUs, cut, outage count or contract flag and
   // recomputes its capacity. The caller evicts work if used > capacity.
@@ -116,7 +154,7 @@ class FleetState {
   }
   void Integrate(world::PoolIndex p, Time now);
   void Recompute(world::PoolIndex p);
-  // Logs pool `p` if its free GPUs changed.
+  // Recomputes pool `p`'s placeable GPUs and logs the pool if they changed.
   void Reindex(world::PoolIndex p);
 
   const world::World& world_;
@@ -130,7 +168,17 @@ class FleetState {
   uint64_t serial_;
   uint64_t change_epoch_ = 0;
   std::vector<world::PoolIndex> changes_;
-  std::vector<int64_t> logged_free_;  // per pool: free GPUs as last logged
+  std::vector<int64_t> logged_free_;  // per pool: placeable GPUs as last logged
+
+  NodePolicy node_policy_ = NodePolicy::kPooled;
+  std::vector<PoolNodes> nodes_;  // per pool, with nodes
+  RequestMix mix_;
+  Rng rng_;
+  NodePick last_pick_;
+  const NodeRanker* ranker_ = nullptr;
+  std::vector<int64_t> rank_scratch_;
+  std::vector<std::vector<int32_t>> placed_;  // handle -> nodes
+  std::vector<int32_t> free_handles_;
 };
 
 }  // namespace polycloud::placement

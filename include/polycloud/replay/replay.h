@@ -60,6 +60,10 @@ struct PhillyReplayOptions {
   std::string vc_nodes_path;  // "" = vc_nodes.csv next to the trace
   scheduler::Policy policy = scheduler::Policy::kFifo;
   bool consolidate = false;
+  // Nodes of 8 GPUs, a job of up to 8 inside one node and a larger gang on
+  // whole free nodes, chosen by this policy; kPooled: each cluster one bag of
+  // GPUs (the replay before nodes).
+  placement::NodePolicy nodes = placement::NodePolicy::kBestFit;
   traces::ReadOptions read;       // skip_bad_rows applies to both files
   std::vector<std::string> only;  // replay only these virtual clusters (empty = all)
   // Arrivals compressed by this factor (>= 1): each submit time moves to the
@@ -87,6 +91,7 @@ struct LeftOutCluster {
 struct PhillyReplay {
   std::string policy;
   bool consolidate = false;
+  std::string node_choice;  // placement::NodePolicyName
   std::vector<VirtualClusterResult> clusters;  // in vc_nodes.csv order
   VirtualClusterResult overall;                // every replayed job
   // Jobs of virtual clusters without a node count: not replayed.
@@ -112,6 +117,9 @@ struct FidelityOptions {
   std::string pods_path;   // openb_pod_list_*.csv with times
   std::string nodes_path;  // "" = openb_node_list_gpu_node.csv next to the pods
   scheduler::Policy policy = scheduler::Policy::kFifo;
+  // Pods on the node list's nodes (milli-GPU units, a pod inside one node),
+  // or kPooled: each pool one bag of units.
+  placement::NodePolicy nodes = placement::NodePolicy::kBestFit;
   traces::ReadOptions read;
   Duration bucket = Duration::Days(7);  // utilisation is reported per bucket
 };
@@ -124,6 +132,7 @@ struct UtilisationBucket {
 
 struct FidelityReport {
   std::string policy;
+  std::string node_choice;
   int64_t pods = 0;              // GPU pods replayed (scheduled in the trace)
   int64_t sharing_pods = 0;      // gpu_milli < 1000
   int64_t constrained_pods = 0;  // with a gpu_spec

@@ -131,6 +131,9 @@ struct Options {
   // Consolidated placement: a job takes as few nodes as possible
   // (placement::PlacerOptions::consolidate).
   bool consolidate = false;
+  // How work is placed on a pool's nodes (placement/nodes.h): best fit by
+  // default; kPooled treats each pool as one bag of GPUs (no nodes).
+  placement::NodePolicy nodes = placement::NodePolicy::kBestFit;
   // How the marginal-cost scorer values a GPU-hour.
   contracts::CostModel cost_model = contracts::CostModel::kContractAware;
   // Batch re-optimisation (src/scheduler/reoptimize.cc): at the first pass at
@@ -148,6 +151,9 @@ struct Options {
 // sjf, srtf (contract-aware cost), or cheapest-price (priority queue, the
 // SkyPilot-style list-price baseline). Errors: InvalidArgument naming them.
 Status SetPolicy(std::string_view name, Options* options);
+// Sets the node policy from its name (placement::ParseNodePolicy); "" keeps
+// the default. Errors: InvalidArgument naming the choices.
+Status SetNodeChoice(std::string_view name, Options* options);
 // The name SetPolicy takes for `options` ("cheapest-price" or the queue policy).
 std::string PolicyLabel(const Options& options);
 
@@ -230,10 +236,13 @@ struct ServiceState {
   int64_t min_replica_tokens = 1;  // tokens/s of a replica on the slowest allowed accelerator
 };
 
-class Scheduler final : public placement::PreemptionOracle {
+class Scheduler final : public placement::PreemptionOracle, public placement::NodeRanker {
  public:
   Scheduler(const world::World& world, Options options, Time start, Timer* timer,
             Observer* observer);
+  // The fleet state holds a pointer back (its NodeRanker): not copyable or movable.
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
   // The one input: applies `command` at `now` (never earlier than the last
   // command's instant) and appends it to the attached log. Errors, with
@@ -271,6 +280,7 @@ class Scheduler final : public placement::PreemptionOracle {
   struct WatchedDecision {
     placement::Explanation explanation;
     bool placed = false;
+    std::string node;     // the node(s) the start took and why (with nodes; empty otherwise)
     int32_t repeats = 1;  // identical consecutive blocked attempts folded together
     Time last_at;
   };
@@ -425,6 +435,27 @@ class Scheduler final : public placement::PreemptionOracle {
   int64_t RemainingSeconds(world::JobIndex j, Time now) const;
   // SRTF: may allocation `a` be preempted by the job being placed now?
   bool ShorterJobMayPreempt(const Allocation& a) const;
+  // NodeRanker: a node's rank is the place, in eviction order, of the work on
+  // it that would be evicted last (so a shrinking pool gives up the nodes
+  // whose work goes first).
+  void RankNodes(world::PoolIndex pool, std::vector<int64_t>* rank) const override;
+  // The node(s) the last bind took in `pool` and why, for explain.
+  std::string DescribeNodePick(world::PoolIndex pool) const;
+  // ReclaimableGpus counting GPUs only (any node).
+  int64_t PooledReclaimableGpus(world::PoolIndex pool, int32_t priority, int64_t need) const;
+  // With nodes: the work to preempt in `pool` so that an allocation of `need`
+  // GPUs fits on its nodes — on the node (or whole nodes) needing the fewest
+  // victims, each node's victims taken in eviction order — into `victims`, in
+  // eviction order. False (and no victims) when no choice of nodes frees enough.
+  bool NodeVictims(world::PoolIndex pool, int32_t priority, int64_t need,
+                   std::vector<int32_t>* victims) const;
+  // Whether NodeVictims would find victims (the oracle's question), without
+  // ordering them.
+  bool NodesReclaimable(world::PoolIndex pool, int32_t priority, int64_t need) const;
+  // Visits every allocation in `pool` that work of `priority` (or, under
+  // SRTF, the job being placed) may preempt.
+  template <typename Visit>
+  void ForEachCandidate(world::PoolIndex pool, int32_t priority, Visit visit) const;
   // Under SRTF, in a pool without preemptible work: visits the jobs of `pool`
   // that remain longer than the job being placed, from the finish index's
   // top down, while `visit(id)` returns true.
@@ -537,6 +568,18 @@ class Scheduler final : public placement::PreemptionOracle {
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
+  mutable std::vector<int32_t> scratch_node_victims_;
+  mutable std::vector<int64_t> scratch_node_gpus_;
+  // Allocations made or freed so far; and the SRTF oracle's refusals (gang,
+  // remaining seconds) in one pool at one instant while it has not moved.
+  uint64_t alloc_changes_ = 0;
+  struct Refusals {
+    uint64_t changes = 0;
+    world::PoolIndex pool = world::kNone;
+    Time at;
+    std::vector<std::pair<int64_t, int64_t>> refused;
+  };
+  mutable Refusals refused_;
   // A preemption candidate's eviction key (PreemptFor).
   struct Victim {
     int64_t remaining;  // SRTF: reference seconds left per GPU; else 0
