@@ -36,6 +36,7 @@ struct ServeArgs {
   int threads = 16;
   std::string tick = "1s";
   std::string grace = "30s";
+  std::string report_bucket = "1m";
 };
 
 int Serve(const ServeArgs& a) {
@@ -52,6 +53,12 @@ int Serve(const ServeArgs& a) {
   Result<Duration> grace = ParseDuration(a.grace);
   if (!grace.ok()) return Fail(InvalidArgument("--site-grace: " + a.grace));
   options.site_grace = *grace;
+  Result<Duration> bucket = ParseDuration(a.report_bucket);
+  if (!bucket.ok() || bucket->seconds() < 1) {
+    return Fail(InvalidArgument("--report-bucket: expected a duration of 1s or more, found " +
+                                a.report_bucket));
+  }
+  options.report_bucket = *bucket;
   const size_t colon = a.listen.rfind(':');
   Result<int64_t> port = colon == std::string::npos ? Result<int64_t>(InvalidArgument(""))
                                                     : ParseInteger(a.listen.substr(colon + 1));
@@ -91,9 +98,10 @@ int Serve(const ServeArgs& a) {
   api.AttachServer(server->get());
   api.SetReady(true);
   const serve::Counters c = broker.counters();
-  std::cout << "polycloud serve: listening on http://" << (*server)->address() << " (store "
-            << a.store << "; " << c.restored_commands << " commands restored, " << broker.queued()
-            << " jobs queued)" << std::endl;
+  std::cout << "polycloud serve: listening on http://" << (*server)->address()
+            << " (dashboard at http://" << (*server)->address() << "/; store " << a.store << "; "
+            << c.restored_commands << " commands restored, " << broker.queued() << " jobs queued)"
+            << std::endl;
   Status failed;
   auto last_lease = std::chrono::steady_clock::now();
   while (!g_stop) {
@@ -282,6 +290,10 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   serve
       ->add_option("--site-grace", serve_args->grace,
                    "A site that does not answer for this long is down and its work moves")
+      ->capture_default_str();
+  serve
+      ->add_option("--report-bucket", serve_args->report_bucket,
+                   "Width of the dashboard's time-series buckets (/v1/report keeps the latest 800)")
       ->capture_default_str();
 
   auto token_args = std::make_shared<TokenArgs>();

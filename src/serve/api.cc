@@ -7,6 +7,7 @@
 #include "polycloud/http/json_body.h"
 #include "polycloud/http/metrics.h"
 #include "polycloud/http/secret.h"
+#include "polycloud/report/html.h"
 
 namespace polycloud::serve {
 
@@ -79,6 +80,58 @@ json JobJson(const JobView& v) {
 
 Response Error(const ApiError& e) { return Response::Error(e); }
 
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kAdmin:
+      return "admin";
+    case Role::kOperator:
+      return "operator";
+    case Role::kTenant:
+      return "tenant";
+  }
+  return "tenant";
+}
+
+json TimeOrNull(Time t) {
+  if (t == Time::Min() || t == Time::Max()) return json();
+  return FormatTimeFull(t);
+}
+
+// The dashboard's files: compiled in (report/html.h), each with a strong
+// ETag of its bytes. The page runs only its own scripts and styles and talks
+// only to this server (docs/api.md, "The dashboard").
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+struct StaticFile {
+  std::string_view content_type;
+  std::string_view body;
+  std::string etag;  // "\"<first 32 hex of SHA-256>\""
+};
+
+StaticFile MakeStatic(std::string_view content_type, std::string_view body) {
+  return {content_type, body, "\"" + http::Sha256Hex(body).substr(0, 32) + "\""};
+}
+
+// 200 with the file, or 304 when the client's If-None-Match names its ETag.
+// "no-cache": a browser may keep it but asks again each time, so a new
+// binary's page is never mixed with an old one's scripts.
+Response ServeStatic(const Request& r, const StaticFile& f) {
+  Response out;
+  const std::optional<std::string_view> match = r.Header("If-None-Match");
+  const bool fresh = match && (match->find(f.etag) != std::string_view::npos || *match == "*");
+  out = fresh ? Response::Text(304, "", std::string(f.content_type))
+              : Response::Text(200, std::string(f.body), std::string(f.content_type));
+  out.headers.push_back({"ETag", f.etag});
+  out.headers.push_back({"Cache-Control", "no-cache"});
+  out.headers.push_back({"Content-Security-Policy", std::string(kContentSecurityPolicy)});
+  out.headers.push_back({"X-Content-Type-Options", "nosniff"});
+  out.headers.push_back({"Referrer-Policy", "no-referrer"});
+  out.headers.push_back({"X-Frame-Options", "DENY"});
+  return out;
+}
+
 }  // namespace
 
 Api::Api(Broker* broker, store::Store* store, const Clock* clock)
@@ -134,6 +187,23 @@ http::Router Api::MakeRouter() {
   });
   router.Add("GET", "/v1/openapi.json",
              [](const Request&) { return Response::Json(200, OpenApiDocument()); });
+
+  // The dashboard (no token: the page asks for one and sends it to the API).
+  auto page = std::make_shared<const StaticFile>(
+      MakeStatic("text/html; charset=utf-8", report::DashboardHtml()));
+  auto assets = std::make_shared<std::map<std::string, StaticFile, std::less<>>>();
+  for (const report::WebAsset& a : report::DashboardAssets()) {
+    assets->emplace(std::string(a.name), MakeStatic(a.content_type, a.body));
+  }
+  router.Add("GET", "/", [page](const Request& r) { return ServeStatic(r, *page); });
+  router.Add("GET", "/dashboard", [page](const Request& r) { return ServeStatic(r, *page); });
+  router.Add("GET", "/assets/{name}", [assets](const Request& r) {
+    auto it = assets->find(r.Param("name"));
+    if (it == assets->end()) {
+      return Error(http::NotFoundError("no asset \"" + std::string(r.Param("name")) + "\""));
+    }
+    return ServeStatic(r, it->second);
+  });
 
   router.Add("POST", "/v1/jobs", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
@@ -201,6 +271,31 @@ http::Router Api::MakeRouter() {
     Result<JobView> view = broker->GetJob(out->id);
     if (!view.ok()) return Error(http::FromStatus(view.status()));
     return Response::Json(out->existing ? 200 : 201, JobJson(*view));
+  });
+
+  router.Add("GET", "/v1/whoami", [=](const Request& r) {
+    auto who = authenticate(r, Role::kTenant);
+    if (!who.ok()) return Error(who.error());
+    return Response::Json(200, {{"id", who->token_id},
+                                {"role", RoleName(who->role)},
+                                {"tenant", who->tenant.empty() ? json() : json(who->tenant)}});
+  });
+
+  // The report of the run so far (the dashboard's charts): every tenant's
+  // work and the contracts' money, so operators and admins only.
+  router.Add("GET", "/v1/report", [=](const Request& r) {
+    auto who = authenticate(r, Role::kOperator);
+    if (!who.ok()) return Error(who.error());
+    if (!r.query.empty()) {
+      return Error(http::BadRequest(
+          http::code::kInvalidQuery,
+          "unknown query parameter \"" + r.query.begin()->first + "\" (/v1/report takes none)"));
+    }
+    Result<std::string> text = broker->ReportJson();
+    if (!text.ok()) return Error(http::FromStatus(text.status()));
+    Response out = Response::JsonText(200, std::move(*text));
+    out.headers.push_back({"Cache-Control", "no-store"});
+    return out;
   });
 
   router.Add("GET", "/v1/jobs", [=](const Request& r) {
@@ -327,7 +422,9 @@ http::Router Api::MakeRouter() {
                               {"backend", s.backend},
                               {"down", s.down},
                               {"consecutive_failures", s.consecutive_failures},
-                              {"last_error", s.last_error}});
+                              {"last_error", s.last_error},
+                              {"last_answer", TimeOrNull(s.last_answer)},
+                              {"down_since", TimeOrNull(s.down_since)}});
     }
     return Response::Json(200, out);
   });
