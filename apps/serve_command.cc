@@ -143,8 +143,9 @@ struct TokenArgs {
 };
 
 int CreateToken(const TokenArgs& a) {
-  if (a.role != "admin" && a.role != "operator" && a.role != "tenant") {
-    return Fail(InvalidArgument("--role: expected admin, operator or tenant, found " + a.role));
+  if (a.role != "admin" && a.role != "operator" && a.role != "viewer" && a.role != "tenant") {
+    return Fail(
+        InvalidArgument("--role: expected admin, operator, viewer or tenant, found " + a.role));
   }
   if ((a.role == "tenant") != !a.tenant.empty()) {
     return Fail(InvalidArgument(a.role == "tenant" ? "a tenant token needs --tenant"
@@ -300,7 +301,8 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   CLI::App* token = app.add_subcommand("token", "Manage the broker's bearer tokens");
   CLI::App* create = token->add_subcommand("create", "Create a token and print its secret once");
   create->add_option("--store", token_args->store, "The broker's store")->capture_default_str();
-  create->add_option("--role", token_args->role, "admin, operator or tenant")->required();
+  create->add_option("--role", token_args->role, "admin, operator, viewer (reads only) or tenant")
+      ->required();
   create->add_option("--tenant", token_args->tenant, "The tenant of a tenant token");
   token->require_subcommand(1);
 

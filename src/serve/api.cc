@@ -39,7 +39,10 @@ NewToken GenerateToken() {
 
 namespace {
 
-enum class Role { kTenant = 0, kOperator = 1, kAdmin = 2 };
+// Ordered: a role may read what the ones below it read. A viewer reads what
+// an operator reads (every tenant's jobs, the fleet, the report) and changes
+// nothing: the mutations check for it by name.
+enum class Role { kTenant = 0, kViewer = 1, kOperator = 2, kAdmin = 3 };
 
 struct Principal {
   Role role = Role::kTenant;
@@ -50,6 +53,7 @@ struct Principal {
 std::optional<Role> ParseRole(std::string_view r) {
   if (r == "admin") return Role::kAdmin;
   if (r == "operator") return Role::kOperator;
+  if (r == "viewer") return Role::kViewer;
   if (r == "tenant") return Role::kTenant;
   return std::nullopt;
 }
@@ -80,12 +84,16 @@ json JobJson(const JobView& v) {
 
 Response Error(const ApiError& e) { return Response::Error(e); }
 
+constexpr const char* kViewerReadsOnly = "a viewer's token reads only; this is a change";
+
 const char* RoleName(Role r) {
   switch (r) {
     case Role::kAdmin:
       return "admin";
     case Role::kOperator:
       return "operator";
+    case Role::kViewer:
+      return "viewer";
     case Role::kTenant:
       return "tenant";
   }
@@ -158,8 +166,10 @@ http::Router Api::MakeRouter() {
     p.tenant = (*t)->tenant;
     p.token_id = (*t)->id;
     if (static_cast<int>(p.role) < static_cast<int>(need)) {
-      return http::Forbidden("this needs the " +
-                             std::string(need == Role::kAdmin ? "admin" : "operator") + " role");
+      return http::Forbidden(need == Role::kAdmin ? "this needs the admin role"
+                             : need == Role::kOperator
+                                 ? "this needs the operator or admin role"
+                                 : "this needs a viewer, operator or admin role");
     }
     return p;
   };
@@ -208,6 +218,7 @@ http::Router Api::MakeRouter() {
   router.Add("POST", "/v1/jobs", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
     if (!who.ok()) return Error(who.error());
+    if (who->role == Role::kViewer) return Error(http::Forbidden(kViewerReadsOnly));
     auto doc = http::ReadJsonBody(r);
     if (!doc.ok()) return Error(doc.error());
     http::JsonReader reader(*doc);
@@ -284,7 +295,7 @@ http::Router Api::MakeRouter() {
   // The report of the run so far (the dashboard's charts): every tenant's
   // work and the contracts' money, so operators and admins only.
   router.Add("GET", "/v1/report", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     if (!r.query.empty()) {
       return Error(http::BadRequest(
@@ -353,6 +364,7 @@ http::Router Api::MakeRouter() {
   router.Add("DELETE", "/v1/jobs/{id}", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
     if (!who.ok()) return Error(who.error());
+    if (who->role == Role::kViewer) return Error(http::Forbidden(kViewerReadsOnly));
     auto v = own_job(r, *who);
     if (!v.ok()) return Error(v.error());
     const Status s = broker->CancelJob(v->id);
@@ -371,7 +383,7 @@ http::Router Api::MakeRouter() {
   });
 
   router.Add("GET", "/v1/services/{id}/explain", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     Result<std::string> text = broker->Explain(r.Param("id"));
     if (!text.ok()) return Error(http::FromStatus(text.status()));
@@ -398,7 +410,7 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, broker->TenantsJson());
   });
   router.Add("GET", "/v1/pools", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     json out{{"pools", json::array()}};
     for (const PoolView& p : broker->Pools()) {
@@ -414,7 +426,7 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, out);
   });
   router.Add("GET", "/v1/sites", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     json out{{"sites", json::array()}};
     for (const SiteHealth& s : broker->Sites()) {
@@ -429,13 +441,13 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, out);
   });
   router.Add("GET", "/v1/contracts", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     return Response::Json(200, broker->ContractsJson());
   });
 
   router.Add("GET", "/v1/events", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     int64_t after = 0;
     if (auto last = r.Header("Last-Event-ID")) {
@@ -465,7 +477,8 @@ http::Router Api::MakeRouter() {
     if (!doc.ok()) return Error(doc.error());
     http::JsonReader reader(*doc);
     JsonObject root = reader.Root();
-    const std::string role = root.Enum("role", {"admin", "operator", "tenant"}).value_or("");
+    const std::string role =
+        root.Enum("role", {"admin", "operator", "viewer", "tenant"}).value_or("");
     const std::string tenant =
         root.String("tenant", Need::kOptional, {.max_bytes = 200}).value_or("");
     if (role == "tenant" && tenant.empty()) root.Fail("tenant", "a tenant token needs a tenant");

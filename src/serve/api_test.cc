@@ -213,6 +213,33 @@ TEST_F(ApiTest, TheReportIsForOperatorsAndAdminsOnly) {
   EXPECT_EQ(Get(research_, "/v1/events").status, 403);
 }
 
+TEST_F(ApiTest, AViewerReadsWhatAnOperatorReadsAndChangesNothing) {
+  const std::string viewer = AddToken("viewer", "");
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "r-1", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
+  for (const char* path : {"/v1/report", "/v1/sites", "/v1/pools", "/v1/contracts", "/v1/jobs/r-1",
+                           "/v1/jobs/r-1/explain", "/v1/services/chat/explain"}) {
+    EXPECT_EQ(Get(viewer, path).status, 200) << path;
+  }
+  EXPECT_EQ(json::parse(Get(viewer, "/v1/jobs").body)["jobs"].size(), 1u);  // every tenant's
+  EXPECT_EQ(json::parse(Get(viewer, "/v1/whoami").body)["role"], "viewer");
+  // No change: submit, cancel, demand, tokens; and no admin-only data.
+  EXPECT_EQ(Post(viewer, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 403);
+  http::ClientRequest cancel;
+  cancel.method = "DELETE";
+  cancel.target = "/v1/jobs/r-1";
+  auto cancelled = Client(viewer).Send(cancel);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->status, 403);
+  EXPECT_EQ(json::parse(Get(admin_, "/v1/jobs/r-1").body)["status"], "queued");
+  EXPECT_EQ(Post(viewer, "/v1/services/chat/demand", R"({"tokens_per_s": 5})").status, 403);
+  EXPECT_EQ(Post(viewer, "/v1/tokens", R"({"role": "admin"})").status, 403);
+  EXPECT_EQ(Get(viewer, "/v1/tenants").status, 403);
+  // An admin makes viewer tokens like any other.
+  auto made = Post(admin_, "/v1/tokens", R"({"role": "viewer"})");
+  EXPECT_EQ(made.status, 201) << made.body;
+}
+
 TEST_F(ApiTest, TheReportIsTheSimulateJsonDocumentOfTheRunSoFar) {
   ASSERT_EQ(Post(operator_, "/v1/jobs", R"({"id": "a-1", "gpus": 8, "work_gpu_hours": 80})").status,
             201);

@@ -94,7 +94,7 @@ json Build() {
   paths["/v1/jobs"]["post"] = Op(
       "Submit a job (durable before the answer); Idempotency-Key header: the same key returns "
       "the first job (200)",
-      true, "tenant (own tenant), operator, admin",
+      true, "tenant (own tenant), operator, admin (not viewer)",
       {{"201", JsonResponse("Created", Ref("Job"))},
        {"200", JsonResponse("Existing", Ref("Job"))},
        {"400", Errors()},
@@ -107,7 +107,7 @@ json Build() {
             {{{"name", "Idempotency-Key"}, {"in", "header"}, {"schema", {{"type", "string"}}}}})}});
   paths["/v1/jobs"]["get"] = Op(
       "List jobs in submission order (filters: status, tenant; paging: after, limit ≤ 1000)", true,
-      "tenant (own tenant only), operator, admin",
+      "tenant (own tenant only), viewer, operator, admin",
       {{"200", JsonResponse("Jobs", {{"type", "object"}})}, {"400", Errors()}, {"401", Errors()}},
       {{"parameters",
         json::array({{{"name", "status"}, {"in", "query"}, {"schema", {{"type", "string"}}}},
@@ -123,11 +123,11 @@ json Build() {
       {{"parameters", IdParam()}});
   paths["/v1/jobs/{id}/explain"]["get"] =
       Op("Why a job is where it is, or what holds it, from the live state", true,
-         "tenant (own), operator, admin",
+         "tenant (own), viewer, operator, admin",
          {{"200", JsonResponse("Explanation", {{"type", "object"}})}, {"404", Errors()}},
          {{"parameters", IdParam()}});
   paths["/v1/services/{id}/explain"]["get"] =
-      Op("A service's placement explained now", true, "operator, admin",
+      Op("A service's placement explained now", true, "viewer, operator, admin",
          {{"200", JsonResponse("Explanation", {{"type", "object"}})}, {"404", Errors()}},
          {{"parameters", IdParam()}});
   paths["/v1/services/{id}/demand"]["post"] = Op(
@@ -146,16 +146,16 @@ json Build() {
   paths["/v1/tenants"]["get"] = Op("Usage against quota per tenant", true, "admin",
                                    {{"200", JsonResponse("Tenants", {{"type", "object"}})}});
   paths["/v1/pools"]["get"] =
-      Op("Pools: installed, usable and used GPUs now", true, "operator, admin",
+      Op("Pools: installed, usable and used GPUs now", true, "viewer, operator, admin",
          {{"200", JsonResponse("Pools", {{"type", "object"}})}});
-  paths["/v1/sites"]["get"] = Op("Sites: back end and health", true, "operator, admin",
+  paths["/v1/sites"]["get"] = Op("Sites: back end and health", true, "viewer, operator, admin",
                                  {{"200", JsonResponse("Sites", {{"type", "object"}})}});
   paths["/v1/contracts"]["get"] =
       Op("The live ledger: spend to now, rate, shortfalls due and projected", true,
-         "operator, admin", {{"200", JsonResponse("Contracts", {{"type", "object"}})}});
+         "viewer, operator, admin", {{"200", JsonResponse("Contracts", {{"type", "object"}})}});
   paths["/v1/events"]["get"] = Op(
       "Server-Sent Events of decisions and state changes (id: a sequence; Last-Event-ID resumes)",
-      true, "operator, admin",
+      true, "viewer, operator, admin",
       {{"200",
         {{"description", "Event stream"}, {"content", {{"text/event-stream", json::object()}}}}}});
   paths["/v1/whoami"]["get"] =
@@ -165,7 +165,7 @@ json Build() {
   paths["/v1/report"]["get"] = Op(
       "The report of the run so far (schema polycloud.report/1, docs/report.md): figures, ledger, "
       "time series of the latest 800 buckets, the listed jobs and services",
-      true, "operator, admin",
+      true, "viewer, operator, admin",
       {{"200", JsonResponse("Report", {{"type", "object"}})},
        {"401", Errors()},
        {"403", Errors()}});
