@@ -1458,6 +1458,10 @@ inline constexpr std::string_view kDashboardHtml = R"pcweb(<!DOCTYPE html>
       <h3>Running <span id="pc-running-count" class="pc-count"></span></h3>
       <div id="pc-running"></div>
     </div>
+    <div id="pc-panel-tenants" class="pc-panel" hidden>
+      <h3>Tenants against their quotas</h3>
+      <div id="pc-tenants"></div>
+    </div>
     <div id="pc-explain" class="pc-panel pc-explain-live" hidden>
       <h3>Explanation: <span id="pc-explain-id"></span></h3>
       <pre id="pc-explain-text"></pre>
@@ -1482,6 +1486,7 @@ inline constexpr std::string_view kDashboardJs = R"pcweb(/* The broker's dashboa
  * /): asks for a bearer token, then shows what the API lets that token see.
  *
  *   - the live panels: site health (GET /v1/sites), running work per site,
+ *     the tenants against their quotas (GET /v1/tenants, admins only),
  *     the queue and the running jobs (GET /v1/jobs), each job's explanation
  *     on a click (GET /v1/jobs/{id}/explain), and the recent events
  *     (GET /v1/events, Server-Sent Events read through fetch so that the
@@ -1666,6 +1671,24 @@ inline constexpr std::string_view kDashboardJs = R"pcweb(/* The broker's dashboa
       ['last error', (s) => s.last_error || '']], res.body.sites, 'No sites.'));
   }
 
+  // Admins only: usage against quota per tenant (GET /v1/tenants).
+  async function loadTenants() {
+    const res = await api('/v1/tenants');
+    if (refusedToken(res)) return;
+    if (res.status === 403) {
+      state.refused['/v1/tenants'] = 403;
+      $('pc-panel-tenants').hidden = true;
+      return;
+    }
+    if (res.error) return;
+    $('pc-panel-tenants').hidden = false;
+    $('pc-tenants').replaceChildren(table([
+      ['tenant', (t) => t.id], ['GPUs in use', (t) => t.gpus_in_use, true], ['max GPUs', (t) => t.max_gpus, true],
+      ['jobs held by the quota', (t) => t.jobs_held_by_quota, true],
+      ['per class', (t) => t.classes.map((c) => c.class + ' ' + c.gpus_in_use + '/' + c.max_gpus).join(', ')]],
+    res.body.tenants, 'The scenario has no tenants.'));
+  }
+
   async function explain(id) {
     const res = await api('/v1/jobs/' + encodeURIComponent(id) + '/explain');
     if (refusedToken(res)) return;
@@ -1717,6 +1740,7 @@ inline constexpr std::string_view kDashboardJs = R"pcweb(/* The broker's dashboa
       refreshPending = null;
       loadTables();
       loadSites();
+      if (!state.refused['/v1/tenants']) loadTenants();
     }, 200);
   }
 
@@ -1808,7 +1832,7 @@ inline constexpr std::string_view kDashboardJs = R"pcweb(/* The broker's dashboa
     $('pc-who').textContent = 'signed in: ' + (who.body.tenant ? 'tenant ' + who.body.tenant : who.body.role) + ' · ' + who.body.id;
     $('pc-signout').hidden = false;
     $('pc-live').hidden = false;
-    await Promise.all([loadTables(), loadSites(), loadReport()]);
+    await Promise.all([loadTables(), loadSites(), loadTenants(), loadReport()]);
     if (!token()) return;  // refused meanwhile
     say('Live from this broker' + (every > 0 ? '; the charts refresh every ' + every + ' s' : '') + '.');
     stream(null);

@@ -2,6 +2,7 @@
  * /): asks for a bearer token, then shows what the API lets that token see.
  *
  *   - the live panels: site health (GET /v1/sites), running work per site,
+ *     the tenants against their quotas (GET /v1/tenants, admins only),
  *     the queue and the running jobs (GET /v1/jobs), each job's explanation
  *     on a click (GET /v1/jobs/{id}/explain), and the recent events
  *     (GET /v1/events, Server-Sent Events read through fetch so that the
@@ -186,6 +187,24 @@
       ['last error', (s) => s.last_error || '']], res.body.sites, 'No sites.'));
   }
 
+  // Admins only: usage against quota per tenant (GET /v1/tenants).
+  async function loadTenants() {
+    const res = await api('/v1/tenants');
+    if (refusedToken(res)) return;
+    if (res.status === 403) {
+      state.refused['/v1/tenants'] = 403;
+      $('pc-panel-tenants').hidden = true;
+      return;
+    }
+    if (res.error) return;
+    $('pc-panel-tenants').hidden = false;
+    $('pc-tenants').replaceChildren(table([
+      ['tenant', (t) => t.id], ['GPUs in use', (t) => t.gpus_in_use, true], ['max GPUs', (t) => t.max_gpus, true],
+      ['jobs held by the quota', (t) => t.jobs_held_by_quota, true],
+      ['per class', (t) => t.classes.map((c) => c.class + ' ' + c.gpus_in_use + '/' + c.max_gpus).join(', ')]],
+    res.body.tenants, 'The scenario has no tenants.'));
+  }
+
   async function explain(id) {
     const res = await api('/v1/jobs/' + encodeURIComponent(id) + '/explain');
     if (refusedToken(res)) return;
@@ -237,6 +256,7 @@
       refreshPending = null;
       loadTables();
       loadSites();
+      if (!state.refused['/v1/tenants']) loadTenants();
     }, 200);
   }
 
@@ -328,7 +348,7 @@
     $('pc-who').textContent = 'signed in: ' + (who.body.tenant ? 'tenant ' + who.body.tenant : who.body.role) + ' · ' + who.body.id;
     $('pc-signout').hidden = false;
     $('pc-live').hidden = false;
-    await Promise.all([loadTables(), loadSites(), loadReport()]);
+    await Promise.all([loadTables(), loadSites(), loadTenants(), loadReport()]);
     if (!token()) return;  // refused meanwhile
     say('Live from this broker' + (every > 0 ? '; the charts refresh every ' + every + ' s' : '') + '.');
     stream(null);

@@ -168,9 +168,11 @@ try {
       assert.equal(d.jobs.find((j) => j.class === 'all').total, 10);
     });
     await checkPage(page, d, 'dashboard', seen.errors);
-    await check('no console errors, exceptions or refused requests; nothing leaves the broker', async () => {
+    await check('no console errors or exceptions; only the admins\' tenants panel refused; nothing leaves the broker', async () => {
       assert.deepEqual(seen.errors, []);
-      assert.deepEqual(seen.refused, []);
+      assert.deepEqual(seen.refused, [403]);
+      assert.deepEqual(await page.evaluate(() => window.PolycloudDashboard.refused), { '/v1/tenants': 403 });
+      assert.ok(await page.locator('#pc-panel-tenants').isHidden());
       checkRequests(seen);
     });
     await check('the queue and running tables list the jobs /v1/jobs lists', async () => {
@@ -245,7 +247,8 @@ try {
       assert.ok(await page.locator('#pc-panel-sites').isHidden());
       assert.ok(await page.locator('#pc-panel-events').isHidden());
       await until('the refused event stream', () => page.evaluate(() => window.PolycloudDashboard.refused['/v1/events']));
-      assert.deepEqual(await page.evaluate(() => window.PolycloudDashboard.refused), { '/v1/report': 403, '/v1/sites': 403, '/v1/events': 403 });
+      assert.deepEqual(await page.evaluate(() => window.PolycloudDashboard.refused),
+        { '/v1/report': 403, '/v1/sites': 403, '/v1/tenants': 403, '/v1/events': 403 });
       // The server says so whatever the page does.
       for (const path of ['/v1/report', '/v1/sites', '/v1/events', '/v1/contracts', '/v1/pools']) {
         assert.equal((await call(tokens.research, 'GET', path)).status, 403, path);
@@ -267,12 +270,45 @@ try {
       submitted.research.push('late-2');
       await page.locator('#pc-queue tr[data-id="late-2"], #pc-running tr[data-id="late-2"]').first().waitFor({ timeout: 10000 });
     });
-    await check('a tenant\'s page logs nothing but the three refusals', async () => {
+    await check('a tenant\'s page logs nothing but the four refusals', async () => {
       assert.deepEqual(seen.errors, []);
       assert.deepEqual([...new Set(seen.refused)], [403]);
       checkRequests(seen);
     });
     await page.screenshot({ path: join(shots, 'tenant-research.png'), fullPage: true });
+    await page.close();
+  }
+
+  // ---------------------------------------------------------------- a viewer and an admin
+  console.log('dashboard: a viewer, then an admin');
+  {
+    const viewer = (await call(admin, 'POST', '/v1/tokens', { role: 'viewer' })).body.token;
+    tokens.viewer = viewer;
+    const { page, seen } = await openPage('#token=' + viewer);
+    await page.waitForFunction(() => window.PolycloudReport.ready === true && window.PolycloudReport.charts.length > 0, null, { timeout: 30000 });
+    await check('a viewer sees every tenant\'s jobs and the charts, and cannot submit', async () => {
+      const q = await idsIn(page, 'pc-queue'), r = await idsIn(page, 'pc-running');
+      assert.deepEqual([...q, ...r].sort(), [...live('research'), ...live('product')].sort());
+      assert.ok(await page.locator('#pc-panel-sites').isVisible());
+      assert.ok(await page.locator('#pc-panel-tenants').isHidden());
+      assert.equal((await call(viewer, 'POST', '/v1/jobs', { gpus: 8, work_gpu_hours: 1 })).status, 403);
+      assert.equal((await call(viewer, 'DELETE', '/v1/jobs/' + q[0])).status, 403);
+      assert.deepEqual(seen.errors, []);
+      checkRequests(seen);
+    });
+    await page.close();
+  }
+  {
+    const { page, seen } = await openPage('#token=' + admin);
+    await check('an admin also sees the tenants against their quotas', async () => {
+      await page.locator('#pc-panel-tenants').waitFor({ state: 'visible', timeout: 5000 });
+      const rows = await page.evaluate(() => [...document.querySelectorAll('#pc-tenants tbody tr')].map((tr) => [tr.children[0].textContent, Number(tr.children[1].textContent)]));
+      const api = (await call(admin, 'GET', '/v1/tenants')).body.tenants.map((t) => [t.id, t.gpus_in_use]);
+      assert.deepEqual(rows, api);
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(seen.refused, []);
+    });
+    await page.locator('#pc-live').screenshot({ path: join(shots, 'admin-live.png') });
     await page.close();
   }
 
