@@ -224,7 +224,7 @@
     if (res.status === 403) {
       state.refused['/v1/report'] = 403;
       note.hidden = false;
-      note.textContent = 'The charts (GET /v1/report) need an operator or admin token: ' +
+      note.textContent = 'The charts (GET /v1/report) need a viewer, operator or admin token: ' +
         'this token sees its own tenant\u2019s jobs only.';
       $('polycloud-report').replaceChildren();
       return;
