@@ -170,40 +170,33 @@
     state.tablesLoads++;
   }
 
-  async function loadSites() {
-    const res = await api('/v1/sites');
+  // A panel fed by one endpoint: shown with what `render` makes of its JSON,
+  // hidden when the API refuses this token (403).
+  async function loadPanel(path, panel, into, render) {
+    const res = await api(path);
     if (refusedToken(res)) return;
     if (res.status === 403) {
-      state.refused['/v1/sites'] = 403;
-      $('pc-panel-sites').hidden = true;
+      state.refused[path] = 403;
+      $(panel).hidden = true;
       return;
     }
     if (res.error) return;
-    $('pc-panel-sites').hidden = false;
-    $('pc-sites').replaceChildren(table([
-      ['site', (s) => s.id], ['back end', (s) => s.backend],
-      ['state', (s) => el('span', { class: s.down ? 'pc-down' : 'pc-up', text: s.down ? 'down since ' + when(s.down_since) : 'up' })],
-      ['last answer', (s) => when(s.last_answer)], ['failures', (s) => s.consecutive_failures, true],
-      ['last error', (s) => s.last_error || '']], res.body.sites, 'No sites.'));
+    $(panel).hidden = false;
+    $(into).replaceChildren(render(res.body));
   }
 
-  // Admins only: usage against quota per tenant (GET /v1/tenants).
-  async function loadTenants() {
-    const res = await api('/v1/tenants');
-    if (refusedToken(res)) return;
-    if (res.status === 403) {
-      state.refused['/v1/tenants'] = 403;
-      $('pc-panel-tenants').hidden = true;
-      return;
-    }
-    if (res.error) return;
-    $('pc-panel-tenants').hidden = false;
-    $('pc-tenants').replaceChildren(table([
-      ['tenant', (t) => t.id], ['GPUs in use', (t) => t.gpus_in_use, true], ['max GPUs', (t) => t.max_gpus, true],
-      ['jobs held by the quota', (t) => t.jobs_held_by_quota, true],
-      ['per class', (t) => t.classes.map((c) => c.class + ' ' + c.gpus_in_use + '/' + c.max_gpus).join(', ')]],
-    res.body.tenants, 'The scenario has no tenants.'));
-  }
+  const loadSites = () => loadPanel('/v1/sites', 'pc-panel-sites', 'pc-sites', (body) => table([
+    ['site', (s) => s.id], ['back end', (s) => s.backend],
+    ['state', (s) => el('span', { class: s.down ? 'pc-down' : 'pc-up', text: s.down ? 'down since ' + when(s.down_since) : 'up' })],
+    ['last answer', (s) => when(s.last_answer)], ['failures', (s) => s.consecutive_failures, true],
+    ['last error', (s) => s.last_error || '']], body.sites, 'No sites.'));
+
+  // Admins only: usage against quota per tenant.
+  const loadTenants = () => loadPanel('/v1/tenants', 'pc-panel-tenants', 'pc-tenants', (body) => table([
+    ['tenant', (t) => t.id], ['GPUs in use', (t) => t.gpus_in_use, true], ['max GPUs', (t) => t.max_gpus, true],
+    ['jobs held by the quota', (t) => t.jobs_held_by_quota, true],
+    ['per class', (t) => t.classes.map((c) => c.class + ' ' + c.gpus_in_use + '/' + c.max_gpus).join(', ')]],
+  body.tenants, 'The scenario has no tenants.'));
 
   async function explain(id) {
     const res = await api('/v1/jobs/' + encodeURIComponent(id) + '/explain');
