@@ -36,6 +36,7 @@ struct ServeArgs {
   int threads = 16;
   std::string tick = "1s";
   std::string grace = "30s";
+  std::string report_bucket = "1m";
 };
 
 int Serve(const ServeArgs& a) {
@@ -56,6 +57,12 @@ int Serve(const ServeArgs& a) {
   Result<Duration> grace = ParseDuration(a.grace);
   if (!grace.ok()) return Fail(InvalidArgument("--site-grace: " + a.grace));
   options.site_grace = *grace;
+  Result<Duration> bucket = ParseDuration(a.report_bucket);
+  if (!bucket.ok() || bucket->seconds() < 1) {
+    return Fail(InvalidArgument("--report-bucket: expected a duration of 1s or more, found " +
+                                a.report_bucket));
+  }
+  options.report_bucket = *bucket;
   const size_t colon = a.listen.rfind(':');
   Result<int64_t> port = colon == std::string::npos ? Result<int64_t>(InvalidArgument(""))
                                                     : ParseInteger(a.listen.substr(colon + 1));
@@ -95,9 +102,10 @@ int Serve(const ServeArgs& a) {
   api.AttachServer(server->get());
   api.SetReady(true);
   const serve::Counters c = broker.counters();
-  std::cout << "polycloud serve: listening on http://" << (*server)->address() << " (store "
-            << a.store << "; " << c.restored_commands << " commands restored, " << broker.queued()
-            << " jobs queued)" << std::endl;
+  std::cout << "polycloud serve: listening on http://" << (*server)->address()
+            << " (dashboard at http://" << (*server)->address() << "/; store " << a.store << "; "
+            << c.restored_commands << " commands restored, " << broker.queued() << " jobs queued)"
+            << std::endl;
   Status failed;
   auto last_lease = std::chrono::steady_clock::now();
   while (!g_stop) {
@@ -139,8 +147,9 @@ struct TokenArgs {
 };
 
 int CreateToken(const TokenArgs& a) {
-  if (a.role != "admin" && a.role != "operator" && a.role != "tenant") {
-    return Fail(InvalidArgument("--role: expected admin, operator or tenant, found " + a.role));
+  if (a.role != "admin" && a.role != "operator" && a.role != "viewer" && a.role != "tenant") {
+    return Fail(
+        InvalidArgument("--role: expected admin, operator, viewer or tenant, found " + a.role));
   }
   if ((a.role == "tenant") != !a.tenant.empty()) {
     return Fail(InvalidArgument(a.role == "tenant" ? "a tenant token needs --tenant"
@@ -287,12 +296,17 @@ std::function<int()> AddServeCommands(CLI::App& app) {
       ->add_option("--site-grace", serve_args->grace,
                    "A site that does not answer for this long is down and its work moves")
       ->capture_default_str();
+  serve
+      ->add_option("--report-bucket", serve_args->report_bucket,
+                   "Width of the dashboard's time-series buckets (/v1/report keeps the latest 800)")
+      ->capture_default_str();
 
   auto token_args = std::make_shared<TokenArgs>();
   CLI::App* token = app.add_subcommand("token", "Manage the broker's bearer tokens");
   CLI::App* create = token->add_subcommand("create", "Create a token and print its secret once");
   create->add_option("--store", token_args->store, "The broker's store")->capture_default_str();
-  create->add_option("--role", token_args->role, "admin, operator or tenant")->required();
+  create->add_option("--role", token_args->role, "admin, operator, viewer (reads only) or tenant")
+      ->required();
   create->add_option("--tenant", token_args->tenant, "The tenant of a tenant token");
   token->require_subcommand(1);
 

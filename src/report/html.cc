@@ -57,4 +57,22 @@ void WriteHtml(const ContractsView& view, std::ostream& out) {
   WriteHtmlPage("polycloud contracts: " + view.scenario, Compact(ContractsViewJson(view)), out);
 }
 
+std::string_view DashboardHtml() { return html_assets::kDashboardHtml; }
+
+std::span<const WebAsset> DashboardAssets() {
+  using namespace html_assets;
+  static constexpr std::string_view kJs = "text/javascript; charset=utf-8";
+  static constexpr std::string_view kCss = "text/css; charset=utf-8";
+  static constexpr WebAsset kAssets[] = {
+      {"uPlot.iife.min.js", kJs, kUplotJs},
+      {"uPlot.min.css", kCss, kUplotCss},
+      {"uPlot-LICENSE.txt", "text/plain; charset=utf-8", kUplotLicense},
+      {"report.js", kJs, kReportJs},
+      {"report.css", kCss, kReportCss},
+      {"dashboard.js", kJs, kDashboardJs},
+      {"dashboard.css", kCss, kDashboardCss},
+  };
+  return kAssets;
+}
+
 }  // namespace polycloud::report

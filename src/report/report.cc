@@ -26,7 +26,7 @@ std::string JoinAccelerators(const world::World& world,
 
 std::string CapacityClassLabel(const world::World& world, const scheduler::Scheduler& sched,
                                const scheduler::CapacityRequest& q) {
-  const world::Job& example = world.jobs[sched.ShapeExample(q.shape)];
+  const world::Job& example = sched.job_spec(sched.ShapeExample(q.shape));
   std::string label = example.workload_class;
   if (!example.model_family.empty()) label += "/" + example.model_family;
   return label + " gangs ≤" + std::to_string(q.gang_bucket) + " on " +
@@ -41,7 +41,7 @@ RequestRow RequestRowOf(const world::World& world, const scheduler::Scheduler& s
   row.capacity_class = CapacityClassLabel(world, sched, q);
   row.gpus = q.gpus;
   row.waiting_jobs = q.waiting_jobs;
-  row.oldest_job = world.jobs[q.oldest_job].id;
+  row.oldest_job = sched.job_spec(q.oldest_job).id;
   row.raised = q.raised;
   if (q.rofr_contract != world::kNone) {
     row.rofr_contract = world.contracts[q.rofr_contract].id;
@@ -239,11 +239,15 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     }
     return it->second;
   };
-  for (const world::Job& job : world.jobs) group(job.workload_class);
-  const size_t all = world.jobs.empty() ? 0 : group("all");
+  // The scheduler's registry: the World's jobs, then those submitted at run
+  // time (the live broker's).
+  const auto job_count = static_cast<size_t>(sched.job_count());
+  for (size_t j = 0; j < job_count; ++j)
+    group(sched.job_spec(static_cast<world::JobIndex>(j)).workload_class);
+  const size_t all = job_count == 0 ? 0 : group("all");
   const auto& states = sched.jobs();
-  for (size_t j = 0; j < world.jobs.size(); ++j) {
-    const world::Job& job = world.jobs[j];
+  for (size_t j = 0; j < job_count; ++j) {
+    const world::Job& job = sched.job_spec(static_cast<world::JobIndex>(j));
     const scheduler::JobState& s = states[j];
     for (size_t g : {group(job.workload_class), all}) {
       JobGroupRow& row = r.jobs[g];

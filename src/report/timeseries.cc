@@ -67,11 +67,25 @@ void TimeSeriesRecorder::Level::Close(Time boundary) {
 TimeSeriesRecorder::TimeSeriesRecorder(const world::World& world,
                                        const scheduler::Scheduler& scheduler)
     : world_(world), sched_(scheduler) {
-  ts_.start = world.start;
   ts_.end = world.end;
   ts_.bucket = BucketWidth(world.end - world.start);
-  now_ = world.start;
-  bucket_end_ = std::min(world.start + ts_.bucket, world.end);
+  Init(world.start);
+}
+
+TimeSeriesRecorder::TimeSeriesRecorder(const world::World& world,
+                                       const scheduler::Scheduler& scheduler, LiveWindow window)
+    : world_(world), sched_(scheduler), live_(true) {
+  POLYCLOUD_CHECK(window.bucket.seconds() > 0);  // a live window's buckets need a width
+  ts_.end = Time::Max();
+  ts_.bucket = window.bucket;
+  Init(window.start);
+}
+
+void TimeSeriesRecorder::Init(Time start) {
+  const world::World& world = world_;
+  ts_.start = start;
+  now_ = start;
+  bucket_end_ = std::min(start + ts_.bucket, ts_.end);
   const placement::FleetState& fleet = sched_.fleet();
 
   // Providers: the sums of their pools.
@@ -166,9 +180,9 @@ TimeSeriesRecorder::TimeSeriesRecorder(const world::World& world,
     ServiceSeries out;
     out.id = svc.id;
     ts_.services.push_back(std::move(out));
-    t.demand = svc.demand_tokens_per_s.At(world.start);
+    t.demand = svc.demand_tokens_per_s.At(start);
     const auto& points = svc.demand_tokens_per_s.points();
-    while (t.next_point < points.size() && points[t.next_point].at <= world.start) ++t.next_point;
+    while (t.next_point < points.size() && points[t.next_point].at <= start) ++t.next_point;
     t.capacity = sched_.services()[s].capacity;
     t.demand_level = NewLevel(t.demand);
     t.served_level = NewLevel(std::min(t.capacity, t.demand));
@@ -410,6 +424,31 @@ void TimeSeriesRecorder::CloseBucket() {
   }
   ++ts_.buckets;
   bucket_end_ = std::min(bucket_end_ + ts_.bucket, ts_.end);
+  // Dropped in batches, so a long replay does not shift every series at each bucket.
+  if (live_ && ts_.buckets >= 2 * kMaxBuckets) DropOldestBuckets(ts_.buckets - kMaxBuckets);
+}
+
+// A live window keeps the latest kMaxBuckets: older ones fall off the front.
+void TimeSeriesRecorder::DropOldestBuckets(int32_t n) {
+  auto drop = [n](auto& v) { v.erase(v.begin(), v.begin() + std::min<size_t>(n, v.size())); };
+  for (Level& l : levels_) {
+    drop(l.out.area);
+    drop(l.out.peak);
+    drop(l.out.low);
+  }
+  for (ClassSeries& c : ts_.classes) {
+    drop(c.started);
+    drop(c.wait_p50);
+    drop(c.wait_p90);
+    drop(c.wait_p99);
+  }
+  ts_.start = ts_.start + ts_.bucket * n;
+  ts_.buckets -= n;
+}
+
+TimeSeries TimeSeriesRecorder::Snapshot(Time now) const {
+  TimeSeriesRecorder copy = *this;
+  return copy.Finish(now);
 }
 
 TimeSeries TimeSeriesRecorder::Finish(Time end) {
@@ -417,6 +456,7 @@ TimeSeries TimeSeriesRecorder::Finish(Time end) {
   ts_.end = std::min(ts_.end, end);
   bucket_end_ = std::min(bucket_end_, ts_.end);
   AdvanceTo(ts_.end);
+  if (live_ && ts_.buckets > kMaxBuckets) DropOldestBuckets(ts_.buckets - kMaxBuckets);
   TimeSeries out = std::move(ts_);
   for (size_t p = 0; p < out.providers.size(); ++p) {
     out.providers[p].installed = Take(provider_levels_[3 * p]);

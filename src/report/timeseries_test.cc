@@ -271,6 +271,53 @@ TEST(WorkloadRecorderTest, QueuedJobsSayWhyTheyWait) {
   EXPECT_EQ(explained, 5);
 }
 
+// The live broker's recording (LiveWindow): the latest kMaxBuckets, each
+// exact, and a snapshot leaves the recording as it was.
+TEST(TimeSeriesTest, ALiveWindowKeepsTheLatestBucketsExactly) {
+  const Loaded s = LoadFile("tests/scenarios/failover.yaml");
+  const world::World& w = s.world;
+  sim::Simulator sim(w, s.options);
+  TimeSeriesRecorder whole(w, sim.scheduler());
+  TimeSeriesRecorder live(w, sim.scheduler(), LiveWindow{w.start, Duration::Seconds(60)});
+  sim.AddObserver(&whole);
+  sim.AddObserver(&live);
+  const sim::RunStats stats = sim.Run();
+  const TimeSeries a = whole.Finish(stats.end);
+  const TimeSeries b = live.Snapshot(stats.end);
+  const TimeSeries again = live.Snapshot(stats.end);
+  ASSERT_EQ(a.bucket.seconds(), 600);
+  ASSERT_EQ(b.buckets, kMaxBuckets);  // three days of minutes: the last 800 kept
+  EXPECT_EQ(b.end, stats.end);
+  EXPECT_EQ(b.start, stats.end - Duration::Seconds(60 * kMaxBuckets));
+  ASSERT_EQ((b.start - a.start).seconds() % 600, 0);
+  const int32_t first = static_cast<int32_t>((b.start - a.start).seconds() / 600);
+  ASSERT_EQ(a.providers.size(), b.providers.size());
+  ASSERT_EQ(a.classes.size(), b.classes.size());
+  for (size_t p = 0; p < a.providers.size(); ++p) {
+    EXPECT_EQ(again.providers[p].used.area, b.providers[p].used.area);
+    for (const auto member : {&FleetSeries::installed, &FleetSeries::usable, &FleetSeries::used}) {
+      const LevelSeries& coarse = a.providers[p].*member;
+      const LevelSeries& fine = b.providers[p].*member;
+      ASSERT_EQ(fine.area.size(), static_cast<size_t>(kMaxBuckets));
+      for (int32_t i = first; i < a.buckets; ++i) {
+        int64_t area = 0, peak = 0;
+        for (int32_t k = 0; k < 10; ++k) {
+          area += fine.area[(i - first) * 10 + k];
+          peak = std::max(peak, fine.peak[(i - first) * 10 + k]);
+        }
+        EXPECT_EQ(area, coarse.area[i]) << a.providers[p].id << " bucket " << i;
+        EXPECT_EQ(peak, coarse.peak[i]) << a.providers[p].id << " bucket " << i;
+      }
+    }
+  }
+  for (size_t c = 0; c < a.classes.size(); ++c) {
+    int64_t fine = 0, coarse = 0;
+    for (int64_t n : b.classes[c].started) fine += n;
+    for (int32_t i = first; i < a.buckets; ++i) coarse += a.classes[c].started[i];
+    EXPECT_EQ(fine, coarse) << a.classes[c].name;
+  }
+}
+
 TEST(TimeSeriesJsonTest, EverySeriesHasOneValuePerBucket) {
   const Loaded s = LoadFile("tests/scenarios/failover.yaml");
   const world::World& w = s.world;

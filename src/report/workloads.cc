@@ -144,6 +144,15 @@ void WorkloadRecorder::OnEvent(const scheduler::Event& e) {
   }
   if (!IsJobEvent(e)) return;
   const world::JobIndex j = e.subject;
+  if (every_ && e.type == EventType::kJobArrived && static_cast<size_t>(j) >= world_.jobs.size() &&
+      (static_cast<size_t>(j) >= tracked_.size() || !tracked_[j])) {
+    // Submitted at run time (the live broker): listed while there is room.
+    if (tracks_.size() < static_cast<size_t>(kListAll)) {
+      TrackOf(j).reasons |= kEvery;
+    } else {
+      ++unlisted_;
+    }
+  }
   if (!every_) {
     const scheduler::JobState& s = sched_.jobs()[j];
     if (e.type == EventType::kJobStarted && s.starts == 1) {
@@ -251,10 +260,12 @@ TimelineEntry WorkloadRecorder::Render(const Raw& raw) const {
   return out;
 }
 
-Workloads WorkloadRecorder::Finish(Time end) {
+Workloads WorkloadRecorder::Finish(Time end) const {
   Workloads out;
   out.jobs_total = sched_.job_count();
-  if (every_) {
+  if (every_ && unlisted_ > 0) {
+    out.selection = "the first " + std::to_string(kListAll) + " jobs";
+  } else if (every_) {
     out.selection = "every job";
   } else {
     out.selection = "an even sample of " + std::to_string(kSample) + " jobs, the " +

@@ -7,6 +7,7 @@
 #include "polycloud/http/json_body.h"
 #include "polycloud/http/metrics.h"
 #include "polycloud/http/secret.h"
+#include "polycloud/report/html.h"
 
 namespace polycloud::serve {
 
@@ -38,7 +39,10 @@ NewToken GenerateToken() {
 
 namespace {
 
-enum class Role { kTenant = 0, kOperator = 1, kAdmin = 2 };
+// Ordered: a role may read what the ones below it read. A viewer reads what
+// an operator reads (every tenant's jobs, the fleet, the report) and changes
+// nothing: the mutations check for it by name.
+enum class Role { kTenant = 0, kViewer = 1, kOperator = 2, kAdmin = 3 };
 
 struct Principal {
   Role role = Role::kTenant;
@@ -49,6 +53,7 @@ struct Principal {
 std::optional<Role> ParseRole(std::string_view r) {
   if (r == "admin") return Role::kAdmin;
   if (r == "operator") return Role::kOperator;
+  if (r == "viewer") return Role::kViewer;
   if (r == "tenant") return Role::kTenant;
   return std::nullopt;
 }
@@ -79,6 +84,62 @@ json JobJson(const JobView& v) {
 
 Response Error(const ApiError& e) { return Response::Error(e); }
 
+constexpr const char* kViewerReadsOnly = "a viewer's token reads only; this is a change";
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kAdmin:
+      return "admin";
+    case Role::kOperator:
+      return "operator";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kTenant:
+      return "tenant";
+  }
+  return "tenant";
+}
+
+json TimeOrNull(Time t) {
+  if (t == Time::Min() || t == Time::Max()) return json();
+  return FormatTimeFull(t);
+}
+
+// The dashboard's files: compiled in (report/html.h), each with a strong
+// ETag of its bytes. The page runs only its own scripts and styles and talks
+// only to this server (docs/api.md, "The dashboard").
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+struct StaticFile {
+  std::string_view content_type;
+  std::string_view body;
+  std::string etag;  // "\"<first 32 hex of SHA-256>\""
+};
+
+StaticFile MakeStatic(std::string_view content_type, std::string_view body) {
+  return {content_type, body, "\"" + http::Sha256Hex(body).substr(0, 32) + "\""};
+}
+
+// 200 with the file, or 304 when the client's If-None-Match names its ETag.
+// "no-cache": a browser may keep it but asks again each time, so a new
+// binary's page is never mixed with an old one's scripts.
+Response ServeStatic(const Request& r, const StaticFile& f) {
+  Response out;
+  const std::optional<std::string_view> match = r.Header("If-None-Match");
+  const bool fresh = match && (match->find(f.etag) != std::string_view::npos || *match == "*");
+  out = fresh ? Response::Text(304, "", std::string(f.content_type))
+              : Response::Text(200, std::string(f.body), std::string(f.content_type));
+  out.headers.push_back({"ETag", f.etag});
+  out.headers.push_back({"Cache-Control", "no-cache"});
+  out.headers.push_back({"Content-Security-Policy", std::string(kContentSecurityPolicy)});
+  out.headers.push_back({"X-Content-Type-Options", "nosniff"});
+  out.headers.push_back({"Referrer-Policy", "no-referrer"});
+  out.headers.push_back({"X-Frame-Options", "DENY"});
+  return out;
+}
+
 }  // namespace
 
 Api::Api(Broker* broker, store::Store* store, const Clock* clock)
@@ -105,8 +166,10 @@ http::Router Api::MakeRouter() {
     p.tenant = (*t)->tenant;
     p.token_id = (*t)->id;
     if (static_cast<int>(p.role) < static_cast<int>(need)) {
-      return http::Forbidden("this needs the " +
-                             std::string(need == Role::kAdmin ? "admin" : "operator") + " role");
+      return http::Forbidden(need == Role::kAdmin ? "this needs the admin role"
+                             : need == Role::kOperator
+                                 ? "this needs the operator or admin role"
+                                 : "this needs a viewer, operator or admin role");
     }
     return p;
   };
@@ -135,9 +198,27 @@ http::Router Api::MakeRouter() {
   router.Add("GET", "/v1/openapi.json",
              [](const Request&) { return Response::Json(200, OpenApiDocument()); });
 
+  // The dashboard (no token: the page asks for one and sends it to the API).
+  auto page = std::make_shared<const StaticFile>(
+      MakeStatic("text/html; charset=utf-8", report::DashboardHtml()));
+  auto assets = std::make_shared<std::map<std::string, StaticFile, std::less<>>>();
+  for (const report::WebAsset& a : report::DashboardAssets()) {
+    assets->emplace(std::string(a.name), MakeStatic(a.content_type, a.body));
+  }
+  router.Add("GET", "/", [page](const Request& r) { return ServeStatic(r, *page); });
+  router.Add("GET", "/dashboard", [page](const Request& r) { return ServeStatic(r, *page); });
+  router.Add("GET", "/assets/{name}", [assets](const Request& r) {
+    auto it = assets->find(r.Param("name"));
+    if (it == assets->end()) {
+      return Error(http::NotFoundError("no asset \"" + std::string(r.Param("name")) + "\""));
+    }
+    return ServeStatic(r, it->second);
+  });
+
   router.Add("POST", "/v1/jobs", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
     if (!who.ok()) return Error(who.error());
+    if (who->role == Role::kViewer) return Error(http::Forbidden(kViewerReadsOnly));
     auto doc = http::ReadJsonBody(r);
     if (!doc.ok()) return Error(doc.error());
     http::JsonReader reader(*doc);
@@ -203,6 +284,31 @@ http::Router Api::MakeRouter() {
     return Response::Json(out->existing ? 200 : 201, JobJson(*view));
   });
 
+  router.Add("GET", "/v1/whoami", [=](const Request& r) {
+    auto who = authenticate(r, Role::kTenant);
+    if (!who.ok()) return Error(who.error());
+    return Response::Json(200, {{"id", who->token_id},
+                                {"role", RoleName(who->role)},
+                                {"tenant", who->tenant.empty() ? json() : json(who->tenant)}});
+  });
+
+  // The report of the run so far (the dashboard's charts): every tenant's
+  // work and the contracts' money, so operators and admins only.
+  router.Add("GET", "/v1/report", [=](const Request& r) {
+    auto who = authenticate(r, Role::kViewer);
+    if (!who.ok()) return Error(who.error());
+    if (!r.query.empty()) {
+      return Error(http::BadRequest(
+          http::code::kInvalidQuery,
+          "unknown query parameter \"" + r.query.begin()->first + "\" (/v1/report takes none)"));
+    }
+    Result<std::string> text = broker->ReportJson();
+    if (!text.ok()) return Error(http::FromStatus(text.status()));
+    Response out = Response::JsonText(200, std::move(*text));
+    out.headers.push_back({"Cache-Control", "no-store"});
+    return out;
+  });
+
   router.Add("GET", "/v1/jobs", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
     if (!who.ok()) return Error(who.error());
@@ -258,6 +364,7 @@ http::Router Api::MakeRouter() {
   router.Add("DELETE", "/v1/jobs/{id}", [=](const Request& r) {
     auto who = authenticate(r, Role::kTenant);
     if (!who.ok()) return Error(who.error());
+    if (who->role == Role::kViewer) return Error(http::Forbidden(kViewerReadsOnly));
     auto v = own_job(r, *who);
     if (!v.ok()) return Error(v.error());
     const Status s = broker->CancelJob(v->id);
@@ -276,7 +383,7 @@ http::Router Api::MakeRouter() {
   });
 
   router.Add("GET", "/v1/services/{id}/explain", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     Result<std::string> text = broker->Explain(r.Param("id"));
     if (!text.ok()) return Error(http::FromStatus(text.status()));
@@ -303,7 +410,7 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, broker->TenantsJson());
   });
   router.Add("GET", "/v1/pools", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     json out{{"pools", json::array()}};
     for (const PoolView& p : broker->Pools()) {
@@ -319,7 +426,7 @@ http::Router Api::MakeRouter() {
     return Response::Json(200, out);
   });
   router.Add("GET", "/v1/sites", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     json out{{"sites", json::array()}};
     for (const SiteHealth& s : broker->Sites()) {
@@ -327,18 +434,20 @@ http::Router Api::MakeRouter() {
                               {"backend", s.backend},
                               {"down", s.down},
                               {"consecutive_failures", s.consecutive_failures},
-                              {"last_error", s.last_error}});
+                              {"last_error", s.last_error},
+                              {"last_answer", TimeOrNull(s.last_answer)},
+                              {"down_since", TimeOrNull(s.down_since)}});
     }
     return Response::Json(200, out);
   });
   router.Add("GET", "/v1/contracts", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     return Response::Json(200, broker->ContractsJson());
   });
 
   router.Add("GET", "/v1/events", [=](const Request& r) {
-    auto who = authenticate(r, Role::kOperator);
+    auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
     int64_t after = 0;
     if (auto last = r.Header("Last-Event-ID")) {
@@ -368,7 +477,8 @@ http::Router Api::MakeRouter() {
     if (!doc.ok()) return Error(doc.error());
     http::JsonReader reader(*doc);
     JsonObject root = reader.Root();
-    const std::string role = root.Enum("role", {"admin", "operator", "tenant"}).value_or("");
+    const std::string role =
+        root.Enum("role", {"admin", "operator", "viewer", "tenant"}).value_or("");
     const std::string tenant =
         root.String("tenant", Need::kOptional, {.max_bytes = 200}).value_or("");
     if (role == "tenant" && tenant.empty()) root.Fail("tenant", "a tenant token needs a tenant");

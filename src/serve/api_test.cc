@@ -41,8 +41,9 @@ tenants:
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("polycloud-api-test-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("polycloud-api-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     auto store = store::OpenStore("sqlite:" + (dir_ / "polycloud.db").string());
@@ -83,8 +84,8 @@ class ApiTest : public ::testing::Test {
     o.bearer_token = token;
     return http::Client(o);
   }
-  http::ClientResponse Post(const std::string& token, const std::string& target, const std::string& body,
-                            const std::string& key = "") {
+  http::ClientResponse Post(const std::string& token, const std::string& target,
+                            const std::string& body, const std::string& key = "") {
     http::ClientRequest r;
     r.method = "POST";
     r.target = target;
@@ -118,7 +119,8 @@ TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
     std::string method = route->method;
     for (char& c : method) c = static_cast<char>(std::tolower(c));
     ASSERT_TRUE(doc["paths"].contains(route->pattern)) << route->pattern;
-    EXPECT_TRUE(doc["paths"][route->pattern].contains(method)) << route->method << " " << route->pattern;
+    EXPECT_TRUE(doc["paths"][route->pattern].contains(method))
+        << route->method << " " << route->pattern;
     ++operations;
   }
   size_t documented = 0;
@@ -130,11 +132,172 @@ TEST_F(ApiTest, TheOpenApiDocumentListsExactlyTheRoutes) {
   EXPECT_EQ(json::parse(served.body), doc);
 }
 
+TEST_F(ApiTest, TheDashboardIsServedFromTheBinaryWithItsContentTypesAndAStrictPolicy) {
+  for (const std::string path : {"/", "/dashboard"}) {
+    auto page = Get("", path);  // no token: the page asks for one
+    ASSERT_EQ(page.status, 200) << path;
+    EXPECT_EQ(page.Header("Content-Type").value_or(""), "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("/assets/dashboard.js"), std::string::npos);
+    const std::string csp(page.Header("Content-Security-Policy").value_or(""));
+    EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_EQ(page.Header("X-Content-Type-Options").value_or(""), "nosniff");
+    EXPECT_EQ(page.Header("Cache-Control").value_or(""), "no-cache");
+  }
+  const std::map<std::string, std::string> types = {
+      {"uPlot.iife.min.js", "text/javascript; charset=utf-8"},
+      {"uPlot.min.css", "text/css; charset=utf-8"},
+      {"report.js", "text/javascript; charset=utf-8"},
+      {"report.css", "text/css; charset=utf-8"},
+      {"dashboard.js", "text/javascript; charset=utf-8"},
+      {"dashboard.css", "text/css; charset=utf-8"},
+      {"uPlot-LICENSE.txt", "text/plain; charset=utf-8"}};
+  for (const auto& [name, type] : types) {
+    auto asset = Get("", "/assets/" + name);
+    ASSERT_EQ(asset.status, 200) << name;
+    EXPECT_EQ(asset.Header("Content-Type").value_or(""), type) << name;
+    EXPECT_GT(asset.body.size(), 100u) << name;
+    EXPECT_TRUE(asset.Header("Content-Security-Policy").has_value()) << name;
+  }
+  EXPECT_EQ(Get("", "/assets/nothing.js").status, 404);
+  EXPECT_EQ(Get("", "/assets/..%2Fpolycloud.db").status, 404);
+}
+
+TEST_F(ApiTest, AnAssetsETagAnswersNotModifiedAndChangesWithItsBytes) {
+  auto first = Get("", "/assets/report.js");
+  ASSERT_EQ(first.status, 200);
+  const std::string etag(first.Header("ETag").value_or(""));
+  ASSERT_EQ(etag.size(), 34u) << etag;  // a quoted strong tag of 32 hex digits
+  http::ClientRequest again;
+  again.target = "/assets/report.js";
+  again.headers.push_back({"If-None-Match", etag});
+  auto cached = Client("").Send(again);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->status, 304);
+  EXPECT_TRUE(cached->body.empty());
+  EXPECT_EQ(cached->Header("ETag").value_or(""), etag);
+  // Another file has another tag; a stale tag gets the file again.
+  EXPECT_NE(Get("", "/assets/dashboard.js").Header("ETag").value_or(""), etag);
+  again.headers = {{"If-None-Match", "\"0123\""}};
+  auto stale = Client("").Send(again);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale->status, 200);
+  EXPECT_EQ(stale->body, first.body);
+}
+
+TEST_F(ApiTest, TheReportIsForOperatorsAndAdminsOnly) {
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "r-1", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
+  EXPECT_EQ(Get("", "/v1/report").status, 401);
+  EXPECT_EQ(Get("not-a-token", "/v1/report").status, 401);
+  auto tenant = Get(research_, "/v1/report");
+  EXPECT_EQ(tenant.status, 403);
+  ASSERT_TRUE(tenant.Error().has_value());
+  EXPECT_EQ(tenant.Error()->code, "forbidden");
+  EXPECT_EQ(Get(operator_, "/v1/report").status, 200);
+  EXPECT_EQ(Get(admin_, "/v1/report").status, 200);
+  // Whoami says who a token is, for every role, and nothing without one.
+  EXPECT_EQ(Get("", "/v1/whoami").status, 401);
+  json who = json::parse(Get(research_, "/v1/whoami").body);
+  EXPECT_EQ(who["role"], "tenant");
+  EXPECT_EQ(who["tenant"], "research");
+  EXPECT_EQ(who["id"].get<std::string>().substr(0, 4), "tok_");
+  EXPECT_TRUE(json::parse(Get(operator_, "/v1/whoami").body)["tenant"].is_null());
+  // A tenant's dashboard lists its own jobs only; the other tenant sees none of them.
+  json mine = json::parse(Get(research_, "/v1/jobs").body);
+  ASSERT_EQ(mine["jobs"].size(), 1u);
+  EXPECT_EQ(json::parse(Get(product_, "/v1/jobs").body)["jobs"].size(), 0u);
+  EXPECT_EQ(Get(product_, "/v1/jobs/r-1/explain").status, 404);
+  EXPECT_EQ(Get(research_, "/v1/sites").status, 403);
+  EXPECT_EQ(Get(research_, "/v1/events").status, 403);
+}
+
+TEST_F(ApiTest, AViewerReadsWhatAnOperatorReadsAndChangesNothing) {
+  const std::string viewer = AddToken("viewer", "");
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "r-1", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
+  for (const char* path : {"/v1/report", "/v1/sites", "/v1/pools", "/v1/contracts", "/v1/jobs/r-1",
+                           "/v1/jobs/r-1/explain", "/v1/services/chat/explain"}) {
+    EXPECT_EQ(Get(viewer, path).status, 200) << path;
+  }
+  EXPECT_EQ(json::parse(Get(viewer, "/v1/jobs").body)["jobs"].size(), 1u);  // every tenant's
+  EXPECT_EQ(json::parse(Get(viewer, "/v1/whoami").body)["role"], "viewer");
+  // No change: submit, cancel, demand, tokens; and no admin-only data.
+  EXPECT_EQ(Post(viewer, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 403);
+  http::ClientRequest cancel;
+  cancel.method = "DELETE";
+  cancel.target = "/v1/jobs/r-1";
+  auto cancelled = Client(viewer).Send(cancel);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->status, 403);
+  EXPECT_EQ(json::parse(Get(admin_, "/v1/jobs/r-1").body)["status"], "queued");
+  EXPECT_EQ(Post(viewer, "/v1/services/chat/demand", R"({"tokens_per_s": 5})").status, 403);
+  EXPECT_EQ(Post(viewer, "/v1/tokens", R"({"role": "admin"})").status, 403);
+  EXPECT_EQ(Get(viewer, "/v1/tenants").status, 403);
+  // An admin makes viewer tokens like any other.
+  auto made = Post(admin_, "/v1/tokens", R"({"role": "viewer"})");
+  EXPECT_EQ(made.status, 201) << made.body;
+}
+
+TEST_F(ApiTest, TheReportIsTheSimulateJsonDocumentOfTheRunSoFar) {
+  ASSERT_EQ(Post(operator_, "/v1/jobs", R"({"id": "a-1", "gpus": 8, "work_gpu_hours": 80})").status,
+            201);
+  ASSERT_EQ(Post(research_, "/v1/jobs",
+                 R"({"id": "r-1", "gpus": 8, "work_gpu_hours": 8, "class": "research"})")
+                .status,
+            201);
+  ASSERT_TRUE(broker_->Tick().ok());
+  clock_.AdvanceTo(T("2026-03-01") + Duration::Seconds(600));
+  ASSERT_TRUE(broker_->Tick().ok());
+  auto r = Get(operator_, "/v1/report");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(r.Header("Cache-Control").value_or(""), "no-store");
+  json d = json::parse(r.body);
+  EXPECT_EQ(d["schema"], "polycloud.report/1");
+  EXPECT_EQ(d["scenario"], "api");
+  EXPECT_EQ(d["start"], "2026-03-01T00:00:00Z");  // the core's start, not the scenario's
+  EXPECT_EQ(d["end"], "2026-03-01T00:10:00Z");    // now
+  for (const char* key : {"total", "cost", "providers", "sites", "pools", "contracts", "jobs",
+                          "services", "compliance", "timeseries", "workloads"}) {
+    EXPECT_TRUE(d.contains(key)) << key;
+  }
+  // Jobs submitted at run time are counted and listed.
+  const json& all = d["jobs"].back();
+  EXPECT_EQ(all["class"], "all");
+  EXPECT_EQ(all["total"], 2);
+  EXPECT_EQ(d["workloads"]["jobs_total"], 2);
+  ASSERT_EQ(d["workloads"]["jobs"].size(), 2u);
+  EXPECT_EQ(d["workloads"]["jobs"][0]["id"], "a-1");
+  EXPECT_EQ(d["workloads"]["jobs"][0]["timeline"][0]["event"], "job-arrived");
+  // Ten one-minute buckets, every series as long.
+  const json& ts = d["timeseries"];
+  EXPECT_EQ(ts["bucket_seconds"], 60);
+  EXPECT_EQ(ts["buckets"], 10);
+  ASSERT_EQ(ts["providers"].size(), 2u);
+  for (const json& p : ts["providers"]) {
+    EXPECT_EQ(p["used_gpus"].size(), 10u);
+    EXPECT_EQ(p["installed_gpus"].size(), 10u);
+  }
+  EXPECT_EQ(ts["providers"][0]["used_gpus"][5].get<double>() +
+                ts["providers"][1]["used_gpus"][5].get<double>(),
+            24.0);  // both jobs and the service's replica
+  ASSERT_FALSE(ts["classes"].empty());
+  EXPECT_EQ(ts["classes"][0]["queued_mean"].size(), 10u);
+  // The contract's spend so far, one figure per day begun.
+  const json& deal = d["contracts"][0];
+  EXPECT_EQ(deal["id"], "deal");
+  EXPECT_EQ(deal["cumulative_spend_by_day"]["micros"].size(), 1u);
+  EXPECT_EQ(d["compliance"]["exclusivity_violations"], 0);
+}
+
 TEST_F(ApiTest, SubmitGetListCancelAndExplainWithTenantsSeeingTheirOwnWork) {
   EXPECT_EQ(Post("", "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 401);
   EXPECT_EQ(Post("not-a-token", "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8})").status, 401);
 
-  auto created = Post(research_, "/v1/jobs", R"({"id": "train-1", "gpus": 8, "work_gpu_hours": 16})");
+  auto created =
+      Post(research_, "/v1/jobs", R"({"id": "train-1", "gpus": 8, "work_gpu_hours": 16})");
   ASSERT_EQ(created.status, 201) << created.body;
   json job = json::parse(created.body);
   EXPECT_EQ(job["id"], "train-1");
@@ -185,7 +348,8 @@ TEST_F(ApiTest, AnIdempotencyKeyReturnsTheFirstJobAndBadBodiesNameTheField) {
   auto unknown = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "colour": 1})");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_EQ(unknown.Error()->code, "unknown_field");
-  auto accel = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "accelerators": ["Z9"]})");
+  auto accel =
+      Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 8, "accelerators": ["Z9"]})");
   EXPECT_EQ(accel.status, 400);
   EXPECT_EQ(accel.Error()->pointer, "/accelerators/0");
   auto other_tenant =
@@ -220,7 +384,8 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
   if (access(promtool, X_OK) == 0) {
     const fs::path file = dir_ / "metrics.txt";
     std::ofstream(file) << metrics.body;
-    const std::string command = std::string(promtool) + " check metrics < " + file.string() + " 2>&1";
+    const std::string command =
+        std::string(promtool) + " check metrics < " + file.string() + " 2>&1";
     FILE* p = popen(command.c_str(), "r");
     ASSERT_NE(p, nullptr);
     std::string out;
@@ -233,13 +398,16 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
 }
 
 TEST_F(ApiTest, ATenantsQuotaHoldsItsWorkAndExplainSaysSo) {
-  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q1", "gpus": 8, "work_gpu_hours": 8})").status, 201);
-  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q2", "gpus": 8, "work_gpu_hours": 8})").status, 201);
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q1", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "q2", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
   ASSERT_TRUE(broker_->Tick().ok());
   EXPECT_EQ(json::parse(Get(research_, "/v1/jobs/q1").body)["status"], "running");
   EXPECT_EQ(json::parse(Get(research_, "/v1/jobs/q2").body)["status"], "queued");
   const std::string why = json::parse(Get(research_, "/v1/jobs/q2/explain").body)["explanation"];
-  EXPECT_NE(why.find("Held by its quota: tenant research: 8 of its 8 GPUs in use"), std::string::npos)
+  EXPECT_NE(why.find("Held by its quota: tenant research: 8 of its 8 GPUs in use"),
+            std::string::npos)
       << why;
   EXPECT_EQ(Get(operator_, "/v1/tenants").status, 403);
   const json tenants = json::parse(Get(admin_, "/v1/tenants").body)["tenants"];
@@ -251,7 +419,8 @@ TEST_F(ApiTest, ATenantsQuotaHoldsItsWorkAndExplainSaysSo) {
 TEST_F(ApiTest, TheEventStreamCarriesDecisions) {
   auto events = Client(operator_).OpenEventStream("/v1/events");
   ASSERT_TRUE(events.ok()) << events.status().message();
-  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "e1", "gpus": 8, "work_gpu_hours": 8})").status, 201);
+  ASSERT_EQ(Post(research_, "/v1/jobs", R"({"id": "e1", "gpus": 8, "work_gpu_hours": 8})").status,
+            201);
   ASSERT_TRUE(broker_->Tick().ok());
   bool started = false;
   for (int i = 0; i < 50 && !started; ++i) {

@@ -134,9 +134,8 @@ Status Broker::CommitLines(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   ++counters_.batches;
   if (!out.ok()) {
-    failed_ = IoError("the store failed after the core applied a batch (" +
-                          out.status().message() +
-                          "); this broker takes no more work: restart it to replay the log");
+    failed_ = IoError("the store failed after the core applied a batch (" + out.status().message() +
+                      "); this broker takes no more work: restart it to replay the log");
     return failed_;
   }
   return Status::Ok();
@@ -234,6 +233,7 @@ std::string Broker::EventJson(const scheduler::Event& e) const {
 }
 
 void Broker::OnEvent(const scheduler::Event& e) {
+  if (live_ != nullptr) live_->OnEvent(e);
   if (!replaying_) {
     events_.push_back({++event_sequence_, EventJson(e)});
     if (events_.size() > kEventsKept) events_.pop_front();
@@ -287,7 +287,10 @@ Status Broker::Restore() {
   const Time start = commands->empty() ? clock_->Now() : commands->front().at;
   scheduler::Timer* timer = this;
   scheduler::Observer* observer = this;
-  core_ = std::make_unique<scheduler::Scheduler>(world_, options_.scheduler, start, timer, observer);
+  core_ =
+      std::make_unique<scheduler::Scheduler>(world_, options_.scheduler, start, timer, observer);
+  live_ = std::make_unique<report::LiveReport>(world_, *core_,
+                                               report::LiveWindow{start, options_.report_bucket});
   core_->AllowAmendments(&world_);
   core_->AttachLog(this);
   last_ = start;
@@ -346,6 +349,7 @@ Status Broker::Reconcile() {
       ++health_[s].consecutive_failures;
       continue;
     }
+    health_[s].last_answer = now;
     // Runs the core has at this site that the site does not know. Only one
     // that was never journalled is sure never to have been sent (the crash
     // came between the commit of its start and the journal's intent): it is
@@ -370,8 +374,8 @@ Status Broker::Reconcile() {
         work_.submits.emplace_back(static_cast<world::JobIndex>(j), st.epoch);
       }
     }
-    const int64_t before = counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) +
-                           counters_.lost_runs;
+    const int64_t before =
+        counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) + counters_.lost_runs;
     ApplySiteReports(site, *listed, now);
     counters_.reconciled += counters_.site_cancels + static_cast<int64_t>(work_.cancels.size()) +
                             counters_.lost_runs - before;
@@ -452,8 +456,7 @@ void Broker::ApplySiteReports(world::SiteIndex s, const std::vector<sites::SiteJ
       }
       return st;
     };
-    if (x.state != sites::SiteJobState::kPending && !d.started_reported &&
-        x.started != Time()) {
+    if (x.state != sites::SiteJobState::kPending && !d.started_reported && x.started != Time()) {
       if (apply(cmd::JobStarted{job, run, at(x.started)}).ok()) d.started_reported = true;
     }
     if (x.state == sites::SiteJobState::kCompleted) {
@@ -528,11 +531,11 @@ void Broker::MarkSite(world::SiteIndex s, bool down, Time now) {
   } else {
     down_since_[s] = Time::Max();
   }
+  health_[s].down_since = down ? down_since_[s] : Time::Min();
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     const world::Pool& pool = world_.pools[p];
     if (pool.site != s || pool.offer != world::kNone) continue;
-    Send(cmd::SetPoolCapacity{static_cast<world::PoolIndex>(p), down ? 0 : pool.gpus.At(now)},
-                now);
+    Send(cmd::SetPoolCapacity{static_cast<world::PoolIndex>(p), down ? 0 : pool.gpus.At(now)}, now);
   }
 }
 
@@ -558,8 +561,8 @@ void Broker::FollowSchedules(Time from, Time to) {
     const world::Service& service = world_.services[s];
     if (!steps(service.demand_tokens_per_s)) continue;
     Send(cmd::SetDemand{scheduler::ServiceId{static_cast<int32_t>(s)},
-                               service.demand_tokens_per_s.At(to)},
-                to);
+                        service.demand_tokens_per_s.At(to)},
+         to);
   }
   std::vector<Time> boundaries = contracts::ExclusivityRules(world_).Boundaries();
   for (const world::Contract& c : world_.contracts) {
@@ -599,6 +602,7 @@ Status Broker::Tick() {
     }
     failing_since_[s] = Time::Max();
     health_[s].consecutive_failures = 0;
+    health_[s].last_answer = now;
     if (site_down_[s]) MarkSite(site, false, now);
     ApplySiteReports(site, **listed[s], now);
   }
@@ -926,15 +930,17 @@ nlohmann::json Broker::TenantsJson() const {
     const world::Tenant& tenant = world_.tenants[t];
     nlohmann::json classes = nlohmann::json::array();
     for (size_t i = 0; i < tenant.class_max_gpus.size(); ++i) {
-      classes.push_back({{"class", tenant.class_max_gpus[i].first},
-                         {"max_gpus", tenant.class_max_gpus[i].second},
-                         {"gpus_in_use", core_->TenantClassGpus(static_cast<world::TenantIndex>(t), i)}});
+      classes.push_back(
+          {{"class", tenant.class_max_gpus[i].first},
+           {"max_gpus", tenant.class_max_gpus[i].second},
+           {"gpus_in_use", core_->TenantClassGpus(static_cast<world::TenantIndex>(t), i)}});
     }
-    out["tenants"].push_back({{"id", tenant.id},
-                              {"max_gpus", tenant.max_gpus},
-                              {"gpus_in_use", core_->TenantGpus(static_cast<world::TenantIndex>(t))},
-                              {"classes", classes},
-                              {"jobs_held_by_quota", held[t]}});
+    out["tenants"].push_back(
+        {{"id", tenant.id},
+         {"max_gpus", tenant.max_gpus},
+         {"gpus_in_use", core_->TenantGpus(static_cast<world::TenantIndex>(t))},
+         {"classes", classes},
+         {"jobs_held_by_quota", held[t]}});
   }
   return out;
 }
@@ -945,10 +951,23 @@ std::vector<std::pair<std::string, int64_t>> Broker::SpendRates() const {
   if (core_ == nullptr) return out;
   const Time now = Now();
   for (size_t c = 0; c < world_.contracts.size(); ++c) {
-    out.emplace_back(world_.contracts[c].id,
-                     core_->ledger().Settle(static_cast<world::ContractIndex>(c), now)
-                         .rate_per_day.micros());
+    out.emplace_back(
+        world_.contracts[c].id,
+        core_->ledger().Settle(static_cast<world::ContractIndex>(c), now).rate_per_day.micros());
   }
+  return out;
+}
+
+Result<std::string> Broker::ReportJson() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (core_ == nullptr) return FailedPrecondition("the broker has not started");
+  // Explaining waiting jobs uses the placer's scratch state: hold the baton.
+  cv_.wait(lock, [&] { return !baton_; });
+  baton_ = true;
+  std::string out = live_->Json(*core_, Now(), scheduler::PolicyLabel(options_.scheduler),
+                                counters_.commands + counters_.restored_commands);
+  baton_ = false;
+  cv_.notify_all();
   return out;
 }
 

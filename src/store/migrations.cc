@@ -49,8 +49,27 @@ CREATE TABLE audit (
 );
 )sql";
 
+// Version 2: the read-only `viewer` role (the dashboard on a wall screen).
+// A CHECK constraint cannot be altered in SQLite, so the table is rebuilt
+// (the same statements work on PostgreSQL).
+constexpr std::string_view kViewerRole = R"sql(
+CREATE TABLE tokens_v2 (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer', 'tenant')),
+  tenant TEXT NOT NULL,
+  created_unix BIGINT NOT NULL,
+  revoked INTEGER NOT NULL CHECK (revoked IN (0, 1))
+);
+INSERT INTO tokens_v2 (id, hash, role, tenant, created_unix, revoked)
+  SELECT id, hash, role, tenant, created_unix, revoked FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v2 RENAME TO tokens;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
+    {2, "viewer role", kViewerRole},
 };
 
 void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {

@@ -329,9 +329,9 @@ Status SqlStore::PutToken(const Token& t) {
                            ": hash must be 64 lowercase hex digits (SHA-256), found " +
                            QuoteExcerpt(t.hash, 20));
   }
-  if (t.role != "admin" && t.role != "operator" && t.role != "tenant") {
+  if (t.role != "admin" && t.role != "operator" && t.role != "viewer" && t.role != "tenant") {
     return InvalidArgument("store: token " + QuoteExcerpt(t.id) + ": role " + QuoteExcerpt(t.role) +
-                           ": expected \"admin\", \"operator\" or \"tenant\"");
+                           ": expected \"admin\", \"operator\", \"viewer\" or \"tenant\"");
   }
   POLYCLOUD_RETURN_IF_ERROR(CheckText("the token's tenant", t.tenant, t.role == "tenant"));
   if (t.role != "tenant" && !t.tenant.empty()) {

@@ -8,8 +8,8 @@
 # src/report/html_assets.h is what web/build.mjs makes of them, writes the
 # HTML report of every shipped example (those that read ../shared/data only
 # when it is there), the contracts view and the trace replays, and has
-# web/test/report.test.mjs open each in Debian's Chromium, plus the dashboard
-# served on 127.0.0.1. Screenshots of every chart land in
+# web/test/report.test.mjs open each in Debian's Chromium (the dashboard that
+# `polycloud serve` serves has its own test, dashboard_test.sh). Screenshots of every chart land in
 # BUILD_DIR/browser/screenshots/<page>/.
 #
 # Exit 77 (CTest: skipped) with the reason when Node.js 20, npm, Chromium or
@@ -19,25 +19,7 @@ polycloud=$1
 src=$(cd "$2" && pwd)
 build=$(cd "$3" && pwd)
 out=$build/browser
-skip() { echo "SKIP: $*" >&2; exit 77; }
-
-command -v node >/dev/null || skip "node is not installed (scripts/install-deps.sh test)"
-command -v npm >/dev/null || skip "npm is not installed (scripts/install-deps.sh test)"
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-(( node_major >= 20 )) || skip "playwright-core needs Node.js 20 or later; this is $(node --version)"
-chromium=${CHROMIUM:-/usr/bin/chromium}
-[[ -x $chromium ]] || skip "$chromium is not installed (scripts/install-deps.sh test installs Debian's chromium)"
-
-# npm ci from the lock file, again only when the lock file changed.
-deps=$build/web-deps
-mkdir -p "$deps"
-if ! cmp -s "$src/web/package-lock.json" "$deps/package-lock.json" || [[ ! -d $deps/node_modules/playwright-core ]]; then
-  cp "$src/web/package.json" "$src/web/package-lock.json" "$deps/"
-  if ! (cd "$deps" && npm ci --no-audit --no-fund --loglevel=error); then
-    rm -f "$deps/package-lock.json"
-    skip "npm ci failed (is the npm registry reachable?)"
-  fi
-fi
+source "$src/tests/browser/web_deps.sh"
 export POLYCLOUD_NODE_MODULES=$deps/node_modules
 
 # The committed page assets are what the pinned packages and web/src make.
@@ -70,4 +52,4 @@ else
 fi
 
 node "$src/web/test/report.test.mjs" --modules "$deps/node_modules" --out "$out" \
-  --chromium "$chromium" --dashboard "$out/pages/openai-2025.json" "${pages[@]}"
+  --chromium "$chromium" "${pages[@]}"

@@ -109,6 +109,8 @@
       if (k === 'class') e.className = v;
       else if (k === 'text') e.textContent = v;
       else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      // Through the CSSOM: the dashboard's Content-Security-Policy refuses style attributes.
+      else if (k === 'style') e.style.cssText = v;
       else e.setAttribute(k, v === true ? '' : v);
     }
     for (const c of children.flat(Infinity)) {
@@ -668,20 +670,24 @@
         { label: c.class + ' (peak)', values: c.queued_peak, color: PALETTE[i % PALETTE.length], width: 1, dash: [3, 3], class: 'pc-nolegend', fmt: (v) => fmtNum(v, 0) + ' jobs (peak)' },
       ]),
     });
-    const hours = (v) => (v == null ? null : v / 3600);
     const busiest = ts.classes.slice().sort((a, b) => b.started.reduce((x, y) => x + y, 0) - a.started.reduce((x, y) => x + y, 0))[0];
     selectChart(s, 'queue-wait', 'Class', ts.classes.map((c) => ({ value: c.class, label: c.class })), busiest.class, (name) => {
       const c = ts.classes.find((q) => q.class === name);
       const p99 = Math.max(0, ...c.wait_p99_s.filter((v) => v != null));
-      const pts = { show: true, size: 3 };
+      // Points a little larger when there are few (a live broker's first minutes).
+      const starts = c.wait_p50_s.filter((v) => v != null).length;
+      const pts = { show: true, size: starts < 60 ? 7 : 3 };
+      // Hours, unless the worst wait is short (the live broker's first minutes).
+      const [unit, per] = p99 >= 7200 ? ['hours', 3600] : p99 >= 120 ? ['minutes', 60] : ['seconds', 1];
+      const scaled = (v) => (v == null ? null : v / per);
       return {
-        x: ax.x, xTitle: ax.title, yLabel: 'hours',
+        x: ax.x, xTitle: ax.title, yLabel: unit,
         title: 'Queue wait of ' + name + ' jobs as they start — worst p99 ' + fmtDur(p99),
-        sub: 'Hours from arrival to first start, of the jobs starting in each bucket (none started: no point).',
+        sub: unit[0].toUpperCase() + unit.slice(1) + ' from arrival to first start, of the jobs starting in each bucket (none started: no point).',
         series: [
-          { label: 'p50', values: c.wait_p50_s.map(hours), color: '#2f9e44', points: pts, fmt: (v) => fmtDur(v * 3600) },
-          { label: 'p90', values: c.wait_p90_s.map(hours), color: '#e8590c', points: pts, fmt: (v) => fmtDur(v * 3600) },
-          { label: 'p99', values: c.wait_p99_s.map(hours), color: '#c62828', points: pts, fmt: (v) => fmtDur(v * 3600) },
+          { label: 'p50', values: c.wait_p50_s.map(scaled), color: '#2f9e44', points: pts, fmt: (v) => fmtDur(v * per) },
+          { label: 'p90', values: c.wait_p90_s.map(scaled), color: '#e8590c', points: pts, fmt: (v) => fmtDur(v * per) },
+          { label: 'p99', values: c.wait_p99_s.map(scaled), color: '#c62828', points: pts, fmt: (v) => fmtDur(v * per) },
           { label: 'jobs started', values: c.started, color: '#868e96', width: 0, paths: noPath, scale: 'count', fmt: (v) => fmtNum(v, 0), class: 'pc-nolegend' },
         ],
         scales: { y: { range: (u, min, max) => [0, Math.max(0.1, max) * 1.08] } },
@@ -1269,6 +1275,7 @@
     return PolycloudReport;
   }
 
-  const PolycloudReport = { mount: mount, charts: registry, ready: false, format: { time: fmtTime, usd: fmtUsd, num: fmtNum, dur: fmtDur } };
+  // `el` builds DOM elements for the dashboard's panels too (web/src/dashboard.js).
+  const PolycloudReport = { mount: mount, charts: registry, ready: false, el: el, format: { time: fmtTime, usd: fmtUsd, num: fmtNum, dur: fmtDur } };
   global.PolycloudReport = PolycloudReport;
 })(typeof window !== 'undefined' ? window : this);

@@ -28,7 +28,13 @@
 //   sim::RunStats stats = sim.Run();
 //   report.timeseries = series.Finish(stats.end);
 //
-// Thread-safety: not thread-safe; the simulator's thread drives it.
+// The live broker (`polycloud serve`) records with a LiveWindow instead: the
+// run has no end, buckets have the width given, and only the latest
+// kMaxBuckets are kept (older ones fall off the front, so memory stays
+// bounded however long it runs); Snapshot(now) is the series so far,
+// without disturbing the recording.
+//
+// Thread-safety: not thread-safe; the simulator's (or broker's) thread drives it.
 #ifndef POLYCLOUD_REPORT_TIMESERIES_H_
 #define POLYCLOUD_REPORT_TIMESERIES_H_
 
@@ -105,6 +111,13 @@ struct TimeSeries {
 inline constexpr int32_t kMaxBuckets = 800;
 Duration BucketWidth(Duration span);
 
+// A live recording: from `start`, in buckets of `bucket`, keeping the latest
+// kMaxBuckets (serve's /v1/report).
+struct LiveWindow {
+  Time start;
+  Duration bucket = Duration::Seconds(60);
+};
+
 class TimeSeriesRecorder final : public scheduler::Observer {
  public:
   static constexpr int32_t kMaxPools = 32;
@@ -115,10 +128,17 @@ class TimeSeriesRecorder final : public scheduler::Observer {
   // Reads the scheduler's initial state; the run covers [world.start,
   // world.end). The scheduler must outlive the recorder.
   TimeSeriesRecorder(const world::World& world, const scheduler::Scheduler& scheduler);
+  // A live recording (see LiveWindow); `window.bucket` must be positive.
+  TimeSeriesRecorder(const world::World& world, const scheduler::Scheduler& scheduler,
+                     LiveWindow window);
   void OnEvent(const scheduler::Event& event) override;
   // Closes the buckets up to `end` (the run's end, RunStats::end). Call
   // once, after the run.
   TimeSeries Finish(Time end);
+  // The series as Finish(now) would give them, leaving the recorder as it
+  // was (it copies its state: a few hundred kilobytes at most). `now` must
+  // not be before the last event seen.
+  TimeSeries Snapshot(Time now) const;
 
  private:
   // One step function, integrated into the current bucket.
@@ -141,6 +161,8 @@ class TimeSeriesRecorder final : public scheduler::Observer {
     int32_t demand_level = -1, served_level = -1;
     std::vector<int32_t> provider_level;  // per provider: replicas level, -1 until used
   };
+  // The constructors' shared part: the run starts at `start`.
+  void Init(Time start);
   int32_t NewLevel(int64_t value);
   void SetLevel(int32_t level, int64_t value, Time at) { levels_[level].Set(value, at); }
   // Closes the buckets ending at or before `t`, stepping demand on the way.
@@ -148,6 +170,8 @@ class TimeSeriesRecorder final : public scheduler::Observer {
   // Applies the demand points of every service at or before `t`.
   void StepDemand(Time t);
   void CloseBucket();
+  // Live: drops the `n` oldest closed buckets of every series.
+  void DropOldestBuckets(int32_t n);
   // Read the scheduler's state at `now_`: every change of a pool, site or
   // service is reported by an event about it, emitted after the change.
   void RefreshPool(world::PoolIndex p);
@@ -163,6 +187,7 @@ class TimeSeriesRecorder final : public scheduler::Observer {
 
   const world::World& world_;
   const scheduler::Scheduler& sched_;
+  bool live_ = false;  // a LiveWindow: no end, the latest kMaxBuckets kept
   TimeSeries ts_;
   Time now_;
   Time bucket_end_;

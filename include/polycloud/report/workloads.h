@@ -105,7 +105,7 @@ class WorkloadRecorder final : public scheduler::Observer {
   WorkloadRecorder(const world::World& world, const scheduler::Scheduler& scheduler);
   void OnEvent(const scheduler::Event& event) override;
   // The listed workloads as they stand at `end` (the run's end). Call once.
-  Workloads Finish(Time end);
+  Workloads Finish(Time end) const;
 
  private:
   enum Reason : uint8_t {
@@ -142,6 +142,9 @@ class WorkloadRecorder final : public scheduler::Observer {
   const world::World& world_;
   const scheduler::Scheduler& sched_;
   bool every_ = false;
+  // Jobs submitted at run time (beyond the World's) that found the list full
+  // (kListAll): the live broker lists the first kListAll it sees.
+  int64_t unlisted_ = 0;
   std::unordered_map<world::JobIndex, Track> tracks_;
   std::vector<bool> tracked_;  // per job: has a Track (most events are about jobs without)
   std::set<std::pair<int64_t, int32_t>> longest_;  // (wait, -job): begin() leaves first

@@ -53,6 +53,7 @@
 
 #include "polycloud/base/clock.h"
 #include "polycloud/base/status.h"
+#include "polycloud/report/live.h"
 #include "polycloud/scheduler/command.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sites/driver.h"
@@ -67,6 +68,9 @@ struct BrokerOptions {
   Duration site_grace = Duration::Seconds(30);
   // Most requests one leader applies and commits at once.
   size_t max_batch = 8192;
+  // Width of the live report's time-series buckets (GET /v1/report): the
+  // latest 800 are kept, so a minute shows the last 13 h 20 min.
+  Duration report_bucket = Duration::Seconds(60);
 };
 
 // A job as clients see it.
@@ -108,6 +112,8 @@ struct SiteHealth {
   bool down = false;
   std::string last_error;
   int64_t consecutive_failures = 0;
+  Time last_answer = Time::Min();  // the last time its driver listed its runs (Min: never)
+  Time down_since = Time::Min();   // when it stopped answering, if down
 };
 
 struct Counters {
@@ -190,6 +196,11 @@ class Broker final : private scheduler::Observer,
   // Spend rate now per contract id, micro-dollars per day.
   std::vector<std::pair<std::string, int64_t>> SpendRates() const;
   size_t queued() const;
+  // The report JSON (schema polycloud.report/1, docs/report.md) of the run so
+  // far: from the core's start to now, time series over the latest 800
+  // buckets of BrokerOptions::report_bucket. It explains waiting jobs with
+  // the placer, so it waits for the baton like Explain.
+  Result<std::string> ReportJson();
   // The latest events (for the event stream), after sequence `after`: the
   // scheduler's, and the broker's own "site-down" (with "reason" and
   // "failing_since") and "site-up", each ahead of the work it moves.
@@ -250,6 +261,7 @@ class Broker final : private scheduler::Observer,
   std::vector<std::unique_ptr<sites::SiteDriver>> drivers_;
   const Clock* const clock_;
   std::unique_ptr<scheduler::Scheduler> core_;
+  std::unique_ptr<report::LiveReport> live_;  // observes every event of core_, replayed ones too
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -61,7 +61,7 @@ struct Dispatch {
 struct Token {
   std::string id;      // public id (shown in audit lines; never the secret)
   std::string hash;    // hex SHA-256 of the secret; the secret is never stored
-  std::string role;    // "admin" | "operator" | "tenant"
+  std::string role;    // "admin" | "operator" | "viewer" | "tenant"
   std::string tenant;  // for role tenant
   int64_t created_unix = 0;
   bool revoked = false;
