@@ -29,6 +29,7 @@
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
+#include "fragmentation_command.h"
 #include "replay_command.h"
 #include "serve_command.h"
 
@@ -535,6 +536,7 @@ int polycloud::Main(int argc, char** argv) {
       ->capture_default_str();
 
   std::function<int()> replay = AddReplayCommand(app);
+  std::function<int()> fragmentation = AddFragmentationCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
   std::function<int()> gateway_commands = AddGatewayCommands(app);
 
@@ -592,6 +594,7 @@ int polycloud::Main(int argc, char** argv) {
   if (*contracts_cmd)
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
+  if (*app.get_subcommand("fragmentation")) return fragmentation();
   if (*generate) return Generate(gen_args);
   return kExitUsage;
 }
