@@ -97,7 +97,7 @@ TEST(ExperimentTest, BadInputsAreErrorsWithTheirPlace) {
   o.pods_path = dir + "/missing.csv";
   auto missing = RunExperiment(o);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);  // exit code 5
 
   WriteFile(dir + "/bad.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,4000,4096,x,500\n");
   o.pods_path = dir + "/bad.csv";
