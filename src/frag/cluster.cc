@@ -163,7 +163,7 @@ void Cluster::Place(int n, const Pod& pod, const GpuChoice& gpus) {
   class_of_[n] = Intern(StateOf(n));
 }
 
-Result<Cluster> ClusterFromNodeList(const traces::NodeList& list) {
+Result<Cluster> ClusterFromNodeList(const traces::NodeList& list, const std::string& path) {
   std::vector<std::string> models;
   std::vector<NodeSpec> nodes;
   nodes.reserve(list.nodes.size());
@@ -182,21 +182,21 @@ Result<Cluster> ClusterFromNodeList(const traces::NodeList& list) {
       spec.model = static_cast<int>(it - models.begin());
     }
     if (node.gpus > kMaxGpusPerNode) {
-      return InvalidInput("line " + std::to_string(node.line) + ": node " + node.name +
-                          ": expected at most " + std::to_string(kMaxGpusPerNode) +
-                          " GPUs, found " + std::to_string(node.gpus));
+      return InvalidInput(path + ":" + std::to_string(node.line) +
+                          ": column 'gpu': expected at most " + std::to_string(kMaxGpusPerNode) +
+                          " GPUs per node, found " + std::to_string(node.gpus));
     }
     nodes.push_back(std::move(spec));
   }
   if (models.size() > static_cast<size_t>(kMaxModels)) {
-    return InvalidInput("expected at most " + std::to_string(kMaxModels) +
+    return InvalidInput(path + ": expected at most " + std::to_string(kMaxModels) +
                         " GPU models in a node list, found " + std::to_string(models.size()));
   }
   return Cluster::Create(std::move(models), std::move(nodes));
 }
 
-Result<std::vector<Pod>> PodsFromTrace(const traces::AlibabaPodTrace& trace,
-                                       const Cluster& cluster) {
+Result<std::vector<Pod>> PodsFromTrace(const traces::AlibabaPodTrace& trace, const Cluster& cluster,
+                                       const std::string& path) {
   std::vector<Pod> pods;
   pods.reserve(trace.pods.size());
   for (const traces::AlibabaPod& p : trace.pods) {
@@ -206,9 +206,10 @@ Result<std::vector<Pod>> PodsFromTrace(const traces::AlibabaPodTrace& trace,
     pod.num_gpu = static_cast<int>(std::min<int64_t>(p.num_gpu, 1'000'000));  // fits nowhere
     pod.gpu_milli = p.num_gpu == 0 ? 0 : (p.gpu_milli == 0 ? kMilliPerGpu : p.gpu_milli);
     if (p.num_gpu > 1 && pod.gpu_milli < kMilliPerGpu) {
-      return InvalidInput("line " + std::to_string(p.line) + ": pod " + p.job.id +
-                          ": expected gpu_milli 1000 for a pod of several GPUs, found " +
-                          std::to_string(pod.gpu_milli) + " (a pod shares one GPU at most)");
+      return InvalidInput(
+          path + ":" + std::to_string(p.line) +
+          ": column 'gpu_milli': expected 1000 for a pod of several GPUs, found \"" +
+          std::to_string(pod.gpu_milli) + "\" (a pod shares one GPU at most)");
     }
     if (!p.gpu_spec.empty()) {
       pod.models = 0;

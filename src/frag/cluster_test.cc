@@ -111,9 +111,10 @@ TEST(ClusterTest, PodsFromTraceMapsSpecsAndRefusesSharedMultiGpuPods) {
   EXPECT_TRUE((*pods)[0].IsSharing());
   trace.pods[0].num_gpu = 2;
   trace.pods[0].line = 7;
-  auto bad = PodsFromTrace(trace, c);
+  auto bad = PodsFromTrace(trace, c, "pods.csv");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("line 7"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("pods.csv:7: column 'gpu_milli'"), std::string::npos)
+      << bad.status().message();
 }
 
 }  // namespace

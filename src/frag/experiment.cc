@@ -111,30 +111,48 @@ Result<ExperimentResult> RunExperiment(const ExperimentOptions& options) {
   if (out.options.nodes_path.empty()) {
     const auto dir = std::filesystem::path(options.pods_path).parent_path();
     out.options.nodes_path =
-        (dir.empty() ? std::filesystem::path(".") : dir).string() + "/openb_node_list_gpu_node.csv";
+        ((dir.empty() ? std::filesystem::path(".") : dir) / "openb_node_list_gpu_node.csv")
+            .string();
   }
-  traces::NodeListOptions node_options;
-  node_options.read = options.read;
-  POLYCLOUD_ASSIGN_OR_RETURN(
-      traces::NodeList nodes,
-      traces::ReadAlibabaGpuNodes(traces::TraceInput::File(out.options.nodes_path), node_options));
   traces::AlibabaPodOptions pod_options;
   pod_options.read = options.read;
   pod_options.keep_cpu_only = true;
   POLYCLOUD_ASSIGN_OR_RETURN(
       traces::AlibabaPodTrace trace,
       traces::ReadAlibabaPods(traces::TraceInput::File(options.pods_path), pod_options));
+  traces::NodeListOptions node_options;
+  node_options.read = options.read;
+  POLYCLOUD_ASSIGN_OR_RETURN(
+      traces::NodeList nodes,
+      traces::ReadAlibabaGpuNodes(traces::TraceInput::File(out.options.nodes_path), node_options));
+  return RunExperimentOn(nodes, trace, out.options);
+}
+
+Result<ExperimentResult> RunExperimentOn(const traces::NodeList& nodes,
+                                         const traces::AlibabaPodTrace& trace,
+                                         const ExperimentOptions& options) {
+  if (options.seeds < 1 || options.seeds > 1000) {
+    return InvalidArgument("--seeds: expected 1 to 1000, found " + std::to_string(options.seeds));
+  }
+  if (options.target_percent < 1 || options.target_percent > 1000) {
+    return InvalidArgument("target: expected 1 to 1000 percent, found " +
+                           std::to_string(options.target_percent));
+  }
+  ExperimentResult out;
+  out.options = options;
+  if (out.options.policies.empty()) out.options.policies = PaperPolicies();
   for (const traces::ReadStats* stats : {&nodes.stats, &trace.stats}) {
     out.bad_rows += stats->bad_rows;
     out.bad_row_messages.insert(out.bad_row_messages.end(), stats->bad_row_messages.begin(),
                                 stats->bad_row_messages.end());
   }
 
-  POLYCLOUD_ASSIGN_OR_RETURN(Cluster cluster, ClusterFromNodeList(nodes));
+  POLYCLOUD_ASSIGN_OR_RETURN(Cluster cluster, ClusterFromNodeList(nodes, out.options.nodes_path));
   if (cluster.TotalGpuMilli() == 0) {
     return InvalidInput(out.options.nodes_path + ": the node list has no GPU");
   }
-  POLYCLOUD_ASSIGN_OR_RETURN(std::vector<Pod> pods, PodsFromTrace(trace, cluster));
+  POLYCLOUD_ASSIGN_OR_RETURN(std::vector<Pod> pods,
+                             PodsFromTrace(trace, cluster, options.pods_path));
   for (const Pod& p : pods) {
     out.requested_gpu_milli += p.TotalGpuMilli();
     out.cpu_only_pods += p.IsCpuOnly();

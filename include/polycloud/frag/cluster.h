@@ -152,17 +152,18 @@ class Cluster {
 // Whether a node in `state` holds `pod` (CPU, memory, model, GPUs).
 bool StateFits(const NodeState& state, const Pod& pod);
 
-// A cluster from a node list (traces::ReadAlibabaGpuNodes): models in order of
-// first appearance. Errors: as Cluster::Create, naming the node list's line.
-Result<Cluster> ClusterFromNodeList(const traces::NodeList& nodes);
+// A cluster from a node list (traces::ReadAlibabaGpuNodes) read from `path`:
+// models in order of first appearance. Errors: as Cluster::Create, as
+// "path:line: column 'gpu': expected ..., found ...".
+Result<Cluster> ClusterFromNodeList(const traces::NodeList& nodes, const std::string& path = "");
 
 // One Pod per trace pod, gpu_spec mapped onto the cluster's models (models the
 // cluster lacks are dropped: a pod allowing none of the cluster's models fits
 // nowhere). A GPU pod without gpu_milli asks for whole GPUs. Errors:
 // InvalidInput for a pod of several GPUs at less than 1000 milli each (the
-// trace has none: sharing is one GPU at most), naming its line.
-Result<std::vector<Pod>> PodsFromTrace(const traces::AlibabaPodTrace& trace,
-                                       const Cluster& cluster);
+// trace has none: sharing is one GPU at most), as "path:line: column ...".
+Result<std::vector<Pod>> PodsFromTrace(const traces::AlibabaPodTrace& trace, const Cluster& cluster,
+                                       const std::string& path = "");
 
 }  // namespace polycloud::frag
 

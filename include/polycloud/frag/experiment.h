@@ -35,6 +35,7 @@
 #include "polycloud/frag/cluster.h"
 #include "polycloud/frag/fragmentation.h"
 #include "polycloud/frag/policy.h"
+#include "polycloud/traces/alibaba.h"
 #include "polycloud/traces/read_options.h"
 
 namespace polycloud::frag {
@@ -90,6 +91,13 @@ struct ExperimentResult {
 // for a node list without GPUs or a pod list without GPU pods,
 // InvalidArgument for seeds outside 1..1000 or a target outside 1..1000.
 Result<ExperimentResult> RunExperiment(const ExperimentOptions& options);
+
+// The experiment on traces already read (RunExperiment after reading; the
+// fuzz target's entry). `options` names the files only for messages and the
+// output. Errors: as RunExperiment, except those of reading.
+Result<ExperimentResult> RunExperimentOn(const traces::NodeList& nodes,
+                                         const traces::AlibabaPodTrace& pods,
+                                         const ExperimentOptions& options);
 
 // One run on a fresh copy of `cluster` (the building block of RunExperiment).
 RunResult RunOnce(const Cluster& cluster, const std::vector<Pod>& pods, const TaskMix& mix,
