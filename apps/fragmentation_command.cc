@@ -4,13 +4,13 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "output.h"
 #include "polycloud/base/status.h"
 #include "polycloud/frag/experiment.h"
 #include "polycloud/report/html.h"
@@ -34,21 +34,6 @@ struct FragmentationArgs {
 int Fail(const Status& status) {
   std::cerr << "polycloud: " << status.message() << "\n";
   return ExitCodeFor(status);
-}
-
-// Writes `write(out)` to `path` ("-": standard output).
-template <typename F>
-Status WriteTo(const std::string& path, F write) {
-  if (path == "-") {
-    write(std::cout);
-    return Status::Ok();
-  }
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError(path + ": cannot open for writing");
-  write(out);
-  out.close();
-  if (!out) return IoError(path + ": write failed");
-  return Status::Ok();
 }
 
 int Run(const FragmentationArgs& a) {

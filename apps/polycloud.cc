@@ -30,6 +30,7 @@
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
 #include "fragmentation_command.h"
+#include "output.h"
 #include "replay_command.h"
 #include "serve_command.h"
 
@@ -133,20 +134,6 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
     options.scheduler.reoptimize_every = *every;
   }
   return options;
-}
-
-// Writes to `path`, or to standard output for "-".
-Status WriteTo(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  if (path == "-") {
-    write(std::cout);
-    return Status::Ok();
-  }
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError(path + ": cannot open for writing");
-  write(out);
-  out.close();
-  if (!out) return IoError(path + ": write failed");
-  return Status::Ok();
 }
 
 int Validate(const Common& c) {

@@ -7,11 +7,6 @@
 namespace polycloud::frag {
 namespace {
 
-using testing::CpuPod;
-using testing::GpuPod;
-using testing::MakeCluster;
-using testing::Node;
-
 TEST(ClusterTest, SharingPodsStackOnOneGpuUpTo1000Milli) {
   Cluster c = MakeCluster({Node("n0", 0, 1)});
   const Pod half = GpuPod(1, 500);

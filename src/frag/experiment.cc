@@ -97,7 +97,10 @@ RunResult RunOnce(const Cluster& initial, const std::vector<Pod>& pods, const Ta
   return r;
 }
 
-Result<ExperimentResult> RunExperiment(const ExperimentOptions& options) {
+namespace {
+
+// The options as run (policies filled in), or why they cannot be.
+Result<ExperimentOptions> Completed(const ExperimentOptions& options) {
   if (options.seeds < 1 || options.seeds > 1000) {
     return InvalidArgument("--seeds: expected 1 to 1000, found " + std::to_string(options.seeds));
   }
@@ -105,12 +108,18 @@ Result<ExperimentResult> RunExperiment(const ExperimentOptions& options) {
     return InvalidArgument("target: expected 1 to 1000 percent, found " +
                            std::to_string(options.target_percent));
   }
-  ExperimentResult out;
-  out.options = options;
-  if (out.options.policies.empty()) out.options.policies = PaperPolicies();
-  if (out.options.nodes_path.empty()) {
+  ExperimentOptions out = options;
+  if (out.policies.empty()) out.policies = PaperPolicies();
+  return out;
+}
+
+}  // namespace
+
+Result<ExperimentResult> RunExperiment(const ExperimentOptions& given) {
+  POLYCLOUD_ASSIGN_OR_RETURN(ExperimentOptions options, Completed(given));
+  if (options.nodes_path.empty()) {
     const auto dir = std::filesystem::path(options.pods_path).parent_path();
-    out.options.nodes_path =
+    options.nodes_path =
         ((dir.empty() ? std::filesystem::path(".") : dir) / "openb_node_list_gpu_node.csv")
             .string();
   }
@@ -124,23 +133,16 @@ Result<ExperimentResult> RunExperiment(const ExperimentOptions& options) {
   node_options.read = options.read;
   POLYCLOUD_ASSIGN_OR_RETURN(
       traces::NodeList nodes,
-      traces::ReadAlibabaGpuNodes(traces::TraceInput::File(out.options.nodes_path), node_options));
-  return RunExperimentOn(nodes, trace, out.options);
+      traces::ReadAlibabaGpuNodes(traces::TraceInput::File(options.nodes_path), node_options));
+  return RunExperimentOn(nodes, trace, options);
 }
 
 Result<ExperimentResult> RunExperimentOn(const traces::NodeList& nodes,
                                          const traces::AlibabaPodTrace& trace,
-                                         const ExperimentOptions& options) {
-  if (options.seeds < 1 || options.seeds > 1000) {
-    return InvalidArgument("--seeds: expected 1 to 1000, found " + std::to_string(options.seeds));
-  }
-  if (options.target_percent < 1 || options.target_percent > 1000) {
-    return InvalidArgument("target: expected 1 to 1000 percent, found " +
-                           std::to_string(options.target_percent));
-  }
+                                         const ExperimentOptions& given) {
+  POLYCLOUD_ASSIGN_OR_RETURN(const ExperimentOptions options, Completed(given));
   ExperimentResult out;
   out.options = options;
-  if (out.options.policies.empty()) out.options.policies = PaperPolicies();
   for (const traces::ReadStats* stats : {&nodes.stats, &trace.stats}) {
     out.bad_rows += stats->bad_rows;
     out.bad_row_messages.insert(out.bad_row_messages.end(), stats->bad_row_messages.begin(),

@@ -11,10 +11,6 @@
 namespace polycloud::frag {
 namespace {
 
-using testing::GpuPod;
-using testing::MakeCluster;
-using testing::Node;
-
 std::string TempDir() {
   const std::string dir = ::testing::TempDir() + "frag_experiment_test";
   std::filesystem::create_directories(dir);

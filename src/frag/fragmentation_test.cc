@@ -7,9 +7,6 @@
 namespace polycloud::frag {
 namespace {
 
-using testing::CpuPod;
-using testing::GpuPod;
-
 NodeState State(std::vector<int16_t> free_desc, int64_t cpu_free, int model = 0) {
   NodeState s;
   s.model = model;

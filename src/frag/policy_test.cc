@@ -9,11 +9,6 @@
 namespace polycloud::frag {
 namespace {
 
-using testing::CpuPod;
-using testing::GpuPod;
-using testing::MakeCluster;
-using testing::Node;
-
 int Choose(Policy policy, const Cluster& c, const Pod& pod, uint64_t seed = 1,
            const TaskMix* mix = nullptr) {
   NodeChooser chooser(policy, mix);

@@ -52,4 +52,11 @@ inline std::string AlibabaDataDir() {
 
 }  // namespace polycloud::frag::testing
 
+namespace polycloud::frag {
+using testing::CpuPod;
+using testing::GpuPod;
+using testing::MakeCluster;
+using testing::Node;
+}  // namespace polycloud::frag
+
 #endif  // POLYCLOUD_SRC_FRAG_TEST_UTIL_H_
