@@ -23,8 +23,8 @@ extern "C" int PolycloudFuzzFragExperiment(const uint8_t* data, size_t size) {
   traces::AlibabaPodOptions pod_options;
   pod_options.read = read;
   pod_options.keep_cpu_only = true;
-  auto pods =
-      traces::ReadAlibabaPods(traces::TraceInput::Memory(text.substr(cut + 4), "pods"), pod_options);
+  auto pods = traces::ReadAlibabaPods(traces::TraceInput::Memory(text.substr(cut + 4), "pods"),
+                                      pod_options);
   if (!nodes.ok() || !pods.ok()) return 0;
   // Bound the work: a run arrives about 1.3 x the cluster's GPUs in pods.
   if (nodes->nodes.size() > 64 || pods->pods.empty()) return 0;
@@ -32,8 +32,8 @@ extern "C" int PolycloudFuzzFragExperiment(const uint8_t* data, size_t size) {
   options.pods_path = "pods";
   options.nodes_path = "nodes";
   options.seeds = 1;
-  options.policies = {frag::Policy::kRandom,  frag::Policy::kDotProd, frag::Policy::kClustering,
-                      frag::Policy::kPacking, frag::Policy::kBestFit, frag::Policy::kFgd,
+  options.policies = {frag::Policy::kRandom,   frag::Policy::kDotProd, frag::Policy::kClustering,
+                      frag::Policy::kPacking,  frag::Policy::kBestFit, frag::Policy::kFgd,
                       frag::Policy::kFgdExact, frag::Policy::kSpread};
   for (frag::TieBreak tie : {frag::TieBreak::kFirst, frag::TieBreak::kRandom}) {
     options.tie_break = tie;
@@ -45,7 +45,8 @@ extern "C" int PolycloudFuzzFragExperiment(const uint8_t* data, size_t size) {
     for (const frag::PolicySeries& s : r->series) {
       POLYCLOUD_CHECK(static_cast<int>(s.alloc_micro_pct.size()) == options.target_percent + 1);
       for (size_t k = 0; k < s.alloc_micro_pct.size(); ++k) {
-        POLYCLOUD_CHECK(s.alloc_micro_pct[k] >= 0 && s.alloc_micro_pct[k] <= 100 * frag::kMicroPercent);
+        POLYCLOUD_CHECK(s.alloc_micro_pct[k] >= 0 &&
+                        s.alloc_micro_pct[k] <= 100 * frag::kMicroPercent);
         if (k > 0) POLYCLOUD_CHECK(s.alloc_micro_pct[k] >= s.alloc_micro_pct[k - 1]);
       }
       POLYCLOUD_CHECK(s.unallocated_gpu_milli >= 0 && s.unallocated_gpu_milli <= r->gpus * 1000);
