@@ -29,6 +29,8 @@
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
+#include "fragmentation_command.h"
+#include "output.h"
 #include "replay_command.h"
 #include "serve_command.h"
 
@@ -139,20 +141,6 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
     options.scheduler.reoptimize_every = *every;
   }
   return options;
-}
-
-// Writes to `path`, or to standard output for "-".
-Status WriteTo(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  if (path == "-") {
-    write(std::cout);
-    return Status::Ok();
-  }
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return IoError(path + ": cannot open for writing");
-  write(out);
-  out.close();
-  if (!out) return IoError(path + ": write failed");
-  return Status::Ok();
 }
 
 int Validate(const Common& c) {
@@ -542,6 +530,7 @@ int polycloud::Main(int argc, char** argv) {
       ->capture_default_str();
 
   std::function<int()> replay = AddReplayCommand(app);
+  std::function<int()> fragmentation = AddFragmentationCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
   std::function<int()> gateway_commands = AddGatewayCommands(app);
 
@@ -599,6 +588,7 @@ int polycloud::Main(int argc, char** argv) {
   if (*contracts_cmd)
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
+  if (*app.get_subcommand("fragmentation")) return fragmentation();
   if (*generate) return Generate(gen_args);
   return kExitUsage;
 }

@@ -51,5 +51,12 @@ else
   echo "note: ../shared/data is not here: the trace replays are not tested"
 fi
 
+# The fragmentation experiment's page, on a small pod and node list in the
+# openb layout (tests/browser/fragmentation), so it is tested with or without
+# ../shared/data.
+"$polycloud" fragmentation --pods "$src/tests/browser/fragmentation/pods.csv" --seeds 3 \
+  --policy random --policy bestfit --policy fgd --html "$out/pages/fragmentation.html" >/dev/null
+pages+=("$out/pages/fragmentation.html")
+
 node "$src/web/test/report.test.mjs" --modules "$deps/node_modules" --out "$out" \
   --chromium "$chromium" "${pages[@]}"

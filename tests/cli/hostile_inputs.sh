@@ -99,5 +99,19 @@ if ! ldd "$B" 2>/dev/null | grep -q libasan; then
     bash -c 'ulimit -v 300000 && exec "$0" validate "$1"' "$B" "$T/jobs.yaml"
 fi
 
+# The fragmentation experiment (docs/cli.md): options, files, outputs.
+F=$SRC/tests/browser/fragmentation
+expect 2 "not expected: --bogus" -- "$B" fragmentation --pods "$F/pods.csv" --bogus
+expect 2 'unknown policy "worstfit"' -- "$B" fragmentation --pods "$F/pods.csv" --policy worstfit
+expect 2 'unknown tie break "x"' -- "$B" fragmentation --pods "$F/pods.csv" --tie-break x
+expect 2 "expected an integer from 1 to 1000, found 0" -- "$B" fragmentation --pods "$F/pods.csv" --seeds 0
+expect 2 "would interleave on standard output" -- "$B" fragmentation --pods "$F/pods.csv" --html - --json -
+expect 5 "$T/missing.csv: no such file" -- "$B" fragmentation --pods "$T/missing.csv"
+printf 'name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1,2,300\n' >"$T/shared2.csv"
+expect 3 "shared2.csv:2: column 'gpu_milli'" -- "$B" fragmentation --pods "$T/shared2.csv" --nodes "$F/openb_node_list_gpu_node.csv"
+expect 3 "missing required column 'name'" -- "$B" fragmentation --pods "$F/openb_node_list_gpu_node.csv"
+expect 4 "cannot open for writing" -- "$B" fragmentation --pods "$F/pods.csv" --json "$T/no/such/dir.json"
+expect_full 4 "" -- "$B" fragmentation --pods "$F/pods.csv" --seeds 1
+
 echo "$checks checks, $failures failed"
 [[ $failures -eq 0 ]]

@@ -1237,6 +1237,34 @@
     });
   }
 
+  // `polycloud fragmentation` (docs/traces.md, "The fragmentation experiment").
+  function mountFragmentation(root, d) {
+    const colors = ['#868e96', '#f59f00', '#7048e8', '#0ca678', '#1f6feb', '#e03131', '#c2255c', '#495057'];
+    header(root, 'polycloud fragmentation: GPU allocation against arrived workload',
+      fmtNum(d.workload.pods, 0) + ' pods on ' + fmtNum(d.cluster.gpus, 0) + ' GPUs in ' + fmtNum(d.cluster.nodes, 0) + ' nodes · mean of ' + d.seeds.count + ' seeds from ' + d.seeds.first + ' · arrivals until ' + d.target_pct + '%',
+      [['fragmentation', 'Chart'], ['tables', 'Tables']]);
+    const s = section(root, 'fragmentation', 'Allocation ratio');
+    const x = d.arrived_pct;
+    chart(s, {
+      id: 'fragmentation-allocation', x: x, xTime: false, xLabel: 'arrived %',
+      xValues: (u, splits) => splits.map((v) => fmtNum(v, 0) + '%'), xTitle: (i) => 'arrived ' + x[i] + '% of GPUs',
+      title: 'GPU allocation ratio against arrived workload, per node-choice policy',
+      sub: 'Allocated GPU share ÷ the cluster\'s (%), as pods arrive and never leave; the ideal follows the diagonal until 100%.',
+      series: d.policies.map((p, i) => ({ label: p.policy, values: p.alloc_pct, color: colors[i % colors.length], fmt: (v) => fmtNum(v, 2) + '%' })),
+      yFmt: (v) => fmtNum(v, 0) + '%', axis: 'pct',
+    });
+    const t = section(root, 'tables', 'Tables');
+    table(t, {
+      id: 'fragmentation-policies', rows: d.policies, columns: [
+        { key: 'policy', label: 'policy' },
+        { key: 'alloc_pct_at_target', label: 'allocated at ' + d.target_pct + '% (%)', num: true, fmt: (r) => fmtNum(r.alloc_pct_at_target, 2) },
+        { key: 'unallocated_gpus', label: 'GPUs unallocated', num: true, fmt: (r) => fmtNum(r.unallocated_gpus, 1) },
+        { key: 'failed_pods', label: 'failed pods', num: true, fmt: (r) => fmtNum(r.failed_pods, 1) },
+        { key: 'arrived_pods', label: 'arrivals', num: true, fmt: (r) => fmtNum(r.arrived_pods, 1) },
+      ],
+    });
+  }
+
   // ---------------------------------------------------------------- entry
 
   function openTarget() {
@@ -1263,6 +1291,7 @@
     else if (schema === 'polycloud.contracts/1') mountContracts(page, data);
     else if (schema === 'polycloud.replay.philly/1') mountPhilly(page, data);
     else if (schema === 'polycloud.replay.fidelity/1') mountFidelity(page, data);
+    else if (schema === 'polycloud.fragmentation/1') mountFragmentation(page, data);
     else page.appendChild(el('p', { class: 'pc-error', text: 'Unknown document: schema ' + JSON.stringify(schema) }));
     if (!listening) {  // a dashboard mounts again on every refresh
       listening = true;

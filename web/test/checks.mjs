@@ -89,6 +89,12 @@ export function expectedCharts(d) {
     const n = d.utilisation.buckets.length;
     want['fidelity-utilisation'] = { recorded: n, simulated: n };
   }
+  if (d.schema === 'polycloud.fragmentation/1') {
+    // One point per step of arrived workload, 0..target, for every policy.
+    const n = d.target_pct + 1;
+    assert.equal(d.arrived_pct.length, n);
+    want['fragmentation-allocation'] = Object.fromEntries(d.policies.map((p) => [p.policy, n]));
+  }
   return want;
 }
 
@@ -280,6 +286,7 @@ export async function checkPage(page, d, name, errors) {
     'polycloud.report/1': ['pools', 'gpus_at_end', (r) => r.gpus_at_end, d.pools],
     'polycloud.contracts/1': ['periods-0', 'spend', (r) => Number(r.spend.micros), d.contracts && d.contracts[0] && d.contracts[0].periods],
     'polycloud.replay.philly/1': ['virtual-clusters', 'jobs', (r) => r.jobs, d.virtual_clusters && d.virtual_clusters.concat([d.overall])],
+    'polycloud.fragmentation/1': ['fragmentation-policies', 'unallocated_gpus', (r) => r.unallocated_gpus, d.policies],
   }[d.schema];
   if (sortable && sortable[3] && sortable[3].length > 1) {
     const [table, col, value, rows] = sortable;
