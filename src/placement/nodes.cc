@@ -248,6 +248,15 @@ void PoolNodes::Take(int64_t alloc, NodePolicy policy, Rng& rng, const RequestMi
   TakeOn(node, alloc);
 }
 
+int64_t PoolNodes::Stranded(const RequestMix& mix) const {
+  if (mix.total() == 0) return 0;
+  int64_t sum = 0;
+  for (int64_t l = LowestLevelFrom(1); l != 0; l = LowestLevelFrom(l + 1)) {
+    sum += static_cast<int64_t>(level_[l].size()) * Fragmentation(l, gpn_, mix);
+  }
+  return sum / mix.total();
+}
+
 void PoolNodes::Give(int32_t node, int64_t gpus) {
   used_[node] -= static_cast<int32_t>(gpus);
   POLYCLOUD_CHECK(used_[node] >= 0);

@@ -135,6 +135,26 @@ TEST(NodesFragmentationTest, ChoosesTheNodeWhoseFragmentationGrowsLeast) {
   EXPECT_EQ(pick.frag_after, 0);   // 4 free: still
 }
 
+TEST(NodesFragmentationTest, StrandedCountsFreeGpusNoRecentRequestCouldUse) {
+  PoolNodes nodes(8);
+  nodes.SetCapacity(24);
+  Rng rng(1);
+  RequestMix none;
+  EXPECT_EQ(nodes.Stranded(none), 0);  // no requests yet: nothing to measure against
+  NodePick pick;
+  nodes.Take(5, NodePolicy::kBestFit, rng, none, &pick);  // one node with 3 free
+  nodes.Take(6, NodePolicy::kBestFit, rng, none, &pick);  // one with 2 free
+  RequestMix fours;
+  for (int i = 0; i < 4; ++i) fours.Note(4);
+  // The 3 and the 2 are stranded for 4-GPU requests; the whole free node is not.
+  EXPECT_EQ(nodes.Stranded(fours), 5);
+  RequestMix mixed;
+  mixed.Note(4);
+  mixed.Note(1);
+  // Half the requests (the 1s) could use every free GPU: (3 + 2) / 2.
+  EXPECT_EQ(nodes.Stranded(mixed), 2);
+}
+
 TEST(NodesGangTest, AGangLargerThanANodeTakesWholeFreeNodes) {
   PoolNodes nodes(8);
   nodes.SetCapacity(32);

@@ -194,6 +194,9 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.usage.capacity_gpu_seconds = s.capacity_gpu_seconds;
     row.usage.spend = sched.ledger().PoolSpend(static_cast<world::PoolIndex>(p));
     row.installed_at_end = s.installed;
+    row.free_at_end = s.free();
+    if (fleet.has_nodes())
+      row.stranded_at_end = fleet.StrandedGpus(static_cast<world::PoolIndex>(p));
     row.price_per_gpu_hour = pool.price_per_gpu_hour;
     Add(r.providers[pool.provider].usage, row.usage);
     r.providers[pool.provider].gpus_at_end += s.installed;
@@ -595,7 +598,9 @@ Json ReportJson(const Report& r) {
               {"pricing", p.pricing},
               {"contract", p.contract.empty() ? Json(nullptr) : Json(p.contract)},
               {"price_per_gpu_hour", MoneyJson(p.price_per_gpu_hour)},
-              {"gpus_at_end", p.installed_at_end}};
+              {"gpus_at_end", p.installed_at_end},
+              {"free_gpus_at_end", p.free_at_end}};
+    if (p.stranded_at_end >= 0) x["stranded_gpus_at_end"] = p.stranded_at_end;
     x.update(UsageJson(p.usage));
     pools.push_back(std::move(x));
   }

@@ -406,6 +406,14 @@ void TimeSeriesRecorder::AdvanceTo(Time t) {
 
 void TimeSeriesRecorder::CloseBucket() {
   for (Level& l : levels_) l.Close(bucket_end_);
+  if (sched_.fleet().has_nodes()) {
+    size_t k = 0;
+    for (size_t p = 0; p < pools_.size() && k < ts_.pools.size(); ++p) {
+      if (pools_[p].level < 0) continue;
+      ts_.pools[k++].stranded.push_back(
+          sched_.fleet().StrandedGpus(static_cast<world::PoolIndex>(p)));
+    }
+  }
   for (size_t c = 0; c < ts_.classes.size(); ++c) {
     ClassSeries& series = ts_.classes[c];
     std::vector<int64_t>& waits = bucket_waits_[c];
@@ -436,6 +444,7 @@ void TimeSeriesRecorder::DropOldestBuckets(int32_t n) {
     drop(l.out.peak);
     drop(l.out.low);
   }
+  for (FleetSeries& f : ts_.pools) drop(f.stranded);
   for (ClassSeries& c : ts_.classes) {
     drop(c.started);
     drop(c.wait_p50);
@@ -541,6 +550,7 @@ Json FleetJson(const TimeSeries& ts, const FleetSeries& f, bool pool) {
   x["installed_gpus"] = Means(ts, f.installed.area);
   x["usable_gpus"] = Means(ts, f.usable.area);
   x["used_gpus"] = Means(ts, f.used.area);
+  if (pool && !f.stranded.empty()) x["stranded_gpus"] = f.stranded;
   return x;
 }
 

@@ -508,8 +508,16 @@ bool Scheduler::NodeVictims(PoolIndex pool, int32_t priority, int64_t need,
     if (a.owner != b.owner) return a.owner > b.owner;
     return a.id > b.id;
   };
-  // By node (a node holds a few allocations: each node's list is sorted on its own).
-  std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return a.node < b.node; });
+  // By node, a counting sort (a node holds a few allocations: each node's
+  // list is then sorted on its own).
+  {
+    std::vector<int32_t> start(static_cast<size_t>(nodes.node_count()) + 1, 0);
+    for (const Held& h : held) ++start[h.node + 1];
+    for (size_t n = 1; n < start.size(); ++n) start[n] += start[n - 1];
+    std::vector<Held> by_node(held.size());
+    for (const Held& h : held) by_node[start[h.node]++] = h;
+    held.swap(by_node);
+  }
   std::vector<int32_t> chosen;
   if (need <= gpn) {
     // The node that frees room for `need` with the fewest victims (then the

@@ -110,6 +110,11 @@ class FleetState {
   const PoolNodes& nodes(world::PoolIndex p) const { return nodes_[p]; }
   // The nodes a placement holds (empty without nodes).
   const std::vector<int32_t>& NodesOf(int32_t handle) const;
+  // Free GPUs of pool `p` that the recent mix of requests could not use
+  // where they sit (fragmentation; 0 without nodes).
+  int64_t StrandedGpus(world::PoolIndex p) const {
+    return has_nodes() ? nodes_[p].Stranded(mix_) : 0;
+  }
   // What the last Bind chose and why (explain).
   const NodePick& last_pick() const { return last_pick_; }
   // True when pool `p` holds more work than it can run: used > capacity, or,

@@ -104,6 +104,9 @@ class PoolNodes {
     return free >= 1 && free <= gpn_ ? static_cast<int64_t>(level_[free].size()) : 0;
   }
 
+  // Free GPUs the requests of `mix` could not use where they are: Σ over
+  // nodes of Fragmentation ÷ mix.total() (0 for an empty mix).
+  int64_t Stranded(const RequestMix& mix) const;
   // Expected fragmentation of a node with `free` GPUs free, in a pool of
   // `gpn`-GPU nodes, against `mix`: Σ count × (GPUs the request of that size
   // cannot use), over the window (divide by mix.total() for GPUs).

@@ -60,6 +60,8 @@ struct PoolRow {
   std::string id, site, provider, accelerator, pricing, contract;
   Usage usage;
   int64_t installed_at_end = 0;
+  int64_t free_at_end = 0;
+  int64_t stranded_at_end = -1;  // with nodes: free GPUs the request mix could not use; -1 pooled
   Money price_per_gpu_hour;
 };
 

@@ -60,6 +60,9 @@ struct FleetSeries {
   std::string id;                           // provider or pool id
   std::string provider, site, accelerator;  // pools only
   LevelSeries installed, usable, used;      // GPUs
+  // Pools, with nodes: free GPUs the recent request mix could not use where
+  // they sit (placement::FleetState::StrandedGpus), sampled at each bucket's end.
+  std::vector<int64_t> stranded;
 };
 
 struct SitePowerSeries {
