@@ -1,18 +1,24 @@
 #include "polycloud/frag/experiment.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 #include "src/frag/test_util.h"
 
 namespace polycloud::frag {
 namespace {
 
+// One folder per test and process: ctest runs this binary's tests in
+// parallel, and a shared folder let one test read another's half-written file.
 std::string TempDir() {
-  const std::string dir = ::testing::TempDir() + "frag_experiment_test";
+  const std::string dir = ::testing::TempDir() + "frag_experiment_test_" +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                          std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   return dir;
 }

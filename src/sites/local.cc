@@ -1,6 +1,7 @@
 #include "polycloud/sites/local.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,9 +45,32 @@ struct ProcStat {
   uint64_t start_ticks = 0;
 };
 
+// The whole of a small /proc file, or "" when it cannot be read. With
+// read(2), not a stream: a process that exits while its file is read makes
+// read fail with ESRCH, which std::filebuf turns into an exception that
+// istreambuf_iterator lets through (it took the broker down once).
+std::string ReadProcFile(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (n < 0) text.clear();  // a torn read is no answer
+      break;
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
 std::optional<ProcStat> ReadProcStat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = ReadProcFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = text.rfind(')');  // the command name may hold spaces and parentheses
   if (paren == std::string::npos) return std::nullopt;
   std::istringstream fields(text.substr(paren + 1));
@@ -74,7 +98,7 @@ bool AliveSince(pid_t pid, uint64_t start_ticks) {
 
 // NAME=value pairs of another process's environment (empty if unreadable).
 std::vector<std::string> ReadEnviron(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::istringstream in(ReadProcFile("/proc/" + std::to_string(pid) + "/environ"));
   std::vector<std::string> vars;
   for (std::string v; std::getline(in, v, '\0');) vars.push_back(std::move(v));
   return vars;
