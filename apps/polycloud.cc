@@ -14,7 +14,9 @@
 #include <sstream>
 #include <type_traits>
 
+#include "fragmentation_command.h"
 #include "gateway_command.h"
+#include "output.h"
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 #include "polycloud/base/text.h"
@@ -29,8 +31,6 @@
 #include "polycloud/scheduler/command_log.h"
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
-#include "fragmentation_command.h"
-#include "output.h"
 #include "replay_command.h"
 #include "serve_command.h"
 

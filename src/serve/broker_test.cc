@@ -312,8 +312,8 @@ TEST(BrokerTest, ARunTheSiteDoesNotKnowIsSentAgainUnderItsNameOnlyIfNeverJournal
   std::map<std::string, uint32_t> sent;
   for (const sites::DispatchRequest& r : h.az.submitted) sent[r.job] = r.run;
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent.at("never-sent"), run);     // the same name: it cannot have run
-  EXPECT_NE(sent.at("maybe-sent"), run);     // a new name
+  EXPECT_EQ(sent.at("never-sent"), run);                      // the same name: it cannot have run
+  EXPECT_NE(sent.at("maybe-sent"), run);                      // a new name
   EXPECT_EQ(broker->GetJob("maybe-sent")->interruptions, 0);  // a failed dispatch loses nothing
   EXPECT_EQ(broker->counters().reconciled, 2);
 }
@@ -438,8 +438,9 @@ TEST(BrokerTest, ConcurrentSubmissionsAreCommittedInGroups) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        ok += broker->SubmitJob(Job("", 1, 1), "t", "k" + std::to_string(t) + "-" + std::to_string(i))
-                  .ok();
+        ok +=
+            broker->SubmitJob(Job("", 1, 1), "t", "k" + std::to_string(t) + "-" + std::to_string(i))
+                .ok();
       }
     });
   }

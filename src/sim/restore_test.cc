@@ -199,13 +199,15 @@ TEST(RestoreTest, AnAmendmentInTheLogChangesTheRunFromItsInstant) {
   }
   ASSERT_FALSE(prefix.empty());
   const std::string instant = instant_of_last(prefix);
-  const std::string amend = "{\"at\":\"" + instant +
-                            "\",\"command\":\"amend-contract\",\"contract\":\"azure-deal\","
-                            "\"terms\":{\"id\":\"azure-deal\",\"provider\":\"azure\","
-                            "\"start\":\"2025-01-01\",\"end\":\"2030-01-01\","
-                            "\"committed_usd\":\"10K\",\"take_or_pay\":true,"
-                            "\"exclusivity\":[{\"class\":\"api\",\"until\":\"2026-01-01T09:00:00Z\"}]}}\n"
-                            "{\"at\":\"" + instant + "\",\"command\":\"place\"}\n";
+  const std::string amend =
+      "{\"at\":\"" + instant +
+      "\",\"command\":\"amend-contract\",\"contract\":\"azure-deal\","
+      "\"terms\":{\"id\":\"azure-deal\",\"provider\":\"azure\","
+      "\"start\":\"2025-01-01\",\"end\":\"2030-01-01\","
+      "\"committed_usd\":\"10K\",\"take_or_pay\":true,"
+      "\"exclusivity\":[{\"class\":\"api\",\"until\":\"2026-01-01T09:00:00Z\"}]}}\n"
+      "{\"at\":\"" +
+      instant + "\",\"command\":\"place\"}\n";
   const std::string log = prefix + amend;
   auto run = [&](const std::string& restore_from, std::string* events, std::string* written) {
     world::World mine = original;

@@ -37,8 +37,8 @@ struct Diagnostic {
 // Scenario-level settings that are not part of the world itself.
 struct ScenarioOptions {
   std::string policy =
-      "priority";             // scheduler policy name: priority, fifo, sjf, srtf, cheapest-price
-  bool consolidate = false;   // scheduler.placement: consolidated
+      "priority";            // scheduler policy name: priority, fifo, sjf, srtf, cheapest-price
+  bool consolidate = false;  // scheduler.placement: consolidated
   // scheduler.node_choice: best-fit, spread, random, fragmentation or pooled
   // (placement::ParseNodePolicy); empty = the default (best-fit).
   std::string node_choice;

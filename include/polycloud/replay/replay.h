@@ -91,7 +91,7 @@ struct LeftOutCluster {
 struct PhillyReplay {
   std::string policy;
   bool consolidate = false;
-  std::string node_choice;  // placement::NodePolicyName
+  std::string node_choice;                     // placement::NodePolicyName
   std::vector<VirtualClusterResult> clusters;  // in vc_nodes.csv order
   VirtualClusterResult overall;                // every replayed job
   // Jobs of virtual clusters without a node count: not replayed.

@@ -35,10 +35,10 @@ struct Allocation {
   int64_t gpus = 0;  // allocated (whole nodes for large gangs)
   int64_t gang = 0;  // requested
   int32_t priority = 0;
-  int32_t slot = -1;   // position in the pool's list
+  int32_t slot = -1;    // position in the pool's list
   int32_t placed = -1;  // FleetState's handle of the nodes it holds (-1 without nodes)
-  Time start;          // when the run (or replica) started
-  int64_t tokens = 0;  // replicas: throughput
+  Time start;           // when the run (or replica) started
+  int64_t tokens = 0;   // replicas: throughput
   // Jobs: reference GPU-seconds left when the run started, and the rate the
   // gang works at (gang × the pool's speed, thousandths of reference
   // GPU-seconds per second), so a remaining time costs no lookups.
