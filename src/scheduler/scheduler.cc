@@ -457,18 +457,18 @@ bool Scheduler::NodesReclaimable(PoolIndex pool, int32_t priority, int64_t need)
   const placement::PoolNodes& nodes = fleet_.nodes(pool);
   const int64_t gpn = nodes.gpus_per_node();
   scratch_node_gpus_.resize(static_cast<size_t>(nodes.node_count()), 0);
-  scratch_node_victims_.clear();  // the nodes touched
+  scratch_touched_nodes_.clear();
   ForEachCandidate(pool, priority, [&](int32_t id) {
     const Allocation& a = allocs_[id];
     const auto& on = fleet_.NodesOf(a.placed);
     for (int32_t n : on) {
-      if (scratch_node_gpus_[n] == 0) scratch_node_victims_.push_back(n);
+      if (scratch_node_gpus_[n] == 0) scratch_touched_nodes_.push_back(n);
       scratch_node_gpus_[n] += on.size() > 1 ? gpn : a.gpus;
     }
   });
   bool ok = false;
   int64_t clearable = nodes.nodes_with_free(gpn);
-  for (int32_t n : scratch_node_victims_) {
+  for (int32_t n : scratch_touched_nodes_) {
     const int64_t held = scratch_node_gpus_[n];
     scratch_node_gpus_[n] = 0;
     if (nodes.overcommitted(n)) continue;

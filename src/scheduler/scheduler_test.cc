@@ -344,14 +344,18 @@ TEST(SchedulerTest, ParsePolicyNamesEachPolicyAndRejectsOthers) {
 
 // Nodes (issue 16): free GPUs spread over nodes do not hold a job that needs
 // them on one node; the pooled model (no nodes) would start it at once.
-const char* kFragmented = R"(
-name: fragmented
+// One pool of two 8-GPU nodes; the tests add their jobs.
+const char* kTwoNodes = R"(
+name: two-nodes
 start: 2026-01-01
 end: 2026-03-01
 providers: [{id: a}]
 sites: [{id: sa, provider: a}]
 pools:
   - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, gpus_per_node: 8}
+)";
+
+const std::string kFragmented = std::string(kTwoNodes) + R"(
 jobs:
   - {id: a, gpus: 5, work_gpu_hours: 500, arrival: 2026-01-02}
   - {id: b, gpus: 5, work_gpu_hours: 50, arrival: 2026-01-02T00:01:00Z}
@@ -393,14 +397,7 @@ TEST(SchedulerNodesTest, AJobNeedsItsGpusOnOneNode) {
 TEST(SchedulerNodesTest, SpreadAndBestFitChooseDifferentNodes) {
   // Best fit puts b beside a (5 + 3 on one node) and leaves a whole node for
   // the 8-GPU job d; spread puts b on the empty node, and d waits.
-  const std::string yaml = R"(
-name: policies
-start: 2026-01-01
-end: 2026-03-01
-providers: [{id: a}]
-sites: [{id: sa, provider: a}]
-pools:
-  - {id: pa, site: sa, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1, gpus_per_node: 8}
+  const std::string yaml = std::string(kTwoNodes) + R"(
 jobs:
   - {id: a, gpus: 5, work_gpu_hours: 500, arrival: 2026-01-02}
   - {id: b, gpus: 3, work_gpu_hours: 300, arrival: 2026-01-02T00:01:00Z}

@@ -568,7 +568,7 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
-  mutable std::vector<int32_t> scratch_node_victims_;
+  mutable std::vector<int32_t> scratch_touched_nodes_;
   mutable std::vector<int64_t> scratch_node_gpus_;
   // Allocations made or freed so far; and the SRTF oracle's refusals (gang,
   // remaining seconds) in one pool at one instant while it has not moved.
