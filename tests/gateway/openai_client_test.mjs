@@ -40,7 +40,11 @@ function startUpstream(name) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({
           object: 'list', model: request.model,
-          data: [{ object: 'embedding', index: 0, embedding: [0.5, -0.25, 0.125] }],
+          // As the vendor does: base64 of little-endian float32s when asked
+          // (the client asks by default and decodes), else numbers.
+          data: [{ object: 'embedding', index: 0, embedding: request.encoding_format === 'base64'
+            ? Buffer.from(new Float32Array([0.5, -0.25, 0.125]).buffer).toString('base64')
+            : [0.5, -0.25, 0.125] }],
           usage: { prompt_tokens: 4, total_tokens: 4 },
         }));
       }
