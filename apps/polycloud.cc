@@ -20,6 +20,7 @@
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 #include "polycloud/base/text.h"
+#include "polycloud/gateway/config.h"
 #include "polycloud/gen/scale.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/report/contracts_view.h"
@@ -147,13 +148,24 @@ int Validate(const Common& c) {
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   const world::World& w = loaded->scenario.world;
+  size_t gateway_endpoints = 0;
+  if (loaded->scenario.has_gateway_section) {
+    // The gateway's section is checked against the same world.
+    Result<gateway::GatewayConfig> config = gateway::LoadGatewayConfigSection(c.scenario, w);
+    if (!config.ok()) return Fail(config.status());
+    gateway_endpoints = config->deployments.size();
+  }
   int64_t peak_gpus = 0;
   for (const auto& p : w.pools) peak_gpus += p.gpus.Max();
   std::cout << c.scenario << ": ok — " << w.providers.size() << " providers, " << w.sites.size()
             << " sites, " << w.pools.size() << " pools (" << peak_gpus << " GPUs at peak), "
             << w.contracts.size() << " contracts, " << w.jobs.size() << " jobs, "
             << w.services.size() << " services, " << w.faults.size() << " faults; "
-            << FormatTime(w.start) << " to " << FormatTime(w.end) << "\n";
+            << FormatTime(w.start) << " to " << FormatTime(w.end);
+  if (loaded->scenario.has_gateway_section) {
+    std::cout << "; gateway: " << gateway_endpoints << " endpoints";
+  }
+  std::cout << "\n";
   PrintInputs(loaded->inputs, std::cout);
   return kExitOk;
 }

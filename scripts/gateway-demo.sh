@@ -67,7 +67,7 @@ keys:
   - {id: api, secret_sha256: $(hash "$dir/api.entry"), workload_class: api}
   - {id: chat, secret_sha256: $(hash "$dir/chat.entry"), workload_class: chat}
 YAML
-"$polycloud" gateway --scenario "$dir/fleet.yaml" --endpoints "$dir/endpoints.yaml" \
+"$polycloud" gateway --scenario "$dir/fleet.yaml" --endpoints "$dir/endpoints.yaml" --store "$dir/usage.db" \
   --listen 127.0.0.1:0 > "$dir/gateway.log" & pids+=($!)
 for _ in $(seq 50); do grep -q listening "$dir/gateway.log" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$dir/gateway.log")
@@ -78,8 +78,11 @@ call() {  # TITLE KEY MODEL
   curl -s -i "$url/chat/completions" -H "Authorization: Bearer $2" \
     -H 'Content-Type: application/json' \
     -d "{\"model\":\"$3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" |
-    grep -iE '^(HTTP/|x-polycloud-)|"content"|"message"' | sed 's/\r$//'
+    sed 's/\r$//' | tee "$dir/last" | grep -iE '^(HTTP/|x-polycloud-)|"content"|"message"'
 }
 call "class chat (no clause): the cheapest deployment" "$chat_key" gpt-demo
 call "class api (exclusive to azure): azure-1 fails, azure-2 serves, aws-1 is never tried" "$api_key" gpt-demo
+failover=$(sed -n 's/^x-request-id: //Ip' "$dir/last")
 call "class api asks for a model only aws serves: refused, naming the clause" "$api_key" gpt-aws
+echo; echo "== why the failover went where it went: polycloud gateway explain $failover"
+OPENAI_API_KEY=$api_key "$polycloud" gateway explain "$failover" --server "${url%/v1}"

@@ -7,7 +7,7 @@
 #                                      #   metrics format test), curl and jq (serve_slurm), Chromium
 #                                      #   and Node.js/npm (the browser test): what make test needs
 #   scripts/install-deps.sh fuzz       # + clang for the libFuzzer targets
-#   scripts/install-deps.sh bench      # + valgrind (perf gate) and wrk (bench/http_wrk.sh, serve_wrk.sh)
+#   scripts/install-deps.sh bench      # + valgrind (perf gate), wrk and nginx (bench/*_wrk.sh)
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build g++ pkg-config ccache
@@ -30,9 +30,10 @@ if [[ "${1:-}" == "test" ]]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 fi
 if [[ "${1:-}" == "fuzz" ]]; then packages+=(clang libclang-rt-14-dev); fi
-# wrk: the load generator of bench/http_wrk.sh and bench/serve_wrk.sh (which also uses
+# wrk: the load generator of bench/http_wrk.sh, bench/serve_wrk.sh and bench/gateway_wrk.sh
+# (nginx: the reverse-proxy floor and the fixed upstream of gateway_wrk.sh; serve_wrk.sh uses
 # curl and jq from the test list).
-if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk); fi
+if [[ "${1:-}" == "bench" ]]; then packages+=(valgrind wrk nginx); fi
 
 missing=()
 for p in "${packages[@]}"; do

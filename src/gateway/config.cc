@@ -11,6 +11,7 @@
 #include "polycloud/base/text.h"
 #include "polycloud/http/client.h"
 #include "polycloud/http/secret.h"
+#include "polycloud/io/scenario.h"
 
 namespace polycloud::gateway {
 namespace {
@@ -275,6 +276,23 @@ void ReadDeployment(const YAML::Node& n, const world::World& w, Diags& d,
     }
     price.Finish();
   }
+  if (YAML::Node c = m.Take("contract")) {
+    std::string contract;
+    need(AsString(c, d, "contract"), contract);
+    if (!contract.empty()) {
+      dep.contract = w.FindContract(contract);
+      if (dep.contract == world::kNone) {
+        d.Add(c, "contract " + QuoteExcerpt(contract) + " is not a contract of the scenario");
+        ok = false;
+      } else if (dep.provider != world::kNone &&
+                 w.contracts[dep.contract].provider != dep.provider) {
+        d.Add(c, "contract " + QuoteExcerpt(contract) + " is with provider " +
+                     w.providers[w.contracts[dep.contract].provider].id + ", not " +
+                     w.providers[dep.provider].id);
+        ok = false;
+      }
+    }
+  }
   m.Finish();
   if (ok) out.push_back(std::move(dep));
 }
@@ -347,6 +365,26 @@ void ReadKey(const YAML::Node& n, const world::World& w, Diags& d,
     ok = ok && x;
     if (x) key.model_family = *x;
   }
+  if (YAML::Node l = m.Take("limits")) {
+    MapReader lim(l, "a key's limits", d);
+    constexpr int64_t kMax = int64_t{1} << 40;
+    if (YAML::Node v = lim.Take("requests_per_minute")) {
+      auto x = AsInteger(v, d, "limits.requests_per_minute", 1, kMax);
+      ok = ok && x;
+      key.limits.requests_per_minute = x.value_or(0);
+    }
+    if (YAML::Node v = lim.Take("tokens_per_minute")) {
+      auto x = AsInteger(v, d, "limits.tokens_per_minute", 1, kMax);
+      ok = ok && x;
+      key.limits.tokens_per_minute = x.value_or(0);
+    }
+    if (YAML::Node v = lim.Take("budget")) {
+      auto x = AsUsd(v, d, "limits.budget");
+      ok = ok && x;
+      key.limits.budget = x;
+    }
+    lim.Finish();
+  }
   if (ok && key.workload_class.empty()) {
     d.Add(n, "key " + QuoteExcerpt(key.id) +
                  " needs a workload_class (or a service of the scenario that has one)");
@@ -356,8 +394,36 @@ void ReadKey(const YAML::Node& n, const world::World& w, Diags& d,
   if (ok) out.push_back(std::move(key));
 }
 
-void ReadRouting(const YAML::Node& n, Diags& d, RoutingSettings& out) {
+std::optional<RoutePolicy> AsPolicy(const YAML::Node& n, Diags& d, const std::string& what) {
+  const std::string s = n.IsScalar() ? n.Scalar() : "";
+  for (RoutePolicy p :
+       {RoutePolicy::kLeastOutstanding, RoutePolicy::kLatency, RoutePolicy::kCheapest}) {
+    if (s == RoutePolicyName(p)) return p;
+  }
+  d.Add(n, what + ": expected least-outstanding, latency or cheapest, found " + Found(n));
+  return std::nullopt;
+}
+
+void ReadRouting(const YAML::Node& n, const world::World& w, Diags& d, RoutingSettings& out) {
   MapReader m(n, "routing", d);
+  if (YAML::Node v = m.Take("policy")) out.policy = AsPolicy(v, d, "policy").value_or(out.policy);
+  if (YAML::Node s = m.Take("services")) {
+    if (!s.IsMap()) {
+      d.Add(s, "services: expected a mapping of scenario service to policy, found " + Found(s));
+    } else {
+      for (const auto& kv : s) {
+        const std::string id = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        const world::ServiceIndex service = w.FindService(id);
+        if (service == world::kNone) {
+          d.Add(kv.first, "services: " + QuoteExcerpt(id) + " is not a service of the scenario");
+          continue;
+        }
+        if (std::optional<RoutePolicy> p = AsPolicy(kv.second, d, "services." + id)) {
+          out.per_service.emplace_back(service, *p);
+        }
+      }
+    }
+  }
   if (YAML::Node v = m.Take("eject_after_failures")) {
     out.eject_after_failures =
         static_cast<int32_t>(AsInteger(v, d, "eject_after_failures", 1, 1000).value_or(3));
@@ -373,12 +439,28 @@ void ReadRouting(const YAML::Node& n, Diags& d, RoutingSettings& out) {
 
 }  // namespace
 
+const char* RoutePolicyName(RoutePolicy policy) {
+  switch (policy) {
+    case RoutePolicy::kLatency:
+      return "latency";
+    case RoutePolicy::kCheapest:
+      return "cheapest";
+    case RoutePolicy::kLeastOutstanding:
+      break;
+  }
+  return "least-outstanding";
+}
+
 const char* ApiFormatName(ApiFormat format) {
   return format == ApiFormat::kAnthropic ? "anthropic" : "openai";
 }
 
-Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string_view file_name,
-                                              const world::World& world) {
+namespace {
+
+// Parses `text`, then reads the configuration from the root (or from the
+// root's `section` when not empty).
+Result<GatewayConfig> LoadFromText(std::string_view text, std::string_view file_name,
+                                   const world::World& world, const char* section) {
   Diags d{std::string(file_name)};
   if (std::optional<TextPosition> bad = FindInvalidUtf8(text)) {
     return InvalidInput(std::string(file_name) + ":" + std::to_string(bad->line) + ":" +
@@ -392,7 +474,15 @@ Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string
   }
   GatewayConfig config;
   try {
-    MapReader m(root, "the gateway configuration", d);
+    if (section != nullptr) {
+      if (!root.IsMap() || !root[section]) {
+        return NotFound(std::string(file_name) + " has no " + section + ": section");
+      }
+      root = root[section];
+    }
+    MapReader m(root,
+                section != nullptr ? "the scenario's gateway section" : "the gateway configuration",
+                d);
     std::map<std::string, YAML::Mark> ids;
     for (const YAML::Node& item : Items(m.Require("endpoints"), d, "endpoints")) {
       ReadDeployment(item, world, d, ids, config.deployments);
@@ -402,7 +492,7 @@ Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string
     for (const YAML::Node& item : Items(m.Take("keys"), d, "keys")) {
       ReadKey(item, world, d, key_ids, hashes, config.keys);
     }
-    if (YAML::Node r = m.Take("routing")) ReadRouting(r, d, config.routing);
+    if (YAML::Node r = m.Take("routing")) ReadRouting(r, world, d, config.routing);
     m.Finish();
     if (!d.any() && config.deployments.empty()) {
       d.Add(root, "endpoints: expected at least one endpoint");
@@ -413,6 +503,20 @@ Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string
   }
   if (d.any()) return d.ToStatus();
   return config;
+}
+
+}  // namespace
+
+Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string_view file_name,
+                                              const world::World& world) {
+  return LoadFromText(text, file_name, world, nullptr);
+}
+
+Result<GatewayConfig> LoadGatewayConfigSection(const std::string& scenario_path,
+                                               const world::World& world) {
+  Result<std::string> text = ReadRegularFile(scenario_path, io::kMaxScenarioBytes, "scenario");
+  if (!text.ok()) return text.status();
+  return LoadFromText(*text, scenario_path, world, "gateway");
 }
 
 Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path, const world::World& world) {

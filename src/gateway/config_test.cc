@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
 #include "src/gateway/gateway_testing.h"
 
 namespace polycloud::gateway {
@@ -71,6 +76,101 @@ routing: {eject_after_failures: 5, eject_for: 1m, upstream_timeout: 20s}
   EXPECT_EQ(c->routing.eject_after_failures, 5);
   EXPECT_EQ(c->routing.eject_for.seconds(), 60);
   EXPECT_EQ(c->routing.upstream_timeout.seconds(), 20);
+}
+
+TEST_F(GatewayConfigTest, ReadsContractsLimitsAndRoutingPolicies) {
+  Result<GatewayConfig> c = Load(R"(
+endpoints:
+  - {id: az1, provider: azure, model: m, base_url: "http://h:1", format: openai, contract: azure-deal}
+keys:
+  - {id: k, secret_sha256: )" + kHash +
+                                 R"(, workload_class: api,
+     limits: {requests_per_minute: 600, tokens_per_minute: 200000, budget: $12.50}}
+routing: {policy: latency}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->deployments[0].contract, scenario_->world.FindContract("azure-deal"));
+  EXPECT_EQ(c->keys[0].limits.requests_per_minute, 600);
+  EXPECT_EQ(c->keys[0].limits.tokens_per_minute, 200000);
+  ASSERT_TRUE(c->keys[0].limits.budget.has_value());
+  EXPECT_EQ(c->keys[0].limits.budget->micros(), 12'500'000);
+  EXPECT_EQ(c->routing.policy, RoutePolicy::kLatency);
+  EXPECT_EQ(c->routing.PolicyFor(world::kNone), RoutePolicy::kLatency);
+}
+
+TEST_F(GatewayConfigTest, RefusesBadContractsLimitsAndPolicies) {
+  const std::string message = ErrorOf(
+      R"(endpoints:
+  - {id: aw, provider: aws, model: m, base_url: "http://h:1", format: openai, contract: azure-deal}
+  - {id: az, provider: azure, model: m, base_url: "http://h:1", format: openai, contract: nope}
+keys:
+  - {id: k, secret_sha256: )" +
+      kHash + R"(, workload_class: api, limits: {requests_per_minute: 0, budget: -1, burst: 3}}
+routing: {policy: fastest, services: {no-such-service: latency}}
+)");
+  EXPECT_NE(message.find("endpoints.yaml:2:89: contract \"azure-deal\" is with provider azure, "
+                         "not aws"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("contract \"nope\" is not a contract of the scenario"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("limits.requests_per_minute: expected an integer between 1 and"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("limits.budget: expected an amount in US dollars"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("unknown key \"burst\" in a key's limits"), std::string::npos) << message;
+  EXPECT_NE(message.find("endpoints.yaml:6:19: policy: expected least-outstanding, latency or "
+                         "cheapest, found \"fastest\""),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("services: \"no-such-service\" is not a service of the scenario"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(GatewayConfigTest, ReadsTheScenariosGatewaySectionWithTheScenariosPositions) {
+  const std::string path = ::testing::TempDir() + "/gateway_section_scenario.yaml";
+  const std::string text = std::string(testing::kScenario) + R"(gateway:
+  endpoints:
+    - {id: az1, provider: azure, model: m, base_url: "http://h:1", format: openai}
+  keys:
+    - {id: k, secret_sha256: )" +
+                           kHash + R"(, workload_class: api}
+  routing: {policy: cheapest}
+)";
+  std::ofstream(path) << text;
+  Result<io::Scenario> scenario = io::LoadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok()) << scenario.status().message();
+  EXPECT_TRUE(scenario->has_gateway_section);
+  Result<GatewayConfig> c = LoadGatewayConfigSection(path, scenario->world);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->deployments.size(), 1u);
+  EXPECT_EQ(c->routing.policy, RoutePolicy::kCheapest);
+  const int line =
+      static_cast<int>(std::count(testing::kScenario,
+                                  testing::kScenario + std::strlen(testing::kScenario), '\n')) +
+      3;
+  EXPECT_EQ(c->deployments[0].where, path + ":" + std::to_string(line) + ":7");
+  // A bad entry is reported at its place in the scenario file.
+  std::ofstream(path) << std::string(testing::kScenario) +
+                             "gateway:\n  endpoints:\n    - {id: x, provider: gcp, model: m, "
+                             "base_url: \"http://h:1\", format: openai}\n";
+  scenario = io::LoadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok()) << scenario.status().message();
+  Result<GatewayConfig> bad = LoadGatewayConfigSection(path, scenario->world);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(path + ":" + std::to_string(line) +
+                                        ":25: provider \"gcp\" is not a provider"),
+            std::string::npos)
+      << bad.status().message();
+  // No section: NotFound, and the loader says so.
+  std::ofstream(path) << testing::kScenario;
+  scenario = io::LoadScenarioFile(path);
+  ASSERT_TRUE(scenario.ok());
+  EXPECT_FALSE(scenario->has_gateway_section);
+  EXPECT_EQ(LoadGatewayConfigSection(path, scenario->world).status().code(), StatusCode::kNotFound);
+  std::remove(path.c_str());
 }
 
 TEST_F(GatewayConfigTest, ReportsEveryProblemWithItsPosition) {

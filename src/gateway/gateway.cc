@@ -1,12 +1,15 @@
 #include "polycloud/gateway/gateway.h"
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "polycloud/base/parse.h"
@@ -14,6 +17,7 @@
 #include "polycloud/gateway/upstream.h"
 #include "polycloud/http/client.h"
 #include "polycloud/http/metrics.h"
+#include "polycloud/http/secret.h"
 #include "polycloud/http/server.h"
 
 namespace polycloud::gateway {
@@ -43,6 +47,30 @@ std::optional<Duration> RetryAfter(const http::Headers& headers) {
   Result<int64_t> s = ParseInteger(*v);
   if (!s.ok() || *s < 0) return std::nullopt;
   return Duration::Seconds(std::min<int64_t>(*s, 3600));
+}
+
+// The OpenAI routes the gateway forwards.
+enum class Route { kChat, kCompletions, kEmbeddings };
+const char* RoutePath(Route r) {
+  switch (r) {
+    case Route::kCompletions:
+      return "/completions";
+    case Route::kEmbeddings:
+      return "/embeddings";
+    case Route::kChat:
+      break;
+  }
+  return "/chat/completions";
+}
+
+// The cost of `input` and `output` tokens at a deployment's prices per
+// million, in micro-dollars × 10^6 (exact; rounded once, when read).
+__int128 CostE6(const Deployment& dep, int64_t input, int64_t output) {
+  return static_cast<__int128>(input) * dep.input_per_million.micros() +
+         static_cast<__int128>(output) * dep.output_per_million.micros();
+}
+Money RoundCost(__int128 e6) {
+  return Money::FromMicros(static_cast<int64_t>((e6 + 500'000) / 1'000'000));
 }
 
 // A fixed set of threads running queued tasks; the destructor drains the queue.
@@ -95,38 +123,56 @@ class Gateway::Impl {
   Impl(GatewayConfig config, const world::World& world, const Clock& clock, GatewayOptions options,
        std::vector<std::string> upstream_keys)
       : config_(std::move(config)),
+        world_(world),
         clock_(clock),
         options_(std::move(options)),
         upstream_keys_(std::move(upstream_keys)),
         routing_(config_, world, clock) {
-    for (size_t i = 0; i < config_.keys.size(); ++i) keys_[config_.keys[i].secret_sha256] = i;
+    for (size_t i = 0; i < config_.keys.size(); ++i) {
+      keys_[config_.keys[i].secret_sha256] = i;
+      key_states_.push_back(
+          std::make_unique<KeyState>(config_.keys[i], config_.deployments.size(), clock_.Now()));
+    }
+    request_nonce_ = http::Sha256Hex(http::RandomBytes(16)).substr(0, 8);
     for (size_t i = 0; i < config_.deployments.size(); ++i) {
       metrics_.push_back(std::make_unique<DeploymentMetrics>());
     }
     // Last: the workers must not start before the rest is built.
     workers_ = std::make_unique<WorkerPool>(options_.workers);
   }
-  ~Impl() { workers_.reset(); }
+  ~Impl() {
+    workers_.reset();  // the requests in flight finish first, then the last flush
+    StopBackground();
+  }
 
   http::Router MakeRouter() {
     http::Router router;
-    router.AddAsync("POST", "/v1/chat/completions", [this](Request r, Reply reply) {
-      // Overhead: from here (queueing for a worker included) to the answer,
-      // minus the time spent waiting on upstreams.
-      const auto start = std::chrono::steady_clock::now();
-      auto upstream_ns = std::make_shared<std::atomic<int64_t>>(0);
-      Reply counted([this, reply, start, upstream_ns](Response response) {
-        const auto total = std::chrono::steady_clock::now() - start;
-        RecordAnswer(response.status,
-                     std::max(std::chrono::nanoseconds(0),
-                              total - std::chrono::nanoseconds(upstream_ns->load())));
-        reply(std::move(response));
-      });
-      workers_->Post([this, r = std::move(r), counted, upstream_ns]() {
-        ChatCompletions(r, counted, *upstream_ns);
-      });
-    });
+    auto forward = [this](Route route) {
+      return [this, route](Request r, Reply reply) {
+        // Overhead: from here (queueing for a worker included) to the answer,
+        // minus the time spent waiting on upstreams.
+        const auto start = std::chrono::steady_clock::now();
+        auto upstream_ns = std::make_shared<std::atomic<int64_t>>(0);
+        std::string id = NewRequestId();
+        Reply counted([this, reply, start, upstream_ns, id](Response response) {
+          const auto total = std::chrono::steady_clock::now() - start;
+          RecordAnswer(response.status,
+                       std::max(std::chrono::nanoseconds(0),
+                                total - std::chrono::nanoseconds(upstream_ns->load())));
+          response.headers.push_back({"x-request-id", id});
+          reply(std::move(response));
+        });
+        workers_->Post([this, route, id = std::move(id), r = std::move(r), counted, upstream_ns]() {
+          Serve(route, id, r, counted, *upstream_ns);
+        });
+      };
+    };
+    router.AddAsync("POST", "/v1/chat/completions", forward(Route::kChat));
+    router.AddAsync("POST", "/v1/completions", forward(Route::kCompletions));
+    router.AddAsync("POST", "/v1/embeddings", forward(Route::kEmbeddings));
     router.Add("GET", "/v1/models", [this](const Request& r) { return Models(r); });
+    router.Add("GET", "/v1/requests/{id}", [this](const Request& r) { return Explain(r); });
+    router.Add("GET", "/v1/usage", [this](const Request& r) { return Usage(r); });
     router.Add("GET", "/metrics", [this](const Request&) { return Metrics(); });
     return router;
   }
@@ -161,52 +207,106 @@ class Gateway::Impl {
     return Response::Json(200, {{"object", "list"}, {"data", data}});
   }
 
-  void ChatCompletions(const Request& r, const Reply& reply, std::atomic<int64_t>& upstream_ns) {
+  // One request's story, kept for GET /v1/requests/{id} (Explain).
+  struct Trace {
+    std::string id;
+    size_t key = 0;
+    json record;  // the explanation, filled in as the request goes
+  };
+
+  void Serve(Route route, const std::string& id, const Request& r, const Reply& reply,
+             std::atomic<int64_t>& upstream_ns) {
     const ApiKey* key = Authenticate(r);
     if (key == nullptr) return reply(Unauthenticated(r));
+    const size_t k = static_cast<size_t>(key - config_.keys.data());
+    auto trace = std::make_shared<Trace>();
+    trace->id = id;
+    trace->key = k;
+    trace->record = {{"id", id},
+                     {"at", FormatTimeFull(clock_.Now())},
+                     {"key", key->id},
+                     {"route", std::string("/v1") + RoutePath(route)},
+                     {"workload_class", key->workload_class},
+                     {"model_family", key->model_family}};
+    // Every answer from here on is kept for explain.
+    Reply traced([this, trace, reply](Response response) {
+      trace->record["status"] = response.status;
+      if (response.status >= 400 && response.content_type == "application/json") {
+        const json body = json::parse(response.body, nullptr, false);
+        if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+          trace->record["error"] = body["error"];
+        }
+      }
+      // A stream's record is kept when the stream ends (PassThroughStream).
+      if (!response.on_stream_open) Keep(*trace);
+      reply(std::move(response));
+    });
     json body;
     try {
       body = json::parse(r.body);
     } catch (const json::exception& e) {
-      return reply(OpenAiError(400, std::string("the body is not JSON: ") + e.what(),
-                               "invalid_request_error", "invalid_json"));
+      return traced(OpenAiError(400, std::string("the body is not JSON: ") + e.what(),
+                                "invalid_request_error", "invalid_json"));
     }
     if (!body.is_object()) {
-      return reply(OpenAiError(400, "the body must be a JSON object", "invalid_request_error",
-                               "invalid_json"));
+      return traced(OpenAiError(400, "the body must be a JSON object", "invalid_request_error",
+                                "invalid_json"));
     }
     if (!body.contains("model") || !body["model"].is_string()) {
-      return reply(OpenAiError(400, "you must provide a model parameter (a string)",
-                               "invalid_request_error", "missing_model"));
+      return traced(OpenAiError(400, "you must provide a model parameter (a string)",
+                                "invalid_request_error", "missing_model"));
     }
     const std::string model = body["model"].get<std::string>();
+    trace->record["model"] = model;
     bool stream = false;
     if (body.contains("stream")) {
       if (!body["stream"].is_boolean() && !body["stream"].is_null()) {
-        return reply(OpenAiError(400, "stream: expected a boolean", "invalid_request_error",
-                                 "invalid_type"));
+        return traced(OpenAiError(400, "stream: expected a boolean", "invalid_request_error",
+                                  "invalid_type"));
       }
       stream = body["stream"].is_boolean() && body["stream"].get<bool>();
+      if (stream && route == Route::kEmbeddings) {
+        return traced(OpenAiError(400, "stream: embeddings are not streamed",
+                                  "invalid_request_error", "invalid_type"));
+      }
     }
+    trace->record["stream"] = stream;
     if (!routing_.HasModel(model)) {
-      return reply(OpenAiError(404,
-                               "The model `" + model +
-                                   "` does not exist or no deployment "
-                                   "of this gateway serves it.",
-                               "invalid_request_error", "model_not_found"));
+      return traced(OpenAiError(404,
+                                "The model `" + model +
+                                    "` does not exist or no deployment "
+                                    "of this gateway serves it.",
+                                "invalid_request_error", "model_not_found"));
     }
+    if (std::optional<Response> limited = Admit(k)) return traced(std::move(*limited));
     const RoutePlan plan = routing_.Plan(*key, model);
+    trace->record["policy"] = RoutePolicyName(plan.policy);
+    json candidates = json::array();
     for (const Candidate& c : plan.candidates) {
       if (!c.admissible) ++rule_rejections_;
+      const Deployment& dep = config_.deployments[c.deployment];
+      json cj = {{"deployment", dep.id},       {"provider", world_.providers[dep.provider].id},
+                 {"admissible", c.admissible}, {"available", c.available},
+                 {"verdict", c.verdict},       {"outstanding", c.outstanding}};
+      if (c.latency_us >= 0) cj["recent_latency_ms"] = static_cast<double>(c.latency_us) / 1000;
+      candidates.push_back(std::move(cj));
     }
+    trace->record["candidates"] = std::move(candidates);
+    json order = json::array();
+    for (int32_t d : plan.order) order.push_back(config_.deployments[d].id);
+    trace->record["order"] = std::move(order);
+    trace->record["attempts"] = json::array();
     if (plan.order.empty()) {
       if (plan.contract_refusal) ++contract_refusals_;
-      return reply(Refusal(plan));
+      return traced(Refusal(plan));
     }
     std::vector<std::string> failures;
     std::optional<int64_t> retry_after_s;
     for (int32_t d : plan.order) {
-      if (Forward(d, plan, body, stream, reply, failures, retry_after_s, upstream_ns)) return;
+      if (Forward(route, d, plan, body, stream, traced, failures, retry_after_s, upstream_ns,
+                  trace)) {
+        return;
+      }
       ++failed_attempts_;
     }
     std::string message = "no deployment of " + model + " the contracts allow answered: ";
@@ -218,7 +318,7 @@ class Gateway::Impl {
     }
     std::vector<Header> headers;
     if (retry_after_s) headers.push_back({"Retry-After", std::to_string(*retry_after_s)});
-    reply(OpenAiError(503, message, "server_error", "upstream_unavailable", std::move(headers)));
+    traced(OpenAiError(503, message, "server_error", "upstream_unavailable", std::move(headers)));
   }
 
   Response Refusal(const RoutePlan& plan) const {
@@ -242,12 +342,25 @@ class Gateway::Impl {
 
   // Tries deployment `d`. True when the request is answered (by it, or with
   // its answer to a request it refused as malformed); false to fail over.
-  bool Forward(int32_t d, const RoutePlan& plan, json body, bool stream, const Reply& reply,
-               std::vector<std::string>& failures, std::optional<int64_t>& retry_after_s,
-               std::atomic<int64_t>& upstream_ns) {
+  bool Forward(Route route, int32_t d, const RoutePlan& plan, json body, bool stream,
+               const Reply& reply, std::vector<std::string>& failures,
+               std::optional<int64_t>& retry_after_s, std::atomic<int64_t>& upstream_ns,
+               const std::shared_ptr<Trace>& trace) {
     const Deployment& dep = config_.deployments[d];
+    const auto attempt_start = std::chrono::steady_clock::now();
+    auto note = [&](const std::string& outcome) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                  attempt_start)
+                            .count();
+      trace->record["attempts"].push_back(
+          {{"deployment", dep.id}, {"outcome", outcome}, {"ms", std::round(ms * 1000) / 1000}});
+    };
+    auto fail = [&](const std::string& why) {
+      failures.push_back(dep.id + ": " + why);
+      note(why);
+    };
     if (!routing_.Acquire(d)) {
-      failures.push_back(dep.id + ": became unavailable");
+      fail("became unavailable");
       return false;
     }
     const std::string requested_model = body["model"].get<std::string>();
@@ -256,12 +369,18 @@ class Gateway::Impl {
     up.host = dep.host;
     up.port = dep.port;
     up.timeout = std::chrono::milliseconds(config_.routing.upstream_timeout.seconds() * 1000);
+    if (anthropic && route != Route::kChat) {
+      // The request, not the deployment, is at fault: no health penalty.
+      Settle(d, Attempt::kNeutral);
+      fail(std::string("Anthropic's Messages API has no ") +
+           (route == Route::kEmbeddings ? "embeddings" : "legacy completions") + " endpoint");
+      return false;
+    }
     if (anthropic) {
       Result<json> translated = ToAnthropicRequest(body, dep.upstream_model);
       if (!translated.ok()) {
-        // The request, not the deployment, is at fault: no health penalty.
         Settle(d, Attempt::kNeutral);
-        failures.push_back(dep.id + ": " + translated.status().message());
+        fail(translated.status().message());
         return false;
       }
       up.target = dep.path_prefix + "/messages";
@@ -270,7 +389,7 @@ class Gateway::Impl {
       if (!upstream_keys_[d].empty()) up.headers.push_back({"x-api-key", upstream_keys_[d]});
     } else {
       body["model"] = dep.upstream_model;
-      up.target = dep.path_prefix + "/chat/completions";
+      up.target = dep.path_prefix + RoutePath(route);
       up.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
       if (!upstream_keys_[d].empty()) {
         up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
@@ -284,10 +403,14 @@ class Gateway::Impl {
       metrics_[d]->upstream.Observe(elapsed);
     };
     Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(up);
+    if (call.ok()) {
+      routing_.ObserveLatency(d, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now() - upstream_start));
+    }
     if (!call.ok() || stream) waited();
     if (!call.ok()) {
       Settle(d, Attempt::kFailure);
-      failures.push_back(dep.id + ": " + call.status().message());
+      fail(call.status().message());
       return false;
     }
     const int status = (*call)->status();
@@ -299,11 +422,14 @@ class Gateway::Impl {
         retry_after_s = retry_after_s ? std::min(*retry_after_s, wait->seconds()) : wait->seconds();
       }
       Settle(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
-      failures.push_back(dep.id + ": HTTP " + std::to_string(status));
+      fail("HTTP " + std::to_string(status));
       return false;
     }
+    const std::string rule = RuleOf(plan, d);
+    trace->record["deployment"] = dep.id;
+    trace->record["rule"] = rule;
     std::vector<Header> headers = {{"x-polycloud-deployment", dep.id},
-                                   {"x-polycloud-rule", Sanitize(RuleOf(plan, d))}};
+                                   {"x-polycloud-rule", Sanitize(rule)}};
     if (!failures.empty()) {
       std::string failed;
       for (const std::string& f : failures) failed += (failed.empty() ? "" : "; ") + f;
@@ -318,14 +444,16 @@ class Gateway::Impl {
             requested_model, clock_.Now().unix_seconds(),
             options.is_object() && options.value("include_usage", false));
       }
-      PassThroughStream(d, **call, std::move(headers), reply, translator.get());
+      note("HTTP 200, streamed");
+      Account(trace->key, d, 1, 0, 0);
+      PassThroughStream(d, **call, std::move(headers), reply, translator.get(), trace);
       return true;
     }
     Result<std::string> answer = (*call)->ReadAll(options_.max_response_bytes);
     if (!stream) waited();
     if (!answer.ok()) {
       Settle(d, Attempt::kFailure);
-      failures.push_back(dep.id + ": " + answer.status().message());
+      fail(answer.status().message());
       return false;
     }
     if (anthropic && status < 400) {
@@ -333,7 +461,7 @@ class Gateway::Impl {
           FromAnthropicResponse(*answer, requested_model, clock_.Now().unix_seconds());
       if (!translated.ok()) {
         Settle(d, Attempt::kFailure);
-        failures.push_back(dep.id + ": " + translated.status().message());
+        fail(translated.status().message());
         return false;
       }
       *answer = translated->dump(-1, ' ', false, json::error_handler_t::replace);
@@ -342,7 +470,11 @@ class Gateway::Impl {
       *answer = FromAnthropicError(*answer).dump(-1, ' ', false, json::error_handler_t::replace);
       type = "application/json";
     }
-    if (status < 400) CountTokens(d, *answer);
+    note("HTTP " + std::to_string(status));
+    if (status < 400) {
+      CountTokens(trace->key, d, *answer, *trace);
+      Account(trace->key, d, 1, 0, 0);
+    }
     Settle(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
     Response response =
         Response::Text(status, std::move(*answer), type ? std::string(*type) : "application/json");
@@ -361,7 +493,8 @@ class Gateway::Impl {
   // Relays the upstream's events to the client as they arrive.
   // `translator`: the deployment speaks Anthropic's stream; else relayed as is.
   void PassThroughStream(int32_t d, UpstreamCall& call, std::vector<Header> headers,
-                         const Reply& reply, AnthropicStreamTranslator* translator) {
+                         const Reply& reply, AnthropicStreamTranslator* translator,
+                         const std::shared_ptr<Trace>& trace) {
     auto opened = std::make_shared<std::promise<std::shared_ptr<http::EventStream>>>();
     std::future<std::shared_ptr<http::EventStream>> future = opened->get_future();
     Response response = Response::Stream(
@@ -379,6 +512,8 @@ class Gateway::Impl {
     }
     if (client == nullptr) {
       Settle(d, Attempt::kNeutral);
+      trace->record["stream_end"] = "the client went away before the stream opened";
+      Keep(*trace);
       return;
     }
     http::SseParser parser;
@@ -399,18 +534,20 @@ class Gateway::Impl {
         http::SseEvent event;
         event.data = error.dump();
         client->Send(event);
+        trace->record["stream_end"] =
+            "the deployment's stream broke off: " + piece.status().message();
         break;
       }
       if (!*piece) break;
       parser.Feed(**piece, &events);
       for (const http::SseEvent& e : events) {
         if (translator == nullptr) {
-          CountTokens(d, e.data);
+          CountTokens(trace->key, d, e.data, *trace);
           client->Send(e);
           continue;
         }
         for (const http::SseEvent& out : translator->Translate(e)) {
-          CountTokens(d, out.data);
+          CountTokens(trace->key, d, out.data, *trace);
           client->Send(out);
         }
       }
@@ -420,6 +557,10 @@ class Gateway::Impl {
     // Released before the client can see the end, so a client that counts
     // on the slot being free after the stream never sees it taken.
     Settle(d, outcome);
+    if (!trace->record.contains("stream_end")) {
+      trace->record["stream_end"] = client->closed() ? "the client closed the stream" : "complete";
+    }
+    Keep(*trace);
     client->Close();
   }
 
@@ -427,6 +568,7 @@ class Gateway::Impl {
   struct DeploymentMetrics {
     std::atomic<uint64_t> attempts[3] = {};  // by Attempt
     std::atomic<uint64_t> input_tokens{0}, output_tokens{0};
+    __int128 spend_e6 = 0;            // under spend_mu_
     http::LatencyHistogram upstream;  // to the headers (streams) or the whole answer
   };
 
@@ -435,17 +577,408 @@ class Gateway::Impl {
     routing_.Release(d, outcome, retry_after);
   }
 
-  // Usage from an answer or a stream's chunk ("usage":{...}), when it has one.
-  void CountTokens(int32_t d, std::string_view text) {
+  // Usage from an answer or a stream's chunk ("usage":{...}), when it has
+  // one: counted for /metrics, and charged to key `k` (its token bucket, its
+  // spend against its budget) and to the request's explanation.
+  void CountTokens(size_t k, int32_t d, std::string_view text, Trace& trace) {
     if (text.find("\"usage\"") == std::string_view::npos) return;
     const json j = json::parse(text, nullptr, false);
     if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return;
     const json& u = j["usage"];
-    auto take = [&](const char* key) -> uint64_t {
-      return u.contains(key) && u[key].is_number_unsigned() ? u[key].get<uint64_t>() : 0;
+    auto take = [&](const char* key) -> int64_t {
+      return u.contains(key) && u[key].is_number_unsigned()
+                 ? static_cast<int64_t>(std::min<uint64_t>(u[key].get<uint64_t>(), 1ULL << 40))
+                 : 0;
     };
-    metrics_[d]->input_tokens += take("prompt_tokens");
-    metrics_[d]->output_tokens += take("completion_tokens");
+    const int64_t input = take("prompt_tokens");
+    const int64_t output = take("completion_tokens");
+    metrics_[d]->input_tokens += static_cast<uint64_t>(input);
+    metrics_[d]->output_tokens += static_cast<uint64_t>(output);
+    const Deployment& dep = config_.deployments[d];
+    const __int128 cost = CostE6(dep, input, output);
+    {
+      std::lock_guard<std::mutex> lock(spend_mu_);
+      metrics_[d]->spend_e6 += cost;
+    }
+    key_states_[k]->Charge(d, input, output, cost, clock_.Now());
+    Account(k, d, 0, input, output);
+    trace.record["input_tokens"] = trace.record.value("input_tokens", int64_t{0}) + input;
+    trace.record["output_tokens"] = trace.record.value("output_tokens", int64_t{0}) + output;
+    trace.record["cost_usd"] = FormatMoneyExact(
+        RoundCost(static_cast<__int128>(trace.record.value("cost_e6_", int64_t{0})) + cost));
+    trace.record["cost_e6_"] = static_cast<int64_t>(
+        std::min<__int128>(static_cast<__int128>(trace.record.value("cost_e6_", int64_t{0})) + cost,
+                           std::numeric_limits<int64_t>::max()));
+  }
+
+  // A key's limits and what it has used (config.h, KeyLimits). Buckets are
+  // kept in sixtieths of a request or token: a limit of L per minute refills
+  // L sixtieths a second and holds at most 60·L, so whole-second clocks stay exact.
+  class KeyState {
+   public:
+    KeyState(const ApiKey& key, size_t deployments, Time now)
+        : limits_(key.limits),
+          requests_(60 * key.limits.requests_per_minute),
+          tokens_(60 * key.limits.tokens_per_minute),
+          last_(now),
+          by_deployment_(deployments) {}
+
+    // Why a request of this key must wait now, and for how many seconds; or
+    // nullopt, having taken one request from the bucket.
+    struct Refusal {
+      std::string code, type, message;
+      int64_t retry_after_s = 0;
+      bool budget = false;
+    };
+    std::optional<Refusal> Admit(Time now) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Refill(now);
+      if (limits_.budget && RoundCost(spend_e6_) >= *limits_.budget) {
+        return Refusal{"insufficient_quota", "insufficient_quota",
+                       "You exceeded your current quota: this key has spent $" +
+                           FormatMoneyExact(RoundCost(spend_e6_)) + " of its $" +
+                           FormatMoneyExact(*limits_.budget) + " budget.",
+                       0, true};
+      }
+      const int64_t rpm = limits_.requests_per_minute, tpm = limits_.tokens_per_minute;
+      if (rpm > 0 && requests_ < 60) {
+        return Refusal{
+            "rate_limit_exceeded", "requests",
+            "Rate limit reached for requests: limit " + std::to_string(rpm) + " per minute.",
+            (60 - requests_ + rpm - 1) / rpm, false};
+      }
+      if (tpm > 0 && tokens_ <= 0) {
+        return Refusal{"rate_limit_exceeded", "tokens",
+                       "Rate limit reached for tokens: limit " + std::to_string(tpm) +
+                           " per minute, used " + std::to_string(tpm - tokens_ / 60) +
+                           " in the last minute.",
+                       (1 - tokens_ + tpm - 1) / tpm, false};
+      }
+      if (rpm > 0) requests_ -= 60;
+      ++admitted_;
+      return std::nullopt;
+    }
+    void Charge(int32_t d, int64_t input, int64_t output, __int128 cost_e6, Time now) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Refill(now);
+      if (limits_.tokens_per_minute > 0) tokens_ -= 60 * (input + output);
+      spend_e6_ += cost_e6;
+      by_deployment_[d].input += input;
+      by_deployment_[d].output += output;
+      by_deployment_[d].cost_e6 += cost_e6;
+    }
+    // Usage from before this process (the usage store).
+    void Seed(int32_t d, int64_t requests, int64_t input, int64_t output, __int128 cost_e6) {
+      std::lock_guard<std::mutex> lock(mu_);
+      admitted_ += requests;
+      spend_e6_ += cost_e6;
+      by_deployment_[d].input += input;
+      by_deployment_[d].output += output;
+      by_deployment_[d].cost_e6 += cost_e6;
+    }
+    // The rate-limit headers OpenAI's answers carry.
+    std::vector<Header> Headers(Time now) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Refill(now);
+      std::vector<Header> out;
+      if (limits_.requests_per_minute > 0) {
+        out.push_back({"x-ratelimit-limit-requests", std::to_string(limits_.requests_per_minute)});
+        out.push_back({"x-ratelimit-remaining-requests", std::to_string(requests_ / 60)});
+      }
+      if (limits_.tokens_per_minute > 0) {
+        out.push_back({"x-ratelimit-limit-tokens", std::to_string(limits_.tokens_per_minute)});
+        out.push_back(
+            {"x-ratelimit-remaining-tokens", std::to_string(std::max<int64_t>(0, tokens_ / 60))});
+      }
+      return out;
+    }
+    struct Used {
+      int64_t input = 0, output = 0;
+      __int128 cost_e6 = 0;
+    };
+    std::vector<Used> by_deployment() const {
+      std::lock_guard<std::mutex> lock(mu_);
+      return by_deployment_;
+    }
+    int64_t admitted() const {
+      std::lock_guard<std::mutex> lock(mu_);
+      return admitted_;
+    }
+    const KeyLimits& limits() const { return limits_; }
+
+   private:
+    void Refill(Time now) {
+      if (now <= last_) return;
+      const int64_t s = std::min<int64_t>((now - last_).seconds(), 3600);
+      last_ = now;
+      if (limits_.requests_per_minute > 0) {
+        requests_ =
+            std::min(60 * limits_.requests_per_minute, requests_ + s * limits_.requests_per_minute);
+      }
+      if (limits_.tokens_per_minute > 0) {
+        tokens_ = std::min(60 * limits_.tokens_per_minute, tokens_ + s * limits_.tokens_per_minute);
+      }
+    }
+    const KeyLimits limits_;
+    mutable std::mutex mu_;
+    int64_t requests_, tokens_;  // sixtieths
+    Time last_;
+    __int128 spend_e6_ = 0;
+    int64_t admitted_ = 0;
+    std::vector<Used> by_deployment_;
+  };
+
+  // Counts for the usage store, added on the request path (a map update under
+  // a mutex) and written by the flusher thread.
+  void Account(size_t k, int32_t d, int64_t requests, int64_t input, int64_t output) {
+    if (options_.usage_store == nullptr && !options_.demand) return;
+    const Deployment& dep = config_.deployments[d];
+    const Time now = clock_.Now();
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    if (options_.usage_store != nullptr) {
+      const std::string day = FormatTimeFull(now).substr(0, 10);
+      const auto row_key = std::make_tuple(day, k, d, dep.input_per_million.micros(),
+                                           dep.output_per_million.micros());
+      store::UsageRow& row = pending_[row_key];
+      row.requests += requests;
+      row.input_tokens += input;
+      row.output_tokens += output;
+    }
+    if (options_.demand && config_.keys[k].service != world::kNone) {
+      demand_window_.push_back({now, config_.keys[k].service, input + output});
+    }
+  }
+
+ public:
+  Status FlushUsage() {
+    if (options_.usage_store == nullptr) return Status::Ok();
+    std::lock_guard<std::mutex> flush_lock(flush_mu_);  // one flush at a time
+    decltype(pending_) batch;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      batch.swap(pending_);
+    }
+    if (batch.empty()) return Status::Ok();
+    std::vector<store::UsageRow> rows;
+    for (const auto& [row_key, counts] : batch) {
+      const auto& [day, k, d, in_price, out_price] = row_key;
+      const Deployment& dep = config_.deployments[d];
+      store::UsageRow row = counts;
+      row.day = day;
+      row.key = config_.keys[k].id;
+      row.deployment = dep.id;
+      row.contract = dep.contract == world::kNone ? "" : world_.contracts[dep.contract].id;
+      row.input_price_micros = in_price;
+      row.output_price_micros = out_price;
+      rows.push_back(std::move(row));
+    }
+    Status written = options_.usage_store->AddUsage(rows);
+    if (!written.ok()) {
+      // Kept for the next flush: nothing is lost while the store is away.
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      for (auto& [row_key, counts] : batch) {
+        store::UsageRow& row = pending_[row_key];
+        row.requests += counts.requests;
+        row.input_tokens += counts.input_tokens;
+        row.output_tokens += counts.output_tokens;
+      }
+      ++flush_failures_;
+    }
+    return written;
+  }
+
+  // Tokens per second per service over the last minute, as the broker takes them.
+  Status PublishDemand() {
+    if (!options_.demand) return Status::Ok();
+    const Time now = clock_.Now();
+    std::map<world::ServiceIndex, int64_t> tokens;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      while (!demand_window_.empty() && now - demand_window_.front().at >= Duration::Seconds(60)) {
+        demand_window_.pop_front();
+      }
+      for (const DemandSample& d : demand_window_) tokens[d.service] += d.tokens;
+    }
+    // Every service some key names is published, 0 when idle.
+    for (const ApiKey& key : config_.keys) {
+      if (key.service != world::kNone) tokens.emplace(key.service, 0);
+    }
+    http::ClientOptions options;
+    options.address = options_.demand->broker;
+    options.bearer_token = options_.demand->token;
+    http::Client client(options);
+    for (const auto& [service, n] : tokens) {
+      const std::string& id = world_.services[service].id;
+      const int64_t per_s = (n + 59) / 60;
+      Result<http::ClientResponse> r =
+          client.Post("/v1/services/" + id + "/demand", {{"tokens_per_s", per_s}});
+      if (!r.ok()) return r.status();
+      if (r->status / 100 != 2) {
+        return IoError("the broker answered " + std::to_string(r->status) +
+                       " to the demand of service " + id + ": " + r->body.substr(0, 200));
+      }
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      published_demand_[service] = per_s;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  void StartBackground() {
+    if (options_.usage_store == nullptr && !options_.demand) return;
+    background_ = std::thread([this] {
+      auto next_demand =
+          std::chrono::steady_clock::now() +
+          std::chrono::seconds(options_.demand ? options_.demand->every.seconds() : 0);
+      std::unique_lock<std::mutex> lock(background_mu_);
+      while (!stopping_) {
+        background_cv_.wait_for(lock, options_.flush_every, [this] { return stopping_; });
+        lock.unlock();
+        (void)FlushUsage();
+        if (options_.demand && std::chrono::steady_clock::now() >= next_demand) {
+          next_demand = std::chrono::steady_clock::now() +
+                        std::chrono::seconds(options_.demand->every.seconds());
+          if (!PublishDemand().ok()) ++publish_failures_;
+        }
+        lock.lock();
+      }
+    });
+  }
+  void StopBackground() {
+    {
+      std::lock_guard<std::mutex> lock(background_mu_);
+      stopping_ = true;
+    }
+    background_cv_.notify_all();
+    if (background_.joinable()) background_.join();
+    (void)FlushUsage();
+  }
+
+ public:
+  // Seeds each key's spend from the usage store, so budgets hold across restarts.
+  Status LoadUsage() {
+    if (options_.usage_store == nullptr) return Status::Ok();
+    POLYCLOUD_ASSIGN_OR_RETURN(std::vector<store::UsageRow> rows,
+                               options_.usage_store->ReadUsage());
+    for (const store::UsageRow& row : rows) {
+      size_t k = config_.keys.size();
+      for (size_t i = 0; i < config_.keys.size(); ++i) {
+        if (config_.keys[i].id == row.key) k = i;
+      }
+      int32_t d = -1;
+      for (size_t i = 0; i < config_.deployments.size(); ++i) {
+        if (config_.deployments[i].id == row.deployment) d = static_cast<int32_t>(i);
+      }
+      if (k == config_.keys.size() || d < 0) continue;  // a key or deployment since removed
+      const __int128 cost = static_cast<__int128>(row.input_tokens) * row.input_price_micros +
+                            static_cast<__int128>(row.output_tokens) * row.output_price_micros;
+      key_states_[k]->Seed(d, row.requests, row.input_tokens, row.output_tokens, cost);
+    }
+    return Status::Ok();
+  }
+  void Start() { StartBackground(); }
+  void Stop() { StopBackground(); }
+
+ private:
+  // nullopt when key `k` may send a request now (one is taken from its
+  // bucket); else the 429 to answer.
+  std::optional<Response> Admit(size_t k) {
+    std::optional<KeyState::Refusal> refusal = key_states_[k]->Admit(clock_.Now());
+    if (!refusal) return std::nullopt;
+    ++limited_[refusal->budget ? 2 : refusal->type == "requests" ? 0 : 1];
+    std::vector<Header> headers = key_states_[k]->Headers(clock_.Now());
+    if (!refusal->budget) {
+      headers.push_back(
+          {"Retry-After", std::to_string(std::max<int64_t>(1, refusal->retry_after_s))});
+    }
+    return OpenAiError(429, refusal->message, refusal->type, refusal->code, std::move(headers));
+  }
+
+  std::string NewRequestId() {
+    static const char* kHex = "0123456789abcdef";
+    uint64_t n = ++request_counter_;
+    std::string id = "req_" + request_nonce_;
+    for (int shift = 60; shift >= 0; shift -= 4) id += kHex[(n >> shift) & 15];
+    return id;
+  }
+
+  // Keeps `trace` for explain (the latest options_.explain_requests).
+  void Keep(Trace& trace) {
+    trace.record.erase("cost_e6_");
+    std::lock_guard<std::mutex> lock(traces_mu_);
+    if (options_.explain_requests == 0) return;
+    traces_[trace.id] = {trace.key, trace.record};
+    trace_order_.push_back(trace.id);
+    while (trace_order_.size() > options_.explain_requests) {
+      traces_.erase(trace_order_.front());
+      trace_order_.pop_front();
+    }
+  }
+
+  // GET /v1/requests/{id}: the candidates, verdicts and attempts of one of
+  // the caller's own recent requests.
+  Response Explain(const Request& r) const {
+    const ApiKey* key = Authenticate(r);
+    if (key == nullptr) return Unauthenticated(r);
+    const size_t k = static_cast<size_t>(key - config_.keys.data());
+    std::lock_guard<std::mutex> lock(traces_mu_);
+    auto it = traces_.find(std::string(r.Param("id")));
+    if (it == traces_.end() || it->second.first != k) {
+      return OpenAiError(404,
+                         "No request " + std::string(r.Param("id")) +
+                             " of this key among the last " +
+                             std::to_string(options_.explain_requests) + " the gateway keeps.",
+                         "invalid_request_error", "request_not_found");
+    }
+    return Response::Json(200, it->second.second);
+  }
+
+  // GET /v1/usage: the caller's tokens and spend, by deployment and
+  // contract, against its limits.
+  Response Usage(const Request& r) const {
+    const ApiKey* key = Authenticate(r);
+    if (key == nullptr) return Unauthenticated(r);
+    const size_t k = static_cast<size_t>(key - config_.keys.data());
+    const KeyState& state = *key_states_[k];
+    json deployments = json::array();
+    __int128 total = 0;
+    int64_t input = 0, output = 0;
+    std::map<std::string, __int128> by_contract;
+    const std::vector<KeyState::Used> used = state.by_deployment();
+    for (size_t d = 0; d < used.size(); ++d) {
+      if (used[d].input == 0 && used[d].output == 0) continue;
+      const Deployment& dep = config_.deployments[d];
+      const std::string contract =
+          dep.contract == world::kNone ? "" : world_.contracts[dep.contract].id;
+      deployments.push_back({{"deployment", dep.id},
+                             {"contract", contract.empty() ? json(nullptr) : json(contract)},
+                             {"input_tokens", used[d].input},
+                             {"output_tokens", used[d].output},
+                             {"spend_usd", FormatMoneyExact(RoundCost(used[d].cost_e6))}});
+      total += used[d].cost_e6;
+      input += used[d].input;
+      output += used[d].output;
+      if (!contract.empty()) by_contract[contract] += used[d].cost_e6;
+    }
+    json contracts = json::object();
+    for (const auto& [c, e6] : by_contract) contracts[c] = FormatMoneyExact(RoundCost(e6));
+    const KeyLimits& limits = state.limits();
+    json lj = json::object();
+    if (limits.requests_per_minute > 0) lj["requests_per_minute"] = limits.requests_per_minute;
+    if (limits.tokens_per_minute > 0) lj["tokens_per_minute"] = limits.tokens_per_minute;
+    if (limits.budget) {
+      lj["budget_usd"] = FormatMoneyExact(*limits.budget);
+      const Money left = *limits.budget - RoundCost(total);
+      lj["budget_left_usd"] = FormatMoneyExact(left < Money() ? Money() : left);
+    }
+    return Response::Json(200, {{"key", key->id},
+                                {"requests", state.admitted()},
+                                {"input_tokens", input},
+                                {"output_tokens", output},
+                                {"spend_usd", FormatMoneyExact(RoundCost(total))},
+                                {"by_contract", contracts},
+                                {"by_deployment", deployments},
+                                {"limits", lj}});
   }
 
   void RecordAnswer(int status, std::chrono::nanoseconds overhead) {
@@ -464,8 +997,8 @@ class Gateway::Impl {
         answers.push_back({{{"code", std::to_string(status)}}, static_cast<double>(n)});
       }
     }
-    out.Counter("polycloud_gateway_requests_total", "Chat completion requests answered, by status.",
-                answers);
+    out.Counter("polycloud_gateway_requests_total",
+                "Requests to the model routes answered, by status.", answers);
     std::vector<Sample> attempts, tokens, outstanding;
     std::vector<http::HistogramSample> upstream;
     static const char* kOutcome[] = {"success", "failure", "neutral"};
@@ -510,6 +1043,48 @@ class Gateway::Impl {
                 {{{}, static_cast<double>(failed_attempts_.load())}});
     out.Counter("polycloud_gateway_ejections_total", "Deployments ejected by passive health.",
                 {{{}, static_cast<double>(routing_.ejections())}});
+    std::vector<Sample> spend;
+    {
+      std::lock_guard<std::mutex> lock(spend_mu_);
+      for (size_t d = 0; d < config_.deployments.size(); ++d) {
+        const Deployment& dep = config_.deployments[d];
+        spend.push_back(
+            {{{"deployment", dep.id},
+              {"contract",
+               dep.contract == world::kNone ? std::string() : world_.contracts[dep.contract].id}},
+             static_cast<double>(RoundCost(metrics_[d]->spend_e6).micros()) / 1e6});
+      }
+    }
+    out.Counter("polycloud_gateway_spend_dollars_total",
+                "Spend at the deployments' token prices, by deployment and contract (US dollars).",
+                spend);
+    static const char* kLimit[] = {"requests", "tokens", "budget"};
+    std::vector<Sample> limited;
+    for (int i = 0; i < 3; ++i) {
+      limited.push_back({{{"limit", kLimit[i]}}, static_cast<double>(limited_[i].load())});
+    }
+    if (options_.demand) {
+      std::vector<Sample> published;
+      {
+        std::lock_guard<std::mutex> lock(pending_mu_);
+        for (const auto& [service, per_s] : published_demand_) {
+          published.push_back(
+              {{{"service", world_.services[service].id}}, static_cast<double>(per_s)});
+        }
+      }
+      out.Gauge("polycloud_gateway_published_demand_tokens_per_second",
+                "The demand last posted to the broker per service (tokens/s over the last minute).",
+                published);
+    }
+    out.Counter("polycloud_gateway_usage_flush_failures_total",
+                "Writes of the token accounting to the store that failed (kept and retried).",
+                {{{}, static_cast<double>(flush_failures_.load())}});
+    out.Counter("polycloud_gateway_demand_publish_failures_total",
+                "Posts of measured demand to the broker that failed.",
+                {{{}, static_cast<double>(publish_failures_.load())}});
+    out.Counter("polycloud_gateway_key_limited_total",
+                "Requests refused with 429 by their key's limits, by the limit that held.",
+                limited);
     if (const http::Server* server = server_.load()) {
       http::WriteHttpMetrics(out, server->Stats(), "polycloud_gateway_http");
     }
@@ -521,6 +1096,7 @@ class Gateway::Impl {
 
  private:
   GatewayConfig config_;
+  const world::World& world_;
   const Clock& clock_;
   GatewayOptions options_;
   std::vector<std::string> upstream_keys_;  // per deployment; "" = none
@@ -532,6 +1108,30 @@ class Gateway::Impl {
   std::map<int, uint64_t> answers_;
   std::atomic<uint64_t> rule_rejections_{0}, contract_refusals_{0}, failed_attempts_{0};
   std::atomic<const http::Server*> server_{nullptr};
+  std::vector<std::unique_ptr<KeyState>> key_states_;  // per key of config_.keys
+  std::atomic<uint64_t> limited_[3] = {};              // requests, tokens, budget
+  mutable std::mutex spend_mu_;
+  std::string request_nonce_;
+  std::atomic<uint64_t> request_counter_{0};
+  mutable std::mutex traces_mu_;
+  std::unordered_map<std::string, std::pair<size_t, json>> traces_;  // id → (key, record)
+  std::deque<std::string> trace_order_;
+  // Accounting not yet written, by (day, key, deployment, prices).
+  struct DemandSample {
+    Time at;
+    world::ServiceIndex service;
+    int64_t tokens;
+  };
+  mutable std::mutex pending_mu_;
+  std::map<std::tuple<std::string, size_t, int32_t, int64_t, int64_t>, store::UsageRow> pending_;
+  std::deque<DemandSample> demand_window_;  // the last minute's tokens, by service
+  std::map<world::ServiceIndex, int64_t> published_demand_;
+  std::mutex flush_mu_;
+  std::atomic<uint64_t> flush_failures_{0}, publish_failures_{0};
+  std::mutex background_mu_;
+  std::condition_variable background_cv_;
+  bool stopping_ = false;
+  std::thread background_;
   std::unique_ptr<WorkerPool> workers_;
 };
 
@@ -552,8 +1152,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const wor
     upstream_keys.push_back(std::move(key));
   }
   if (options.workers < 1) return InvalidArgument("gateway workers: expected at least 1");
-  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<Impl>(
-      std::move(config), world, clock, std::move(options), std::move(upstream_keys))));
+  auto impl = std::make_unique<Impl>(std::move(config), world, clock, std::move(options),
+                                     std::move(upstream_keys));
+  POLYCLOUD_RETURN_IF_ERROR(impl->LoadUsage());
+  impl->Start();
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -562,5 +1165,7 @@ http::Router Gateway::MakeRouter() { return impl_->MakeRouter(); }
 const GatewayConfig& Gateway::config() const { return impl_->config(); }
 RoutingTable& Gateway::routing() { return impl_->routing(); }
 void Gateway::AttachServer(const http::Server* server) { impl_->AttachServer(server); }
+Status Gateway::FlushUsage() { return impl_->FlushUsage(); }
+Status Gateway::PublishDemand() { return impl_->PublishDemand(); }
 
 }  // namespace polycloud::gateway

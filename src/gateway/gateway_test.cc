@@ -10,8 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <thread>
 
+#include "polycloud/gateway/upstream.h"
 #include "polycloud/http/client.h"
 #include "polycloud/http/server.h"
 #include "src/gateway/gateway_testing.h"
@@ -30,7 +33,12 @@ constexpr const char* kAssistantSecret = "secret-assistant";
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<io::Scenario> s = io::LoadScenarioString(testing::kScenario, "gateway-test.yaml");
+    // A service, for the keys that name one (published demand).
+    Result<io::Scenario> s = io::LoadScenarioString(
+        std::string(testing::kScenario) +
+            "services:\n  - {id: chat-svc, model: m, class: chat, gpus_per_replica: 8, "
+            "replica_tokens_per_s: 1000, demand: 100}\n",
+        "gateway-test.yaml");
     ASSERT_TRUE(s.ok()) << s.status().message();
     scenario_ = std::make_unique<io::Scenario>(std::move(*s));
   }
@@ -48,7 +56,7 @@ class GatewayTest : public ::testing::Test {
     const std::string text =
         "endpoints:\n" +
         entry("az1", "azure", "m", az1_,
-              ", site: az-east, upstream_model: m-az, api_key_env: AZ_KEY,"
+              ", site: az-east, upstream_model: m-az, api_key_env: AZ_KEY, contract: azure-deal,"
               " price: {input_per_million: 1, output_per_million: 2}") +
         entry("az2", "azure", "m", az2_, ", price: {input_per_million: 2, output_per_million: 3}") +
         entry("aw", "aws", "m", aw_, ", price: {input_per_million: 0.5, output_per_million: 1}") +
@@ -63,6 +71,9 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status().message() << "\n" << text;
     GatewayOptions options;
     options.workers = 8;
+    options.usage_store = usage_store_;
+    options.flush_every = std::chrono::milliseconds(50);
+    options.demand = demand_;
     options.getenv = [](const char* name) -> const char* {
       if (std::string(name) == "AN_KEY") return "sk-ant";
       return std::string(name) == "AZ_KEY" ? "sk-azure" : nullptr;
@@ -98,6 +109,17 @@ class GatewayTest : public ::testing::Test {
     return r.ok() ? *r : http::ClientResponse{};
   }
 
+  http::ClientResponse Send(const std::string& secret, const std::string& method,
+                            const std::string& path, const json& body = nullptr) {
+    http::ClientOptions options;
+    options.address = {"127.0.0.1", server_->port()};
+    options.bearer_token = secret;
+    http::Client client(options);
+    Result<http::ClientResponse> r = method == "GET" ? client.Get(path) : client.Post(path, body);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : http::ClientResponse{};
+  }
+
   static std::string HeaderOf(const http::ClientResponse& r, std::string_view name) {
     return std::string(r.Header(name).value_or(""));
   }
@@ -107,6 +129,8 @@ class GatewayTest : public ::testing::Test {
     return body.ok() ? (*body)["error"] : json();
   }
 
+  store::Store* usage_store_ = nullptr;
+  std::optional<DemandPublishing> demand_;
   FakeUpstream az1_{"az1"}, az2_{"az2"}, aw_{"aw"}, an_{"an"};
   TestClock clock_{testing::At("2026-03-01T00:00:00Z")};
   std::unique_ptr<io::Scenario> scenario_;
@@ -464,5 +488,282 @@ TEST_F(GatewayTest, MetricsCountRequestsTokensRejectionsAndOverhead) {
   EXPECT_EQ(output, "");
 }
 
+TEST_F(GatewayTest, CompletionsAndEmbeddingsGoToTheirOwnRoutes) {
+  Start();
+  http::ClientResponse r =
+      Send(kChatSecret, "POST", "/v1/completions", {{"model", "m"}, {"prompt", "Once"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(HeaderOf(r, "x-polycloud-deployment"), "aw");
+  EXPECT_EQ((*r.Json())["choices"][0]["text"], "completed by aw");
+  r = Send(kApiSecret, "POST", "/v1/embeddings", {{"model", "m"}, {"input", "hello"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(HeaderOf(r, "x-polycloud-deployment"), "az1");  // the exclusivity holds here too
+  EXPECT_EQ((*r.Json())["data"][0]["embedding"][1], -0.5);
+  EXPECT_EQ(az1_.last_model(), "");  // the fake's embeddings route does not record it
+  r = Send(kApiSecret, "POST", "/v1/embeddings",
+           {{"model", "m"}, {"input", "hello"}, {"stream", true}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ErrorOf(r)["code"], "invalid_type");
+}
+
+TEST_F(GatewayTest, AnAnthropicDeploymentIsPassedOverForEmbeddingsWithTheReason) {
+  Start();
+  // mix-oa (OpenAI-shaped, aw's fake) and mix-an (Anthropic): embeddings only on the first.
+  const http::ClientResponse r =
+      Send(kChatSecret, "POST", "/v1/embeddings", {{"model", "mix"}, {"input", "x"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(HeaderOf(r, "x-polycloud-deployment"), "mix-oa");
+  EXPECT_EQ(an_.requests(), 0);
+}
+
+TEST_F(GatewayTest, EveryAnswerHasARequestIdThatExplainsItsRouting) {
+  Start();
+  az1_.set_mode(FakeUpstream::Mode::kFail500);
+  const http::ClientResponse r = Chat(kApiSecret);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string id = HeaderOf(r, "x-request-id");
+  ASSERT_EQ(id.rfind("req_", 0), 0u) << id;
+  const http::ClientResponse e = Send(kApiSecret, "GET", "/v1/requests/" + id);
+  ASSERT_EQ(e.status, 200) << e.body;
+  const json x = *e.Json();
+  EXPECT_EQ(x["id"], id);
+  EXPECT_EQ(x["key"], "api-key");
+  EXPECT_EQ(x["model"], "m");
+  EXPECT_EQ(x["route"], "/v1/chat/completions");
+  EXPECT_EQ(x["status"], 200);
+  EXPECT_EQ(x["deployment"], "az2");
+  EXPECT_EQ(x["policy"], "least-outstanding");
+  ASSERT_EQ(x["candidates"].size(), 3u);  // az1, az2, aw
+  EXPECT_EQ(x["candidates"][2]["deployment"], "aw");
+  EXPECT_FALSE(x["candidates"][2]["admissible"]);
+  EXPECT_EQ(
+      x["candidates"][2]["verdict"].get<std::string>().rfind("forbidden: api is exclusive", 0), 0u)
+      << x.dump();
+  ASSERT_EQ(x["attempts"].size(), 2u);
+  EXPECT_EQ(x["attempts"][0]["deployment"], "az1");
+  EXPECT_EQ(x["attempts"][0]["outcome"], "HTTP 500");
+  EXPECT_EQ(x["attempts"][1]["outcome"], "HTTP 200");
+  EXPECT_EQ(x["input_tokens"], 5);
+  EXPECT_EQ(x["output_tokens"], 3);
+  EXPECT_EQ(x["cost_usd"], "0.000019");  // az2: 5 × $2/M + 3 × $3/M
+  // Another key may not read it; an unknown id is 404 too.
+  EXPECT_EQ(Send(kChatSecret, "GET", "/v1/requests/" + id).status, 404);
+  EXPECT_EQ(ErrorOf(Send(kApiSecret, "GET", "/v1/requests/req_nope"))["code"], "request_not_found");
+  // Refusals are explained as well.
+  const http::ClientResponse refused = Chat(kApiSecret, "m-aws");
+  ASSERT_EQ(refused.status, 503);
+  const json rx =
+      *Send(kApiSecret, "GET", "/v1/requests/" + HeaderOf(refused, "x-request-id")).Json();
+  EXPECT_EQ(rx["status"], 503);
+  EXPECT_EQ(rx["error"]["code"], "contract_forbids");
+  EXPECT_TRUE(rx["attempts"].empty());
+}
+
+TEST_F(GatewayTest, AStreamIsExplainedWhenItEnds) {
+  Start();
+  const http::ClientResponse r = Send(
+      kChatSecret, "POST", "/v1/chat/completions",
+      {{"model", "m"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+  ASSERT_EQ(r.status, 200);
+  const std::string id = HeaderOf(r, "x-request-id");
+  json x;
+  for (int i = 0; i < 100; ++i) {  // kept as the relay ends, just after the client's last byte
+    const http::ClientResponse e = Send(kChatSecret, "GET", "/v1/requests/" + id);
+    if (e.status == 200) {
+      x = *e.Json();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(x["stream"], true) << x.dump();
+  EXPECT_EQ(x["stream_end"], "complete");
+  EXPECT_EQ(x["deployment"], "aw");
+}
+
+TEST_F(GatewayTest, AKeysRequestLimitAnswers429WithRetryAfterUntilTheBucketRefills) {
+  Start("  - {id: small, secret_sha256: " + HashKeySecret("s-small") +
+        ", workload_class: chat, limits: {requests_per_minute: 2}}\n");
+  const http::ClientResponse first = Chat("s-small");
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(HeaderOf(first, "x-ratelimit-limit-requests"), "");  // only on refusals
+  ASSERT_EQ(Chat("s-small").status, 200);
+  const http::ClientResponse r = Chat("s-small");
+  ASSERT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(ErrorOf(r)["code"], "rate_limit_exceeded");
+  EXPECT_EQ(ErrorOf(r)["type"], "requests");
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "30");  // one request refills in 30 s
+  EXPECT_EQ(HeaderOf(r, "x-ratelimit-limit-requests"), "2");
+  EXPECT_EQ(HeaderOf(r, "x-ratelimit-remaining-requests"), "0");
+  EXPECT_EQ(aw_.requests(), 2);
+  clock_.Advance(29);
+  EXPECT_EQ(Chat("s-small").status, 429);
+  clock_.Advance(1);
+  EXPECT_EQ(Chat("s-small").status, 200);
+  // Other keys are not limited by it.
+  EXPECT_EQ(Chat(kChatSecret).status, 200);
+}
+
+TEST_F(GatewayTest, AKeysTokenLimitChargesTheAnswersUsage) {
+  Start("  - {id: tok, secret_sha256: " + HashKeySecret("s-tok") +
+        ", workload_class: chat, limits: {tokens_per_minute: 10}}\n");
+  ASSERT_EQ(Chat("s-tok").status, 200);  // 8 tokens: 2 left
+  ASSERT_EQ(Chat("s-tok").status, 200);  // admitted with 2 left; now 6 over
+  const http::ClientResponse r = Chat("s-tok");
+  ASSERT_EQ(r.status, 429);
+  EXPECT_EQ(ErrorOf(r)["type"], "tokens");
+  clock_.Advance(36);  // 10 a minute: 6 over + 1 needs 42 s
+  EXPECT_EQ(Chat("s-tok").status, 429);
+  clock_.Advance(6);
+  EXPECT_EQ(Chat("s-tok").status, 200);
+}
+
+TEST_F(GatewayTest, ABudgetRefusesOnceTheKeyHasSpentItAndUsageShowsWhere) {
+  // aw: 5 × $0.5/M + 3 × $1/M = $0.0000055 a request; a $0.00001 budget holds two.
+  Start("  - {id: budget, secret_sha256: " + HashKeySecret("s-b") +
+        ", workload_class: chat, limits: {budget: 0.00001}}\n");
+  ASSERT_EQ(Chat("s-b").status, 200);
+  ASSERT_EQ(Chat("s-b").status, 200);
+  const http::ClientResponse r = Chat("s-b");
+  ASSERT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(ErrorOf(r)["code"], "insufficient_quota");
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "");
+  const json u = *Send("s-b", "GET", "/v1/usage").Json();
+  EXPECT_EQ(u["key"], "budget");
+  EXPECT_EQ(u["requests"], 2);
+  EXPECT_EQ(u["input_tokens"], 10);
+  EXPECT_EQ(u["output_tokens"], 6);
+  EXPECT_EQ(u["spend_usd"], "0.000011");
+  EXPECT_EQ(u["limits"]["budget_usd"], "0.000010");
+  EXPECT_EQ(u["limits"]["budget_left_usd"], "0.000000");
+  ASSERT_EQ(u["by_deployment"].size(), 1u);
+  EXPECT_EQ(u["by_deployment"][0]["deployment"], "aw");
+  // Spend under a contract is grouped by it.
+  ASSERT_EQ(Chat(kApiSecret).status, 200);  // az1, under azure-deal
+  const json a = *Send(kApiSecret, "GET", "/v1/usage").Json();
+  EXPECT_EQ(a["by_contract"]["azure-deal"], "0.000011");  // 5 × $1/M + 3 × $2/M
+}
+
+TEST_F(GatewayTest, TheLatencyPolicyPrefersTheDeploymentThatAnswersFaster) {
+  Start("routing: {services: {}, policy: latency}\n");
+  az1_.set_delay_ms(60);
+  // Both unmeasured: config order, az1 first, then az2 (unmeasured goes first).
+  EXPECT_EQ(HeaderOf(Chat(kApiSecret), "x-polycloud-deployment"), "az1");
+  EXPECT_EQ(HeaderOf(Chat(kApiSecret), "x-polycloud-deployment"), "az2");
+  for (int i = 0; i < 3; ++i) {
+    const http::ClientResponse r = Chat(kApiSecret);
+    EXPECT_EQ(HeaderOf(r, "x-polycloud-deployment"), "az2");
+    EXPECT_NE(HeaderOf(r, "x-polycloud-rule").find("lowest recent latency"), std::string::npos);
+  }
+  EXPECT_GT(gateway_->routing().latency_us(0), 50'000);
+  EXPECT_LT(gateway_->routing().latency_us(1), 50'000);
+}
+
+TEST_F(GatewayTest, AccountingIsWrittenToTheStoreAndABudgetHoldsAcrossARestart) {
+  const std::string path =
+      ::testing::TempDir() + "/gateway_usage_" + std::to_string(::getpid()) + ".db";
+  std::remove(path.c_str());
+  Result<std::unique_ptr<store::Store>> store = store::OpenStore("sqlite:" + path);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  usage_store_ = store->get();
+  const std::string keys = "  - {id: budget, secret_sha256: " + HashKeySecret("s-b") +
+                           ", workload_class: chat, limits: {budget: 0.00001}}\n";
+  Start(keys);
+  ASSERT_EQ(Chat("s-b").status, 200);
+  ASSERT_EQ(Chat(kApiSecret).status, 200);  // az1, under azure-deal
+  ASSERT_TRUE(gateway_->FlushUsage().ok());
+  Result<std::vector<store::UsageRow>> rows = (*store)->ReadUsage();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].day, "2026-03-01");
+  EXPECT_EQ((*rows)[0].key, "api-key");
+  EXPECT_EQ((*rows)[0].deployment, "az1");
+  EXPECT_EQ((*rows)[0].contract, "azure-deal");
+  EXPECT_EQ((*rows)[0].requests, 1);
+  EXPECT_EQ((*rows)[0].input_tokens, 5);
+  EXPECT_EQ((*rows)[0].output_tokens, 3);
+  EXPECT_EQ((*rows)[0].input_price_micros, 1'000'000);
+  EXPECT_EQ((*rows)[1].key, "budget");
+  EXPECT_EQ((*rows)[1].deployment, "aw");
+  ASSERT_EQ(Chat("s-b").status, 200);  // $0.000011 spent now; written by the background thread
+  // A restart: the new gateway reads what was spent, and the budget holds.
+  server_->Stop();
+  server_.reset();
+  gateway_.reset();  // its last flush
+  EXPECT_EQ((*store)->ReadUsage()->at(1).requests, 2);
+  Start(keys);
+  const http::ClientResponse r = Chat("s-b");
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(ErrorOf(r)["code"], "insufficient_quota");
+  EXPECT_EQ((*Send("s-b", "GET", "/v1/usage").Json())["spend_usd"], "0.000011");
+  server_->Stop();
+  server_.reset();
+  gateway_.reset();
+  usage_store_ = nullptr;
+  std::remove(path.c_str());
+}
+
+TEST_F(GatewayTest, MeasuredDemandIsPublishedPerServiceToTheBroker) {
+  // The broker's demand endpoint, as `serve` has it.
+  std::mutex mu;
+  std::vector<std::pair<std::string, json>> posts;
+  std::string authorization;
+  http::Router router;
+  router.Add("POST", "/v1/services/{id}/demand", [&](const http::Request& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    posts.emplace_back(std::string(r.Param("id")), json::parse(r.body));
+    authorization = r.bearer_token.value_or("");
+    return http::Response::Json(200, {{"ok", true}});
+  });
+  http::ServerOptions options;
+  options.port = 0;
+  auto broker = std::move(http::Server::Start(options, std::move(router))).value();
+  DemandPublishing publishing;
+  publishing.broker = {"127.0.0.1", broker->port()};
+  publishing.token = "operator-token";
+  publishing.every = Duration::Seconds(3600);  // only when the test asks
+  demand_ = publishing;
+  Start("  - {id: svc-key, secret_sha256: " + HashKeySecret("s-svc") + ", service: chat-svc}\n");
+  for (int i = 0; i < 15; ++i) ASSERT_EQ(Chat("s-svc").status, 200);  // 15 × 8 tokens
+  ASSERT_TRUE(gateway_->PublishDemand().ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_FALSE(posts.empty());
+    EXPECT_EQ(posts.back().first, "chat-svc");
+    EXPECT_EQ(posts.back().second, json({{"tokens_per_s", 2}}));  // 120 tokens in a minute
+    EXPECT_EQ(authorization, "operator-token");
+  }
+  clock_.Advance(61);  // the minute has passed: idle
+  ASSERT_TRUE(gateway_->PublishDemand().ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(posts.back().second, json({{"tokens_per_s", 0}}));
+  }
+  broker->Stop();
+}
+
+TEST_F(GatewayTest, KeepsConnectionsToAnUpstreamAliveAcrossRequests) {
+  Start();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Chat(kChatSecret).status, 200);
+  EXPECT_EQ(aw_.requests(), 5);
+  EXPECT_EQ(aw_.open_connections(), 1u);  // one connection, kept in the pool between requests
+}
+
+TEST(GatewayUpstreamTest, AConnectionTheUpstreamClosedWhileIdleIsReplacedWithoutAFailure) {
+  FakeUpstream up("up", std::chrono::milliseconds(100));  // closes idle connections after 0.1 s
+  UpstreamRequest request;
+  request.host = "127.0.0.1";
+  request.port =
+      static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
+  request.target = "/v1/chat/completions";
+  request.body = R"({"model":"m","messages":[]})";
+  for (int i = 0; i < 3; ++i) {
+    Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(request);
+    ASSERT_TRUE(call.ok()) << call.status().message();
+    EXPECT_EQ((*call)->status(), 200);
+    ASSERT_TRUE((*call)->ReadAll(1 << 20).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the pooled one is closed by now
+  }
+  EXPECT_EQ(up.requests(), 3);
+}
 }  // namespace
 }  // namespace polycloud::gateway

@@ -65,16 +65,40 @@ class FakeUpstream {
  public:
   enum class Mode { kOk, kFail500, kRateLimit429, kStall };
 
-  explicit FakeUpstream(std::string name) : name_(std::move(name)) {
+  explicit FakeUpstream(std::string name,
+                        std::chrono::milliseconds idle_timeout = std::chrono::milliseconds(60'000))
+      : name_(std::move(name)) {
     http::Router router;
     router.Add("POST", "/v1/chat/completions",
                [this](const http::Request& r) { return Answer(r); });
+    router.Add("POST", "/v1/completions", [this](const http::Request& r) {
+      ++requests_;
+      Delay();
+      nlohmann::json body = nlohmann::json::parse(r.body);
+      return http::Response::Json(
+          200, {{"id", "cmpl-" + name_},
+                {"object", "text_completion"},
+                {"model", body.value("model", "")},
+                {"choices", {{{"index", 0}, {"text", "completed by " + name_}}}},
+                {"usage", {{"prompt_tokens", 4}, {"completion_tokens", 6}, {"total_tokens", 10}}}});
+    });
+    router.Add("POST", "/v1/embeddings", [this](const http::Request& r) {
+      ++requests_;
+      Delay();
+      nlohmann::json body = nlohmann::json::parse(r.body);
+      return http::Response::Json(
+          200, {{"object", "list"},
+                {"model", body.value("model", "")},
+                {"data", {{{"object", "embedding"}, {"index", 0}, {"embedding", {0.25, -0.5}}}}},
+                {"usage", {{"prompt_tokens", 12}, {"total_tokens", 12}}}});
+    });
     // Anthropic's Messages API, for deployments with format: anthropic.
     router.Add("POST", "/v1/messages", [this](const http::Request& r) { return Messages(r); });
     http::ServerOptions options;
     options.port = 0;
     options.threads = 4;
     options.stop_grace = std::chrono::milliseconds(100);
+    options.idle_timeout = idle_timeout;
     server_ = std::move(http::Server::Start(options, std::move(router))).value();
   }
   ~FakeUpstream() {
@@ -91,6 +115,8 @@ class FakeUpstream {
   std::string base_url() const { return "http://" + server_->address() + "/v1"; }
   void set_mode(Mode m) { mode_ = m; }
   void set_retry_after(int seconds) { retry_after_ = seconds; }
+  // Every answer waits this long first (the latency policy's tests).
+  void set_delay_ms(int ms) { delay_ms_ = ms; }
   // Streams send their first chunk, then wait for Release() before the rest.
   void HoldStreams() { hold_ = true; }
   void Release() {
@@ -99,6 +125,7 @@ class FakeUpstream {
     cv_.notify_all();
   }
   int requests() const { return requests_; }
+  size_t open_connections() const { return server_->open_connections(); }
   std::string last_model() const {
     std::lock_guard<std::mutex> lock(mu_);
     return last_model_;
@@ -113,8 +140,13 @@ class FakeUpstream {
   }
 
  private:
+  void Delay() const {
+    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
+  }
+
   http::Response Answer(const http::Request& r) {
     ++requests_;
+    Delay();
     nlohmann::json body = nlohmann::json::parse(r.body);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -232,6 +264,7 @@ class FakeUpstream {
   std::unique_ptr<http::Server> server_;
   std::atomic<Mode> mode_{Mode::kOk};
   std::atomic<int> retry_after_{30};
+  std::atomic<int> delay_ms_{0};
   std::atomic<int> requests_{0};
   std::atomic<bool> hold_{false};
   mutable std::mutex mu_;

@@ -59,6 +59,7 @@ RoutePlan RoutingTable::Plan(const ApiKey& key, std::string_view model) const {
     Candidate c;
     c.deployment = static_cast<int32_t>(i);
     c.outstanding = health_[i].outstanding;
+    c.latency_us = health_[i].latency_us;
     const contracts::ExclusivityVerdict v =
         rules_.Check(key.workload_class, key.model_family, dep.provider, now, outage);
     c.admissible = v.allowed;
@@ -88,7 +89,20 @@ RoutePlan RoutingTable::Plan(const ApiKey& key, std::string_view model) const {
     if (!c.rule.empty()) continue;
     c.rule = forbidding.empty() ? "no exclusivity clause applies" : "exclusivity: " + forbidding;
   }
-  for (Candidate& c : plan.candidates) c.rule += "; least outstanding requests, then cheapest";
+  plan.policy = config_.routing.PolicyFor(key.service);
+  const char* order_text = "";
+  switch (plan.policy) {
+    case RoutePolicy::kLeastOutstanding:
+      order_text = "; least outstanding requests, then cheapest";
+      break;
+    case RoutePolicy::kLatency:
+      order_text = "; lowest recent latency, then least outstanding requests, then cheapest";
+      break;
+    case RoutePolicy::kCheapest:
+      order_text = "; cheapest, then least outstanding requests";
+      break;
+  }
+  for (Candidate& c : plan.candidates) c.rule += order_text;
   for (const Candidate& c : plan.candidates) {
     if (c.available) plan.order.push_back(c.deployment);
   }
@@ -96,11 +110,27 @@ RoutePlan RoutingTable::Plan(const ApiKey& key, std::string_view model) const {
     const Deployment& dep = config_.deployments[d];
     return dep.input_per_million.micros() + dep.output_per_million.micros();
   };
-  std::stable_sort(plan.order.begin(), plan.order.end(), [&](int32_t a, int32_t b) {
+  auto by_outstanding_then_price = [&](int32_t a, int32_t b) {
     if (health_[a].outstanding != health_[b].outstanding) {
       return health_[a].outstanding < health_[b].outstanding;
     }
     return price(a) < price(b);
+  };
+  std::stable_sort(plan.order.begin(), plan.order.end(), [&](int32_t a, int32_t b) {
+    switch (plan.policy) {
+      case RoutePolicy::kLatency:
+        // Unmeasured (-1) first, so every deployment gets measured.
+        if (health_[a].latency_us != health_[b].latency_us) {
+          return health_[a].latency_us < health_[b].latency_us;
+        }
+        return by_outstanding_then_price(a, b);
+      case RoutePolicy::kCheapest:
+        if (price(a) != price(b)) return price(a) < price(b);
+        return health_[a].outstanding < health_[b].outstanding;
+      case RoutePolicy::kLeastOutstanding:
+        break;
+    }
+    return by_outstanding_then_price(a, b);
   });
   if (plan.order.empty() && !plan.candidates.empty()) {
     const bool any_admissible = std::any_of(plan.candidates.begin(), plan.candidates.end(),
@@ -157,6 +187,18 @@ void RoutingTable::Release(int32_t d, Attempt outcome, std::optional<Duration> r
       if (was_probe) h.ejected = false;  // it answered: it is up
       break;
   }
+}
+
+void RoutingTable::ObserveLatency(int32_t d, std::chrono::nanoseconds latency) {
+  const int64_t us = std::max<int64_t>(0, latency.count() / 1000);
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t& mean = health_[d].latency_us;
+  mean = mean < 0 ? us : (4 * mean + us) / 5;
+}
+
+int64_t RoutingTable::latency_us(int32_t d) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return health_[d].latency_us;
 }
 
 int64_t RoutingTable::outstanding(int32_t d) const {

@@ -36,6 +36,32 @@ routing: {eject_after_failures: 2, eject_for: 10s}
   std::unique_ptr<RoutingTable> table_;
 };
 
+TEST_F(RoutingTableTest, ThePolicyOfTheKeysServiceOrdersTheDeployments) {
+  config_.routing.policy = RoutePolicy::kCheapest;
+  ASSERT_TRUE(table_->Acquire(2));  // aw, the cheapest, has one in flight
+  RoutePlan plan = table_->Plan(Key("chat"), "m");
+  EXPECT_EQ(plan.policy, RoutePolicy::kCheapest);
+  EXPECT_EQ(plan.order, (std::vector<int32_t>{2, 0, 1}));
+  EXPECT_NE(plan.candidates[0].rule.find("; cheapest, then least outstanding"), std::string::npos);
+  config_.routing.policy = RoutePolicy::kLatency;
+  table_->ObserveLatency(0, std::chrono::milliseconds(80));
+  table_->ObserveLatency(1, std::chrono::milliseconds(20));
+  // aw is not measured yet: it goes first, to be measured; then the faster.
+  EXPECT_EQ(table_->Plan(Key("chat"), "m").order, (std::vector<int32_t>{2, 1, 0}));
+  table_->ObserveLatency(2, std::chrono::milliseconds(50));
+  EXPECT_EQ(table_->Plan(Key("chat"), "m").order, (std::vector<int32_t>{1, 2, 0}));
+  // A recent mean: az2 turning slow moves it back by a fifth of the change.
+  table_->ObserveLatency(1, std::chrono::milliseconds(220));
+  EXPECT_EQ(table_->latency_us(1), 60'000);
+  EXPECT_EQ(table_->Plan(Key("chat"), "m").order, (std::vector<int32_t>{2, 1, 0}));
+  // A key of a service with its own policy.
+  ApiKey key = Key("chat");
+  key.service = 0;
+  config_.routing.per_service = {{0, RoutePolicy::kCheapest}};
+  EXPECT_EQ(table_->Plan(key, "m").policy, RoutePolicy::kCheapest);
+  table_->Release(2, Attempt::kSuccess);
+}
+
 TEST_F(RoutingTableTest, OrdersByOutstandingThenPrice) {
   EXPECT_EQ(table_->Plan(Key("chat"), "m").order, (std::vector<int32_t>{2, 0, 1}));
   ASSERT_TRUE(table_->Acquire(2));

@@ -348,6 +348,9 @@ class Loader {
     ForEachItem(top.Take("faults"), d_, "faults", [&](const YAML::Node& n) { LoadFault(n, w); });
     ForEachItem(top.Take("traces"), d_, "traces",
                 [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
+    // `polycloud gateway`'s deployments, keys and routing (docs/gateway.md):
+    // read and checked by the gateway (and `validate`), which sits above io.
+    out.has_gateway_section = static_cast<bool>(top.Take("gateway"));
     CheckTraceServices(out.traces);
     CheckIdsAcrossKinds();
     top.Finish();

@@ -72,13 +72,13 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
       "1\n",
       "my.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(
-      r.status().message(),
-      "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
-      "contracts, end, "
-      "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
-      "sites, "
-      "start, tenants, traces)\n1 error");
+  EXPECT_EQ(r.status().message(),
+            "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
+            "contracts, end, "
+            "faults, gateway, job_streams, jobs, name, pools, procurement, providers, scheduler, "
+            "seed, services, "
+            "sites, "
+            "start, tenants, traces)\n1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {

@@ -1,6 +1,7 @@
 #include "polycloud/serve/api.h"
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "polycloud/base/parse.h"
@@ -443,7 +444,31 @@ http::Router Api::MakeRouter() {
   router.Add("GET", "/v1/contracts", [=](const Request& r) {
     auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
-    return Response::Json(200, broker->ContractsJson());
+    json out = broker->ContractsJson();
+    // Token-priced spend that `polycloud gateway` wrote to the same store
+    // (docs/gateway.md, "Keys: limits and accounting") counts toward the
+    // contract its deployment names.
+    Result<std::vector<store::UsageRow>> usage = store->ReadUsage();
+    if (!usage.ok()) {
+      return Error(
+          http::ApiError{503, "store_unavailable", usage.status().message(), std::nullopt, {}});
+    }
+    std::map<std::string, __int128> gateway_e6;  // micro-dollars × 10^6
+    for (const store::UsageRow& u : *usage) {
+      if (u.contract.empty()) continue;
+      gateway_e6[u.contract] += static_cast<__int128>(u.input_tokens) * u.input_price_micros +
+                                static_cast<__int128>(u.output_tokens) * u.output_price_micros;
+    }
+    for (json& c : out["contracts"]) {
+      const auto it = gateway_e6.find(c["id"].get<std::string>());
+      const Money gateway = Money::FromMicros(
+          it == gateway_e6.end() ? 0 : static_cast<int64_t>((it->second + 500'000) / 1'000'000));
+      const Money gpus =
+          Money::FromMicros(ParseScaledDecimal(c["spent_usd"].get<std::string>(), 6).value());
+      c["gateway_spent_usd"] = FormatMoneyExact(gateway);
+      c["total_spent_usd"] = FormatMoneyExact(gpus + gateway);
+    }
+    return Response::Json(200, out);
   });
 
   router.Add("GET", "/v1/events", [=](const Request& r) {

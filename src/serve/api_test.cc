@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "polycloud/base/parse.h"
 #include "polycloud/http/client.h"
 #include "polycloud/sites/factory.h"
 #include "tests/testing/scenario_fixture.h"
@@ -373,6 +374,21 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
   auto contracts = json::parse(Get(operator_, "/v1/contracts").body);
   ASSERT_EQ(contracts["contracts"].size(), 1u);
   EXPECT_EQ(contracts["contracts"][0]["id"], "deal");
+  EXPECT_EQ(contracts["contracts"][0]["gateway_spent_usd"], "0.000000");
+  EXPECT_EQ(contracts["contracts"][0]["total_spent_usd"], contracts["contracts"][0]["spent_usd"]);
+  // What `polycloud gateway` accounted to the same store counts toward the
+  // contract its deployment names: 1M input tokens at $2.50/M, 0.5M output at $10/M.
+  ASSERT_TRUE(store_
+                  ->AddUsage({{"2026-01-01", "app", "dep", "deal", 2'500'000, 10'000'000, 3,
+                               1'000'000, 500'000},
+                              {"2026-01-01", "app", "other", "", 1'000'000, 0, 1, 7, 0}})
+                  .ok());
+  contracts = json::parse(Get(operator_, "/v1/contracts").body);
+  EXPECT_EQ(contracts["contracts"][0]["gateway_spent_usd"], "7.500000");
+  const int64_t gpus =
+      ParseScaledDecimal(contracts["contracts"][0]["spent_usd"].get<std::string>(), 6).value();
+  EXPECT_EQ(contracts["contracts"][0]["total_spent_usd"],
+            FormatMoneyExact(Money::FromMicros(gpus + 7'500'000)));
 
   auto metrics = Get("", "/metrics");
   ASSERT_EQ(metrics.status, 200);

@@ -70,6 +70,10 @@ class MemoryStore final : public store::Store {
   Result<std::vector<store::AuditEntry>> ReadAudit(int64_t) override {
     return std::vector<store::AuditEntry>();
   }
+  Status AddUsage(const std::vector<store::UsageRow>&) override { return Status::Ok(); }
+  Result<std::vector<store::UsageRow>> ReadUsage() override {
+    return std::vector<store::UsageRow>();
+  }
   Result<bool> TryAcquireLeadership() override { return true; }
 
   std::mutex mu;

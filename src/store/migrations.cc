@@ -67,9 +67,26 @@ DROP TABLE tokens;
 ALTER TABLE tokens_v2 RENAME TO tokens;
 )sql";
 
+// Version 3: the gateway's token accounting (UsageRow in store.h).
+constexpr std::string_view kGatewayUsage = R"sql(
+CREATE TABLE gateway_usage (
+  day TEXT NOT NULL,
+  key TEXT NOT NULL,
+  deployment TEXT NOT NULL,
+  contract TEXT NOT NULL,
+  input_price_micros BIGINT NOT NULL CHECK (input_price_micros >= 0),
+  output_price_micros BIGINT NOT NULL CHECK (output_price_micros >= 0),
+  requests BIGINT NOT NULL,
+  input_tokens BIGINT NOT NULL,
+  output_tokens BIGINT NOT NULL,
+  PRIMARY KEY (day, key, deployment, contract, input_price_micros, output_price_micros)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kInitialSchema},
     {2, "viewer role", kViewerRole},
+    {3, "gateway usage", kGatewayUsage},
 };
 
 void ReplaceAll(std::string& text, std::string_view from, std::string_view to) {

@@ -511,4 +511,71 @@ Result<std::vector<AuditEntry>> SqlStore::ReadAudit(int64_t limit) {
   });
 }
 
+Status SqlStore::AddUsage(const std::vector<UsageRow>& rows) {
+  for (const UsageRow& r : rows) {
+    POLYCLOUD_RETURN_IF_ERROR(CheckText("the usage row's day", r.day, true));
+    POLYCLOUD_RETURN_IF_ERROR(CheckText("the usage row's key", r.key, true));
+    POLYCLOUD_RETURN_IF_ERROR(CheckText("the usage row's deployment", r.deployment, true));
+    POLYCLOUD_RETURN_IF_ERROR(CheckText("the usage row's contract", r.contract, false));
+    if (r.input_price_micros < 0 || r.output_price_micros < 0 || r.requests < 0 ||
+        r.input_tokens < 0 || r.output_tokens < 0) {
+      return InvalidArgument("store: usage of key " + QuoteExcerpt(r.key) + " at " +
+                             QuoteExcerpt(r.deployment) +
+                             ": counts and prices must not be negative");
+    }
+  }
+  if (rows.empty()) return Status::Ok();
+  return Write([&](SqlConnection& c) -> Status {
+    for (const UsageRow& r : rows) {
+      const SqlParam params[] = {SqlParam::Text(r.day),
+                                 SqlParam::Text(r.key),
+                                 SqlParam::Text(r.deployment),
+                                 SqlParam::Text(r.contract),
+                                 SqlParam::Int(r.input_price_micros),
+                                 SqlParam::Int(r.output_price_micros),
+                                 SqlParam::Int(r.requests),
+                                 SqlParam::Int(r.input_tokens),
+                                 SqlParam::Int(r.output_tokens)};
+      POLYCLOUD_RETURN_IF_ERROR(
+          c.Query("INSERT INTO gateway_usage (day, key, deployment, contract, input_price_micros, "
+                  "output_price_micros, requests, input_tokens, output_tokens) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                  "ON CONFLICT (day, key, deployment, contract, input_price_micros, "
+                  "output_price_micros) DO UPDATE SET "
+                  "requests = gateway_usage.requests + excluded.requests, "
+                  "input_tokens = gateway_usage.input_tokens + excluded.input_tokens, "
+                  "output_tokens = gateway_usage.output_tokens + excluded.output_tokens",
+                  params)
+              .status());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<UsageRow>> SqlStore::ReadUsage() {
+  return Read<std::vector<UsageRow>>([&](SqlConnection& c) -> Result<std::vector<UsageRow>> {
+    POLYCLOUD_ASSIGN_OR_RETURN(
+        SqlRows rows,
+        c.Query("SELECT day, key, deployment, contract, input_price_micros, output_price_micros, "
+                "requests, input_tokens, output_tokens FROM gateway_usage ORDER BY day, key, "
+                "deployment, contract, input_price_micros, output_price_micros",
+                {}));
+    std::vector<UsageRow> out;
+    for (const SqlRow& row : rows) {
+      UsageRow u;
+      POLYCLOUD_ASSIGN_OR_RETURN(u.day, CellText(row.at(0)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.key, CellText(row.at(1)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.deployment, CellText(row.at(2)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.contract, CellText(row.at(3)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.input_price_micros, CellInt(row.at(4)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.output_price_micros, CellInt(row.at(5)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.requests, CellInt(row.at(6)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.input_tokens, CellInt(row.at(7)));
+      POLYCLOUD_ASSIGN_OR_RETURN(u.output_tokens, CellInt(row.at(8)));
+      out.push_back(std::move(u));
+    }
+    return out;
+  });
+}
+
 }  // namespace polycloud::store

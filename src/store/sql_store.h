@@ -32,6 +32,8 @@ class SqlStore final : public Store {
   Result<std::optional<Token>> FindTokenByHash(std::string_view hash) override;
   Status AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ReadAudit(int64_t limit) override;
+  Status AddUsage(const std::vector<UsageRow>& rows) override;
+  Result<std::vector<UsageRow>> ReadUsage() override;
   Result<bool> TryAcquireLeadership() override;
 
   // How well group commit batches (for the benchmark and tests).

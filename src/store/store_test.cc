@@ -244,6 +244,37 @@ TEST_P(StoreTest, AuditReadsTheLatestEntriesOldestFirst) {
   EXPECT_EQ(store->AppendAudit({1, "tok", "", "x", "ok"}).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreTest, UsageRowsAreCountersAddedPerDayKeyDeploymentAndPrice) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  UsageRow a{"2026-12-07", "app", "az1", "azure-deal", 1'000'000, 2'000'000, 1, 5, 3};
+  UsageRow b{"2026-12-07", "app", "aw", "", 500'000, 1'000'000, 2, 10, 6};
+  ASSERT_TRUE(store->AddUsage({a, b}).ok());
+  ASSERT_TRUE(store->AddUsage({a}).ok());
+  UsageRow repriced = a;
+  repriced.input_price_micros = 1'500'000;  // a price change starts its own row
+  ASSERT_TRUE(store->AddUsage({repriced}).ok());
+  Result<std::vector<UsageRow>> rows = store->ReadUsage();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].deployment, "aw");
+  EXPECT_EQ((*rows)[0].requests, 2);
+  EXPECT_EQ((*rows)[1].deployment, "az1");
+  EXPECT_EQ((*rows)[1].input_price_micros, 1'000'000);
+  EXPECT_EQ((*rows)[1].requests, 2);
+  EXPECT_EQ((*rows)[1].input_tokens, 10);
+  EXPECT_EQ((*rows)[1].output_tokens, 6);
+  EXPECT_EQ((*rows)[1].contract, "azure-deal");
+  EXPECT_EQ((*rows)[2].input_price_micros, 1'500'000);
+  UsageRow bad = a;
+  bad.output_tokens = -1;
+  EXPECT_EQ(store->AddUsage({b, bad}).code(), StatusCode::kInvalidArgument);
+  bad = a;
+  bad.key = "";
+  EXPECT_EQ(store->AddUsage({bad}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->ReadUsage()->at(0).requests, 2);  // nothing of the refused batch
+}
+
 TEST_P(StoreTest, LeadershipIsHeldByOneStoreUntilItIsDestroyed) {
   auto first = Open();
   auto second = Open();

@@ -1,6 +1,8 @@
 // The official OpenAI Node client, unchanged, against `polycloud gateway`:
-// models list, chat non-streaming and streaming, failover seen through
-// .withResponse(), and the errors it raises (401, 404, the contract's 503).
+// models list, chat non-streaming and streaming, legacy completions,
+// embeddings, failover seen through .withResponse(), a stream that breaks
+// mid-way, and the errors it raises (401, 404, the contract's 503, a key's
+// rate limit and budget as 429s).
 //
 // The upstreams are OpenAI-shaped node:http servers started here on loopback
 // (they stand in for the providers, which cannot be reached from here).
@@ -33,6 +35,35 @@ function startUpstream(name) {
       if (up.mode === 'fail') {
         res.writeHead(500, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ error: { message: `${name} is down` } }));
+      }
+      if (req.url === '/v1/embeddings') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({
+          object: 'list', model: request.model,
+          // As the vendor does: base64 of little-endian float32s when asked
+          // (the client asks by default and decodes), else numbers.
+          data: [{ object: 'embedding', index: 0, embedding: request.encoding_format === 'base64'
+            ? Buffer.from(new Float32Array([0.5, -0.25, 0.125]).buffer).toString('base64')
+            : [0.5, -0.25, 0.125] }],
+          usage: { prompt_tokens: 4, total_tokens: 4 },
+        }));
+      }
+      if (req.url === '/v1/completions') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({
+          id: `cmpl-${name}`, object: 'text_completion', created: 1, model: request.model,
+          choices: [{ index: 0, text: ` upon a time at ${name}`, finish_reason: 'stop', logprobs: null }],
+          usage: { prompt_tokens: 2, completion_tokens: 5, total_tokens: 7 },
+        }));
+      }
+      if (request.stream && up.mode === 'break') {
+        // One chunk, then the connection drops without the stream's end.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({
+          id: `chatcmpl-${name}`, object: 'chat.completion.chunk', created: 1, model: request.model,
+          choices: [{ index: 0, delta: { content: 'hel' }, finish_reason: null }],
+        })}\n\n`);
+        return setTimeout(() => res.socket.destroy(), 50);
       }
       if (request.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -85,10 +116,13 @@ pools:
   - {id: aw-only, provider: aws, model: gpt-aws, base_url: "${aw.url}", format: openai}
 keys:
   - {id: api, secret_sha256: ${sha256('sk-api')}, workload_class: api}
+  - {id: limited, secret_sha256: ${sha256('sk-limited')}, workload_class: chat, limits: {requests_per_minute: 1}}
+  - {id: broke, secret_sha256: ${sha256('sk-broke')}, workload_class: chat, limits: {budget: 0.000001}}
   - {id: chat, secret_sha256: ${sha256('sk-chat')}, workload_class: chat}
 `);
   const child = spawn(polycloud, ['gateway', '--scenario', path.join(dir, 'fleet.yaml'),
-    '--endpoints', path.join(dir, 'endpoints.yaml'), '--listen', '127.0.0.1:0'],
+    '--endpoints', path.join(dir, 'endpoints.yaml'), '--listen', '127.0.0.1:0',
+    '--store', path.join(dir, 'usage.db')],
   { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -170,6 +204,62 @@ test('a contract refusal is a 503 the client raises with its code and clause', a
       assert.match(e.message, /api is exclusive to azure until 2099-01-01 \(contract azure-deal\)/);
       return true;
     });
+});
+
+test('legacy completions and embeddings go through the same rules', async () => {
+  const { data: c, response } = await client('sk-api').completions.create(
+    { model: 'gpt-test', prompt: 'Once' }).withResponse();
+  assert.equal(c.choices[0].text, ' upon a time at az1');
+  assert.equal(response.headers.get('x-polycloud-deployment'), 'az1');
+  const e = await client('sk-chat').embeddings.create({ model: 'gpt-test', input: 'hi' });
+  assert.deepEqual(e.data[0].embedding, [0.5, -0.25, 0.125]);
+  assert.equal(e.usage.prompt_tokens, 4);
+});
+
+test('a stream that breaks mid-way ends with an error the client raises', async () => {
+  az1.mode = 'break';
+  try {
+    const stream = await client('sk-api').chat.completions.create({ ...hello, stream: true });
+    let text = '';
+    await assert.rejects(async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    }, (e) => {
+      assert.match(String(e.message), /stream broke off/);
+      return true;
+    });
+    assert.equal(text, 'hel');
+  } finally {
+    az1.mode = 'ok';
+  }
+});
+
+test("a key's rate limit and budget are 429s the client raises", async () => {
+  await client('sk-limited').chat.completions.create(hello);
+  await assert.rejects(client('sk-limited').chat.completions.create(hello), (e) => {
+    assert.ok(e instanceof OpenAI.RateLimitError, e.constructor.name);
+    assert.equal(e.code, 'rate_limit_exceeded');
+    assert.equal(e.headers['retry-after'] ?? e.headers.get?.('retry-after'), '60');
+    return true;
+  });
+  await client('sk-broke').chat.completions.create(hello);  // spends past $0.000001
+  await assert.rejects(client('sk-broke').chat.completions.create(hello), (e) => {
+    assert.ok(e instanceof OpenAI.RateLimitError, e.constructor.name);
+    assert.equal(e.code, 'insufficient_quota');
+    return true;
+  });
+});
+
+test('every answer has a request id that explains it', async () => {
+  const { response } = await client('sk-api').chat.completions.create(hello).withResponse();
+  const id = response.headers.get('x-request-id');
+  assert.match(id, /^req_[0-9a-f]{24}$/);
+  const r = await fetch(`${gateway.baseURL}/requests/${id}`,
+    { headers: { authorization: 'Bearer sk-api' } });
+  assert.equal(r.status, 200);
+  const x = await r.json();
+  assert.equal(x.deployment, 'az1');
+  assert.deepEqual(x.candidates.map((c) => [c.deployment, c.admissible]),
+    [['az1', true], ['az2', true], ['aw', false]]);
 });
 
 test('a wrong key and an unknown model raise the usual errors', async () => {

@@ -14,6 +14,7 @@
 //       api_key_env: AZURE_KEY       # optional: the env var with the upstream's key
 //       capacity: {tokens_per_s: 50000, concurrent_requests: 64}
 //       price: {input_per_million: 2.50, output_per_million: 10}
+//       contract: azure-deal         # optional: spend counts toward it (same provider)
 //   keys:
 //     - id: consumer-app
 //       secret_sha256: 9f86d0...     # `polycloud gateway key create` prints it
@@ -21,7 +22,10 @@
 //       service: consumer-chat       # optional: a scenario service
 //       workload_class: stateless-api  # required unless the service gives it
 //       model_family: gpt            # optional; else the service's
+//       limits: {requests_per_minute: 600, tokens_per_minute: 200000, budget: 500}
 //   routing:
+//     policy: least-outstanding      # | latency | cheapest
+//     services: {consumer-chat: latency}   # per scenario service
 //     eject_after_failures: 3
 //     eject_for: 30s
 //     upstream_timeout: 60s
@@ -35,6 +39,7 @@
 #define POLYCLOUD_GATEWAY_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +53,15 @@ namespace polycloud::gateway {
 enum class ApiFormat { kOpenAi, kAnthropic };
 const char* ApiFormatName(ApiFormat format);
 
+// How the deployments a request may use are ordered (docs/gateway.md):
+//   least-outstanding  fewest requests in flight, then cheapest, then file order;
+//   latency            lowest recent upstream latency (an exponentially weighted
+//                      mean of the time to the answer's headers; a deployment not
+//                      yet measured goes first), then fewest in flight, then cheapest;
+//   cheapest           lowest input + output price, then fewest in flight.
+enum class RoutePolicy { kLeastOutstanding, kLatency, kCheapest };
+const char* RoutePolicyName(RoutePolicy policy);
+
 struct Deployment {
   std::string id;
   world::ProviderIndex provider = world::kNone;
@@ -59,12 +73,24 @@ struct Deployment {
   uint16_t port = 80;
   std::string path_prefix;  // base_url's path without a trailing '/'; "/v1" when none
   ApiFormat format = ApiFormat::kOpenAi;
-  std::string api_key_env;     // "" = send no key
-  int64_t tokens_per_s = 0;    // 0 = not limited
-  int64_t max_concurrent = 0;  // requests in flight at once; 0 = not limited
-  Money input_per_million;     // price per million input (prompt) tokens
-  Money output_per_million;    // per million output (completion) tokens
-  std::string where;           // "file:line:column" of the entry, for messages
+  std::string api_key_env;                       // "" = send no key
+  int64_t tokens_per_s = 0;                      // 0 = not limited
+  int64_t max_concurrent = 0;                    // requests in flight at once; 0 = not limited
+  Money input_per_million;                       // price per million input (prompt) tokens
+  Money output_per_million;                      // per million output (completion) tokens
+  world::ContractIndex contract = world::kNone;  // spend counts toward it; kNone: none
+  std::string where;                             // "file:line:column" of the entry, for messages
+};
+
+// A key's limits (0 / unset: none). Requests and tokens are token buckets
+// refilled continuously (a minute's worth at most); a request is admitted while
+// its key has a request and a token left, and charged its tokens when the
+// answer's usage is known. The budget is US dollars over the key's life: once
+// its accounted spend reaches it, requests are refused (429 insufficient_quota).
+struct KeyLimits {
+  int64_t requests_per_minute = 0;
+  int64_t tokens_per_minute = 0;
+  std::optional<Money> budget;
 };
 
 struct ApiKey {
@@ -74,12 +100,23 @@ struct ApiKey {
   world::ServiceIndex service = world::kNone;
   std::string workload_class;
   std::string model_family;  // "" = every family (clauses scoped to a family do not match)
+  KeyLimits limits;
 };
 
 struct RoutingSettings {
   int32_t eject_after_failures = 3;            // consecutive failures before ejection
   Duration eject_for = Duration::Seconds(30);  // then one probe request is let through
   Duration upstream_timeout = Duration::Seconds(60);
+  RoutePolicy policy = RoutePolicy::kLeastOutstanding;
+  // Per scenario service (a key's `service`), overriding `policy`.
+  std::vector<std::pair<world::ServiceIndex, RoutePolicy>> per_service;
+  // The policy for requests of a key of `service` (kNone: the default).
+  RoutePolicy PolicyFor(world::ServiceIndex service) const {
+    for (const auto& [s, p] : per_service) {
+      if (s == service) return p;
+    }
+    return policy;
+  }
 };
 
 struct GatewayConfig {
@@ -96,6 +133,12 @@ Result<GatewayConfig> LoadGatewayConfigString(std::string_view text, std::string
 // Reads `path` (a regular file of at most 4 MiB) and parses it. Errors:
 // IoError when it cannot be read; InvalidInput as above.
 Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path, const world::World& world);
+// The `gateway:` section of the scenario file `scenario_path` (the same keys
+// as an endpoints file; positions are the scenario file's). Errors: IoError
+// when the file cannot be read; NotFound when it has no `gateway:` section;
+// InvalidInput as above.
+Result<GatewayConfig> LoadGatewayConfigSection(const std::string& scenario_path,
+                                               const world::World& world);
 
 // Lowercase hex SHA-256 of `secret`: what a key's secret_sha256 holds.
 std::string HashKeySecret(std::string_view secret);

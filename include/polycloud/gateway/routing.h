@@ -7,8 +7,9 @@
 // now) decide which candidates are admissible; a forbidden one is never used,
 // whatever else fails. Among the admissible ones, those ejected by passive
 // health, cooling down after a 429's Retry-After, or at their concurrency
-// limit are passed over; the rest are ordered by fewest requests outstanding,
-// then cheapest (input + output price per million tokens), then config order.
+// limit are passed over; the rest are ordered by the key's service's policy
+// (config.h, RoutePolicy): fewest requests outstanding then cheapest (the
+// default), lowest recent latency, or cheapest; ties in config order.
 //
 // Passive health: a deployment is ejected after `eject_after_failures`
 // consecutive failures (connection error, timeout, 5xx, 429) for `eject_for`;
@@ -28,6 +29,7 @@
 #ifndef POLYCLOUD_GATEWAY_ROUTING_H_
 #define POLYCLOUD_GATEWAY_ROUTING_H_
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -49,6 +51,7 @@ struct Candidate {
   bool available = false;   // admissible, healthy, not cooling down, under its limit
   bool via_outage_exception = false;
   int64_t outstanding = 0;
+  int64_t latency_us = -1;  // recent upstream latency (mean, weighted to the recent); -1: none yet
   std::string verdict;  // for people: "forbidden: stateless-api is exclusive to azure until ..."
   std::string rule;     // the x-polycloud-rule header if this one serves
 };
@@ -62,6 +65,7 @@ struct RoutePlan {
   bool contract_refusal = false;
   std::string refusal;
   std::optional<int64_t> retry_after_s;  // when cooling down/ejection ends, for Retry-After
+  RoutePolicy policy = RoutePolicy::kLeastOutstanding;  // how `order` was sorted
 };
 
 enum class Attempt { kSuccess, kFailure, kNeutral };  // neutral: e.g. the client's own 4xx
@@ -81,6 +85,11 @@ class RoutingTable {
   // upstream's Retry-After on a 429/503; `d` is skipped until then.
   void Release(int32_t d, Attempt outcome, std::optional<Duration> retry_after = std::nullopt);
 
+  // A measured upstream latency of `d` (to the answer's headers): folded into
+  // its recent mean (weight 1/5 to the newest), which the latency policy reads.
+  void ObserveLatency(int32_t d, std::chrono::nanoseconds latency);
+  int64_t latency_us(int32_t d) const;  // -1 before the first observation
+
   // Requests in flight at `d`; whether it is ejected now (for tests and metrics).
   int64_t outstanding(int32_t d) const;
   bool ejected(int32_t d) const;
@@ -98,6 +107,7 @@ class RoutingTable {
     bool ejected = false;              // once ejected, until a probe succeeds
     bool probe_in_flight = false;
     Time cooling_until = Time::Min();  // after a Retry-After
+    int64_t latency_us = -1;           // recent mean latency; -1: not measured yet
   };
   std::vector<uint8_t> ProvidersInOutage(Time now) const;
   // Why `d` cannot take a request now ("" when it can). Under mu_.

@@ -76,6 +76,9 @@ struct Scenario {
   world::World world;
   ScenarioOptions options;
   std::vector<ScenarioTrace> traces;  // in file order; not yet applied to `world`
+  // The file has a `gateway:` section (polycloud gateway's deployments, keys
+  // and routing; read by gateway::LoadGatewayConfigSection, not here).
+  bool has_gateway_section = false;
 };
 
 // Bounds on what a scenario may ask for, each with its reason (docs/scenario.md

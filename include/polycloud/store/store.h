@@ -75,6 +75,23 @@ struct AuditEntry {
   std::string outcome;   // "ok" or the error code
 };
 
+// Tokens a gateway key used at one deployment on one UTC day, at the prices
+// they were charged at (`polycloud gateway`, docs/gateway.md). Rows are
+// counters: AddUsage adds to the row with the same (day, key, deployment,
+// contract, prices). Keeping the prices in the row keeps spend exact (tokens ×
+// price per million, rounded once when read) across price changes.
+struct UsageRow {
+  std::string day;                  // "2026-12-07" (UTC)
+  std::string key;                  // the gateway key's id
+  std::string deployment;           // the deployment's id
+  std::string contract;             // the contract its spend counts toward ("" = none)
+  int64_t input_price_micros = 0;   // per million input tokens
+  int64_t output_price_micros = 0;  // per million output tokens
+  int64_t requests = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -120,6 +137,14 @@ class Store {
   virtual Status AppendAudit(const AuditEntry& entry) = 0;  // action and outcome required
   // The latest `limit` (> 0) entries, oldest first.
   virtual Result<std::vector<AuditEntry>> ReadAudit(int64_t limit) = 0;
+
+  // Adds each row's counters to the stored row of the same (day, key,
+  // deployment, contract, prices), creating it when new; one transaction.
+  // InvalidArgument for an empty day, key or deployment, a negative count or
+  // price (nothing is added).
+  virtual Status AddUsage(const std::vector<UsageRow>& rows) = 0;
+  // Every row, by day, key, deployment, contract, prices.
+  virtual Result<std::vector<UsageRow>> ReadUsage() = 0;
 
   // Becomes the active broker for this store: true when the lease is taken
   // (PostgreSQL: pg_try_advisory_lock on the session; SQLite: an exclusive
