@@ -348,6 +348,11 @@ class Loader {
     ForEachItem(top.Take("faults"), d_, "faults", [&](const YAML::Node& n) { LoadFault(n, w); });
     ForEachItem(top.Take("traces"), d_, "traces",
                 [&](const YAML::Node& n) { LoadTrace(n, out.traces); });
+    // `planning:` is read by `polycloud plan` (src/plan), which depends on
+    // this loader; here it is only required to be a mapping.
+    if (YAML::Node v = top.Take("planning"); v && !v.IsMap())
+      d_.Add(v, "expected planning as a mapping of keys (docs/scenario.md, \"planning\"), found " +
+                    Found(v));
     CheckTraceServices(out.traces);
     CheckIdsAcrossKinds();
     top.Finish();
