@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "polycloud/base/parse.h"
 #include "polycloud/contracts/exclusivity.h"
 #include "polycloud/contracts/ledger.h"
 #include "polycloud/plan/plan.h"
@@ -33,6 +35,14 @@ constexpr double kPerGpuTieBreak = 1.0;
 // (without it a site whose building costs nothing could be built out at
 // random). Small beside kPerGpuTieBreak; not in the re-priced total.
 constexpr double kPerKwPeriodTieBreak = 1e-4;
+
+// Calendar years (UTC), for the spend-by-year breakdown.
+int YearOf(Time t) { return std::stoi(FormatTime(t).substr(0, 4)); }
+Time YearStart(int year) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-01-01", year);
+  return ParseTime(buf).value();
+}
 
 int64_t OverlapSeconds(Time a0, Time a1, Time b0, Time b1) {
   const Time lo = std::max(a0, b0), hi = std::min(a1, b1);
@@ -440,6 +450,7 @@ Result<Plan> SolvePlan(const world::World& w, const PlanningInputs& in) {
     CbcModel model(solver);
     model.setLogLevel(0);
     model.messageHandler()->setLogLevel(0);
+    model.setUseElapsedTime(true);  // max_solve_time is wall-clock time
     model.setMaximumSeconds(static_cast<double>(in.max_solve_seconds));
     model.branchAndBound();
     plan.solver = "cbc";
@@ -453,6 +464,9 @@ Result<Plan> SolvePlan(const world::World& w, const PlanningInputs& in) {
   plan.solve_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
+  auto burned = [&](world::ContractIndex c) {
+    return c != world::kNone && std::find(in.burn.begin(), in.burn.end(), c) != in.burn.end();
+  };
   // Round to whole nodes: the cumulative installed GPUs to the nearest node,
   // never decreasing and never past max_gpus (rounded down to nodes).
   plan.offers.resize(O);
@@ -462,7 +476,12 @@ Result<Plan> SolvePlan(const world::World& w, const PlanningInputs& in) {
     const int64_t cap = offer.max_gpus / node * node;
     int64_t prev = 0;
     for (int t = 0; t < T; ++t) {
-      int64_t v = std::llround(x[inst_col[o][t]] / static_cast<double>(node)) * node;
+      // Offers under a burned contract round up, so rounding never leaves
+      // the goal short; others to the nearest node.
+      const double nodes = x[inst_col[o][t]] / static_cast<double>(node);
+      int64_t v = (burned(offer.contract) ? static_cast<int64_t>(std::ceil(nodes - 1e-6))
+                                          : std::llround(nodes)) *
+                  node;
       v = std::min(std::max(v, prev), cap);
       // Capacity cannot arrive where the program kept it out (lead time, exclusivity, ROFR).
       if (lp.col_hi_[add_col[o][t]] == 0) v = prev;
@@ -589,6 +608,23 @@ Result<Plan> SolvePlan(const world::World& w, const PlanningInputs& in) {
       if (c.take_or_pay) cp.shortfall += op.shortfall;
       if (!c.take_or_pay && ob.term) cp.shortfall = op.shortfall;  // reported, not paid
       cp.obligations.push_back(op);
+    }
+    // Spend per calendar year, inside the horizon and the term.
+    for (int year = YearOf(a); a < b; ++year) {
+      const Time y0 = std::max(a, YearStart(year)), y1 = std::min(b, YearStart(year + 1));
+      if (y1 <= y0) continue;
+      Raw spend = 0;
+      for (size_t pi = 0; pi < w.pools.size(); ++pi) {
+        const world::Pool& pool = w.pools[pi];
+        if (pool.contract != cp.contract || pool.offer != world::kNone) continue;
+        spend += pool.pricing == world::PricingKind::kReserved
+                     ? ScheduleRaw(pool.gpus, pool.price_per_gpu_hour.micros(), y0, y1)
+                     : pool_od_raw(pi, y0, y1);
+      }
+      for (int o = 0; o < O; ++o)
+        if (in.offers[o].contract == cp.contract) spend += offer_raw(o, y0, y1);
+      cp.spend_by_year.push_back({year, contracts::RawToMoney(spend)});
+      if (y1 == b) break;
     }
     if (c.take_or_pay) plan.shortfall += cp.shortfall;
     if (!cp.obligations.empty() || cp.existing_spend > Money() || cp.planned_spend > Money())

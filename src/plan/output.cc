@@ -133,6 +133,29 @@ std::string RenderPlanText(const world::World& w, const PlanningInputs& in, cons
     out << line;
   }
   out << "\n";
+  // Spend per calendar year (scenario pools + plan), per contract.
+  int first_year = 0, last_year = 0;
+  for (const ContractPlan& c : plan.contracts)
+    for (const auto& y : c.spend_by_year) {
+      if (first_year == 0 || y.year < first_year) first_year = y.year;
+      last_year = std::max(last_year, y.year);
+    }
+  if (first_year != 0) {
+    out << "Spend by year (scenario pools + plan)\n  " << Pad("contract", 18, false);
+    for (int y = first_year; y <= last_year; ++y) out << " " << Pad(std::to_string(y), 9);
+    out << "\n";
+    for (const ContractPlan& c : plan.contracts) {
+      out << "  " << Pad(w.contracts[c.contract].id, 18, false);
+      for (int y = first_year; y <= last_year; ++y) {
+        std::string cell = "-";
+        for (const auto& e : c.spend_by_year)
+          if (e.year == y) cell = FormatMoneyShort(e.spend);
+        out << " " << Pad(cell, 9);
+      }
+      out << "\n";
+    }
+    out << "\n";
+  }
   for (const SitePlan& s : plan.sites) {
     if (s.capex == Money()) continue;
     out << "  capex " << w.sites[s.site].id << ": " << FormatMoneyShort(s.capex) << " for "
@@ -199,7 +222,10 @@ std::string RenderPlanJson(const world::World& w, const PlanningInputs& in, cons
                        {"existing_spend", FormatMoneyExact(c.existing_spend)},
                        {"planned_spend", FormatMoneyExact(c.planned_spend)},
                        {"shortfall", FormatMoneyExact(c.shortfall)},
-                       {"obligations", ordered_json::array()}};
+                       {"obligations", ordered_json::array()},
+                       {"spend_by_year", ordered_json::array()}};
+    for (const auto& y : c.spend_by_year)
+      cj["spend_by_year"].push_back({{"year", y.year}, {"spend", FormatMoneyExact(y.spend)}});
     for (const ObligationPlan& o : c.obligations)
       cj["obligations"].push_back({{"from", FormatTime(o.from)},
                                    {"until", FormatTime(o.until)},

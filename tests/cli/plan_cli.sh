@@ -45,10 +45,10 @@ grep -q '"name": "cbc"' "$T/int.json" || fail "--integer did not use CBC"
 # Exit codes.
 expect 2 "would interleave" -- "$B" plan "$S" --json - --write-fragment -
 expect 2 "" -- "$B" plan "$S" --no-such-flag
-expect 4 "cannot open the scenario file" -- "$B" plan "$T/missing.yaml"
+expect 5 "missing.yaml: no such file" -- "$B" plan "$T/missing.yaml"
 expect 4 "" -- "$B" plan "$S" --json "$T/no/such/dir/plan.json"
 expect 3 "no planning: section" -- "$B" plan "$SRC/examples/alibaba-openb.yaml"
-expect 3 "bad_keys.yaml:18:9: goal: expected one of demand, burn-commitments" -- \
+expect 3 "bad_keys.yaml:26:9: goal: expected one of demand, burn-commitments" -- \
   "$B" plan "$SRC/tests/bad/plan/bad_keys.yaml"
 sed 's/^  step: 1w/  step: [1w]/' "$S" >"$T/bad.yaml"
 expect 3 "bad.yaml:20:9: step: expected a duration" -- "$B" plan "$T/bad.yaml"

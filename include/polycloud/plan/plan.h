@@ -135,6 +135,12 @@ struct ContractPlan {
   Money planned_spend;   // the plan's capacity and on-demand use
   Money shortfall;       // take-or-pay: paid; otherwise reported (not in the total)
   std::vector<ObligationPlan> obligations;
+  // Spend (scenario pools + plan) per calendar year of the horizon.
+  struct Year {
+    int year = 0;
+    Money spend;
+  };
+  std::vector<Year> spend_by_year;
 };
 
 struct DemandPlan {
