@@ -118,8 +118,9 @@ std::string RenderCheckText(const world::World& w, const CheckResult& check) {
   char line[320];
   std::snprintf(line, sizeof line, "%.1f s", check.simulate_seconds);
   out << line << ")\n";
-  std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %14s %14s %10s\n", "contract",
-                "required", "spend plan", "spend sim", "short plan", "short sim", "gap/req");
+  std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %18s %14s %14s %10s\n", "contract",
+                "required", "spend plan", "spend sim", "sim - plan", "short plan", "short sim",
+                "gap/req");
   out << line;
   for (const ContractCheck& c : check.contracts) {
     const Money gap = Money::FromMicros(
@@ -127,15 +128,18 @@ std::string RenderCheckText(const world::World& w, const CheckResult& check) {
     const double pct = c.required > Money()
                            ? 100.0 * static_cast<double>(gap.micros()) / c.required.micros()
                            : 0.0;
-    std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %14s %14s %9.2f%%\n",
+    const Money diff = c.simulated_spend - c.predicted_spend;
+    const std::string diff_text = diff < Money() ? "-" + FormatMoney(Money() - diff) : FormatMoney(diff);
+    std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %18s %14s %14s %9.2f%%\n",
                   w.contracts[c.contract].id.c_str(), FormatMoneyShort(c.required).c_str(),
                   FormatMoneyShort(c.predicted_spend).c_str(),
-                  FormatMoneyShort(c.simulated_spend).c_str(),
+                  FormatMoneyShort(c.simulated_spend).c_str(), diff_text.c_str(),
                   FormatMoneyShort(c.predicted_shortfall).c_str(),
                   FormatMoneyShort(c.simulated_shortfall).c_str(), pct);
     out << line;
   }
-  out << "  gap/req: |simulated - predicted shortfall| as a share of the commitment (pro-rated)\n";
+  out << "  sim - plan: spend, exact to the cent; gap/req: |simulated - predicted shortfall| as a\n"
+         "  share of the commitment (pro-rated to the horizon)\n";
   return out.str();
 }
 
