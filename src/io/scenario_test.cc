@@ -76,7 +76,7 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
       r.status().message(),
       "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
       "contracts, end, "
-      "faults, job_streams, jobs, name, pools, procurement, providers, scheduler, seed, services, "
+      "faults, job_streams, jobs, name, planning, pools, procurement, providers, scheduler, seed, services, "
       "sites, "
       "start, tenants, traces)\n1 error");
 }
