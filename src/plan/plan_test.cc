@@ -167,6 +167,78 @@ TEST(PlanTest, UnmetDemandIsReportedWhenNothingMayServeIt) {
   EXPECT_NEAR(r.plan.demand[0].unmet_reference_gpus[0], 99.0, 1e-6);
 }
 
+TEST(PlanTest, CbcFindsTheSameWholeNodePlan) {
+  std::string body = Fill(kOneCommitment, "", "0s", "  solver: cbc");
+  Solved s = Solve(body);
+  EXPECT_EQ(s.plan.solver, "cbc");
+  EXPECT_EQ(s.plan.offers[0].installed, (std::vector<int64_t>{1000, 1000, 1000, 1000}));
+  EXPECT_EQ(s.plan.shortfall, Money());
+}
+
+TEST(PlanTest, ReusesAProcurementOfferWithItsTerms) {
+  Solved s = Solve(R"(
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+contracts:
+  - {id: ca, provider: a, start: 2026-01-05, end: 2026-02-02, committed_usd: 672000, take_or_pay: true}
+pools: []
+procurement:
+  offers:
+    - {id: p1, site: sa, accelerator: X, price_per_gpu_hour: 2, lead_time: 7d, max_gpus: 4000,
+       gpus_per_node: 2, contract: ca}
+planning:
+  goal: burn-commitments
+  offers: [{offer: p1, max_ramp_per_week: 4000}]
+)");
+  ASSERT_EQ(s.inputs.offers.size(), 1u);
+  EXPECT_EQ(s.inputs.offers[0].price_per_gpu_hour, Money::FromDollars(2));
+  EXPECT_EQ(s.inputs.offers[0].gpus_per_node, 2);
+  // From day 7 at $2: 336,000 GPU-hours over three weeks = 2000/3 GPUs, rounded up to nodes.
+  EXPECT_EQ(s.plan.offers[0].installed, (std::vector<int64_t>{0, 668, 668, 668}));
+  EXPECT_EQ(s.plan.shortfall, Money());
+  EXPECT_EQ(s.plan.spend_new, Money::FromDollars(668 * 2 * 504));
+  const std::string fragment = WriteFragment(s.scenario.world, s.inputs, s.plan);
+  EXPECT_NE(fragment.find("- id: plan-p1"), std::string::npos) << fragment;
+}
+
+TEST(PlanTest, MinimumsAreSettledLikeTheLedger) {
+  // A 4-week term of $1M with a $400K minimum in its first two weeks; at most
+  // 500 GPUs at $1: 84,000 per week. Minimum short 400 - 168 = $232K; term
+  // short 1M - (336K + 232K) = $432K; both take-or-pay.
+  const std::string body = R"(
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+contracts:
+  - id: ca
+    provider: a
+    start: 2026-01-05
+    end: 2026-02-02
+    committed_usd: 1M
+    take_or_pay: true
+    minimums: [{by: 2026-01-19, spend: 400K}, {by: 2026-02-02, spend: 0}]
+pools: []
+planning:
+  goal: burn-commitments
+  offers:
+    - {id: oa, site: sa, accelerator: X, price_per_gpu_hour: 1, lead_time: 0s, max_gpus: 500,
+       max_ramp_per_week: 500, gpus_per_node: 1, contract: ca}
+)";
+  Solved s = Solve(body);
+  EXPECT_EQ(s.plan.offers[0].installed, (std::vector<int64_t>{500, 500, 500, 500}));
+  ASSERT_EQ(s.plan.contracts.size(), 1u);
+  ASSERT_EQ(s.plan.contracts[0].obligations.size(), 3u);
+  EXPECT_EQ(s.plan.contracts[0].obligations[0].shortfall, Money::FromDollars(232000));
+  EXPECT_EQ(s.plan.contracts[0].obligations[2].shortfall, Money::FromDollars(432000));
+  EXPECT_EQ(s.plan.shortfall, Money::FromDollars(664000));
+  const std::string text =
+      "name: tiny\nstart: 2026-01-05\nend: 2026-02-02\n"
+      "accelerators: [{name: X, memory_gb: 80, watts: 1000, speed: 1.0}]\n" +
+      body;
+  auto check = CheckPlan(text, "tiny.yaml", s.scenario.world, s.inputs, s.plan);
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  EXPECT_EQ(check->contracts[0].simulated_shortfall, Money::FromDollars(664000));
+}
+
 TEST(PlanTest, FragmentOverlaysOntoTheScenarioAndSimulatesToTheSameShortfall) {
   const std::string text =
       "name: tiny\nstart: 2026-01-05\nend: 2026-01-19\n"
