@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "fragmentation_command.h"
+#include "plan_command.h"
 #include "gateway_command.h"
 #include "output.h"
 #include "polycloud/base/parse.h"
@@ -543,6 +544,7 @@ int polycloud::Main(int argc, char** argv) {
 
   std::function<int()> replay = AddReplayCommand(app);
   std::function<int()> fragmentation = AddFragmentationCommand(app);
+  std::function<int()> plan = AddPlanCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
   std::function<int()> gateway_commands = AddGatewayCommands(app);
 
@@ -601,6 +603,7 @@ int polycloud::Main(int argc, char** argv) {
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
   if (*app.get_subcommand("fragmentation")) return fragmentation();
+  if (*app.get_subcommand("plan")) return plan();
   if (*generate) return Generate(gen_args);
   return kExitUsage;
 }

@@ -13,7 +13,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build g++ pkg-config ccache
           libyaml-cpp-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
           libgtest-dev libgmock-dev libbenchmark-dev liblemon-dev
-          libboost1.81-dev libsqlite3-dev libpq-dev libssl-dev)
+          libboost1.81-dev libsqlite3-dev libpq-dev libssl-dev
+          coinor-libclp-dev coinor-libcbc-dev)  # COIN-OR LP/MIP solvers: polycloud plan (src/plan)
 # Slurm and munge: the same list as scripts/slurm-clusters.sh install (docs/slurm.md);
 # PostgreSQL 15 for the store's `postgres` tests (scripts/postgres.sh, docs/store.md);
 # prometheus: its promtool checks the /metrics text (src/http/metrics_test.cc);

@@ -351,6 +351,11 @@ class Loader {
     // `polycloud gateway`'s deployments, keys and routing (docs/gateway.md):
     // read and checked by the gateway (and `validate`), which sits above io.
     out.has_gateway_section = static_cast<bool>(top.Take("gateway"));
+    // `planning:` is read by `polycloud plan` (src/plan), which depends on
+    // this loader; here it is only required to be a mapping.
+    if (YAML::Node v = top.Take("planning"); v && !v.IsMap())
+      d_.Add(v, "expected planning as a mapping of keys (docs/scenario.md, \"planning\"), found " +
+                    Found(v));
     CheckTraceServices(out.traces);
     CheckIdsAcrossKinds();
     top.Finish();

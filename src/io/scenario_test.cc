@@ -74,11 +74,9 @@ TEST(ScenarioValidationTest, MessageNamesFileLineAndColumnAndCountsErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "my.yaml:7:1: unknown key \"bogus\" in the scenario (expected one of: accelerators, "
-            "contracts, end, "
-            "faults, gateway, job_streams, jobs, name, pools, procurement, providers, scheduler, "
-            "seed, services, "
-            "sites, "
-            "start, tenants, traces)\n1 error");
+            "contracts, end, faults, gateway, job_streams, jobs, name, planning, pools, "
+            "procurement, providers, scheduler, seed, services, sites, start, tenants, traces)\n"
+            "1 error");
 }
 
 TEST(ScenarioValidationTest, UnreadableFileIsAnIoError) {

@@ -1,0 +1,146 @@
+// The plan checked by the simulator: overlay the fragment, simulate to the
+// horizon's end, settle every contract, compare with the prediction.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "polycloud/base/parse.h"
+#include "polycloud/base/text.h"
+#include "polycloud/contracts/ledger.h"
+#include "polycloud/io/scenario.h"
+#include "polycloud/plan/plan.h"
+#include "polycloud/sim/simulator.h"
+
+namespace polycloud::plan {
+namespace {
+
+// Overlay rules (the same as `simulate --with`): mappings merge key by key;
+// a list whose items are all mappings with `id` merges by id; else replace.
+YAML::Node Merge(const YAML::Node& base, const YAML::Node& over) {
+  if (base.IsMap() && over.IsMap()) {
+    YAML::Node out = YAML::Clone(base);
+    for (const auto& kv : over) {
+      const std::string key = kv.first.Scalar();
+      if (out[key])
+        out[key] = Merge(out[key], kv.second);
+      else
+        out[key] = YAML::Clone(kv.second);
+    }
+    return out;
+  }
+  auto by_id = [](const YAML::Node& list) {
+    if (!list.IsSequence()) return false;
+    for (const YAML::Node& item : list)
+      if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) return false;
+    return true;
+  };
+  if (by_id(base) && by_id(over)) {
+    YAML::Node out = YAML::Clone(base);
+    for (const YAML::Node& item : over) {
+      bool merged = false;
+      for (size_t i = 0; i < out.size(); ++i) {
+        if (out[i]["id"].Scalar() == item["id"].Scalar()) {
+          out[i] = Merge(out[i], item);
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) out.push_back(YAML::Clone(item));
+    }
+    return out;
+  }
+  return YAML::Clone(over);
+}
+
+}  // namespace
+
+Result<std::string> OverlayYaml(std::string_view base, std::string_view fragment) {
+  try {
+    const YAML::Node b = YAML::Load(std::string(base));
+    const YAML::Node f = YAML::Load(std::string(fragment));
+    YAML::Emitter out;
+    out << Merge(b, f);
+    if (!out.good()) return Internal(std::string("overlay: ") + out.GetLastError());
+    return std::string(out.c_str()) + "\n";
+  } catch (const YAML::Exception& e) {
+    return InvalidInput("overlay: YAML syntax error at line " + std::to_string(e.mark.line + 1) +
+                        ": " + Excerpt(e.msg, 200));
+  }
+}
+
+Result<CheckResult> CheckPlan(std::string_view text, std::string_view file_name,
+                              const world::World& world, const PlanningInputs& inputs,
+                              const Plan& plan) {
+  const std::string fragment = WriteFragment(world, inputs, plan);
+  Result<std::string> merged = OverlayYaml(text, fragment);
+  if (!merged.ok()) return merged.status();
+  const std::string name = std::string(file_name) + " + plan fragment";
+  Result<io::Scenario> scenario = io::LoadScenarioString(*merged, name);
+  if (!scenario.ok())
+    return Status(
+        scenario.status().code(),
+        "the plan's fragment does not load onto the scenario:\n" + scenario.status().message());
+  const world::World& w = scenario->world;
+  sim::Options options;
+  const auto started = std::chrono::steady_clock::now();
+  sim::Simulator simulator(w, options);
+  const sim::RunStats stats = simulator.Run();
+  CheckResult result;
+  result.simulate_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.simulated_until = stats.end;
+  const contracts::CommitmentLedger& ledger = simulator.scheduler().ledger();
+  for (const ContractPlan& cp : plan.contracts) {
+    const world::Contract& c = world.contracts[cp.contract];
+    if (c.committed_spend == Money() && c.minimums.empty()) continue;
+    const world::ContractIndex sc = w.FindContract(c.id);
+    const contracts::ContractLedgerRow row = ledger.Settle(sc, stats.end);
+    ContractCheck check;
+    check.contract = cp.contract;
+    for (const ObligationPlan& o : cp.obligations)
+      if (o.term) check.required = o.required;
+    check.predicted_spend = cp.existing_spend + cp.planned_spend;
+    check.predicted_shortfall = cp.shortfall;
+    check.simulated_spend = row.spent;
+    check.simulated_shortfall = c.take_or_pay ? Money(row.shortfall_due + row.shortfall_projected)
+                                              : row.shortfall_not_payable;
+    result.contracts.push_back(check);
+  }
+  return result;
+}
+
+std::string RenderCheckText(const world::World& w, const CheckResult& check) {
+  std::ostringstream out;
+  out << "Check: the plan simulated to " << FormatTime(check.simulated_until) << " (";
+  char line[320];
+  std::snprintf(line, sizeof line, "%.1f s", check.simulate_seconds);
+  out << line << ")\n";
+  std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %18s %14s %14s %10s\n", "contract",
+                "required", "spend plan", "spend sim", "sim - plan", "short plan", "short sim",
+                "gap/req");
+  out << line;
+  for (const ContractCheck& c : check.contracts) {
+    const Money gap = Money::FromMicros(
+        std::abs(c.simulated_shortfall.micros() - c.predicted_shortfall.micros()));
+    const double pct = c.required > Money()
+                           ? 100.0 * static_cast<double>(gap.micros()) / c.required.micros()
+                           : 0.0;
+    const Money diff = c.simulated_spend - c.predicted_spend;
+    const std::string diff_text = diff < Money() ? "-" + FormatMoney(Money() - diff) : FormatMoney(diff);
+    std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %18s %14s %14s %9.2f%%\n",
+                  w.contracts[c.contract].id.c_str(), FormatMoneyShort(c.required).c_str(),
+                  FormatMoneyShort(c.predicted_spend).c_str(),
+                  FormatMoneyShort(c.simulated_spend).c_str(), diff_text.c_str(),
+                  FormatMoneyShort(c.predicted_shortfall).c_str(),
+                  FormatMoneyShort(c.simulated_shortfall).c_str(), pct);
+    out << line;
+  }
+  out << "  sim - plan: spend, exact to the cent; gap/req: |simulated - predicted shortfall| as a\n"
+         "  share of the commitment (pro-rated to the horizon)\n";
+  return out.str();
+}
+
+}  // namespace polycloud::plan
