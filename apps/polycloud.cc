@@ -33,6 +33,7 @@
 #include "polycloud/sim/simulator.h"
 #include "replay_command.h"
 #include "serve_command.h"
+#include "whatif_commands.h"
 
 namespace polycloud {
 namespace {
@@ -559,6 +560,7 @@ int polycloud::Main(int argc, char** argv) {
   std::function<int()> fragmentation = AddFragmentationCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
   std::function<int()> gateway_commands = AddGatewayCommands(app);
+  std::function<int()> whatif_commands = AddWhatIfCommands(app);
 
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
@@ -611,6 +613,7 @@ int polycloud::Main(int argc, char** argv) {
   }
   if (const int code = serve_commands(); code >= 0) return code;
   if (const int code = gateway_commands(); code >= 0) return code;
+  if (const int code = whatif_commands(); code >= 0) return code;
   if (*contracts_cmd)
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();
