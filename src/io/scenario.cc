@@ -103,9 +103,11 @@ class Diags {
            std::to_string(mark.column + 1);
   }
   // "line L:C" in the scenario file, Where() in any other input.
-  std::string LineOf(const YAML::Mark& mark) const {
-    if (mark.line >= 0 && &SourceOf(mark) == &sources_.front())
-      return "line " + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+  std::string LineOf(const YAML::Mark& mark, bool with_column = true) const {
+    if (mark.line >= 0 && &SourceOf(mark) == &sources_.front()) {
+      return "line " + std::to_string(mark.line + 1) +
+             (with_column ? ":" + std::to_string(mark.column + 1) : "");
+    }
     return Where(mark);
   }
 
@@ -320,7 +322,7 @@ class IdRegistry {
     auto [it, inserted] = seen_.emplace(id, where.Mark());
     if (!inserted) {
       d.Add(where, "duplicate " + kind_ + " id " + QuoteExcerpt(id) + " (first defined at " +
-                       d.LineOf(it->second) + ")");
+                       d.LineOf(it->second, /*with_column=*/false) + ")");
     }
   }
   const std::string& kind() const { return kind_; }
