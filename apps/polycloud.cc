@@ -35,6 +35,7 @@
 #include "polycloud/sim/simulator.h"
 #include "replay_command.h"
 #include "serve_command.h"
+#include "whatif_commands.h"
 
 namespace polycloud {
 namespace {
@@ -58,7 +59,18 @@ struct Common {
   bool skip_bad_rows = false;
   std::optional<std::string> reoptimize_every;  // --reoptimize-every DURATION ("" is an error)
   std::string node_choice;                      // --node-choice NAME
+  // What-if overrides (docs/whatif.md): fragments first, then the edits.
+  std::vector<std::string> with, set, unset;
 };
+
+// The overrides of --with, --set and --unset, in the order they apply.
+std::vector<io::Override> OverridesOf(const Common& c) {
+  std::vector<io::Override> out;
+  for (const std::string& f : c.with) out.push_back({io::Override::Kind::kWith, f, std::nullopt});
+  for (const std::string& s : c.set) out.push_back({io::Override::Kind::kSet, s, std::nullopt});
+  for (const std::string& u : c.unset) out.push_back({io::Override::Kind::kUnset, u, std::nullopt});
+  return out;
+}
 
 void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("scenario", c.scenario, "Scenario YAML file (see docs/scenario.md)")->required();
@@ -74,6 +86,19 @@ void AddCommon(CLI::App* cmd, Common& c) {
                   "How work is placed on a pool's nodes: best-fit (default), spread, random, "
                   "fragmentation, or pooled (pools as bags of GPUs, no nodes); overrides the "
                   "scenario's");
+  cmd->add_option("--with", c.with,
+                  "Overlay a scenario fragment (YAML) on the scenario before it is checked; "
+                  "repeatable, applied in order, before --set (docs/whatif.md)")
+      ->allow_extra_args(false);
+  cmd->add_option("--set", c.set,
+                  "Change one value: PATH=VALUE, e.g. pools.aws-gb200.price_per_gpu_hour=3.10, "
+                  "pools.aws-gb200.gpus.shift=+180d, services.*.demand.scale=1.3; repeatable, "
+                  "applied in order after --with (docs/whatif.md)")
+      ->allow_extra_args(false);
+  cmd->add_option("--unset", c.unset,
+                  "Remove a key or list item: PATH, e.g. contracts.azure-2025.exclusivity; "
+                  "repeatable, applied after --set")
+      ->allow_extra_args(false);
 }
 
 // A scenario with its `traces:` section and the --trace files applied, and
@@ -99,6 +124,7 @@ report::InputRow InputRowOf(const replay::AppliedTrace& t) {
 Result<Loaded> Load(const Common& c) {
   io::LoadOptions options;
   options.seed = c.seed;
+  options.overrides = OverridesOf(c);
   Loaded out;
   Activity() = "loading the scenario " + c.scenario;
   POLYCLOUD_ASSIGN_OR_RETURN(out.scenario, io::LoadScenarioFile(c.scenario, options));
@@ -289,6 +315,7 @@ int Simulate(const Common& c, const SimulateOutputs& outputs, const CommandLogPa
   report::Report r =
       report::Build(w, sim.scheduler(), audit, stats, scheduler::PolicyLabel(options->scheduler));
   r.inputs = loaded->inputs;
+  r.overrides = scenario->overrides;
   if (series) {
     r.timeseries = series->Finish(stats.end);
     r.workloads = listed->Finish(stats.end);
@@ -547,6 +574,7 @@ int polycloud::Main(int argc, char** argv) {
   std::function<int()> plan = AddPlanCommand(app);
   std::function<int()> serve_commands = AddServeCommands(app);
   std::function<int()> gateway_commands = AddGatewayCommands(app);
+  std::function<int()> whatif_commands = AddWhatIfCommands(app);
 
   GenerateArgs gen_args;
   CLI::App* generate = app.add_subcommand(
@@ -599,6 +627,7 @@ int polycloud::Main(int argc, char** argv) {
   }
   if (const int code = serve_commands(); code >= 0) return code;
   if (const int code = gateway_commands(); code >= 0) return code;
+  if (const int code = whatif_commands(); code >= 0) return code;
   if (*contracts_cmd)
     return ContractsCommand(contracts_args, contracts_json, contracts_html, contracts_by);
   if (*app.get_subcommand("replay")) return replay();

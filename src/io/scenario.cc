@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "overlay_internal.h"
 #include "polycloud/base/parse.h"
 #include "polycloud/base/portable_math.h"
 #include "polycloud/base/rng.h"
@@ -24,7 +25,11 @@ namespace polycloud::io {
 
 std::string Diagnostic::ToString() const {
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (line > 0) {
+    out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  } else if (column > 0) {  // a command-line argument (--set): a column of its text
+    out += ", column " + std::to_string(column);
+  }
   return out + ": " + message;
 }
 
@@ -52,10 +57,21 @@ std::string Found(const YAML::Node& n) {
   return NodeTypeName(n);
 }
 
-// Collects diagnostics for one file.
+// Collects diagnostics for one scenario and its overrides. Each input
+// occupies its own range of lines in one line space (the scenario from line
+// 0, then each --with fragment, then one line per --set/--unset), so a mark
+// says which input a node came from and where.
 class Diags {
  public:
-  Diags(std::string file, std::vector<Diagnostic>* out) : file_(std::move(file)), out_(out) {}
+  Diags(std::string file, std::vector<Diagnostic>* out) : file_(std::move(file)), out_(out) {
+    sources_.push_back({0, file_, false});
+  }
+
+  // The input starting at `first_line`; an argument (--set) has no lines and
+  // its positions are columns of the argument's text.
+  void AddSource(int first_line, std::string name, bool argument) {
+    sources_.push_back({first_line, std::move(name), argument});
+  }
 
   void Add(const YAML::Mark& mark, std::string message) {
     if (out_->size() >= kMaxDiagnostics) {
@@ -65,7 +81,9 @@ class Diags {
     Diagnostic d;
     d.file = file_;
     if (mark.line >= 0) {
-      d.line = mark.line + 1;
+      const Source& s = SourceOf(mark);
+      d.file = s.name;
+      d.line = s.argument ? 0 : mark.line - s.first_line + 1;
       d.column = mark.column + 1;
     }
     d.message = std::move(message);
@@ -76,9 +94,40 @@ class Diags {
   const std::string& file() const { return file_; }
   bool truncated() const { return truncated_; }
 
+  // "FILE:LINE:COLUMN" (or "--set #N `...`, column C") of a mark.
+  std::string Where(const YAML::Mark& mark) const {
+    if (mark.line < 0) return file_;
+    const Source& s = SourceOf(mark);
+    if (s.argument) return s.name + ", column " + std::to_string(mark.column + 1);
+    return s.name + ":" + std::to_string(mark.line - s.first_line + 1) + ":" +
+           std::to_string(mark.column + 1);
+  }
+  // "line L:C" in the scenario file, Where() in any other input.
+  std::string LineOf(const YAML::Mark& mark, bool with_column = true) const {
+    if (mark.line >= 0 && &SourceOf(mark) == &sources_.front()) {
+      return "line " + std::to_string(mark.line + 1) +
+             (with_column ? ":" + std::to_string(mark.column + 1) : "");
+    }
+    return Where(mark);
+  }
+
  private:
+  struct Source {
+    int first_line;
+    std::string name;
+    bool argument;
+  };
+  const Source& SourceOf(const YAML::Mark& mark) const {
+    const Source* found = &sources_.front();
+    for (const Source& s : sources_) {
+      if (s.first_line <= mark.line) found = &s;
+    }
+    return *found;
+  }
+
   std::string file_;
   std::vector<Diagnostic>* out_;
+  std::vector<Source> sources_;
   bool truncated_ = false;
 };
 
@@ -272,8 +321,8 @@ class IdRegistry {
   void Add(const std::string& id, const YAML::Node& where, Diags& d) {
     auto [it, inserted] = seen_.emplace(id, where.Mark());
     if (!inserted) {
-      d.Add(where, "duplicate " + kind_ + " id " + QuoteExcerpt(id) + " (first defined at line " +
-                       std::to_string(it->second.line + 1) + ")");
+      d.Add(where, "duplicate " + kind_ + " id " + QuoteExcerpt(id) + " (first defined at " +
+                       d.LineOf(it->second, /*with_column=*/false) + ")");
     }
   }
   const std::string& kind() const { return kind_; }
@@ -1294,8 +1343,7 @@ class Loader {
     MapReader m(n, "a trace entry", d_);
     if (!m.valid()) return;
     ScenarioTrace t;
-    t.where = d_.file() + ":" + std::to_string(n.Mark().line + 1) + ":" +
-              std::to_string(n.Mark().column + 1);
+    t.where = d_.Where(n.Mark());
     static const std::vector<std::pair<std::string, std::string>> kFormats = {
         {"philly", "philly"},
         {"alibaba-gpu", "alibaba-gpu"},
@@ -1403,9 +1451,7 @@ class Loader {
       }
       return nullptr;
     };
-    auto where = [](const YAML::Mark& m) {
-      return "line " + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-    };
+    auto where = [this](const YAML::Mark& m) { return d_.LineOf(m); };
     for (const IdRegistry* reg : {&job_reg_, &service_reg_}) {
       for (const auto& [id, mark] : reg->ids()) {
         if (const StreamIds* s = generated_by(id)) {
@@ -1508,10 +1554,10 @@ std::string NestingMessage() {
 // reach the JSON report, which must stay valid) and no NUL byte (YAML forbids
 // it; yaml-cpp would stop there with a raw byte in its message). Reports the
 // first bad byte with its line and column.
-bool CheckText(std::string_view text, Diags& d) {
+bool CheckText(std::string_view text, Diags& d, int first_line = 0) {
   YAML::Mark mark;
   if (auto bad = FindInvalidUtf8(text)) {
-    mark.line = static_cast<int>(bad->line - 1);
+    mark.line = first_line + static_cast<int>(bad->line - 1);
     mark.column = static_cast<int>(bad->column - 1);
     d.Add(mark, "invalid UTF-8 (byte " + Excerpt(text.substr(bad->offset, 1)) +
                     "): a scenario is UTF-8 text");
@@ -1519,7 +1565,7 @@ bool CheckText(std::string_view text, Diags& d) {
   }
   if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
     TextPosition p = PositionOf(text, nul);
-    mark.line = static_cast<int>(p.line - 1);
+    mark.line = first_line + static_cast<int>(p.line - 1);
     mark.column = static_cast<int>(p.column - 1);
     d.Add(mark, "a NUL byte (\\0): YAML text cannot contain one");
     return false;
@@ -1606,14 +1652,104 @@ bool CheckStructure(const YAML::Node& node, int depth, Diags& d) {
       auto [it, inserted] = keys.emplace(kv.first.Scalar(), kv.first.Mark());
       if (!inserted) {
         // Reported, but the tree is still read for the file's other errors.
-        d.Add(kv.first, "duplicate key " + QuoteExcerpt(kv.first.Scalar()) + " (first at line " +
-                            std::to_string(it->second.line + 1) + ":" +
-                            std::to_string(it->second.column + 1) + ")");
+        d.Add(kv.first, "duplicate key " + QuoteExcerpt(kv.first.Scalar()) + " (first at " +
+                            d.LineOf(it->second) + ")");
       }
     }
     ok = CheckStructure(kv.second, depth + 1, d) && ok;
   }
   return ok;
+}
+
+}  // namespace
+
+namespace {
+
+int LineCount(std::string_view text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
+// Parses one YAML document of an input that starts at `first_line` of the
+// loader's line space: nullopt on an error that leaves nothing to read
+// (reported); a null node for an empty document.
+std::optional<YAML::Node> ParseInput(std::string_view text, int first_line, Diags& diags) {
+  if (!CheckText(text, diags, first_line)) return std::nullopt;
+  try {
+    std::string padded(static_cast<size_t>(first_line), '\n');
+    // A byte-order mark is allowed only at the very start of a YAML stream.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF" && first_line > 0) text.remove_prefix(3);
+    padded.append(text);
+    YAML::Node root = YAML::Load(padded);
+    if (std::optional<YAML::Mark> second = SecondDocument(padded)) {
+      diags.Add(*second, "a second YAML document (after \"---\"): a scenario is one document");
+      return std::nullopt;
+    }
+    if (!root || root.IsNull()) return YAML::Node(YAML::NodeType::Null);
+    if (!CheckStructure(root, 1, diags)) return std::nullopt;
+    return root;
+  } catch (const YAML::DeepRecursion& e) {
+    diags.Add(e.mark, NestingMessage());
+  } catch (const YAML::Exception& e) {
+    diags.Add(e.mark, "YAML syntax error: " + Excerpt(e.msg, 200));
+  }
+  return std::nullopt;
+}
+
+// Applies the overrides to the scenario's tree, in order. Errors go to
+// `diags`; the tree is not read when there is any.
+Status ApplyOverrides(YAML::Node root, int first_line, const std::vector<Override>& overrides,
+                      Diags& diags) {
+  int line = first_line;
+  int sets = 0, unsets = 0;
+  const internal::ErrorSink sink = [&](const YAML::Mark& mark, const std::string& message) {
+    diags.Add(mark, message);
+  };
+  for (const Override& o : overrides) {
+    if (o.kind == Override::Kind::kWith) {
+      std::string text;
+      if (o.content) {
+        text = *o.content;
+      } else {
+        Result<std::string> read = ReadRegularFile(o.argument, kMaxScenarioBytes, "overlay");
+        if (!read.ok()) {
+          if (read.status().code() == StatusCode::kNotFound)
+            return IoError(o.argument + ": cannot open the --with fragment (no such file)");
+          return read.status();
+        }
+        text = std::move(*read);
+      }
+      diags.AddSource(line, o.argument, false);
+      const int first = line;
+      std::optional<YAML::Node> fragment = ParseInput(text, first, diags);
+      line += LineCount(text);
+      if (!fragment) continue;  // reported
+      if (!fragment->IsMap()) {
+        YAML::Mark mark = fragment->Mark();
+        if (mark.line < 0) mark.line = first, mark.column = 0;
+        diags.Add(mark, std::string("expected the --with fragment as a mapping of scenario keys, "
+                                    "found ") +
+                            (fragment->IsNull() ? "an empty document" : NodeTypeName(*fragment)));
+        continue;
+      }
+      internal::MergeOverlay(root, *fragment, sink);
+      continue;
+    }
+    const bool set = o.kind == Override::Kind::kSet;
+    const int number = set ? ++sets : ++unsets;
+    diags.AddSource(line,
+                    std::string(set ? "--set #" : "--unset #") + std::to_string(number) + " " +
+                        QuoteExcerpt(o.argument, 120),
+                    true);
+    try {
+      internal::ApplyEdit(root, o, line, sink);
+    } catch (const YAML::Exception& e) {
+      YAML::Mark mark = e.mark;
+      if (mark.line < 0) mark.line = line, mark.column = 0;
+      diags.Add(mark, "the value is not YAML: " + Excerpt(e.msg, 200));
+    }
+    ++line;
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -1624,23 +1760,31 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
   diagnostics->clear();
   Diags diags(std::string(file_name), diagnostics);
   Scenario scenario;
-  if (CheckText(text, diags)) {
-    try {
-      const std::string copy(text);
-      YAML::Node root = YAML::Load(copy);
-      std::optional<YAML::Mark> second = SecondDocument(copy);
-      if (second) {
-        diags.Add(*second, "a second YAML document (after \"---\"): a scenario is one document");
-      } else if (!root || root.IsNull()) {
-        diags.Add(YAML::Mark::null_mark(),
-                  "the scenario is empty (expected a mapping with name, start, end, ...)");
-      } else if (CheckStructure(root, 1, diags)) {
-        Loader(diags, options).Load(root, scenario);
+  std::optional<YAML::Node> root = ParseInput(text, 0, diags);
+  if (root && root->IsNull()) {
+    if (diagnostics->empty()) {
+      diags.Add(YAML::Mark::null_mark(),
+                "the scenario is empty (expected a mapping with name, start, end, ...)");
+    }
+  } else if (root) {
+    // A file with errors of its own (duplicate keys) is still read for its
+    // other errors, without the overrides; overrides with errors stop there.
+    bool read = true;
+    if (!options.overrides.empty() && diagnostics->empty()) {
+      if (!root->IsMap()) {
+        diags.Add(*root, std::string("expected the scenario as a mapping of keys, found ") +
+                             NodeTypeName(*root));
+      } else {
+        POLYCLOUD_RETURN_IF_ERROR(ApplyOverrides(*root, LineCount(text), options.overrides, diags));
       }
-    } catch (const YAML::DeepRecursion& e) {
-      diags.Add(e.mark, NestingMessage());
-    } catch (const YAML::Exception& e) {
-      diags.Add(e.mark, "YAML syntax error: " + Excerpt(e.msg, 200));
+      read = diagnostics->empty() && CheckStructure(*root, 1, diags);
+    }
+    if (read) {
+      try {
+        Loader(diags, options).Load(*root, scenario);
+      } catch (const YAML::Exception& e) {
+        diags.Add(e.mark, "YAML error: " + Excerpt(e.msg, 200));
+      }
     }
   }
   if (!diagnostics->empty()) {
@@ -1651,6 +1795,7 @@ Result<Scenario> LoadScenarioString(std::string_view text, std::string_view file
     if (diags.truncated()) message += " (stopped after " + std::to_string(kMaxDiagnostics) + ")";
     return InvalidInput(message);
   }
+  for (const Override& o : options.overrides) scenario.overrides.push_back(o.ToString());
   return scenario;
 }
 

@@ -382,6 +382,12 @@ void WriteText(const Report& r, std::ostream& out) {
     out << "\n";
   }
 
+  if (!r.overrides.empty()) {
+    out << "Overrides (a what-if variant of the scenario; docs/whatif.md)\n";
+    for (const std::string& o : r.overrides) out << "  " << o << "\n";
+    out << "\n";
+  }
+
   out << "Providers\n";
   Table providers({"provider", "GPUs at end", "GPU-hours used", "utilisation", "spend"});
   for (const ProviderRow& p : r.providers) {
@@ -701,6 +707,7 @@ Json ReportJson(const Report& r) {
                       {"bad_row_messages", i.bad_row_messages},
                       {"added", i.added}});
   }
+  j["overrides"] = r.overrides;
   if (r.timeseries) j["timeseries"] = TimeSeriesJson(*r.timeseries);
   if (r.workloads) j["workloads"] = WorkloadsJson(*r.workloads);
   return j;

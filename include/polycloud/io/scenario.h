@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "polycloud/base/status.h"
+#include "polycloud/io/overlay.h"
 #include "polycloud/world/world.h"
 
 namespace polycloud::io {
@@ -79,6 +80,9 @@ struct Scenario {
   // The file has a `gateway:` section (polycloud gateway's deployments, keys
   // and routing; read by gateway::LoadGatewayConfigSection, not here).
   bool has_gateway_section = false;
+  // The overrides applied (LoadOptions::overrides), as Override::ToString:
+  // "--with plan.yaml", "--set pools.x.gpus=8". The report lists them.
+  std::vector<std::string> overrides;
 };
 
 // Bounds on what a scenario may ask for, each with its reason (docs/scenario.md
@@ -112,6 +116,10 @@ struct LoadOptions {
   // false: job_streams are checked (and their ids) but generate no jobs; for a
   // quick check of a generated file (`polycloud generate`).
   bool expand_job_streams = true;
+  // What-if overrides applied to the scenario's YAML before it is read, in
+  // this order (polycloud/io/overlay.h, docs/whatif.md). Their errors are
+  // diagnostics like the file's own, naming the fragment or the argument.
+  std::vector<Override> overrides;
 };
 
 // Parses and validates `text`; `file_name` is used in messages. On failure the

@@ -192,8 +192,11 @@ struct Report {
   // because the queue's figures do not fit the optimiser's arithmetic.
   int64_t reoptimizations = 0;
   int64_t reoptimizations_skipped = 0;
-  std::string reoptimize_skip_reason;     // the last one
-  std::vector<InputRow> inputs;           // filled by the caller (Build does not read inputs)
+  std::string reoptimize_skip_reason;  // the last one
+  std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
+  // The what-if overrides the scenario was loaded with ("--set PATH=VALUE",
+  // "--with FILE"), in the order applied; filled by the caller.
+  std::vector<std::string> overrides;
   std::vector<DailySpend> contract_days;  // per contract, as `contracts`
   // Filled by the caller when it recorded them (simulate --json/--html):
   // the run over time, and the workloads listed by name.
