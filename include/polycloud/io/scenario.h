@@ -109,6 +109,11 @@ struct LoadOptions {
   // false: job_streams are checked (and their ids) but generate no jobs; for a
   // quick check of a generated file (`polycloud generate`).
   bool expand_job_streams = true;
+  // simulate --until-term-end: the run ends at the latest contract end when
+  // that is later than the scenario's `end`. Workloads are as the scenario
+  // defines them (job streams are drawn over the scenario's own window;
+  // services keep their last demand).
+  bool until_term_end = false;
 };
 
 // Parses and validates `text`; `file_name` is used in messages. On failure the
