@@ -101,9 +101,10 @@ TEST_F(LedgerTest, SpendSplitsAtMidnightAndIntoPeriods) {
   EXPECT_EQ(row.spent.micros(), 4 * 3600 * 1000);
 }
 
-TEST_F(LedgerTest, OpenMinimumIsProjectedAtTheRunEndRate) {
+TEST_F(LedgerTest, OpenMinimumIsProjectedAtTheLastWeeksMean) {
   CommitmentLedger ledger(world_, world_.start);
-  // 1 GPU billed from 2026-06-01 on; the run ends 2026-07-01.
+  // 1 GPU billed from 2026-06-01 on; the run ends 2026-07-01: the last 28
+  // days' mean is that GPU, as is the rate at the end.
   ledger.SetBillable(od_, 1, T("2026-06-01"));
   ledger.Close(T("2026-07-01"));
   const ContractLedgerRow row = ledger.Settle(deal_, T("2026-07-01"));
