@@ -61,6 +61,7 @@ struct Common {
   std::string node_choice;                      // --node-choice NAME
   // What-if overrides (docs/whatif.md): fragments first, then the edits.
   std::vector<std::string> with, set, unset;
+  bool until_term_end = false;                  // simulate --until-term-end
 };
 
 // The overrides of --with, --set and --unset, in the order they apply.
@@ -125,6 +126,7 @@ Result<Loaded> Load(const Common& c) {
   io::LoadOptions options;
   options.seed = c.seed;
   options.overrides = OverridesOf(c);
+  options.until_term_end = c.until_term_end;
   Loaded out;
   Activity() = "loading the scenario " + c.scenario;
   POLYCLOUD_ASSIGN_OR_RETURN(out.scenario, io::LoadScenarioFile(c.scenario, options));
@@ -221,6 +223,10 @@ int Simulate(const Common& c, const SimulateOutputs& outputs, const CommandLogPa
   auto loaded = Load(c);
   if (!loaded.ok()) return Fail(loaded.status());
   io::Scenario* scenario = &loaded->scenario;
+  if (c.until_term_end && scenario->world.contracts.empty()) {
+    return Fail(InvalidArgument("--until-term-end: " + c.scenario +
+                                " has no contract, so no term to run to"));
+  }
   auto options = SimOptions(*scenario, c);
   if (!options.ok()) return Fail(options.status());
   const world::World& w = scenario->world;
@@ -532,6 +538,9 @@ int polycloud::Main(int argc, char** argv) {
   simulate->add_option("--restore", command_log.restore,
                        "Replay a command log of this scenario (cut after any instant's place "
                        "pass) and go on from there; the report is the whole run's");
+  simulate->add_flag("--until-term-end", sim_args.until_term_end,
+                     "Run to the end of the latest contract term instead of the scenario's end "
+                     "(workloads as the scenario defines them)");
   bool no_compare = false;
   simulate->add_flag("--no-compare", no_compare,
                      "Do not re-run the scenario under the other cost model (contract-aware vs "

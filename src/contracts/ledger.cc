@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 
 namespace polycloud::contracts {
@@ -55,6 +56,8 @@ CommitmentLedger::CommitmentLedger(const world::World& world, Time start)
       contracts_(world.contracts.size()),
       contract_days_(world.contracts.size(), std::vector<Raw>(days_, 0)),
       provider_days_(world.providers.size(), std::vector<Raw>(days_, 0)),
+      usage_days_(world.contracts.size(), std::vector<Raw>(days_, 0)),
+      usage_provider_days_(world.providers.size(), std::vector<Raw>(days_, 0)),
       job_micros_(world.jobs.size(), 0),
       service_micros_(world.services.size(), 0) {
   accounts_.reserve(world.pools.size());
@@ -66,6 +69,7 @@ CommitmentLedger::CommitmentLedger(const world::World& world, Time start)
     a.provider = pool.provider;
     a.price = EffectivePrice(a.pool).micros();
     a.since = start;
+    a.usage = pool.offer == world::kNone && pool.pricing != world::PricingKind::kReserved;
     accounts_.push_back(a);
   }
   account_raw_.assign(accounts_.size(), 0);
@@ -86,13 +90,18 @@ Money CommitmentLedger::EffectivePrice(world::PoolIndex pool) const {
 }
 
 int32_t CommitmentLedger::AddAward(world::PoolIndex pool, Money price,
-                                   world::ContractIndex contract) {
+                                   world::ContractIndex contract, int64_t gpus, Time arrives,
+                                   Time ends) {
   Account a;
   a.pool = pool;
   a.contract = contract;
   a.provider = world_.pools[pool].provider;
   a.price = price.micros();
   a.since = start_;
+  a.award = true;
+  a.term_gpus = gpus;
+  a.term_from = arrives;
+  a.term_until = ends;
   accounts_.push_back(a);
   account_raw_.push_back(0);
   return static_cast<int32_t>(accounts_.size() - 1);
@@ -105,11 +114,15 @@ void CommitmentLedger::AddDay(const Account& a, int64_t day, Raw raw) {
     days_ = d + 1;
     for (auto& days : contract_days_) days.resize(days_, 0);
     for (auto& days : provider_days_) days.resize(days_, 0);
+    for (auto& days : usage_days_) days.resize(days_, 0);
+    for (auto& days : usage_provider_days_) days.resize(days_, 0);
   }
   if (a.contract != world::kNone) {
     contract_days_[a.contract][d] += raw;
+    if (a.usage) usage_days_[a.contract][d] += raw;
   } else {
     provider_days_[a.provider][d] += raw;
+    if (a.usage) usage_provider_days_[a.provider][d] += raw;
   }
 }
 
@@ -286,6 +299,136 @@ std::vector<Money> CommitmentLedger::ProviderDays(world::ProviderIndex p) const 
   return RoundRunning(provider_days_[p]);
 }
 
+Time CommitmentLedger::LifetimeEnd(Time end) const {
+  Time last = end;
+  for (const world::Contract& c : world_.contracts) last = std::max(last, c.end);
+  for (const Account& a : accounts_) {
+    if (a.award) last = std::max(last, a.term_until);
+  }
+  return last;
+}
+
+std::pair<Raw, int64_t> CommitmentLedger::UsageWindow(world::ContractIndex c,
+                                                      world::ProviderIndex p, Time end) const {
+  Time from = std::max(start_, Time::FromUnixSeconds((DayOf(end) - kProjectionDays) * kDay));
+  if (c != world::kNone) from = std::max(from, world_.contracts[c].start);
+  if (from >= end) return {0, 0};
+  const std::vector<Raw>& days = c != world::kNone ? usage_days_[c] : usage_provider_days_[p];
+  Raw raw = 0;
+  const int64_t d0 = std::max<int64_t>(0, DayOf(from) - first_day_);
+  const int64_t d1 = std::min<int64_t>(days_ - 1, DayOf(end) - first_day_);
+  for (int64_t d = d0; d <= d1; ++d) raw += days[d];
+  // Accounts not flushed since before `end` still owe their share of the window.
+  for (const Account& a : accounts_) {
+    if (!a.usage || a.contract != c || (c == world::kNone && a.provider != p)) continue;
+    if (a.billable == 0 || a.price == 0) continue;
+    raw += static_cast<Raw>(a.billable) * a.price * Overlap(a.since, end, from, end);
+  }
+  return {raw, (end - from).seconds()};
+}
+
+CommitmentLedger::ProjectedRaw CommitmentLedger::Project(world::ContractIndex c,
+                                                         world::ProviderIndex p, Time end,
+                                                         Time from, Time until) const {
+  ProjectedRaw out;
+  from = std::max(from, end);
+  if (until <= from) return out;
+  // The span in which the contract's pools bill (to the lifetime end without one).
+  const Time force_from = c != world::kNone ? world_.contracts[c].start : Time::Min();
+  const Time force_until = c != world::kNone ? world_.contracts[c].end : LifetimeEnd(end);
+  const Raw usage_span = Overlap(from, until, force_from, force_until);
+  if (usage_span > 0) {
+    const auto [raw, secs] = UsageWindow(c, p, end);
+    if (secs > 0) {
+      out.usage_num = raw * usage_span;
+      out.usage_den = secs;
+    }
+  }
+  for (const Account& a : accounts_) {
+    if (a.contract != c || (c == world::kNone && a.provider != p) || a.usage || a.price == 0) {
+      continue;
+    }
+    if (a.award) {
+      // Billing at `end` (arrived), or due to arrive later: held to its term's end.
+      const Time held_from = a.billable > 0 ? end : std::max(end, a.term_from);
+      const int64_t gpus = a.billable > 0 ? a.billable : a.term_gpus;
+      out.procured +=
+          static_cast<Raw>(gpus) * a.price * Overlap(from, until, held_from, a.term_until);
+      continue;
+    }
+    const world::Pool& pool = world_.pools[a.pool];
+    if (pool.offer != world::kNone || pool.pricing != world::PricingKind::kReserved) continue;
+    const auto& points = pool.gpus.points();
+    for (size_t k = 0; k < points.size(); ++k) {
+      if (points[k].value == 0) continue;
+      const Time next = k + 1 < points.size() ? points[k + 1].at : Time::Max();
+      const Time lo = std::max(points[k].at, force_from), hi = std::min(next, force_until);
+      out.reserved += static_cast<Raw>(points[k].value) * a.price * Overlap(from, until, lo, hi);
+    }
+  }
+  return out;
+}
+
+std::vector<YearRow> CommitmentLedger::Years(world::ContractIndex c, world::ProviderIndex p,
+                                             Time end, Time until,
+                                             const std::vector<Raw>& days) const {
+  auto year_of = [](Time t) {
+    int64_t y;
+    unsigned m, d;
+    CivilFromDays(DayOf(t), y, m, d);
+    return y;
+  };
+  auto year_start = [](int64_t y) { return Time::FromUnixSeconds(DaysFromCivil(y, 1, 1) * kDay); };
+  const int64_t first = year_of(start_);
+  const int64_t last = year_of(std::max(end, until) - Duration::Seconds(1));
+  std::vector<YearRow> years;
+  if (last < first) return years;
+  years.resize(last - first + 1);
+  for (int64_t y = first; y <= last; ++y) years[y - first].year = y;
+  // In the run: the exact daily series, rounded per running sum.
+  const std::vector<Money> rounded = RoundRunning(days);
+  for (size_t d = 0; d < rounded.size(); ++d) {
+    const int64_t y = year_of(DayStart(static_cast<int64_t>(d)));
+    if (y >= first && y <= last) years[y - first].spent += rounded[d];
+  }
+  // After it: each kind rounded per running sum, so the years add up to the
+  // kinds' totals (each rounded once).
+  Raw usage = 0, usage_num = 0, reserved = 0, procured = 0;
+  Money before_usage, before_reserved, before_procured;
+  for (int64_t y = first; y <= last; ++y) {
+    const ProjectedRaw r = Project(c, p, end, year_start(y), year_start(y + 1));
+    usage_num += r.usage_num;
+    usage = r.usage_den > 0 ? usage_num / r.usage_den : usage;
+    reserved += r.reserved;
+    procured += r.procured;
+    const Money u = RawToMoney(usage), v = RawToMoney(reserved), w = RawToMoney(procured);
+    years[y - first].projected = (u - before_usage) + (v - before_reserved) + (w - before_procured);
+    before_usage = u;
+    before_reserved = v;
+    before_procured = w;
+  }
+  return years;
+}
+
+ProviderLedgerRow CommitmentLedger::SettleProvider(world::ProviderIndex p, Time end) const {
+  ProviderLedgerRow row;
+  row.provider = p;
+  Raw spent = 0;
+  for (Raw raw : provider_days_[p]) spent += raw;
+  for (const Account& a : accounts_) {
+    if (a.contract == world::kNone && a.provider == p) spent += Pending(a, end);
+  }
+  row.spent = RawToMoney(spent);
+  const Time until = LifetimeEnd(end);
+  const ProjectedRaw r = Project(world::kNone, p, end, end, until);
+  row.projected_after = {RawToMoney(r.usage()), RawToMoney(r.reserved), RawToMoney(r.procured)};
+  row.years = Years(world::kNone, p, end, until, provider_days_[p]);
+  std::erase_if(row.years, [](const YearRow& y) {
+    return y.spent == Money() && y.projected == Money() && y.shortfall == Money();
+  });
+  return row;
+}
+
 ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) const {
   const world::Contract& contract = world_.contracts[c];
   const ContractBook& b = contracts_[c];
@@ -293,6 +436,13 @@ ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) con
   row.contract = c;
   row.spent = RawToMoney(SpentBy(c, contract.minimums.size(), end));
   row.rate_per_day = RawToMoney(b.rate * kDay);
+  const ProjectedRaw after = Project(c, world::kNone, end, end, contract.end);
+  row.projected_after = {RawToMoney(after.usage()), RawToMoney(after.reserved),
+                         RawToMoney(after.procured)};
+  auto projected_in = [&](Time from, Time until) {
+    const ProjectedRaw r = Project(c, world::kNone, end, from, until);
+    return r.usage() + r.reserved + r.procured;
+  };
   auto book = [&](const ObligationRow& o) {
     if (!contract.take_or_pay) {
       row.shortfall_not_payable += o.shortfall;
@@ -314,7 +464,7 @@ ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) con
     const Raw spent = SpentBy(c, k, end);
     o.spent = RawToMoney(spent);
     o.due_in_run = m.until <= end;
-    o.projected = RawToMoney(spent + b.rate * Overlap(end, m.until, m.from, m.until));
+    o.projected = RawToMoney(spent + projected_in(m.from, m.until));
     if (o.required > o.projected) o.shortfall = o.required - o.projected;
     if (contract.take_or_pay) paid += o.shortfall;
     book(o);
@@ -329,12 +479,31 @@ ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) con
     const Raw spent = SpentBy(c, contract.minimums.size(), end);
     o.spent = RawToMoney(spent);
     o.due_in_run = contract.end <= end;
-    o.projected =
-        RawToMoney(spent + b.rate * Overlap(end, contract.end, contract.start, contract.end));
+    o.projected = RawToMoney(spent + projected_in(contract.start, contract.end));
     const Money counted = o.projected + paid;
     if (o.required > counted) o.shortfall = o.required - counted;
     book(o);
   }
+  row.years = Years(c, world::kNone, end, contract.end, contract_days_[c]);
+  if (contract.take_or_pay) {
+    for (const ObligationRow& o : row.obligations) {
+      int64_t y;
+      unsigned m, d;
+      CivilFromDays(DayOf(o.until - Duration::Seconds(1)), y, m, d);
+      auto it = std::find_if(row.years.begin(), row.years.end(),
+                             [&](const YearRow& r) { return r.year == y; });
+      if (it == row.years.end()) {  // a period ending before the run's first year
+        it = row.years.insert(
+            std::lower_bound(row.years.begin(), row.years.end(), y,
+                             [](const YearRow& r, int64_t v) { return r.year < v; }),
+            YearRow{y, Money(), Money(), Money()});
+      }
+      it->shortfall += o.shortfall;
+    }
+  }
+  std::erase_if(row.years, [](const YearRow& y) {
+    return y.spent == Money() && y.projected == Money() && y.shortfall == Money();
+  });
   return row;
 }
 

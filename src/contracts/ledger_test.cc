@@ -101,9 +101,10 @@ TEST_F(LedgerTest, SpendSplitsAtMidnightAndIntoPeriods) {
   EXPECT_EQ(row.spent.micros(), 4 * 3600 * 1000);
 }
 
-TEST_F(LedgerTest, OpenMinimumIsProjectedAtTheRunEndRate) {
+TEST_F(LedgerTest, OpenMinimumIsProjectedAtTheLastWeeksMean) {
   CommitmentLedger ledger(world_, world_.start);
-  // 1 GPU billed from 2026-06-01 on; the run ends 2026-07-01.
+  // 1 GPU billed from 2026-06-01 on; the run ends 2026-07-01: the last 28
+  // days' mean is that GPU, as is the rate at the end.
   ledger.SetBillable(od_, 1, T("2026-06-01"));
   ledger.Close(T("2026-07-01"));
   const ContractLedgerRow row = ledger.Settle(deal_, T("2026-07-01"));
@@ -199,6 +200,92 @@ TEST_F(LedgerTest, DaysAddUpToTheSpendWhereDaysRoundedAloneDrift) {
   EXPECT_EQ(provider_days[0].micros(), 1);
   EXPECT_EQ(provider_days[1].micros(), 0);
   EXPECT_EQ(ledger.PoolSpend(res_).micros(), 1);
+}
+
+constexpr int64_t kDaySeconds = 86'400;
+
+TEST_F(LedgerTest, UsageIsProjectedAtTheMeanOfTheLastFourWeeksToTheTermEnd) {
+  CommitmentLedger ledger(world_, world_.start);
+  // 100 GPUs for a day in May: before the window, it does not count.
+  ledger.SetBillable(od_, 100, T("2026-05-01"));
+  ledger.SetBillable(od_, 0, T("2026-05-02"));
+  // 4 GPUs for the last 14 of the 28 days before 2026-07-01: a mean of 2.
+  ledger.SetBillable(od_, 4, T("2026-06-17"));
+  ledger.Close(T("2026-07-01"));
+  const ContractLedgerRow row = ledger.Settle(deal_, T("2026-07-01"));
+  const int64_t spent = (100 * 1 + 4 * 14) * kDaySeconds * 1'000;
+  EXPECT_EQ(row.spent.micros(), spent);
+  // 2 GPUs × 1,000 µ$/s: 184 days to 2027-01-01, then 365 to the term's end.
+  EXPECT_EQ(row.projected_after.usage.micros(), 2 * (184 + 365) * kDaySeconds * 1'000);
+  EXPECT_EQ(row.projected_after.reserved, Money());
+  EXPECT_EQ(row.projected_after.procured, Money());
+  // The $1,000 minimum due 2027-01-01 is met; the day-one $86.40 was missed
+  // and counts toward the $1M term, short by the rest.
+  EXPECT_EQ(row.obligations[1].projected.micros(), spent + 2 * 184 * kDaySeconds * 1'000);
+  EXPECT_EQ(row.shortfall_due.micros(), 86'400'000);
+  const int64_t term_short =
+      1'000'000'000'000 - spent - row.projected_after.usage.micros() - 86'400'000;
+  EXPECT_EQ(row.shortfall_projected.micros(), term_short);
+  // By year: the day-one shortfall in 2026, the term's in 2027.
+  ASSERT_EQ(row.years.size(), 2u);
+  EXPECT_EQ(row.years[0].year, 2026);
+  EXPECT_EQ(row.years[0].spent.micros(), spent);
+  EXPECT_EQ(row.years[0].projected.micros(), 2 * 184 * kDaySeconds * 1'000);
+  EXPECT_EQ(row.years[0].shortfall.micros(), 86'400'000);
+  EXPECT_EQ(row.years[1].year, 2027);
+  EXPECT_EQ(row.years[1].spent, Money());
+  EXPECT_EQ(row.years[1].projected.micros(), 2 * 365 * kDaySeconds * 1'000);
+  EXPECT_EQ(row.years[1].shortfall.micros(), term_short);
+}
+
+// A reserved pool under a take-or-pay term that ramps after the run, and an
+// award that arrives after it: both are billed exactly by what is known.
+constexpr const char* kScheduleWorld = R"(
+name: schedule
+start: 2026-01-01
+end: 2026-07-01
+providers: [{id: cloud}]
+contracts:
+  - {id: rsv, provider: cloud, start: 2026-01-01, end: 2027-01-01, committed_usd: 500K, take_or_pay: true}
+sites: [{id: s1, provider: cloud}]
+pools:
+  - {id: r, site: s1, accelerator: H100, pricing: reserved, price_per_gpu_hour: 3.60, contract: rsv, gpus: [{at: 2026-01-01, gpus: 8}, {at: 2026-10-01, gpus: 16}, {at: 2027-03-01, gpus: 32}]}
+)";
+
+TEST(LedgerProjectionTest, ReservedPerScheduleAndAwardsToTheirEndsAreExact) {
+  const world::World w = testing::LoadWorld(kScheduleWorld);
+  const world::PoolIndex r = w.FindPool("r");
+  const world::ContractIndex rsv = w.FindContract("rsv");
+  CommitmentLedger ledger(w, w.start);
+  ledger.SetBillable(r, 8, w.start);
+  // 10 GPUs awarded, to arrive 2026-08-01 and be held to 2026-12-01.
+  const int32_t award =
+      ledger.AddAward(r, Money::FromMicros(3'600'000), rsv, 10, T("2026-08-01"), T("2026-12-01"));
+  EXPECT_GE(award, static_cast<int32_t>(w.pools.size()));
+  ledger.Close(T("2026-07-01"));
+  const ContractLedgerRow row = ledger.Settle(rsv, T("2026-07-01"));
+  EXPECT_EQ(row.spent.micros(), 8 * 181 * kDaySeconds * 1'000);  // 125,107,200,000
+  // 8 GPUs for 92 days to 2026-10-01, 16 for 92 days to the term's end (the
+  // 32 from March 2027 fall outside it).
+  EXPECT_EQ(row.projected_after.reserved.micros(), 190'771'200'000);
+  EXPECT_EQ(row.projected_after.procured.micros(), 10 * 122 * kDaySeconds * 1'000);
+  EXPECT_EQ(row.projected_after.usage, Money());
+  // $500K − (125,107.20 + 190,771.20 + 105,408.00)
+  EXPECT_EQ(row.shortfall_projected.micros(), 78'713'600'000);
+  ASSERT_EQ(row.years.size(), 1u);
+  EXPECT_EQ(row.years[0].spent, row.spent);
+  EXPECT_EQ(row.years[0].projected, row.projected_after.total());
+  EXPECT_EQ(row.years[0].shortfall, row.shortfall_projected);
+  EXPECT_EQ(ledger.LifetimeEnd(T("2026-07-01")), T("2027-01-01"));
+}
+
+TEST(LedgerProjectionTest, NoUsageProjectedBeforeTheContractStartsOrWithoutAWindow) {
+  world::World w = testing::LoadWorld(kScheduleWorld);
+  // A contract starting at the reading: no weeks of its own to project from.
+  CommitmentLedger ledger(w, w.start);
+  const ProviderLedgerRow none = ledger.SettleProvider(w.FindProvider("cloud"), w.start);
+  EXPECT_EQ(none.spent, Money());
+  EXPECT_EQ(none.projected_after.total(), Money());
 }
 
 }  // namespace

@@ -270,8 +270,9 @@ std::string GenerateScenarioYaml(const ScaleOptions& o) {
     }
   }
 
-  // Sites, with power: every third site is power-limited, at 80% of what its
-  // pools would draw at peak until day 120, then 105%.
+  // Sites, with power: every third site is power-limited, at exactly what its
+  // pools draw at peak at full board power until day 120, then 105% (a site
+  // must power everything installed in it: world/power.h).
   std::vector<int64_t> site_peak_watts(o.sites, 0);
   const auto& builtin = world::BuiltinAccelerators();
   auto builtin_watts = [&](const char* name) {
@@ -290,7 +291,8 @@ std::string GenerateScenarioYaml(const ScaleOptions& o) {
          Pad(site_provider[s], o.providers) + ", region: " + kRegions[s % 8] +
          ", pue: " + Num(site_pue[s] / 1000) + "." + Pad(site_pue[s] % 1000, 1000);
     if (s % 3 == 2) {
-      const int64_t low = site_peak_watts[s] * 80 / 100, high = site_peak_watts[s] * 105 / 100;
+      // A kilowatt more than the pools' rounded sum, so the installed draw always fits.
+      const int64_t low = site_peak_watts[s] + 1000, high = site_peak_watts[s] * 105 / 100 + 1000;
       y += ", power_mw: [{at: " + FormatTime(start) + ", mw: " + Megawatts(low) +
            "}, {at: " + FormatTime(start + Duration::Days(std::min(120, o.days - 1) + 1)) +
            ", mw: " + Megawatts(high) + "}]";

@@ -20,6 +20,7 @@
 #include "polycloud/base/rng.h"
 #include "polycloud/base/text.h"
 #include "polycloud/world/magnitudes.h"
+#include "polycloud/world/power.h"
 
 namespace polycloud::io {
 
@@ -408,7 +409,11 @@ class Loader {
     CheckTraceServices(out.traces);
     CheckIdsAcrossKinds();
     top.Finish();
+    if (options_.until_term_end && horizon_known_) {
+      for (const world::Contract& c : w.contracts) w.end = std::max(w.end, c.end);
+    }
     if (!d_.any()) CheckMagnitudes(w, end);
+    if (!d_.any()) CheckPower(w);
     if (!d_.any()) {
       // Jobs in arrival order; ties keep file order (stable) so runs are reproducible.
       std::stable_sort(w.jobs.begin(), w.jobs.end(), [](const world::Job& a, const world::Job& b) {
@@ -481,16 +486,24 @@ class Loader {
     }
     bool is_new = a == nullptr;
     if (is_new) {
-      w.accelerators.push_back({*name, 0, Power::Watts(0), 0});
+      w.accelerators.push_back({*name, 0, Power::Watts(0), 0, Power::Watts(0)});
       a = &w.accelerators.back();
     }
     auto field = [&](const char* key) { return is_new ? m.Require(key) : m.Take(key); };
+    YAML::Node idle_node;
+    const Power watts_before = a->watts;
     if (auto v = field("memory_gb"); v) {
       if (auto x = AsInteger(v, d_, "memory_gb", 1, world::kMaxMemoryGb)) a->memory_gb = *x;
     }
     if (auto v = field("watts"); v) {
       if (auto x = AsInteger(v, d_, "watts", 1, world::kMaxWattsPerGpu))
         a->watts = Power::Watts(*x);
+    }
+    if (auto v = m.Take("idle_watts"); v) {
+      if (auto x = AsInteger(v, d_, "idle_watts", 0, world::kMaxWattsPerGpu)) {
+        a->idle_watts = Power::Watts(*x);
+        idle_node = v;
+      }
     }
     if (auto v = field("speed"); v) {
       if (auto x = AsDecimal(v, d_, "speed (relative to H100 = 1.0)", 3)) {
@@ -501,6 +514,13 @@ class Loader {
         }
         a->speed_milli = *x;
       }
+    }
+    if (!idle_node) {
+      // A new accelerator, or new board power, idles at the default share.
+      if (is_new || a->watts != watts_before) a->idle_watts = world::DefaultIdleWatts(a->watts);
+    } else if (a->idle_watts > a->watts) {
+      d_.Add(idle_node, "idle_watts must be at most the board power (watts " +
+                            std::to_string(a->watts.watts()) + "), found " + Found(idle_node));
     }
     m.Finish();
   }
@@ -575,15 +595,25 @@ class Loader {
     w.providers.push_back(std::move(p));
   }
 
+  // Where each written point of a schedule is (its `at`, the item's mark).
+  using PointMarks = std::vector<std::pair<Time, YAML::Mark>>;
+  struct SiteMarks {
+    YAML::Mark site;
+    std::optional<YAML::Mark> build_rate;
+    PointMarks power;  // the power_mw points
+  };
+
   // A step schedule given either as one scalar or as a list of {at, <key>}.
   template <typename V, typename ParseValue>
   std::optional<world::StepSchedule<V>> Schedule(const YAML::Node& v, const std::string& what,
-                                                 const std::string& value_key, ParseValue parse) {
+                                                 const std::string& value_key, ParseValue parse,
+                                                 PointMarks* marks = nullptr) {
     world::StepSchedule<V> s;
     if (v.IsScalar()) {
       auto x = parse(v);
       if (!x) return std::nullopt;
       s.Set(Time::Min(), *x);
+      if (marks != nullptr) marks->push_back({Time::Min(), v.Mark()});
       return s;
     }
     if (!v.IsSequence() || v.size() == 0) {
@@ -614,6 +644,7 @@ class Loader {
       }
       last = *at;
       s.Set(*at, *x);
+      if (marks != nullptr) marks->push_back({*at, item.Mark()});
     }
     if (!ok) return std::nullopt;
     return s;
@@ -636,9 +667,11 @@ class Loader {
         s.pue_milli = *x;
       }
     }
+    PointMarks power_marks;
     if (auto v = m.Take("power_mw"); v) {
-      auto sched =
-          Schedule<Power>(v, "power_mw", "mw", [&](const YAML::Node& x) -> std::optional<Power> {
+      auto sched = Schedule<Power>(
+          v, "power_mw", "mw",
+          [&](const YAML::Node& x) -> std::optional<Power> {
             auto watts = AsDecimal(x, d_, "power in MW", 6);  // 6 decimals of MW = watts
             if (!watts) return std::nullopt;
             if (*watts > world::kMaxSiteWatts) {
@@ -646,13 +679,30 @@ class Loader {
               return std::nullopt;
             }
             return Power::Watts(*watts);
-          });
+          },
+          &power_marks);
       if (sched) {
         s.power = std::move(*sched);
         s.power_limited = true;
       }
     }
+    SiteMarks marks;
+    marks.site = n.Mark();
+    marks.power = std::move(power_marks);
+    if (auto v = m.Take("build_rate_mw_per_week"); v) {
+      if (auto watts = AsDecimal(v, d_, "build_rate_mw_per_week", 6)) {
+        if (*watts <= 0) {
+          d_.Add(v, "build_rate_mw_per_week must be greater than 0, found " + Found(v));
+        } else if (*watts > world::kMaxSiteWatts) {
+          d_.Add(v, "build_rate_mw_per_week must be at most 1000000 (1 TW), found " + Found(v));
+        } else {
+          s.build_rate_per_week = Power::Watts(*watts);
+          marks.build_rate = v.Mark();
+        }
+      }
+    }
     m.Finish();
+    site_marks_.push_back(std::move(marks));
     site_ids_[s.id] = static_cast<int32_t>(w.sites.size());
     w.sites.push_back(std::move(s));
   }
@@ -911,6 +961,7 @@ class Loader {
       pool.offer = static_cast<int32_t>(pr.offers.size());
       offer.pool = static_cast<world::PoolIndex>(w.pools.size());
       pool_marks_.push_back(item.Mark());
+      pool_point_marks_.emplace_back();
       w.pools.push_back(std::move(pool));
       pr.offers.push_back(std::move(offer));
     });
@@ -955,10 +1006,12 @@ class Loader {
       if (auto r = AsEnum<bool>(ramp, d_, "ramp", {{"step", false}, {"linear", true}})) linear = *r;
     }
     YAML::Node gpus = m.Require("gpus");
+    PointMarks gpu_marks;
     if (gpus) {
-      auto sched = Schedule<int64_t>(gpus, "gpus", "gpus", [&](const YAML::Node& x) {
-        return AsInteger(x, d_, "gpus", 0, world::kMaxGpus);
-      });
+      auto sched = Schedule<int64_t>(
+          gpus, "gpus", "gpus",
+          [&](const YAML::Node& x) { return AsInteger(x, d_, "gpus", 0, world::kMaxGpus); },
+          &gpu_marks);
       if (sched) p.gpus = linear ? LinearToDailySteps(*sched, p.gpus_per_node) : std::move(*sched);
       if (sched && ramp && gpus.IsScalar() && linear) {
         d_.Add(ramp,
@@ -978,6 +1031,7 @@ class Loader {
     }
     m.Finish();
     pool_marks_.push_back(n.Mark());
+    pool_point_marks_.push_back(std::move(gpu_marks));
     w.pools.push_back(std::move(p));
   }
 
@@ -1525,7 +1579,35 @@ class Loader {
     d_.Add(mark, problem->message);
   }
 
+  // Installed GPUs within each site's power limit at full board power, and
+  // power growing no faster than the site's build rate (world/power.h),
+  // reported at the schedule point that breaks the rule.
+  void CheckPower(const World& w) {
+    auto nearest = [](const PointMarks& marks, Time t) -> std::optional<YAML::Mark> {
+      if (marks.empty()) return std::nullopt;
+      for (const auto& [at, mark] : marks) {
+        if (at >= t) return mark;  // the point written at t, or the one a linear ramp heads to
+      }
+      return marks.back().second;
+    };
+    for (const world::PowerProblem& pr : world::FindPowerProblems(w)) {
+      std::optional<YAML::Mark> mark;
+      if (pr.pool != world::kNone && pr.pool < static_cast<int32_t>(pool_point_marks_.size())) {
+        mark = nearest(pool_point_marks_[pr.pool], pr.at);
+        if (!mark) mark = pool_marks_[pr.pool];
+      }
+      if (!mark && pr.site < static_cast<int32_t>(site_marks_.size())) {
+        const SiteMarks& sm = site_marks_[pr.site];
+        mark = nearest(sm.power, pr.at);
+        if (!mark) mark = sm.build_rate ? *sm.build_rate : sm.site;
+      }
+      d_.Add(mark ? *mark : YAML::Mark(), pr.message);
+    }
+  }
+
   std::vector<YAML::Mark> pool_marks_, contract_marks_;  // parallel to World's pools, contracts
+  std::vector<PointMarks> pool_point_marks_;             // parallel to pools: gpus points
+  std::vector<SiteMarks> site_marks_;                    // parallel to sites
   Diags& d_;
   const LoadOptions& options_;
   std::map<std::string, YAML::Mark> trace_services_;  // services with demand: trace

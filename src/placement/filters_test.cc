@@ -112,10 +112,13 @@ TEST_F(CapacityPredicateTest, RejectsAPoolWithFewerFreeGpusThanTheGangNeedsAfter
 }
 
 TEST_F(PowerPredicateTest, RejectsAnAllocationAboveTheSitesHeadroomInWatts) {
-  fleet_.Bind(gb_, 32, Now());   // 38.4 kW
-  fleet_.Bind(aws_, 32, Now());  // 22.4 kW: 39.2 kW of 100 kW left
-  ExpectFail(CheckPower(Ctx(), Job(64), aws_), 44'800, 39'200, true);
-  EXPECT_TRUE(CheckPower(Ctx(), Job(56), aws_).pass);  // 39.2 kW exactly fits
+  // Installed and idle: 64 H100 × 175 W + 32 GB200 × 300 W = 20.8 kW.
+  fleet_.Bind(gb_, 32, Now());   // board power adds 32 × 900 W = 28.8 kW
+  fleet_.Bind(aws_, 32, Now());  // 32 × 525 W = 16.8 kW: 66.4 kW drawn
+  // A power cut to 90 kW leaves 23.6 kW; an allocation adds board − idle.
+  fleet_.SetSitePower(world_.FindSite("aws-east"), Power::Watts(90'000));
+  ExpectFail(CheckPower(Ctx(), Job(48), aws_), 25'200, 23'600, true);
+  EXPECT_TRUE(CheckPower(Ctx(), Job(40), aws_).pass);  // 21 kW fits
   EXPECT_TRUE(CheckPower(Ctx(), Job(64), az_).pass);   // a site without a limit
 }
 

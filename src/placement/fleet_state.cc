@@ -35,6 +35,8 @@ FleetState::FleetState(const world::World& world, Time start, NodePolicy nodes, 
     // The same product PowerOf used to take in two steps, so power rounds alike.
     info.power_per_gpu_milli =
         world.accelerators[pool.accelerator].watts.watts() * world.sites[pool.site].pue_milli;
+    info.idle_per_gpu_milli =
+        world.accelerators[pool.accelerator].idle_watts.watts() * world.sites[pool.site].pue_milli;
   }
   for (size_t s = 0; s < sites_.size(); ++s) {
     sites_[s].limited = world.sites[s].power_limited;
@@ -143,6 +145,10 @@ void FleetState::Recompute(world::PoolIndex p) {
 
 void FleetState::SetInstalled(world::PoolIndex p, int64_t gpus, Time now) {
   Integrate(p, now);
+  // Installed GPUs draw idle power whether used or not.
+  SiteState& site = sites_[info_[p].site];
+  site.used += IdlePowerOf(p, gpus) - IdlePowerOf(p, pools_[p].installed);
+  site.peak = std::max(site.peak, site.used);
   pools_[p].installed = gpus;
   Recompute(p);
   Bill(p, now);

@@ -128,16 +128,19 @@ TEST_F(PipelineTest, CapacityFilterCountsWholeNodesForLargeGangs) {
 
 TEST_F(PipelineTest, PowerFilterRejectsWhenTheSiteHasNoHeadroom) {
   auto f = MakePowerFilter();
-  // aws-east has 0.1 MW at PUE 1.0; 64 H100 at 700 W = 44.8 kW.
+  // aws-east has 0.1 MW at PUE 1.0, which runs everything installed at board
+  // power; installed GPUs idle at 64 × 175 W + 32 × 300 W = 20.8 kW.
   EXPECT_TRUE(f->Check(Ctx(), Job(64), aws_).pass);
-  fleet_.Bind(gb_, 32, Now());   // 32 GB200 at 1200 W = 38.4 kW drawn
-  fleet_.Bind(aws_, 32, Now());  // 32 H100 at 700 W = 22.4 kW drawn
+  fleet_.Bind(gb_, 32, Now());   // 32 GB200 add 32 × (1200 − 300) W = 28.8 kW
+  fleet_.Bind(aws_, 32, Now());  // 32 H100 add 32 × (700 − 175) W = 16.8 kW: 66.4 kW
+  // A power cut to 90 kW: 23.6 kW left, and 64 more H100 would add 33.6 kW.
+  fleet_.SetSitePower(world_.FindSite("aws-east"), Power::Watts(90'000));
   Verdict v = f->Check(Ctx(), Job(64), aws_);
   EXPECT_FALSE(v.pass);
   EXPECT_TRUE(v.resource);
   EXPECT_EQ(f->Describe(Ctx(), Job(64), aws_, v),
-            "needs 0.045 MW at site aws-east, headroom 0.039 MW of 0.100 MW");
-  EXPECT_TRUE(f->Check(Ctx(), Job(56), aws_).pass);  // 39.2 kW exactly fits
+            "needs 0.034 MW at site aws-east, headroom 0.024 MW of 0.090 MW");
+  EXPECT_TRUE(f->Check(Ctx(), Job(40), aws_).pass);  // 21 kW fits
   // A site without a power limit never rejects.
   EXPECT_TRUE(f->Check(Ctx(), Job(64), az_).pass);
 }

@@ -188,7 +188,9 @@ void WriteContract(const ContractTimeline& t, std::ostream& out) {
     table.Print(out);
   }
   if (!c.obligations.empty()) {
-    out << "  Obligations (after the run's end, projected at its end rate)\n";
+    out << "  Obligations (after the run's end, projected: reserved per schedule, awards to their "
+           "ends, on-demand at the last "
+        << contracts::kProjectionDays << " days' mean)\n";
     WriteObligations(std::span<const ContractRow>(&c, 1), out);
   }
   if (c.rofr_clauses > 0 || !t.offers.empty()) {

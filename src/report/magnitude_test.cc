@@ -50,9 +50,11 @@ std::string ExtremeScenario(uint64_t seed) {
                   "contracts:\n  - {id: c, provider: a, start: " +
                   FormatTime(start) + ", end: " + FormatTimeFull(start + Duration::Seconds(span)) +
                   ", committed_usd: 2T, take_or_pay: true}\n"
-                  "sites:\n  - {id: sa, provider: a, pue: 10, power_mw: " +
-                  (rng.Below(2) ? "1000000" : "500") +
-                  "}\n  - {id: sb, provider: b, pue: 10}\npools:\n";
+                  // No power limit: a site must power everything installed in it
+                  // at full board power (world/power.h), and 2^26 GPUs of 100 kW at
+                  // PUE 10 are far beyond the largest limit, 10^6 MW.
+                  "sites:\n  - {id: sa, provider: a, pue: 10}\n  - {id: sb, provider: b, pue: "
+                  "10}\npools:\n";
   for (int64_t p = 0; p < pools; ++p) {
     y += "  - {id: p" + std::to_string(p) + ", site: " + (p % 2 ? "sb" : "sa") +
          ", accelerator: XL, pricing: " + (p % 2 ? "on-demand" : "reserved, contract: c") +

@@ -58,7 +58,29 @@ Json ContractTermsJson(const ContractRow& c) {
           {"rate_per_day_at_end", MoneyJson(c.rate_per_day)},
           {"shortfall_due", MoneyJson(c.shortfall_due)},
           {"shortfall_projected", MoneyJson(c.shortfall_projected)},
-          {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)}};
+          {"shortfall_not_payable", MoneyJson(c.shortfall_not_payable)},
+          {"projected_after", ProjectedJson(c.projected_after)},
+          {"lifetime_cost", MoneyJson(c.lifetime_cost)},
+          {"years", YearsJson(c.years)}};
+}
+
+Json ProjectedJson(const contracts::ProjectedSpend& p) {
+  return Json{{"usage", MoneyJson(p.usage)},
+              {"reserved", MoneyJson(p.reserved)},
+              {"procured", MoneyJson(p.procured)},
+              {"total", MoneyJson(p.total())}};
+}
+
+Json YearsJson(const std::vector<contracts::YearRow>& years) {
+  Json out = Json::array();
+  for (const contracts::YearRow& y : years) {
+    out.push_back({{"year", y.year},
+                   {"spent", MoneyJson(y.spent)},
+                   {"projected", MoneyJson(y.projected)},
+                   {"shortfall", MoneyJson(y.shortfall)},
+                   {"total", MoneyJson(y.spent + y.projected + y.shortfall)}});
+  }
+  return out;
 }
 
 Json ObligationJson(const contracts::ObligationRow& o) {

@@ -77,6 +77,10 @@ Json ObligationJson(const contracts::ObligationRow& o);
 // A contract's terms and ledger totals (id through shortfall_not_payable), the
 // head both the report and the contracts view write before their own keys.
 Json ContractTermsJson(const ContractRow& c);
+// Spend projected after the run, by kind, and its total.
+Json ProjectedJson(const contracts::ProjectedSpend& p);
+// A contract's (or a provider's) calendar years: spent, projected, shortfall, total.
+Json YearsJson(const std::vector<contracts::YearRow>& years);
 // A capacity request: its class, size, ROFR offer and answer, and award.
 Json RequestJson(const RequestRow& q);
 

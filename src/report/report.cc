@@ -101,19 +101,71 @@ Percentiles ComputePercentiles(std::vector<int64_t>& v) {
   return p;
 }
 
+namespace {
+
+void AddYears(std::vector<contracts::YearRow>& into, const std::vector<contracts::YearRow>& rows) {
+  for (const contracts::YearRow& y : rows) {
+    auto it = std::lower_bound(into.begin(), into.end(), y.year,
+                               [](const contracts::YearRow& r, int64_t v) { return r.year < v; });
+    if (it == into.end() || it->year != y.year) {
+      it = into.insert(it, contracts::YearRow{y.year, Money(), Money(), Money()});
+    }
+    it->spent += y.spent;
+    it->projected += y.projected;
+    it->shortfall += y.shortfall;
+  }
+}
+
+void AddProjected(contracts::ProjectedSpend& into, const contracts::ProjectedSpend& p) {
+  into.usage += p.usage;
+  into.reserved += p.reserved;
+  into.procured += p.procured;
+}
+
+}  // namespace
+
+HorizonCost HorizonOf(const world::World& world, const scheduler::Scheduler& sched, Time end,
+                      const std::vector<ContractRow>& contract_rows) {
+  HorizonCost h;
+  h.run_end = end;
+  h.lifetime_end = sched.ledger().LifetimeEnd(end);
+  for (const ContractRow& c : contract_rows) {
+    h.in_run_spend += c.spent;
+    h.in_run_shortfall += c.shortfall_due;
+    h.after_shortfall += c.shortfall_projected;
+    AddProjected(h.after_spend, c.projected_after);
+    AddYears(h.years, c.years);
+  }
+  for (size_t p = 0; p < world.providers.size(); ++p) {
+    const contracts::ProviderLedgerRow row =
+        sched.ledger().SettleProvider(static_cast<world::ProviderIndex>(p), end);
+    if (row.spent == Money() && row.projected_after.total() == Money()) continue;
+    h.in_run_spend += row.spent;
+    AddProjected(h.after_spend, row.projected_after);
+    AddYears(h.years, row.years);
+    h.uncontracted.push_back({world.providers[p].id, row.spent, row.projected_after, row.years});
+  }
+  h.in_run_total = h.in_run_spend + h.in_run_shortfall;
+  h.after_total = h.after_spend.total() + h.after_shortfall;
+  h.lifetime_total = h.in_run_total + h.after_total;
+  return h;
+}
+
 CostComparison CostOf(const world::World& world, const scheduler::Scheduler& sched, Time end,
                       const std::string& policy) {
   CostComparison c;
   c.policy = policy;
-  for (size_t p = 0; p < world.pools.size(); ++p) {
-    c.spend += sched.ledger().PoolSpend(static_cast<world::PoolIndex>(p));
-  }
+  std::vector<ContractRow> rows;
   for (size_t k = 0; k < world.contracts.size(); ++k) {
-    const contracts::ContractLedgerRow row =
-        sched.ledger().Settle(static_cast<world::ContractIndex>(k), end);
-    c.shortfall += row.shortfall_due + row.shortfall_projected;
+    rows.push_back(ContractRowOf(world, sched, static_cast<world::ContractIndex>(k), end));
   }
+  const HorizonCost h = HorizonOf(world, sched, end, rows);
+  c.spend = h.in_run_spend;
+  c.shortfall = h.in_run_shortfall + h.after_shortfall;
   c.total = c.spend + c.shortfall;
+  c.in_run_total = h.in_run_total;
+  c.projected_spend = h.after_spend.total();
+  c.lifetime_total = h.lifetime_total;
   return c;
 }
 
@@ -137,6 +189,10 @@ ContractRow ContractRowOf(const world::World& world, const scheduler::Scheduler&
   row.shortfall_projected = settled.shortfall_projected;
   row.shortfall_not_payable = settled.shortfall_not_payable;
   row.obligations = settled.obligations;
+  row.projected_after = settled.projected_after;
+  row.years = settled.years;
+  row.lifetime_cost = row.spent + row.projected_after.total();
+  if (contract.take_or_pay) row.lifetime_cost += row.shortfall_due + row.shortfall_projected;
   row.exclusivity_clauses = static_cast<int32_t>(contract.exclusivity.size());
   row.rofr_clauses = static_cast<int32_t>(contract.rofr.size());
   for (const scheduler::CapacityRequest& q : sched.requests()) {
@@ -213,6 +269,7 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     r.contracts.push_back(std::move(row));
   }
   r.total_cost += r.total_shortfall;
+  r.horizon = HorizonOf(world, sched, stats.end, r.contracts);
   const int64_t run_days = RunDays(sched.ledger(), stats.end);
   for (size_t c = 0; c < world.contracts.size(); ++c) {
     DailySpend d;
@@ -224,7 +281,10 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     }
     r.contract_days.push_back(std::move(d));
   }
-  r.comparison.push_back({policy, r.total.spend, r.total_shortfall, r.total_cost});
+  r.total_cost = r.horizon.in_run_spend + r.total_shortfall;
+  r.comparison.push_back({policy, r.horizon.in_run_spend, r.total_shortfall, r.total_cost,
+                          r.horizon.in_run_total, r.horizon.after_spend.total(),
+                          r.horizon.lifetime_total});
   for (size_t i = 0; i < sched.requests().size(); ++i) {
     r.requests.push_back(RequestRowOf(world, sched, static_cast<int32_t>(i)));
   }
@@ -359,6 +419,76 @@ std::string Dur(int64_t s) { return FormatDuration(Duration::Seconds(s)); }
 
 }  // namespace
 
+namespace {
+
+std::string YearsLabel(const HorizonCost& h) {
+  return "in the run = to " + FormatTime(h.run_end) + "; lifetime = to " +
+         FormatTime(h.lifetime_end) + ", the end of the latest term";
+}
+
+// Cost by horizon, by contract and by year: each total the sum of the
+// figures beside it (docs/report.md).
+void WriteHorizon(const Report& r, std::ostream& out) {
+  const HorizonCost& h = r.horizon;
+  out << "\nCost by horizon (" << YearsLabel(h) << ")\n";
+  Table t({"", "in the run", "after the run (projected)", "lifetime"});
+  t.Row({"spend", FormatMoneyShort(h.in_run_spend), FormatMoneyShort(h.after_spend.total()),
+         FormatMoneyShort(h.in_run_spend + h.after_spend.total())});
+  t.Row({"  on-demand and spot (after: mean of the last " +
+             std::to_string(contracts::kProjectionDays) + " days)",
+         "", FormatMoneyShort(h.after_spend.usage), ""});
+  t.Row({"  reserved (after: installed per schedule)", "", FormatMoneyShort(h.after_spend.reserved),
+         ""});
+  t.Row({"  procured (after: awards to their ends)", "", FormatMoneyShort(h.after_spend.procured),
+         ""});
+  t.Row({"take-or-pay shortfall", FormatMoneyShort(h.in_run_shortfall),
+         FormatMoneyShort(h.after_shortfall),
+         FormatMoneyShort(h.in_run_shortfall + h.after_shortfall)});
+  t.Row({"total", FormatMoneyShort(h.in_run_total), FormatMoneyShort(h.after_total),
+         FormatMoneyShort(h.lifetime_total)});
+  t.Print(out);
+  out << "  total = spend + take-or-pay shortfall; lifetime = in the run + after the run\n";
+  if (!r.contracts.empty() || !h.uncontracted.empty()) {
+    out << "\nLifetime cost by contract (spend to the term's end; without a contract, to "
+        << FormatTime(h.lifetime_end) << ")\n";
+    Table c({"contract", "term ends", "spent (run)", "projected after", "shortfall (run)",
+             "shortfall after", "lifetime", "committed"});
+    for (const ContractRow& k : r.contracts) {
+      const bool paid = k.take_or_pay;
+      c.Row({k.id, FormatTime(k.end), FormatMoneyShort(k.spent),
+             FormatMoneyShort(k.projected_after.total()),
+             paid ? FormatMoneyShort(k.shortfall_due) : "-",
+             paid ? FormatMoneyShort(k.shortfall_projected) : "-",
+             FormatMoneyShort(k.lifetime_cost),
+             k.committed > Money() ? FormatMoneyShort(k.committed) : "-"});
+    }
+    for (const UncontractedRow& u : h.uncontracted) {
+      const Money total = u.spent + u.projected_after.total();
+      c.Row({"(no contract) " + u.provider, "-", FormatMoneyShort(u.spent),
+             FormatMoneyShort(u.projected_after.total()), "-", "-", FormatMoneyShort(total), "-"});
+    }
+    c.Row({"total", FormatTime(h.lifetime_end), FormatMoneyShort(h.in_run_spend),
+           FormatMoneyShort(h.after_spend.total()), FormatMoneyShort(h.in_run_shortfall),
+           FormatMoneyShort(h.after_shortfall), FormatMoneyShort(h.lifetime_total), ""});
+    c.Print(out);
+  }
+  if (!h.years.empty()) {
+    out << "\nLifetime cost by year (shortfall: take-or-pay, in the year its period ends)\n";
+    Table y({"year", "spent (run)", "projected", "shortfall", "total"});
+    for (const contracts::YearRow& row : h.years) {
+      y.Row({std::to_string(row.year), FormatMoneyShort(row.spent), FormatMoneyShort(row.projected),
+             FormatMoneyShort(row.shortfall),
+             FormatMoneyShort(row.spent + row.projected + row.shortfall)});
+    }
+    y.Row({"total", FormatMoneyShort(h.in_run_spend), FormatMoneyShort(h.after_spend.total()),
+           FormatMoneyShort(h.in_run_shortfall + h.after_shortfall),
+           FormatMoneyShort(h.lifetime_total)});
+    y.Print(out);
+  }
+}
+
+}  // namespace
+
 void WriteText(const Report& r, std::ostream& out) {
   out << "polycloud simulate: " << r.scenario << "  (" << FormatTime(r.start) << " to "
       << FormatTime(r.end) << ", policy " << r.policy << ", seed " << r.seed << ")\n";
@@ -435,8 +565,9 @@ void WriteText(const Report& r, std::ostream& out) {
     bool any_obligation = false;
     for (const ContractRow& c : r.contracts) any_obligation |= !c.obligations.empty();
     if (any_obligation) {
-      out << "\nCommitments (minimums and terms; after the run's end, projected at its "
-             "end rate)\n";
+      out << "\nCommitments (minimums and terms; after the run's end, projected: reserved per "
+             "schedule, awards to their ends, on-demand at the last "
+          << contracts::kProjectionDays << " days' mean)\n";
       WriteObligations(r.contracts, out);
     }
   }
@@ -461,18 +592,16 @@ void WriteText(const Report& r, std::ostream& out) {
         out << "  " << q.id << " declined by " << q.holder << ": " << q.decline_reason << "\n";
     }
   }
-  out << "\nCost: spend " << FormatMoneyShort(r.total.spend) << " + take-or-pay shortfall "
-      << FormatMoneyShort(r.total_shortfall) << " (due in the run "
-      << FormatMoneyShort(r.shortfall_due) << ", projected "
-      << FormatMoneyShort(r.total_shortfall - r.shortfall_due) << ") = total "
-      << FormatMoneyShort(r.total_cost) << "\n";
+  WriteHorizon(r, out);
   if (r.comparison.size() > 1) {
     out << "\nCost by policy (same scenario and seed)\n";
-    Table cmp({"policy", "spend", "take-or-pay shortfall", "total cost", "vs this run"});
+    Table cmp({"policy", "spend (run)", "total (run)", "spend after (projected)",
+               "take-or-pay shortfall (lifetime)", "total (lifetime)", "vs this run (lifetime)"});
     for (const CostComparison& c : r.comparison) {
-      const Money diff = c.total - r.comparison.front().total;
-      cmp.Row({c.policy, FormatMoneyShort(c.spend), FormatMoneyShort(c.shortfall),
-               FormatMoneyShort(c.total),
+      const Money diff = c.lifetime_total - r.comparison.front().lifetime_total;
+      cmp.Row({c.policy, FormatMoneyShort(c.spend), FormatMoneyShort(c.in_run_total),
+               FormatMoneyShort(c.projected_spend), FormatMoneyShort(c.shortfall),
+               FormatMoneyShort(c.lifetime_total),
                &c == &r.comparison.front() ? "-"
                : diff >= Money()           ? "+" + FormatMoneyShort(diff)
                                            : "-" + FormatMoneyShort(Money() - diff)});
@@ -549,6 +678,34 @@ Json UsageJson(const Usage& u) {
               {"spend", MoneyJson(u.spend)}};
 }
 
+Json HorizonJson(const HorizonCost& h) {
+  Json uncontracted = Json::array();
+  for (const UncontractedRow& u : h.uncontracted) {
+    uncontracted.push_back({{"provider", u.provider},
+                            {"spent", MoneyJson(u.spent)},
+                            {"projected_after", ProjectedJson(u.projected_after)},
+                            {"lifetime", MoneyJson(u.spent + u.projected_after.total())},
+                            {"years", YearsJson(u.years)}});
+  }
+  return Json{{"run_end", FormatTimeFull(h.run_end)},
+              {"lifetime_end", FormatTimeFull(h.lifetime_end)},
+              {"projection_days", contracts::kProjectionDays},
+              {"in_run",
+               {{"spend", MoneyJson(h.in_run_spend)},
+                {"take_or_pay_shortfall", MoneyJson(h.in_run_shortfall)},
+                {"total", MoneyJson(h.in_run_total)}}},
+              {"after_run",
+               {{"spend", ProjectedJson(h.after_spend)},
+                {"take_or_pay_shortfall", MoneyJson(h.after_shortfall)},
+                {"total", MoneyJson(h.after_total)}}},
+              {"lifetime",
+               {{"spend", MoneyJson(h.in_run_spend + h.after_spend.total())},
+                {"take_or_pay_shortfall", MoneyJson(h.in_run_shortfall + h.after_shortfall)},
+                {"total", MoneyJson(h.lifetime_total)}}},
+              {"by_year", YearsJson(h.years)},
+              {"uncontracted", std::move(uncontracted)}};
+}
+
 Json PercentilesJson(const Percentiles& p) {
   return Json{{"count", p.count}, {"p50_s", p.p50}, {"p90_s", p.p90},
               {"p99_s", p.p99},   {"max_s", p.max}, {"mean_s", p.mean}};
@@ -572,12 +729,16 @@ Json ReportJson(const Report& r) {
                {"take_or_pay_shortfall", MoneyJson(r.total_shortfall)},
                {"take_or_pay_shortfall_due_in_run", MoneyJson(r.shortfall_due)},
                {"total", MoneyJson(r.total_cost)}};
+  j["horizon"] = HorizonJson(r.horizon);
   Json& cmp = j["cost_by_policy"] = Json::array();
   for (const CostComparison& c : r.comparison) {
     cmp.push_back({{"policy", c.policy},
                    {"spend", MoneyJson(c.spend)},
                    {"take_or_pay_shortfall", MoneyJson(c.shortfall)},
-                   {"total", MoneyJson(c.total)}});
+                   {"total", MoneyJson(c.total)},
+                   {"in_run_total", MoneyJson(c.in_run_total)},
+                   {"projected_spend", MoneyJson(c.projected_spend)},
+                   {"lifetime_total", MoneyJson(c.lifetime_total)}});
   }
   Json& providers = j["providers"] = Json::array();
   for (const ProviderRow& p : r.providers) {

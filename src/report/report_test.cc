@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "polycloud/sim/simulator.h"
@@ -15,11 +16,12 @@ using testing::LoadWorld;
 
 // A lab with a $1M take-or-pay commitment at "committed" (pay-as-you-go H100
 // at $4/h, far from the commitment) and a cheaper $3/h H100 at "cheap" with no
-// commitment. 8 one-GPU jobs run 1000 hours each: 8,000 GPU-hours.
+// commitment. 8 one-GPU jobs run 1000 hours each: 8,000 GPU-hours. They are
+// done by mid-February, so the run's last 28 days project no usage after it.
 constexpr const char* kShortCommitment = R"(
 name: cost-models
 start: 2026-01-01
-end: 2026-03-01
+end: 2026-04-01
 providers: [{id: committed}, {id: cheap}]
 contracts:
   - {id: deal, provider: committed, start: 2026-01-01, end: 2027-01-01, committed_usd: 1M, take_or_pay: true}
@@ -84,6 +86,141 @@ TEST(ReportJsonTest, ABadByteInANameNeverThrowsAndIsReplaced) {
   std::ostringstream out;
   EXPECT_NO_THROW(WriteJson(r, out));
   EXPECT_NE(out.str().find("\"scenario\": \"bad\xEF\xBF\xBD name\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace polycloud::report
+
+namespace polycloud::report {
+namespace {
+
+using testing::LoadWorld;
+
+// $3.60 per GPU-hour is 1,000 µ$ per GPU-second. The run ends 2026-03-01; the
+// deal (take-or-pay $10M) runs to 2027-01-01 and its reserved pool ramps from
+// 8 to 16 GPUs on 2026-09-01, after the run; the pay-as-you-go pool under no
+// contract runs one job over the run's last 28 days (and after them).
+constexpr const char* kHorizon = R"(
+name: horizon
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: cloud}, {id: market}]
+contracts:
+  - {id: deal, provider: cloud, start: 2026-01-01, end: 2027-01-01, committed_usd: 10M, take_or_pay: true}
+sites:
+  - {id: a, provider: cloud}
+  - {id: b, provider: market}
+pools:
+  - {id: rsv, site: a, accelerator: H100, pricing: reserved, price_per_gpu_hour: 3.60, contract: deal, gpus: [{at: 2026-01-01, gpus: 8}, {at: 2026-09-01, gpus: 16}]}
+  - {id: payg, site: b, accelerator: H100, pricing: on-demand, gpus: 4, price_per_gpu_hour: 3.60}
+jobs:
+  - {id: late, gpus: 4, work_gpu_hours: 100000, arrival: 2026-02-01, accelerators: [H100], priority: 0}
+  - {id: fill, gpus: 8, work_gpu_hours: 100000, arrival: 2026-01-01, accelerators: [H100]}
+)";
+
+constexpr int64_t kDay = 86'400;
+
+struct Ran {
+  world::World world;
+  Report report;
+};
+
+Ran RunHorizon() {
+  Ran ran{LoadWorld(kHorizon), {}};
+  sim::Options options;
+  sim::Simulator sim(ran.world, options);
+  sim::Audit audit(ran.world);
+  sim.AddObserver(&audit);
+  const sim::RunStats stats = sim.Run();
+  ran.report = Build(ran.world, sim.scheduler(), audit, stats, "priority");
+  return ran;
+}
+
+TEST(HorizonCostTest, ReservedIsProjectedPerScheduleAndUsageAtTheLastWeeksMean) {
+  const Ran ran = RunHorizon();
+  const HorizonCost& h = ran.report.horizon;
+  EXPECT_EQ(h.run_end, testing::T("2026-03-01"));
+  EXPECT_EQ(h.lifetime_end, testing::T("2027-01-01"));
+  ASSERT_EQ(ran.report.contracts.size(), 1u);
+  const ContractRow& deal = ran.report.contracts[0];
+  // Reserved after the run: 8 GPUs from 2026-03-01 to 09-01 (184 days), 16 to
+  // 2027-01-01 (122 days), 1,000 µ$ a GPU-second.
+  EXPECT_EQ(deal.projected_after.reserved.micros(), (8 * 184 + 16 * 122) * kDay * 1'000);
+  EXPECT_EQ(deal.projected_after.usage, Money());
+  // In the run: 8 GPUs billed for 59 days.
+  EXPECT_EQ(deal.spent.micros(), 8 * 59 * kDay * 1'000);
+  EXPECT_EQ(deal.shortfall_due, Money());
+  EXPECT_EQ(deal.shortfall_projected.micros(),
+            10'000'000'000'000 - deal.spent.micros() - deal.projected_after.reserved.micros());
+  // Under no contract: the job held 4 GPUs for the run's last 28 days, so the
+  // mean is 4 GPUs, projected to the lifetime end (306 days).
+  ASSERT_EQ(h.uncontracted.size(), 1u);
+  EXPECT_EQ(h.uncontracted[0].provider, "market");
+  EXPECT_EQ(h.uncontracted[0].spent.micros(), 4 * 28 * kDay * 1'000);
+  EXPECT_EQ(h.uncontracted[0].projected_after.usage.micros(), 4 * 306 * kDay * 1'000);
+}
+
+TEST(HorizonCostTest, EveryTotalIsTheSumOfItsLabelledParts) {
+  const Ran ran = RunHorizon();
+  const Report& r = ran.report;
+  const HorizonCost& h = r.horizon;
+  // The pools' spend, split otherwise: each part rounded once, so the two
+  // sums agree to a micro-dollar per pool (here exactly: whole micro-dollars).
+  EXPECT_EQ(h.in_run_spend, r.total.spend);
+  EXPECT_EQ(h.in_run_total, h.in_run_spend + h.in_run_shortfall);
+  EXPECT_EQ(h.after_total, h.after_spend.total() + h.after_shortfall);
+  EXPECT_EQ(h.lifetime_total, h.in_run_total + h.after_total);
+  Money by_contract, years_spent, years_projected, years_shortfall;
+  for (const ContractRow& c : r.contracts) by_contract += c.lifetime_cost;
+  for (const UncontractedRow& u : h.uncontracted)
+    by_contract += u.spent + u.projected_after.total();
+  EXPECT_EQ(by_contract, h.lifetime_total);
+  for (const contracts::YearRow& y : h.years) {
+    years_spent += y.spent;
+    years_projected += y.projected;
+    years_shortfall += y.shortfall;
+  }
+  EXPECT_EQ(years_spent, h.in_run_spend);
+  EXPECT_EQ(years_projected, h.after_spend.total());
+  EXPECT_EQ(years_shortfall, h.in_run_shortfall + h.after_shortfall);
+  ASSERT_EQ(h.years.size(), 1u);  // 2026 only: the term ends 2027-01-01
+  EXPECT_EQ(h.years[0].year, 2026);
+  // The comparison row of this run carries the same figures.
+  ASSERT_FALSE(r.comparison.empty());
+  EXPECT_EQ(r.comparison[0].lifetime_total, h.lifetime_total);
+  EXPECT_EQ(r.comparison[0].in_run_total, h.in_run_total);
+  EXPECT_EQ(r.total_cost, h.in_run_spend + h.in_run_shortfall + h.after_shortfall);
+}
+
+TEST(HorizonCostTest, TextAndJsonLabelEachFigureWithItsHorizon) {
+  const Ran ran = RunHorizon();
+  std::ostringstream text;
+  WriteText(ran.report, text);
+  EXPECT_NE(text.str().find("Cost by horizon (in the run = to 2026-03-01; lifetime = to "
+                            "2027-01-01, the end of the latest term)"),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("Lifetime cost by contract"), std::string::npos);
+  EXPECT_NE(text.str().find("(no contract) market"), std::string::npos);
+  EXPECT_NE(text.str().find("Lifetime cost by year"), std::string::npos);
+  std::ostringstream json;
+  WriteJson(ran.report, json);
+  const auto j = nlohmann::json::parse(json.str());
+  const auto& h = j["horizon"];
+  EXPECT_EQ(h["run_end"], "2026-03-01T00:00:00Z");
+  EXPECT_EQ(h["lifetime_end"], "2027-01-01T00:00:00Z");
+  EXPECT_EQ(h["projection_days"], 28);
+  auto micros = [](const nlohmann::json& m) { return m["micros"].get<int64_t>(); };
+  EXPECT_EQ(micros(h["lifetime"]["total"]),
+            micros(h["in_run"]["total"]) + micros(h["after_run"]["total"]));
+  EXPECT_EQ(micros(h["after_run"]["spend"]["total"]),
+            micros(h["after_run"]["spend"]["usage"]) + micros(h["after_run"]["spend"]["reserved"]) +
+                micros(h["after_run"]["spend"]["procured"]));
+  const auto& deal = j["contracts"][0];
+  EXPECT_EQ(micros(deal["lifetime_cost"]),
+            micros(deal["spent"]) + micros(deal["projected_after"]["total"]) +
+                micros(deal["shortfall_due"]) + micros(deal["shortfall_projected"]));
+  EXPECT_EQ(deal["years"].size(), 1u);
 }
 
 }  // namespace

@@ -135,7 +135,7 @@ void TimeSeriesRecorder::Init(Time start) {
   const size_t sites = world.sites.size();
   std::vector<int64_t> could_draw(sites, 0), lowest_limit(sites, 0);
   for (size_t p = 0; p < world.pools.size(); ++p) {
-    const Power w = fleet.PowerOf(static_cast<world::PoolIndex>(p), peak[p]);
+    const Power w = fleet.FullPowerOf(static_cast<world::PoolIndex>(p), peak[p]);
     could_draw[world.pools[p].site] += w.watts();
   }
   for (size_t s = 0; s < sites; ++s) {

@@ -387,6 +387,11 @@ Status Scheduler::Apply(const Command& command, Time now) {
         }
       },
       command);
+  // Services that lost replicas: short (or not) with what the command left them.
+  for (size_t i = 0; i < shortness_pending_.size(); ++i) {
+    UpdateShortness(shortness_pending_[i], now);
+  }
+  shortness_pending_.clear();
   return Status::Ok();
 }
 

@@ -1,8 +1,10 @@
 // The capacity planner: unmet demand → capacity requests → right of first
 // refusal → market → capacity arriving and leaving. See docs/contracts.md.
 #include <algorithm>
+#include <limits>
 
 #include "polycloud/scheduler/scheduler.h"
+#include "polycloud/world/magnitudes.h"
 
 namespace polycloud::scheduler {
 namespace {
@@ -119,7 +121,7 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
   }
   // The terms the holder is asked to match: the best offer of anyone else now.
   r.market_offer = BestOffer(r, r.holder, world::kNone, OfferTerms{}, now, nullptr);
-  r.market_gpus = r.market_offer >= 0 ? OfferQuantity(r, r.market_offer) : 0;
+  r.market_gpus = r.market_offer >= 0 ? OfferQuantity(r, r.market_offer, now) : 0;
   Emit({now, EventType::kRofrOffered, id, world::kNone, r.gpus, r.window_closes.unix_seconds(),
         r.rofr_contract});
   // The holder answers with cmd::RofrAnswered; an answer at the instant the
@@ -128,12 +130,56 @@ void Scheduler::RaiseRequest(int32_t id, Time now) {
   if (timer_ != nullptr) timer_->AtTime(r.window_closes, WakeKind::kRofrWindowCloses, id);
 }
 
-int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer) const {
+int64_t Scheduler::OfferQuantity(const CapacityRequest& r, int32_t offer, Time now) const {
   const world::Offer& o = world_.procurement.offers[offer];
   const int64_t node = std::max<int64_t>(1, world_.pools[o.pool].gpus_per_node);
   const int64_t asked = (r.gpus + node - 1) / node * node;
   const int64_t left = (o.max_gpus - offer_sold_[offer]) / node * node;
-  return std::max<int64_t>(0, std::min(asked, left));
+  const int64_t room = PowerRoomGpus(o.pool, now + o.lead_time, now + o.lead_time + r.duration);
+  return std::max<int64_t>(0, std::min({asked, left, room / node * node}));
+}
+
+int64_t Scheduler::PowerRoomGpus(world::PoolIndex pool, Time from, Time until) const {
+  const world::SiteIndex s = world_.pools[pool].site;
+  const world::Site& site = world_.sites[s];
+  if (!site.power_limited) return std::numeric_limits<int64_t>::max();
+  // The same rule as validation (world/power.h): everything installed at the
+  // site fits at full board power, at every instant of the term. Awards at
+  // the site held or due during the term count whole.
+  std::vector<Time> instants = {from};
+  for (const auto& pt : site.power.points()) {
+    if (pt.at > from && pt.at < until) instants.push_back(pt.at);
+  }
+  __int128 awarded = 0;
+  for (size_t p = 0; p < world_.pools.size(); ++p) {
+    if (world_.pools[p].site != s) continue;
+    for (const auto& pt : world_.pools[p].gpus.points()) {
+      if (pt.at > from && pt.at < until) instants.push_back(pt.at);
+    }
+  }
+  for (const CapacityRequest& q : requests_) {
+    if (q.pool == world::kNone || world_.pools[q.pool].site != s) continue;
+    if (q.status != CapacityRequest::Status::kAwarded &&
+        q.status != CapacityRequest::Status::kArrived) {
+      continue;
+    }
+    if (q.ends <= from || q.arrives >= until) continue;
+    awarded += static_cast<__int128>(q.awarded_gpus) * fleet_.info(q.pool).power_per_gpu_milli;
+  }
+  __int128 room = std::numeric_limits<int64_t>::max();
+  for (Time t : instants) {
+    const __int128 limit = static_cast<__int128>(site.power.At(t).watts()) * 1000;
+    __int128 installed = 0;
+    for (size_t p = 0; p < world_.pools.size(); ++p) {
+      if (world_.pools[p].site != s) continue;
+      installed += static_cast<__int128>(world_.pools[p].gpus.At(t)) *
+                   fleet_.info(static_cast<world::PoolIndex>(p)).power_per_gpu_milli;
+    }
+    room = std::min(room, limit - installed - awarded);
+  }
+  const int64_t per_gpu = fleet_.info(pool).power_per_gpu_milli;
+  if (room <= 0 || per_gpu <= 0) return room <= 0 ? 0 : std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(std::min<__int128>(room / per_gpu, world::kMaxGpus));
 }
 
 std::string Scheduler::OfferRejection(const CapacityRequest& r, int32_t offer,
@@ -145,7 +191,7 @@ std::string Scheduler::OfferRejection(const CapacityRequest& r, int32_t offer,
            ", which the work cannot use";
   }
   const world::Pool& pool = world_.pools[o.pool];
-  const int64_t gpus = OfferQuantity(r, offer);
+  const int64_t gpus = OfferQuantity(r, offer, now);
   const int64_t node = std::max<int64_t>(1, pool.gpus_per_node);
   const int64_t gang = (r.largest_gang + node - 1) / node * node;
   if (r.largest_gang > world::EffectiveMaxGang(pool)) {
@@ -153,6 +199,12 @@ std::string Scheduler::OfferRejection(const CapacityRequest& r, int32_t offer,
            " GPUs in one fabric";
   }
   if (gpus < gang || gpus < terms.min_gpus) {
+    const int64_t room = PowerRoomGpus(o.pool, now + o.lead_time, now + o.lead_time + r.duration);
+    if (room < std::max(gang, terms.min_gpus) && room < o.max_gpus - offer_sold_[offer]) {
+      return "offer " + o.id + ": site " + world_.sites[pool.site].id + " has power for " +
+             std::to_string(room) + " more GPUs at full board power over the term, " +
+             std::to_string(std::max(gang, terms.min_gpus)) + " needed";
+    }
     return "offer " + o.id + " has " + std::to_string(o.max_gpus - offer_sold_[offer]) +
            " GPUs left, " + std::to_string(std::max(gang, terms.min_gpus)) + " needed";
   }
@@ -265,12 +317,30 @@ void Scheduler::Award(int32_t id, int32_t offer_index, bool via_rofr, Time now) 
   r.offer = offer_index;
   r.pool = o.pool;
   r.price_per_gpu_hour = o.price_per_gpu_hour;
-  r.awarded_gpus = OfferQuantity(r, offer_index);  // all asked, or what the offer has left
+  // All asked, or what the offer has left, or what the site's power holds.
+  r.awarded_gpus = OfferQuantity(r, offer_index, now);
   r.via_rofr = via_rofr;
   r.awarded = now;
   r.arrives = now + o.lead_time;
+  // A site with a build rate builds the awards' power one after another: an
+  // award's power at full board draw takes power ÷ rate to build, from the
+  // award or the end of the site's previous build, whichever is later; the
+  // capacity arrives when both its lead time and its build are done.
+  const world::SiteIndex site = world_.pools[o.pool].site;
+  const Power rate = world_.sites[site].build_rate_per_week;
+  if (rate > Power() && r.awarded_gpus > 0) {
+    const __int128 need_milli =
+        static_cast<__int128>(r.awarded_gpus) * fleet_.info(o.pool).power_per_gpu_milli;
+    const __int128 week_milli = static_cast<__int128>(rate.watts()) * 1000;
+    const int64_t build_s =
+        static_cast<int64_t>((need_milli * 604'800 + week_milli - 1) / week_milli);
+    const Time ready = std::max(now, site_build_free_[site]) + Duration::Seconds(build_s);
+    site_build_free_[site] = ready;
+    r.arrives = std::max(r.arrives, ready);
+  }
   r.ends = r.arrives + r.duration;
-  r.account = ledger_.AddAward(o.pool, o.price_per_gpu_hour, o.contract);
+  r.account =
+      ledger_.AddAward(o.pool, o.price_per_gpu_hour, o.contract, r.awarded_gpus, r.arrives, r.ends);
   offer_sold_[offer_index] += r.awarded_gpus;
   // The provider delivers it (cmd::CapacityDelivered), expected at r.arrives.
   Emit({now, EventType::kCapacityAwarded, id, o.pool, r.awarded_gpus, o.price_per_gpu_hour.micros(),

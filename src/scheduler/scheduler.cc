@@ -114,6 +114,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
   }
   procured_.assign(world.pools.size(), 0);
   offer_sold_.assign(world.procurement.offers.size(), 0);
+  site_build_free_.assign(world.sites.size(), Time::Min());
   no_outage_.assign(world.providers.size(), 0);
   fleet_.AttachLedger(&ledger_, start);
   // The state of the world at the start: installed GPUs, power, contracts,
@@ -122,7 +123,7 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
     installed_[p] = world.pools[p].gpus.At(start);
     fleet_.SetInstalled(static_cast<PoolIndex>(p), installed_[p], start);
   }
-  ApplyContractTerms(start);
+  ApplyContractTerms(start, /*log=*/false);  // the starting state, not a change
   for (size_t s = 0; s < world.services.size(); ++s) {
     InitServiceState(static_cast<ServiceIndex>(s), world.services[s].demand_tokens_per_s.At(start),
                      start);
@@ -803,7 +804,7 @@ void Scheduler::FaultEnded(world::FaultIndex f, Time now) {
   ++generation_;
 }
 
-void Scheduler::ApplyContractTerms(Time now) {
+void Scheduler::ApplyContractTerms(Time now, bool log) {
   for (size_t p = 0; p < world_.pools.size(); ++p) {
     const world::Pool& pool = world_.pools[p];
     if (pool.contract == world::kNone) continue;
@@ -813,6 +814,10 @@ void Scheduler::ApplyContractTerms(Time now) {
     if (fleet_.pool(pi).contract_in_force == in_force) continue;
     fleet_.SetContractInForce(pi, in_force, now);
     EnforceLimits(pi, now);
+    // Usable capacity changes with the contract: log it like any other change.
+    if (log)
+      Emit({now, EventType::kPoolCapacity, pi, pi, 0, fleet_.pool(pi).capacity,
+            fleet_.pool(pi).installed});
   }
 }
 

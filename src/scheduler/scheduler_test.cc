@@ -320,20 +320,24 @@ services:
   EXPECT_EQ(run.recorder.Count(EventType::kReplicaStopped), 3);
 }
 
-TEST(SchedulerTest, SitePowerLimitCapsUsableGpus) {
+TEST(SchedulerTest, InstalledGpusDrawIdlePowerAndAllocatedOnesBoardPower) {
   SimRun run(R"(
 name: power
 start: 2026-01-01
 end: 2026-01-05
 providers: [{id: a}]
-sites: [{id: s, provider: a, pue: 1.0, power_mw: 0.0056}]
-pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 64, price_per_gpu_hour: 1}]
+sites: [{id: s, provider: a, pue: 1.5, power_mw: 0.0168}]
+pools: [{id: p, site: s, accelerator: H100, pricing: reserved, gpus: 16, price_per_gpu_hour: 1}]
 jobs:
   - {id: j1, gpus: 8, work_gpu_hours: 8}
-  - {id: j2, gpus: 8, work_gpu_hours: 8}
 )");
-  // 5.6 kW feeds exactly 8 H100 at 700 W: the second job waits for the first.
-  EXPECT_EQ(run.Job("j2").first_start, run.Job("j1").end);
+  // 16.8 kW runs the 16 H100 at full board power × PUE 1.5 (the validation
+  // rule). Idle, they draw 16 × 175 W × 1.5 = 4.2 kW; the job's 8 GPUs add
+  // 8 × (700 − 175) W × 1.5 = 6.3 kW while it runs.
+  const placement::SiteState& site = run.sim->scheduler().fleet().site(0);
+  EXPECT_EQ(site.peak.watts(), 10'500);
+  EXPECT_EQ(site.used.watts(), 4'200);  // done: idle again
+  EXPECT_EQ(run.Job("j1").status, JobStatus::kDone);
 }
 
 TEST(SchedulerTest, ParsePolicyNamesEachPolicyAndRejectsOthers) {

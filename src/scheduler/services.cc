@@ -103,6 +103,12 @@ void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
     ++st.lost_pending[world_.pools[a.pool].provider];
     ++st.replicas_lost;
     Emit({now, EventType::kReplicaLost, s, a.pool, a.gpus, a.tokens, 0});
+    // A fault takes replicas one by one; the service is judged after all of them.
+    if (std::find(shortness_pending_.begin(), shortness_pending_.end(), s) ==
+        shortness_pending_.end()) {
+      shortness_pending_.push_back(s);
+    }
+    return;
   }
   UpdateShortness(s, now);
 }

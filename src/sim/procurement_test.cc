@@ -253,5 +253,54 @@ TEST(ProcurementTest, TheSeedsTimelineOffersToAzureFirstOnlyDuringTheRofr) {
   EXPECT_TRUE(declined) << "a request Azure declined went to another provider";
 }
 
+// One 8-GPU pool, a 64-GPU job, and one offer (3-day lead time) at a site
+// whose power grows at BUILD MW a week and is limited to LIMIT MW. 64 H100 at
+// PUE 1.0 need 44.8 kW at full board power.
+std::string PowerScenario(const std::string& build, const std::string& limit) {
+  return R"(
+name: build
+start: 2025-01-01
+end: 2025-06-01
+providers: [{id: cloud}]
+sites:
+  - {id: home, provider: cloud}
+  - {id: new, provider: cloud, build_rate_mw_per_week: )" +
+         build + R"(, power_mw: )" + limit + R"(}
+pools:
+  - {id: home-h100, site: home, accelerator: H100, pricing: reserved, gpus: 8, price_per_gpu_hour: 2}
+jobs:
+  - {id: big, class: research, gpus: 64, work_gpu_hours: 640, arrival: 2025-01-01}
+procurement:
+  review_every: 1d
+  unmet_after: 2d
+  term: 90d
+  offers:
+    - {id: new-offer, site: new, accelerator: H100, price_per_gpu_hour: 3.00, lead_time: 3d, max_gpus: 1024}
+)";
+}
+
+TEST(ProcurementTest, AnAwardArrivesNoFasterThanItsSiteCanBuildItsPower) {
+  // 44.8 kW at 22.4 kW a week: two weeks of building, longer than the lead time.
+  Outcome run = Simulate(PowerScenario("0.0224", "1"));
+  ASSERT_FALSE(run.requests.empty());
+  const CapacityRequest& r = run.requests[0];
+  EXPECT_EQ(r.awarded, T("2025-01-03"));
+  EXPECT_EQ(r.awarded_gpus, 64);
+  EXPECT_EQ(r.arrives, T("2025-01-17"));
+  EXPECT_EQ(r.ends, T("2025-01-17") + Duration::Days(90));
+  // Built fast enough, the lead time decides.
+  Outcome quick = Simulate(PowerScenario("1", "1"));
+  ASSERT_FALSE(quick.requests.empty());
+  EXPECT_EQ(quick.requests[0].arrives, T("2025-01-06"));
+}
+
+TEST(ProcurementTest, AnOfferAtASiteWithoutPowerForTheGangIsNotFeasible) {
+  // 40 kW holds 57 H100 at full board power: not the 64-GPU gang.
+  Outcome run = Simulate(PowerScenario("1", "0.04"));
+  ASSERT_FALSE(run.requests.empty());
+  EXPECT_EQ(run.requests[0].status, CapacityRequest::Status::kUnavailable);
+  EXPECT_EQ(run.requests[0].awarded_gpus, 0);
+}
+
 }  // namespace
 }  // namespace polycloud::sim

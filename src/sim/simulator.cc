@@ -16,6 +16,19 @@ Simulator::Simulator(const world::World& world, Options options)
       scheduler_(world, options_.scheduler, world.start, this, this) {
   const Time start = world.start;
   auto in_run = [&](Time t) { return t > start && t <= end_; };
+  // Contract boundaries first: events at one instant are applied in the order
+  // they were pushed, and capacity that arrives with a contract's start must
+  // find the contract in force (else its pool-capacity reads usable=0).
+  std::vector<Time> boundaries = contracts::ExclusivityRules(world).Boundaries();
+  for (const world::Contract& c : world.contracts) {
+    boundaries.push_back(c.start);
+    boundaries.push_back(c.end);
+  }
+  std::sort(boundaries.begin(), boundaries.end());
+  boundaries.erase(std::unique(boundaries.begin(), boundaries.end()), boundaries.end());
+  for (Time t : boundaries) {
+    if (in_run(t)) Push(t, Kind::kContracts, 0);
+  }
   for (size_t p = 0; p < world.pools.size(); ++p) {
     for (const auto& pt : world.pools[p].gpus.points()) {
       if (in_run(pt.at)) Push(pt.at, Kind::kPoolRamp, static_cast<int32_t>(p));
@@ -36,16 +49,6 @@ Simulator::Simulator(const world::World& world, Options options)
     if (fault.end <= start || fault.start > end_) continue;
     Push(std::max(fault.start, start), Kind::kFaultStart, static_cast<int32_t>(f));
     if (fault.end <= end_) Push(fault.end, Kind::kFaultEnd, static_cast<int32_t>(f));
-  }
-  std::vector<Time> boundaries = contracts::ExclusivityRules(world).Boundaries();
-  for (const world::Contract& c : world.contracts) {
-    boundaries.push_back(c.start);
-    boundaries.push_back(c.end);
-  }
-  std::sort(boundaries.begin(), boundaries.end());
-  boundaries.erase(std::unique(boundaries.begin(), boundaries.end()), boundaries.end());
-  for (Time t : boundaries) {
-    if (in_run(t)) Push(t, Kind::kContracts, 0);
   }
 }
 

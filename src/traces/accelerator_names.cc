@@ -90,6 +90,8 @@ Status AcceleratorNames::AddAlias(std::string_view trace_name, std::string_view 
 Status AcceleratorNames::AddAccelerator(world::Accelerator accelerator) {
   std::string key = Key(accelerator.name);
   if (accelerator.name.empty()) return InvalidArgument("an accelerator needs a name");
+  if (accelerator.idle_watts == Power())
+    accelerator.idle_watts = world::DefaultIdleWatts(accelerator.watts);
   if (exact_.count(key) != 0) {
     return InvalidArgument("accelerator '" + accelerator.name + "' is already in the table");
   }

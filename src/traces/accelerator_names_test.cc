@@ -43,10 +43,10 @@ TEST(AcceleratorNamesTest, UnknownNamesResolveToNone) {
 
 TEST(AcceleratorNamesTest, CallerSuppliedAcceleratorWinsOverAlias) {
   AcceleratorNames names;
-  ASSERT_TRUE(names.AddAccelerator({"P40", 24, Power::Watts(250), 70}).ok());
+  ASSERT_TRUE(names.AddAccelerator({"P40", 24, Power::Watts(250), 70, Power()}).ok());
   EXPECT_EQ(NameOf(names, "P40"), "P40");
   EXPECT_EQ(names.at(names.Resolve("p40")).speed_milli, 70);
-  EXPECT_FALSE(names.AddAccelerator({"p40", 24, Power::Watts(250), 70}).ok());
+  EXPECT_FALSE(names.AddAccelerator({"p40", 24, Power::Watts(250), 70, Power()}).ok());
 }
 
 TEST(AcceleratorNamesTest, AddAliasNeedsATableTarget) {
@@ -79,7 +79,7 @@ TEST(AcceleratorNamesTest, EveryDefaultAliasTargetsABuiltin) {
 }
 
 TEST(AcceleratorNamesTest, CustomTableDropsAliasesWithoutTarget) {
-  AcceleratorNames names({{"H100", 80, Power::Watts(700), 1000}});
+  AcceleratorNames names({{"H100", 80, Power::Watts(700), 1000, Power()}});
   EXPECT_EQ(NameOf(names, "H800"), "H100");
   EXPECT_EQ(names.Resolve("P40"), world::kNone);
 }

@@ -166,7 +166,8 @@ TEST(SkyPilotCatalogTest, NotesSpotAboveOnDemandAndReportsUnknownAccelerators) {
 
   // A caller who knows better adds the type and gets its pool.
   CatalogOptions options;
-  ASSERT_TRUE(options.accelerators.AddAccelerator({"RTX4090", 24, Power::Watts(450), 150}).ok());
+  ASSERT_TRUE(
+      options.accelerators.AddAccelerator({"RTX4090", 24, Power::Watts(450), 150, Power()}).ok());
   catalog = Read(std::string(kAwsHeader) + "y.large,RTX4090,1,1,1,0.5,,r1,z1\n", "odd", options);
   ASSERT_TRUE(catalog.ok());
   EXPECT_TRUE(catalog->unmapped.empty());

@@ -7,16 +7,26 @@ namespace polycloud::world {
 // Rough public figures. Speeds are relative dense-training throughput with H100
 // = 1.0 (vendor and MLPerf-era estimates); scenarios override them when they
 // know better. Watts are board power per GPU (GB200/GB300 include their share
-// of the Grace CPU).
+// of the Grace CPU). Idle watts are a quarter of board power: vendors publish
+// no idle figure for a whole server, and a quarter is an estimate of an idle
+// 8-GPU server's draw (GPUs at ~10-15 % of board power plus CPUs, memory,
+// NICs and fans) per GPU; docs/scenario.md says so.
 const std::vector<Accelerator>& BuiltinAccelerators() {
   static const std::vector<Accelerator> kTable = {
-      {"H100", 80, Power::Watts(700), 1000},     {"H200", 141, Power::Watts(700), 1200},
-      {"B200", 192, Power::Watts(1000), 2200},   {"GB200", 186, Power::Watts(1200), 2500},
-      {"GB300", 288, Power::Watts(1400), 3300},  {"MI300X", 192, Power::Watts(750), 900},
-      {"MI355X", 288, Power::Watts(1400), 2000}, {"Trainium2", 96, Power::Watts(500), 650},
-      {"TPUv5p", 95, Power::Watts(450), 700},    {"A100", 80, Power::Watts(400), 400},
-      {"A10", 24, Power::Watts(150), 120},       {"V100", 32, Power::Watts(300), 150},
-      {"P100", 16, Power::Watts(250), 80},       {"T4", 16, Power::Watts(70), 60},
+      {"H100", 80, Power::Watts(700), 1000, Power::Watts(175)},
+      {"H200", 141, Power::Watts(700), 1200, Power::Watts(175)},
+      {"B200", 192, Power::Watts(1000), 2200, Power::Watts(250)},
+      {"GB200", 186, Power::Watts(1200), 2500, Power::Watts(300)},
+      {"GB300", 288, Power::Watts(1400), 3300, Power::Watts(350)},
+      {"MI300X", 192, Power::Watts(750), 900, Power::Watts(187)},
+      {"MI355X", 288, Power::Watts(1400), 2000, Power::Watts(350)},
+      {"Trainium2", 96, Power::Watts(500), 650, Power::Watts(125)},
+      {"TPUv5p", 95, Power::Watts(450), 700, Power::Watts(112)},
+      {"A100", 80, Power::Watts(400), 400, Power::Watts(100)},
+      {"A10", 24, Power::Watts(150), 120, Power::Watts(37)},
+      {"V100", 32, Power::Watts(300), 150, Power::Watts(75)},
+      {"P100", 16, Power::Watts(250), 80, Power::Watts(62)},
+      {"T4", 16, Power::Watts(70), 60, Power::Watts(17)},
   };
   return kTable;
 }

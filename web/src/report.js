@@ -384,9 +384,10 @@
 
   // ---------------------------------------------------------------- report: contracts
 
-  // One contract's burn-down: cumulative spend in the run, the projection at
-  // the run-end rate to the end of the term, the commitment and each
-  // minimum's target, and the gap shaded where an obligation ends short.
+  // One contract's burn-down: cumulative spend in the run, the ledger's
+  // projection after it to the end of the term (exact at each year's end,
+  // docs/contracts.md "After the run"; straight between), the commitment and
+  // each minimum's target, and the gap shaded where an obligation ends short.
   function burnDown(parent, c, run, days, chartId) {
     const runStart = run.start, runEnd = run.end;
     const cStart = parseTime(c.start), cEnd = parseTime(c.end);
@@ -407,11 +408,27 @@
     for (const o of obligations) {
       for (const t of [parseTime(o.from), parseTime(o.due), parseTime(o.due) + 1]) if (t > from && t <= to) xs.add(t);
     }
+    // After the run: the cumulative projection at the end of each year of
+    // the term (the ledger's years), from the spend at the run's end.
+    const knots = [[runEnd, spentEnd]];
+    if (c.years) {
+      let acc = spentEnd;
+      for (const y of c.years) {
+        const proj = usdOf(y.projected);
+        if (!proj) continue;
+        acc += proj;
+        const t = Math.min(Date.UTC(y.year + 1, 0, 1) / 1000, cEnd);
+        if (t > runEnd) knots.push([t, acc]);
+      }
+    } else if (cEnd > runEnd) {
+      knots.push([cEnd, spentEnd + (rate * (cEnd - runEnd)) / DAY]);  // older JSON: the end rate
+    }
     if (cEnd > runEnd) {
       xs.add(runEnd);
       xs.add(cEnd - 1);  // so a payment due with the term steps at its end
       xs.add(cEnd);
       for (let t = runEnd + 30 * DAY; t < cEnd; t += 30 * DAY) xs.add(t);
+      for (const [t] of knots) if (t > runEnd && t <= cEnd) xs.add(t);
     }
     const x = Array.from(xs).sort((a, b) => a - b);
     const cumAt = (t) => {
@@ -420,13 +437,17 @@
         for (const [tt, v] of spent) if (tt <= t && v != null) best = Math.max(best, v);
         return best;
       }
-      return spentEnd + (rate * (t - runEnd)) / DAY;
+      for (let k = 1; k < knots.length; k++) {
+        const [t0, v0] = knots[k - 1], [t1, v1] = knots[k];
+        if (t <= t1) return v0 + ((v1 - v0) * (t - t0)) / Math.max(1, t1 - t0);
+      }
+      return knots[knots.length - 1][1];
     };
     const sSpent = x.map((t) => (spent.has(t) ? spent.get(t) : null));
     const sProj = x.map((t) => (cEnd > runEnd && t >= runEnd ? cumAt(t) : null));
     const series = [
       { label: 'spent (run)', values: sSpent, color: '#1f6feb', width: 2.2, fmt: fmtUsd, spanGaps: true },
-      { label: 'projected at the end rate', values: sProj, color: '#1f6feb', dash: [7, 5], width: 2, fmt: fmtUsd },
+      { label: 'projected after the run', values: sProj, color: '#1f6feb', dash: [7, 5], width: 2, fmt: fmtUsd },
     ];
     const bands = [];
     const shortfallFill = 'rgba(198, 40, 40, 0.13)';
@@ -475,7 +496,7 @@
       (short > 0 ? ' — ' + fmtUsd(short) + ' shortfall' : c.commitment === 'none' ? '' : ' — on track');
     const hasMinimums = series.some((x) => x.class === 'pc-minimum');
     let sub = 'Cumulative spend under the contract from ' + fmtTime(from) + ' (US$)' +
-      (cEnd > runEnd ? '; dashed: projected at the run-end rate of ' + fmtMoney(c.rate_per_day_at_end) + '/day to the end of the term (' + fmtTimeIso(c.end) + ')' : '') +
+      (cEnd > runEnd ? '; dashed: projected after the run to the end of the term (' + fmtTimeIso(c.end) + ') — ' + (c.projected_after ? fmtMoney(c.projected_after.total) + ': reserved per schedule, awards to their ends, on-demand at the last 28 days\' mean' : 'at the run-end rate of ' + fmtMoney(c.rate_per_day_at_end) + '/day') : '') +
       (term && c.commitment !== 'none' ? '; red: the commitment' : '') +
       (hasMinimums ? '; orange: each minimum\'s target (spend at the start of its period + the minimum) up to its due date' : '') +
       (paid.length ? '; purple: spend plus the minimum shortfalls paid, which count toward the commitment' : '');
@@ -507,7 +528,7 @@
     const rows = [];
     d.contracts.forEach((c) => (c.obligations || []).forEach((o) => rows.push(Object.assign({ contract: c.id, take_or_pay: c.take_or_pay }, o))));
     if (rows.length) {
-      s.appendChild(el('h3', { text: 'Obligations (minimums and terms; after the run, projected at its end rate)' }));
+      s.appendChild(el('h3', { text: 'Obligations (minimums and terms; after the run, projected: docs/contracts.md)' }));
       table(s, {
         id: 'obligations', rows: rows, columns: [
           { key: 'contract', label: 'contract' },
@@ -529,16 +550,16 @@
     const cmp = d.cost_by_policy || [];
     if (cmp.length < 2) return;
     const s = section(root, 'cost-by-policy', 'Cost by policy');
-    const total = cmp.map((c) => usdOf(c.total)), spend = cmp.map((c) => usdOf(c.spend));
+    const total = cmp.map((c) => usdOf(c.lifetime_total || c.total)), spend = cmp.map((c) => usdOf(c.spend));
     const diff = total[1] - total[0];
     groupedBars(s, {
       id: 'cost-by-policy', cats: cmp.map((c) => c.policy), xLabel: 'cost model', axis: 'usd', fmt: fmtUsd, height: 240,
-      title: 'Total cost (spend + take-or-pay shortfall) under each cost model: ' + cmp[1].policy + ' costs ' +
+      title: 'Lifetime cost (spend to the end of every term + take-or-pay shortfall) under each cost model: ' + cmp[1].policy + ' costs ' +
         fmtUsd(Math.abs(diff)) + (diff >= 0 ? ' more' : ' less') + ' than ' + cmp[0].policy + ' (this run)',
       sub: 'The same scenario and seed placed under each cost model (docs/contracts.md); US$.',
       series: [
-        { label: 'total cost', values: total, color: '#c62828', fill: 'rgba(198,40,40,0.55)' },
-        { label: 'spend', values: spend, color: '#1f6feb', fill: 'rgba(31,111,235,0.55)' },
+        { label: 'lifetime cost', values: total, color: '#c62828', fill: 'rgba(198,40,40,0.55)' },
+        { label: 'spend in the run', values: spend, color: '#1f6feb', fill: 'rgba(31,111,235,0.55)' },
       ],
     });
     table(s, {
@@ -546,10 +567,73 @@
         { key: 'policy', label: 'policy' },
         { key: 'spend', label: 'spend', num: true, fmt: (r) => fmtMoney(r.spend) },
         { key: 'take_or_pay_shortfall', label: 'take-or-pay shortfall', num: true, fmt: (r) => fmtMoney(r.take_or_pay_shortfall) },
-        { key: 'total', label: 'total cost', num: true, fmt: (r) => fmtMoney(r.total) },
-        { key: 'exact', label: 'total (exact US$)', num: true, fmt: (r) => r.total.usd },
+        { key: 'total', label: 'spend + all shortfall', num: true, fmt: (r) => fmtMoney(r.total) },
+        { key: 'in_run_total', label: 'total (run)', num: true, fmt: (r) => (r.in_run_total ? fmtMoney(r.in_run_total) : '') },
+        { key: 'lifetime_total', label: 'total (lifetime)', num: true, fmt: (r) => (r.lifetime_total ? fmtMoney(r.lifetime_total) : '') },
+        { key: 'exact', label: 'lifetime (exact US$)', num: true, fmt: (r) => (r.lifetime_total || r.total).usd },
       ],
     });
+  }
+
+  // Cost over two horizons: in the run, and to the end of the latest term
+  // (docs/report.md, "Cost by horizon"); every total is the sum of the
+  // figures beside it.
+  function horizonSection(root, d) {
+    const h = d.horizon;
+    if (!h) return;
+    const s = section(root, 'horizon', 'Cost by horizon',
+      'In the run = to ' + fmtTimeIso(h.run_end) + '; lifetime = to ' + fmtTimeIso(h.lifetime_end) +
+      ', the end of the latest term. After the run, spend is projected: reserved capacity per its schedule and awards to their ends (exact), ' +
+      'on-demand and spot at the mean of the run\'s last ' + h.projection_days + ' days. Total = spend + take-or-pay shortfall.');
+    const rows = [
+      { part: 'spend', run: h.in_run.spend, after: h.after_run.spend.total, life: h.lifetime.spend },
+      { part: '  on-demand and spot (projected at the last weeks\' mean)', run: null, after: h.after_run.spend.usage, life: null },
+      { part: '  reserved (per schedule)', run: null, after: h.after_run.spend.reserved, life: null },
+      { part: '  procured (awards to their ends)', run: null, after: h.after_run.spend.procured, life: null },
+      { part: 'take-or-pay shortfall', run: h.in_run.take_or_pay_shortfall, after: h.after_run.take_or_pay_shortfall, life: h.lifetime.take_or_pay_shortfall },
+      { part: 'total', run: h.in_run.total, after: h.after_run.total, life: h.lifetime.total },
+    ];
+    const m = (v) => (v == null ? '' : fmtMoney(v));
+    table(s, {
+      id: 'horizon', plain: true, rows: rows, columns: [
+        { key: 'part', label: '' },
+        { key: 'run', label: 'in the run', num: true, fmt: (r) => m(r.run) },
+        { key: 'after', label: 'after the run (projected)', num: true, fmt: (r) => m(r.after) },
+        { key: 'life', label: 'lifetime', num: true, fmt: (r) => m(r.life) },
+      ],
+    });
+    const byContract = (d.contracts || []).map((c) => ({
+      id: c.id, ends: fmtTimeIso(c.end), spent: c.spent, after: c.projected_after.total,
+      sf_run: c.take_or_pay ? c.shortfall_due : null, sf_after: c.take_or_pay ? c.shortfall_projected : null, life: c.lifetime_cost,
+    })).concat((h.uncontracted || []).map((u) => ({
+      id: '(no contract) ' + u.provider, ends: '', spent: u.spent, after: u.projected_after.total, sf_run: null, sf_after: null, life: u.lifetime,
+    })));
+    if (byContract.length) {
+      s.appendChild(el('h3', { text: 'Lifetime cost by contract' }));
+      table(s, {
+        id: 'horizon-contracts', plain: true, rows: byContract, columns: [
+          { key: 'id', label: 'contract' },
+          { key: 'ends', label: 'term ends' },
+          { key: 'spent', label: 'spent (run)', num: true, fmt: (r) => m(r.spent) },
+          { key: 'after', label: 'projected after', num: true, fmt: (r) => m(r.after) },
+          { key: 'sf_run', label: 'shortfall (run)', num: true, fmt: (r) => m(r.sf_run) },
+          { key: 'sf_after', label: 'shortfall after', num: true, fmt: (r) => m(r.sf_after) },
+          { key: 'life', label: 'lifetime', num: true, fmt: (r) => m(r.life) },
+        ],
+      });
+    }
+    if ((h.by_year || []).length) {
+      s.appendChild(el('h3', { text: 'Lifetime cost by year (shortfall in the year its period ends)' }));
+      table(s, {
+        id: 'horizon-years', plain: true, rows: h.by_year, columns: [
+          { key: 'year', label: 'year' },
+          { key: 'spent', label: 'spent (run)', num: true, fmt: (r) => m(r.spent) },
+          { key: 'projected', label: 'projected', num: true, fmt: (r) => m(r.projected) },
+          { key: 'shortfall', label: 'take-or-pay shortfall', num: true, fmt: (r) => m(r.shortfall) },
+          { key: 'total', label: 'total', num: true, fmt: (r) => m(r.total) },
+        ],
+      });
+    }
   }
 
   // ---------------------------------------------------------------- report: time series
@@ -1058,18 +1142,19 @@
 
   function mountReport(root, d) {
     const run = { start: parseTime(d.start), end: parseTime(d.end) };
-    const links = [['contracts', 'Contracts'], ['cost-by-policy', 'Cost by policy'], ['fleet', 'Fleet'], ['power', 'Power'], ['queues', 'Queues'],
+    const links = [['contracts', 'Contracts'], ['horizon', 'Cost by horizon'], ['cost-by-policy', 'Cost by policy'], ['fleet', 'Fleet'], ['power', 'Power'], ['queues', 'Queues'],
       ['services', 'Services'], ['procurement', 'Procurement'], ['tables', 'Tables'], ['explanations', 'Explanations']];
     header(root, 'polycloud report: ' + d.scenario,
       fmtTimeIso(d.start) + ' to ' + fmtTimeIso(d.end) + ' (UTC) · policy ' + d.policy + ' · seed ' + d.seed + ' · ' +
       fmtNum(d.events.simulator, 0) + ' simulator events, ' + fmtNum(d.events.placement_decisions, 0) + ' placement decisions',
-      links.filter(([id]) => id !== 'cost-by-policy' || (d.cost_by_policy || []).length > 1));
+      links.filter(([id]) => (id !== 'cost-by-policy' || (d.cost_by_policy || []).length > 1) && (id !== 'horizon' || d.horizon)));
     const all = (d.jobs || []).find((j) => j.class === 'all');
     const served = (d.services || []).map((s) => s.demand_served);
     const cards = el('div', { class: 'pc-cards' },
       card('spend', fmtMoney(d.cost.spend)),
       card('take-or-pay shortfall', fmtMoney(d.cost.take_or_pay_shortfall), usdOf(d.cost.take_or_pay_shortfall) > 0),
-      card('total cost', fmtMoney(d.cost.total)),
+      d.horizon ? card('total in the run', fmtMoney(d.horizon.in_run.total)) : card('total cost', fmtMoney(d.cost.total)),
+      d.horizon ? card('lifetime total (to ' + fmtTimeIso(d.horizon.lifetime_end).slice(0, 10) + ')', fmtMoney(d.horizon.lifetime.total)) : null,
       card('fleet utilisation', fmtPct(d.total.utilisation)),
       all ? card('jobs done', fmtNum(all.completed, 0) + ' of ' + fmtNum(all.total, 0)) : null,
       served.length ? card('least demand served', fmtPct(Math.min(...served))) : null,
@@ -1078,6 +1163,7 @@
     const ids = idMaps(d);
     const maps = worldMaps(d);
     contractsSection(root, d, run, (c) => daysOfReport(c));
+    horizonSection(root, d);
     costSection(root, d);
     if (d.timeseries) {
       fleetSection(root, d, maps);

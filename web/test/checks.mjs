@@ -61,7 +61,7 @@ export function expectedCharts(d) {
     });
   }
   if (d.schema === 'polycloud.report/1') {
-    if ((d.cost_by_policy || []).length > 1) want['cost-by-policy'] = { 'total cost': d.cost_by_policy.length, spend: d.cost_by_policy.length };
+    if ((d.cost_by_policy || []).length > 1) want['cost-by-policy'] = { 'lifetime cost': d.cost_by_policy.length, 'spend in the run': d.cost_by_policy.length };
     const ts = d.timeseries;
     const b = ts.buckets;
     if (ts.providers.length <= 8) for (const p of ts.providers) want['fleet-' + p.id] = { installed: b, usable: b, used: b };

@@ -25,6 +25,17 @@
 //  - a period that began before the ledger's start is pro-rated: only the
 //    share of the requirement inside the run is asked of the run.
 //
+// Spend after a reading's instant `end` is projected (docs/contracts.md,
+// "After the run"), one rule for obligations and for the lifetime cost:
+//  - reserved capacity bills its installed GPUs per the pool's schedule at
+//    its price while its contract is in force (known exactly);
+//  - an award bills its GPUs at its price from its arrival (or `end`) to the
+//    end of its term (known exactly);
+//  - on-demand and spot pools continue at their mean spend over the last
+//    kProjectionDays UTC days before `end` (from the contract's start when
+//    later, from the ledger's start when sooner), while the contract is in
+//    force; under no contract, to the lifetime end (LifetimeEnd).
+//
 // Thread-safety: not thread-safe; one owner (the scheduler) mutates it.
 #ifndef POLYCLOUD_CONTRACTS_LEDGER_H_
 #define POLYCLOUD_CONTRACTS_LEDGER_H_
@@ -68,23 +79,62 @@ struct ObligationRow {
   bool prorated = false;
 };
 
+// Spend projected over a span after the reading's instant, by what bills.
+struct ProjectedSpend {
+  Money usage;     // on-demand and spot pools, at the mean of the last weeks
+  Money reserved;  // reserved pools, per their installed schedule
+  Money procured;  // awards, to the end of their terms
+  Money total() const { return usage + reserved + procured; }
+};
+
+// One calendar year (UTC) of a contract's (or a provider's uncontracted)
+// lifetime: spend in the run, spend projected after it, and the take-or-pay
+// shortfall of the obligations whose period ends in that year.
+struct YearRow {
+  int64_t year = 0;
+  Money spent;
+  Money projected;
+  Money shortfall;
+};
+
 struct ContractLedgerRow {
   world::ContractIndex contract = world::kNone;
   Money spent;                             // in the run
+  ProjectedSpend projected_after;          // from the run's end to the end of the term
   Money rate_per_day;                      // at the run's end
   Money shortfall_due;                     // take-or-pay shortfalls falling due inside the run
   Money shortfall_projected;               // take-or-pay shortfalls falling due after the run
   Money shortfall_not_payable;             // discount-only shortfalls (not paid)
   std::vector<ObligationRow> obligations;  // minimums in order, then the term
+  // The term's calendar years, each part rounded so that a column adds up to
+  // the row's figures: Σ spent = spent, Σ projected = projected_after.total(),
+  // Σ shortfall = shortfall_due + shortfall_projected.
+  std::vector<YearRow> years;
 };
+
+// Spend under no contract at one provider, in the run and projected after it
+// to the lifetime end (usage at the last weeks' mean, reserved per schedule,
+// awards to their ends).
+struct ProviderLedgerRow {
+  world::ProviderIndex provider = world::kNone;
+  Money spent;
+  ProjectedSpend projected_after;
+  std::vector<YearRow> years;  // the years with spend in the run or after it
+};
+
+// Days of the trailing window whose mean spend rate projects usage-billed
+// pools after a reading's instant.
+inline constexpr int64_t kProjectionDays = 28;
 
 class CommitmentLedger {
  public:
   CommitmentLedger(const world::World& world, Time start);
 
-  // Opens an account for a procurement award; returns its id. Bills nothing
-  // until SetBillable.
-  int32_t AddAward(world::PoolIndex pool, Money price_per_gpu_hour, world::ContractIndex contract);
+  // Opens an account for a procurement award of `gpus` expected to arrive at
+  // `arrives` and held until `ends`; returns its id. Bills nothing until
+  // SetBillable; the term is what projections after a reading count on.
+  int32_t AddAward(world::PoolIndex pool, Money price_per_gpu_hour, world::ContractIndex contract,
+                   int64_t gpus, Time arrives, Time ends);
 
   // From `now` on, account `a` bills `gpus` GPUs. `now` never goes back.
   void SetBillable(int32_t account, int64_t gpus, Time now);
@@ -150,7 +200,14 @@ class CommitmentLedger {
   // Settles and projects every obligation of contract `c` as of `end` (any
   // instant at or after the last change; spend to then, the rest projected
   // at the current rate).
+  // Spend after `end` is projected by the rule at the top of this file.
   ContractLedgerRow Settle(world::ContractIndex c, Time end) const;
+  // Spend under no contract at provider `p`, to `end` and projected after it
+  // to LifetimeEnd(end).
+  ProviderLedgerRow SettleProvider(world::ProviderIndex p, Time end) const;
+  // The end of the latest term: every contract's end and every award's,
+  // never before `end`.
+  Time LifetimeEnd(Time end) const;
 
  private:
   struct Account {
@@ -160,7 +217,29 @@ class CommitmentLedger {
     int64_t price = 0;  // micro-dollars per GPU-hour, after discount
     int64_t billable = 0;
     Time since;
+    bool usage = false;  // a pool billing the GPUs in use (on-demand, spot)
+    bool award = false;
+    int64_t term_gpus = 0;  // awards: GPUs held from term_from to term_until
+    Time term_from, term_until;
   };
+  // Raw of accounts in contract `c` (provider `p` under no contract, when c
+  // is kNone) projected over [from, until) after `end`, split by kind.
+  struct ProjectedRaw {
+    // Usage is the window's mean rate × the span: usage_num / usage_den,
+    // kept apart so that spans add up before the one division.
+    Raw usage_num = 0;
+    int64_t usage_den = 0;
+    Raw reserved = 0, procured = 0;
+    Raw usage() const { return usage_den > 0 ? usage_num / usage_den : 0; }
+  };
+  ProjectedRaw Project(world::ContractIndex c, world::ProviderIndex p, Time end, Time from,
+                       Time until) const;
+  // Usage raw over the trailing window before `end` and its length in seconds.
+  std::pair<Raw, int64_t> UsageWindow(world::ContractIndex c, world::ProviderIndex p,
+                                      Time end) const;
+  // Calendar years of [first, last) with the bucketed spend of `days` and projections.
+  std::vector<YearRow> Years(world::ContractIndex c, world::ProviderIndex p, Time end, Time until,
+                             const std::vector<Raw>& days) const;
   struct ContractBook {
     Raw rate = 0;   // raw per second
     Raw total = 0;  // raw up to `since`
@@ -188,6 +267,9 @@ class CommitmentLedger {
   std::vector<ContractBook> contracts_;
   std::vector<std::vector<Raw>> contract_days_;  // [contract][day]
   std::vector<std::vector<Raw>> provider_days_;  // [provider][day], spend under no contract
+  // The usage-billed share of the two above (on-demand and spot pools).
+  std::vector<std::vector<Raw>> usage_days_;
+  std::vector<std::vector<Raw>> usage_provider_days_;
   std::vector<int64_t> job_micros_;
   std::vector<int64_t> service_micros_;
 };

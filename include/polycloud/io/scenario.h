@@ -120,6 +120,11 @@ struct LoadOptions {
   // this order (polycloud/io/overlay.h, docs/whatif.md). Their errors are
   // diagnostics like the file's own, naming the fragment or the argument.
   std::vector<Override> overrides;
+  // simulate --until-term-end: the run ends at the latest contract end when
+  // that is later than the scenario's `end`. Workloads are as the scenario
+  // defines them (job streams are drawn over the scenario's own window;
+  // services keep their last demand).
+  bool until_term_end = false;
 };
 
 // Parses and validates `text`; `file_name` is used in messages. On failure the

@@ -53,7 +53,7 @@ class NodeRanker {
 
 struct SiteState {
   Power capacity;  // facility power limit now
-  Power used;      // power drawn by allocated GPUs (× PUE)
+  Power used;      // power drawn: installed GPUs at idle, allocated ones at board power (× PUE)
   Power peak;      // highest `used` seen
   bool limited = false;
   int32_t outages = 0;
@@ -70,6 +70,7 @@ struct PoolInfo {
   int64_t speed_milli = 1000;
   int64_t power_per_gpu_milli =
       0;  // board watts × site PUE in thousandths (= mW of facility power)
+  int64_t idle_per_gpu_milli = 0;  // idle watts × site PUE in thousandths
 };
 
 class FleetState {
@@ -92,9 +93,19 @@ class FleetState {
     const int64_t node = info_[p].gpus_per_node;
     return gpus <= node ? gpus : (gpus + node - 1) / node * node;
   }
-  // Facility power drawn by `gpus` GPUs in pool `p` (board power × site PUE).
+  // Facility power that allocating `gpus` installed GPUs in pool `p` adds:
+  // (board − idle power) × site PUE, since an installed GPU already draws idle.
   Power PowerOf(world::PoolIndex p, int64_t gpus) const {
+    return Power::Watts(
+        MulDivRound(gpus, info_[p].power_per_gpu_milli - info_[p].idle_per_gpu_milli, 1000));
+  }
+  // Facility power of `gpus` GPUs of pool `p` at full board power (× PUE).
+  Power FullPowerOf(world::PoolIndex p, int64_t gpus) const {
     return Power::Watts(MulDivRound(gpus, info_[p].power_per_gpu_milli, 1000));
+  }
+  // Facility power `gpus` installed GPUs of pool `p` draw idle (× PUE).
+  Power IdlePowerOf(world::PoolIndex p, int64_t gpus) const {
+    return Power::Watts(MulDivRound(gpus, info_[p].idle_per_gpu_milli, 1000));
   }
 
   // Allocates `gpus` (an AllocationSize; at most placeable) in pool `p` for a

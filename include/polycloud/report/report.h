@@ -78,6 +78,11 @@ struct ContractRow {
   Money shortfall_projected;    // take-or-pay, falling due after the run
   Money shortfall_not_payable;  // discount-only commitments
   std::vector<contracts::ObligationRow> obligations;  // minimums, then the term
+  // After the run, to the term's end (docs/contracts.md, "After the run").
+  contracts::ProjectedSpend projected_after;
+  // spent + projected_after + take-or-pay shortfall (due in the run and after)
+  Money lifetime_cost;
+  std::vector<contracts::YearRow> years;  // calendar years; each column adds up to the row
   int32_t exclusivity_clauses = 0;
   int32_t rofr_clauses = 0;
   int32_t rofr_offers = 0, rofr_matched = 0, rofr_declined = 0, rofr_expired = 0;
@@ -106,10 +111,42 @@ struct RequestRow {
   Money spend;  // billed inside the run
 };
 
+// Spend under no contract at one provider, in the run and projected after it
+// to the lifetime end.
+struct UncontractedRow {
+  std::string provider;
+  Money spent;
+  contracts::ProjectedSpend projected_after;
+  std::vector<contracts::YearRow> years;
+};
+
+// Cost over two horizons (docs/report.md, "Cost by horizon"): in the run
+// (to its end) and for the lifetime (to the end of the latest term: every
+// contract's and every award's). Each figure is the sum of its parts:
+//   in_run_spend    = Σ contracts[].spent + Σ uncontracted[].spent
+//   after_spend     = Σ contracts[].projected_after + Σ uncontracted[].projected_after
+//   in_run_shortfall (take-or-pay, due in the run), after_shortfall (due after it)
+//   in_run_total = in_run_spend + in_run_shortfall
+//   after_total = after_spend.total() + after_shortfall
+//   lifetime_total = in_run_total + after_total = Σ years[] (spent + projected + shortfall)
+struct HorizonCost {
+  Time run_end;
+  Time lifetime_end;
+  Money in_run_spend, in_run_shortfall, in_run_total;
+  contracts::ProjectedSpend after_spend;
+  Money after_shortfall, after_total;
+  Money lifetime_total;
+  std::vector<contracts::YearRow> years;  // the whole fleet
+  std::vector<UncontractedRow> uncontracted;
+};
+
 // Total cost of the same scenario under another placement policy.
 struct CostComparison {
   std::string policy;
-  Money spend, shortfall, total;
+  Money spend, shortfall, total;  // in-run spend, all take-or-pay shortfall, their sum
+  Money in_run_total;             // spend + shortfall due in the run
+  Money projected_spend;          // after the run, to the lifetime end
+  Money lifetime_total;           // in_run_total + projected spend + shortfall due after the run
 };
 
 struct Percentiles {
@@ -176,6 +213,7 @@ struct Report {
   Money total_cost;       // spend + take-or-pay shortfall (due in the run and projected)
   Money total_shortfall;  // take-or-pay shortfall: due in the run + projected
   Money shortfall_due;    // of which due inside the run
+  HorizonCost horizon;    // in the run and for the lifetime, by contract and year
   std::vector<ProviderRow> providers;
   std::vector<SiteRow> sites;
   std::vector<PoolRow> pools;
@@ -210,6 +248,11 @@ Report Build(const world::World& world, const scheduler::Scheduler& scheduler,
 // Spend + take-or-pay shortfall of a finished run (for Report::comparison).
 CostComparison CostOf(const world::World& world, const scheduler::Scheduler& scheduler, Time end,
                       const std::string& policy);
+
+// The cost over both horizons of a run ended at `end`, from `contracts`
+// (ContractRowOf each) and the ledger's spend under no contract.
+HorizonCost HorizonOf(const world::World& world, const scheduler::Scheduler& scheduler, Time end,
+                      const std::vector<ContractRow>& contracts);
 
 // Contract `c` as the ledger settles it at `end` (the run's end), with its
 // ROFR offer counts.

@@ -412,7 +412,7 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   bool EvictsBefore(int32_t a, int32_t b) const;
   void EnforceSitePower(world::SiteIndex site, Time now);
   void EnforceExclusivity(Time now);
-  void ApplyContractTerms(Time now);
+  void ApplyContractTerms(Time now, bool log = true);
   void ReconcileService(world::ServiceIndex s, Time now);
   void IntegrateService(world::ServiceIndex s, Time now);
   void UpdateShortness(world::ServiceIndex s, Time now);
@@ -481,7 +481,14 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
                     world::ProviderIndex only, const OfferTerms& terms, Time now,
                     std::string* why) const;
   // GPUs offer `offer` would supply for `r`: all asked (node-rounded) or what it has left.
-  int64_t OfferQuantity(const CapacityRequest& r, int32_t offer) const;
+  // GPUs offer `offer` would supply to `r` if awarded at `now`: what is asked
+  // (whole nodes), at most what the offer has left and what its site's power
+  // holds over the term (PowerRoomGpus).
+  int64_t OfferQuantity(const CapacityRequest& r, int32_t offer, Time now) const;
+  // GPUs of `pool` that fit at full board power in its site's power limit at
+  // every instant of [from, until), with the site's pools per their schedules
+  // and the awards held or due there; max int64 at an unlimited site.
+  int64_t PowerRoomGpus(world::PoolIndex pool, Time from, Time until) const;
   void Award(int32_t request, int32_t offer, bool via_rofr, Time now);
   void GoToMarket(int32_t request, Time now);
   // The holder's answer: `offer` >= 0 matches with it, -1 declines for `reason`.
@@ -555,6 +562,7 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   std::vector<CapacityRequest> requests_;
   std::vector<int64_t> procured_;
   std::vector<int64_t> offer_sold_;
+  std::vector<Time> site_build_free_;  // per site: when its last award's power is built
   std::vector<uint8_t> no_outage_;
   bool review_asked_ = false;  // exclusivity as if no provider had an outage
   struct ClassState {
@@ -568,6 +576,10 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   bool watch_service_ = false;
   std::vector<WatchedDecision> watched_;
   std::vector<int32_t> scratch_victims_;
+  // Services that lost replicas during the current command: their shortness
+  // is judged once the command is through (Apply), so service-short reports
+  // the capacity left after every loss of the instant, not after the first.
+  std::vector<world::ServiceIndex> shortness_pending_;
   mutable std::vector<int32_t> scratch_touched_nodes_;
   mutable std::vector<int64_t> scratch_node_gpus_;
   // Allocations made or freed so far; and the SRTF oracle's refusals (gang,

@@ -39,9 +39,16 @@ inline constexpr int64_t kMilli = 1000;
 struct Accelerator {
   std::string name;            // "H100", "GB200", ...
   int64_t memory_gb = 0;       // HBM per GPU
-  Power watts;                 // board power per GPU
+  Power watts;                 // board power per GPU: what an allocated GPU draws
   int64_t speed_milli = 1000;  // relative training/inference speed, H100 = 1000
+  // What an installed GPU draws while idle (its share of an idle server:
+  // GPU, CPU, memory, NICs, fans); the built-in table and a new scenario
+  // accelerator default to a quarter of `watts` (docs/scenario.md).
+  Power idle_watts;
 };
+
+// An accelerator's idle draw when none is given: a quarter of board power.
+inline Power DefaultIdleWatts(Power watts) { return Power::Watts(watts.watts() / 4); }
 
 // The built-in accelerator table (H100, H200, B200, GB200, GB300, MI300X,
 // Trainium2, A100, ...); a scenario may override or extend it.
@@ -64,6 +71,10 @@ struct Site {
   int64_t pue_milli = 1000;    // power usage effectiveness × 1000
   StepSchedule<Power> power;   // facility power capacity over time
   bool power_limited = false;  // false: no power limit given
+  // How fast the site's power can grow (build-out), per week; 0 = no limit.
+  // Validated against `power` (or, without a limit, the installed draw) and
+  // applied to procurement awards at the site.
+  Power build_rate_per_week;
   SiteBackend backend = SiteBackend::kSim;
   // The driver's options (docs/sites.md), as written: slurm_conf, timeout, ...
   std::vector<std::pair<std::string, std::string>> backend_options;
