@@ -150,7 +150,7 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
   // Once demand is met, nothing lost is waiting to be replaced any more: later
   // growth is growth, not failover.
   if (!wanted_more()) std::fill(st.lost_pending.begin(), st.lost_pending.end(), 0);
-  // Scale down, newest first, while the rest still meets demand and presence.
+  // Scale down while the rest still meets demand and presence.
   // Only worth a look when demand fell or replicas changed, and when the
   // surplus is at least one replica.
   if (!st.may_shrink || st.capacity - st.demand < st.min_replica_tokens) {
@@ -158,10 +158,12 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
     return;
   }
   st.may_shrink = false;
-  for (size_t i = st.replicas.size(); i-- > 0;) {
+  // Newest first; with the rebalance on, dearest first (ScaleDownOrder).
+  std::vector<int32_t> order;
+  ScaleDownOrder(s, now, &order);
+  for (int32_t id : order) {
     if (st.capacity - st.demand < st.min_replica_tokens) break;
     if (static_cast<int32_t>(st.replicas.size()) <= svc.min_providers) break;
-    const int32_t id = st.replicas[i];
     const Allocation& a = allocs_[id];
     if (st.capacity - a.tokens < st.demand) continue;
     const world::ProviderIndex p = world_.pools[a.pool].provider;
