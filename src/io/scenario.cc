@@ -424,13 +424,8 @@ class Loader {
     duration("horizon", false, r.horizon);
     duration("min_dwell", true, r.min_dwell);
     if (auto v = m.Take("min_saving"); v) {
-      if (auto x = AsUsd(v, d_, "scheduler.rebalance.min_saving")) {
-        if (x->micros() < 0) {
-          d_.Add(v, "scheduler.rebalance.min_saving must not be negative, found " + Found(v));
-        } else {
-          r.min_saving = *x;
-        }
-      }
+      // AsUsd takes no negative amounts.
+      if (auto x = AsUsd(v, d_, "scheduler.rebalance.min_saving")) r.min_saving = *x;
     }
     if (auto v = m.Take("max_moves"); v) {
       if (auto x = AsInteger(v, d_, "scheduler.rebalance.max_moves", 1, 1'000'000))

@@ -170,7 +170,7 @@ TEST(ScenarioLoaderTest, SchedulerRebalanceKeysAreReadAndChecked) {
            {"{every: 0s}", "m.yaml:7:22: scheduler.rebalance.every must be positive"},
            {"{horizon: -1h}", "scheduler.rebalance.horizon"},
            {"{min_dwell: -1h}", "scheduler.rebalance.min_dwell"},
-           {"{min_saving: -5}", "scheduler.rebalance.min_saving must not be negative"},
+           {"{min_saving: -5}", "m.yaml:7:27: scheduler.rebalance.min_saving: expected an amount"},
            {"{max_moves: 0}", "scheduler.rebalance.max_moves: expected an integer between 1"},
            {"{moves: 3}", "moves"},
            {"7", "scheduler.rebalance"}}) {

@@ -47,9 +47,17 @@ void Scheduler::Rebalance(Time now) {
   int32_t budget = o.max_moves;
   placement::Context ctx = MakeContext(now);
   ctx.preemption = nullptr;  // a move never preempts
+  // Marginal prices per GPU-hour, read once per pool and rebalance.
+  std::vector<int64_t> price(world_.pools.size(), -1);
+  auto price_of = [&](PoolIndex p) {
+    if (price[p] < 0)
+      price[p] = ledger_.MarginalPricePerGpuHour(p, now, options_.cost_model).micros();
+    return Money::FromMicros(price[p]);
+  };
   struct Candidate {
     Money cost_per_hour;  // marginal, of the whole replica
     Money price;          // per GPU-hour
+    Time start;
     int32_t id;
   };
   std::vector<Candidate> candidates;
@@ -59,19 +67,34 @@ void Scheduler::Rebalance(Time now) {
     if (service_cancelled_[s]) continue;
     const world::Service& svc = service_spec(s);
     ServiceState& st = services_[s];
+    // Only a service with replicas on capacity that costs at the margin has
+    // anything to move (read from its few pools, not its replicas).
+    bool paid = false;
+    for (const auto& [pool, n] : st.pools) paid = paid || price_of(pool) > Money();
+    if (!paid) continue;
+    // Where one more replica would go now: nowhere means nothing can move,
+    // and only replicas dearer than that pool are worth a look.
+    placement::Request probe = ReplicaRequest(s);
+    ++attempts_;
+    const placement::Decision best = placer_.Place(ctx, probe, nullptr);
+    if (best.pool == world::kNone) continue;
+    const Money floor = price_of(best.pool);
     candidates.clear();
-    for (auto it = st.replicas.rbegin(); it != st.replicas.rend(); ++it) {  // newest first
-      const int32_t id = *it;
-      const Allocation& a = allocs_[id];
-      if (now - a.start < o.min_dwell) continue;
-      const Money price = ledger_.MarginalPricePerGpuHour(a.pool, now, options_.cost_model);
-      if (price <= Money()) continue;  // nothing cheaper than free
-      candidates.push_back({Money::FromMicros(price.micros() * a.gpus), price, id});
+    for (const auto& [pool, n] : st.pools) {
+      if (price_of(pool) <= floor) continue;
+      for (int32_t id : allocs_.InPool(pool)) {
+        const Allocation& a = allocs_[id];
+        if (!a.is_service || a.owner != s || now - a.start < o.min_dwell) continue;
+        candidates.push_back(
+            {Money::FromMicros(price_of(pool).micros() * a.gpus), price_of(pool), a.start, id});
+      }
     }
     // Dearest first; among equals the newest first.
-    std::stable_sort(
-        candidates.begin(), candidates.end(),
-        [](const Candidate& x, const Candidate& y) { return x.cost_per_hour > y.cost_per_hour; });
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& x, const Candidate& y) {
+      if (x.cost_per_hour != y.cost_per_hour) return x.cost_per_hour > y.cost_per_hour;
+      if (x.start != y.start) return x.start > y.start;
+      return x.id > y.id;
+    });
     for (const Candidate& c : candidates) {
       if (budget <= 0) return;
       const Allocation a = allocs_[c.id];
@@ -85,7 +108,7 @@ void Scheduler::Rebalance(Time now) {
       // Nowhere with room, or nowhere better than where it is: the replicas
       // left are cheaper still, so none of them would move either.
       if (d.pool == world::kNone || d.pool == a.pool) break;
-      const Money price_to = ledger_.MarginalPricePerGpuHour(d.pool, now, options_.cost_model);
+      const Money price_to = price_of(d.pool);
       const Money saving =
           CostOver(c.price, a.gpus, o.horizon) - CostOver(price_to, d.alloc_gpus, o.horizon);
       if (saving < o.min_saving) break;
@@ -124,6 +147,7 @@ void Scheduler::MoveReplica(ServiceIndex s, int32_t id, const placement::Decisio
   Record(true, s, d, now);
   const int32_t moved = NewAllocation(replica, now);
   st.replicas.push_back(moved);
+  st.CountPool(d.pool, 1);
   ++st.per_provider[world_.pools[d.pool].provider];
   st.capacity += allocs_[moved].tokens;
   Emit({now, EventType::kReplicaStarted, s, d.pool, d.alloc_gpus, allocs_[moved].tokens, 3});
@@ -133,6 +157,7 @@ void Scheduler::MoveReplica(ServiceIndex s, int32_t id, const placement::Decisio
     Emit({now, EventType::kExclusivityException, s, d.pool, d.alloc_gpus, 0, 1});
   // Break: then the old one stops.
   st.replicas.erase(std::find(st.replicas.begin(), st.replicas.end(), id));
+  st.CountPool(old.pool, -1);
   --st.per_provider[world_.pools[old.pool].provider];
   st.capacity -= old.tokens;
   FreeAllocation(id, now);

@@ -56,6 +56,7 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   replica.tokens = svc.replica_tokens_per_s * speed / 1000;
   const int32_t id = NewAllocation(replica, now);
   st.replicas.push_back(id);
+  st.CountPool(d.pool, 1);
   st.may_shrink = true;
   ++st.per_provider[world_.pools[d.pool].provider];
   st.capacity += allocs_[id].tokens;
@@ -93,6 +94,7 @@ void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
   IntegrateService(s, now);
   // Scale-down stops the newest replicas first: search from the back.
   st.replicas.erase(std::prev(std::find(st.replicas.rbegin(), st.replicas.rend(), id).base()));
+  st.CountPool(a.pool, -1);
   st.may_shrink = true;
   --st.per_provider[world_.pools[a.pool].provider];
   st.capacity -= a.tokens;

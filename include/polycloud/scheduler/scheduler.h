@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "polycloud/base/status.h"
@@ -262,6 +263,18 @@ struct ServiceState {
   uint64_t failed_generation = ~0ULL;
   bool may_shrink = true;  // demand fell or replicas changed since the last scale-down check
   int64_t min_replica_tokens = 1;  // tokens/s of a replica on the slowest allowed accelerator
+  // The pools its replicas run in, with how many in each (the rebalance's
+  // index: a service's few pools, not its thousands of replicas).
+  std::vector<std::pair<world::PoolIndex, int32_t>> pools;
+  void CountPool(world::PoolIndex pool, int32_t delta) {
+    for (auto it = pools.begin(); it != pools.end(); ++it) {
+      if (it->first != pool) continue;
+      it->second += delta;
+      if (it->second == 0) pools.erase(it);
+      return;
+    }
+    pools.emplace_back(pool, delta);
+  }
 };
 
 class Scheduler final : public placement::PreemptionOracle, public placement::NodeRanker {
