@@ -34,6 +34,7 @@
 #include "polycloud/scheduler/scheduler.h"
 #include "polycloud/sim/simulator.h"
 #include "replay_command.h"
+#include "scheduler_options.h"
 #include "serve_command.h"
 #include "whatif_commands.h"
 
@@ -160,6 +161,7 @@ Result<sim::Options> SimOptions(const io::Scenario& scenario, const Common& c) {
   POLYCLOUD_RETURN_IF_ERROR(scheduler::SetNodeChoice(
       c.node_choice.empty() ? scenario.options.node_choice : c.node_choice, &options.scheduler));
   options.scheduler.reoptimize_every = scenario.options.reoptimize_every;
+  ApplyRebalanceKeys(scenario.options.rebalance, &options.scheduler.rebalance);
   if (c.reoptimize_every) {  // the command line wins over the scenario
     // A bad value is a usage error (exit 2), like an unknown policy.
     Result<Duration> every = ParseDuration(*c.reoptimize_every);

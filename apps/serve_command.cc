@@ -15,6 +15,7 @@
 #include "polycloud/serve/api.h"
 #include "polycloud/serve/broker.h"
 #include "polycloud/store/store.h"
+#include "scheduler_options.h"
 
 namespace polycloud {
 namespace {
@@ -51,6 +52,7 @@ int Serve(const ServeArgs& a) {
       !s.ok()) {
     return Fail(s);
   }
+  ApplyRebalanceKeys(scenario->options.rebalance, &options.scheduler.rebalance);
   options.scheduler.record_decisions = true;  // explain shows each workload's last start
   Result<Duration> tick = ParseDuration(a.tick);
   if (!tick.ok() || tick->seconds() < 0) return Fail(InvalidArgument("--tick: " + a.tick));

@@ -376,6 +376,10 @@ class Loader {
       if (v.IsMap() && v["reoptimize_every"])
         CheckInterval(v["reoptimize_every"], "scheduler.reoptimize_every",
                       out.options.reoptimize_every, w);
+      if (v.IsMap() && v["rebalance"] && v["rebalance"].IsMap() && v["rebalance"]["every"] &&
+          out.options.rebalance.every)
+        CheckInterval(v["rebalance"]["every"], "scheduler.rebalance.every",
+                      *out.options.rebalance.every, w);
     }
 
     w.accelerators = world::BuiltinAccelerators();
@@ -456,6 +460,38 @@ class Loader {
         }
         o.reoptimize_every = *x;
       }
+    }
+    if (auto v = m.Take("rebalance"); v) LoadRebalance(v, o.rebalance);
+    m.Finish();
+  }
+
+  void LoadRebalance(const YAML::Node& n, ScenarioRebalance& r) {
+    MapReader m(n, "scheduler.rebalance", d_);
+    if (!m.valid()) return;
+    if (auto v = m.Take("enabled"); v) r.enabled = AsBool(v, d_, "scheduler.rebalance.enabled");
+    auto duration = [&](const char* key, bool zero_ok, std::optional<Duration>& out) {
+      auto v = m.Take(key);
+      if (!v) return;
+      const std::string what = std::string("scheduler.rebalance.") + key;
+      auto x = AsDuration(v, d_, what);
+      if (!x) return;
+      if (x->seconds() < 0 || (!zero_ok && x->seconds() == 0)) {
+        d_.Add(v, what + (zero_ok ? " must not be negative" : " must be positive") + ", found " +
+                      Found(v));
+        return;
+      }
+      out = *x;
+    };
+    duration("every", false, r.every);
+    duration("horizon", false, r.horizon);
+    duration("min_dwell", true, r.min_dwell);
+    if (auto v = m.Take("min_saving"); v) {
+      // AsUsd takes no negative amounts.
+      if (auto x = AsUsd(v, d_, "scheduler.rebalance.min_saving")) r.min_saving = *x;
+    }
+    if (auto v = m.Take("max_moves"); v) {
+      if (auto x = AsInteger(v, d_, "scheduler.rebalance.max_moves", 1, 1'000'000))
+        r.max_moves = static_cast<int32_t>(*x);
     }
     m.Finish();
   }

@@ -142,6 +142,43 @@ TEST(ScenarioLoaderTest, SchedulerSectionSetsPolicyPlacementAndReoptimisation) {
       << bad.status().message();
 }
 
+TEST(ScenarioLoaderTest, SchedulerRebalanceKeysAreReadAndChecked) {
+  auto load = [](const std::string& rebalance) {
+    std::string yaml = kMinimal;
+    yaml.replace(yaml.find("seed: 7"), 7, "seed: 7\nscheduler:\n  rebalance: " + rebalance);
+    return LoadScenarioString(yaml, "m.yaml");
+  };
+  auto s = load(
+      "{enabled: false, every: 2h, horizon: 3d, min_saving: $250.50, max_moves: 7, "
+      "min_dwell: 0s}");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  const ScenarioRebalance& r = s->options.rebalance;
+  EXPECT_EQ(r.enabled, false);
+  EXPECT_EQ(r.every, Duration::Hours(2));
+  EXPECT_EQ(r.horizon, Duration::Days(3));
+  EXPECT_EQ(r.min_saving, Money::FromMicros(250'500'000));
+  EXPECT_EQ(r.max_moves, 7);
+  EXPECT_EQ(r.min_dwell, Duration());
+  // Left out: the core's defaults.
+  auto d = load("{}");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_FALSE(d->options.rebalance.enabled.has_value());
+  EXPECT_FALSE(d->options.rebalance.every.has_value());
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{every: 0s}", "m.yaml:7:22: scheduler.rebalance.every must be positive"},
+           {"{horizon: -1h}", "scheduler.rebalance.horizon"},
+           {"{min_dwell: -1h}", "scheduler.rebalance.min_dwell"},
+           {"{min_saving: -5}", "m.yaml:7:27: scheduler.rebalance.min_saving: expected an amount"},
+           {"{max_moves: 0}", "scheduler.rebalance.max_moves: expected an integer between 1"},
+           {"{moves: 3}", "moves"},
+           {"7", "scheduler.rebalance"}}) {
+    auto b = load(bad);
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.status().message().find(message), std::string::npos)
+        << bad << ": " << b.status().message();
+  }
+}
+
 TEST(ScenarioLoaderTest, LinearRampBecomesDailyStepsOfWholeNodes) {
   auto s = LoadScenarioString(kMinimal, "m.yaml");
   ASSERT_TRUE(s.ok());

@@ -478,6 +478,12 @@ int64_t Placer::Normalised(size_t k, int64_t raw) const {
   const ScoreRange& r = range_[k];
   if (r.hi <= r.lo) return kFullScore;
   raw = std::clamp(raw, r.lo, r.hi);
+  // Marginal cost: capacity that costs nothing more to use (prepaid, reserved,
+  // procured) scores in full; anything that costs at the margin scores at
+  // most kPaidCostCeiling, a gap the other terms cannot close (pipeline.h).
+  if (static_cast<ScorerKind>(scorer_kind_[k]) == ScorerKind::kCost && raw > 0) {
+    return MulDivRound(r.hi - raw, kPaidCostCeiling, r.hi - r.lo);
+  }
   return MulDivRound(lower_better_[k] ? r.hi - raw : raw - r.lo, kFullScore, r.hi - r.lo);
 }
 

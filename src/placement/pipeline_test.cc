@@ -236,5 +236,95 @@ TEST_F(PipelineTest, ExplainedAndFastPathsDecideAlike) {
   }
 }
 
+// Issue 15: a pay-as-you-go pool burning a take-or-pay commitment costs a
+// hundredth of its price at the margin; with a nearly full pool it used to
+// outscore an idle reserved pool of the same type on fragmentation alone.
+const char* kPrepaidAndPaid = R"(
+name: prepaid-and-paid
+start: 2026-01-01
+end: 2026-02-01
+providers:
+  - {id: azure}
+  - {id: aws}
+contracts:
+  - {id: azure-deal, provider: azure, start: 2025-01-01, end: 2030-01-01, committed_usd: 1B, take_or_pay: true}
+sites:
+  - {id: az-east, provider: azure}
+  - {id: aws-east, provider: aws}
+pools:
+  - {id: az-reserved, site: az-east, accelerator: H100, pricing: reserved, gpus: 1000, price_per_gpu_hour: 2.00, contract: azure-deal}
+  - {id: az-payg, site: az-east, accelerator: H100, pricing: on-demand, gpus: 16, price_per_gpu_hour: 10.00, contract: azure-deal}
+  - {id: aws-spot, site: aws-east, accelerator: H100, pricing: spot, gpus: 8, price_per_gpu_hour: 0.01}
+)";
+
+class PrepaidFirstTest : public ::testing::Test {
+ protected:
+  PrepaidFirstTest()
+      : world_(polycloud::testing::LoadWorld(kPrepaidAndPaid)),
+        fleet_(world_, Now()),
+        rules_(world_) {
+    for (size_t p = 0; p < world_.pools.size(); ++p) {
+      fleet_.SetInstalled(static_cast<world::PoolIndex>(p), world_.pools[p].gpus.At(Now()), Now());
+    }
+  }
+  static Time Now() { return polycloud::testing::T("2026-01-10"); }
+  Context Ctx() const { return Context{world_, fleet_, rules_, Now()}; }
+  // One replica of 8 GPUs of a service with `per_provider` replicas now.
+  Request Replica(const std::vector<int32_t>* per_provider) const {
+    Request r;
+    r.kind = world::WorkloadKind::kService;
+    r.id = "chat";
+    r.workload_class = "consumer";
+    r.gpus = 8;
+    r.priority = 100;
+    r.replicas_per_provider = per_provider;
+    r.find_best_blocked = false;
+    return r;
+  }
+  // The pool chosen, checked to be the same on the fast and explained paths.
+  world::PoolIndex Choose(const Request& r) {
+    Placer placer(world_);
+    Explanation e;
+    const world::PoolIndex explained = placer.Place(Ctx(), r, &e).pool;
+    EXPECT_EQ(placer.Place(Ctx(), r, nullptr).pool, explained);
+    return explained;
+  }
+  world::World world_;
+  FleetState fleet_;
+  contracts::ExclusivityRules rules_;
+};
+
+TEST_F(PrepaidFirstTest, IdleReservedPoolBeatsCommitmentBurningPayAsYouGoThatFitsBetter) {
+  // az-payg leaves 8 GPUs free (a better fit), az-reserved 992: the reserved
+  // pool still wins, since it costs nothing more to use.
+  const std::vector<int32_t> per_provider = {0, 0};
+  EXPECT_EQ(Choose(Replica(&per_provider)), world_.FindPool("az-reserved"));
+  Request job;
+  job.id = "j";
+  job.workload_class = "batch";
+  job.gpus = 8;
+  EXPECT_EQ(Choose(job), world_.FindPool("az-reserved"));
+}
+
+TEST_F(PrepaidFirstTest, IdleReservedPoolBeatsNearlyFreeSpotAtALessUsedProvider) {
+  // Diversity (20) and fragmentation (5) both favour aws-spot at $0.01: the
+  // prepaid pool's lead on cost outweighs them together.
+  const std::vector<int32_t> per_provider = {40, 0};
+  EXPECT_EQ(Choose(Replica(&per_provider)), world_.FindPool("az-reserved"));
+}
+
+TEST_F(PrepaidFirstTest, PaidPoolsStillRankByCostAmongThemselves) {
+  fleet_.Bind(world_.FindPool("az-reserved"), 1000, Now());  // prepaid full
+  const std::vector<int32_t> per_provider = {0, 0};
+  EXPECT_EQ(Choose(Replica(&per_provider)), world_.FindPool("aws-spot"));
+  Placer placer(world_);
+  Explanation e;
+  placer.Place(Ctx(), Replica(&per_provider), &e);
+  EXPECT_EQ(e.candidates[world_.FindPool("az-reserved")].rejected_by, std::string_view("capacity"));
+  EXPECT_LE(e.candidates[world_.FindPool("aws-spot")].normalized[0], kPaidCostCeiling);
+  EXPECT_LT(e.candidates[world_.FindPool("az-payg")].normalized[0],
+            e.candidates[world_.FindPool("aws-spot")].normalized[0]);
+}
+
 }  // namespace
 }  // namespace polycloud::placement

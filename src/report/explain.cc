@@ -234,6 +234,37 @@ Status Explain(const world::World& world, const sim::Options& options, const std
                  std::to_string(st.per_provider[p]);
     }
     out << (where.empty() ? "" : " (" + where + ")") << "\n";
+    // Rebalance moves, the latest last.
+    std::vector<const scheduler::Scheduler::Move*> moves;
+    for (const scheduler::Scheduler::Move& m : sched.moves()) {
+      if (m.service == service) moves.push_back(&m);
+    }
+    if (!moves.empty()) {
+      const scheduler::RebalanceOptions& ro = sched.options().rebalance;
+      out << "\nMoves to cheaper capacity (" << moves.size() << ")\n";
+      constexpr size_t kShownMoves = 20;
+      const size_t first = moves.size() > kShownMoves ? moves.size() - kShownMoves : 0;
+      if (first > 0) out << "  ... " << first << " earlier moves\n";
+      // Moves alike (same instant, pools, prices and saving) on one line.
+      for (size_t i = first; i < moves.size();) {
+        const scheduler::Scheduler::Move& m = *moves[i];
+        size_t n = 1;
+        while (i + n < moves.size() && moves[i + n]->at == m.at && moves[i + n]->from == m.from &&
+               moves[i + n]->to == m.to && moves[i + n]->price_from == m.price_from &&
+               moves[i + n]->price_to == m.price_to && moves[i + n]->saving == m.saving) {
+          ++n;
+        }
+        out << "  moved " << (n == 1 ? "a replica" : std::to_string(n) + " replicas") << " from "
+            << world.pools[m.from].id << " to " << world.pools[m.to].id << " at "
+            << FormatTimeFull(m.at) << " because the marginal cost falls from $"
+            << FormatMoney(m.price_from) << " to $" << FormatMoney(m.price_to) << " per GPU-hour ("
+            << m.gpus_from << " GPUs a replica): " << (n == 1 ? "it" : "each") << " saves $"
+            << FormatMoney(m.saving) << " over " << FormatDuration(ro.horizon) << ", at least the $"
+            << FormatMoney(ro.min_saving)
+            << " a move must save; each new replica started before the old one stopped\n";
+        i += n;
+      }
+    }
   } else {
     const world::Job& j = world.jobs[job];
     const scheduler::JobState& st = sched.jobs()[job];

@@ -221,6 +221,16 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
   r.reoptimizations = sched.reoptimizations();
   r.reoptimizations_skipped = sched.reoptimizations_skipped();
   r.reoptimize_skip_reason = sched.reoptimize_skip_reason();
+  const scheduler::RebalanceOptions& ro = sched.options().rebalance;
+  r.rebalance.active =
+      ro.enabled && sched.options().cost_model == contracts::CostModel::kContractAware;
+  r.rebalance.horizon = ro.horizon;
+  r.rebalance.min_saving = ro.min_saving;
+  for (const scheduler::Scheduler::Move& m : sched.moves()) {
+    ++r.rebalance.moves;
+    r.rebalance.to_prepaid += m.price_to == Money();
+    r.rebalance.estimated_saving += m.saving;
+  }
   const placement::FleetState& fleet = sched.fleet();
 
   r.providers.resize(world.providers.size());
@@ -369,6 +379,8 @@ Report Build(const world::World& world, const scheduler::Scheduler& sched, const
     row.replicas_lost = st.replicas_lost;
     row.replaced = st.replaced;
     row.failovers = st.failovers;
+    for (const scheduler::Scheduler::Move& m : sched.moves())
+      row.moves += m.service == static_cast<world::ServiceIndex>(s);
     for (size_t p = 0; p < world.providers.size(); ++p) {
       if (st.per_provider[p] > 0)
         row.replicas_by_provider_at_end.emplace_back(world.providers[p].id, st.per_provider[p]);
@@ -641,6 +653,21 @@ void WriteText(const Report& r, std::ostream& out) {
                     at_end.empty() ? "-" : at_end});
     }
     services.Print(out);
+    if (r.rebalance.moves > 0) {
+      int64_t days = r.rebalance.horizon.seconds() / 86400;
+      std::string per = days * 86400 == r.rebalance.horizon.seconds()
+                            ? std::to_string(days) + " day" + (days == 1 ? "" : "s")
+                            : FormatDuration(r.rebalance.horizon);
+      out << "  Rebalance: " << r.rebalance.moves << " replica move"
+          << (r.rebalance.moves == 1 ? "" : "s") << " to cheaper capacity ("
+          << r.rebalance.to_prepaid << " to prepaid), each saving at least "
+          << FormatMoneyShort(r.rebalance.min_saving) << " over " << per << "; "
+          << FormatMoneyShort(r.rebalance.estimated_saving) << " in all over those horizons";
+      for (const ServiceRow& s : r.services) {
+        if (s.moves > 0) out << "; " << s.id << ": " << s.moves;
+      }
+      out << "\n";
+    }
   }
 
   if (!r.faults.empty()) {
@@ -829,6 +856,7 @@ Json ReportJson(const Report& r) {
                         {"replicas_lost", s.replicas_lost},
                         {"replaced", s.replaced},
                         {"failovers", s.failovers},
+                        {"moves", s.moves},
                         {"failovers_by_provider", to},
                         {"replicas_by_provider_at_end", at_end}});
   }
@@ -854,6 +882,12 @@ Json ReportJson(const Report& r) {
                      {"replicas_lost", r.audit.replicas_lost},
                      {"failovers", r.audit.failovers},
                      {"faults", r.audit.faults}};
+  j["rebalance"] = {{"active", r.rebalance.active},
+                    {"moves", r.rebalance.moves},
+                    {"to_prepaid", r.rebalance.to_prepaid},
+                    {"estimated_saving_usd", MoneyJson(r.rebalance.estimated_saving)},
+                    {"horizon_seconds", r.rebalance.horizon.seconds()},
+                    {"min_saving_usd", MoneyJson(r.rebalance.min_saving)}};
   j["reoptimization"] = {{"passes", r.reoptimizations},
                          {"skipped", r.reoptimizations_skipped},
                          {"last_skip_reason", r.reoptimize_skip_reason}};

@@ -21,6 +21,7 @@ bool IsServiceEvent(const scheduler::Event& e) {
     case EventType::kServiceRecovered:
     case EventType::kServiceSubmitted:
     case EventType::kServiceCancelled:
+    case EventType::kReplicaMoved:
       return true;
     case EventType::kExclusivityException:
       return e.aux == 1;
@@ -238,10 +239,15 @@ TimelineEntry WorkloadRecorder::Render(const Raw& raw) const {
     case EventType::kReplicaStarted:
       out.detail = raw.aux == 2   ? "failover: replaces a replica lost at another provider"
                    : raw.aux == 1 ? "replaces a replica lost at the same provider"
+                   : raw.aux == 3 ? "moved in from a dearer pool (rebalance)"
                                   : "scaled up to demand";
       break;
     case EventType::kReplicaStopped:
-      out.detail = "scaled down";
+      out.detail = raw.aux == 1 ? "moved out to a cheaper pool (rebalance)" : "scaled down";
+      break;
+    case EventType::kReplicaMoved:
+      out.detail = "moved from " + world_.pools[raw.aux].id + ": saves " +
+                   FormatMoneyShort(Money::FromMicros(raw.value)) + " over the rebalance horizon";
       break;
     case EventType::kReplicaLost:
       out.detail = "a fault, capacity cut, power cap or contract end took its GPUs";

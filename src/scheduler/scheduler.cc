@@ -78,6 +78,8 @@ const char* EventTypeName(EventType type) {
       return "service-cancelled";
     case EventType::kContractAmended:
       return "contract-amended";
+    case EventType::kReplicaMoved:
+      return "replica-moved";
     case EventType::kDispatchFailed:
       return "dispatch-failed";
   }
@@ -679,6 +681,12 @@ void Scheduler::Schedule(Time now) {
     next_reoptimize_ = now + options_.reoptimize_every;
   }
   PlaceQueue(now);
+  // Last: waiting work has had its pick of the capacity that freed up.
+  if (options_.rebalance.enabled && options_.cost_model == contracts::CostModel::kContractAware &&
+      now >= next_rebalance_) {
+    Rebalance(now);
+    next_rebalance_ = now + options_.rebalance.every;
+  }
 }
 
 // Eviction order when capacity or power falls: preemptible work first, then

@@ -56,6 +56,7 @@ bool Scheduler::StartReplica(ServiceIndex s, Time now) {
   replica.tokens = svc.replica_tokens_per_s * speed / 1000;
   const int32_t id = NewAllocation(replica, now);
   st.replicas.push_back(id);
+  st.CountPool(d.pool, 1);
   st.may_shrink = true;
   ++st.per_provider[world_.pools[d.pool].provider];
   st.capacity += allocs_[id].tokens;
@@ -93,6 +94,7 @@ void Scheduler::StopReplica(int32_t id, StopReason why, Time now) {
   IntegrateService(s, now);
   // Scale-down stops the newest replicas first: search from the back.
   st.replicas.erase(std::prev(std::find(st.replicas.rbegin(), st.replicas.rend(), id).base()));
+  st.CountPool(a.pool, -1);
   st.may_shrink = true;
   --st.per_provider[world_.pools[a.pool].provider];
   st.capacity -= a.tokens;
@@ -156,7 +158,7 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
   // Once demand is met, nothing lost is waiting to be replaced any more: later
   // growth is growth, not failover.
   if (!wanted_more()) std::fill(st.lost_pending.begin(), st.lost_pending.end(), 0);
-  // Scale down, newest first, while the rest still meets demand and presence.
+  // Scale down while the rest still meets demand and presence.
   // Only worth a look when demand fell or replicas changed, and when the
   // surplus is at least one replica.
   if (!st.may_shrink || st.capacity - st.demand < st.min_replica_tokens) {
@@ -164,10 +166,12 @@ void Scheduler::ReconcileService(ServiceIndex s, Time now) {
     return;
   }
   st.may_shrink = false;
-  for (size_t i = st.replicas.size(); i-- > 0;) {
+  // Newest first; with the rebalance on, dearest first (ScaleDownOrder).
+  std::vector<int32_t> order;
+  ScaleDownOrder(s, now, &order);
+  for (int32_t id : order) {
     if (st.capacity - st.demand < st.min_replica_tokens) break;
     if (static_cast<int32_t>(st.replicas.size()) <= svc.min_providers) break;
-    const int32_t id = st.replicas[i];
     const Allocation& a = allocs_[id];
     if (st.capacity - a.tokens < st.demand) continue;
     const world::ProviderIndex p = world_.pools[a.pool].provider;

@@ -215,6 +215,12 @@ std::string Broker::EventJson(const scheduler::Event& e) const {
     case EventType::kServiceCancelled:
       j["service"] = core_->service_spec(e.subject).id;
       break;
+    case EventType::kReplicaMoved:
+      j["service"] = core_->service_spec(e.subject).id;
+      j["pool"] = world_.pools[e.pool].id;
+      j["from"] = world_.pools[e.aux].id;
+      j["saving_usd"] = FormatMoney(Money::FromMicros(e.value));
+      break;
     case EventType::kPoolCapacity:
       j["pool"] = world_.pools[e.subject].id;
       j["usable"] = e.value;

@@ -239,7 +239,7 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       e.type == EventType::kReplicaStarted || e.type == EventType::kReplicaStopped ||
       e.type == EventType::kReplicaLost || e.type == EventType::kServiceShort ||
       e.type == EventType::kServiceRecovered || e.type == EventType::kServiceSubmitted ||
-      e.type == EventType::kServiceCancelled ||
+      e.type == EventType::kServiceCancelled || e.type == EventType::kReplicaMoved ||
       (e.type == EventType::kExclusivityException && e.aux == 1);
   const bool about_job =
       !about_service &&
@@ -287,9 +287,16 @@ void EventLogWriter::OnEvent(const scheduler::Event& e) {
       out_ << " gpus=" << e.gpus << " tokens_per_s=" << e.value
            << (e.aux == 1   ? " replaces-lost"
                : e.aux == 2 ? " failover"
+               : e.aux == 3 ? " moved-in"
                             : "");
       break;
     case EventType::kReplicaStopped:
+      out_ << " gpus=" << e.gpus << (e.aux == 1 ? " moved-out" : "");
+      break;
+    case EventType::kReplicaMoved:
+      out_ << " from=" << world_.pools[e.aux].id << " gpus=" << e.gpus
+           << " saving=" << FormatMoney(Money::FromMicros(e.value));
+      break;
     case EventType::kReplicaLost:
     case EventType::kJobCancelled:
     case EventType::kDispatchFailed:

@@ -36,6 +36,15 @@ struct Diagnostic {
 };
 
 // Scenario-level settings that are not part of the world itself.
+// scheduler.rebalance (docs/scenario.md): each key as given, or nullopt for
+// the scheduler's default (scheduler::RebalanceOptions).
+struct ScenarioRebalance {
+  std::optional<bool> enabled;
+  std::optional<Duration> every, horizon, min_dwell;
+  std::optional<Money> min_saving;
+  std::optional<int32_t> max_moves;
+};
+
 struct ScenarioOptions {
   std::string policy =
       "priority";            // scheduler policy name: priority, fifo, sjf, srtf, cheapest-price
@@ -43,7 +52,8 @@ struct ScenarioOptions {
   // scheduler.node_choice: best-fit, spread, random, fragmentation or pooled
   // (placement::ParseNodePolicy); empty = the default (best-fit).
   std::string node_choice;
-  Duration reoptimize_every;  // scheduler.reoptimize_every; 0 = never
+  Duration reoptimize_every;    // scheduler.reoptimize_every; 0 = never
+  ScenarioRebalance rebalance;  // scheduler.rebalance
 };
 
 // One entry of the scenario's `traces:` section, parsed and checked but not

@@ -125,6 +125,17 @@ struct ScoreRange {
 // kFullScore (the best), in millionths.
 inline constexpr int64_t kFullScore = 1'000'000;
 
+// The marginal-cost scorer's best normalised score for a pool that costs
+// anything at the margin (a pay-as-you-go pool, even one burning a take-or-pay
+// commitment at a hundredth of its price). A pool free at the margin (prepaid:
+// reserved or procured) scores kFullScore, so it leads every paid pool by at
+// least 30 points × the cost weight (100) = 3,000,000, more than diversity
+// (20) and fragmentation (5) can add together (2,500,000): among pools of one
+// accelerator type (equal speed) an idle prepaid pool always ranks above a
+// paid one for the same work. (The consolidation scorer, on only with
+// consolidated placement, weighs more than cost by design.)
+inline constexpr int64_t kPaidCostCeiling = 700'000;
+
 class Scorer {
  public:
   virtual ~Scorer() = default;

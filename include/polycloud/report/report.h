@@ -172,6 +172,7 @@ struct ServiceRow {
   int64_t demand_token_seconds = 0, served_token_seconds = 0;
   int32_t peak_replicas = 0, replicas_at_end = 0;
   int32_t replicas_lost = 0, replaced = 0, failovers = 0;
+  int32_t moves = 0;  // replicas moved to cheaper capacity by the rebalance
   std::vector<std::pair<std::string, int32_t>> replicas_by_provider_at_end;
   std::vector<std::pair<std::string, int64_t>> failovers_by_provider;
 };
@@ -231,6 +232,16 @@ struct Report {
   int64_t reoptimizations = 0;
   int64_t reoptimizations_skipped = 0;
   std::string reoptimize_skip_reason;  // the last one
+  // The rebalance (scheduler::Options::rebalance): whether it ran (on, and the
+  // contract-aware cost model), replicas moved, how many of them to capacity
+  // free at the margin, and the sum of each move's saving over the horizon.
+  struct Rebalance {
+    bool active = false;
+    int64_t moves = 0, to_prepaid = 0;
+    Money estimated_saving;
+    Duration horizon;
+    Money min_saving;
+  } rebalance;
   std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
   // The what-if overrides the scenario was loaded with ("--set PATH=VALUE",
   // "--with FILE"), in the order applied; filled by the caller.

@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "polycloud/base/status.h"
@@ -52,8 +53,9 @@ enum class EventType : uint8_t {
   kJobInterrupted,    // subject = job, pool, value = lost reference GPU-seconds (fault, cut, power,
                       // contract)
   kReplicaStarted,    // subject = service, pool, gpus, value = tokens/s, aux = 1 replaces a lost
-                      // replica at the same provider, 2 fails over from another provider
-  kReplicaStopped,    // subject = service, pool (scaled down)
+                      // replica at the same provider, 2 fails over from another provider, 3
+                      // moves from another pool (rebalance; kReplicaMoved follows)
+  kReplicaStopped,    // subject = service, pool (scaled down; aux 1: moved to another pool)
   kReplicaLost,       // subject = service, pool (fault, cut, power, contract)
   kServiceShort,      // subject = service, value = demand, aux = capacity (tokens/s): cannot meet
                       // demand
@@ -81,6 +83,12 @@ enum class EventType : uint8_t {
   kServiceCancelled,  // subject = service
   kDispatchFailed,    // subject = job, pool, gpus: the run never started
   kContractAmended,   // subject = contract: its terms were replaced (cmd::AmendContract)
+  // Rebalance (Options::rebalance): a replica moved to cheaper capacity. The
+  // new replica's kReplicaStarted (aux 3) and the old one's kReplicaStopped
+  // (aux 1) come just before, in that order (make-before-break). subject =
+  // service, pool = where it moved, gpus, value = the saving over the horizon
+  // (µ$), aux = the pool it left. Scheduler::moves() has the figures.
+  kReplicaMoved,
 };
 const char* EventTypeName(EventType type);
 
@@ -126,6 +134,23 @@ enum class Policy {
 Result<Policy> ParsePolicy(std::string_view name);
 const char* PolicyName(Policy policy);
 
+// Rebalance (src/scheduler/rebalance.cc): service replicas on capacity that
+// costs at the margin return to cheaper capacity (prepaid, reserved,
+// committed) when it has room, make-before-break, within a budget of moves.
+struct RebalanceOptions {
+  bool enabled = true;
+  // At the first pass at least this long after the last rebalance.
+  Duration every = Duration::Hours(1);
+  // A move must save at least `min_saving` over `horizon`: (the old pool's
+  // marginal price × its GPUs − the new pool's × its GPUs) × horizon, exact.
+  Duration horizon = Duration::Days(7);
+  Money min_saving = Money::FromDollars(1000);
+  // At most this many moves per rebalance.
+  int32_t max_moves = 100;
+  // A replica is not moved until it has run this long where it is.
+  Duration min_dwell = Duration::Hours(6);
+};
+
 struct Options {
   Policy policy = Policy::kPriority;
   // Consolidated placement: a job takes as few nodes as possible
@@ -145,6 +170,10 @@ struct Options {
   // Keep a DecisionRecord of every start (Scheduler::decisions), for explain
   // on demand in a long-running broker; off in simulations (10M records).
   bool record_decisions = false;
+  // Moving replicas back to prepaid or cheaper capacity. Only under the
+  // contract-aware cost model: cheapest-price, the SkyPilot-style baseline,
+  // places once and never migrates.
+  RebalanceOptions rebalance;
 };
 
 // Sets the queue policy and cost model from a --policy name: priority, fifo,
@@ -234,6 +263,18 @@ struct ServiceState {
   uint64_t failed_generation = ~0ULL;
   bool may_shrink = true;  // demand fell or replicas changed since the last scale-down check
   int64_t min_replica_tokens = 1;  // tokens/s of a replica on the slowest allowed accelerator
+  // The pools its replicas run in, with how many in each (the rebalance's
+  // index: a service's few pools, not its thousands of replicas).
+  std::vector<std::pair<world::PoolIndex, int32_t>> pools;
+  void CountPool(world::PoolIndex pool, int32_t delta) {
+    for (auto it = pools.begin(); it != pools.end(); ++it) {
+      if (it->first != pool) continue;
+      it->second += delta;
+      if (it->second == 0) pools.erase(it);
+      return;
+    }
+    pools.emplace_back(pool, delta);
+  }
 };
 
 class Scheduler final : public placement::PreemptionOracle, public placement::NodeRanker {
@@ -312,6 +353,8 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   const placement::FleetState& fleet() const { return fleet_; }
   const std::vector<JobState>& jobs() const { return jobs_; }
   const std::vector<ServiceState>& services() const { return services_; }
+  // Who holds which GPUs now (ServiceState::replicas and JobState::alloc index it).
+  const AllocationTable& allocations() const { return allocs_; }
   size_t queued() const { return queue_.size(); }
   int64_t placement_attempts() const { return attempts_; }
   const contracts::CommitmentLedger& ledger() const { return ledger_; }
@@ -323,6 +366,18 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   // Batch re-optimisations run, and jobs started by them.
   int64_t reoptimizations() const { return reoptimizations_; }
   int64_t reoptimized_starts() const { return reoptimized_starts_; }
+  // Replica moves made by the rebalance (Options::rebalance), in order.
+  struct Move {
+    Time at;
+    world::ServiceIndex service = world::kNone;
+    world::PoolIndex from = world::kNone, to = world::kNone;
+    int64_t gpus_from = 0, gpus_to = 0;
+    // Marginal prices per GPU-hour (this run's cost model) when it moved.
+    Money price_from, price_to;
+    Money saving;  // over Options::rebalance.horizon
+  };
+  const std::vector<Move>& moves() const { return moves_; }
+  const Options& options() const { return options_; }
   // Re-optimisations skipped because the queue's figures do not fit the
   // optimiser's arithmetic (optimize::CheckMagnitudes), and the last reason.
   int64_t reoptimizations_skipped() const { return reoptimizations_skipped_; }
@@ -619,6 +674,19 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   std::vector<DecisionRecord> decisions_;
   std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none
   void Record(bool service, int32_t index, const placement::Decision& d, Time now);
+
+  // Rebalance (rebalance.cc): moves replicas of every service to cheaper
+  // capacity where the saving is real, within the budget.
+  void Rebalance(Time now);
+  // Replaces replica `id` of service `s` by one in `d.pool`: the new replica
+  // starts before the old one stops.
+  void MoveReplica(world::ServiceIndex s, int32_t id, const placement::Decision& d,
+                   Money price_from, Money price_to, Money saving, Time now);
+  // Scale-down order of service `s`'s replicas: dearest first (marginal price
+  // per token), newest first among equals. Into `order` (allocation ids).
+  void ScaleDownOrder(world::ServiceIndex s, Time now, std::vector<int32_t>* order) const;
+  Time next_rebalance_ = Time::Min();
+  std::vector<Move> moves_;
 
   // Batch re-optimisation (reoptimize.cc): solves the queue and starts the
   // jobs the solution places, each through the placement filters.
