@@ -226,6 +226,30 @@ std::optional<int64_t> AsDecimal(const YAML::Node& n, Diags& d, const std::strin
   return FromResult(n, d, what, ParseScaledDecimal(n.Scalar(), digits));
 }
 
+// A CPU count ("4", "0.5") in thousandths of a core, or memory in GiB
+// ("16", "0.25") in MiB, within [min, max] of those units.
+std::optional<int64_t> AsCpus(const YAML::Node& n, Diags& d, const std::string& what,
+                              int64_t min_milli) {
+  auto x = AsDecimal(n, d, what, 3);
+  if (x && (*x < min_milli || *x > int64_t{1'000'000'000})) {
+    d.Add(n, what + ": expected a number of CPUs " + (min_milli > 0 ? "above 0" : "of 0 or more") +
+                 " (at most 1000000, to the thousandth), found " + Excerpt(n.Scalar()));
+    return std::nullopt;
+  }
+  return x;
+}
+std::optional<int64_t> AsGibToMib(const YAML::Node& n, Diags& d, const std::string& what,
+                                  int64_t min_milli) {
+  auto x = AsDecimal(n, d, what, 3);
+  if (x && (*x < min_milli || *x > int64_t{1'000'000'000})) {
+    d.Add(n, what + ": expected GiB " + (min_milli > 0 ? "above 0" : "of 0 or more") +
+                 " (at most 1000000, to the thousandth), found " + Excerpt(n.Scalar()));
+    return std::nullopt;
+  }
+  if (!x) return std::nullopt;
+  return (*x * 1024 + 500) / 1000;  // thousandths of a GiB -> MiB, rounded
+}
+
 // US dollars, exact to the micro-dollar, with an optional K/M/B/T multiplier
 // suffix and optional leading '$': "2.50", "$38B", "1.2M".
 std::optional<Money> AsUsd(const YAML::Node& n, Diags& d, const std::string& what) {
@@ -1029,6 +1053,17 @@ class Loader {
     if (auto v = m.Take("partition"); v) {
       if (auto x = AsString(v, d_, "partition")) p.partition = *x;
     }
+    if (auto v = m.Take("cpus_per_node"); v) {
+      if (auto x = AsCpus(v, d_, "cpus_per_node", 1)) p.cpu_milli_per_node = *x;
+    }
+    if (auto v = m.Take("memory_gib_per_node"); v) {
+      if (auto x = AsGibToMib(v, d_, "memory_gib_per_node", 1)) {
+        p.memory_mib_per_node = std::max<int64_t>(1, *x);
+      }
+    }
+    if (auto v = m.Take("gpu_sharing"); v) {
+      if (auto x = AsBool(v, d_, "gpu_sharing")) p.gpu_sharing = *x;
+    }
     p.domain_size = p.gpus_per_node;
     if (auto v = m.Take("domain_size"); v) {
       if (auto x = AsInteger(v, d_, "domain_size", 1, world::kMaxGpus)) p.domain_size = *x;
@@ -1099,6 +1134,8 @@ class Loader {
     std::optional<int32_t> priority;
     std::optional<bool> preemptible;
     world::TenantIndex tenant = world::kNone;
+    int64_t gpu_milli = 0, cpu_milli = 0, memory_mib = 0;
+    YAML::Node gpu_milli_node;  // for the "needs gpus 1" error
   };
 
   void LoadJobCommon(MapReader& m, JobCommon& c, const World& w) {
@@ -1133,6 +1170,24 @@ class Loader {
         c.priority = static_cast<int32_t>(*x);
     }
     if (auto v = m.Take("preemptible"); v) c.preemptible = AsBool(v, d_, "preemptible");
+    if (auto v = m.Take("gpu_milli"); v) {
+      c.gpu_milli_node = v;
+      if (auto x = AsInteger(v, d_, "gpu_milli", 1, 999)) c.gpu_milli = *x;
+    }
+    if (auto v = m.Take("cpus"); v) {
+      if (auto x = AsCpus(v, d_, "cpus", 0)) c.cpu_milli = *x;
+    }
+    if (auto v = m.Take("memory_gib"); v) {
+      if (auto x = AsGibToMib(v, d_, "memory_gib", 0)) c.memory_mib = *x;
+    }
+  }
+
+  // A share of a GPU is a share of one GPU.
+  void CheckShare(const JobCommon& c, int64_t gpus) {
+    if (c.gpu_milli > 0 && gpus != 1) {
+      d_.Add(c.gpu_milli_node,
+             "gpu_milli: a share of a GPU needs gpus 1, found gpus " + std::to_string(gpus));
+    }
   }
 
   static void ApplyCommon(const JobCommon& c, world::Job& j) {
@@ -1145,6 +1200,9 @@ class Loader {
     j.priority = c.priority.value_or(batch ? 0 : 100);
     j.preemptible = c.preemptible.value_or(batch);
     j.tenant = c.tenant;
+    j.gpu_milli = c.gpu_milli;
+    j.cpu_milli = c.cpu_milli;
+    j.memory_mib = c.memory_mib;
   }
 
   // `{id: research, max_gpus: 512, class_max_gpus: {training: 256}}`.
@@ -1186,7 +1244,10 @@ class Loader {
     LoadJobCommon(m, common, w);
     ApplyCommon(common, j);
     if (auto v = m.Require("gpus"); v) {
-      if (auto x = AsInteger(v, d_, "gpus", 1, world::kMaxGpus)) j.gpus = *x;
+      if (auto x = AsInteger(v, d_, "gpus", 1, world::kMaxGpus)) {
+        j.gpus = *x;
+        CheckShare(common, j.gpus);
+      }
     }
     if (auto v = m.Require("work_gpu_hours"); v) {
       // Thousandths of a reference GPU-hour → GPU-seconds (× 3.6), exactly.
@@ -1237,7 +1298,10 @@ class Loader {
     YAML::Node gpus = m.Require("gpus");
     if (gpus && gpus.IsSequence() && gpus.size() > 0) {
       for (const YAML::Node& g : gpus) {
-        if (auto x = AsInteger(g, d_, "gpus", 1, world::kMaxGpus)) sizes.push_back(*x);
+        if (auto x = AsInteger(g, d_, "gpus", 1, world::kMaxGpus)) {
+          sizes.push_back(*x);
+          CheckShare(common, *x);
+        }
       }
     } else if (gpus) {
       d_.Add(gpus, "gpus: expected a non-empty list of gang sizes, found " + Found(gpus));
@@ -1482,6 +1546,9 @@ class Loader {
     if (jobs) text("accelerator", t.accelerator);
     if (any || f == "philly") text("id_prefix", t.id_prefix);
     if (any || f == "alibaba-gpu") {
+      if (auto v = m.Take("gpu_sharing"); v) {
+        if (auto x = AsBool(v, d_, "gpu_sharing")) t.gpu_sharing = *x;
+      }
       if (auto v = m.Take("trace_start"); v) {
         if (auto x = AsTime(v, d_, "trace_start")) {
           t.has_trace_start = true;

@@ -52,10 +52,28 @@ inline Verdict CheckContract(const Context& ctx, const Request&, world::PoolInde
   return ctx.fleet.pool(p).contract_in_force ? Verdict::Pass() : Verdict::Fail();
 }
 
-// fabric: fails with a = the gang, b = the largest gang the fabric allows.
+// fabric: the pool's shape cannot hold the request. Fails with a = the gang,
+// b = the largest gang the fabric allows; for a request with a share, CPU or
+// memory (Request::shaped) also with a = kNoSharing (a share, in a pool
+// without GPU sharing), kCpuPerNode or kMemoryPerNode (b = what one node
+// has; the request needs more on a node than that).
+inline constexpr int64_t kNoSharing = -1, kCpuPerNode = -2, kMemoryPerNode = -3;
+inline Verdict CheckShape(const Context& ctx, const Request& req, world::PoolIndex p) {
+  const PoolInfo& info = ctx.fleet.info(p);
+  if (req.gpu_milli > 0 && !info.gpu_sharing) return Verdict::Fail(kNoSharing);
+  const int64_t spans =
+      req.gpus > info.gpus_per_node ? (req.gpus + info.gpus_per_node - 1) / info.gpus_per_node : 1;
+  if (info.cpu_milli_per_node > 0 && (req.cpu_milli + spans - 1) / spans > info.cpu_milli_per_node)
+    return Verdict::Fail(kCpuPerNode, info.cpu_milli_per_node);
+  if (info.memory_mib_per_node > 0 &&
+      (req.memory_mib + spans - 1) / spans > info.memory_mib_per_node)
+    return Verdict::Fail(kMemoryPerNode, info.memory_mib_per_node);
+  return Verdict::Pass();
+}
 inline Verdict CheckFabric(const Context& ctx, const Request& req, world::PoolIndex p) {
   const int64_t max_gang = ctx.fleet.pool(p).max_gang;
-  return req.gpus > max_gang ? Verdict::Fail(req.gpus, max_gang) : Verdict::Pass();
+  if (req.gpus > max_gang) return Verdict::Fail(req.gpus, max_gang);
+  return req.shaped() ? CheckShape(ctx, req, p) : Verdict::Pass();
 }
 
 // exclusivity: fails with a = the contract, b = the clause that forbids the
@@ -92,10 +110,23 @@ inline Verdict CheckReservation(const Context& ctx, const Request& req, world::P
 // capacity: short (a resource failure) with a = the GPUs the gang takes after
 // rounding to whole nodes, b = the largest allocation that fits (the pool's
 // free GPUs; with nodes, its whole free nodes' GPUs or one node's most free).
+//
+// A request with a share, CPU or memory in a pool with sharing or CPU and
+// memory per node (with nodes) is then checked on the nodes
+// (FleetState::Fits): a share short has a = its milli, b = the pool's
+// ShareRoom; whole GPUs that no node holds with the CPU and memory have
+// a = the GPUs, b = placeable (a <= b). The one comparison above stays the
+// whole path for every other request.
 inline Verdict CheckCapacity(const Context& ctx, const Request& req, world::PoolIndex p) {
   const int64_t need = ctx.fleet.AllocationSize(p, req.gpus);
   const int64_t free = ctx.fleet.pool(p).placeable;
-  return need > free ? Verdict::Short(need, free) : Verdict::Pass();
+  if (!req.shaped() || !ctx.fleet.has_nodes() || ctx.fleet.info(p).plain_nodes) {
+    return need > free ? Verdict::Short(need, free) : Verdict::Pass();
+  }
+  const FleetState::Shape shape{req.gpu_milli, req.cpu_milli, req.memory_mib};
+  if (ctx.fleet.Fits(p, need, shape)) return Verdict::Pass();
+  if (req.gpu_milli > 0 && need == 1) return Verdict::Short(req.gpu_milli, ctx.fleet.ShareRoom(p));
+  return Verdict::Short(need, free);
 }
 
 // power: at a power-limited site, short with a = the watts the allocation

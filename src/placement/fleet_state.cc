@@ -31,6 +31,11 @@ FleetState::FleetState(const world::World& world, Time start, NodePolicy nodes, 
     info.site = pool.site;
     info.accelerator = pool.accelerator;
     info.gpus_per_node = static_cast<int32_t>(pool.gpus_per_node);
+    info.gpu_sharing = pool.gpu_sharing;
+    info.cpu_milli_per_node = pool.cpu_milli_per_node;
+    info.memory_mib_per_node = pool.memory_mib_per_node;
+    info.plain_nodes =
+        !pool.gpu_sharing && pool.cpu_milli_per_node == 0 && pool.memory_mib_per_node == 0;
     info.speed_milli = world.accelerators[pool.accelerator].speed_milli;
     // The same product PowerOf used to take in two steps, so power rounds alike.
     info.power_per_gpu_milli =
@@ -45,13 +50,28 @@ FleetState::FleetState(const world::World& world, Time start, NodePolicy nodes, 
   logged_free_.assign(pools_.size(), 0);
   if (has_nodes()) {
     nodes_.reserve(pools_.size());
-    for (const PoolInfo& info : info_) nodes_.emplace_back(info.gpus_per_node);
+    for (size_t p = 0; p < pools_.size(); ++p) {
+      const world::Pool& pool = world.pools[p];
+      nodes_.emplace_back(info_[p].gpus_per_node, pool.cpu_milli_per_node, pool.memory_mib_per_node,
+                          pool.gpu_sharing);
+    }
   }
 }
 
 const std::vector<int32_t>& FleetState::NodesOf(int32_t handle) const {
   static const std::vector<int32_t> kNoNodes;
-  return handle < 0 ? kNoNodes : placed_[handle];
+  return handle < 0 ? kNoNodes : placed_[handle].nodes;
+}
+
+NodeShape FleetState::NodeShapeOf(world::PoolIndex p, int64_t gpus, const Shape& shape) const {
+  const int64_t node = info_[p].gpus_per_node;
+  const int64_t spans = gpus > node ? (gpus + node - 1) / node : 1;
+  NodeShape s;
+  s.gpus = gpus;
+  s.milli = gpus == 1 ? shape.gpu_milli : 0;
+  s.cpu_milli = (shape.cpu_milli + spans - 1) / spans;
+  s.memory_mib = (shape.memory_mib + spans - 1) / spans;
+  return s;
 }
 
 bool FleetState::OnOvercommittedNode(world::PoolIndex p, int32_t handle) const {
@@ -89,12 +109,21 @@ void FleetState::IntegrateAll(Time now) {
   for (size_t p = 0; p < pools_.size(); ++p) Integrate(static_cast<world::PoolIndex>(p), now);
 }
 
-int32_t FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request) {
+int32_t FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request,
+                         const Shape& shape) {
   Integrate(p, now);
   int32_t handle = -1;
   if (has_nodes()) {
-    mix_.Note(request > 0 ? request : gpus);
-    nodes_[p].Take(gpus, node_policy_, rng_, mix_, &last_pick_);
+    const bool shaped = !info_[p].plain_nodes;
+    const NodeShape ns = NodeShapeOf(p, gpus, shape);
+    mix_.NoteMilli(shaped && ns.share() ? ns.milli : 1000 * (request > 0 ? request : gpus));
+    const int64_t before = nodes_[p].used_total();
+    if (shaped) {
+      nodes_[p].Take(ns, node_policy_, rng_, mix_, &last_pick_);
+      gpus = nodes_[p].used_total() - before;  // GPUs it started using
+    } else {
+      nodes_[p].Take(gpus, node_policy_, rng_, mix_, &last_pick_);
+    }
     if (free_handles_.empty()) {
       handle = static_cast<int32_t>(placed_.size());
       placed_.emplace_back();
@@ -102,7 +131,11 @@ int32_t FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t req
       handle = free_handles_.back();
       free_handles_.pop_back();
     }
-    placed_[handle] = last_pick_.nodes;
+    Held& held = placed_[handle];
+    held.nodes = last_pick_.nodes;
+    held.shaped = shaped;
+    held.shape = ns;
+    held.gpu = last_pick_.gpu;
   }
   pools_[p].used += gpus;
   Reindex(p);
@@ -115,12 +148,20 @@ int32_t FleetState::Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t req
 
 void FleetState::Release(world::PoolIndex p, int64_t gpus, int32_t handle, Time now) {
   Integrate(p, now);
-  POLYCLOUD_CHECK(pools_[p].used >= gpus);
   if (handle >= 0) {
-    nodes_[p].Give(placed_[handle], gpus);
-    placed_[handle].clear();
+    Held& held = placed_[handle];
+    if (held.shaped) {
+      const int64_t before = nodes_[p].used_total();
+      nodes_[p].Give(held.nodes, held.shape, held.gpu);
+      gpus = before - nodes_[p].used_total();  // GPUs no longer used at all
+    } else {
+      nodes_[p].Give(held.nodes, gpus);
+    }
+    held.nodes.clear();
+    held.shaped = false;
     free_handles_.push_back(handle);
   }
+  POLYCLOUD_CHECK(pools_[p].used >= gpus);
   pools_[p].used -= gpus;
   Reindex(p);
   sites_[info_[p].site].used -= PowerOf(p, gpus);

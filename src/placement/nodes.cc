@@ -33,7 +33,7 @@ std::optional<NodePolicy> ParseNodePolicy(std::string_view name) {
   return std::nullopt;
 }
 
-void RequestMix::Note(int64_t gpus) {
+void RequestMix::NoteMilli(int64_t gpus) {
   auto add = [&](int64_t g, int32_t delta) {
     auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<int64_t, int32_t>{g, 0},
                                [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -54,15 +54,24 @@ void RequestMix::Note(int64_t gpus) {
   add(gpus, 1);
 }
 
-PoolNodes::PoolNodes(int64_t gpus_per_node) : gpn_(std::max<int64_t>(1, gpus_per_node)) {
+PoolNodes::PoolNodes(int64_t gpus_per_node, int64_t cpu_milli_per_node, int64_t memory_mib_per_node,
+                     bool sharing)
+    : sharing_(sharing),
+      plain_(!sharing && cpu_milli_per_node <= 0 && memory_mib_per_node <= 0),
+      cpu_cap_(std::max<int64_t>(0, cpu_milli_per_node)),
+      mem_cap_(std::max<int64_t>(0, memory_mib_per_node)),
+      gpn_(std::max<int64_t>(1, gpus_per_node)) {
   level_.resize(gpn_ + 1);
   nonempty_.assign(gpn_ / 64 + 1, 0);
+  if (sharing_) bucket_.resize(1000);
 }
 
 int64_t PoolNodes::Fragmentation(int64_t free, int64_t gpn, const RequestMix& mix) {
   if (free <= 0) return 0;
   int64_t sum = 0;
-  for (const auto& [g, count] : mix.sizes()) {
+  for (const auto& [milli, count] : mix.sizes()) {
+    if (milli < 1000) continue;  // a share cannot run on a node without sharing
+    const int64_t g = milli / 1000;
     const bool usable = g <= gpn ? g <= free : free == gpn;
     if (!usable) sum += count * free;
   }
@@ -117,6 +126,15 @@ void PoolNodes::SetCapacity(int64_t gpus, const std::vector<int64_t>* keep_rank)
       pos_.push_back(-1);
       at_level_.push_back(0);
       over_.push_back(0);
+      if (!plain_) {
+        cpu_used_.push_back(0);
+        mem_used_.push_back(0);
+      }
+      if (sharing_) {
+        slot_.resize(slot_.size() + gpn_, 0);
+        bpos_.resize(bpos_.size() + gpn_, -1);
+        bat_.resize(bat_.size() + gpn_, 0);
+      }
       add -= take;
       Refile(n);
     }
@@ -178,6 +196,8 @@ int64_t PoolNodes::Placeable() const {
 
 void PoolNodes::TakeOn(int32_t n, int64_t gpus) {
   used_[n] += static_cast<int32_t>(gpus);
+  used_total_ += gpus;
+  used_milli_ += gpus * 1000;
   Refile(n);
 }
 
@@ -186,6 +206,9 @@ void PoolNodes::Take(int64_t alloc, NodePolicy policy, Rng& rng, const RequestMi
   POLYCLOUD_CHECK(alloc >= 1 && alloc <= Placeable());
   pick->nodes.clear();
   pick->mix_total = mix.total();
+  pick->gpu = -1;
+  pick->share_free_before = 0;
+  pick->frag_milli = false;
   if (alloc > gpn_) {  // whole nodes; every wholly free node is alike
     POLYCLOUD_CHECK(alloc % gpn_ == 0);
     pick->candidates = static_cast<int64_t>(level_[gpn_].size());
@@ -251,6 +274,10 @@ void PoolNodes::Take(int64_t alloc, NodePolicy policy, Rng& rng, const RequestMi
 int64_t PoolNodes::Stranded(const RequestMix& mix) const {
   if (mix.total() == 0) return 0;
   int64_t sum = 0;
+  if (!plain_) {
+    for (int32_t n = 0; n < node_count(); ++n) sum += NodeFragmentation(n, mix);
+    return sum / (1000 * static_cast<int64_t>(mix.total()));
+  }
   for (int64_t l = LowestLevelFrom(1); l != 0; l = LowestLevelFrom(l + 1)) {
     sum += static_cast<int64_t>(level_[l].size()) * Fragmentation(l, gpn_, mix);
   }
@@ -259,6 +286,8 @@ int64_t PoolNodes::Stranded(const RequestMix& mix) const {
 
 void PoolNodes::Give(int32_t node, int64_t gpus) {
   used_[node] -= static_cast<int32_t>(gpus);
+  used_total_ -= gpus;
+  used_milli_ -= gpus * 1000;
   POLYCLOUD_CHECK(used_[node] >= 0);
   Refile(node);
 }
@@ -266,6 +295,322 @@ void PoolNodes::Give(int32_t node, int64_t gpus) {
 void PoolNodes::Give(const std::vector<int32_t>& nodes, int64_t alloc) {
   const int64_t each = nodes.size() > 1 ? gpn_ : alloc;
   for (int32_t n : nodes) Give(n, each);
+}
+
+// --- Sharing and multi-resource fit (non-plain pools) ---
+
+void PoolNodes::FileGpu(int32_t gid) {
+  const int32_t used = slot_[gid];
+  const int32_t to = used > 0 && used < 1000 ? 1000 - used : 0;
+  const int32_t from = bat_[gid];
+  if (to == from) return;
+  if (from > 0) {
+    std::vector<int32_t>& list = bucket_[from];
+    const int32_t last = list.back();
+    list[bpos_[gid]] = last;
+    bpos_[last] = bpos_[gid];
+    list.pop_back();
+    if (list.empty()) bnonempty_[from / 64] &= ~(uint64_t{1} << (from % 64));
+  }
+  bat_[gid] = static_cast<int16_t>(to);
+  bpos_[gid] = -1;
+  if (to > 0) {
+    std::vector<int32_t>& list = bucket_[to];
+    bpos_[gid] = static_cast<int32_t>(list.size());
+    list.push_back(gid);
+    bnonempty_[to / 64] |= uint64_t{1} << (to % 64);
+  }
+}
+
+void PoolNodes::AddShare(int32_t n, int32_t g, int32_t milli) {
+  const int32_t gid = n * static_cast<int32_t>(gpn_) + g;
+  const int32_t before = slot_[gid];
+  const int32_t after = before + milli;
+  POLYCLOUD_CHECK(after >= 0 && after <= 1000);
+  if (before == 0 && after > 0) {
+    ++used_[n];
+    ++used_total_;
+  } else if (before > 0 && after == 0) {
+    --used_[n];
+    --used_total_;
+  }
+  slot_[gid] = static_cast<int16_t>(after);
+  used_milli_ += milli;
+  FileGpu(gid);
+  Refile(n);
+}
+
+int64_t PoolNodes::ShareRoom() const {
+  if (!sharing_) return 0;
+  if (Placeable() >= 1) return 1000;
+  for (int w = 15; w >= 0; --w) {
+    if (bnonempty_[w] != 0) return w * 64 + 63 - std::countl_zero(bnonempty_[w]);
+  }
+  return 0;
+}
+
+bool PoolNodes::NodeHasRoom(int32_t n, const NodeShape& s) const {
+  return (cpu_cap_ == 0 || cpu_used_[n] + s.cpu_milli <= cpu_cap_) &&
+         (mem_cap_ == 0 || mem_used_[n] + s.memory_mib <= mem_cap_);
+}
+
+template <typename Visit>
+bool PoolNodes::WalkLists(const NodeShape& s, bool reverse, Visit visit) const {
+  // Partly used GPUs with at least s.milli free, the fullest first.
+  auto buckets = [&]() {
+    if (!s.share() || !sharing_) return false;
+    if (!reverse) {
+      for (int32_t b = s.milli; b < 1000;) {
+        const int w = b / 64;
+        const uint64_t bits = bnonempty_[w] & (~uint64_t{0} << (b % 64));
+        if (bits == 0) {
+          b = (w + 1) * 64;
+          continue;
+        }
+        b = w * 64 + std::countr_zero(bits);
+        if (b >= 1000) break;
+        if (visit(bucket_[b], true)) return true;
+        ++b;
+      }
+    } else {
+      for (int32_t b = 999; b >= s.milli;) {
+        const int w = b / 64;
+        const int shift = 63 - b % 64;
+        const uint64_t bits = shift == 0 ? bnonempty_[w] : (bnonempty_[w] << shift) >> shift;
+        if (bits == 0) {
+          b = w * 64 - 1;
+          continue;
+        }
+        b = w * 64 + 63 - std::countl_zero(bits);
+        if (b < s.milli) break;
+        if (visit(bucket_[b], true)) return true;
+        --b;
+      }
+    }
+    return false;
+  };
+  // Nodes with enough whole free GPUs, the fullest first.
+  auto levels = [&]() {
+    const int64_t from = s.share() ? 1 : s.gpus;
+    if (!reverse) {
+      for (int64_t l = LowestLevelFrom(from); l != 0; l = LowestLevelFrom(l + 1)) {
+        if (visit(level_[l], false)) return true;
+      }
+    } else {
+      for (int64_t l = gpn_; l >= from; --l) {
+        if (!level_[l].empty() && visit(level_[l], false)) return true;
+      }
+    }
+    return false;
+  };
+  if (!reverse) return buckets() || levels();
+  return levels() || buckets();
+}
+
+void PoolNodes::FittingCandidates(const NodeShape& s, bool reverse, int64_t skip, int64_t limit,
+                                  std::vector<Candidate>* out) const {
+  out->clear();
+  int64_t misfits = 0;
+  int phase = -1;  // partly used GPUs (1), then nodes with whole free GPUs (0): a bound each
+  const auto gpn = static_cast<int32_t>(gpn_);
+  // Pass 0: candidates from index `skip` on; pass 1: those before it.
+  for (int pass = 0; pass < 2; ++pass) {
+    int64_t index = 0;
+    const bool stopped = WalkLists(s, reverse, [&](const std::vector<int32_t>& list, bool gpus) {
+      const auto size = static_cast<int64_t>(list.size());
+      int64_t lo = 0, hi = size;  // positions from the back of the list
+      if (pass == 0) {
+        lo = std::clamp<int64_t>(skip - index, 0, size);
+      } else {
+        hi = std::clamp<int64_t>(skip - index, 0, size);
+      }
+      index += size;
+      if (static_cast<int>(gpus) != phase) {
+        phase = static_cast<int>(gpus);
+        misfits = 0;
+      }
+      for (int64_t k = lo; k < hi; ++k) {
+        const int32_t e = list[size - 1 - k];
+        const Candidate c = gpus ? Candidate{e / gpn, e % gpn} : Candidate{e, -1};
+        if (!overcommitted(c.node) && NodeHasRoom(c.node, s)) {
+          out->push_back(c);
+          if (static_cast<int64_t>(out->size()) >= limit) return true;
+        } else if (++misfits >= kFitProbes) {
+          return true;
+        }
+      }
+      return pass == 1 && index >= skip;
+    });
+    if (stopped || skip == 0) return;
+  }
+}
+
+bool PoolNodes::Fits(const NodeShape& s) const {
+  if (s.gpus > gpn_) {  // whole free nodes: nothing runs on them
+    return s.gpus <= Placeable() && (cpu_cap_ == 0 || s.cpu_milli <= cpu_cap_) &&
+           (mem_cap_ == 0 || s.memory_mib <= mem_cap_);
+  }
+  if (s.share()) {
+    if (!sharing_ || s.milli > ShareRoom()) return false;
+  } else if (s.gpus > Placeable()) {
+    return false;
+  }
+  if (plain_ || (!s.share() && s.cpu_milli == 0 && s.memory_mib == 0)) return true;
+  FittingCandidates(s, false, 0, 1, &scratch_);
+  return !scratch_.empty();
+}
+
+int64_t PoolNodes::FragWith(int32_t n, const RequestMix& mix, const NodeShape* s,
+                            const Candidate* c) const {
+  int64_t f = free(n);
+  bool wholly_free = used_[n] == 0 && size_[n] == gpn_;
+  int64_t partial[1025];
+  int np = 0;
+  if (sharing_) {
+    for (int64_t g = 0; g < gpn_; ++g) {
+      const int32_t u = slot_[n * gpn_ + g];
+      if (u > 0 && u < 1000) partial[np++] = 1000 - u;
+    }
+  }
+  if (s != nullptr) {
+    wholly_free = false;
+    if (s->share() && c->gpu >= 0) {
+      const int64_t before = 1000 - slot_[n * gpn_ + c->gpu];
+      for (int k = 0; k < np; ++k) {
+        if (partial[k] == before) {
+          partial[k] -= s->milli;
+          break;
+        }
+      }
+    } else if (s->share()) {
+      f -= 1;
+      partial[np++] = 1000 - s->milli;
+    } else {
+      f -= s->gpus;
+    }
+  }
+  int64_t sum_partial = 0;
+  for (int k = 0; k < np; ++k) sum_partial += partial[k];
+  int64_t sum = 0;
+  for (const auto& [milli, count] : mix.sizes()) {
+    if (milli < 1000) {
+      if (!sharing_) continue;
+      int64_t unusable = 0;
+      for (int k = 0; k < np; ++k) unusable += partial[k] < milli ? partial[k] : 0;
+      sum += count * unusable;
+      continue;
+    }
+    const int64_t g = milli / 1000;
+    if (g <= gpn_) {
+      sum += count * (sum_partial + (f < g ? 1000 * f : 0));
+    } else {
+      sum += count * (wholly_free ? 0 : sum_partial + 1000 * f);
+    }
+  }
+  return sum;
+}
+
+int64_t PoolNodes::NodeFragmentation(int32_t n, const RequestMix& mix) const {
+  return FragWith(n, mix, nullptr, nullptr);
+}
+
+void PoolNodes::Take(const NodeShape& s, NodePolicy policy, Rng& rng, const RequestMix& mix,
+                     NodePick* pick) {
+  if (plain_ && !s.share()) {
+    Take(s.gpus, policy, rng, mix, pick);
+    return;
+  }
+  // Fits(s) walks in best-fit order; the policy's own walk below may find a
+  // candidate where that bounded walk did not, and falls back to it otherwise.
+  POLYCLOUD_CHECK(s.share() ? sharing_ && s.milli <= ShareRoom() : s.gpus <= Placeable());
+  pick->nodes.clear();
+  pick->mix_total = mix.total();
+  pick->gpu = -1;
+  pick->share_free_before = 0;
+  pick->frag_milli = true;
+  pick->frag_before = pick->frag_after = 0;
+  if (s.gpus > gpn_) {
+    Take(s.gpus, policy, rng, mix, pick);
+    pick->frag_milli = true;
+    for (int32_t n : pick->nodes) {
+      cpu_used_[n] += s.cpu_milli;
+      mem_used_[n] += s.memory_mib;
+    }
+    return;
+  }
+  int64_t candidates = 0;
+  WalkLists(s, false, [&](const std::vector<int32_t>& list, bool) {
+    candidates += static_cast<int64_t>(list.size());
+    return false;
+  });
+  std::vector<Candidate>& found = scratch_;
+  switch (policy) {
+    case NodePolicy::kPooled:
+    case NodePolicy::kBestFit:
+      FittingCandidates(s, false, 0, 1, &found);
+      break;
+    case NodePolicy::kSpread:
+      FittingCandidates(s, true, 0, 1, &found);
+      break;
+    case NodePolicy::kRandom:
+      FittingCandidates(
+          s, false, static_cast<int64_t>(rng.Below(static_cast<uint64_t>(candidates))), 1, &found);
+      break;
+    case NodePolicy::kFragmentation: {
+      FittingCandidates(s, false, 0, kFitProbes, &found);
+      int64_t best_delta = 0;
+      size_t best = 0;
+      for (size_t k = 0; k < found.size(); ++k) {
+        const int64_t before = FragWith(found[k].node, mix, nullptr, nullptr);
+        const int64_t delta = FragWith(found[k].node, mix, &s, &found[k]) - before;
+        if (k == 0 || delta < best_delta) {
+          best = k;
+          best_delta = delta;
+          pick->frag_before = before;
+          pick->frag_after = before + delta;
+        }
+      }
+      if (!found.empty()) std::swap(found[0], found[best]);
+      break;
+    }
+  }
+  if (found.empty()) FittingCandidates(s, false, 0, 1, &found);  // as Fits()
+  POLYCLOUD_CHECK(!found.empty());                               // the caller asked Fits() first
+  const Candidate c = found[0];
+  const int32_t n = c.node;
+  pick->candidates = candidates;
+  pick->free_before = free(n);
+  pick->node_gpus = size_[n];
+  pick->nodes.push_back(n);
+  if (s.share()) {
+    int32_t g = c.gpu;
+    if (g < 0) {  // a wholly free GPU: the first GPU of the node without a share
+      for (g = 0; g < gpn_ && slot_[n * gpn_ + g] != 0; ++g) {
+      }
+    }
+    pick->gpu = g;
+    pick->share_free_before = 1000 - slot_[n * gpn_ + g];
+    AddShare(n, g, s.milli);
+  } else {
+    TakeOn(n, s.gpus);
+  }
+  cpu_used_[n] += s.cpu_milli;
+  mem_used_[n] += s.memory_mib;
+}
+
+void PoolNodes::Give(const std::vector<int32_t>& nodes, const NodeShape& s, int32_t gpu) {
+  if (s.share()) {
+    POLYCLOUD_CHECK(nodes.size() == 1 && gpu >= 0);
+    AddShare(nodes[0], gpu, -s.milli);
+  } else {
+    Give(nodes, s.gpus);
+  }
+  if (plain_) return;
+  for (int32_t n : nodes) {
+    cpu_used_[n] -= s.cpu_milli;
+    mem_used_[n] -= s.memory_mib;
+    POLYCLOUD_CHECK(cpu_used_[n] >= 0 && mem_used_[n] >= 0);
+  }
 }
 
 }  // namespace polycloud::placement

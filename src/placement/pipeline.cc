@@ -12,6 +12,15 @@ namespace {
 using world::PoolIndex;
 
 std::string Gpus(int64_t n) { return std::to_string(n) + (n == 1 ? " GPU" : " GPUs"); }
+// Thousandths as a decimal: 4500 -> "4.5".
+std::string Milli(int64_t milli) {
+  std::string s = std::to_string(milli / 1000);
+  int64_t rest = milli % 1000;
+  if (rest == 0) return s;
+  std::string frac = std::to_string(1000 + rest).substr(1);
+  while (frac.back() == '0') frac.pop_back();
+  return s + "." + frac;
+}
 
 class AcceleratorFilter final : public placement::Filter {
  public:
@@ -62,8 +71,20 @@ class FabricFilter final : public placement::Filter {
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     return CheckFabric(ctx, req, p);
   }
-  std::string Describe(const Context&, const Request&, PoolIndex, const Verdict& v) const override {
-    return "a gang of " + Gpus(v.a) + " exceeds the fabric's largest gang of " + Gpus(v.b);
+  std::string Describe(const Context&, const Request& req, PoolIndex,
+                       const Verdict& v) const override {
+    switch (v.a) {
+      case kNoSharing:
+        return "asks for a share of a GPU (" + std::to_string(req.gpu_milli) +
+               " milli); the pool does not allow GPU sharing";
+      case kCpuPerNode:
+        return "needs " + Milli(req.cpu_milli) + " CPUs on a node; a node has " + Milli(v.b);
+      case kMemoryPerNode:
+        return "needs " + std::to_string(req.memory_mib) + " MiB of memory on a node; a node has " +
+               std::to_string(v.b) + " MiB";
+      default:
+        return "a gang of " + Gpus(v.a) + " exceeds the fabric's largest gang of " + Gpus(v.b);
+    }
   }
 };
 
@@ -115,9 +136,27 @@ class CapacityFilter final : public placement::Filter {
   Verdict Check(const Context& ctx, const Request& req, PoolIndex p) const override {
     return CheckCapacity(ctx, req, p);
   }
-  std::string Describe(const Context& ctx, const Request&, PoolIndex p,
+  std::string Describe(const Context& ctx, const Request& req, PoolIndex p,
                        const Verdict& v) const override {
     const PoolState& ps = ctx.fleet.pool(p);
+    if (req.shaped() && ctx.fleet.has_nodes() && !ctx.fleet.info(p).plain_nodes) {
+      std::string with;
+      if (req.cpu_milli > 0) with += " with " + Milli(req.cpu_milli) + " CPUs";
+      if (req.memory_mib > 0) {
+        with += (with.empty() ? " with " : " and ") + std::to_string(req.memory_mib) + " MiB";
+      }
+      if (req.gpu_milli > 0 && v.a == req.gpu_milli && v.b < v.a) {
+        return "needs a share of " + std::to_string(v.a) + " milli on one GPU" + with +
+               "; the most free on one GPU is " + std::to_string(v.b) + " milli";
+      }
+      if (req.gpu_milli > 0 || v.a <= v.b) {
+        return "needs " +
+               (req.gpu_milli > 0 ? "a share of " + std::to_string(req.gpu_milli) + " milli"
+                                  : Gpus(v.a)) +
+               with + " on one node: none of the nodes looked at (up to " +
+               std::to_string(PoolNodes::kFitProbes) + " without room) has room";
+      }
+    }
     if (!ctx.fleet.has_nodes() || ps.free() == v.b) {
       return "needs " + Gpus(v.a) + ", " + std::to_string(ps.free()) + " free of " +
              std::to_string(ps.capacity) + " usable";
@@ -342,6 +381,9 @@ Request JobRequest(const world::Job& job) {
   r.workload_class = job.workload_class;
   r.model_family = job.model_family;
   r.gpus = job.gpus;
+  r.gpu_milli = static_cast<int32_t>(job.gpu_milli);
+  r.cpu_milli = job.cpu_milli;
+  r.memory_mib = job.memory_mib;
   r.accelerators = &job.accelerators;
   r.priority = job.priority;
   return r;
@@ -498,7 +540,12 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   Verdict failed;
   const int f = FirstFailingFilter(ctx, req, pool, &failed);
   bool via_preemption = false;
-  if (f >= 0 && failed.resource && allow_preempt) {
+  // Preemption frees GPUs, not shares, CPU or memory: a request that needs
+  // them in a pool that models them, or any request in a pool with GPU
+  // sharing (where evicting a share may free no GPU), waits instead.
+  const bool shaped_here = ctx.fleet.has_nodes() && !ctx.fleet.info(pool).plain_nodes &&
+                           (req.shaped() || ctx.fleet.info(pool).gpu_sharing);
+  if (f >= 0 && failed.resource && allow_preempt && !shaped_here) {
     // Would preempting lower-priority work free enough GPUs and power?
     const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
     const PoolState& ps = ctx.fleet.pool(pool);
@@ -791,8 +838,12 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
     if (rankable_) {
       if (PlaceRanked(ctx, req, d)) return d;
       // Nothing fits outright: the full scan below only when the oracle
-      // cannot say which pools hold preemptible work.
-      if (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr) {
+      // cannot say which pools hold preemptible work, or for a request with
+      // a share, CPU or memory: the ranking goes by whole free GPUs, so a
+      // pool whose GPUs are all partly shared (or whose nodes lack CPU) is
+      // found by the scan.
+      if (!req.shaped() &&
+          (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr)) {
         PlaceBlocked(ctx, req, d);
         return d;
       }

@@ -125,7 +125,10 @@ Result<FidelityReport> CheckAlibabaFidelity(const FidelityOptions& options) {
   std::vector<int64_t> recorded_queueing;
   for (const traces::AlibabaPod* pod : pods) {
     world::Job job = pod->job;
-    job.gpus = pod->num_gpu * pod->gpu_milli;
+    job.gpus = pod->num_gpu * pod->gpu_milli;  // milli-GPU units on milli pools: no sharing
+    job.gpu_milli = 0;
+    job.cpu_milli = 0;
+    job.memory_mib = 0;
     const int64_t run = pod->RecordedRunTime()->seconds();
     job.work_gpu_seconds = std::max<int64_t>(1, run) * job.gpus;
     job.priority = 0;

@@ -242,9 +242,18 @@ TEST(ScenarioTracesShippedTest, AlibabaOpenbExampleReadsItsPodsAndNodeList) {
   auto applied = AddScenarioTraces(*s, false);
   ASSERT_TRUE(applied.ok()) << applied.status().message();
   ASSERT_EQ(applied->size(), 2u);
-  EXPECT_EQ((*applied)[0].added, "12 pools");
+  // 12 (model, node size) groups; P100x2 has nodes of three CPU and memory
+  // sizes and V100M16x8 of two, each its own pool (sharing, CPU, memory).
+  EXPECT_EQ((*applied)[0].added, "15 pools");
   EXPECT_EQ((*applied)[1].added, "6203 jobs");  // the pods that ran in the trace
   EXPECT_EQ(FormatTime(s->world.jobs.front().arrival), "2023-01-01");
+  int64_t shares = 0;
+  for (const world::Job& j : s->world.jobs) shares += j.gpu_milli > 0;
+  EXPECT_GT(shares, 0);
+  const world::Pool& g2 = s->world.pools[s->world.FindPool("alibaba/G2x8")];
+  EXPECT_TRUE(g2.gpu_sharing);
+  EXPECT_EQ(g2.cpu_milli_per_node, 96'000);
+  EXPECT_EQ(g2.memory_mib_per_node, 393'216);
 }
 
 }  // namespace

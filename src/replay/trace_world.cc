@@ -16,10 +16,18 @@ struct Window {
   bool Keeps(Time t) const { return (!has_from || t >= from) && (!has_until || t < until); }
 };
 
+// `gpu_sharing` (alibaba-gpu): pods ask for their GPU share, CPU and memory,
+// and node lists make pools with sharing and CPU and memory per node; false:
+// whole GPUs only, the model before sharing.
 Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& contents,
-                   const Window& window, const std::string& fleet_provider,
+                   const Window& window, const std::string& fleet_provider, bool gpu_sharing,
                    traces::ReadStats& stats, world::World& world) {
   auto add_job = [&](world::Job job) {
+    if (!gpu_sharing) {
+      job.gpu_milli = 0;
+      job.cpu_milli = 0;
+      job.memory_mib = 0;
+    }
     if (!window.Keeps(job.arrival)) {
       ++stats.filtered;
       --stats.accepted;
@@ -41,6 +49,7 @@ Status AddContents(const traces::TraceSpec& spec, traces::TraceContents& content
                         : spec.format == traces::TraceFormat::kAlibabaSpot ? "alibaba-spot"
                                                                            : "alibaba";
     where.site_id = where.provider_id;
+    where.multi_resource = gpu_sharing && spec.format == traces::TraceFormat::kAlibabaGpu;
     POLYCLOUD_RETURN_IF_ERROR(traces::AddFleetToWorld(traces::BuildNodeFleet(*t, where), world));
   } else if (auto* t = std::get_if<traces::Catalog>(&contents)) {
     POLYCLOUD_RETURN_IF_ERROR(traces::AddFleetToWorld(t->fleet, world));
@@ -130,7 +139,7 @@ Result<traces::ReadStats> AddTraceToWorld(const traces::TraceSpec& spec,
   options.philly.time_shift = Duration();
   POLYCLOUD_ASSIGN_OR_RETURN(traces::TraceContents contents, traces::ReadTrace(spec, options));
   traces::ReadStats stats = traces::StatsOf(contents);
-  POLYCLOUD_RETURN_IF_ERROR(AddContents(spec, contents, Window{}, "", stats, world));
+  POLYCLOUD_RETURN_IF_ERROR(AddContents(spec, contents, Window{}, "", true, stats, world));
   return stats;
 }
 
@@ -210,7 +219,8 @@ Result<std::vector<AppliedTrace>> AddScenarioTraces(io::Scenario& scenario, bool
     applied.format = entry.format;
     applied.path = entry.path_as_written;  // the same whatever the working directory
     applied.stats = traces::StatsOf(*contents);
-    Status s = AddContents(spec, *contents, window, entry.provider, applied.stats, world);
+    Status s = AddContents(spec, *contents, window, entry.provider, entry.gpu_sharing,
+                           applied.stats, world);
     if (!s.ok()) {
       fail(s);
       continue;

@@ -151,8 +151,8 @@ std::string Scheduler::DescribeNodePick(PoolIndex pool) const {
     case placement::NodePolicy::kFragmentation: {
       // Expected GPUs the recent requests could not use on this node, before and after.
       auto gpus = [&](int64_t sum) {
-        const int64_t h =
-            pick.mix_total > 0 ? (sum * 100 + pick.mix_total / 2) / pick.mix_total : 0;
+        const int64_t total = pick.mix_total * (pick.frag_milli ? 1000 : 1);
+        const int64_t h = total > 0 ? (sum * 100 + total / 2) / total : 0;
         return std::to_string(h / 100) + "." + (h % 100 < 10 ? "0" : "") + std::to_string(h % 100);
       };
       why = "fragmentation, the node whose unusable GPUs against the last " +
@@ -160,6 +160,13 @@ std::string Scheduler::DescribeNodePick(PoolIndex pool) const {
             " → " + gpus(pick.frag_after) + " GPUs)";
       break;
     }
+  }
+  if (pick.gpu >= 0) {
+    return "node " + std::to_string(pick.nodes.front()) + " GPU " + std::to_string(pick.gpu) + of +
+           ": " + why + "; the GPU had " + std::to_string(pick.share_free_before) +
+           " milli free, the node " + std::to_string(pick.free_before) + " of " +
+           std::to_string(pick.node_gpus) + " GPUs wholly free; " +
+           std::to_string(pick.candidates) + " GPUs and nodes had room";
   }
   return "node " + std::to_string(pick.nodes.front()) + of + ": " + why + "; it had " +
          std::to_string(pick.free_before) + " of " + std::to_string(pick.node_gpus) +

@@ -235,7 +235,8 @@ int32_t Scheduler::NewAllocation(const Allocation& allocation, Time now) {
     ++generation_;
   }
   ++alloc_changes_;
-  allocs_[id].placed = fleet_.Bind(a.pool, a.gpus, now, a.gang > 0 ? a.gang : a.gpus);
+  allocs_[id].placed = fleet_.Bind(a.pool, a.gpus, now, a.gang > 0 ? a.gang : a.gpus,
+                                   {a.gpu_milli, a.cpu_milli, a.memory_mib});
   if (fleet_.has_nodes() && IsWatched(a.is_service, a.owner) && !watched_.empty() &&
       watched_.back().placed) {
     watched_.back().node = DescribeNodePick(a.pool);
@@ -248,7 +249,7 @@ void Scheduler::FreeAllocation(int32_t id, Time now) {
   const Allocation& a = allocs_[id];
   fleet_.Release(a.pool, a.gpus, a.placed, now);
   ++alloc_changes_;
-  const int64_t gpu_seconds = a.gpus * (now - a.start).seconds();
+  const int64_t gpu_seconds = a.GpuSeconds((now - a.start).seconds());
   if (a.is_service) {
     ledger_.AttributeService(a.owner, a.pool, gpu_seconds);
   } else {
@@ -277,6 +278,9 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   run.pool = d.pool;
   run.gpus = d.alloc_gpus;
   run.gang = job.gpus;
+  run.gpu_milli = static_cast<int32_t>(job.gpu_milli);
+  run.cpu_milli = job.cpu_milli;
+  run.memory_mib = job.memory_mib;
   run.priority = job.priority;
   run.preemptible = job.preemptible;
   run.start = now;
@@ -377,7 +381,7 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time r
   const int64_t lost = work_in(elapsed - saved);
   s.remaining_work = std::max<int64_t>(1, s.remaining_work - done);
   s.lost_work += lost;
-  s.gpu_seconds += a.gpus * elapsed;
+  s.gpu_seconds += a.GpuSeconds(elapsed);
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
   ChargeTenant(j, -job.gpus);
@@ -406,7 +410,7 @@ void Scheduler::CompleteRun(JobIndex j, Time at, Time now) {
   JobState& s = jobs_[j];
   const Allocation& a = allocs_[s.alloc];
   const PoolIndex pool = a.pool;
-  s.gpu_seconds += a.gpus * std::max<int64_t>(0, (at - a.start).seconds());
+  s.gpu_seconds += a.GpuSeconds(std::max<int64_t>(0, (at - a.start).seconds()));
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
   ChargeTenant(j, -job_spec(j).gpus);
@@ -932,13 +936,13 @@ void Scheduler::Finish(Time end) {
     JobState& s = jobs_[j];
     if (s.status == JobStatus::kRunning) {
       const Allocation& a = allocs_[s.alloc];
-      s.gpu_seconds += a.gpus * (end - a.start).seconds();
+      s.gpu_seconds += a.GpuSeconds((end - a.start).seconds());
     }
   }
   for (int32_t id = 0; id < allocs_.size(); ++id) {
     const Allocation& a = allocs_[id];
     if (!a.live) continue;
-    const int64_t gpu_seconds = a.gpus * (end - a.start).seconds();
+    const int64_t gpu_seconds = a.GpuSeconds((end - a.start).seconds());
     if (a.is_service) {
       ledger_.AttributeService(a.owner, a.pool, gpu_seconds);
     } else {

@@ -423,5 +423,85 @@ jobs:
   EXPECT_EQ(frag.scheduler().jobs()[w.FindJob("d")].first_start, T("2026-01-02T00:02:00Z"));
 }
 
+// One pool of two 2-GPU nodes with sharing, 8 CPUs per node; a pool without
+// sharing beside it, cheaper, that shares cannot use.
+const char* kSharing = R"(
+name: sharing
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+sites: [{id: s, provider: a}]
+pools:
+  - {id: shared, site: s, accelerator: H100, pricing: on-demand, gpus: 4, price_per_gpu_hour: 2,
+     gpus_per_node: 2, cpus_per_node: 8, memory_gib_per_node: 64, gpu_sharing: true}
+  - {id: whole, site: s, accelerator: H100, pricing: on-demand, gpus: 2, price_per_gpu_hour: 1,
+     gpus_per_node: 2}
+jobs:
+  - {id: s1, gpus: 1, gpu_milli: 600, cpus: 2, work_gpu_hours: 10, arrival: 2026-01-02}
+  - {id: s2, gpus: 1, gpu_milli: 400, cpus: 2, work_gpu_hours: 10, arrival: 2026-01-02T00:01:00Z}
+  - {id: s3, gpus: 1, gpu_milli: 500, cpus: 2, work_gpu_hours: 10, arrival: 2026-01-02T00:02:00Z}
+  - {id: w1, gpus: 2, work_gpu_hours: 20, arrival: 2026-01-02T00:03:00Z}
+  - {id: w2, gpus: 2, cpus: 4, work_gpu_hours: 20, arrival: 2026-01-02T00:04:00Z}
+  - {id: c1, gpus: 1, gpu_milli: 100, cpus: 7, work_gpu_hours: 1, arrival: 2026-01-02T00:05:00Z}
+)";
+
+TEST(SchedulerSharingTest, SharesPackOneGpuAndWholeJobsTakeWholeGpus) {
+  world::World w = LoadWorld(kSharing);
+  sim::Options options;
+  options.scheduler.policy = Policy::kFifo;
+  sim::Simulator sim(w, options);
+  sim.Watch(world::WorkloadKind::kTraining, w.FindJob("c1"));
+  Recorder recorder;
+  sim.AddObserver(&recorder);
+  sim.Run();
+  const auto& jobs = sim.scheduler().jobs();
+  auto start = [&](const char* id) { return jobs[w.FindJob(id)].first_start; };
+  auto pool = [&](const char* id) { return w.pools[jobs[w.FindJob(id)].last_pool].id; };
+  // Shares only in the sharing pool, though the other is cheaper.
+  EXPECT_EQ(pool("s1"), "shared");
+  EXPECT_EQ(pool("s2"), "shared");
+  // s1 + s2 fill one GPU (1000 milli): both start at once; s3 opens a second
+  // GPU of the same node (best fit: the fullest node).
+  EXPECT_EQ(start("s1"), T("2026-01-02"));
+  EXPECT_EQ(start("s2"), T("2026-01-02T00:01:00Z"));
+  EXPECT_EQ(start("s3"), T("2026-01-02T00:02:00Z"));
+  // w1 takes the cheaper whole pool; w2 (2 GPUs, 4 CPUs) needs the shared
+  // pool's other node, wholly free.
+  EXPECT_EQ(pool("w1"), "whole");
+  EXPECT_EQ(pool("w2"), "shared");
+  EXPECT_EQ(start("w2"), T("2026-01-02T00:04:00Z"));
+  // c1 (100 milli, 7 CPUs): s3's GPU has room but its node has 2 CPUs left
+  // (8 − 3 × 2); the other node's 4 CPUs are short too: it waits for the
+  // shares to end (10 h of work on one GPU each).
+  EXPECT_GT(start("c1"), T("2026-01-02T09:00:00Z"));
+  bool saw_wait = false;
+  for (const auto& wd : sim.scheduler().watched()) {
+    for (const auto& c : wd.explanation.candidates) {
+      if (!wd.placed && c.reason.find("with 7 CPUs on one node") != std::string::npos) {
+        saw_wait = true;
+      }
+    }
+  }
+  EXPECT_TRUE(saw_wait);
+  // explain names the node and the GPU: s2 beside s1 on the same GPU.
+  sim::Simulator again(w, options);
+  again.Watch(world::WorkloadKind::kTraining, w.FindJob("s2"));
+  again.Run();
+  ASSERT_FALSE(again.scheduler().watched().empty());
+  const std::string& node = again.scheduler().watched().back().node;
+  EXPECT_NE(node.find(" GPU "), std::string::npos) << node;
+  EXPECT_NE(node.find("the GPU had 400 milli free"), std::string::npos) << node;
+  // Every job ends; the GPU-hours of a share count its fraction.
+  for (const world::Job& j : w.jobs) {
+    EXPECT_EQ(jobs[w.FindJob(j.id)].status, JobStatus::kDone) << j.id;
+  }
+  EXPECT_EQ(jobs[w.FindJob("s1")].gpu_seconds, 10 * 3600 * 600 / 1000);
+  // Without nodes a share takes a whole GPU (pooled model), still only where sharing is allowed.
+  options.scheduler.nodes = placement::NodePolicy::kPooled;
+  sim::Simulator pooled(w, options);
+  pooled.Run();
+  EXPECT_EQ(w.pools[pooled.scheduler().jobs()[w.FindJob("s1")].last_pool].id, "shared");
+}
+
 }  // namespace
 }  // namespace polycloud::scheduler

@@ -134,6 +134,11 @@ struct PodMapper {
     job.preemptible = pod.qos == "BE";
     job.stream = "alibaba-gpu";
     job.gpus = pod.num_gpu;
+    // A pod on part of one GPU asks for that share (in a pool with sharing);
+    // every pod asks for its CPU and memory (in pools that declare them).
+    if (pod.num_gpu == 1 && pod.gpu_milli < 1000) job.gpu_milli = pod.gpu_milli;
+    job.cpu_milli = pod.cpu_milli;
+    job.memory_mib = pod.memory_mib;
     job.arrival = trace_start + Duration::Seconds(pod.creation_time.value_or(0));
     if (std::optional<Duration> run = pod.RecordedRunTime()) {
       job.work_gpu_seconds = MulDivRound(run->seconds() * pod.num_gpu, speed_milli, world::kMilli);

@@ -39,6 +39,8 @@ TEST(AlibabaPodReaderTest, MapsPodFieldsAndKeepsRecordedTimes) {
   const AlibabaPod& pod = trace->pods[0];
   EXPECT_EQ(pod.job.id, "openb-pod-0017");
   EXPECT_EQ(pod.job.gpus, 8);
+  EXPECT_EQ(pod.job.gpu_milli, 0);  // whole GPUs
+  EXPECT_EQ(pod.job.cpu_milli, 88000);
   EXPECT_EQ(pod.job.arrival, Time::FromUnixSeconds(1'000'000 + 9'437'497));
   EXPECT_EQ(pod.job.workload_class, "Burstable");
   EXPECT_FALSE(pod.job.preemptible);
@@ -53,7 +55,7 @@ TEST(AlibabaPodReaderTest, MapsPodFieldsAndKeepsRecordedTimes) {
   EXPECT_EQ(pod.job.work_gpu_seconds, 1'598'825);
 }
 
-TEST(AlibabaPodReaderTest, SharingPodTakesAWholeGpuButKeepsItsGpuMilli) {
+TEST(AlibabaPodReaderTest, SharingPodAsksForItsShareOfOneGpuWithItsCpuAndMemory) {
   std::string text = std::string(kPodHeader) +
                      "openb-pod-0022,4000,15258,1,220,,BE,Running,9679175,9973826,9679175\n";
   Result<AlibabaPodTrace> trace = ReadPods(text);
@@ -61,6 +63,9 @@ TEST(AlibabaPodReaderTest, SharingPodTakesAWholeGpuButKeepsItsGpuMilli) {
   const AlibabaPod& pod = trace->pods[0];
   EXPECT_EQ(pod.job.gpus, 1);
   EXPECT_EQ(pod.gpu_milli, 220);
+  EXPECT_EQ(pod.job.gpu_milli, 220);  // runs only in a pool with GPU sharing
+  EXPECT_EQ(pod.job.cpu_milli, 4000);
+  EXPECT_EQ(pod.job.memory_mib, 15258);
   EXPECT_TRUE(pod.job.preemptible);    // BE = best effort
   EXPECT_TRUE(pod.run_time_censored);  // still Running when the trace ended
 }
@@ -182,6 +187,31 @@ TEST(AlibabaNodeReaderTest, ReadsNodesAndBuildsAPoolPerModelAndNodeSize) {
   EXPECT_EQ(fleet.pools[1].gpus_per_node, 8);
   EXPECT_EQ(fleet.accelerators[fleet.pools[1].accelerator].name, "V100");
   EXPECT_EQ(fleet.pools[1].pricing, world::PricingKind::kReserved);
+  EXPECT_FALSE(fleet.pools[1].gpu_sharing);
+  EXPECT_EQ(fleet.pools[1].cpu_milli_per_node, 0);
+}
+
+TEST(AlibabaNodeReaderTest, MultiResourceFleetSplitsNodeSizesAndAllowsSharing) {
+  Result<NodeList> nodes =
+      ReadAlibabaGpuNodes(TraceInput::Memory("sn,cpu_milli,memory_mib,gpu,model\n"
+                                             "n0,64000,262144,2,P100\n"
+                                             "n1,96000,393216,8,G2\n"
+                                             "n2,16000,122880,2,P100\n"
+                                             "n3,96000,393216,8,G2\n",
+                                             "nodes.csv"),
+                          {});
+  ASSERT_TRUE(nodes.ok()) << nodes.status().message();
+  NodeFleetOptions where = OpenBFleet();
+  where.multi_resource = true;
+  Fleet fleet = BuildNodeFleet(*nodes, where);
+  ASSERT_EQ(fleet.pools.size(), 3u);
+  EXPECT_EQ(fleet.pools[0].id, "openb/P100x2-64c256g");
+  EXPECT_EQ(fleet.pools[1].id, "openb/G2x8");  // one size: the id as without
+  EXPECT_EQ(fleet.pools[2].id, "openb/P100x2-16c120g");
+  EXPECT_EQ(fleet.pools[1].gpus.Max(), 16);
+  for (const world::Pool& p : fleet.pools) EXPECT_TRUE(p.gpu_sharing);
+  EXPECT_EQ(fleet.pools[2].cpu_milli_per_node, 16'000);
+  EXPECT_EQ(fleet.pools[2].memory_mib_per_node, 122'880);
 }
 
 TEST(AlibabaNodeReaderTest, GpuNodeNeedsAKnownModelAndAUniqueName) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <unordered_set>
 #include <utility>
 
@@ -89,28 +90,47 @@ Fleet BuildNodeFleet(const NodeList& nodes, const NodeFleetOptions& options) {
     world::AcceleratorIndex accelerator;
     int64_t nodes = 0;
   };
-  std::map<std::pair<std::string, int64_t>, Group> groups;
+  // (model, GPUs per node, CPU, memory); CPU and memory 0 without multi_resource.
+  using Key = std::tuple<std::string, int64_t, int64_t, int64_t>;
+  std::map<Key, Group> groups;
+  std::map<std::pair<std::string, int64_t>, int> sizes;  // node sizes per (model, GPUs)
   for (const ClusterNode& node : nodes.nodes) {
     if (node.gpus <= 0 || node.accelerator == world::kNone) continue;
-    auto [it, inserted] =
-        groups.try_emplace({node.model, node.gpus}, Group{groups.size(), node.accelerator});
+    const Key key{node.model, node.gpus, options.multi_resource ? node.cpu_milli : 0,
+                  options.multi_resource ? node.memory_mib : 0};
+    auto [it, inserted] = groups.try_emplace(key, Group{groups.size(), node.accelerator});
+    if (inserted) ++sizes[{node.model, node.gpus}];
     ++it->second.nodes;
   }
-  std::vector<std::pair<std::pair<std::string, int64_t>, Group>> ordered(groups.begin(),
-                                                                         groups.end());
+  std::vector<std::pair<Key, Group>> ordered(groups.begin(), groups.end());
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.second.order < b.second.order; });
   for (const auto& [key, group] : ordered) {
+    const auto& [model, gpn, cpu_milli, memory_mib] = key;
     world::Pool pool;
-    pool.id = options.site_id + "/" + key.first + "x" + std::to_string(key.second);
+    pool.id = options.site_id + "/" + model + "x" + std::to_string(gpn);
+    if (sizes[{model, gpn}] > 1) {
+      auto decimal = [](int64_t v, int64_t unit) {
+        std::string s = std::to_string(v / unit);
+        if (v % unit != 0) s += "." + std::to_string(v % unit * 10 / unit);
+        return s;
+      };
+      pool.id += "-" + decimal(cpu_milli, 1000) + "c" + decimal(memory_mib, 1024) + "g";
+    }
+    if (options.multi_resource) {
+      pool.cpu_milli_per_node = cpu_milli;
+      pool.memory_mib_per_node = memory_mib;
+      pool.gpu_sharing = true;
+    }
+
     pool.site = 0;
     pool.provider = 0;
     pool.accelerator = group.accelerator;
     pool.pricing = options.pricing;
-    pool.gpus = world::StepSchedule<int64_t>(group.nodes * key.second);
+    pool.gpus = world::StepSchedule<int64_t>(group.nodes * gpn);
     pool.price_per_gpu_hour = options.price_per_gpu_hour;
-    pool.gpus_per_node = key.second;
-    pool.domain_size = key.second;
+    pool.gpus_per_node = gpn;
+    pool.domain_size = gpn;
     fleet.pools.push_back(std::move(pool));
   }
   return fleet;

@@ -75,8 +75,11 @@ struct ScenarioTrace {
       accelerator;  // philly: the trace's GPU; alibaba-gpu: reference GPU ("" = reader default)
   std::string id_prefix;  // philly job ids ("" = reader default "philly-")
   bool has_trace_start = false;
-  Time trace_start;           // alibaba-gpu: the instant the pod times count from
-  std::string provider;       // skypilot, alibaba-gpu / alibaba-spot node lists ("" = default)
+  Time trace_start;      // alibaba-gpu: the instant the pod times count from
+  std::string provider;  // skypilot, alibaba-gpu / alibaba-spot node lists ("" = default)
+  // alibaba-gpu: pods ask for their GPU share, CPU and memory, and node lists
+  // make pools with GPU sharing and CPU and memory per node; false: whole GPUs.
+  bool gpu_sharing = true;
   int64_t gpus_per_pool = 0;  // skypilot
   std::string service;        // azure-llm: the service (with `demand: trace`) it drives
   Duration bucket = Duration::Seconds(60);  // azure-llm

@@ -67,10 +67,23 @@ struct PoolInfo {
   world::SiteIndex site = world::kNone;
   world::AcceleratorIndex accelerator = world::kNone;
   int32_t gpus_per_node = 8;
+  bool plain_nodes = true;  // no GPU sharing, CPU or memory per node (PoolNodes::plain)
+  bool gpu_sharing = false;
+  int64_t cpu_milli_per_node = 0;  // 0: not modelled
+  int64_t memory_mib_per_node = 0;
   int64_t speed_milli = 1000;
   int64_t power_per_gpu_milli =
       0;  // board watts × site PUE in thousandths (= mW of facility power)
   int64_t idle_per_gpu_milli = 0;  // idle watts × site PUE in thousandths
+};
+
+// What a request asks beyond whole GPUs (placement::Request): a share of
+// one GPU, and CPU and memory in all (spread evenly over its nodes).
+struct AllocationShape {
+  int32_t gpu_milli = 0;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
+  bool empty() const { return gpu_milli == 0 && cpu_milli == 0 && memory_mib == 0; }
 };
 
 class FleetState {
@@ -108,11 +121,35 @@ class FleetState {
     return Power::Watts(MulDivRound(gpus, info_[p].idle_per_gpu_milli, 1000));
   }
 
+  using Shape = AllocationShape;
+  // The shape on each node of an allocation of `gpus` in pool `p`.
+  NodeShape NodeShapeOf(world::PoolIndex p, int64_t gpus, const Shape& shape) const;
+  // True when an allocation of `gpus` with `shape` fits pool `p` now: `gpus`
+  // <= placeable for whole GPUs without CPU or memory (one comparison); on a
+  // pool with sharing or CPU and memory, PoolNodes::Fits (a share needs
+  // sharing; a share, CPU and memory are not modelled without nodes).
+  bool Fits(world::PoolIndex p, int64_t gpus, const Shape& shape) const {
+    if (shape.empty() || !has_nodes()) return gpus <= pools_[p].placeable;
+    if (info_[p].plain_nodes) return shape.gpu_milli == 0 && gpus <= pools_[p].placeable;
+    return nodes_[p].Fits(NodeShapeOf(p, gpus, shape));
+  }
+  // The largest share one GPU of pool `p` can take now (PoolNodes::ShareRoom;
+  // 0 without sharing or nodes).
+  int64_t ShareRoom(world::PoolIndex p) const { return has_nodes() ? nodes_[p].ShareRoom() : 0; }
+
   // Allocates `gpus` (an AllocationSize; at most placeable) in pool `p` for a
   // request of `request` GPUs, on the node(s) the node policy picks; returns
-  // the placement's handle for Release (-1 without nodes).
-  int32_t Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request = 0);
+  // the placement's handle for Release (-1 without nodes). With a `shape` on a
+  // pool with sharing or CPU and memory (Fits), the allocation takes them
+  // too; the pool's GPUs in use then grow by the GPUs it starts using (0 for
+  // a share on a GPU already shared). Without nodes a share takes a whole GPU.
+  int32_t Bind(world::PoolIndex p, int64_t gpus, Time now, int64_t request = 0,
+               const Shape& shape = {});
   void Release(world::PoolIndex p, int64_t gpus, int32_t handle, Time now);
+  // Milli-GPUs allocated in pool `p` (shares counted as taken; 1000 per whole GPU).
+  int64_t UsedMilli(world::PoolIndex p) const {
+    return has_nodes() && !info_[p].plain_nodes ? nodes_[p].used_milli() : pools_[p].used * 1000;
+  }
 
   NodePolicy node_policy() const { return node_policy_; }
   // Who ranks nodes when a pool shrinks (null: emptiest nodes go first).
@@ -193,7 +230,13 @@ class FleetState {
   NodePick last_pick_;
   const NodeRanker* ranker_ = nullptr;
   std::vector<int64_t> rank_scratch_;
-  std::vector<std::vector<int32_t>> placed_;  // handle -> nodes
+  struct Held {
+    std::vector<int32_t> nodes;
+    NodeShape shape;      // non-plain pools: what the allocation took on each node
+    int32_t gpu = -1;     // a share: its GPU on nodes[0]
+    bool shaped = false;  // taken with PoolNodes::Take(NodeShape)
+  };
+  std::vector<Held> placed_;  // handle -> what it holds
   std::vector<int32_t> free_handles_;
 };
 

@@ -24,10 +24,45 @@
 // mix-weighted sum. The mix is the last kMixWindow requests placed in the
 // fleet (gang sizes).
 //
+// Sharing and multi-resource fit. A pool may declare CPU and memory per node
+// and may allow GPU sharing (world::Pool). Such a pool is not "plain": besides
+// the levels of whole free GPUs it keeps each node's CPU and memory in use
+// and, with sharing, each GPU's share in use (thousandths; a GPU holding any
+// share is "in use" for the levels, Placeable and the pool's GPUs in use)
+// with the partly used GPUs indexed by free share (a list per free milli,
+// 1..999). A request has a NodeShape: whole GPUs, or a share of one GPU, and
+// the CPU and memory it needs on each node.
+//   - Placeable() stays the whole-GPU key (what the placer's ranking and the
+//     capacity filter compare in one step); ShareRoom() is the largest share
+//     one GPU can take now (1000 when a GPU is wholly free).
+//   - A share goes on one GPU of one node: a partly used GPU with enough free
+//     share, or a wholly free GPU. Whole GPUs go on one node as before; a gang
+//     larger than a node takes wholly free nodes (no work on them, so their
+//     CPU and memory are free too).
+//   - Candidates are walked in the policy's order — best fit: partly used
+//     GPUs from the fullest that fits, then wholly free GPUs on the fullest
+//     node; spread: the reverse — and each is checked for CPU and memory. The
+//     walk stops after kFitProbes candidates that do not fit (a bound for the
+//     partly used GPUs and another for the nodes with whole free GPUs):
+//     Fits() may then say no although a node further down would fit (the request waits for
+//     the next change), so a decision costs O(kFitProbes) whatever the pool's
+//     size. Without CPU and memory asked for, the first candidate fits and the
+//     answer is exact.
+//   - random draws uniformly among the candidates (then walks on from there);
+//     fragmentation scores up to kFitProbes fitting candidates (FGD: the one
+//     whose fragmentation against the recent mix grows least; ties to best
+//     fit). A node's fragmentation here counts each GPU (in milli): for a share
+//     request r, partly used GPUs with less than r free; for whole GPUs g, all
+//     partly used GPUs' free share plus the whole free GPUs when fewer than g;
+//     for a gang larger than a node, everything free unless the node is wholly
+//     free. On a plain node this is 1000 × the measure above.
+// A plain pool (no sharing, no CPU or memory) takes exactly the paths above.
+//
 // Thread-safety: not thread-safe; one owner (FleetState).
 #ifndef POLYCLOUD_PLACEMENT_NODES_H_
 #define POLYCLOUD_PLACEMENT_NODES_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,8 +83,10 @@ const char* NodePolicyNames();
 class RequestMix {
  public:
   static constexpr int kMixWindow = 256;
-  void Note(int64_t gpus);
-  // Requests of each size in the window, as (gpus, count), sizes ascending.
+  void Note(int64_t gpus) { NoteMilli(gpus * 1000); }
+  // A request of `milli` thousandths of GPUs (a share: 1..999; g GPUs: g × 1000).
+  void NoteMilli(int64_t milli);
+  // Requests of each size in the window, as (milli-GPUs, count), sizes ascending.
   const std::vector<std::pair<int64_t, int32_t>>& sizes() const { return sizes_; }
   int32_t total() const { return static_cast<int32_t>(ring_.size()); }
 
@@ -59,22 +96,44 @@ class RequestMix {
   std::vector<std::pair<int64_t, int32_t>> sizes_;
 };
 
+// What a request takes on nodes.
+struct NodeShape {
+  int64_t gpus = 1;        // whole GPUs (an allocation size); 1 for a share
+  int32_t milli = 0;       // 1..999: a share of one GPU; 0: whole GPUs
+  int64_t cpu_milli = 0;   // on each node it runs on
+  int64_t memory_mib = 0;  // on each node it runs on
+  bool share() const { return milli > 0; }
+};
+
 // Why a node was chosen, for explain.
 struct NodePick {
-  std::vector<int32_t> nodes;  // the nodes taken (one, or whole nodes for a large gang)
-  int64_t free_before = 0;     // the (first) node's free GPUs before
-  int64_t node_gpus = 0;       // its GPUs
-  int64_t candidates = 0;      // nodes that could hold the request
-  int64_t frag_before = 0;     // fragmentation policy: the node's score before and after
-  int64_t frag_after = 0;      // (RequestMix-weighted sums; see Fragmentation)
-  int64_t mix_total = 0;       // requests in the mix
+  std::vector<int32_t> nodes;     // the nodes taken (one, or whole nodes for a large gang)
+  int32_t gpu = -1;               // a share: the GPU of the node (0-based); else -1
+  int32_t share_free_before = 0;  // a share: that GPU's free share before (milli)
+  bool frag_milli = false;        // frag_before/after in milli-GPUs (non-plain pool)
+  int64_t free_before = 0;        // the (first) node's free GPUs before
+  int64_t node_gpus = 0;          // its GPUs
+  int64_t candidates = 0;         // nodes that could hold the request
+  int64_t frag_before = 0;        // fragmentation policy: the node's score before and after
+  int64_t frag_after = 0;         // (RequestMix-weighted sums; see Fragmentation)
+  int64_t mix_total = 0;          // requests in the mix
 };
 
 class PoolNodes {
  public:
-  explicit PoolNodes(int64_t gpus_per_node = 8);
+  // Candidates that do not fit a request's CPU and memory looked at before a
+  // walk gives up (see above).
+  static constexpr int kFitProbes = 64;
+
+  explicit PoolNodes(int64_t gpus_per_node = 8, int64_t cpu_milli_per_node = 0,
+                     int64_t memory_mib_per_node = 0, bool sharing = false);
 
   int64_t gpus_per_node() const { return gpn_; }
+  int64_t cpu_milli_per_node() const { return cpu_cap_; }
+  int64_t memory_mib_per_node() const { return mem_cap_; }
+  bool sharing() const { return sharing_; }
+  // No sharing, no CPU or memory: only whole GPUs count.
+  bool plain() const { return plain_; }
   int64_t capacity() const { return capacity_; }
   // Sets the pool's usable GPUs. Growing fills partial nodes, then brings
   // back removed nodes, then adds nodes. Shrinking takes GPUs off wholly free
@@ -92,6 +151,32 @@ class PoolNodes {
   void Give(const std::vector<int32_t>& nodes, int64_t alloc);
   void Give(int32_t node, int64_t gpus);
 
+  // The largest share (milli) one GPU can take now: 1000 when a GPU is wholly
+  // free (Placeable() >= 1), else the most free share of a partly used GPU; 0
+  // without sharing.
+  int64_t ShareRoom() const;
+  // True when `shape` fits now (within kFitProbes candidates, best-fit order).
+  // A share needs sharing; CPU and memory count when the pool declares them.
+  bool Fits(const NodeShape& shape) const;
+  // Takes `shape` (Fits(shape)) where `policy` picks; pick->gpu says the GPU of a share.
+  void Take(const NodeShape& shape, NodePolicy policy, Rng& rng, const RequestMix& mix,
+            NodePick* pick);
+  // Gives back what Take(shape) took: `nodes` and, for a share, GPU `gpu` of nodes[0].
+  void Give(const std::vector<int32_t>& nodes, const NodeShape& shape, int32_t gpu);
+
+  // GPUs in use in the pool (Σ used): whole GPUs taken plus GPUs holding a share.
+  int64_t used_total() const { return used_total_; }
+  // Σ of the shares in use, in milli-GPUs (a whole GPU taken counts 1000).
+  int64_t used_milli() const { return used_milli_; }
+  int64_t cpu_used(int32_t n) const { return plain_ ? 0 : cpu_used_[n]; }
+  int64_t memory_used(int32_t n) const { return plain_ ? 0 : mem_used_[n]; }
+  // Share in use on GPU `g` of node `n` (milli; 0 for a GPU free or taken whole).
+  int32_t share_used(int32_t n, int32_t g) const { return sharing_ ? slot_[n * gpn_ + g] : 0; }
+  // Partly used GPUs with exactly `free` milli free (1..999).
+  int64_t gpus_with_free_share(int32_t free) const {
+    return sharing_ && free >= 1 && free < 1000 ? static_cast<int64_t>(bucket_[free].size()) : 0;
+  }
+
   int32_t node_count() const { return static_cast<int32_t>(size_.size()); }
   int64_t size(int32_t n) const { return size_[n]; }
   int64_t used(int32_t n) const { return used_[n]; }
@@ -105,8 +190,12 @@ class PoolNodes {
   }
 
   // Free GPUs the requests of `mix` could not use where they are: Σ over
-  // nodes of Fragmentation ÷ mix.total() (0 for an empty mix).
+  // nodes of Fragmentation ÷ mix.total() (0 for an empty mix); on a non-plain
+  // pool NodeFragmentation ÷ (1000 × mix.total()), rounded down.
   int64_t Stranded(const RequestMix& mix) const;
+  // Node `n`'s fragmentation against `mix` in milli-GPUs (Σ count × milli the
+  // request of that size cannot use), counting each GPU's free share.
+  int64_t NodeFragmentation(int32_t n, const RequestMix& mix) const;
   // Expected fragmentation of a node with `free` GPUs free, in a pool of
   // `gpn`-GPU nodes, against `mix`: Σ count × (GPUs the request of that size
   // cannot use), over the window (divide by mix.total() for GPUs).
@@ -117,6 +206,36 @@ class PoolNodes {
   int64_t LowestLevelFrom(int64_t from) const;  // first non-empty level >= from, or 0
   int64_t HighestLevel() const;                 // highest non-empty level, or 0
   void TakeOn(int32_t n, int64_t gpus);
+
+  // Non-plain pools.
+  struct Candidate {
+    int32_t node = -1;
+    int32_t gpu = -1;  // a share on a partly used GPU; -1: a wholly free GPU / whole GPUs
+  };
+  bool NodeHasRoom(int32_t n, const NodeShape& s) const;  // CPU and memory
+  // Visits the candidate lists for `s` in best-fit order (reverse: spread
+  // order): visit(list, gpu_list) returns true to stop. Returns true if stopped.
+  template <typename Visit>
+  bool WalkLists(const NodeShape& s, bool reverse, Visit visit) const;
+  // Up to `limit` candidates that fit, in best-fit (or reverse) order, starting
+  // after `skip` candidates (wrapping round); stops after kFitProbes misfits.
+  void FittingCandidates(const NodeShape& s, bool reverse, int64_t skip, int64_t limit,
+                         std::vector<Candidate>* out) const;
+  // Fragmentation of node `n` (milli) if `s` were placed on `c` (c.node < 0: as is).
+  int64_t FragWith(int32_t n, const RequestMix& mix, const NodeShape* s, const Candidate* c) const;
+  void FileGpu(int32_t gid);  // puts GPU gid on the bucket of its free share
+  void AddShare(int32_t n, int32_t g, int32_t milli);  // milli may be negative
+
+  bool sharing_ = false, plain_ = true;
+  int64_t cpu_cap_ = 0, mem_cap_ = 0;
+  std::vector<int64_t> cpu_used_, mem_used_;  // per node (non-plain)
+  std::vector<int16_t> slot_;                 // [node * gpn + gpu] -> share in use (sharing)
+  std::vector<int32_t> bpos_;                 // [gid] -> index in its bucket, -1 if none
+  std::vector<int16_t> bat_;                  // [gid] -> bucket (free milli) as filed, 0 none
+  std::vector<std::vector<int32_t>> bucket_;  // [free milli 1..999] -> GPU ids
+  std::array<uint64_t, 16> bnonempty_{};      // bit per bucket
+  int64_t used_total_ = 0, used_milli_ = 0;
+  mutable std::vector<Candidate> scratch_;
 
   int64_t gpn_;
   std::vector<int32_t> size_, used_;

@@ -40,6 +40,12 @@ struct Request {
   std::string_view workload_class;
   std::string_view model_family;
   int64_t gpus = 1;
+  // A share of one GPU (1..999, gpus 1; only in pools with gpu_sharing) and
+  // the CPU (thousandths) and memory (MiB) the request needs in all, spread
+  // evenly over its nodes (world::Job). All 0: whole GPUs only, as before.
+  int32_t gpu_milli = 0;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
   const std::vector<world::AcceleratorIndex>* accelerators = nullptr;  // null/empty = any
   int32_t priority = 0;
   // Services only: replicas the service has at each provider now, and how many
@@ -49,6 +55,9 @@ struct Request {
   // When nowhere, find the best blocked pool (Decision::best_blocked), where
   // the caller would hold capacity for the request.
   bool find_best_blocked = true;
+
+  // Asks for more than whole GPUs: a share, CPU or memory.
+  bool shaped() const { return gpu_milli > 0 || cpu_milli > 0 || memory_mib > 0; }
 };
 
 // The request for a job's gang (a hold asked for, as Request's default).

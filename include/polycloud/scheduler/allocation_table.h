@@ -34,6 +34,10 @@ struct Allocation {
   world::PoolIndex pool = world::kNone;
   int64_t gpus = 0;  // allocated (whole nodes for large gangs)
   int64_t gang = 0;  // requested
+  // Jobs with a share of a GPU, CPU or memory (world::Job), for FleetState::Bind.
+  int32_t gpu_milli = 0;
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
   int32_t priority = 0;
   int32_t slot = -1;    // position in the pool's list
   int32_t placed = -1;  // FleetState's handle of the nodes it holds (-1 without nodes)
@@ -47,6 +51,11 @@ struct Allocation {
   // Seconds the run takes at that rate (Scheduler::RunSeconds); past them no
   // work is left, and below them elapsed × rate cannot overflow.
   int64_t run_seconds = 0;
+
+  // GPU-seconds it holds over `seconds`: a share counts its fraction of one GPU.
+  int64_t GpuSeconds(int64_t seconds) const {
+    return gpu_milli > 0 ? seconds * gpu_milli / 1000 : gpus * seconds;
+  }
 
   // Reference GPU-seconds of work left at `now`.
   int64_t WorkLeft(Time now) const {

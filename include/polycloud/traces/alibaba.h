@@ -63,8 +63,10 @@ struct AlibabaPodOptions {
 
 struct AlibabaPod {
   // id = name; kind training; workload_class = qos; preemptible = (qos == "BE");
-  // gpus = num_gpu (a sharing pod, gpu_milli < 1000, takes one whole GPU:
-  // the world model does not split GPUs); arrival = trace_start +
+  // gpus = num_gpu; gpu_milli = the pod's share when it asks for part of one
+  // GPU (num_gpu 1, gpu_milli < 1000), else 0; cpu_milli and memory_mib as
+  // the pod asks (they count in pools that declare CPU and memory per node;
+  // a share runs only in a pool with GPU sharing); arrival = trace_start +
   // creation_time; work_gpu_seconds = recorded run time x num_gpu x the
   // reference accelerator's speed (0 when the pod never ran or times are
   // absent); accelerators = the gpu_spec models resolved (empty = any).

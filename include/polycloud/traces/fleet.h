@@ -68,12 +68,21 @@ struct NodeFleetOptions {
   // A private cluster's capacity is owned: reserved, price 0 unless told.
   world::PricingKind pricing = world::PricingKind::kReserved;
   Money price_per_gpu_hour;
+  // Nodes with CPU, memory and GPU sharing (the Alibaba GPU cluster): pools
+  // declare each node's CPU and memory (world::Pool::cpu_milli_per_node,
+  // memory_mib_per_node; memory only when the list gives it) and allow GPU
+  // sharing, and nodes of one (model, GPUs) with different CPU or memory
+  // make separate pools.
+  bool multi_resource = false;
 };
 
 // One pool per (trace model, GPUs per node) in first-seen order, id
 // "<site>/<model>x<gpus per node>" (e.g. "openb/G2x8"), with all of those
 // nodes' GPUs from Time::Min() on, gpus_per_node and domain_size the node size,
-// and the trace model's accelerator. CPU-only nodes are left out.
+// and the trace model's accelerator. CPU-only nodes are left out. With
+// multi_resource, one pool per (model, GPUs, CPU, memory): where a (model,
+// GPUs) has nodes of several sizes, each pool's id gets "-<cpus>c<GiB>g"
+// (e.g. "openb/P100x2-64c256g"), else the id is as above.
 Fleet BuildNodeFleet(const NodeList& nodes, const NodeFleetOptions& options);
 
 }  // namespace polycloud::traces

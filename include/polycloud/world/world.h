@@ -92,6 +92,13 @@ struct Pool {
   StepSchedule<int64_t> gpus;  // GPUs installed over time (ramps become steps)
   Money price_per_gpu_hour;
   int64_t gpus_per_node = 8;
+  // Per node, for multi-resource fit (docs/scenario.md, "pools"): CPU in
+  // thousandths of a core and memory in MiB; 0 = not modelled (unconstrained).
+  int64_t cpu_milli_per_node = 0;
+  int64_t memory_mib_per_node = 0;
+  // Pods asking for a fraction of a GPU (Job::gpu_milli) may run here, several
+  // on one GPU up to 1000 milli.
+  bool gpu_sharing = false;
   int64_t domain_size = 8;         // GPUs in one interconnect domain (NVL72 rack: 72)
   int64_t max_gang = 0;            // largest gang the fabric allows; 0 = the pool's size
   ContractIndex contract = kNone;  // contract the pool is bought under
@@ -179,6 +186,13 @@ struct Job {
   std::string workload_class;  // "training", "batch", "research", ...
   std::string model_family;    // optional
   int64_t gpus = 1;
+  // A share of one GPU in thousandths (1-999, with gpus 1): runs only in a
+  // pool with gpu_sharing, on one GPU that other shares may use too. 0 = whole GPUs.
+  int64_t gpu_milli = 0;
+  // CPU (thousandths of a core) and memory (MiB) the job needs, spread evenly
+  // over its nodes; they count only in pools that declare them per node.
+  int64_t cpu_milli = 0;
+  int64_t memory_mib = 0;
   int64_t work_gpu_seconds = 0;                // reference (H100) GPU-seconds of work
   std::vector<AcceleratorIndex> accelerators;  // allowed types; empty = any
   Duration checkpoint_interval;                // 0 = no checkpoints: an interruption loses the run
