@@ -15,9 +15,9 @@
 #include <type_traits>
 
 #include "fragmentation_command.h"
-#include "plan_command.h"
 #include "gateway_command.h"
 #include "output.h"
+#include "plan_command.h"
 #include "polycloud/base/parse.h"
 #include "polycloud/base/status.h"
 #include "polycloud/base/text.h"
@@ -62,7 +62,7 @@ struct Common {
   std::string node_choice;                      // --node-choice NAME
   // What-if overrides (docs/whatif.md): fragments first, then the edits.
   std::vector<std::string> with, set, unset;
-  bool until_term_end = false;                  // simulate --until-term-end
+  bool until_term_end = false;  // simulate --until-term-end
 };
 
 // The overrides of --with, --set and --unset, in the order they apply.

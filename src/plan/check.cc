@@ -129,7 +129,8 @@ std::string RenderCheckText(const world::World& w, const CheckResult& check) {
                            ? 100.0 * static_cast<double>(gap.micros()) / c.required.micros()
                            : 0.0;
     const Money diff = c.simulated_spend - c.predicted_spend;
-    const std::string diff_text = diff < Money() ? "-" + FormatMoney(Money() - diff) : FormatMoney(diff);
+    const std::string diff_text =
+        diff < Money() ? "-" + FormatMoney(Money() - diff) : FormatMoney(diff);
     std::snprintf(line, sizeof line, "  %-18s %14s %14s %14s %18s %14s %14s %9.2f%%\n",
                   w.contracts[c.contract].id.c_str(), FormatMoneyShort(c.required).c_str(),
                   FormatMoneyShort(c.predicted_spend).c_str(),

@@ -242,7 +242,7 @@ struct Report {
     Duration horizon;
     Money min_saving;
   } rebalance;
-  std::vector<InputRow> inputs;        // filled by the caller (Build does not read inputs)
+  std::vector<InputRow> inputs;  // filled by the caller (Build does not read inputs)
   // The what-if overrides the scenario was loaded with ("--set PATH=VALUE",
   // "--with FILE"), in the order applied; filled by the caller.
   std::vector<std::string> overrides;
