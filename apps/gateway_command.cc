@@ -30,7 +30,7 @@ struct GatewayArgs {
   std::string endpoints;
   std::string listen = "127.0.0.1:4000";
   int threads = 2;
-  int workers = 64;
+  int upstream_threads = 1;
   std::string store = "polycloud.db";  // "none": keep the accounting in memory only
   std::string broker;                  // serve's URL: publish measured demand there
   std::string publish_every = "10s";
@@ -61,7 +61,7 @@ int RunGateway(const GatewayArgs& a) {
   }
   WallClock clock;
   gateway::GatewayOptions options;
-  options.workers = a.workers;
+  options.threads = a.upstream_threads;
   std::unique_ptr<store::Store> usage_store;
   if (a.store != "none") {
     Result<std::unique_ptr<store::Store>> opened = store::OpenStore(a.store);
@@ -233,7 +233,11 @@ std::function<int()> AddGatewayCommands(CLI::App& app) {
       "Deployments and keys (docs/gateway.md); default: the scenario's gateway: section");
   gw->add_option("--listen", args->listen, "HOST:PORT to listen on")->capture_default_str();
   gw->add_option("--threads", args->threads, "HTTP threads")->capture_default_str();
-  gw->add_option("--workers", args->workers, "Requests forwarded at once")->capture_default_str();
+  gw->add_option("--upstream-threads", args->upstream_threads,
+                 "I/O threads for the calls to deployments (requests in flight are not limited "
+                 "by threads)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   gw->add_option("--store", args->store,
                  "Where token accounting is kept: a SQLite path, sqlite:PATH, "
                  "postgresql://..., or none")

@@ -32,7 +32,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 RATES=${RATES:-"1000 5000 10000"}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
 GATEWAY_THREADS=${GATEWAY_THREADS:-2}
-GATEWAY_WORKERS=${GATEWAY_WORKERS:-64}
+UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
 
 for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin
@@ -93,7 +93,7 @@ keys:
   - {id: bench, secret_sha256: $hash, workload_class: chat}
 YAML
 "$polycloud" gateway --scenario "$work/fleet.yaml" --endpoints "$work/endpoints.yaml" \
-  --listen 127.0.0.1:0 --threads "$GATEWAY_THREADS" --workers "$GATEWAY_WORKERS" \
+  --listen 127.0.0.1:0 --threads "$GATEWAY_THREADS" --upstream-threads "$UPSTREAM_THREADS" \
   --store "$work/usage.db" >"$work/gateway.out" 2>&1 & gateway_pid=$!; pids+=($gateway_pid)
 for _ in $(seq 100); do grep -q listening "$work/gateway.out" 2>/dev/null && break; sleep 0.05; done
 gateway=$(sed -n 's/.*listening on http:\/\/\([^/]*\)\/v1.*/\1/p' "$work/gateway.out")
@@ -145,7 +145,7 @@ run() {  # NAME URL MODEL STREAM DELAY_MS GATEWAY? [SECONDS]
   printf "%-34s %10.0f %9s %9s %14s %14s\n" "$name" "${rps:-0}" "$p50" "$p99" "$o50" "$o99" | tee -a "$results"
 }
 
-echo "gateway_wrk: wrk -t1 -c$CONNECTIONS, ${SECONDS_EACH}s per run, $(nproc) cores shared by wrk, nginx and the gateway ($GATEWAY_THREADS HTTP threads, $GATEWAY_WORKERS workers)"
+echo "gateway_wrk: wrk -t1 -c$CONNECTIONS, ${SECONDS_EACH}s per run, $(nproc) cores shared by wrk, nginx and the gateway ($GATEWAY_THREADS HTTP threads, $UPSTREAM_THREADS upstream I/O threads)"
 run "direct upstream, max" "http://127.0.0.1:$up/v1/chat/completions" m false 0 no
 run "nginx proxy, max" "http://127.0.0.1:$proxy/v1/chat/completions" m false 0 no
 run "gateway, max" "http://$gateway/v1/chat/completions" m false 0 yes

@@ -1,9 +1,11 @@
 #include "polycloud/gateway/gateway.h"
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cctype>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -73,48 +75,51 @@ Money RoundCost(__int128 e6) {
   return Money::FromMicros(static_cast<int64_t>((e6 + 500'000) / 1'000'000));
 }
 
-// A fixed set of threads running queued tasks; the destructor drains the queue.
-class WorkerPool {
- public:
-  explicit WorkerPool(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
-  }
-  ~WorkerPool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
+// The "usage" object of an answer or a stream's chunk (null when it has
+// none), parsed alone rather than with the whole answer: the key, unescaped
+// and followed by ':' and '{', can only be a key of the JSON text; its object
+// ends at the matching brace outside strings. Falls back to parsing the
+// whole text when the piece does not parse.
+json UsageObject(std::string_view text) {
+  for (size_t at = text.find("\"usage\""); at != std::string_view::npos;
+       at = text.find("\"usage\"", at + 1)) {
+    size_t i = at + 7;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= text.size() || text[i] != ':') continue;
+    ++i;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i >= text.size()) return nullptr;
+    if (text[i] != '{') {
+      if (text.compare(i, 4, "null") == 0) return nullptr;
+      continue;
     }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-  void Post(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Run() {
-    while (true) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
+    int depth = 0;
+    bool in_string = false;
+    for (size_t j = i; j < text.size(); ++j) {
+      const char c = text[j];
+      if (in_string) {
+        if (c == '\\') {
+          ++j;
+        } else if (c == '"') {
+          in_string = false;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{') {
+        ++depth;
+      } else if (c == '}' && --depth == 0) {
+        json u = json::parse(text.substr(i, j - i + 1), nullptr, false);
+        if (!u.is_discarded()) return u;
+        break;
       }
-      task();
     }
+    break;
   }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
+  if (text.find("\"usage\"") == std::string_view::npos) return nullptr;
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("usage")) return nullptr;
+  return j["usage"];
+}
 
 }  // namespace
 
@@ -137,11 +142,24 @@ class Gateway::Impl {
     for (size_t i = 0; i < config_.deployments.size(); ++i) {
       metrics_.push_back(std::make_unique<DeploymentMetrics>());
     }
-    // Last: the workers must not start before the rest is built.
-    workers_ = std::make_unique<WorkerPool>(options_.workers);
+    // Last: the I/O threads must not start before the rest is built.
+    io_ = std::make_unique<boost::asio::io_context>(options_.threads);
+    io_work_.emplace(io_->get_executor());
+    upstream_ = std::make_unique<UpstreamClient>(*io_);
+    for (int i = 0; i < options_.threads; ++i) io_threads_.emplace_back([this] { io_->run(); });
   }
   ~Impl() {
-    workers_.reset();  // the requests in flight finish first, then the last flush
+    {
+      // The requests in flight finish first (each is bounded by the upstream
+      // timeout), then the upstream connections close, then the last flush.
+      std::unique_lock<std::mutex> lock(in_flight_mu_);
+      in_flight_cv_.wait(lock, [this] { return in_flight_ == 0; });
+    }
+    io_work_.reset();
+    io_->stop();
+    for (std::thread& t : io_threads_) t.join();
+    upstream_.reset();
+    io_.reset();
     StopBackground();
   }
 
@@ -162,9 +180,7 @@ class Gateway::Impl {
           response.headers.push_back({"x-request-id", id});
           reply(std::move(response));
         });
-        workers_->Post([this, route, id = std::move(id), r = std::move(r), counted, upstream_ns]() {
-          Serve(route, id, r, counted, *upstream_ns);
-        });
+        Serve(route, id, r, counted, upstream_ns);
       };
     };
     router.AddAsync("POST", "/v1/chat/completions", forward(Route::kChat));
@@ -207,38 +223,102 @@ class Gateway::Impl {
     return Response::Json(200, {{"object", "list"}, {"data", data}});
   }
 
-  // One request's story, kept for GET /v1/requests/{id} (Explain).
+  // One request's story, kept for GET /v1/requests/{id} (Explain): filled
+  // in as the request goes, by one thread at a time, and not changed once
+  // kept; written as JSON only when someone asks.
   struct Trace {
+    struct Try {
+      int32_t deployment;
+      std::string outcome;
+      double ms;
+    };
     std::string id;
     size_t key = 0;
-    json record;  // the explanation, filled in as the request goes
+    Time at;
+    Route route = Route::kChat;
+    std::optional<std::string> model;
+    std::optional<bool> stream;
+    std::optional<RoutePlan> plan;  // the candidates, their verdicts and the order
+    std::vector<Try> attempts;
+    int32_t deployment = -1;  // the one that answered
+    std::string rule;
+    std::optional<int> status;
+    json error;            // null, or the error object of a 4xx/5xx answer
+    bool counted = false;  // usage seen
+    int64_t input_tokens = 0, output_tokens = 0;
+    __int128 cost_e6 = 0;
+    std::string stream_end;
   };
 
+  json TraceJson(const Trace& t) const {
+    const ApiKey& key = config_.keys[t.key];
+    json out = {{"id", t.id},
+                {"at", FormatTimeFull(t.at)},
+                {"key", key.id},
+                {"route", std::string("/v1") + RoutePath(t.route)},
+                {"workload_class", key.workload_class},
+                {"model_family", key.model_family}};
+    if (t.status) out["status"] = *t.status;
+    if (!t.error.is_null()) out["error"] = t.error;
+    if (t.model) out["model"] = *t.model;
+    if (t.stream) out["stream"] = *t.stream;
+    if (t.plan) {
+      out["policy"] = RoutePolicyName(t.plan->policy);
+      json candidates = json::array();
+      for (const Candidate& c : t.plan->candidates) {
+        const Deployment& dep = config_.deployments[c.deployment];
+        json cj = {{"deployment", dep.id},       {"provider", world_.providers[dep.provider].id},
+                   {"admissible", c.admissible}, {"available", c.available},
+                   {"verdict", c.verdict},       {"outstanding", c.outstanding}};
+        if (c.latency_us >= 0) cj["recent_latency_ms"] = static_cast<double>(c.latency_us) / 1000;
+        candidates.push_back(std::move(cj));
+      }
+      out["candidates"] = std::move(candidates);
+      json order = json::array();
+      for (int32_t d : t.plan->order) order.push_back(config_.deployments[d].id);
+      out["order"] = std::move(order);
+      json attempts = json::array();
+      for (const Trace::Try& a : t.attempts) {
+        attempts.push_back({{"deployment", config_.deployments[a.deployment].id},
+                            {"outcome", a.outcome},
+                            {"ms", a.ms}});
+      }
+      out["attempts"] = std::move(attempts);
+    }
+    if (t.deployment >= 0) {
+      out["deployment"] = config_.deployments[t.deployment].id;
+      out["rule"] = t.rule;
+    }
+    if (t.counted) {
+      out["input_tokens"] = t.input_tokens;
+      out["output_tokens"] = t.output_tokens;
+      out["cost_usd"] = FormatMoneyExact(RoundCost(t.cost_e6));
+    }
+    if (!t.stream_end.empty()) out["stream_end"] = t.stream_end;
+    return out;
+  }
+
   void Serve(Route route, const std::string& id, const Request& r, const Reply& reply,
-             std::atomic<int64_t>& upstream_ns) {
+             const std::shared_ptr<std::atomic<int64_t>>& upstream_ns) {
     const ApiKey* key = Authenticate(r);
     if (key == nullptr) return reply(Unauthenticated(r));
     const size_t k = static_cast<size_t>(key - config_.keys.data());
     auto trace = std::make_shared<Trace>();
     trace->id = id;
     trace->key = k;
-    trace->record = {{"id", id},
-                     {"at", FormatTimeFull(clock_.Now())},
-                     {"key", key->id},
-                     {"route", std::string("/v1") + RoutePath(route)},
-                     {"workload_class", key->workload_class},
-                     {"model_family", key->model_family}};
+    trace->at = clock_.Now();
+    trace->route = route;
     // Every answer from here on is kept for explain.
     Reply traced([this, trace, reply](Response response) {
-      trace->record["status"] = response.status;
+      trace->status = response.status;
       if (response.status >= 400 && response.content_type == "application/json") {
         const json body = json::parse(response.body, nullptr, false);
         if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-          trace->record["error"] = body["error"];
+          trace->error = body["error"];
         }
       }
-      // A stream's record is kept when the stream ends (PassThroughStream).
-      if (!response.on_stream_open) Keep(*trace);
+      // A stream's story is kept when the stream ends (EndStream).
+      if (!response.on_stream_open) Keep(trace);
       reply(std::move(response));
     });
     json body;
@@ -257,7 +337,7 @@ class Gateway::Impl {
                                 "invalid_request_error", "missing_model"));
     }
     const std::string model = body["model"].get<std::string>();
-    trace->record["model"] = model;
+    trace->model = model;
     bool stream = false;
     if (body.contains("stream")) {
       if (!body["stream"].is_boolean() && !body["stream"].is_null()) {
@@ -270,7 +350,7 @@ class Gateway::Impl {
                                   "invalid_request_error", "invalid_type"));
       }
     }
-    trace->record["stream"] = stream;
+    trace->stream = stream;
     if (!routing_.HasModel(model)) {
       return traced(OpenAiError(404,
                                 "The model `" + model +
@@ -279,46 +359,235 @@ class Gateway::Impl {
                                 "invalid_request_error", "model_not_found"));
     }
     if (std::optional<Response> limited = Admit(k)) return traced(std::move(*limited));
-    const RoutePlan plan = routing_.Plan(*key, model);
-    trace->record["policy"] = RoutePolicyName(plan.policy);
-    json candidates = json::array();
+    trace->plan = routing_.Plan(*key, model);
+    const RoutePlan& plan = *trace->plan;
     for (const Candidate& c : plan.candidates) {
       if (!c.admissible) ++rule_rejections_;
-      const Deployment& dep = config_.deployments[c.deployment];
-      json cj = {{"deployment", dep.id},       {"provider", world_.providers[dep.provider].id},
-                 {"admissible", c.admissible}, {"available", c.available},
-                 {"verdict", c.verdict},       {"outstanding", c.outstanding}};
-      if (c.latency_us >= 0) cj["recent_latency_ms"] = static_cast<double>(c.latency_us) / 1000;
-      candidates.push_back(std::move(cj));
     }
-    trace->record["candidates"] = std::move(candidates);
-    json order = json::array();
-    for (int32_t d : plan.order) order.push_back(config_.deployments[d].id);
-    trace->record["order"] = std::move(order);
-    trace->record["attempts"] = json::array();
     if (plan.order.empty()) {
       if (plan.contract_refusal) ++contract_refusals_;
       return traced(Refusal(plan));
     }
+    auto exchange = std::make_shared<Exchange>(this);
+    exchange->route = route;
+    exchange->trace = std::move(trace);
+    exchange->reply = std::move(traced);
+    exchange->body = std::move(body);
+    exchange->stream = stream;
+    exchange->model = model;
+    exchange->upstream_ns = upstream_ns;
+    Next(exchange);
+  }
+
+  // One request on its way through the deployments of its plan; it lives as
+  // long as a callback of its attempt holds it.
+  struct Exchange {
+    explicit Exchange(Impl* impl) : impl(impl) {
+      std::lock_guard<std::mutex> lock(impl->in_flight_mu_);
+      ++impl->in_flight_;
+    }
+    ~Exchange() {
+      std::lock_guard<std::mutex> lock(impl->in_flight_mu_);
+      if (--impl->in_flight_ == 0) impl->in_flight_cv_.notify_all();
+    }
+    Impl* impl;
+    Route route = Route::kChat;
+    std::shared_ptr<Trace> trace;
+    Reply reply;
+    json body;
+    bool stream = false;
+    std::string model;  // as the client asked
+    size_t next = 0;    // in trace->plan->order
     std::vector<std::string> failures;
     std::optional<int64_t> retry_after_s;
-    for (int32_t d : plan.order) {
-      if (Forward(route, d, plan, body, stream, traced, failures, retry_after_s, upstream_ns,
-                  trace)) {
-        return;
-      }
+    std::shared_ptr<std::atomic<int64_t>> upstream_ns;
+    // The attempt in progress.
+    int32_t d = -1;
+    bool anthropic = false;
+    std::chrono::steady_clock::time_point attempt_start, upstream_start;
+  };
+  using ExchangePtr = std::shared_ptr<Exchange>;
+
+  // Tries the plan's next deployment; when none is left, the answer is 503
+  // with what each said.
+  void Next(const ExchangePtr& ex) {
+    while (ex->next < ex->trace->plan->order.size()) {
+      if (StartAttempt(ex, ex->trace->plan->order[ex->next++])) return;
       ++failed_attempts_;
     }
-    std::string message = "no deployment of " + model + " the contracts allow answered: ";
-    for (size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
-    for (const Candidate& c : plan.candidates) {
+    std::string message = "no deployment of " + ex->model + " the contracts allow answered: ";
+    for (size_t i = 0; i < ex->failures.size(); ++i) {
+      message += (i ? "; " : "") + ex->failures[i];
+    }
+    for (const Candidate& c : ex->trace->plan->candidates) {
       if (!c.admissible) {
         message += "; not tried: " + config_.deployments[c.deployment].id + " (" + c.verdict + ")";
       }
     }
     std::vector<Header> headers;
-    if (retry_after_s) headers.push_back({"Retry-After", std::to_string(*retry_after_s)});
-    traced(OpenAiError(503, message, "server_error", "upstream_unavailable", std::move(headers)));
+    if (ex->retry_after_s) headers.push_back({"Retry-After", std::to_string(*ex->retry_after_s)});
+    ex->reply(
+        OpenAiError(503, message, "server_error", "upstream_unavailable", std::move(headers)));
+  }
+
+  // The attempt's outcome in the request's explanation.
+  void Note(const Exchange& ex, const std::string& outcome) {
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                ex.attempt_start)
+                          .count();
+    ex.trace->attempts.push_back({ex.d, outcome, std::round(ms * 1000) / 1000});
+  }
+  void Failed(Exchange& ex, const std::string& why) {
+    ex.failures.push_back(config_.deployments[ex.d].id + ": " + why);
+    Note(ex, why);
+  }
+  // Time spent waiting on the deployment, which is not the gateway's overhead.
+  void Waited(const Exchange& ex) {
+    const auto elapsed = std::chrono::steady_clock::now() - ex.upstream_start;
+    *ex.upstream_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+    metrics_[ex.d]->upstream.Observe(elapsed);
+  }
+
+  // Starts the call to deployment `d`. False when it cannot be tried (noted
+  // in the request's failures): fail over to the next.
+  bool StartAttempt(const ExchangePtr& ex, int32_t d) {
+    const Deployment& dep = config_.deployments[d];
+    ex->d = d;
+    ex->attempt_start = std::chrono::steady_clock::now();
+    if (!routing_.Acquire(d)) {
+      Failed(*ex, "became unavailable");
+      return false;
+    }
+    ex->anthropic = dep.format == ApiFormat::kAnthropic;
+    UpstreamRequest up;
+    up.host = dep.host;
+    up.port = dep.port;
+    up.timeout = std::chrono::milliseconds(config_.routing.upstream_timeout.seconds() * 1000);
+    if (ex->anthropic && ex->route != Route::kChat) {
+      // The request, not the deployment, is at fault: no health penalty.
+      Settle(d, Attempt::kNeutral);
+      Failed(*ex, std::string("Anthropic's Messages API has no ") +
+                      (ex->route == Route::kEmbeddings ? "embeddings" : "legacy completions") +
+                      " endpoint");
+      return false;
+    }
+    if (ex->anthropic) {
+      Result<json> translated = ToAnthropicRequest(ex->body, dep.upstream_model);
+      if (!translated.ok()) {
+        Settle(d, Attempt::kNeutral);
+        Failed(*ex, translated.status().message());
+        return false;
+      }
+      up.target = dep.path_prefix + "/messages";
+      up.body = translated->dump(-1, ' ', false, json::error_handler_t::replace);
+      up.headers.push_back({"anthropic-version", kAnthropicVersion});
+      if (!upstream_keys_[d].empty()) up.headers.push_back({"x-api-key", upstream_keys_[d]});
+    } else {
+      ex->body["model"] = dep.upstream_model;
+      up.target = dep.path_prefix + RoutePath(ex->route);
+      up.body = ex->body.dump(-1, ' ', false, json::error_handler_t::replace);
+      if (!upstream_keys_[d].empty()) {
+        up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
+      }
+    }
+    if (ex->stream) up.headers.push_back({"Accept", "text/event-stream"});
+    ex->upstream_start = std::chrono::steady_clock::now();
+    upstream_->Start(std::move(up),
+                     [this, ex](Status opened, std::shared_ptr<UpstreamClient::Call> call) {
+                       Opened(ex, std::move(opened), std::move(call));
+                     });
+    return true;
+  }
+
+  // The deployment's status and headers are in (or the call failed).
+  void Opened(const ExchangePtr& ex, Status opened, std::shared_ptr<UpstreamClient::Call> call) {
+    const int32_t d = ex->d;
+    const Deployment& dep = config_.deployments[d];
+    if (opened.ok()) {
+      routing_.ObserveLatency(d, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now() - ex->upstream_start));
+    }
+    if (!opened.ok() || ex->stream) Waited(*ex);
+    if (!opened.ok()) {
+      Settle(d, Attempt::kFailure);
+      Failed(*ex, opened.message());
+      ++failed_attempts_;
+      return Next(ex);
+    }
+    const int status = call->status();
+    if (status == 429 || status >= 500) {
+      if (!ex->stream) Waited(*ex);
+      std::optional<Duration> wait = RetryAfter(call->headers());
+      if (status == 429 && !wait) wait = Duration::Seconds(1);
+      if (wait) {
+        ex->retry_after_s =
+            ex->retry_after_s ? std::min(*ex->retry_after_s, wait->seconds()) : wait->seconds();
+      }
+      Settle(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
+      Failed(*ex, "HTTP " + std::to_string(status));
+      ++failed_attempts_;
+      return Next(ex);
+    }
+    const std::string rule = RuleOf(*ex->trace->plan, d);
+    ex->trace->deployment = d;
+    ex->trace->rule = rule;
+    std::vector<Header> headers = {{"x-polycloud-deployment", dep.id},
+                                   {"x-polycloud-rule", Sanitize(rule)}};
+    if (!ex->failures.empty()) {
+      std::string failed;
+      for (const std::string& f : ex->failures) failed += (failed.empty() ? "" : "; ") + f;
+      headers.push_back({"x-polycloud-failed-over", Sanitize(failed)});
+    }
+    const std::string type = std::string(call->headers().Get("Content-Type").value_or(""));
+    if (ex->stream && status == 200 && type.substr(0, 17) == "text/event-stream") {
+      Note(*ex, "HTTP 200, streamed");
+      Account(ex->trace->key, d, 1, 0, 0);
+      return Relay(ex, std::move(call), std::move(headers));
+    }
+    UpstreamClient::Call& reader = *call;
+    reader.ReadAll(options_.max_response_bytes,
+                   [this, ex, call = std::move(call), status, type,
+                    headers = std::move(headers)](Result<std::string> answer) mutable {
+                     Answered(ex, status, std::move(type), std::move(headers), std::move(answer));
+                   });
+  }
+
+  // A whole (not streamed) answer is in.
+  void Answered(const ExchangePtr& ex, int status, std::string type, std::vector<Header> headers,
+                Result<std::string> answer) {
+    const int32_t d = ex->d;
+    if (!ex->stream) Waited(*ex);
+    if (!answer.ok()) {
+      Settle(d, Attempt::kFailure);
+      Failed(*ex, answer.status().message());
+      ++failed_attempts_;
+      return Next(ex);
+    }
+    if (ex->anthropic && status < 400) {
+      Result<json> translated =
+          FromAnthropicResponse(*answer, ex->model, clock_.Now().unix_seconds());
+      if (!translated.ok()) {
+        Settle(d, Attempt::kFailure);
+        Failed(*ex, translated.status().message());
+        ++failed_attempts_;
+        return Next(ex);
+      }
+      *answer = translated->dump(-1, ' ', false, json::error_handler_t::replace);
+      type = "application/json";
+    } else if (ex->anthropic) {
+      *answer = FromAnthropicError(*answer).dump(-1, ' ', false, json::error_handler_t::replace);
+      type = "application/json";
+    }
+    Note(*ex, "HTTP " + std::to_string(status));
+    if (status < 400) {
+      CountTokens(ex->trace->key, d, *answer, *ex->trace);
+      Account(ex->trace->key, d, 1, 0, 0);
+    }
+    Settle(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
+    Response response =
+        Response::Text(status, std::move(*answer), type.empty() ? "application/json" : type);
+    response.headers = std::move(headers);
+    ex->reply(std::move(response));
   }
 
   Response Refusal(const RoutePlan& plan) const {
@@ -340,149 +609,6 @@ class Gateway::Impl {
     return s;
   }
 
-  // Tries deployment `d`. True when the request is answered (by it, or with
-  // its answer to a request it refused as malformed); false to fail over.
-  bool Forward(Route route, int32_t d, const RoutePlan& plan, json body, bool stream,
-               const Reply& reply, std::vector<std::string>& failures,
-               std::optional<int64_t>& retry_after_s, std::atomic<int64_t>& upstream_ns,
-               const std::shared_ptr<Trace>& trace) {
-    const Deployment& dep = config_.deployments[d];
-    const auto attempt_start = std::chrono::steady_clock::now();
-    auto note = [&](const std::string& outcome) {
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                  attempt_start)
-                            .count();
-      trace->record["attempts"].push_back(
-          {{"deployment", dep.id}, {"outcome", outcome}, {"ms", std::round(ms * 1000) / 1000}});
-    };
-    auto fail = [&](const std::string& why) {
-      failures.push_back(dep.id + ": " + why);
-      note(why);
-    };
-    if (!routing_.Acquire(d)) {
-      fail("became unavailable");
-      return false;
-    }
-    const std::string requested_model = body["model"].get<std::string>();
-    const bool anthropic = dep.format == ApiFormat::kAnthropic;
-    UpstreamRequest up;
-    up.host = dep.host;
-    up.port = dep.port;
-    up.timeout = std::chrono::milliseconds(config_.routing.upstream_timeout.seconds() * 1000);
-    if (anthropic && route != Route::kChat) {
-      // The request, not the deployment, is at fault: no health penalty.
-      Settle(d, Attempt::kNeutral);
-      fail(std::string("Anthropic's Messages API has no ") +
-           (route == Route::kEmbeddings ? "embeddings" : "legacy completions") + " endpoint");
-      return false;
-    }
-    if (anthropic) {
-      Result<json> translated = ToAnthropicRequest(body, dep.upstream_model);
-      if (!translated.ok()) {
-        Settle(d, Attempt::kNeutral);
-        fail(translated.status().message());
-        return false;
-      }
-      up.target = dep.path_prefix + "/messages";
-      up.body = translated->dump(-1, ' ', false, json::error_handler_t::replace);
-      up.headers.push_back({"anthropic-version", kAnthropicVersion});
-      if (!upstream_keys_[d].empty()) up.headers.push_back({"x-api-key", upstream_keys_[d]});
-    } else {
-      body["model"] = dep.upstream_model;
-      up.target = dep.path_prefix + RoutePath(route);
-      up.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-      if (!upstream_keys_[d].empty()) {
-        up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
-      }
-    }
-    if (stream) up.headers.push_back({"Accept", "text/event-stream"});
-    const auto upstream_start = std::chrono::steady_clock::now();
-    auto waited = [&] {
-      const auto elapsed = std::chrono::steady_clock::now() - upstream_start;
-      upstream_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
-      metrics_[d]->upstream.Observe(elapsed);
-    };
-    Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(up);
-    if (call.ok()) {
-      routing_.ObserveLatency(d, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::steady_clock::now() - upstream_start));
-    }
-    if (!call.ok() || stream) waited();
-    if (!call.ok()) {
-      Settle(d, Attempt::kFailure);
-      fail(call.status().message());
-      return false;
-    }
-    const int status = (*call)->status();
-    if (status == 429 || status >= 500) {
-      if (!stream) waited();
-      std::optional<Duration> wait = RetryAfter((*call)->headers());
-      if (status == 429 && !wait) wait = Duration::Seconds(1);
-      if (wait) {
-        retry_after_s = retry_after_s ? std::min(*retry_after_s, wait->seconds()) : wait->seconds();
-      }
-      Settle(d, status == 429 ? Attempt::kNeutral : Attempt::kFailure, wait);
-      fail("HTTP " + std::to_string(status));
-      return false;
-    }
-    const std::string rule = RuleOf(plan, d);
-    trace->record["deployment"] = dep.id;
-    trace->record["rule"] = rule;
-    std::vector<Header> headers = {{"x-polycloud-deployment", dep.id},
-                                   {"x-polycloud-rule", Sanitize(rule)}};
-    if (!failures.empty()) {
-      std::string failed;
-      for (const std::string& f : failures) failed += (failed.empty() ? "" : "; ") + f;
-      headers.push_back({"x-polycloud-failed-over", Sanitize(failed)});
-    }
-    std::optional<std::string_view> type = (*call)->headers().Get("Content-Type");
-    if (stream && status == 200 && type && type->substr(0, 17) == "text/event-stream") {
-      std::unique_ptr<AnthropicStreamTranslator> translator;
-      if (anthropic) {
-        const json options = body.value("stream_options", json::object());
-        translator = std::make_unique<AnthropicStreamTranslator>(
-            requested_model, clock_.Now().unix_seconds(),
-            options.is_object() && options.value("include_usage", false));
-      }
-      note("HTTP 200, streamed");
-      Account(trace->key, d, 1, 0, 0);
-      PassThroughStream(d, **call, std::move(headers), reply, translator.get(), trace);
-      return true;
-    }
-    Result<std::string> answer = (*call)->ReadAll(options_.max_response_bytes);
-    if (!stream) waited();
-    if (!answer.ok()) {
-      Settle(d, Attempt::kFailure);
-      fail(answer.status().message());
-      return false;
-    }
-    if (anthropic && status < 400) {
-      Result<json> translated =
-          FromAnthropicResponse(*answer, requested_model, clock_.Now().unix_seconds());
-      if (!translated.ok()) {
-        Settle(d, Attempt::kFailure);
-        fail(translated.status().message());
-        return false;
-      }
-      *answer = translated->dump(-1, ' ', false, json::error_handler_t::replace);
-      type = "application/json";
-    } else if (anthropic) {
-      *answer = FromAnthropicError(*answer).dump(-1, ' ', false, json::error_handler_t::replace);
-      type = "application/json";
-    }
-    note("HTTP " + std::to_string(status));
-    if (status < 400) {
-      CountTokens(trace->key, d, *answer, *trace);
-      Account(trace->key, d, 1, 0, 0);
-    }
-    Settle(d, status < 400 ? Attempt::kSuccess : Attempt::kNeutral);
-    Response response =
-        Response::Text(status, std::move(*answer), type ? std::string(*type) : "application/json");
-    response.headers = std::move(headers);
-    reply(std::move(response));
-    return true;
-  }
-
   std::string RuleOf(const RoutePlan& plan, int32_t d) const {
     for (const Candidate& c : plan.candidates) {
       if (c.deployment == d) return c.rule;
@@ -490,41 +616,64 @@ class Gateway::Impl {
     return "";
   }
 
-  // Relays the upstream's events to the client as they arrive.
-  // `translator`: the deployment speaks Anthropic's stream; else relayed as is.
-  void PassThroughStream(int32_t d, UpstreamCall& call, std::vector<Header> headers,
-                         const Reply& reply, AnthropicStreamTranslator* translator,
-                         const std::shared_ptr<Trace>& trace) {
-    auto opened = std::make_shared<std::promise<std::shared_ptr<http::EventStream>>>();
-    std::future<std::shared_ptr<http::EventStream>> future = opened->get_future();
-    Response response = Response::Stream(
-        [opened](std::shared_ptr<http::EventStream> s) { opened->set_value(std::move(s)); });
-    response.headers = std::move(headers);
-    reply(std::move(response));
+  // A streamed answer on its way to the client. When it ends — complete,
+  // broken off, or the client gone (before the stream opened, too) — the
+  // deployment's slot is released and the request's story kept.
+  struct StreamRelay {
+    ~StreamRelay() {
+      if (!finished.load()) ex->impl->EndStream(*this);
+    }
+    ExchangePtr ex;
+    std::shared_ptr<UpstreamClient::Call> call;
+    std::unique_ptr<AnthropicStreamTranslator> translator;  // else relayed as is
     std::shared_ptr<http::EventStream> client;
-    try {
-      // A client gone before the stream opened drops the callback (and the
-      // promise with it): broken_promise, at once.
-      if (future.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
-        client = future.get();
-      }
-    } catch (const std::future_error&) {
-    }
-    if (client == nullptr) {
-      Settle(d, Attempt::kNeutral);
-      trace->record["stream_end"] = "the client went away before the stream opened";
-      Keep(*trace);
-      return;
-    }
     http::SseParser parser;
-    std::vector<http::SseEvent> events;
     Attempt outcome = Attempt::kSuccess;
-    while (!client->closed()) {
-      Result<std::optional<std::string>> piece = call.ReadSome();
+    std::atomic<bool> finished{false};
+  };
+
+  // Relays the upstream's events to the client as they arrive.
+  void Relay(const ExchangePtr& ex, std::shared_ptr<UpstreamClient::Call> call,
+             std::vector<Header> headers) {
+    auto relay = std::make_shared<StreamRelay>();
+    relay->ex = ex;
+    relay->call = std::move(call);
+    if (ex->anthropic) {
+      const json options = ex->body.value("stream_options", json::object());
+      relay->translator = std::make_unique<AnthropicStreamTranslator>(
+          ex->model, clock_.Now().unix_seconds(),
+          options.is_object() && options.value("include_usage", false));
+    }
+    // A client gone before the stream opens drops this callback, and with it
+    // the relay, which ends the stream then.
+    Response response =
+        Response::Stream([this, relay](std::shared_ptr<http::EventStream> client) mutable {
+          relay->client = std::move(client);
+          // A client that goes mid-stream cuts the upstream read short.
+          std::weak_ptr<StreamRelay> weak = relay;
+          relay->client->OnClose([weak] {
+            if (std::shared_ptr<StreamRelay> r = weak.lock(); r && !r->finished.load()) {
+              r->call->Cancel();
+            }
+          });
+          Pump(std::move(relay));
+        });
+    response.headers = std::move(headers);
+    ex->reply(std::move(response));
+  }
+
+  void Pump(std::shared_ptr<StreamRelay> relay) {
+    if (relay->client->closed()) return EndStream(*relay);
+    UpstreamClient::Call& call = *relay->call;
+    call.ReadSome([this, relay](Result<std::optional<std::string>> piece) {
+      StreamRelay& r = *relay;
+      const size_t k = r.ex->trace->key;
+      const int32_t d = r.ex->d;
       if (!piece.ok()) {
+        if (r.client->closed()) return EndStream(r);
         // Too late to fail over: the client has part of an answer. Say so in
         // the stream, in the error shape, and end it.
-        outcome = Attempt::kFailure;
+        r.outcome = Attempt::kFailure;
         json error = {
             {"error",
              {{"message", "the deployment's stream broke off: " + piece.status().message()},
@@ -533,35 +682,42 @@ class Gateway::Impl {
               {"code", "upstream_stream_broken"}}}};
         http::SseEvent event;
         event.data = error.dump();
-        client->Send(event);
-        trace->record["stream_end"] =
-            "the deployment's stream broke off: " + piece.status().message();
-        break;
+        r.client->Send(event);
+        r.ex->trace->stream_end = "the deployment's stream broke off: " + piece.status().message();
+        return EndStream(r);
       }
-      if (!*piece) break;
-      parser.Feed(**piece, &events);
+      if (!*piece) return EndStream(r);
+      std::vector<http::SseEvent> events;
+      r.parser.Feed(**piece, &events);
       for (const http::SseEvent& e : events) {
-        if (translator == nullptr) {
-          CountTokens(trace->key, d, e.data, *trace);
-          client->Send(e);
+        if (r.translator == nullptr) {
+          CountTokens(k, d, e.data, *r.ex->trace);
+          r.client->Send(e);
           continue;
         }
-        for (const http::SseEvent& out : translator->Translate(e)) {
-          CountTokens(trace->key, d, out.data, *trace);
-          client->Send(out);
+        for (const http::SseEvent& out : r.translator->Translate(e)) {
+          CountTokens(k, d, out.data, *r.ex->trace);
+          r.client->Send(out);
         }
       }
-      events.clear();
-      if (translator != nullptr && translator->done()) break;
-    }
+      if (r.translator != nullptr && r.translator->done()) return EndStream(r);
+      Pump(relay);
+    });
+  }
+
+  void EndStream(StreamRelay& r) {
+    if (r.finished.exchange(true)) return;
     // Released before the client can see the end, so a client that counts
     // on the slot being free after the stream never sees it taken.
-    Settle(d, outcome);
-    if (!trace->record.contains("stream_end")) {
-      trace->record["stream_end"] = client->closed() ? "the client closed the stream" : "complete";
+    Settle(r.ex->d, r.client == nullptr ? Attempt::kNeutral : r.outcome);
+    Trace& trace = *r.ex->trace;
+    if (trace.stream_end.empty()) {
+      trace.stream_end = r.client == nullptr  ? "the client went away before the stream opened"
+                         : r.client->closed() ? "the client closed the stream"
+                                              : "complete";
     }
-    Keep(*trace);
-    client->Close();
+    Keep(r.ex->trace);
+    if (r.client != nullptr) r.client->Close();
   }
 
   // Counts per deployment, for /metrics.
@@ -581,10 +737,8 @@ class Gateway::Impl {
   // one: counted for /metrics, and charged to key `k` (its token bucket, its
   // spend against its budget) and to the request's explanation.
   void CountTokens(size_t k, int32_t d, std::string_view text, Trace& trace) {
-    if (text.find("\"usage\"") == std::string_view::npos) return;
-    const json j = json::parse(text, nullptr, false);
-    if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return;
-    const json& u = j["usage"];
+    const json u = UsageObject(text);
+    if (!u.is_object()) return;
     auto take = [&](const char* key) -> int64_t {
       return u.contains(key) && u[key].is_number_unsigned()
                  ? static_cast<int64_t>(std::min<uint64_t>(u[key].get<uint64_t>(), 1ULL << 40))
@@ -602,13 +756,10 @@ class Gateway::Impl {
     }
     key_states_[k]->Charge(d, input, output, cost, clock_.Now());
     Account(k, d, 0, input, output);
-    trace.record["input_tokens"] = trace.record.value("input_tokens", int64_t{0}) + input;
-    trace.record["output_tokens"] = trace.record.value("output_tokens", int64_t{0}) + output;
-    trace.record["cost_usd"] = FormatMoneyExact(
-        RoundCost(static_cast<__int128>(trace.record.value("cost_e6_", int64_t{0})) + cost));
-    trace.record["cost_e6_"] = static_cast<int64_t>(
-        std::min<__int128>(static_cast<__int128>(trace.record.value("cost_e6_", int64_t{0})) + cost,
-                           std::numeric_limits<int64_t>::max()));
+    trace.counted = true;
+    trace.input_tokens += input;
+    trace.output_tokens += output;
+    trace.cost_e6 += cost;
   }
 
   // A key's limits and what it has used (config.h, KeyLimits). Buckets are
@@ -736,8 +887,13 @@ class Gateway::Impl {
     const Time now = clock_.Now();
     std::lock_guard<std::mutex> lock(pending_mu_);
     if (options_.usage_store != nullptr) {
-      const std::string day = FormatTimeFull(now).substr(0, 10);
-      const auto row_key = std::make_tuple(day, k, d, dep.input_per_million.micros(),
+      // The UTC day's text, formatted once a day rather than per request.
+      const int64_t day_number = now.unix_seconds() / 86'400;
+      if (day_number != day_number_) {
+        day_number_ = day_number;
+        day_ = FormatTimeFull(now).substr(0, 10);
+      }
+      const auto row_key = std::make_tuple(day_, k, d, dep.input_per_million.micros(),
                                            dep.output_per_million.micros());
       store::UsageRow& row = pending_[row_key];
       row.requests += requests;
@@ -903,12 +1059,11 @@ class Gateway::Impl {
   }
 
   // Keeps `trace` for explain (the latest options_.explain_requests).
-  void Keep(Trace& trace) {
-    trace.record.erase("cost_e6_");
+  void Keep(const std::shared_ptr<Trace>& trace) {
     std::lock_guard<std::mutex> lock(traces_mu_);
     if (options_.explain_requests == 0) return;
-    traces_[trace.id] = {trace.key, trace.record};
-    trace_order_.push_back(trace.id);
+    traces_[trace->id] = trace;
+    trace_order_.push_back(trace->id);
     while (trace_order_.size() > options_.explain_requests) {
       traces_.erase(trace_order_.front());
       trace_order_.pop_front();
@@ -923,14 +1078,14 @@ class Gateway::Impl {
     const size_t k = static_cast<size_t>(key - config_.keys.data());
     std::lock_guard<std::mutex> lock(traces_mu_);
     auto it = traces_.find(std::string(r.Param("id")));
-    if (it == traces_.end() || it->second.first != k) {
+    if (it == traces_.end() || it->second->key != k) {
       return OpenAiError(404,
                          "No request " + std::string(r.Param("id")) +
                              " of this key among the last " +
                              std::to_string(options_.explain_requests) + " the gateway keeps.",
                          "invalid_request_error", "request_not_found");
     }
-    return Response::Json(200, it->second.second);
+    return Response::Json(200, TraceJson(*it->second));
   }
 
   // GET /v1/usage: the caller's tokens and spend, by deployment and
@@ -1114,7 +1269,7 @@ class Gateway::Impl {
   std::string request_nonce_;
   std::atomic<uint64_t> request_counter_{0};
   mutable std::mutex traces_mu_;
-  std::unordered_map<std::string, std::pair<size_t, json>> traces_;  // id → (key, record)
+  std::unordered_map<std::string, std::shared_ptr<const Trace>> traces_;  // by id
   std::deque<std::string> trace_order_;
   // Accounting not yet written, by (day, key, deployment, prices).
   struct DemandSample {
@@ -1124,6 +1279,8 @@ class Gateway::Impl {
   };
   mutable std::mutex pending_mu_;
   std::map<std::tuple<std::string, size_t, int32_t, int64_t, int64_t>, store::UsageRow> pending_;
+  int64_t day_number_ = std::numeric_limits<int64_t>::min();  // of day_, under pending_mu_
+  std::string day_;
   std::deque<DemandSample> demand_window_;  // the last minute's tokens, by service
   std::map<world::ServiceIndex, int64_t> published_demand_;
   std::mutex flush_mu_;
@@ -1132,7 +1289,15 @@ class Gateway::Impl {
   std::condition_variable background_cv_;
   bool stopping_ = false;
   std::thread background_;
-  std::unique_ptr<WorkerPool> workers_;
+  // Upstream calls: their own I/O threads, so that a slow deployment never
+  // holds a thread of the server.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
+  std::unique_ptr<UpstreamClient> upstream_;
+  std::vector<std::thread> io_threads_;
+  std::mutex in_flight_mu_;
+  std::condition_variable in_flight_cv_;
+  size_t in_flight_ = 0;  // Exchanges alive
 };
 
 Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const world::World& world,
@@ -1151,7 +1316,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, const wor
     }
     upstream_keys.push_back(std::move(key));
   }
-  if (options.workers < 1) return InvalidArgument("gateway workers: expected at least 1");
+  if (options.threads < 1) return InvalidArgument("gateway threads: expected at least 1");
   auto impl = std::make_unique<Impl>(std::move(config), world, clock, std::move(options),
                                      std::move(upstream_keys));
   POLYCLOUD_RETURN_IF_ERROR(impl->LoadUsage());

@@ -10,8 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "polycloud/gateway/upstream.h"
@@ -70,7 +73,6 @@ class GatewayTest : public ::testing::Test {
         LoadGatewayConfigString(text, "endpoints.yaml", scenario_->world);
     ASSERT_TRUE(config.ok()) << config.status().message() << "\n" << text;
     GatewayOptions options;
-    options.workers = 8;
     options.usage_store = usage_store_;
     options.flush_every = std::chrono::milliseconds(50);
     options.demand = demand_;
@@ -750,20 +752,65 @@ TEST_F(GatewayTest, KeepsConnectionsToAnUpstreamAliveAcrossRequests) {
 
 TEST(GatewayUpstreamTest, AConnectionTheUpstreamClosedWhileIdleIsReplacedWithoutAFailure) {
   FakeUpstream up("up", std::chrono::milliseconds(100));  // closes idle connections after 0.1 s
-  UpstreamRequest request;
-  request.host = "127.0.0.1";
-  request.port =
-      static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
-  request.target = "/v1/chat/completions";
-  request.body = R"({"model":"m","messages":[]})";
-  for (int i = 0; i < 3; ++i) {
-    Result<std::unique_ptr<UpstreamCall>> call = UpstreamCall::Start(request);
-    ASSERT_TRUE(call.ok()) << call.status().message();
-    EXPECT_EQ((*call)->status(), 200);
-    ASSERT_TRUE((*call)->ReadAll(1 << 20).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the pooled one is closed by now
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  {
+    UpstreamClient client(ioc);
+    UpstreamRequest request;
+    request.host = "127.0.0.1";
+    request.port =
+        static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
+    request.target = "/v1/chat/completions";
+    request.body = R"({"model":"m","messages":[]})";
+    for (int i = 0; i < 3; ++i) {
+      std::promise<Result<std::string>> answered;
+      client.Start(request, [&](Status opened, std::shared_ptr<UpstreamClient::Call> call) {
+        if (!opened.ok()) return answered.set_value(opened);
+        EXPECT_EQ(call->status(), 200);
+        call->ReadAll(1 << 20, [&, call](Result<std::string> body) { answered.set_value(body); });
+      });
+      Result<std::string> body = answered.get_future().get();
+      ASSERT_TRUE(body.ok()) << body.status().message();
+      // The answer read whole, its connection goes back to the pool.
+      for (int wait = 0; wait < 100 && client.idle_connections() == 0; ++wait) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      EXPECT_EQ(client.idle_connections(), 1u);
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(250));  // the pooled one is closed by now
+    }
   }
+  work.reset();
+  runner.join();
   EXPECT_EQ(up.requests(), 3);
+}
+
+TEST(GatewayUpstreamTest, ACallThatGetsNoAnswerInTimeSaysSo) {
+  FakeUpstream up("up");
+  up.set_delay_ms(1000);
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  {
+    UpstreamClient client(ioc);
+    UpstreamRequest request;
+    request.host = "127.0.0.1";
+    request.port =
+        static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
+    request.target = "/v1/chat/completions";
+    request.body = R"({"model":"m","messages":[]})";
+    request.timeout = std::chrono::milliseconds(100);
+    std::promise<Status> opened;
+    client.Start(request,
+                 [&](Status s, std::shared_ptr<UpstreamClient::Call>) { opened.set_value(s); });
+    const Status s = opened.get_future().get();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("timed out after 100 ms"), std::string::npos) << s.message();
+    EXPECT_EQ(client.idle_connections(), 0u);
+  }
+  work.reset();
+  runner.join();
 }
 }  // namespace
 }  // namespace polycloud::gateway

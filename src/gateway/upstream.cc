@@ -1,34 +1,41 @@
 #include "polycloud/gateway/upstream.h"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
-#include <optional>
 #include <unordered_map>
-#include <vector>
 
 namespace polycloud::gateway {
-namespace {
 
 namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
-using SteadyClock = std::chrono::steady_clock;
 
-// A kept-alive connection to one upstream, with the I/O context its
-// blocking calls run on.
+namespace {
+
+// A kept-alive connection to one upstream. Its strand serialises everything
+// done on it (the call's reads and writes, and the timer that cuts them off).
 struct Connection {
-  net::io_context ioc;
-  tcp::socket socket{ioc};
+  explicit Connection(net::io_context& ioc)
+      : strand(net::make_strand(ioc)), socket(strand), timer(strand) {}
+  net::strand<net::io_context::executor_type> strand;
+  tcp::socket socket;
+  net::steady_timer timer;
 };
+
+}  // namespace
 
 // Idle kept-alive connections per upstream ("host:port"), so that a request
 // does not pay a TCP connect (and the upstream an accept) each time.
-class ConnectionPool {
+class UpstreamClient::Pool {
  public:
   static constexpr size_t kMaxIdlePerUpstream = 256;
   std::unique_ptr<Connection> Take(const std::string& where) {
@@ -41,203 +48,315 @@ class ConnectionPool {
   }
   void Give(const std::string& where, std::unique_ptr<Connection> c) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;  // the client is going: c closes here
     std::vector<std::unique_ptr<Connection>>& list = idle_[where];
     if (list.size() < kMaxIdlePerUpstream) list.push_back(std::move(c));
   }
+  // Closes the idle connections and keeps no more (before the io_context goes).
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    idle_.clear();
+  }
+  size_t idle() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& [where, list] : idle_) n += list.size();
+    return n;
+  }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  bool closed_ = false;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 
-ConnectionPool& Pool() {
-  static ConnectionPool* pool = new ConnectionPool();  // never destroyed: calls may outlive statics
-  return *pool;
-}
+namespace {
 
-class BeastCall final : public UpstreamCall {
+class AsyncCall final : public UpstreamClient::Call,
+                        public std::enable_shared_from_this<AsyncCall> {
  public:
-  explicit BeastCall(const UpstreamRequest& r)
-      : where_(r.host + ":" + std::to_string(r.port)), timeout_(r.timeout) {
+  AsyncCall(net::io_context& ioc, std::shared_ptr<UpstreamClient::Pool> pool, UpstreamRequest r)
+      : ioc_(ioc),
+        pool_(std::move(pool)),
+        request_(std::move(r)),
+        where_(request_.host + ":" + std::to_string(request_.port)) {
     ResetParser();
+    const bhttp::verb verb = bhttp::string_to_verb(request_.method);
+    message_.method(verb == bhttp::verb::unknown ? bhttp::verb::post : verb);
+    message_.target(request_.target);
+    message_.version(11);
+    message_.set(bhttp::field::host, where_);
+    message_.set(bhttp::field::user_agent, "polycloud-gateway");
+    if (!request_.body.empty()) message_.set(bhttp::field::content_type, "application/json");
+    for (const http::Header& h : request_.headers) message_.set(h.name, h.value);
+    message_.keep_alive(true);
+    message_.body() = std::move(request_.body);
+    message_.prepare_payload();
   }
-  ~BeastCall() override {
-    // Back to the pool only after a whole answer that keeps the connection.
+  ~AsyncCall() override { ReleaseToPool(); }
+
+  // Back to the pool only after a whole answer that keeps the connection —
+  // as soon as it is read, so that the next request can take it.
+  void ReleaseToPool() {
     if (conn_ != nullptr && !broken_ && parser_->is_done() && parser_->keep_alive() &&
         buffer_.size() == 0 && conn_->socket.is_open()) {
-      Pool().Give(where_, std::move(conn_));
+      pool_->Give(where_, std::move(conn_));
     }
   }
 
-  Status Open(const UpstreamRequest& r) {
-    const SteadyClock::time_point deadline = SteadyClock::now() + timeout_;
-    // A pooled connection the upstream has closed meanwhile fails before an
-    // answer starts: then the request goes again on a new connection.
-    if (std::unique_ptr<Connection> pooled = Pool().Take(where_)) {
+  void Begin(UpstreamClient::Opened opened) {
+    opened_ = std::move(opened);
+    if (std::unique_ptr<Connection> pooled = pool_->Take(where_)) {
       conn_ = std::move(pooled);
-      bool stale = false;
-      Status sent = Exchange(r, deadline, &stale);
-      if (sent.ok() || !stale) return sent;
-      conn_.reset();
-      buffer_.clear();
-      ResetParser();
-      headers_ = http::Headers();
-      broken_ = false;
+      strand_ = conn_->strand;
+      pooled_ = true;
+      net::dispatch(conn_->strand, [self = shared_from_this()] { self->Send(); });
+      return;
     }
-    conn_ = std::make_unique<Connection>();
-    error_code ec;
-    tcp::resolver resolver(conn_->ioc);
-    const auto endpoints = resolver.resolve(r.host, std::to_string(r.port), ec);
-    if (ec) return IoError("cannot resolve " + r.host + ": " + ec.message());
-    bool done = false;
-    net::async_connect(conn_->socket, endpoints, [&](const error_code& e, const tcp::endpoint&) {
-      ec = e;
-      done = true;
-    });
-    if (!RunUntil(done, deadline)) return TimedOut();
-    if (ec) {
-      broken_ = true;
-      return IoError("cannot connect to " + where_ + ": " + ec.message());
-    }
-    conn_->socket.set_option(tcp::no_delay(true), ec);
-    return Exchange(r, deadline, nullptr);
-  }
-
-  // Sends the request and reads the answer's status and headers. `stale`
-  // (for a pooled connection): set when it failed before any byte of an
-  // answer, so that a new connection may try again.
-  Status Exchange(const UpstreamRequest& r, SteadyClock::time_point deadline, bool* stale) {
-    error_code ec;
-    bool done = false;
-
-    bhttp::request<bhttp::string_body> message(
-        bhttp::string_to_verb(r.method) == bhttp::verb::unknown ? bhttp::verb::post
-                                                                : bhttp::string_to_verb(r.method),
-        r.target, 11);
-    message.set(bhttp::field::host, where_);
-    message.set(bhttp::field::user_agent, "polycloud-gateway");
-    if (!r.body.empty()) message.set(bhttp::field::content_type, "application/json");
-    for (const http::Header& h : r.headers) message.set(h.name, h.value);
-    message.keep_alive(true);
-    message.body() = r.body;
-    message.prepare_payload();
-    done = false;
-    bhttp::async_write(conn_->socket, message, [&](const error_code& e, size_t) {
-      ec = e;
-      done = true;
-    });
-    if (!RunUntil(done, deadline)) return TimedOut();
-    if (ec) {
-      broken_ = true;
-      if (stale != nullptr) *stale = true;
-      return IoError("cannot send to " + where_ + ": " + ec.message());
-    }
-
-    done = false;
-    bhttp::async_read_header(conn_->socket, buffer_, *parser_, [&](const error_code& e, size_t) {
-      ec = e;
-      done = true;
-    });
-    if (!RunUntil(done, deadline)) return TimedOut();
-    if (ec) {
-      broken_ = true;
-      // Closed by the upstream before answering: a pooled connection it had let go.
-      if (stale != nullptr && buffer_.size() == 0 &&
-          (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
-           ec == net::error::connection_reset || ec == net::error::broken_pipe)) {
-        *stale = true;
-      }
-      return IoError(where_ + " answered no HTTP response: " + ec.message());
-    }
-    for (const auto& field : parser_->get()) {
-      headers_.Add(std::string(field.name_string()), std::string(field.value()));
-    }
-    return Status::Ok();
+    Connect();
   }
 
   int status() const override { return static_cast<int>(parser_->get().result_int()); }
   const http::Headers& headers() const override { return headers_; }
 
-  Result<std::optional<std::string>> ReadSome() override {
-    const SteadyClock::time_point deadline = SteadyClock::now() + timeout_;
-    while (!parser_->is_done()) {
-      parser_->get().body().data = chunk_;
-      parser_->get().body().size = sizeof chunk_;
-      error_code ec;
-      bool done = false;
-      bhttp::async_read_some(conn_->socket, buffer_, *parser_, [&](const error_code& e, size_t) {
-        ec = e;
-        done = true;
-      });
-      if (!RunUntil(done, deadline)) return TimedOut();
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        broken_ = true;
-        return IoError("the answer from " + where_ + " broke off: " + ec.message());
-      }
-      const size_t n = sizeof chunk_ - parser_->get().body().size;
-      if (n > 0) return std::optional<std::string>(std::string(chunk_, n));
-    }
-    return std::optional<std::string>();
+  void ReadSome(std::function<void(Result<std::optional<std::string>>)> done) override {
+    if (conn_ == nullptr) return done(std::optional<std::string>());  // read whole, pooled
+    net::dispatch(conn_->strand, [self = shared_from_this(), done = std::move(done)]() mutable {
+      self->DoReadSome(std::move(done));
+    });
   }
 
-  Result<std::string> ReadAll(size_t max_bytes) override {
-    std::string out;
-    while (true) {
-      Result<std::optional<std::string>> piece = ReadSome();
-      if (!piece.ok()) return piece.status();
-      if (!*piece) return out;
-      out += **piece;
-      if (out.size() > max_bytes) {
-        return IoError("the answer from " + where_ + " is larger than " +
-                       std::to_string(max_bytes) + " bytes");
-      }
-    }
+  void ReadAll(size_t max_bytes, std::function<void(Result<std::string>)> done) override {
+    if (conn_ == nullptr) return done(std::string());  // read whole, pooled
+    net::dispatch(conn_->strand,
+                  [self = shared_from_this(), max_bytes, done = std::move(done)]() mutable {
+                    self->ReadAllStep(max_bytes, std::make_shared<std::string>(), std::move(done));
+                  });
+  }
+
+  void Cancel() override {
+    if (!strand_) return;  // never connected
+    net::post(*strand_, [self = shared_from_this()] {
+      if (self->conn_ == nullptr) return;  // read whole and pooled
+      self->broken_ = true;
+      error_code ignored;
+      self->conn_->socket.close(ignored);
+    });
   }
 
  private:
-  // Runs the context until `done` or `deadline`; on the deadline closes the
-  // socket (completing the operation with an error) and returns false.
-  bool RunUntil(const bool& done, SteadyClock::time_point deadline) {
-    net::io_context& ioc = conn_->ioc;
-    ioc.restart();
-    while (!done && SteadyClock::now() < deadline) {
-      if (ioc.run_one_until(deadline) == 0 && ioc.stopped()) break;
+  // A new connection: resolve (unless the host is an address), connect, send.
+  void Connect() {
+    conn_ = std::make_unique<Connection>(ioc_);
+    strand_ = conn_->strand;
+    pooled_ = false;
+    net::dispatch(conn_->strand, [self = shared_from_this()] {
+      error_code ec;
+      const net::ip::address address = net::ip::make_address(self->request_.host, ec);
+      self->Arm();
+      if (!ec) {
+        self->conn_->socket.async_connect(tcp::endpoint(address, self->request_.port),
+                                          [self](const error_code& e) { self->Connected(e); });
+        return;
+      }
+      self->resolver_.emplace(self->conn_->strand);
+      self->resolver_->async_resolve(
+          self->request_.host, std::to_string(self->request_.port),
+          [self](const error_code& e, const tcp::resolver::results_type& results) {
+            if (e) {
+              self->Disarm();
+              self->broken_ = true;
+              return self->Fail(self->timed_out_ ? self->TimedOut()
+                                                 : IoError("cannot resolve " + self->request_.host +
+                                                           ": " + e.message()));
+            }
+            net::async_connect(
+                self->conn_->socket, results,
+                [self](const error_code& e2, const tcp::endpoint&) { self->Connected(e2); });
+          });
+    });
+  }
+
+  void Connected(const error_code& ec) {
+    if (ec) {
+      Disarm();
+      broken_ = true;
+      return Fail(timed_out_ ? TimedOut()
+                             : IoError("cannot connect to " + where_ + ": " + ec.message()));
     }
-    if (done) return true;
-    broken_ = true;
     error_code ignored;
-    conn_->socket.close(ignored);
-    ioc.restart();
-    while (!done && ioc.run_one() > 0) {
+    conn_->socket.set_option(tcp::no_delay(true), ignored);
+    Send();
+  }
+
+  // Sends the request and reads the answer's status and headers. A pooled
+  // connection that fails before any byte of an answer is one the upstream
+  // let go while it was idle: the request goes again on a new connection.
+  void Send() {
+    Arm();
+    bhttp::async_write(
+        conn_->socket, message_, [self = shared_from_this()](const error_code& ec, size_t) {
+          if (ec) {
+            self->Disarm();
+            self->broken_ = true;
+            if (self->pooled_ && !self->timed_out_) return self->Retry();
+            return self->Fail(
+                self->timed_out_ ? self->TimedOut()
+                                 : IoError("cannot send to " + self->where_ + ": " + ec.message()));
+          }
+          self->ReadHeader();
+        });
+  }
+
+  void ReadHeader() {
+    bhttp::async_read_header(
+        conn_->socket, buffer_, *parser_,
+        [self = shared_from_this()](const error_code& ec, size_t) {
+          self->Disarm();
+          if (ec) {
+            self->broken_ = true;
+            if (self->pooled_ && !self->timed_out_ && self->buffer_.size() == 0 &&
+                (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+                 ec == net::error::connection_reset || ec == net::error::broken_pipe)) {
+              return self->Retry();
+            }
+            return self->Fail(
+                self->timed_out_
+                    ? self->TimedOut()
+                    : IoError(self->where_ + " answered no HTTP response: " + ec.message()));
+          }
+          for (const auto& field : self->parser_->get()) {
+            self->headers_.Add(std::string(field.name_string()), std::string(field.value()));
+          }
+          UpstreamClient::Opened opened = std::move(self->opened_);
+          opened(Status::Ok(), self);
+        });
+  }
+
+  void Retry() {
+    conn_.reset();
+    buffer_.clear();
+    ResetParser();
+    headers_ = http::Headers();
+    broken_ = false;
+    Connect();
+  }
+
+  void Fail(Status status) {
+    UpstreamClient::Opened opened = std::move(opened_);
+    opened(std::move(status), nullptr);
+  }
+
+  void DoReadSome(std::function<void(Result<std::optional<std::string>>)> done) {
+    if (broken_) return done(IoError("the answer from " + where_ + " broke off: cancelled"));
+    if (parser_->is_done()) {
+      ReleaseToPool();
+      return done(std::optional<std::string>());
     }
-    return false;
+    if (chunk_ == nullptr) chunk_ = std::make_unique<char[]>(kChunk);
+    parser_->get().body().data = chunk_.get();
+    parser_->get().body().size = kChunk;
+    Arm();
+    bhttp::async_read_some(
+        conn_->socket, buffer_, *parser_,
+        [self = shared_from_this(), done = std::move(done)](error_code ec, size_t) mutable {
+          if (ec == bhttp::error::need_buffer) ec = {};
+          if (ec) {
+            self->Disarm();
+            self->broken_ = true;
+            return done(self->timed_out_ ? self->TimedOut()
+                                         : IoError("the answer from " + self->where_ +
+                                                   " broke off: " + ec.message()));
+          }
+          const size_t n = kChunk - self->parser_->get().body().size;
+          if (n > 0) {
+            self->Disarm();
+            return done(std::optional<std::string>(std::string(self->chunk_.get(), n)));
+          }
+          if (self->parser_->is_done()) {
+            self->Disarm();
+            self->ReleaseToPool();
+            return done(std::optional<std::string>());
+          }
+          self->DoReadSome(std::move(done));
+        });
+  }
+
+  void ReadAllStep(size_t max_bytes, std::shared_ptr<std::string> out,
+                   std::function<void(Result<std::string>)> done) {
+    DoReadSome([self = shared_from_this(), max_bytes, out,
+                done = std::move(done)](Result<std::optional<std::string>> piece) mutable {
+      if (!piece.ok()) return done(piece.status());
+      if (!*piece) return done(std::move(*out));
+      *out += **piece;
+      if (out->size() > max_bytes) {
+        self->broken_ = true;
+        return done(IoError("the answer from " + self->where_ + " is larger than " +
+                            std::to_string(max_bytes) + " bytes"));
+      }
+      self->ReadAllStep(max_bytes, std::move(out), std::move(done));
+    });
+  }
+
+  // The deadline of the operation about to start: on it, the socket closes,
+  // which ends the operation with an error (reported as a timeout).
+  void Arm() {
+    const uint64_t generation = ++generation_;
+    conn_->timer.expires_after(request_.timeout);
+    conn_->timer.async_wait([self = shared_from_this(), generation](const error_code& ec) {
+      if (ec || generation != self->generation_ || self->conn_ == nullptr) return;
+      self->timed_out_ = true;
+      self->broken_ = true;
+      error_code ignored;
+      self->conn_->socket.close(ignored);
+    });
+  }
+  void Disarm() {
+    ++generation_;
+    conn_->timer.cancel();
   }
   void ResetParser() {
     parser_.emplace();
     parser_->body_limit(boost::none);  // the caller bounds what it keeps
   }
   Status TimedOut() const {
-    return IoError("request to " + where_ + " timed out after " + std::to_string(timeout_.count()) +
-                   " ms");
+    return IoError("request to " + where_ + " timed out after " +
+                   std::to_string(request_.timeout.count()) + " ms");
   }
 
+  static constexpr size_t kChunk = 16 << 10;
+  net::io_context& ioc_;
+  std::shared_ptr<UpstreamClient::Pool> pool_;
+  UpstreamRequest request_;
   std::string where_;
-  std::chrono::milliseconds timeout_;
+  bhttp::request<bhttp::string_body> message_;
+  UpstreamClient::Opened opened_;
   std::unique_ptr<Connection> conn_;
-  bool broken_ = false;  // the connection must not be used again
+  // conn_'s strand, kept when conn_ goes back to the pool (for Cancel).
+  std::optional<net::strand<net::io_context::executor_type>> strand_;
+  std::optional<tcp::resolver> resolver_;
+  bool pooled_ = false;     // conn_ came from the pool
+  bool broken_ = false;     // the connection must not be used again
+  bool timed_out_ = false;  // the deadline closed it
+  uint64_t generation_ = 0;
   boost::beast::flat_buffer buffer_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   http::Headers headers_;
-  char chunk_[16 << 10];
+  std::unique_ptr<char[]> chunk_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<UpstreamCall>> UpstreamCall::Start(const UpstreamRequest& request) {
-  auto call = std::make_unique<BeastCall>(request);
-  if (Status s = call->Open(request); !s.ok()) return s;
-  return std::unique_ptr<UpstreamCall>(std::move(call));
+UpstreamClient::UpstreamClient(net::io_context& ioc) : ioc_(ioc), pool_(std::make_shared<Pool>()) {}
+
+UpstreamClient::~UpstreamClient() { pool_->Close(); }
+
+void UpstreamClient::Start(UpstreamRequest request, Opened opened) {
+  auto call = std::make_shared<AsyncCall>(ioc_, pool_, std::move(request));
+  call->Begin(std::move(opened));
 }
+
+size_t UpstreamClient::idle_connections() const { return pool_->idle(); }
 
 }  // namespace polycloud::gateway

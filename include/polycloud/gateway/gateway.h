@@ -22,8 +22,10 @@
 // every answer `x-request-id`. A key's limits (requests and tokens per minute,
 // a budget) are checked before routing: 429 in OpenAI's shape.
 //
-// Upstream calls block, so they run on the gateway's own worker threads, not
-// on the server's I/O threads.
+// Upstream calls are asynchronous (upstream.h): they run on the gateway's own
+// I/O threads, and a request waiting on a deployment holds a connection, not
+// a thread. The checks before routing run on the server's thread that read
+// the request.
 //
 //   Result<std::unique_ptr<Gateway>> gw = Gateway::Create(config, world, clock, {});
 //   auto server = http::Server::Start(options, (*gw)->MakeRouter());
@@ -61,7 +63,7 @@ struct DemandPublishing {
 };
 
 struct GatewayOptions {
-  int workers = 64;                      // requests forwarded at once
+  int threads = 1;                       // I/O threads for the upstream calls
   size_t max_response_bytes = 64 << 20;  // a non-streamed upstream answer
   size_t explain_requests = 10'000;      // recent requests kept for GET /v1/requests/{id}
   // Token accounting is kept here (store.h, UsageRow) when set: read at
