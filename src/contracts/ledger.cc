@@ -429,11 +429,44 @@ ProviderLedgerRow CommitmentLedger::SettleProvider(world::ProviderIndex p, Time 
   return row;
 }
 
-ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) const {
+namespace {
+
+// ExternalSpend in [from, until): the days read up to `end` whose start lies
+// in the window, and the window's part after `end` at the mean of the last
+// kProjectionDays days before `end` (rounded once).
+Money ExternalIn(const ExternalSpend& external, Time end, Time from, Time until) {
+  constexpr int64_t kDaySeconds = 86'400;
+  int64_t read = 0;
+  __int128 window = 0;  // micro-dollars, the trailing days
+  const Time window_start = end - Duration::Seconds(kProjectionDays * kDaySeconds);
+  for (const auto& [day, spend] : external.by_day) {
+    const Time t = Time::FromUnixSeconds(day * kDaySeconds);
+    if (t >= end) continue;
+    if (t >= from && t < until) read += spend.micros();
+    if (t >= window_start) window += spend.micros();
+  }
+  const Time after = std::max(from, end);
+  if (until <= after) return Money::FromMicros(read);
+  const __int128 seconds = (until - after).seconds();
+  const __int128 span = kProjectionDays * kDaySeconds;
+  return Money::FromMicros(read + static_cast<int64_t>((window * seconds + span / 2) / span));
+}
+
+}  // namespace
+
+ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end,
+                                           const ExternalSpend* external) const {
   const world::Contract& contract = world_.contracts[c];
   const ContractBook& b = contracts_[c];
   ContractLedgerRow row;
   row.contract = c;
+  auto external_in = [&](Time from, Time until) {
+    return external == nullptr ? Money() : ExternalIn(*external, end, from, until);
+  };
+  if (external != nullptr) {
+    row.external_spent = external_in(Time::Min(), end);
+    row.external_projected_after = external_in(end, contract.end);
+  }
   row.spent = RawToMoney(SpentBy(c, contract.minimums.size(), end));
   row.rate_per_day = RawToMoney(b.rate * kDay);
   const ProjectedRaw after = Project(c, world::kNone, end, end, contract.end);
@@ -462,9 +495,9 @@ ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) con
     o.required = RawToMoney(Required(m.spend, m.from, m.until));
     o.prorated = m.from < start_;
     const Raw spent = SpentBy(c, k, end);
-    o.spent = RawToMoney(spent);
+    o.spent = RawToMoney(spent) + external_in(m.from, std::min(m.until, end));
     o.due_in_run = m.until <= end;
-    o.projected = RawToMoney(spent + projected_in(m.from, m.until));
+    o.projected = RawToMoney(spent + projected_in(m.from, m.until)) + external_in(m.from, m.until);
     if (o.required > o.projected) o.shortfall = o.required - o.projected;
     if (contract.take_or_pay) paid += o.shortfall;
     book(o);
@@ -477,9 +510,10 @@ ContractLedgerRow CommitmentLedger::Settle(world::ContractIndex c, Time end) con
     o.required = RawToMoney(Required(contract.committed_spend, contract.start, contract.end));
     o.prorated = contract.start < start_;
     const Raw spent = SpentBy(c, contract.minimums.size(), end);
-    o.spent = RawToMoney(spent);
+    o.spent = RawToMoney(spent) + external_in(contract.start, std::min(contract.end, end));
     o.due_in_run = contract.end <= end;
-    o.projected = RawToMoney(spent + projected_in(contract.start, contract.end));
+    o.projected = RawToMoney(spent + projected_in(contract.start, contract.end)) +
+                  external_in(contract.start, contract.end);
     const Money counted = o.projected + paid;
     if (o.required > counted) o.shortfall = o.required - counted;
     book(o);

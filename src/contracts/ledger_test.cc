@@ -71,6 +71,39 @@ TEST_F(LedgerTest, FirstMinimumMissedByOneMicroDollar) {
   EXPECT_EQ(row.shortfall_due.micros(), 1'000);
 }
 
+TEST_F(LedgerTest, ExternalSpendCountsTowardTheMinimumsByDayAndIsProjectedAtTheLastWeeksMean) {
+  CommitmentLedger ledger(world_, world_.start);
+  // GPUs: the first day minus one second, one micro-dollar a GPU-millisecond
+  // short of the first minimum by 1,000 µ$.
+  ledger.SetBillable(od_, 1, T("2026-01-01"));
+  ledger.SetBillable(od_, 0, T("2026-01-01T23:59:59Z"));
+  ledger.Close(T("2026-01-03"));
+  ExternalSpend gateway;
+  const int64_t jan1 = T("2026-01-01").unix_seconds() / 86'400;
+  gateway.by_day[jan1] = Money::FromMicros(1'000);       // closes the first gap exactly
+  gateway.by_day[jan1 + 1] = Money::FromMicros(28'000);  // $0.028 on Jan 2
+  gateway.by_day[jan1 + 2] = Money::FromMicros(5'000);   // the reading's own day: not yet
+  const ContractLedgerRow plain = ledger.Settle(deal_, T("2026-01-03"));
+  const ContractLedgerRow row = ledger.Settle(deal_, T("2026-01-03"), &gateway);
+  EXPECT_EQ(row.spent, plain.spent);  // the ledger's own spend is unchanged
+  EXPECT_EQ(row.external_spent.micros(), 29'000);
+  // 29,000 µ$ over the last 28 days: 29,000 / 28 a day to the term's end
+  // (2028-01-01, 728 days after 2026-01-03): 754,000 µ$.
+  EXPECT_EQ(row.external_projected_after.micros(), 754'000);
+  const ObligationRow& first = row.obligations[0];
+  EXPECT_EQ(first.spent.micros(), 86'400'000);
+  EXPECT_EQ(first.shortfall.micros(), 0);
+  EXPECT_EQ(row.shortfall_due.micros(), 0);
+  // The second minimum (to 2027-01-01, 363 days after the reading) gains the
+  // Jan 2 spend and 363 days at the mean: 28,000 + 29,000 × 363 / 28.
+  const ObligationRow& second = row.obligations[1];
+  EXPECT_EQ(second.projected.micros() - plain.obligations[1].projected.micros(),
+            28'000 + 29'000 * 363 / 28 + (29'000 * 363 % 28 * 2 >= 28 ? 1 : 0));
+  EXPECT_EQ(plain.shortfall_projected - row.shortfall_projected,
+            (plain.obligations[1].shortfall - second.shortfall) +
+                (plain.obligations[2].shortfall - row.obligations[2].shortfall));
+}
+
 TEST_F(LedgerTest, MinimumMetExactlyHasNoShortfallAndOneMicroLessMisses) {
   world::World w = world_;
   // Exactly the minimum, then a minimum one micro-dollar higher.

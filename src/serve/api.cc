@@ -444,21 +444,35 @@ http::Router Api::MakeRouter() {
   router.Add("GET", "/v1/contracts", [=](const Request& r) {
     auto who = authenticate(r, Role::kViewer);
     if (!who.ok()) return Error(who.error());
-    json out = broker->ContractsJson();
     // Token-priced spend that `polycloud gateway` wrote to the same store
     // (docs/gateway.md, "Keys: limits and accounting") counts toward the
-    // contract its deployment names.
+    // contract its deployment names: in its spend, and in its obligations'
+    // shortfalls (per UTC day, projected like usage-billed pools).
     Result<std::vector<store::UsageRow>> usage = store->ReadUsage();
     if (!usage.ok()) {
       return Error(
           http::ApiError{503, "store_unavailable", usage.status().message(), std::nullopt, {}});
     }
     std::map<std::string, __int128> gateway_e6;  // micro-dollars × 10^6
+    std::map<std::pair<std::string, int64_t>, __int128> by_day_e6;
     for (const store::UsageRow& u : *usage) {
       if (u.contract.empty()) continue;
-      gateway_e6[u.contract] += static_cast<__int128>(u.input_tokens) * u.input_price_micros +
-                                static_cast<__int128>(u.output_tokens) * u.output_price_micros;
+      const __int128 cost = static_cast<__int128>(u.input_tokens) * u.input_price_micros +
+                            static_cast<__int128>(u.output_tokens) * u.output_price_micros;
+      gateway_e6[u.contract] += cost;
+      if (Result<Time> day = ParseTime(u.day); day.ok()) {
+        by_day_e6[{u.contract, day->unix_seconds() / 86'400}] += cost;
+      }
     }
+    std::vector<contracts::ExternalSpend> external(broker->world().contracts.size());
+    for (const auto& [key, e6] : by_day_e6) {
+      for (size_t c = 0; c < broker->world().contracts.size(); ++c) {
+        if (broker->world().contracts[c].id != key.first) continue;
+        external[c].by_day[key.second] =
+            Money::FromMicros(static_cast<int64_t>((e6 + 500'000) / 1'000'000));
+      }
+    }
+    json out = broker->ContractsJson(&external);
     for (json& c : out["contracts"]) {
       const auto it = gateway_e6.find(c["id"].get<std::string>());
       const Money gateway = Money::FromMicros(

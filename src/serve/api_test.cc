@@ -376,6 +376,8 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
   EXPECT_EQ(contracts["contracts"][0]["id"], "deal");
   EXPECT_EQ(contracts["contracts"][0]["gateway_spent_usd"], "0.000000");
   EXPECT_EQ(contracts["contracts"][0]["total_spent_usd"], contracts["contracts"][0]["spent_usd"]);
+  auto money = [](const json& v) { return ParseScaledDecimal(v.get<std::string>(), 6).value(); };
+  const int64_t shortfall_before = money(contracts["contracts"][0]["shortfall_projected_usd"]);
   // What `polycloud gateway` accounted to the same store counts toward the
   // contract its deployment names: 1M input tokens at $2.50/M, 0.5M output at $10/M.
   ASSERT_TRUE(store_
@@ -389,6 +391,22 @@ TEST_F(ApiTest, TokensServicesContractsAndMetrics) {
       ParseScaledDecimal(contracts["contracts"][0]["spent_usd"].get<std::string>(), 6).value();
   EXPECT_EQ(contracts["contracts"][0]["total_spent_usd"],
             FormatMoneyExact(Money::FromMicros(gpus + 7'500'000)));
+  // The take-or-pay term counts it too. That day is older than the 28 days
+  // the projection reads, so nothing more is projected from it.
+  EXPECT_EQ(contracts["contracts"][0]["gateway_projected_after_usd"], "0.000000");
+  EXPECT_EQ(money(contracts["contracts"][0]["shortfall_projected_usd"]),
+            shortfall_before - 7'500'000);
+  // $2.80 on 2026-02-20, inside the last 28 days: $0.10 a day projected over
+  // the 306 days from 2026-03-01 to the term's end, $30.60.
+  ASSERT_TRUE(
+      store_
+          ->AddUsage({{"2026-02-20", "app", "dep", "deal", 2'500'000, 10'000'000, 1, 1'120'000, 0}})
+          .ok());
+  contracts = json::parse(Get(operator_, "/v1/contracts").body);
+  EXPECT_EQ(contracts["contracts"][0]["gateway_spent_usd"], "10.300000");
+  EXPECT_EQ(contracts["contracts"][0]["gateway_projected_after_usd"], "30.600000");
+  EXPECT_EQ(money(contracts["contracts"][0]["shortfall_projected_usd"]),
+            shortfall_before - 7'500'000 - 2'800'000 - 30'600'000);
 
   auto metrics = Get("", "/metrics");
   ASSERT_EQ(metrics.status, 200);

@@ -895,15 +895,16 @@ Counters Broker::counters() const {
   return counters_;
 }
 
-nlohmann::json Broker::ContractsJson() const {
+nlohmann::json Broker::ContractsJson(const std::vector<contracts::ExternalSpend>* gateway) const {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json out{{"at", FormatTimeFull(last_)}, {"contracts", nlohmann::json::array()}};
   if (core_ == nullptr) return out;
   const Time now = Now();
   for (size_t c = 0; c < world_.contracts.size(); ++c) {
     const world::Contract& contract = world_.contracts[c];
-    const contracts::ContractLedgerRow row =
-        core_->ledger().Settle(static_cast<world::ContractIndex>(c), now);
+    const contracts::ContractLedgerRow row = core_->ledger().Settle(
+        static_cast<world::ContractIndex>(c), now,
+        gateway != nullptr && c < gateway->size() ? &(*gateway)[c] : nullptr);
     out["contracts"].push_back(
         {{"id", contract.id},
          {"provider", world_.providers[contract.provider].id},
@@ -915,7 +916,8 @@ nlohmann::json Broker::ContractsJson() const {
          {"rate_usd_per_day", FormatMoneyExact(row.rate_per_day)},
          {"shortfall_due_usd", FormatMoneyExact(row.shortfall_due)},
          {"shortfall_projected_usd", FormatMoneyExact(row.shortfall_projected)},
-         {"shortfall_not_payable_usd", FormatMoneyExact(row.shortfall_not_payable)}});
+         {"shortfall_not_payable_usd", FormatMoneyExact(row.shortfall_not_payable)},
+         {"gateway_projected_after_usd", FormatMoneyExact(row.external_projected_after)}});
   }
   return out;
 }

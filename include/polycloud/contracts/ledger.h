@@ -41,6 +41,7 @@
 #define POLYCLOUD_CONTRACTS_LEDGER_H_
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "polycloud/base/units.h"
@@ -97,14 +98,29 @@ struct YearRow {
   Money shortfall;
 };
 
+// Spend the ledger does not bill itself but that counts toward a contract's
+// obligations: the token-priced spend of `polycloud gateway` at the
+// contract's deployments, per UTC day. A day counts toward an obligation
+// whose window holds the day's start; after a reading it is projected at the
+// mean of the last kProjectionDays days before it (the rule usage-billed
+// pools follow).
+struct ExternalSpend {
+  std::map<int64_t, Money> by_day;  // UTC day number (days since 1970-01-01) → spend
+};
+
 struct ContractLedgerRow {
   world::ContractIndex contract = world::kNone;
-  Money spent;                             // in the run
-  ProjectedSpend projected_after;          // from the run's end to the end of the term
-  Money rate_per_day;                      // at the run's end
-  Money shortfall_due;                     // take-or-pay shortfalls falling due inside the run
-  Money shortfall_projected;               // take-or-pay shortfalls falling due after the run
-  Money shortfall_not_payable;             // discount-only shortfalls (not paid)
+  Money spent;                     // in the run
+  ProjectedSpend projected_after;  // from the run's end to the end of the term
+  Money rate_per_day;              // at the run's end
+  Money shortfall_due;             // take-or-pay shortfalls falling due inside the run
+  Money shortfall_projected;       // take-or-pay shortfalls falling due after the run
+  Money shortfall_not_payable;     // discount-only shortfalls (not paid)
+  // ExternalSpend, when given to Settle: to the reading and projected after
+  // it to the term's end. Obligations (and the shortfalls above) count it;
+  // `spent`, `projected_after` and `years` do not.
+  Money external_spent;
+  Money external_projected_after;
   std::vector<ObligationRow> obligations;  // minimums in order, then the term
   // The term's calendar years, each part rounded so that a column adds up to
   // the row's figures: Σ spent = spent, Σ projected = projected_after.total(),
@@ -201,7 +217,10 @@ class CommitmentLedger {
   // instant at or after the last change; spend to then, the rest projected
   // at the current rate).
   // Spend after `end` is projected by the rule at the top of this file.
-  ContractLedgerRow Settle(world::ContractIndex c, Time end) const;
+  // `external`: spend counted toward the obligations besides the ledger's
+  // own (ExternalSpend above).
+  ContractLedgerRow Settle(world::ContractIndex c, Time end,
+                           const ExternalSpend* external = nullptr) const;
   // Spend under no contract at provider `p`, to `end` and projected after it
   // to LifetimeEnd(end).
   ProviderLedgerRow SettleProvider(world::ProviderIndex p, Time end) const;

@@ -53,6 +53,7 @@
 
 #include "polycloud/base/clock.h"
 #include "polycloud/base/status.h"
+#include "polycloud/contracts/ledger.h"
 #include "polycloud/report/live.h"
 #include "polycloud/scheduler/command.h"
 #include "polycloud/scheduler/scheduler.h"
@@ -189,7 +190,10 @@ class Broker final : private scheduler::Observer,
   Counters counters() const;
   // The live ledger: per contract, spend to now, the rate now, commitment
   // and take-or-pay shortfalls due or projected (CommitmentLedger::Settle).
-  nlohmann::json ContractsJson() const;
+  // `gateway`, per contract of the world when given: the gateway's
+  // token-priced spend, which the obligations and shortfalls count too.
+  nlohmann::json ContractsJson(
+      const std::vector<contracts::ExternalSpend>* gateway = nullptr) const;
   // Per tenant of the scenario: GPUs in use against its quota, and how many
   // of its jobs wait on the quota now.
   nlohmann::json TenantsJson() const;
