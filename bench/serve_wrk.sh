@@ -23,7 +23,10 @@
 # Prints both tables.
 #
 #   bench/serve_wrk.sh                                   # 10 s per run, 256 connections, every store
-#   SECONDS_EACH=20 CONNECTIONS=128 SERVER_THREADS=64 STORES=sqlite bench/serve_wrk.sh
+#   SECONDS_EACH=20 CONNECTIONS=128 SERVER_THREADS=16 STORES=sqlite bench/serve_wrk.sh
+# SERVER_THREADS defaults to 2 (the cores): POST /v1/jobs is answered
+# asynchronously, so more threads only add context switches (16, serve's
+# default for its blocking routes, measured about half the rate).
 #   NO_SLURM=1 NO_OFFLINE=1 NO_DECISIONS=1 bench/serve_wrk.sh
 #
 # wrk is closed-loop: a stalled server sends fewer requests rather than
@@ -35,7 +38,7 @@ BUILD=${BUILD:-build/release}
 SECONDS_EACH=${SECONDS_EACH:-10}
 CONNECTIONS=${CONNECTIONS:-256}
 WRK_THREADS=${WRK_THREADS:-2}
-SERVER_THREADS=${SERVER_THREADS:-16}
+SERVER_THREADS=${SERVER_THREADS:-2}
 STORES=${STORES:-"sqlite sqlite-normal postgres"}
 
 command -v wrk >/dev/null || { echo "serve_wrk: wrk is not installed (scripts/install-deps.sh bench)" >&2; exit 1; }
@@ -263,4 +266,4 @@ if [[ ${#decision_rows[@]} -gt 0 ]]; then
   echo "|---|---|---|---|---|---|---|---|---|"
   for r in "${decision_rows[@]}"; do echo "$r"; done
 fi
-[[ -n "$offline" ]] && echo && echo "Offline: bench/placement_benchmark BM_PlaceJob/gpus:8/explain:0 (the same request on the same fleet, nothing bound): $offline decisions/s"
+if [[ -n "$offline" ]]; then echo; echo "Offline: bench/placement_benchmark BM_PlaceJob/gpus:8/explain:0 (the same request on the same fleet, nothing bound): $offline decisions/s"; fi
