@@ -226,10 +226,15 @@ void Broker::CommitLoop() {
     if (answered.empty()) continue;
     lock.unlock();
     for (Request* r : answered) {
-      if (r->status.ok()) {
-        r->on_done(SubmittedJob{std::move(r->view), r->existing != world::kNone});
-      } else {
-        r->on_done(r->status);
+      // A callback that throws must not take the committer down with it
+      // (its caller's Reply, dropped unanswered, answers 500).
+      try {
+        if (r->status.ok()) {
+          r->on_done(SubmittedJob{std::move(r->view), r->existing != world::kNone});
+        } else {
+          r->on_done(r->status);
+        }
+      } catch (...) {
       }
       delete r;
     }
