@@ -38,6 +38,7 @@ struct ServeArgs {
   std::string tick = "1s";
   std::string grace = "30s";
   std::string report_bucket = "1m";
+  int64_t decision_log = 65536;
 };
 
 int Serve(const ServeArgs& a) {
@@ -54,6 +55,11 @@ int Serve(const ServeArgs& a) {
   }
   ApplyRebalanceKeys(scenario->options.rebalance, &options.scheduler.rebalance);
   options.scheduler.record_decisions = true;  // explain shows each workload's last start
+  if (a.decision_log < 1 || a.decision_log > 100'000'000) {
+    return Fail(InvalidArgument("--decision-log: expected a count from 1 to 100000000, found " +
+                                std::to_string(a.decision_log)));
+  }
+  options.scheduler.decision_log_limit = static_cast<size_t>(a.decision_log);
   Result<Duration> tick = ParseDuration(a.tick);
   if (!tick.ok() || tick->seconds() < 0) return Fail(InvalidArgument("--tick: " + a.tick));
   Result<Duration> grace = ParseDuration(a.grace);
@@ -301,6 +307,11 @@ std::function<int()> AddServeCommands(CLI::App& app) {
   serve
       ->add_option("--report-bucket", serve_args->report_bucket,
                    "Width of the dashboard's time-series buckets (/v1/report keeps the latest 800)")
+      ->capture_default_str();
+  serve
+      ->add_option("--decision-log", serve_args->decision_log,
+                   "Starts kept in the in-memory decision log (a ring; each workload's latest "
+                   "start is kept for explain regardless)")
       ->capture_default_str();
 
   auto token_args = std::make_shared<TokenArgs>();

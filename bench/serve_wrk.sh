@@ -7,6 +7,9 @@
 # fsync on): a run at the highest rate wrk reaches with C connections, then
 # one paced at half that rate (each connection waits before its next
 # request). Each request is an 8-GPU research gang (H100, GB200 or GB300).
+# Stores: sqlite (synchronous=FULL, the default: an fsync per group commit),
+# sqlite-normal (synchronous=normal: survives a kill -9, not a power loss;
+# docs/store.md) and postgres.
 # The submit table runs on a small fleet (ten pools of 64 GPUs at five
 # providers, sim sites): the first 80 jobs run and the rest wait, so it
 # measures the submit path itself. The decisions table runs at the highest
@@ -19,8 +22,11 @@
 # loopback Slurm cluster (root and the Slurm packages; skipped otherwise).
 # Prints both tables.
 #
-#   bench/serve_wrk.sh                                   # 10 s per run, 64 connections, SQLite and PostgreSQL
-#   SECONDS_EACH=20 CONNECTIONS=128 SERVER_THREADS=64 STORES=sqlite bench/serve_wrk.sh
+#   bench/serve_wrk.sh                                   # 10 s per run, 256 connections, every store
+#   SECONDS_EACH=20 CONNECTIONS=128 SERVER_THREADS=16 STORES=sqlite bench/serve_wrk.sh
+# SERVER_THREADS defaults to 2 (the cores): POST /v1/jobs is answered
+# asynchronously, so more threads only add context switches (16, serve's
+# default for its blocking routes, measured about half the rate).
 #   NO_SLURM=1 NO_OFFLINE=1 NO_DECISIONS=1 bench/serve_wrk.sh
 #
 # wrk is closed-loop: a stalled server sends fewer requests rather than
@@ -30,10 +36,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${BUILD:-build/release}
 SECONDS_EACH=${SECONDS_EACH:-10}
-CONNECTIONS=${CONNECTIONS:-64}
+CONNECTIONS=${CONNECTIONS:-256}
 WRK_THREADS=${WRK_THREADS:-2}
-SERVER_THREADS=${SERVER_THREADS:-16}
-STORES=${STORES:-"sqlite postgres"}
+SERVER_THREADS=${SERVER_THREADS:-2}
+STORES=${STORES:-"sqlite sqlite-normal postgres"}
 
 command -v wrk >/dev/null || { echo "serve_wrk: wrk is not installed (scripts/install-deps.sh bench)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "serve_wrk: jq is not installed (scripts/install-deps.sh test)" >&2; exit 1; }
@@ -180,6 +186,7 @@ for store in $STORES; do
   STORE=$store
   case "$store" in
     sqlite) STORE_LABEL=SQLite ;;
+    sqlite-normal) STORE_LABEL="SQLite synchronous=normal" ;;
     postgres)
       rc=0; bash scripts/postgres.sh start "$W/pg" >"$W/pg.log" 2>&1 || rc=$?
       if [[ $rc -ne 0 ]]; then echo "serve_wrk: no PostgreSQL ($(tail -1 "$W/pg.log")); skipped" >&2; continue; fi
@@ -190,8 +197,9 @@ for store in $STORES; do
   [[ -z "${NO_DECISIONS:-}" ]] && fleets+=(example)
   for fleet in "${fleets[@]}"; do
     # A fresh store for each fleet: an empty log, an empty database.
-    if [[ $store == sqlite ]]; then
+    if [[ $store == sqlite* ]]; then
       rm -rf "$W/sqlite"; mkdir -p "$W/sqlite"; LOC="sqlite:$W/sqlite/broker.db"
+      [[ $store == sqlite-normal ]] && LOC="$LOC?synchronous=normal"
     else
       psql "$(bash scripts/postgres.sh url "$W/pg")" -q -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null 2>&1 || true
       LOC=$(bash scripts/postgres.sh url "$W/pg")
@@ -258,4 +266,4 @@ if [[ ${#decision_rows[@]} -gt 0 ]]; then
   echo "|---|---|---|---|---|---|---|---|---|"
   for r in "${decision_rows[@]}"; do echo "$r"; done
 fi
-[[ -n "$offline" ]] && echo && echo "Offline: bench/placement_benchmark BM_PlaceJob/gpus:8/explain:0 (the same request on the same fleet, nothing bound): $offline decisions/s"
+if [[ -n "$offline" ]]; then echo; echo "Offline: bench/placement_benchmark BM_PlaceJob/gpus:8/explain:0 (the same request on the same fleet, nothing bound): $offline decisions/s"; fi

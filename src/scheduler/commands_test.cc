@@ -311,6 +311,63 @@ TEST(ExplainNowTest, TheDecisionLogKeepsEveryStartWhenAsked) {
   EXPECT_EQ(core.LastDecision(true, 0), nullptr);
 }
 
+TEST(ExplainNowTest, TheDecisionLogIsARingButEachWorkloadKeepsItsLatestStart) {
+  world::World w = LoadWorld(kFleet);
+  NoTimer timer;
+  Options options;
+  options.record_decisions = true;
+  options.decision_log_limit = 2;
+  Scheduler core(w, options, w.start, &timer, nullptr);
+  for (const char* id : {"a", "b", "c"}) {
+    ASSERT_TRUE(core.Apply(cmd::SubmitJob{Training(id, 1, 1)}, T("2026-01-02")).ok());
+    ASSERT_TRUE(core.Apply(cmd::Place{}, T("2026-01-02")).ok());
+  }
+  EXPECT_EQ(core.decisions_recorded(), 3);
+  ASSERT_EQ(core.decisions().size(), 2u);  // the ring dropped a's start
+  EXPECT_EQ(core.decisions().front().index, core.FindJob("b"));
+  EXPECT_EQ(core.decisions().back().index, core.FindJob("c"));
+  // Explain still finds the start the ring dropped.
+  const Scheduler::DecisionRecord* a = core.LastDecision(false, core.FindJob("a"));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->index, core.FindJob("a"));
+  EXPECT_EQ(a->gpus, 1);
+  EXPECT_EQ(core.LastDecision(false, 99), nullptr);
+}
+
+TEST(PlaceQueueTest, AQuietQueueIsNotWalkedAgainUntilSomethingChanges) {
+  world::World w = LoadWorld(kFleet);
+  NoTimer timer;
+  Options options;
+  Scheduler core(w, options, w.start, &timer, nullptr);
+  const Time t = T("2026-01-02");
+  auto submit = [&](const char* id, int64_t gpus, int32_t priority) {
+    ASSERT_TRUE(core.Apply(cmd::SubmitJob{Training(id, gpus, 1, priority)}, t).ok());
+    ASSERT_TRUE(core.Apply(cmd::Place{}, t).ok());
+  };
+  auto status = [&](const char* id) { return core.jobs()[core.FindJob(id)].status; };
+  submit("a", 16, 0);  // takes the whole pool
+  submit("b", 8, 0);   // blocked; the pass walked the whole queue and nothing moved: quiet
+  EXPECT_EQ(core.quiet_passes(), 0);
+  submit("c", 8, 0);  // queued after b: only c is looked at
+  EXPECT_EQ(core.quiet_passes(), 1);
+  submit("d", 8, 0);
+  submit("e", 8, 0);
+  EXPECT_EQ(core.quiet_passes(), 3);
+  submit("urgent", 8, 50);  // queued ahead of them: the whole queue again
+  EXPECT_EQ(core.quiet_passes(), 3);
+  ASSERT_TRUE(core.Apply(cmd::Place{}, t).ok());  // quiet again: nothing new to look at
+  EXPECT_EQ(core.quiet_passes(), 4);
+  EXPECT_EQ(core.queued(), 5u);
+  // Capacity frees: the next pass walks everything, in priority order.
+  ASSERT_TRUE(core.Apply(cmd::CancelJob{JobId{core.FindJob("a")}}, t).ok());
+  ASSERT_TRUE(core.Apply(cmd::Place{}, t).ok());
+  EXPECT_EQ(status("urgent"), JobStatus::kRunning);
+  EXPECT_EQ(status("b"), JobStatus::kRunning);
+  EXPECT_EQ(status("c"), JobStatus::kQueued);
+  EXPECT_EQ(status("d"), JobStatus::kQueued);
+  EXPECT_EQ(status("e"), JobStatus::kQueued);
+}
+
 TEST(OpenLedgerTest, SpendIsReadableAtAnyInstantWithoutClosing) {
   Live live(kFleet);
   live.Must(cmd::SubmitJob{Training("a", 16, 10)}, "2026-01-02");

@@ -105,17 +105,24 @@ Scheduler::WatchedDecision Scheduler::ExplainNow(world::WorkloadKind kind, int32
 
 void Scheduler::Record(bool service, int32_t index, const placement::Decision& d, Time now) {
   if (!options_.record_decisions) return;
+  const DecisionRecord record{now,           service,           index, d.pool, d.alloc_gpus,
+                              d.total_score, d.needs_preemption};
   auto& last = service ? last_service_decision_ : last_job_decision_;
-  if (static_cast<size_t>(index) >= last.size()) last.resize(index + 1, -1);
-  last[index] = static_cast<int32_t>(decisions_.size());
-  decisions_.push_back(
-      {now, service, index, d.pool, d.alloc_gpus, d.total_score, d.needs_preemption});
+  if (static_cast<size_t>(index) >= last.size()) last.resize(index + 1);
+  last[index] = record;
+  ++decisions_recorded_;
+  decisions_.push_back(record);
+  while (decisions_.size() > std::max<size_t>(options_.decision_log_limit, 1)) {
+    decisions_.pop_front();
+  }
 }
 
 const Scheduler::DecisionRecord* Scheduler::LastDecision(bool service, int32_t index) const {
   const auto& last = service ? last_service_decision_ : last_job_decision_;
-  if (index < 0 || static_cast<size_t>(index) >= last.size() || last[index] < 0) return nullptr;
-  return &decisions_[last[index]];
+  if (index < 0 || static_cast<size_t>(index) >= last.size() || last[index].index == world::kNone) {
+    return nullptr;
+  }
+  return &last[index];
 }
 
 std::string Scheduler::DescribeNodePick(PoolIndex pool) const {

@@ -81,11 +81,14 @@ void Scheduler::RegisterShape(JobIndex j) {
 }
 
 void Scheduler::Enqueue(JobIndex j) {
-  queue_.insert(KeyOf(j));
+  const QueueKey key = KeyOf(j);
+  if (quiet_ && !(quiet_last_ < key)) quiet_broken_ = true;
+  queue_.insert(key);
   if (shape_queued_[job_shape_[j]]++ == 0) ++shapes_queued_;
 }
 
 std::set<Scheduler::QueueKey>::iterator Scheduler::Dequeue(std::set<QueueKey>::iterator it) {
+  quiet_broken_ = true;
   if (--shape_queued_[job_shape_[it->job]] == 0) --shapes_queued_;
   return queue_.erase(it);
 }
@@ -117,17 +120,30 @@ Scheduler::QueueKey Scheduler::KeyOf(JobIndex j) const {
 
 void Scheduler::PlaceQueue(Time now) {
   ++pass_;
+  const uint64_t generation_at_start = generation_;
+  // After a quiet pass with nothing changed since, the jobs it left queued
+  // would each be skipped again (failed at this generation), re-adding their
+  // holds in queue order: keep those holds and start after them. FIFO stops
+  // at the first blocked job anyway.
+  const bool shortcut = quiet_ && !quiet_broken_ && generation_ == quiet_generation_ &&
+                        options_.policy != Policy::kFifo;
   // Under the priority policy a job that waits for GPUs or power holds the
   // pool where it would fit best: lower-priority work may not backfill into
   // it, so a large high-priority gang is not starved by a stream of smaller
   // jobs. Holds are rebuilt on every pass, in queue order; only the pools
   // held in the last pass are cleared (their holders kept to compare).
-  for (PoolIndex p : held_pools_) {
-    previous_holder_[p] = reserved_[p];
-    reserved_[p] = placement::kNoReservation;
+  if (shortcut) {
+    ++quiet_passes_;
+    for (PoolIndex p : held_pools_) previous_holder_[p] = reserved_[p];
+    previously_held_ = held_pools_;
+  } else {
+    for (PoolIndex p : held_pools_) {
+      previous_holder_[p] = reserved_[p];
+      reserved_[p] = placement::kNoReservation;
+    }
+    previously_held_.swap(held_pools_);
+    held_pools_.clear();
   }
-  previously_held_.swap(held_pools_);
-  held_pools_.clear();
   auto hold = [&](const JobState& s, int32_t priority) {
     if (options_.policy != Policy::kPriority || s.reserved_pool == world::kNone) return;
     int32_t& holder = reserved_[s.reserved_pool];
@@ -142,8 +158,12 @@ void Scheduler::PlaceQueue(Time now) {
       (options_.policy == Policy::kSjf || options_.policy == Policy::kSrtf) &&
       watch_index_ == world::kNone;
   int32_t shapes_done = 0;
-  for (auto it = queue_.begin(); it != queue_.end();) {
-    if (may_end_early && shapes_done == shapes_queued_) break;
+  bool walked_to_end = true;
+  for (auto it = shortcut ? queue_.upper_bound(quiet_last_) : queue_.begin(); it != queue_.end();) {
+    if (may_end_early && shapes_done == shapes_queued_) {
+      walked_to_end = false;
+      break;
+    }
     const JobIndex j = it->job;
     JobState& s = jobs_[j];
     const world::Job& job = job_spec(j);
@@ -205,6 +225,13 @@ void Scheduler::PlaceQueue(Time now) {
     holds_changed = holds_changed || reserved_[p] != previous_holder_[p];
   for (PoolIndex p : previously_held_) previous_holder_[p] = placement::kNoReservation;
   if (holds_changed) ++generation_;
+  quiet_ = walked_to_end && generation_ == generation_at_start && !queue_.empty() &&
+           options_.policy != Policy::kFifo;
+  if (quiet_) {
+    quiet_generation_ = generation_;
+    quiet_last_ = *queue_.rbegin();
+    quiet_broken_ = false;
+  }
 }
 
 }  // namespace polycloud::scheduler

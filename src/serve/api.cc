@@ -216,12 +216,15 @@ http::Router Api::MakeRouter() {
     return ServeStatic(r, it->second);
   });
 
-  router.Add("POST", "/v1/jobs", [=](const Request& r) {
+  // Asynchronous: the handler parses and queues the submission; the broker's
+  // committer answers after the commit that holds it (and its audit row), so
+  // a server thread is never held for an fsync and many submissions share one.
+  router.AddAsync("POST", "/v1/jobs", [=](Request r, http::Reply reply) {
     auto who = authenticate(r, Role::kTenant);
-    if (!who.ok()) return Error(who.error());
-    if (who->role == Role::kViewer) return Error(http::Forbidden(kViewerReadsOnly));
+    if (!who.ok()) return reply(Error(who.error()));
+    if (who->role == Role::kViewer) return reply(Error(http::Forbidden(kViewerReadsOnly)));
     auto doc = http::ReadJsonBody(r);
-    if (!doc.ok()) return Error(doc.error());
+    if (!doc.ok()) return reply(Error(doc.error()));
     http::JsonReader reader(*doc);
     JsonObject root = reader.Root();
     world::Job job;
@@ -262,27 +265,29 @@ http::Router Api::MakeRouter() {
     std::string tenant = who->tenant;
     const std::optional<std::string> asked =
         root.String("tenant", Need::kOptional, {.max_bytes = 200});
-    if (auto error = reader.Finish()) return Error(*error);
+    if (auto error = reader.Finish()) return reply(Error(*error));
     if (asked) {
       if (who->role == Role::kTenant && *asked != who->tenant) {
         ApiError e = http::Forbidden("a tenant's token submits for its own tenant only");
         e.pointer = "/tenant";
-        return Error(e);
+        return reply(Error(e));
       }
       tenant = *asked;
     }
     const std::string key(r.Header("Idempotency-Key").value_or(""));
     if (key.size() > 200) {
-      return Error(http::BadRequest(http::code::kInvalidValue,
-                                    "the Idempotency-Key header is longer than 200 bytes"));
+      return reply(Error(http::BadRequest(http::code::kInvalidValue,
+                                          "the Idempotency-Key header is longer than 200 bytes")));
     }
-    Result<Broker::Submitted> out = broker->SubmitJob(std::move(job), tenant, key);
-    audit(*who, r, out.ok() ? out->id : "",
-          out.ok() ? "ok" : out.status().message().substr(0, 200));
-    if (!out.ok()) return Error(http::FromStatus(out.status()));
-    Result<JobView> view = broker->GetJob(out->id);
-    if (!view.ok()) return Error(http::FromStatus(view.status()));
-    return Response::Json(out->existing ? 200 : 201, JobJson(*view));
+    store::AuditEntry entry;
+    entry.at_unix = clock->Now().unix_seconds();
+    entry.token_id = who->token_id;
+    entry.action = r.method + " " + r.route;
+    broker->SubmitJobAsync(std::move(job), tenant, key, std::move(entry),
+                           [reply](Result<Broker::SubmittedJob> out) {
+                             if (!out.ok()) return reply(Error(http::FromStatus(out.status())));
+                             reply(Response::Json(out->existing ? 200 : 201, JobJson(out->view)));
+                           });
   });
 
   router.Add("GET", "/v1/whoami", [=](const Request& r) {

@@ -7,6 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <thread>
 
 #include "polycloud/base/parse.h"
 #include "polycloud/http/client.h"
@@ -359,6 +362,54 @@ TEST_F(ApiTest, AnIdempotencyKeyReturnsTheFirstJobAndBadBodiesNameTheField) {
   EXPECT_EQ(Post(research_, "/v1/jobs", "{").status, 400);
   // Nothing of the refused ones was stored: one job.
   EXPECT_EQ(broker_->core().job_count(), 1);
+}
+
+TEST_F(ApiTest, ConcurrentSubmitsAreAnsweredAfterSharedCommitsEachWithItsAuditRow) {
+  // More submissions in flight than the server has threads (4): the route
+  // is asynchronous, so they wait for the committer, not on a thread each.
+  constexpr int kThreads = 24, kEach = 6;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Every thread's first submit shares one key: one job for all of them.
+        const std::string key =
+            i == 0 ? "shared" : "k-" + std::to_string(t) + "-" + std::to_string(i);
+        auto out = Post(research_, "/v1/jobs", R"({"gpus": 8, "work_gpu_hours": 1})", key);
+        ids[t].push_back(out.status == 201 || out.status == 200
+                             ? json::parse(out.body)["id"].get<std::string>()
+                             : "status " + std::to_string(out.status));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(ids[t].size(), static_cast<size_t>(kEach));
+    EXPECT_EQ(ids[t][0], ids[0][0]) << "the shared key answers the first job";
+    for (const std::string& id : ids[t]) {
+      EXPECT_EQ(id.rfind("j-", 0), 0u) << id;
+      distinct.insert(id);
+    }
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * (kEach - 1) + 1));
+  // One audit row per submission, naming the job it answered.
+  auto audit = store_->ReadAudit(10'000);
+  ASSERT_TRUE(audit.ok());
+  std::map<std::string, int> rows;
+  for (const auto& e : *audit) {
+    if (e.action == "POST /v1/jobs" && e.outcome == "ok") ++rows[e.target];
+  }
+  EXPECT_EQ(rows.size(), distinct.size());
+  EXPECT_EQ(rows[ids[0][0]], kThreads);
+  // Every acknowledged job is in the durable log.
+  auto commands = store_->ReadCommands(0);
+  ASSERT_TRUE(commands.ok());
+  size_t submits = 0;
+  for (const auto& c : *commands) submits += c.json.find("\"submit-job\"") != std::string::npos;
+  EXPECT_EQ(submits, distinct.size());
+  EXPECT_LT(broker_->counters().batches, kThreads * kEach);
 }
 
 TEST_F(ApiTest, TokensServicesContractsAndMetrics) {

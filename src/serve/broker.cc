@@ -30,6 +30,12 @@ struct Broker::Request {
   Status status;
   world::JobIndex existing = world::kNone;
   bool done = false;
+  // Asynchronous submissions: the audit row written in the batch's
+  // transaction, the answer, and the callback (the request is then owned by
+  // the queue and deleted once answered).
+  std::optional<store::AuditEntry> audit;
+  JobView view;
+  SubmitDone on_done;
 };
 
 namespace {
@@ -89,9 +95,32 @@ Broker::Broker(world::World world, BrokerOptions options, store::Store* store,
   failing_since_.assign(world_.sites.size(), Time::Max());
   down_since_.assign(world_.sites.size(), Time::Max());
   site_down_.assign(world_.sites.size(), 0);
+  committer_ = std::thread([this] { CommitLoop(); });
 }
 
-Broker::~Broker() = default;
+Broker::~Broker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  commit_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
+void Broker::AcquireBaton(std::unique_lock<std::mutex>& lock) {
+  // Ahead of the committer's next batch: under a steady stream of
+  // submissions the committer would otherwise take the baton back at once.
+  ++baton_waiters_;
+  cv_.wait(lock, [&] { return !baton_; });
+  --baton_waiters_;
+  baton_ = true;
+}
+
+void Broker::ReleaseBaton() {
+  baton_ = false;
+  cv_.notify_all();
+  commit_cv_.notify_one();
+}
 
 Time Broker::Now() const { return std::max(clock_->Now(), last_); }
 
@@ -125,44 +154,111 @@ void Broker::Append(Time now, const scheduler::Command& command) {
   lines_.push_back(scheduler::CommandToJson(*core_, now, command));
 }
 
-Status Broker::CommitLines(std::unique_lock<std::mutex>& lock) {
-  if (lines_.empty()) return Status::Ok();
+Status Broker::CommitLines(std::unique_lock<std::mutex>& lock,
+                           std::vector<store::AuditEntry> audit) {
+  if (lines_.empty() && audit.empty()) return Status::Ok();
   std::vector<std::string> lines = std::move(lines_);
   lines_.clear();
   lock.unlock();  // others may queue requests while the batch is made durable
-  Result<store::AppendOutcome> out = store_->AppendCommands(lines);
+  Status out = audit.empty() ? store_->AppendCommands(lines).status()
+                             : store_->AppendCommandsAndAudit(lines, audit).status();
   lock.lock();
   ++counters_.batches;
   if (!out.ok()) {
-    failed_ = IoError("the store failed after the core applied a batch (" + out.status().message() +
+    failed_ = IoError("the store failed after the core applied a batch (" + out.message() +
                       "); this broker takes no more work: restart it to replay the log");
     return failed_;
   }
   return Status::Ok();
 }
 
-void Broker::CommitPending(std::unique_lock<std::mutex>& lock) {
+std::vector<Broker::Request*> Broker::CommitPending(std::unique_lock<std::mutex>& lock) {
   std::vector<Request*> batch;
   while (!pending_.empty() && batch.size() < options_.max_batch) {
     batch.push_back(pending_.front());
     pending_.pop_front();
   }
   const Time now = Now();
+  std::vector<store::AuditEntry> audit;
   for (Request* r : batch) {
-    if (!r->key.empty()) {
-      auto it = keys_.find(r->key);
-      if (it != keys_.end()) {
-        r->existing = it->second;
-        continue;
-      }
+    if (!failed_.ok()) {
+      r->status = failed_;
+    } else if (!r->key.empty() && keys_.contains(r->key)) {
+      // Also a key first seen earlier in this batch (ApplyLocked recorded it).
+      r->existing = keys_.at(r->key);
+    } else {
+      r->status = ApplyLocked(r->command, now);
     }
-    r->status = ApplyLocked(r->command, now);
+    if (!r->on_done) continue;
+    const auto* submit = std::get_if<cmd::SubmitJob>(&r->command);
+    const world::JobIndex j = r->existing != world::kNone           ? r->existing
+                              : r->status.ok() && submit != nullptr ? core_->FindJob(submit->job.id)
+                                                                    : world::kNone;
+    if (j != world::kNone) r->view = ViewOf(j);
+    if (r->audit) {
+      r->audit->target = r->view.id;
+      r->audit->outcome = r->status.ok() ? "ok" : r->status.message().substr(0, 200);
+      audit.push_back(std::move(*r->audit));
+    }
   }
-  const Status committed = CommitLines(lock);
+  const Status committed = failed_.ok() ? CommitLines(lock, std::move(audit)) : failed_;
+  std::vector<Request*> async;
   for (Request* r : batch) {
     if (!committed.ok() && r->status.ok()) r->status = committed;
-    r->done = true;
+    if (r->on_done) {
+      async.push_back(r);
+    } else {
+      r->done = true;  // its caller may return (and free it) from here on
+    }
   }
+  return async;
+}
+
+void Broker::CommitLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    commit_cv_.wait(
+        lock, [&] { return stopping_ || (!pending_.empty() && !baton_ && baton_waiters_ == 0); });
+    if (stopping_) break;
+    baton_ = true;
+    std::vector<Request*> answered = CommitPending(lock);
+    ReleaseBaton();
+    if (answered.empty()) continue;
+    lock.unlock();
+    for (Request* r : answered) {
+      // A callback that throws must not take the committer down with it
+      // (its caller's Reply, dropped unanswered, answers 500).
+      try {
+        if (r->status.ok()) {
+          r->on_done(SubmittedJob{std::move(r->view), r->existing != world::kNone});
+        } else {
+          r->on_done(r->status);
+        }
+      } catch (...) {
+      }
+      delete r;
+    }
+    lock.lock();
+  }
+  // Stopping: what still waits is answered, not committed.
+  for (Request* r : pending_) {
+    r->status = IoError("the broker is stopping");
+    if (r->on_done) {
+      lock.unlock();
+      r->on_done(r->status);
+      delete r;
+      lock.lock();
+    } else {
+      r->done = true;
+    }
+  }
+  pending_.clear();
+  cv_.notify_all();
+}
+
+void Broker::Enqueue(Request* r) {
+  pending_.push_back(r);
+  if (!baton_ && baton_waiters_ == 0) commit_cv_.notify_one();
 }
 
 void Broker::Run(Request* r) {
@@ -175,17 +271,12 @@ void Broker::Run(Request* r) {
     r->status = FailedPrecondition("the broker has not started");
     return;
   }
-  pending_.push_back(r);
-  while (!r->done) {
-    if (!baton_) {
-      baton_ = true;
-      CommitPending(lock);
-      baton_ = false;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock);
-    }
+  if (stopping_) {
+    r->status = IoError("the broker is stopping");
+    return;
   }
+  Enqueue(r);
+  cv_.wait(lock, [&] { return r->done; });
 }
 
 // ---- the core's callbacks ----------------------------------------------------
@@ -415,8 +506,7 @@ Status Broker::Start() {
     placed_at_ = counters_.commands;
     s = CommitLines(lock);
   }
-  baton_ = false;
-  cv_.notify_all();
+  ReleaseBaton();
   lock.unlock();
   if (s.ok()) DoSiteWork();
   return s;
@@ -591,8 +681,7 @@ Status Broker::Tick() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!failed_.ok()) return failed_;
   if (core_ == nullptr) return FailedPrecondition("the broker has not started");
-  cv_.wait(lock, [&] { return !baton_; });
-  baton_ = true;
+  AcquireBaton(lock);
   const Time now = Now();
   for (size_t s = 0; s < listed.size(); ++s) {
     if (!listed[s]) continue;
@@ -631,8 +720,7 @@ Status Broker::Tick() {
     placed_at_ = counters_.commands;
   }
   const Status s = CommitLines(lock);
-  baton_ = false;
-  cv_.notify_all();
+  ReleaseBaton();
   lock.unlock();
   if (s.ok()) DoSiteWork();
   return s;
@@ -737,6 +825,33 @@ Result<Broker::Submitted> Broker::SubmitJob(world::Job job, std::string tenant,
     return Submitted{core_->job_spec(r.existing).id, true};
   }
   return Submitted{id, false};
+}
+
+void Broker::SubmitJobAsync(world::Job job, std::string tenant, std::string idempotency_key,
+                            std::optional<store::AuditEntry> audit, SubmitDone done) {
+  auto r = std::make_unique<Request>();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    Status refused = !failed_.ok()      ? failed_
+                     : core_ == nullptr ? FailedPrecondition("the broker has not started")
+                     : stopping_        ? IoError("the broker is stopping")
+                                        : Status::Ok();
+    if (refused.ok()) {
+      if (job.id.empty()) {
+        do {
+          job.id = "j-" + std::to_string(next_job_number_++);
+        } while (core_->FindJob(job.id) != world::kNone);
+      }
+      r->key = idempotency_key;
+      r->command = cmd::SubmitJob{std::move(job), std::move(tenant), std::move(idempotency_key)};
+      r->audit = std::move(audit);
+      r->on_done = std::move(done);
+      Enqueue(r.release());
+      return;
+    }
+    lock.unlock();
+    done(refused);
+  }
 }
 
 Status Broker::CancelJob(std::string_view id, std::string_view tenant) {
@@ -871,12 +986,10 @@ Result<std::string> Broker::Explain(std::string_view id, std::string_view tenant
     }
   }
   // Explaining uses the placer's scratch state: it holds the baton.
-  cv_.wait(lock, [&] { return !baton_; });
-  baton_ = true;
+  AcquireBaton(lock);
   std::ostringstream out;
   const Status s = report::ExplainNow(*core_, std::string(id), Now(), out);
-  baton_ = false;
-  cv_.notify_all();
+  ReleaseBaton();
   if (!s.ok()) return s;
   // What the core sees as a pool with no capacity is a site that stopped
   // answering: say so, and since when.
@@ -970,12 +1083,10 @@ Result<std::string> Broker::ReportJson() {
   std::unique_lock<std::mutex> lock(mu_);
   if (core_ == nullptr) return FailedPrecondition("the broker has not started");
   // Explaining waiting jobs uses the placer's scratch state: hold the baton.
-  cv_.wait(lock, [&] { return !baton_; });
-  baton_ = true;
+  AcquireBaton(lock);
   std::string out = live_->Json(*core_, Now(), scheduler::PolicyLabel(options_.scheduler),
                                 counters_.commands + counters_.restored_commands);
-  baton_ = false;
-  cv_.notify_all();
+  ReleaseBaton();
   return out;
 }
 

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -40,6 +42,17 @@ class MemoryStore final : public store::Store {
     for (const std::string& j : jsons) log.push_back(j);
     return out;
   }
+  Result<int64_t> AppendCommandsAndAudit(const std::vector<std::string>& jsons,
+                                         const std::vector<store::AuditEntry>& entries) override {
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    std::lock_guard<std::mutex> lock(mu);
+    if (fail) return IoError("disk full");
+    ++appends;
+    const auto first = static_cast<int64_t>(log.size()) + 1;
+    for (const std::string& j : jsons) log.push_back(j);
+    for (const store::AuditEntry& e : entries) audit.push_back(e);
+    return jsons.empty() ? 0 : first;
+  }
   Result<std::vector<store::StoredCommand>> ReadCommands(int64_t after) override {
     std::lock_guard<std::mutex> lock(mu);
     std::vector<store::StoredCommand> out;
@@ -66,9 +79,14 @@ class MemoryStore final : public store::Store {
   Result<std::optional<store::Token>> FindTokenByHash(std::string_view) override {
     return std::optional<store::Token>();
   }
-  Status AppendAudit(const store::AuditEntry&) override { return Status::Ok(); }
+  Status AppendAudit(const store::AuditEntry& e) override {
+    std::lock_guard<std::mutex> lock(mu);
+    audit.push_back(e);
+    return Status::Ok();
+  }
   Result<std::vector<store::AuditEntry>> ReadAudit(int64_t) override {
-    return std::vector<store::AuditEntry>();
+    std::lock_guard<std::mutex> lock(mu);
+    return audit;
   }
   Status AddUsage(const std::vector<store::UsageRow>&) override { return Status::Ok(); }
   Result<std::vector<store::UsageRow>> ReadUsage() override {
@@ -78,6 +96,7 @@ class MemoryStore final : public store::Store {
 
   std::mutex mu;
   std::vector<std::string> log;
+  std::vector<store::AuditEntry> audit;
   std::map<std::string, std::string> keys;
   std::map<std::pair<std::string, uint32_t>, store::Dispatch> dispatches;
   int64_t appends = 0;
@@ -458,6 +477,90 @@ TEST(BrokerTest, ConcurrentSubmissionsAreCommittedInGroups) {
     submits += line.find("\"submit-job\"") != std::string::npos;
   }
   EXPECT_EQ(submits, 400);
+}
+
+TEST(BrokerTest, AsyncSubmissionsAreAnsweredAfterTheCommitThatHoldsThemWithTheirAuditRows) {
+  Harness h;
+  h.store.delay_ms = 50;  // the first commit is slow: the rest gather into the next batch
+  auto broker = h.Make();
+  ASSERT_TRUE(broker->Start().ok());
+  const int64_t appends_before = h.store.appends;
+  std::mutex mu;
+  std::condition_variable cv;
+  struct Answer {
+    Result<Broker::SubmittedJob> out = Internal("not answered");
+    bool durable = false;  // the job's submit line was in the store when answered
+  };
+  std::map<std::string, Answer> answers;
+  auto submit = [&](const std::string& name, const std::string& key, world::Job job) {
+    store::AuditEntry audit{1000, "tok-" + name, "POST /v1/jobs", "", ""};
+    broker->SubmitJobAsync(
+        std::move(job), "t", key, audit, [&, name](Result<Broker::SubmittedJob> out) {
+          bool durable = false;
+          if (out.ok()) {
+            std::lock_guard<std::mutex> store_lock(h.store.mu);
+            for (const std::string& line : h.store.log) {
+              durable |= line.find("\"id\":\"" + out->view.id + "\"") != std::string::npos;
+            }
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          answers[name] = {std::move(out), durable};
+          cv.notify_all();
+        });
+  };
+  submit("first", "k-first", Job("", 8, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // its commit is under way
+  submit("dup-1", "k-dup", Job("", 8, 1));
+  submit("dup-2", "k-dup", Job("", 8, 1));  // the same key in the same batch
+  submit("bad", "", Job("", 0, 1));         // refused by the core, audited
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answers.size() == 4; }));
+  }
+  ASSERT_TRUE(answers["first"].out.ok());
+  EXPECT_TRUE(answers["first"].durable);
+  EXPECT_EQ(answers["first"].out->view.status, "queued");
+  EXPECT_FALSE(answers["first"].out->existing);
+  ASSERT_TRUE(answers["dup-1"].out.ok() && answers["dup-2"].out.ok());
+  EXPECT_TRUE(answers["dup-1"].durable);
+  EXPECT_FALSE(answers["dup-1"].out->existing);
+  EXPECT_TRUE(answers["dup-2"].out->existing);
+  EXPECT_EQ(answers["dup-2"].out->view.id, answers["dup-1"].out->view.id);
+  EXPECT_EQ(answers["bad"].out.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(broker->core().job_count(), 2);
+  EXPECT_EQ(h.store.appends - appends_before, 2);  // two group commits for four requests
+  // One audit row per request, written with the batch (none on their own).
+  std::map<std::string, store::AuditEntry> audit;
+  for (const store::AuditEntry& e : h.store.audit) audit[e.token_id] = e;
+  ASSERT_EQ(h.store.audit.size(), 4u);
+  EXPECT_EQ(audit["tok-first"].target, answers["first"].out->view.id);
+  EXPECT_EQ(audit["tok-first"].outcome, "ok");
+  EXPECT_EQ(audit["tok-dup-2"].target, answers["dup-1"].out->view.id);
+  EXPECT_EQ(audit["tok-bad"].target, "");
+  EXPECT_NE(audit["tok-bad"].outcome, "ok");
+  // A restart has the key: the same answer again.
+  broker.reset();
+  auto restarted = h.Make();
+  ASSERT_TRUE(restarted->Start().ok());
+  auto again = restarted->SubmitJob(Job("", 8, 1), "t", "k-dup");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->existing);
+  EXPECT_EQ(again->id, answers["dup-1"].out->view.id);
+}
+
+TEST(BrokerTest, AsyncSubmissionsToAStoppingOrFailedBrokerAreAnsweredWithAnError) {
+  Harness h;
+  auto broker = h.Make();
+  Result<Broker::SubmittedJob> before_start = Internal("not answered");
+  broker->SubmitJobAsync(Job("a", 8, 1), "t", "", std::nullopt,
+                         [&](Result<Broker::SubmittedJob> out) { before_start = std::move(out); });
+  EXPECT_EQ(before_start.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(broker->Start().ok());
+  h.store.fail = true;
+  std::promise<Status> failed;
+  broker->SubmitJobAsync(Job("b", 8, 1), "t", "", std::nullopt,
+                         [&](Result<Broker::SubmittedJob> out) { failed.set_value(out.status()); });
+  EXPECT_EQ(failed.get_future().get().code(), StatusCode::kIoError);
 }
 
 TEST(BrokerTest, AStoreFailureStopsTheBrokerTakingWork) {

@@ -11,7 +11,8 @@
 namespace polycloud::store {
 
 // SQLite 3 in WAL mode with synchronous=FULL: a commit returns after the WAL
-// is fsynced. Checks that the file's folder exists and that the path is not a
+// is fsynced (NORMAL with "?synchronous=normal": fsynced at checkpoints
+// only). Checks that the file's folder exists and that the path is not a
 // folder; the file itself is created by the first Connect(). Leadership: an
 // flock on PATH.lock.
 Result<std::unique_ptr<Backend>> MakeSqliteBackend(const StoreLocation& location);

@@ -119,7 +119,35 @@ Result<StoreLocation> ParseStoreLocation(std::string_view location) {
                  "write sqlite:PATH (sqlite:/abs/path.db or sqlite:relative.db), "
                  "not sqlite://");
     }
-    return SqlitePath(location, rest);
+    // Parameters after the first '?': only synchronous=full|normal.
+    const size_t question = rest.find('?');
+    if (question == std::string_view::npos) return SqlitePath(location, rest);
+    POLYCLOUD_ASSIGN_OR_RETURN(StoreLocation where, SqlitePath(location, rest.substr(0, question)));
+    std::string_view params = rest.substr(question + 1);
+    while (true) {
+      const size_t amp = params.find('&');
+      const std::string_view param = params.substr(0, amp);
+      const size_t equals = param.find('=');
+      const std::string key = Lower(param.substr(0, equals));
+      const std::string value =
+          equals == std::string_view::npos ? "" : Lower(param.substr(equals + 1));
+      if (key != "synchronous") {
+        return Bad(location, "unknown parameter \"" + Excerpt(key, 40) +
+                                 "\"; a sqlite: location takes only synchronous=full or "
+                                 "synchronous=normal");
+      }
+      if (value == "full") {
+        where.sqlite_fsync_each_commit = true;
+      } else if (value == "normal") {
+        where.sqlite_fsync_each_commit = false;
+      } else {
+        return Bad(location,
+                   "synchronous: expected full or normal, found \"" + Excerpt(value, 40) + "\"");
+      }
+      if (amp == std::string_view::npos) break;
+      params = params.substr(amp + 1);
+    }
+    return where;
   }
   if (scheme == "postgresql" || scheme == "postgres") {
     if (rest.rfind("//", 0) != 0) return Bad(location, "expected " + scheme + "://...");

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "polycloud/store/store.h"
 #include "src/store/store_testing.h"
@@ -39,6 +41,36 @@ TEST(StoreLocationTest, ReadsSqlitePathsAndPostgresUris) {
     ASSERT_TRUE(where.ok()) << c.in << ": " << where.status().ToString();
     EXPECT_EQ(where->kind, c.kind) << c.in;
     EXPECT_EQ(where->target, c.target) << c.in;
+  }
+}
+
+TEST(StoreLocationTest, SqliteTakesOnlyTheSynchronousParameter) {
+  Result<StoreLocation> full = ParseStoreLocation("sqlite:/tmp/x.db");
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE(full->sqlite_fsync_each_commit);
+  Result<StoreLocation> normal = ParseStoreLocation("sqlite:/tmp/x.db?synchronous=NORMAL");
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  EXPECT_EQ(normal->target, "/tmp/x.db");
+  EXPECT_FALSE(normal->sqlite_fsync_each_commit);
+  Result<StoreLocation> again =
+      ParseStoreLocation("sqlite:x.db?synchronous=normal&synchronous=full");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->sqlite_fsync_each_commit);
+  // A bare path has no parameters: '?' is part of its name.
+  Result<StoreLocation> bare = ParseStoreLocation("odd?name.db");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->target, "odd?name.db");
+  EXPECT_TRUE(bare->sqlite_fsync_each_commit);
+  for (const auto& [in, says] : std::vector<std::pair<std::string, std::string>>{
+           {"sqlite:x.db?synchronous=off", "expected full or normal, found \"off\""},
+           {"sqlite:x.db?synchronous", "expected full or normal, found \"\""},
+           {"sqlite:x.db?mode=memory", "unknown parameter \"mode\""},
+           {"sqlite:x.db?", "unknown parameter \"\""},
+           {"sqlite:?synchronous=normal", "no database path"}}) {
+    Result<StoreLocation> where = ParseStoreLocation(in);
+    ASSERT_FALSE(where.ok()) << in;
+    EXPECT_EQ(where.status().code(), StatusCode::kInvalidArgument) << in;
+    EXPECT_THAT(where.status().message(), HasSubstr(says)) << in;
   }
 }
 

@@ -363,11 +363,58 @@ Status SqlStore::PutToken(const Token& t) {
   return refusal;
 }
 
+namespace {
+Status CheckAudit(const AuditEntry& e, const std::string& prefix) {
+  POLYCLOUD_RETURN_IF_ERROR(CheckText(prefix + "token id", e.token_id, false));
+  POLYCLOUD_RETURN_IF_ERROR(CheckText(prefix + "action", e.action, true));
+  POLYCLOUD_RETURN_IF_ERROR(CheckText(prefix + "target", e.target, false));
+  return CheckText(prefix + "outcome", e.outcome, true);
+}
+}  // namespace
+
+Result<int64_t> SqlStore::AppendCommandsAndAudit(const std::vector<std::string>& jsons,
+                                                 const std::vector<AuditEntry>& audit) {
+  if (jsons.empty() && audit.empty()) {
+    return InvalidArgument("store: AppendCommandsAndAudit with no commands and no audit entries");
+  }
+  for (size_t i = 0; i < jsons.size(); ++i) {
+    POLYCLOUD_RETURN_IF_ERROR(CheckText("command " + std::to_string(i), jsons[i], true));
+  }
+  for (size_t i = 0; i < audit.size(); ++i) {
+    POLYCLOUD_RETURN_IF_ERROR(CheckAudit(audit[i], "audit entry " + std::to_string(i) + "'s "));
+  }
+  int64_t first = 0;
+  POLYCLOUD_RETURN_IF_ERROR(Write([&](SqlConnection& c) -> Status {
+    std::vector<SqlParam> command_rows, audit_rows;
+    if (!jsons.empty()) {
+      POLYCLOUD_RETURN_IF_ERROR(c.Exec(backend_->LockCommandLog()));
+      POLYCLOUD_ASSIGN_OR_RETURN(int64_t last, LastSequence(c));
+      first = last + 1;
+      command_rows.reserve(jsons.size() * 2);
+      for (const std::string& json : jsons) {
+        command_rows.push_back(SqlParam::Int(++last));
+        command_rows.push_back(SqlParam::Text(json));
+      }
+    }
+    audit_rows.reserve(audit.size() * 5);
+    for (const AuditEntry& e : audit) {
+      audit_rows.push_back(SqlParam::Int(e.at_unix));
+      audit_rows.push_back(SqlParam::Text(e.token_id));
+      audit_rows.push_back(SqlParam::Text(e.action));
+      audit_rows.push_back(SqlParam::Text(e.target));
+      audit_rows.push_back(SqlParam::Text(e.outcome));
+    }
+    POLYCLOUD_RETURN_IF_ERROR(
+        InsertRows(c, *backend_, "INSERT INTO commands (sequence, json)", 2, command_rows));
+    return InsertRows(c, *backend_,
+                      "INSERT INTO audit (at_unix, token_id, action, target, outcome)", 5,
+                      audit_rows);
+  }));
+  return first;
+}
+
 Status SqlStore::AppendAudit(const AuditEntry& e) {
-  POLYCLOUD_RETURN_IF_ERROR(CheckText("the audit entry's token id", e.token_id, false));
-  POLYCLOUD_RETURN_IF_ERROR(CheckText("the audit entry's action", e.action, true));
-  POLYCLOUD_RETURN_IF_ERROR(CheckText("the audit entry's target", e.target, false));
-  POLYCLOUD_RETURN_IF_ERROR(CheckText("the audit entry's outcome", e.outcome, true));
+  POLYCLOUD_RETURN_IF_ERROR(CheckAudit(e, "the audit entry's "));
   return Write([&](SqlConnection& c) {
     const SqlParam params[] = {SqlParam::Int(e.at_unix), SqlParam::Text(e.token_id),
                                SqlParam::Text(e.action), SqlParam::Text(e.target),

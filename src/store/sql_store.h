@@ -23,6 +23,8 @@ class SqlStore final : public Store {
   Result<AppendOutcome> AppendCommands(const std::vector<std::string>& jsons,
                                        std::string_view idempotency_key,
                                        std::string_view key_value) override;
+  Result<int64_t> AppendCommandsAndAudit(const std::vector<std::string>& jsons,
+                                         const std::vector<AuditEntry>& audit) override;
   Result<std::vector<StoredCommand>> ReadCommands(int64_t after) override;
   Status PutSnapshot(int64_t sequence, std::string_view bytes) override;
   Result<std::optional<Snapshot>> LatestSnapshot() override;

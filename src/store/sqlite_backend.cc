@@ -1,4 +1,5 @@
-// SQLite back end: one database file in WAL mode, synchronous=FULL, and an
+// SQLite back end: one database file in WAL mode, synchronous=FULL (or NORMAL
+// when the location asks: StoreLocation::sqlite_fsync_each_commit), and an
 // flock'ed lock file beside it for leadership.
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -184,8 +185,10 @@ class SqliteConnection final : public SqlConnection {
 
 class SqliteBackend final : public Backend {
  public:
-  SqliteBackend(std::string path, std::string display)
-      : path_(std::move(path)), display_(std::move(display)) {}
+  SqliteBackend(std::string path, std::string display, bool fsync_each_commit)
+      : path_(std::move(path)),
+        display_(std::move(display)),
+        fsync_each_commit_(fsync_each_commit) {}
   ~SqliteBackend() override {
     if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
   }
@@ -214,7 +217,8 @@ class SqliteBackend final : public Backend {
       return IoError("SQLite " + display_ +
                      ": cannot switch to WAL mode (is the file on a network filesystem?)");
     }
-    POLYCLOUD_RETURN_IF_ERROR(connection->Exec("PRAGMA synchronous=FULL"));
+    POLYCLOUD_RETURN_IF_ERROR(connection->Exec(fsync_each_commit_ ? "PRAGMA synchronous=FULL"
+                                                                  : "PRAGMA synchronous=NORMAL"));
     return std::unique_ptr<SqlConnection>(std::move(connection));
   }
 
@@ -257,6 +261,7 @@ class SqliteBackend final : public Backend {
  private:
   std::string path_;
   std::string display_;
+  const bool fsync_each_commit_;
   std::mutex mu_;
   int lock_fd_ = -1;
 };
@@ -277,8 +282,8 @@ Result<std::unique_ptr<Backend>> MakeSqliteBackend(const StoreLocation& location
     return NotFound("store location \"" + location.display + "\": the folder " + parent.string() +
                     " does not exist");
   }
-  return std::unique_ptr<Backend>(
-      std::make_unique<SqliteBackend>(location.target, "\"" + location.display + "\""));
+  return std::unique_ptr<Backend>(std::make_unique<SqliteBackend>(
+      location.target, "\"" + location.display + "\"", location.sqlite_fsync_each_commit));
 }
 
 }  // namespace polycloud::store

@@ -113,7 +113,9 @@ std::string KeyOf(const std::string& json) {
 using StoreCrashTest = StoreBackendTest;
 
 TEST_P(StoreCrashTest, KillNineLosesNoAcknowledgedAppend) {
-  Rng rng(GetParam() == BackendKind::kSqlite ? 20260101 : 20260102);
+  Rng rng(GetParam() == BackendKind::kSqlite     ? 20260101
+          : GetParam() == BackendKind::kPostgres ? 20260102
+                                                 : 20260103);
   std::map<std::string, Ack> acked;    // every acknowledgement, all rounds
   std::vector<std::string> in_flight;  // the last round's sent, unacknowledged keys
   int64_t total_acks = 0, unacked_but_committed = 0;
@@ -196,7 +198,8 @@ TEST_P(StoreCrashTest, KillNineLosesNoAcknowledgedAppend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreCrashTest,
-                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres,
+                                           BackendKind::kSqliteNormal),
                          BackendName);
 
 }  // namespace

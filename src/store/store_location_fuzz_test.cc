@@ -20,6 +20,7 @@ TEST(StoreLocationFuzzTargetTest, SurvivesTruncatedAndCorruptedSeeds) {
       "",
       "polycloud.db",
       "sqlite:/var/lib/polycloud.db",
+      "sqlite:x.db?synchronous=normal&synchronous=FULL",
       "sqlite://x",
       "sqlite::memory:",
       "postgresql://broker:s3cret@db.example:5432/polycloud?sslmode=require&password=x",

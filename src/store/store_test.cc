@@ -244,6 +244,38 @@ TEST_P(StoreTest, AuditReadsTheLatestEntriesOldestFirst) {
   EXPECT_EQ(store->AppendAudit({1, "tok", "", "x", "ok"}).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_P(StoreTest, CommandsAndAuditCommitTogetherOrNotAtAll) {
+  auto store = Open();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->AppendCommands({Json("before")}).ok());
+  Result<int64_t> first = store->AppendCommandsAndAudit(
+      {Json("a"), Json("b")}, {{1000, "tok-1", "POST /v1/jobs", "j-1", "ok"},
+                               {1001, "tok-2", "POST /v1/jobs", "j-2", "ok"}});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, 2);
+  EXPECT_EQ(store->ReadCommands(0)->size(), 3u);
+  ASSERT_EQ(store->ReadAudit(10)->size(), 2u);
+  EXPECT_EQ((*store->ReadAudit(10))[1].target, "j-2");
+  // Audit rows alone (a refused or repeated submission appends no command).
+  Result<int64_t> none =
+      store->AppendCommandsAndAudit({}, {{1002, "tok-1", "POST /v1/jobs", "", "bad"}});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0);
+  EXPECT_EQ(store->ReadAudit(10)->size(), 3u);
+  // One bad entry refuses the whole call: nothing of it is written.
+  Result<int64_t> bad = store->AppendCommandsAndAudit(
+      {Json("c")},
+      {{1003, "tok-1", "POST /v1/jobs", "j-3", "ok"}, {1004, "tok-1", "", "j-4", "ok"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("audit entry 1's action is empty"));
+  EXPECT_EQ(store->ReadCommands(0)->size(), 3u);
+  EXPECT_EQ(store->ReadAudit(10)->size(), 3u);
+  EXPECT_EQ(store->AppendCommandsAndAudit({}, {}).status().code(), StatusCode::kInvalidArgument);
+  // The next append continues the sequence.
+  EXPECT_EQ(store->AppendCommands({Json("after")})->first_sequence, 4);
+}
+
 TEST_P(StoreTest, UsageRowsAreCountersAddedPerDayKeyDeploymentAndPrice) {
   auto store = Open();
   ASSERT_TRUE(store);
@@ -410,10 +442,14 @@ TEST_P(StoreTest, MigrationsAreIdempotent) {
 // with synchronous_commit=off by default: scripts/postgres.sh --fast).
 TEST_P(StoreTest, EveryConnectionCommitsDurably) {
   auto [backend, c] = RawConnection(location_);
-  if (GetParam() == BackendKind::kSqlite) {
+  if (GetParam() != BackendKind::kPostgres) {
     Result<SqlRows> sync = c->Query("PRAGMA synchronous", {});
     ASSERT_TRUE(sync.ok());
-    EXPECT_EQ(*CellInt((*sync)[0][0]), 2) << "synchronous=FULL";
+    if (GetParam() == BackendKind::kSqlite) {
+      EXPECT_EQ(*CellInt((*sync)[0][0]), 2) << "synchronous=FULL";
+    } else {
+      EXPECT_EQ(*CellInt((*sync)[0][0]), 1) << "synchronous=NORMAL, as the location asked";
+    }
     Result<SqlRows> journal = c->Query("PRAGMA journal_mode", {});
     ASSERT_TRUE(journal.ok());
     EXPECT_EQ(*CellText((*journal)[0][0]), "wal");
@@ -464,7 +500,8 @@ TEST_P(PostgresStoreTest, RecoversWhenTheServerEndsItsSessions) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
-                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres),
+                         ::testing::Values(BackendKind::kSqlite, BackendKind::kPostgres,
+                                           BackendKind::kSqliteNormal),
                          BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, PostgresStoreTest, ::testing::Values(BackendKind::kPostgres),
                          BackendName);

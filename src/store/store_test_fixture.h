@@ -1,6 +1,7 @@
 // The parameterised fixture every back-end test uses: the same TEST_P runs on
-// SQLite (a fresh file) and on PostgreSQL (a fresh schema on the server of
-// CTest's `store_postgres` fixture; skipped with the reason when there is none).
+// SQLite (a fresh file; also with synchronous=normal where a suite asks) and on PostgreSQL (a fresh
+// schema on the server of CTest's `store_postgres` fixture; skipped with the reason when there is
+// none).
 #ifndef POLYCLOUD_SRC_STORE_STORE_TEST_FIXTURE_H_
 #define POLYCLOUD_SRC_STORE_STORE_TEST_FIXTURE_H_
 
@@ -14,15 +15,21 @@
 
 namespace polycloud::store {
 
-enum class BackendKind { kSqlite, kPostgres };
+// kSqliteNormal: SQLite with synchronous=normal (no fsync per commit: it must
+// still survive a kill -9 of the process).
+enum class BackendKind { kSqlite, kPostgres, kSqliteNormal };
 
-// For test names and messages ("SQLite", "PostgreSQL").
-inline void PrintTo(BackendKind kind, std::ostream* os) {
-  *os << (kind == BackendKind::kSqlite ? "SQLite" : "PostgreSQL");
+inline std::string BackendKindName(BackendKind kind) {
+  return kind == BackendKind::kSqlite         ? "SQLite"
+         : kind == BackendKind::kSqliteNormal ? "SQLiteSynchronousNormal"
+                                              : "PostgreSQL";
 }
 
+// For test names and messages ("SQLite", "PostgreSQL").
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << BackendKindName(kind); }
+
 inline std::string BackendName(const ::testing::TestParamInfo<BackendKind>& info) {
-  return info.param == BackendKind::kSqlite ? "SQLite" : "PostgreSQL";
+  return BackendKindName(info.param);
 }
 
 class StoreBackendTest : public ::testing::TestWithParam<BackendKind> {
@@ -31,6 +38,10 @@ class StoreBackendTest : public ::testing::TestWithParam<BackendKind> {
     dir_ = testing::MakeTempDir("polycloud-store-test-");
     if (GetParam() == BackendKind::kSqlite) {
       location_ = "sqlite:" + dir_ + "/polycloud.db";
+      return;
+    }
+    if (GetParam() == BackendKind::kSqliteNormal) {
+      location_ = "sqlite:" + dir_ + "/polycloud.db?synchronous=normal";
       return;
     }
     std::string why_not;

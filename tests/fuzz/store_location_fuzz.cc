@@ -24,6 +24,10 @@ extern "C" int PolycloudFuzzStoreLocation(const uint8_t* data, size_t size) {
     POLYCLOUD_CHECK(where.status().message().find('\n') == std::string::npos);
   } else if (where->kind == store::StoreLocation::Kind::kSqlite) {
     POLYCLOUD_CHECK(!where->target.empty() && where->target.back() != '/');
+    // Parameters come only after "sqlite:"; a bare path keeps its '?'.
+    if (!where->sqlite_fsync_each_commit) {
+      POLYCLOUD_CHECK(where->target.find('?') == std::string::npos);
+    }
   } else {
     POLYCLOUD_CHECK(where->target.find("://") != std::string::npos);
   }

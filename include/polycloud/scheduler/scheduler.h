@@ -167,9 +167,15 @@ struct Options {
   // places start where it puts them — each start still through every
   // placement filter — before the policy's pass places the rest. 0 = never.
   Duration reoptimize_every;
-  // Keep a DecisionRecord of every start (Scheduler::decisions), for explain
-  // on demand in a long-running broker; off in simulations (10M records).
+  // Keep a DecisionRecord of every start, for explain on demand in a
+  // long-running broker; off in simulations (10M records). The latest
+  // record of each workload is kept (LastDecision: one per workload, like its
+  // state), and the log of starts in order (Scheduler::decisions) is a ring
+  // of the latest `decision_log_limit` (> 0), so a broker that runs for
+  // months, restarting work after every preemption and fault, holds a
+  // bounded log.
   bool record_decisions = false;
+  size_t decision_log_limit = 65536;
   // Moving replicas back to prepaid or cheaper capacity. Only under the
   // contract-aware cost model: cheapest-price, the SkyPilot-style baseline,
   // places once and never migrates.
@@ -334,8 +340,10 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   // state only). The workload must exist (JobId/ServiceId range).
   WatchedDecision ExplainNow(world::WorkloadKind kind, int32_t index, Time now);
 
-  // The decision log, when Options::record_decisions is set: every start of a
-  // job and replica, in order.
+  // The decision log, when Options::record_decisions is set: the latest
+  // Options::decision_log_limit starts of jobs and replicas, oldest first;
+  // decisions_recorded() counts every start recorded (the ones the ring
+  // dropped too).
   struct DecisionRecord {
     Time at;
     bool service = false;
@@ -345,8 +353,10 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
     int64_t total_score = 0;  // millionths per weight, as explain prints
     bool preempted = false;   // it started by preempting lower-priority work
   };
-  const std::vector<DecisionRecord>& decisions() const { return decisions_; }
-  // The latest record about a workload, or null.
+  const std::deque<DecisionRecord>& decisions() const { return decisions_; }
+  int64_t decisions_recorded() const { return decisions_recorded_; }
+  // The latest record about a workload, or null (kept when the ring has
+  // dropped it).
   const DecisionRecord* LastDecision(bool service, int32_t index) const;
 
   const world::World& world() const { return world_; }
@@ -356,6 +366,9 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   // Who holds which GPUs now (ServiceState::replicas and JobState::alloc index it).
   const AllocationTable& allocations() const { return allocs_; }
   size_t queued() const { return queue_.size(); }
+  // Passes that skipped the jobs a previous quiet pass had already found
+  // blocked (nothing changed since for them); see PlaceQueue.
+  int64_t quiet_passes() const { return quiet_passes_; }
   int64_t placement_attempts() const { return attempts_; }
   const contracts::CommitmentLedger& ledger() const { return ledger_; }
   const std::vector<CapacityRequest>& requests() const { return requests_; }
@@ -593,6 +606,18 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   // Generation of "something may now fit that did not": bumped whenever
   // capacity is freed or added, so a blocked job is not retried in vain.
   uint64_t generation_ = 0;
+  // A quiet pass walked the whole queue and left generation_ as it found it:
+  // every job then queued had failed at generation_ and holds what it held.
+  // Until generation_ moves, a job leaves the queue or one is queued ahead of
+  // `quiet_last_` (`quiet_broken_`), the next pass would only walk past them
+  // again (re-adding the same holds in the same order), so it starts after
+  // them (PlaceQueue): a broker with 100k jobs waiting and nothing free does
+  // not walk them all every second. Exactly the same decisions and holds.
+  bool quiet_ = false;
+  bool quiet_broken_ = false;
+  uint64_t quiet_generation_ = 0;
+  QueueKey quiet_last_{0, 0, 0};
+  int64_t quiet_passes_ = 0;  // passes that took the shortcut (tests, benchmarks)
   int64_t attempts_ = 0;
   // Jobs of one shape (allowed accelerators, class, model family) fail alike.
   std::vector<int32_t> job_shape_;
@@ -671,8 +696,10 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   void ChargeTenant(world::JobIndex j, int64_t gpus);
   bool OverQuota(world::JobIndex j) const;
 
-  std::vector<DecisionRecord> decisions_;
-  std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none
+  std::deque<DecisionRecord> decisions_;  // the ring (Options::decision_log_limit)
+  int64_t decisions_recorded_ = 0;
+  // The latest record per job / service index; index kNone: none yet.
+  std::vector<DecisionRecord> last_job_decision_, last_service_decision_;
   void Record(bool service, int32_t index, const placement::Decision& d, Time now);
 
   // Rebalance (rebalance.cc): moves replicas of every service to cheaper

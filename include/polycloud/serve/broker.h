@@ -3,11 +3,15 @@
 // run the work. The HTTP API (src/serve/api.cc) and the CLI sit on it.
 //
 // What it guarantees:
-//   - A mutation (submit, cancel, set demand, amend a contract) returns only
-//     after the commands it caused are committed to the store. Concurrent
-//     mutations are applied in one order and committed together (group
-//     commit): the leader of a batch applies every waiting request, writes
-//     the batch's log lines in one transaction, then wakes the others.
+//   - A mutation (submit, cancel, set demand, amend a contract) returns (or,
+//     submitted with SubmitJobAsync, calls back) only after the commands it
+//     caused are committed to the store. Concurrent mutations are applied in
+//     one order and committed together (group commit): one committer thread
+//     takes every waiting request, applies them, and writes the batch's log
+//     lines and the audit rows they carry in one transaction, then answers
+//     them all. It commits again as soon as a commit ends (never on a timer),
+//     so a batch holds what arrived during the previous commit: thousands of
+//     submissions can share one fsync without a thread each.
 //   - Start() restores the core by replaying the store's log, then
 //     reconciles with every site (runs the core thinks are running that the
 //     site never got, lost or finished; runs of ours the site still has that
@@ -41,6 +45,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -170,9 +176,26 @@ class Broker final : private scheduler::Observer,
     std::string id;
     bool existing = false;  // the idempotency key was used before: this is that job
   };
+  // What an asynchronous submission answers: the job as it stood when its
+  // batch was applied (normally queued), and whether it is an earlier one.
+  struct SubmittedJob {
+    JobView view;
+    bool existing = false;
+  };
+  using SubmitDone = std::function<void(Result<SubmittedJob>)>;
   // A new job (its id: the one given, or a fresh "j-<n>" when empty).
   // Errors: kInvalidArgument (the core's checks), kIoError (the store failed: stopped).
   Result<Submitted> SubmitJob(world::Job job, std::string tenant, std::string idempotency_key);
+  // The same, without blocking the caller: returns at once, and `done` is
+  // called once, on the committer thread with no lock held, after the commit
+  // that holds the submission (or with the error: kInvalidArgument refused by
+  // the core, kIoError the store failed, kUnavailable the broker is stopping).
+  // With `audit`, its row (target: the job id, outcome: "ok" or the error;
+  // at_unix, token_id and action as given) is written in the same
+  // transaction as the submission. The same idempotency key twice in one
+  // batch gives the first job to both, as if they came one after the other.
+  void SubmitJobAsync(world::Job job, std::string tenant, std::string idempotency_key,
+                      std::optional<store::AuditEntry> audit, SubmitDone done);
   // Errors: kNotFound, kFailedPrecondition (already finished).
   Status CancelJob(std::string_view id, std::string_view tenant = {});
   Status SetDemand(std::string_view service, int64_t tokens_per_s);
@@ -237,14 +260,24 @@ class Broker final : private scheduler::Observer,
   void Append(Time now, const scheduler::Command& command) override;
 
   Time Now() const;  // the clock, never before the last command
-  // Queues `r`, and commits batches until it is done.
+  // Queues `r` for the committer and waits until its batch is committed.
   void Run(Request* r);
-  // The leader's work: applies the waiting requests, commits their lines.
-  void CommitPending(std::unique_lock<std::mutex>& lock);
+  // Queues `r` (owned by the queue until answered) for the committer.
+  void Enqueue(Request* r);
+  // The committer thread: commits whatever waits, as soon as the baton is free.
+  void CommitLoop();
+  // The committer's work: applies the waiting requests, commits their lines
+  // and audit rows; returns the batch (sync requests already woken must not
+  // be touched: only the async ones are returned).
+  std::vector<Request*> CommitPending(std::unique_lock<std::mutex>& lock);
+  // Waits for the baton (ahead of the committer) and takes it.
+  void AcquireBaton(std::unique_lock<std::mutex>& lock);
+  // Gives the baton back and wakes who waits for it (the committer too).
+  void ReleaseBaton();
   // Applies `command` at `now` under the baton (its lines go to lines_).
   Status ApplyLocked(const scheduler::Command& command, Time now);
   void Send(const scheduler::Command& command, Time now);
-  Status CommitLines(std::unique_lock<std::mutex>& lock);
+  Status CommitLines(std::unique_lock<std::mutex>& lock, std::vector<store::AuditEntry> audit = {});
   Status Restore();
   Status Reconcile();
   void FollowSchedules(Time from, Time to);
@@ -269,9 +302,12 @@ class Broker final : private scheduler::Observer,
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
+  std::condition_variable commit_cv_;  // the committer waits here (work, a free baton, stop)
   std::deque<Request*> pending_;
-  bool baton_ = false;  // someone is applying or committing
-  Status failed_;       // set when a commit failed: the broker takes no more work
+  bool stopping_ = false;
+  int baton_waiters_ = 0;  // Tick, Explain, ReportJson waiting for the baton
+  bool baton_ = false;     // someone is applying or committing
+  Status failed_;          // set when a commit failed: the broker takes no more work
   bool replaying_ = false;
   std::vector<std::string> lines_;  // log lines of the batch being applied
   Time last_;                       // the last command's instant
@@ -295,6 +331,7 @@ class Broker final : private scheduler::Observer,
   Counters counters_;
   std::deque<StreamEvent> events_;  // the latest scheduler events, for the stream
   int64_t event_sequence_ = 0;
+  std::thread committer_;  // last: started when everything above exists
 };
 
 }  // namespace polycloud::serve

@@ -108,6 +108,16 @@ class Store {
   virtual Result<AppendOutcome> AppendCommands(const std::vector<std::string>& jsons,
                                                std::string_view idempotency_key = {},
                                                std::string_view key_value = {}) = 0;
+  // Appends `jsons` as consecutive commands (none is allowed) and `audit`
+  // entries in one transaction: the broker's group commit writes a batch of
+  // submissions and the audit rows of the requests that made them together,
+  // so a submission is acknowledged after one commit, and its audit row is
+  // never missing for a committed command. Returns the sequence of the first
+  // command appended (0 when none). Errors (nothing written): those of
+  // AppendCommands for a command and of AppendAudit for an entry (each names
+  // its index); InvalidArgument when both lists are empty.
+  virtual Result<int64_t> AppendCommandsAndAudit(const std::vector<std::string>& jsons,
+                                                 const std::vector<AuditEntry>& audit) = 0;
   // Commands with sequence > `after`, in order.
   virtual Result<std::vector<StoredCommand>> ReadCommands(int64_t after) = 0;
 
