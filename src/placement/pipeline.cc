@@ -735,7 +735,11 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
     if (best != world::kNone && next->priority + rest < best_total) break;
     // The class's pools from the best fit up; later ones score no higher.
     const Ranking::Class& cls = r.cls(next->at);
-    if (cls.max_gang < req.gpus || !ProviderAllowed(ctx, req, cls.provider)) {
+    // Pools of a class share their node shape (Ranking::Build): one shape
+    // check stands for all (a share where the class does not share GPUs, more
+    // CPU or memory than its nodes have).
+    if (cls.max_gang < req.gpus || !ProviderAllowed(ctx, req, cls.provider) ||
+        (req.shaped() && !CheckShape(ctx, req, cls.members.front().pool).pass)) {
       seek(*next, next->at + 1);
       continue;
     }
@@ -743,18 +747,21 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
     const int64_t need = req.gpus <= node ? req.gpus : (req.gpus + node - 1) / node * node;
     auto it = std::lower_bound(cls.members.begin(), cls.members.end(),
                                Ranking::Member{need, std::numeric_limits<world::PoolIndex>::min()});
-    int64_t class_best = std::numeric_limits<int64_t>::min();
+    // Members' totals do not grow along the class (more free GPUs, the same
+    // other terms), so a member is scored first and filtered only if it
+    // would win: most members are then one score, not a filter pass (a
+    // capacity check on nodes with shares, CPU and memory walks candidates).
     for (; it != cls.members.end(); ++it) {
-      Verdict failed;
-      if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
       Score(ctx, req, it->pool, raw);
       const int64_t total = Total(raw);
-      if (total < class_best) break;
-      class_best = total;
-      if (best == world::kNone || total > best_total || (total == best_total && it->pool < best)) {
-        best = it->pool;
-        best_total = total;
+      if (best != world::kNone) {
+        if (total < best_total) break;                         // nor can any later member
+        if (total == best_total && it->pool > best) continue;  // loses the tie
       }
+      Verdict failed;
+      if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
+      best = it->pool;
+      best_total = total;
     }
     seek(*next, next->at + 1);
   }
