@@ -646,7 +646,26 @@ void PoolNodes::Take(const NodeShape& s, NodePolicy policy, Rng& rng, const Requ
     }
   }
   if (found.empty()) FittingCandidates(s, false, 0, 1, &found);  // as Fits()
-  POLYCLOUD_CHECK(!found.empty());                               // the caller asked Fits() first
+  if (found.empty()) {
+    // Every node, past the probe bound: a preemption may have freed a node
+    // that the bounded walk does not reach (Fits() said no, the oracle yes).
+    for (int32_t n = 0; n < node_count() && found.empty(); ++n) {
+      if (overcommitted(n) || !NodeHasRoom(n, s)) continue;
+      if (!s.share()) {
+        if (free(n) >= s.gpus) found.push_back({n, -1});
+        continue;
+      }
+      int32_t best_gpu = -1;
+      for (int32_t g = 0; g < gpn_; ++g) {
+        const int32_t u = slot_[n * gpn_ + g];
+        if (u > 0 && 1000 - u >= s.milli && (best_gpu < 0 || u > slot_[n * gpn_ + best_gpu])) {
+          best_gpu = g;
+        }
+      }
+      if (best_gpu >= 0 || free(n) >= 1) found.push_back({n, best_gpu});
+    }
+  }
+  POLYCLOUD_CHECK(!found.empty());  // the caller asked Fits() (or the oracle) first
   const Candidate c = found[0];
   const int32_t n = c.node;
   pick->candidates = candidates;

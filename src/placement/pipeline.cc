@@ -540,12 +540,20 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   Verdict failed;
   const int f = FirstFailingFilter(ctx, req, pool, &failed);
   bool via_preemption = false;
-  // Preemption frees GPUs, not shares, CPU or memory: a request that needs
-  // them in a pool that models them, or any request in a pool with GPU
-  // sharing (where evicting a share may free no GPU), waits instead.
+  // A request that needs a share, CPU or memory in a pool that models them,
+  // or any request in a pool with GPU sharing (where evicting a share may
+  // free no GPU), asks the oracle about its shape on the nodes; power then
+  // must fit without counting what the victims free.
   const bool shaped_here = ctx.fleet.has_nodes() && !ctx.fleet.info(pool).plain_nodes &&
                            (req.shaped() || ctx.fleet.info(pool).gpu_sharing);
-  if (f >= 0 && failed.resource && allow_preempt && !shaped_here) {
+  if (f >= 0 && failed.resource && allow_preempt && shaped_here) {
+    const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
+    const SiteState& site = ctx.fleet.site(ctx.fleet.info(pool).site);
+    const NodeShape shape =
+        ctx.fleet.NodeShapeOf(pool, need, {req.gpu_milli, req.cpu_milli, req.memory_mib});
+    via_preemption = (!site.limited || site.headroom() >= ctx.fleet.PowerOf(pool, need)) &&
+                     ctx.preemption->ShapeReclaimable(pool, req.priority, shape);
+  } else if (f >= 0 && failed.resource && allow_preempt) {
     // Would preempting lower-priority work free enough GPUs and power?
     const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
     const PoolState& ps = ctx.fleet.pool(pool);
@@ -844,13 +852,37 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
   if (explanation == nullptr) {
     if (rankable_) {
       if (PlaceRanked(ctx, req, d)) return d;
-      // Nothing fits outright: the full scan below only when the oracle
-      // cannot say which pools hold preemptible work, or for a request with
-      // a share, CPU or memory: the ranking goes by whole free GPUs, so a
-      // pool whose GPUs are all partly shared (or whose nodes lack CPU) is
-      // found by the scan.
-      if (!req.shaped() &&
-          (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr)) {
+      // Nothing fits outright among the pools with the whole free GPUs the
+      // request needs (PlaceRanked filtered every one of them). A share may
+      // still fit a partly used GPU of a sharing pool without a whole free
+      // GPU: only those pools are read (a flag and the share room each),
+      // the same outright survivors the scan of every pool below would find.
+      // Then preemption and the best blocked pool, when the oracle can say
+      // which pools hold preemptible work.
+      if (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr) {
+        if (req.gpu_milli > 0 && ctx.fleet.has_nodes()) {
+          SetRanges(ctx, req);
+          auto consider = [&](world::PoolIndex p) {
+            const PoolInfo& info = ctx.fleet.info(p);
+            if (info.gpu_sharing && AllowsAccelerator(req, info.accelerator) &&
+                ctx.fleet.pool(p).placeable == 0 && ctx.fleet.ShareRoom(p) >= req.gpu_milli) {
+              Consider(ctx, req, p, /*allow_preempt=*/false, nullptr);
+            }
+          };
+          if (any_type) {
+            for (size_t p = 0; p < world_.pools.size(); ++p) {
+              consider(static_cast<world::PoolIndex>(p));
+            }
+          } else {
+            for (world::AcceleratorIndex a : *req.accelerators) {
+              for (world::PoolIndex p : world_.PoolsOf(a)) consider(p);
+            }
+          }
+          if (!survivors_.empty()) {
+            Choose(ctx, req, d, nullptr);
+            return d;
+          }
+        }
         PlaceBlocked(ctx, req, d);
         return d;
       }
