@@ -260,6 +260,11 @@ Result<json> JobFileToJson(const std::string& path) {
       if (s == "false") return false;
       Result<int64_t> i = ParseInteger(s);
       if (i.ok()) return *i;
+      // A decimal ("cpus: 2.5") is a JSON number, as the API reads it.
+      if (s.find('.') != std::string::npos && ParseScaledDecimal(s, 9).ok()) {
+        json number = json::parse(s, nullptr, /*allow_exceptions=*/false);
+        if (number.is_number()) return number;
+      }
     }
     return s;
   };

@@ -4,6 +4,10 @@
 //   build/release/bench/scale_benchmark            # full size (minutes)
 //   build/release/bench/scale_benchmark --quick    # a tenth of the fleet, few jobs
 //   build/release/bench/scale_benchmark --jobs 1000000 --runs 3
+//   build/release/bench/scale_benchmark --only sharing   # the placement rows with sharing on
+//
+// POLYCLOUD_BENCH_NO_EXPLAIN=1 skips the decisions with a full explanation
+// (for profiling the placement loop alone).
 //
 // Rows: online placement decisions/s and p50/p99 latency; the simulator end
 // to end (jobs/s, events/s); the event core with a million events pending;
@@ -262,14 +266,17 @@ PlacementResult MeasurePlacement(const world::World& w, int64_t decisions,
   r.placed_share = static_cast<double>(placed) / static_cast<double>(decisions);
   // With a full explanation (every pool's verdict and scores): a few thousand.
   placement::Explanation e;
-  const int64_t explained = std::min<int64_t>(2'000, decisions);
+  const int64_t explained = std::getenv("POLYCLOUD_BENCH_NO_EXPLAIN") != nullptr
+                                ? 0
+                                : std::min<int64_t>(2'000, decisions);
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < explained; ++i) {
     const placement::Request req = placement::JobRequest(w.jobs[rng.Below(w.jobs.size())]);
     placement::Context ctx{w, fleet, rules, now, nullptr, &reserved};
     placer.Place(ctx, req, &e);
   }
-  r.explained_us = Seconds(t0, Clock::now()) / static_cast<double>(explained) * 1e6;
+  r.explained_us =
+      explained > 0 ? Seconds(t0, Clock::now()) / static_cast<double>(explained) * 1e6 : 0;
   return r;
 }
 
@@ -390,7 +397,9 @@ Memory MeasureQueuedMemory(const Config& c) {
 int Main(int argc, char** argv) {
   Config c;
   bool quick = false;
-  std::string only;  // placement | events | memory | simulation: run one section
+  // placement | events | memory | simulation: run one section; sharing: only
+  // the placement rows with GPU sharing on.
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> int64_t { return i + 1 < argc ? std::atoll(argv[++i]) : 0; };
@@ -411,7 +420,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: scale_benchmark [--quick] [--runs N] [--gpus N] [--pools N] "
-                   "[--jobs N] [--days N] [--only placement|events|memory|simulation]\n");
+                   "[--jobs N] [--days N] [--only placement|sharing|events|memory|simulation]\n");
       return 2;
     }
   }
@@ -436,13 +445,14 @@ int Main(int argc, char** argv) {
     table += buf;
   };
 
-  if (want("placement")) {
+  if (want("placement") || only == "sharing") {
     io::Scenario s = MustGenerate(Fleet(c, 100'000, 365));
     // Pools as bags of GPUs, then on nodes (best fit, the default, and the
     // fragmentation-aware policy, the costliest to choose with).
     for (placement::NodePolicy nodes :
          {placement::NodePolicy::kPooled, placement::NodePolicy::kBestFit,
           placement::NodePolicy::kFragmentation}) {
+      if (only == "sharing") break;
       std::vector<PlacementResult> runs;
       for (int r = 0; r < c.runs; ++r)
         runs.push_back(MeasurePlacement(s.world, c.decisions, nodes));

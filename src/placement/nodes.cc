@@ -33,25 +33,32 @@ std::optional<NodePolicy> ParseNodePolicy(std::string_view name) {
   return std::nullopt;
 }
 
-void RequestMix::NoteMilli(int64_t gpus) {
-  auto add = [&](int64_t g, int32_t delta) {
-    auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<int64_t, int32_t>{g, 0},
-                               [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (it != sizes_.end() && it->first == g) {
-      it->second += delta;
-      if (it->second == 0) sizes_.erase(it);
-    } else {
-      sizes_.insert(it, {g, delta});
-    }
-  };
-  if (ring_.size() < static_cast<size_t>(kMixWindow)) {
-    ring_.push_back(gpus);
+void RequestMix::Count(int64_t milli, int32_t delta) {
+  if (milli <= 0) return;
+  if (milli < 1000) {
+    shares_ += delta;
+    for (int64_t i = milli; i < kShareSlots; i += i & -i) share_count_[i] += delta;
+    return;
+  }
+  auto it = std::lower_bound(whole_.begin(), whole_.end(), std::pair<int64_t, int32_t>{milli, 0},
+                             [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (it != whole_.end() && it->first == milli) {
+    it->second += delta;
+    if (it->second == 0) whole_.erase(it);
   } else {
-    add(ring_[next_], -1);
-    ring_[next_] = gpus;
+    whole_.insert(it, {milli, delta});
+  }
+}
+
+void RequestMix::NoteMilli(int64_t milli) {
+  if (ring_.size() < static_cast<size_t>(kMixWindow)) {
+    ring_.push_back(milli);
+  } else {
+    Count(ring_[next_], -1);
+    ring_[next_] = milli;
     next_ = (next_ + 1) % ring_.size();
   }
-  add(gpus, 1);
+  Count(milli, 1);
 }
 
 PoolNodes::PoolNodes(int64_t gpus_per_node, int64_t cpu_milli_per_node, int64_t memory_mib_per_node,
@@ -63,14 +70,16 @@ PoolNodes::PoolNodes(int64_t gpus_per_node, int64_t cpu_milli_per_node, int64_t 
       gpn_(std::max<int64_t>(1, gpus_per_node)) {
   level_.resize(gpn_ + 1);
   nonempty_.assign(gpn_ / 64 + 1, 0);
-  if (sharing_) bucket_.resize(1000);
+  if (sharing_) {
+    bucket_.resize(1000);
+    bcount_.assign(1024, 0);
+  }
 }
 
 int64_t PoolNodes::Fragmentation(int64_t free, int64_t gpn, const RequestMix& mix) {
   if (free <= 0) return 0;
   int64_t sum = 0;
-  for (const auto& [milli, count] : mix.sizes()) {
-    if (milli < 1000) continue;  // a share cannot run on a node without sharing
+  for (const auto& [milli, count] : mix.whole_sizes()) {  // a share needs sharing
     const int64_t g = milli / 1000;
     const bool usable = g <= gpn ? g <= free : free == gpn;
     if (!usable) sum += count * free;
@@ -275,7 +284,8 @@ int64_t PoolNodes::Stranded(const RequestMix& mix) const {
   if (mix.total() == 0) return 0;
   int64_t sum = 0;
   if (!plain_) {
-    for (int32_t n = 0; n < node_count(); ++n) sum += NodeFragmentation(n, mix);
+    const MixTerms t = Terms(mix);
+    for (int32_t n = 0; n < node_count(); ++n) sum += FragWith(n, t, mix, nullptr, nullptr);
     return sum / (1000 * static_cast<int64_t>(mix.total()));
   }
   for (int64_t l = LowestLevelFrom(1); l != 0; l = LowestLevelFrom(l + 1)) {
@@ -304,6 +314,10 @@ void PoolNodes::FileGpu(int32_t gid) {
   const int32_t to = used > 0 && used < 1000 ? 1000 - used : 0;
   const int32_t from = bat_[gid];
   if (to == from) return;
+  auto count = [&](int32_t at, int32_t delta) {
+    partly_used_ += delta;
+    for (int32_t i = at; i < static_cast<int32_t>(bcount_.size()); i += i & -i) bcount_[i] += delta;
+  };
   if (from > 0) {
     std::vector<int32_t>& list = bucket_[from];
     const int32_t last = list.back();
@@ -311,10 +325,12 @@ void PoolNodes::FileGpu(int32_t gid) {
     bpos_[last] = bpos_[gid];
     list.pop_back();
     if (list.empty()) bnonempty_[from / 64] &= ~(uint64_t{1} << (from % 64));
+    count(from, -1);
   }
   bat_[gid] = static_cast<int16_t>(to);
   bpos_[gid] = -1;
   if (to > 0) {
+    count(to, 1);
     std::vector<int32_t>& list = bucket_[to];
     bpos_[gid] = static_cast<int32_t>(list.size());
     list.push_back(gid);
@@ -369,7 +385,7 @@ bool PoolNodes::WalkLists(const NodeShape& s, bool reverse, Visit visit) const {
         }
         b = w * 64 + std::countr_zero(bits);
         if (b >= 1000) break;
-        if (visit(bucket_[b], true)) return true;
+        if (visit(bucket_[b], true, b)) return true;
         ++b;
       }
     } else {
@@ -383,7 +399,7 @@ bool PoolNodes::WalkLists(const NodeShape& s, bool reverse, Visit visit) const {
         }
         b = w * 64 + 63 - std::countl_zero(bits);
         if (b < s.milli) break;
-        if (visit(bucket_[b], true)) return true;
+        if (visit(bucket_[b], true, b)) return true;
         --b;
       }
     }
@@ -394,11 +410,11 @@ bool PoolNodes::WalkLists(const NodeShape& s, bool reverse, Visit visit) const {
     const int64_t from = s.share() ? 1 : s.gpus;
     if (!reverse) {
       for (int64_t l = LowestLevelFrom(from); l != 0; l = LowestLevelFrom(l + 1)) {
-        if (visit(level_[l], false)) return true;
+        if (visit(level_[l], false, l)) return true;
       }
     } else {
       for (int64_t l = gpn_; l >= from; --l) {
-        if (!level_[l].empty() && visit(level_[l], false)) return true;
+        if (!level_[l].empty() && visit(level_[l], false, l)) return true;
       }
     }
     return false;
@@ -416,31 +432,32 @@ void PoolNodes::FittingCandidates(const NodeShape& s, bool reverse, int64_t skip
   // Pass 0: candidates from index `skip` on; pass 1: those before it.
   for (int pass = 0; pass < 2; ++pass) {
     int64_t index = 0;
-    const bool stopped = WalkLists(s, reverse, [&](const std::vector<int32_t>& list, bool gpus) {
-      const auto size = static_cast<int64_t>(list.size());
-      int64_t lo = 0, hi = size;  // positions from the back of the list
-      if (pass == 0) {
-        lo = std::clamp<int64_t>(skip - index, 0, size);
-      } else {
-        hi = std::clamp<int64_t>(skip - index, 0, size);
-      }
-      index += size;
-      if (static_cast<int>(gpus) != phase) {
-        phase = static_cast<int>(gpus);
-        misfits = 0;
-      }
-      for (int64_t k = lo; k < hi; ++k) {
-        const int32_t e = list[size - 1 - k];
-        const Candidate c = gpus ? Candidate{e / gpn, e % gpn} : Candidate{e, -1};
-        if (!overcommitted(c.node) && NodeHasRoom(c.node, s)) {
-          out->push_back(c);
-          if (static_cast<int64_t>(out->size()) >= limit) return true;
-        } else if (++misfits >= kFitProbes) {
-          return true;
-        }
-      }
-      return pass == 1 && index >= skip;
-    });
+    const bool stopped =
+        WalkLists(s, reverse, [&](const std::vector<int32_t>& list, bool gpus, int64_t) {
+          const auto size = static_cast<int64_t>(list.size());
+          int64_t lo = 0, hi = size;  // positions from the back of the list
+          if (pass == 0) {
+            lo = std::clamp<int64_t>(skip - index, 0, size);
+          } else {
+            hi = std::clamp<int64_t>(skip - index, 0, size);
+          }
+          index += size;
+          if (static_cast<int>(gpus) != phase) {
+            phase = static_cast<int>(gpus);
+            misfits = 0;
+          }
+          for (int64_t k = lo; k < hi; ++k) {
+            const int32_t e = list[size - 1 - k];
+            const Candidate c = gpus ? Candidate{e / gpn, e % gpn} : Candidate{e, -1};
+            if (!overcommitted(c.node) && NodeHasRoom(c.node, s)) {
+              out->push_back(c);
+              if (static_cast<int64_t>(out->size()) >= limit) return true;
+            } else if (++misfits >= kFitProbes) {
+              return true;
+            }
+          }
+          return pass == 1 && index >= skip;
+        });
     if (stopped || skip == 0) return;
   }
 }
@@ -460,58 +477,122 @@ bool PoolNodes::Fits(const NodeShape& s) const {
   return !scratch_.empty();
 }
 
-int64_t PoolNodes::FragWith(int32_t n, const RequestMix& mix, const NodeShape* s,
+PoolNodes::MixTerms PoolNodes::Terms(const RequestMix& mix) const {
+  MixTerms t;
+  larger_scratch_.assign(static_cast<size_t>(gpn_) + 1, 0);
+  for (const auto& [milli, count] : mix.whole_sizes()) {
+    const int64_t g = milli / 1000;
+    if (g > gpn_) {
+      t.gangs += count;
+      continue;
+    }
+    t.node_whole += count;
+    for (int64_t f = 0; f < g; ++f) larger_scratch_[f] += count;
+  }
+  t.larger = larger_scratch_.data();
+  return t;
+}
+
+int64_t PoolNodes::FragWith(int32_t n, const MixTerms& t, const RequestMix& mix, const NodeShape* s,
                             const Candidate* c) const {
   int64_t f = free(n);
   bool wholly_free = used_[n] == 0 && size_[n] == gpn_;
-  int64_t partial[1025];
-  int np = 0;
+  int64_t partial_free = 0, partial_lost = 0;  // S and Σ p·shares_above(p)
+  auto partial = [&](int64_t p) {
+    partial_free += p;
+    if (sharing_) partial_lost += p * mix.shares_above(p);
+  };
   if (sharing_) {
     for (int64_t g = 0; g < gpn_; ++g) {
       const int32_t u = slot_[n * gpn_ + g];
-      if (u > 0 && u < 1000) partial[np++] = 1000 - u;
+      if (u <= 0 || u >= 1000) continue;
+      int64_t p = 1000 - u;
+      if (s != nullptr && s->share() && c->gpu == g) p -= s->milli;
+      partial(p);
     }
   }
   if (s != nullptr) {
     wholly_free = false;
-    if (s->share() && c->gpu >= 0) {
-      const int64_t before = 1000 - slot_[n * gpn_ + c->gpu];
-      for (int k = 0; k < np; ++k) {
-        if (partial[k] == before) {
-          partial[k] -= s->milli;
-          break;
-        }
-      }
-    } else if (s->share()) {
+    if (s->share() && c->gpu < 0) {  // a wholly free GPU becomes partly used
       f -= 1;
-      partial[np++] = 1000 - s->milli;
-    } else {
+      partial(1000 - s->milli);
+    } else if (!s->share()) {
       f -= s->gpus;
     }
   }
-  int64_t sum_partial = 0;
-  for (int k = 0; k < np; ++k) sum_partial += partial[k];
-  int64_t sum = 0;
-  for (const auto& [milli, count] : mix.sizes()) {
-    if (milli < 1000) {
-      if (!sharing_) continue;
-      int64_t unusable = 0;
-      for (int k = 0; k < np; ++k) unusable += partial[k] < milli ? partial[k] : 0;
-      sum += count * unusable;
-      continue;
-    }
-    const int64_t g = milli / 1000;
-    if (g <= gpn_) {
-      sum += count * (sum_partial + (f < g ? 1000 * f : 0));
-    } else {
-      sum += count * (wholly_free ? 0 : sum_partial + 1000 * f);
-    }
+  return partial_lost + t.node_whole * partial_free + 1000 * f * t.larger[f] +
+         t.gangs * (wholly_free ? 0 : partial_free + 1000 * f);
+}
+
+int64_t PoolNodes::ListDelta(const MixTerms& t, const RequestMix& mix, const NodeShape& s,
+                             bool gpu_list, int64_t at) const {
+  // The terms of FragWith that change (see MixTerms); a node on level gpn is
+  // wholly free, on any other list it is not.
+  auto lost = [&](int64_t p) { return sharing_ ? p * mix.shares_above(p) : 0; };
+  if (gpu_list) {  // a share on a partly used GPU with `at` free
+    const int64_t after = at - s.milli;
+    return lost(after) - lost(at) - s.milli * (t.node_whole + t.gangs);
   }
-  return sum;
+  const int64_t f = at;
+  const bool wholly_free = f == gpn_;
+  const int64_t take = s.share() ? 1 : s.gpus;
+  int64_t delta = 1000 * ((f - take) * t.larger[f - take] - f * t.larger[f]);
+  if (s.share()) {
+    const int64_t p = 1000 - s.milli;
+    delta += lost(p) + t.node_whole * p;
+    delta += t.gangs * (wholly_free ? p + 1000 * (gpn_ - 1) : p - 1000);
+  } else {
+    delta += t.gangs * (wholly_free ? 1000 * (gpn_ - take) : -1000 * take);
+  }
+  return delta;
+}
+
+bool PoolNodes::LeastFragmenting(const NodeShape& s, const MixTerms& t, const RequestMix& mix,
+                                 Candidate* out) const {
+  const auto gpn = static_cast<int32_t>(gpn_);
+  bool found = false;
+  int64_t best_delta = 0;
+  int64_t misfits = 0;
+  int phase =
+      -1;  // a bound for the partly used GPUs and another for the levels, as FittingCandidates
+  WalkLists(s, false, [&](const std::vector<int32_t>& list, bool gpus, int64_t at) {
+    if (static_cast<int>(gpus) != phase) {
+      phase = static_cast<int>(gpus);
+      misfits = 0;
+    }
+    const int64_t delta = ListDelta(t, mix, s, gpus, at);
+    if (found && delta >= best_delta) return false;  // no candidate here does better
+    for (size_t k = list.size(); k-- > 0;) {
+      const int32_t e = list[k];
+      const Candidate c = gpus ? Candidate{e / gpn, e % gpn} : Candidate{e, -1};
+      if (!overcommitted(c.node) && NodeHasRoom(c.node, s)) {
+        *out = c;
+        best_delta = delta;
+        found = true;
+        return false;
+      }
+      if (++misfits >= kFitProbes) return true;
+    }
+    return false;
+  });
+  return found;
+}
+
+int64_t PoolNodes::CountCandidates(const NodeShape& s) const {
+  int64_t n = 0;
+  if (s.share() && sharing_) {
+    int64_t below = 0;  // partly used GPUs with less than s.milli free
+    for (int32_t i = s.milli - 1; i > 0; i -= i & -i) below += bcount_[i];
+    n += partly_used_ - below;
+  }
+  for (int64_t l = LowestLevelFrom(s.share() ? 1 : s.gpus); l != 0; l = LowestLevelFrom(l + 1)) {
+    n += static_cast<int64_t>(level_[l].size());
+  }
+  return n;
 }
 
 int64_t PoolNodes::NodeFragmentation(int32_t n, const RequestMix& mix) const {
-  return FragWith(n, mix, nullptr, nullptr);
+  return FragWith(n, Terms(mix), mix, nullptr, nullptr);
 }
 
 void PoolNodes::Take(const NodeShape& s, NodePolicy policy, Rng& rng, const RequestMix& mix,
@@ -538,11 +619,7 @@ void PoolNodes::Take(const NodeShape& s, NodePolicy policy, Rng& rng, const Requ
     }
     return;
   }
-  int64_t candidates = 0;
-  WalkLists(s, false, [&](const std::vector<int32_t>& list, bool) {
-    candidates += static_cast<int64_t>(list.size());
-    return false;
-  });
+  const int64_t candidates = CountCandidates(s);
   std::vector<Candidate>& found = scratch_;
   switch (policy) {
     case NodePolicy::kPooled:
@@ -557,25 +634,38 @@ void PoolNodes::Take(const NodeShape& s, NodePolicy policy, Rng& rng, const Requ
           s, false, static_cast<int64_t>(rng.Below(static_cast<uint64_t>(candidates))), 1, &found);
       break;
     case NodePolicy::kFragmentation: {
-      FittingCandidates(s, false, 0, kFitProbes, &found);
-      int64_t best_delta = 0;
-      size_t best = 0;
-      for (size_t k = 0; k < found.size(); ++k) {
-        const int64_t before = FragWith(found[k].node, mix, nullptr, nullptr);
-        const int64_t delta = FragWith(found[k].node, mix, &s, &found[k]) - before;
-        if (k == 0 || delta < best_delta) {
-          best = k;
-          best_delta = delta;
-          pick->frag_before = before;
-          pick->frag_after = before + delta;
-        }
+      const MixTerms t = Terms(mix);
+      Candidate c;
+      found.clear();
+      if (LeastFragmenting(s, t, mix, &c)) {
+        found.push_back(c);
+        pick->frag_before = FragWith(c.node, t, mix, nullptr, nullptr);
+        pick->frag_after = FragWith(c.node, t, mix, &s, &c);
       }
-      if (!found.empty()) std::swap(found[0], found[best]);
       break;
     }
   }
   if (found.empty()) FittingCandidates(s, false, 0, 1, &found);  // as Fits()
-  POLYCLOUD_CHECK(!found.empty());                               // the caller asked Fits() first
+  if (found.empty()) {
+    // Every node, past the probe bound: a preemption may have freed a node
+    // that the bounded walk does not reach (Fits() said no, the oracle yes).
+    for (int32_t n = 0; n < node_count() && found.empty(); ++n) {
+      if (overcommitted(n) || !NodeHasRoom(n, s)) continue;
+      if (!s.share()) {
+        if (free(n) >= s.gpus) found.push_back({n, -1});
+        continue;
+      }
+      int32_t best_gpu = -1;
+      for (int32_t g = 0; g < gpn_; ++g) {
+        const int32_t u = slot_[n * gpn_ + g];
+        if (u > 0 && 1000 - u >= s.milli && (best_gpu < 0 || u > slot_[n * gpn_ + best_gpu])) {
+          best_gpu = g;
+        }
+      }
+      if (best_gpu >= 0 || free(n) >= 1) found.push_back({n, best_gpu});
+    }
+  }
+  POLYCLOUD_CHECK(!found.empty());  // the caller asked Fits() (or the oracle) first
   const Candidate c = found[0];
   const int32_t n = c.node;
   pick->candidates = candidates;

@@ -3,6 +3,8 @@
 // shrink and overcommit, each policy's choice, and the per-GPU fragmentation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
 #include <vector>
 
 #include "polycloud/placement/nodes.h"
@@ -230,6 +232,110 @@ TEST_F(SharingTest, AWalkGivesUpAfterTheProbeBound) {
   // Without CPU the first candidate fits: exact.
   EXPECT_TRUE(big.Fits(Whole(1)));
   EXPECT_TRUE(big.Fits(Share(100)));
+}
+
+// The header's measure, per request size of the window, straight from the
+// definition (what PoolNodes computed before it regrouped the sum).
+int64_t ReferenceFragmentation(const PoolNodes& p, int32_t n, const std::deque<int64_t>& window,
+                               int32_t share_gpu = -2, int32_t share = 0, int64_t whole = 0) {
+  const int64_t gpn = p.gpus_per_node();
+  int64_t f = p.free(n);
+  bool wholly_free = p.used(n) == 0 && p.size(n) == gpn;
+  std::vector<int64_t> partial;
+  for (int32_t g = 0; g < gpn; ++g) {
+    const int64_t u = p.share_used(n, g);
+    if (u > 0 && u < 1000) partial.push_back(1000 - u - (g == share_gpu ? share : 0));
+  }
+  if (share_gpu == -1) {  // a share on a wholly free GPU
+    --f;
+    partial.push_back(1000 - share);
+    wholly_free = false;
+  } else if (share_gpu >= 0) {
+    wholly_free = false;
+  } else if (whole > 0) {
+    f -= whole;
+    wholly_free = false;
+  }
+  int64_t sum_partial = 0;
+  for (int64_t x : partial) sum_partial += x;
+  int64_t sum = 0;
+  for (int64_t milli : window) {
+    if (milli < 1000) {
+      if (!p.sharing()) continue;
+      for (int64_t x : partial) sum += x < milli ? x : 0;
+      continue;
+    }
+    const int64_t g = milli / 1000;
+    if (g <= gpn) {
+      sum += sum_partial + (f < g ? 1000 * f : 0);
+    } else {
+      sum += wholly_free ? 0 : sum_partial + 1000 * f;
+    }
+  }
+  return sum;
+}
+
+TEST(SharingFragmentationTest, FgdPicksTheLeastFragmentingCandidateOfThePool) {
+  // Random shares, whole GPUs and releases on a pool with sharing (no CPU or
+  // memory: every candidate fits); each FGD pick must be the least growth of
+  // the measure over every candidate, computed from the definition.
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    PoolNodes pool(4, 0, 0, true);
+    pool.SetCapacity(4 * 24);
+    RequestMix mix;
+    std::deque<int64_t> window;
+    Rng rng(seed);
+    struct Held {
+      std::vector<int32_t> nodes;
+      NodeShape shape;
+      int32_t gpu;
+    };
+    std::vector<Held> held;
+    for (int step = 0; step < 3000; ++step) {
+      if (!held.empty() && rng.Below(10) < 4) {
+        const size_t k = rng.Below(held.size());
+        pool.Give(held[k].nodes, held[k].shape, held[k].gpu);
+        held[k] = held.back();
+        held.pop_back();
+        continue;
+      }
+      const bool share = rng.Below(10) < 6;
+      const NodeShape s = share ? Share(static_cast<int32_t>(1 + rng.Below(999)))
+                                : Whole(static_cast<int64_t>(1 + rng.Below(4)));
+      const int64_t milli = share ? s.milli : s.gpus * 1000;
+      mix.NoteMilli(milli);
+      window.push_back(milli);
+      if (window.size() > RequestMix::kMixWindow) window.pop_front();
+      if (!pool.Fits(s)) continue;
+      // The least growth over every candidate.
+      int64_t least = INT64_MAX;
+      for (int32_t n = 0; n < pool.node_count(); ++n) {
+        if (pool.overcommitted(n)) continue;
+        const int64_t before = ReferenceFragmentation(pool, n, window);
+        if (share) {
+          for (int32_t g = 0; g < pool.gpus_per_node(); ++g) {
+            const int64_t u = pool.share_used(n, g);
+            if (u > 0 && 1000 - u >= s.milli) {
+              least = std::min(least, ReferenceFragmentation(pool, n, window, g, s.milli) - before);
+            }
+          }
+          if (pool.free(n) >= 1) {
+            least = std::min(least, ReferenceFragmentation(pool, n, window, -1, s.milli) - before);
+          }
+        } else if (pool.free(n) >= s.gpus) {
+          least = std::min(least, ReferenceFragmentation(pool, n, window, -2, 0, s.gpus) - before);
+        }
+      }
+      NodePick pick;
+      pool.Take(s, NodePolicy::kFragmentation, rng, mix, &pick);
+      ASSERT_EQ(pick.frag_after - pick.frag_before, least) << "seed " << seed << " step " << step;
+      held.push_back({pick.nodes, s, pick.gpu});
+      // The pool's measure agrees with the definition on every node.
+      for (int32_t n = 0; n < pool.node_count(); n += 5) {
+        ASSERT_EQ(pool.NodeFragmentation(n, mix), ReferenceFragmentation(pool, n, window));
+      }
+    }
+  }
 }
 
 }  // namespace

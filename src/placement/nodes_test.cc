@@ -216,10 +216,10 @@ TEST(NodesMixTest, TheMixKeepsTheLastWindowOfRequests) {
   RequestMix mix;
   for (int i = 0; i < RequestMix::kMixWindow; ++i) mix.Note(1);
   for (int i = 0; i < 10; ++i) mix.Note(8);
-  ASSERT_EQ(mix.sizes().size(), 2u);
+  ASSERT_EQ(mix.whole_sizes().size(), 2u);
   // Sizes in milli-GPUs (a share of a GPU is below 1000).
-  EXPECT_EQ(mix.sizes()[0], (std::pair<int64_t, int32_t>{1000, RequestMix::kMixWindow - 10}));
-  EXPECT_EQ(mix.sizes()[1], (std::pair<int64_t, int32_t>{8000, 10}));
+  EXPECT_EQ(mix.whole_sizes()[0], (std::pair<int64_t, int32_t>{1000, RequestMix::kMixWindow - 10}));
+  EXPECT_EQ(mix.whole_sizes()[1], (std::pair<int64_t, int32_t>{8000, 10}));
   EXPECT_EQ(mix.total(), RequestMix::kMixWindow);
 }
 

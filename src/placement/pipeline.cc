@@ -540,12 +540,20 @@ void Placer::Consider(const Context& ctx, const Request& req, world::PoolIndex p
   Verdict failed;
   const int f = FirstFailingFilter(ctx, req, pool, &failed);
   bool via_preemption = false;
-  // Preemption frees GPUs, not shares, CPU or memory: a request that needs
-  // them in a pool that models them, or any request in a pool with GPU
-  // sharing (where evicting a share may free no GPU), waits instead.
+  // A request that needs a share, CPU or memory in a pool that models them,
+  // or any request in a pool with GPU sharing (where evicting a share may
+  // free no GPU), asks the oracle about its shape on the nodes; power then
+  // must fit without counting what the victims free.
   const bool shaped_here = ctx.fleet.has_nodes() && !ctx.fleet.info(pool).plain_nodes &&
                            (req.shaped() || ctx.fleet.info(pool).gpu_sharing);
-  if (f >= 0 && failed.resource && allow_preempt && !shaped_here) {
+  if (f >= 0 && failed.resource && allow_preempt && shaped_here) {
+    const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
+    const SiteState& site = ctx.fleet.site(ctx.fleet.info(pool).site);
+    const NodeShape shape =
+        ctx.fleet.NodeShapeOf(pool, need, {req.gpu_milli, req.cpu_milli, req.memory_mib});
+    via_preemption = (!site.limited || site.headroom() >= ctx.fleet.PowerOf(pool, need)) &&
+                     ctx.preemption->ShapeReclaimable(pool, req.priority, shape);
+  } else if (f >= 0 && failed.resource && allow_preempt) {
     // Would preempting lower-priority work free enough GPUs and power?
     const int64_t need = ctx.fleet.AllocationSize(pool, req.gpus);
     const PoolState& ps = ctx.fleet.pool(pool);
@@ -735,7 +743,11 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
     if (best != world::kNone && next->priority + rest < best_total) break;
     // The class's pools from the best fit up; later ones score no higher.
     const Ranking::Class& cls = r.cls(next->at);
-    if (cls.max_gang < req.gpus || !ProviderAllowed(ctx, req, cls.provider)) {
+    // Pools of a class share their node shape (Ranking::Build): one shape
+    // check stands for all (a share where the class does not share GPUs, more
+    // CPU or memory than its nodes have).
+    if (cls.max_gang < req.gpus || !ProviderAllowed(ctx, req, cls.provider) ||
+        (req.shaped() && !CheckShape(ctx, req, cls.members.front().pool).pass)) {
       seek(*next, next->at + 1);
       continue;
     }
@@ -743,18 +755,21 @@ bool Placer::PlaceRanked(const Context& ctx, const Request& req, Decision& d) {
     const int64_t need = req.gpus <= node ? req.gpus : (req.gpus + node - 1) / node * node;
     auto it = std::lower_bound(cls.members.begin(), cls.members.end(),
                                Ranking::Member{need, std::numeric_limits<world::PoolIndex>::min()});
-    int64_t class_best = std::numeric_limits<int64_t>::min();
+    // Members' totals do not grow along the class (more free GPUs, the same
+    // other terms), so a member is scored first and filtered only if it
+    // would win: most members are then one score, not a filter pass (a
+    // capacity check on nodes with shares, CPU and memory walks candidates).
     for (; it != cls.members.end(); ++it) {
-      Verdict failed;
-      if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
       Score(ctx, req, it->pool, raw);
       const int64_t total = Total(raw);
-      if (total < class_best) break;
-      class_best = total;
-      if (best == world::kNone || total > best_total || (total == best_total && it->pool < best)) {
-        best = it->pool;
-        best_total = total;
+      if (best != world::kNone) {
+        if (total < best_total) break;                         // nor can any later member
+        if (total == best_total && it->pool > best) continue;  // loses the tie
       }
+      Verdict failed;
+      if (FirstFailingFilter(ctx, req, it->pool, &failed) >= 0) continue;
+      best = it->pool;
+      best_total = total;
     }
     seek(*next, next->at + 1);
   }
@@ -837,13 +852,37 @@ Decision Placer::Place(const Context& ctx, const Request& req, Explanation* expl
   if (explanation == nullptr) {
     if (rankable_) {
       if (PlaceRanked(ctx, req, d)) return d;
-      // Nothing fits outright: the full scan below only when the oracle
-      // cannot say which pools hold preemptible work, or for a request with
-      // a share, CPU or memory: the ranking goes by whole free GPUs, so a
-      // pool whose GPUs are all partly shared (or whose nodes lack CPU) is
-      // found by the scan.
-      if (!req.shaped() &&
-          (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr)) {
+      // Nothing fits outright among the pools with the whole free GPUs the
+      // request needs (PlaceRanked filtered every one of them). A share may
+      // still fit a partly used GPU of a sharing pool without a whole free
+      // GPU: only those pools are read (a flag and the share room each),
+      // the same outright survivors the scan of every pool below would find.
+      // Then preemption and the best blocked pool, when the oracle can say
+      // which pools hold preemptible work.
+      if (ctx.preemption == nullptr || ctx.preemption->CandidatePools() != nullptr) {
+        if (req.gpu_milli > 0 && ctx.fleet.has_nodes()) {
+          SetRanges(ctx, req);
+          auto consider = [&](world::PoolIndex p) {
+            const PoolInfo& info = ctx.fleet.info(p);
+            if (info.gpu_sharing && AllowsAccelerator(req, info.accelerator) &&
+                ctx.fleet.pool(p).placeable == 0 && ctx.fleet.ShareRoom(p) >= req.gpu_milli) {
+              Consider(ctx, req, p, /*allow_preempt=*/false, nullptr);
+            }
+          };
+          if (any_type) {
+            for (size_t p = 0; p < world_.pools.size(); ++p) {
+              consider(static_cast<world::PoolIndex>(p));
+            }
+          } else {
+            for (world::AcceleratorIndex a : *req.accelerators) {
+              for (world::PoolIndex p : world_.PoolsOf(a)) consider(p);
+            }
+          }
+          if (!survivors_.empty()) {
+            Choose(ctx, req, d, nullptr);
+            return d;
+          }
+        }
         PlaceBlocked(ctx, req, d);
         return d;
       }

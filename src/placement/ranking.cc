@@ -15,7 +15,10 @@ void Ranking::Build(const FleetState& fleet, const std::vector<int64_t>& static_
   std::iota(order.begin(), order.end(), 0);
   auto key = [&](world::PoolIndex p) {
     const PoolInfo& i = fleet.info(p);
-    return std::make_tuple(i.accelerator, -static_score[p], i.provider, i.gpus_per_node);
+    // Sharing, CPU and memory per node too: a shaped request then passes or
+    // fails the fabric filter's shape check for a whole class at once.
+    return std::make_tuple(i.accelerator, -static_score[p], i.provider, i.gpus_per_node,
+                           i.gpu_sharing, i.cpu_milli_per_node, i.memory_mib_per_node);
   };
   std::sort(order.begin(), order.end(), [&](world::PoolIndex a, world::PoolIndex b) {
     const auto ka = key(a), kb = key(b);

@@ -3,14 +3,15 @@
 //
 // Pools are grouped into classes of equal static score (the part of a pool's
 // score that does not change with its free GPUs: cost and speed), accelerator,
-// provider and node size. Within a class every term of the score but
-// fragmentation is equal (diversity goes by provider, consolidation by node
-// size), so the best pool of a class for a gang is the one with the fewest
-// free GPUs that still holds it: members are kept sorted by (free GPUs, pool). Each accelerator's
-// classes are ordered by static score, best first, under a max-tree of their largest free pool, so
-// "the next class that has a pool with room for g GPUs" is a walk down a tree of a few levels. A
-// second max-tree per provider (the other providers' classes at -1) finds the next class of one
-// provider, for service replicas, whose diversity term differs by provider.
+// provider and node shape (GPUs per node, GPU sharing, CPU and memory per
+// node, so a request's shape fits all of a class or none). Within a class every term of the score
+// but fragmentation is equal (diversity goes by provider, consolidation by node size), so the best
+// pool of a class for a gang is the one with the fewest free GPUs that still holds it: members are
+// kept sorted by (free GPUs, pool). Each accelerator's classes are ordered by static score, best
+// first, under a max-tree of their largest free pool, so "the next class that has a pool with room
+// for g GPUs" is a walk down a tree of a few levels. A second max-tree per provider (the other
+// providers' classes at -1) finds the next class of one provider, for service replicas, whose
+// diversity term differs by provider.
 //
 // The placer builds the ranking from its static scores and calls Sync before
 // each decision; Sync follows the fleet's change log.

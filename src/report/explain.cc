@@ -386,6 +386,21 @@ Status ExplainNow(scheduler::Scheduler& sched, const std::string& id, Time now, 
         break;
       case scheduler::JobStatus::kRunning:
         out << "is running in " << world.pools[st.last_pool].id;
+        if (st.alloc >= 0 && sched.fleet().has_nodes()) {
+          // Where on the pool's nodes: the node(s) and, for a share, its GPU.
+          const int32_t handle = sched.allocations()[st.alloc].placed;
+          const std::vector<int32_t>& on = sched.fleet().NodesOf(handle);
+          const placement::NodeShape* shape = sched.fleet().ShapeOf(handle);
+          if (on.size() == 1) {
+            out << " on node " << on.front();
+            if (shape != nullptr && shape->share()) {
+              out << ", GPU " << sched.fleet().ShareGpuOf(handle) << " (" << shape->milli
+                  << " milli of it)";
+            }
+          } else if (!on.empty()) {
+            out << " on " << on.size() << " whole nodes";
+          }
+        }
         break;
       case scheduler::JobStatus::kDone:
         out << "finished at " << FormatTimeFull(st.end);

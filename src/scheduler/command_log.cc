@@ -17,16 +17,21 @@ using nlohmann::json;
 json JobToJson(const world::World& w, const world::Job& j) {
   json accelerators = json::array();
   for (world::AcceleratorIndex a : j.accelerators) accelerators.push_back(w.accelerators[a].name);
-  return json{{"id", j.id},
-              {"kind", world::WorkloadKindName(j.kind)},
-              {"class", j.workload_class},
-              {"model_family", j.model_family},
-              {"gpus", j.gpus},
-              {"work_gpu_seconds", j.work_gpu_seconds},
-              {"accelerators", std::move(accelerators)},
-              {"checkpoint_seconds", j.checkpoint_interval.seconds()},
-              {"priority", j.priority},
-              {"preemptible", j.preemptible}};
+  json out{{"id", j.id},
+           {"kind", world::WorkloadKindName(j.kind)},
+           {"class", j.workload_class},
+           {"model_family", j.model_family},
+           {"gpus", j.gpus},
+           {"work_gpu_seconds", j.work_gpu_seconds},
+           {"accelerators", std::move(accelerators)},
+           {"checkpoint_seconds", j.checkpoint_interval.seconds()},
+           {"priority", j.priority},
+           {"preemptible", j.preemptible}};
+  // A share, CPU and memory only when asked for: older logs read the same.
+  if (j.gpu_milli > 0) out["gpu_milli"] = j.gpu_milli;
+  if (j.cpu_milli > 0) out["cpu_milli"] = j.cpu_milli;
+  if (j.memory_mib > 0) out["memory_mib"] = j.memory_mib;
+  return out;
 }
 
 json ServiceToJson(const world::World& w, const world::Service& s) {
@@ -291,6 +296,12 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
         j.checkpoint_interval = Duration::Seconds(jr.Int("checkpoint_seconds", 0, INT64_MAX / 4));
         j.priority = static_cast<int32_t>(jr.Int("priority", INT32_MIN, INT32_MAX));
         j.preemptible = jr.Bool("preemptible");
+        j.gpu_milli = jr.Int("gpu_milli", 0, 999, /*required=*/false);
+        j.cpu_milli = jr.Int("cpu_milli", 0, int64_t{1} << 40, /*required=*/false);
+        j.memory_mib = jr.Int("memory_mib", 0, int64_t{1} << 40, /*required=*/false);
+        if (j.gpu_milli > 0 && j.gpus != 1 && jr.ok()) {
+          jr.Fail("/job/gpu_milli", "a share of one GPU (gpus 1)", json(j.gpu_milli));
+        }
         jr.Done();
         if (jr.ok() && !jobs.emplace(j.id, job_count).second) {
           jr.Fail("/job/id", "an id not yet in use", json(j.id));

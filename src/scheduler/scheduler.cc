@@ -271,7 +271,10 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   const world::Job& job = job_spec(j);
   JobState& s = jobs_[j];
   Record(false, j, d, now);
-  if (d.needs_preemption) PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now);
+  if (d.needs_preemption) {
+    PreemptFor(d.pool, d.alloc_gpus, job.priority, j, now,
+               {static_cast<int32_t>(job.gpu_milli), job.cpu_milli, job.memory_mib});
+  }
   const int64_t speed = world_.accelerators[world_.pools[d.pool].accelerator].speed_milli;
   Allocation run;
   run.owner = j;
@@ -485,6 +488,124 @@ bool Scheduler::NodesReclaimable(PoolIndex pool, int32_t priority, int64_t need)
   return ok || (need > gpn && clearable * gpn >= need);
 }
 
+bool Scheduler::ShapeReclaimable(PoolIndex pool, int32_t priority,
+                                 const placement::NodeShape& need) const {
+  if (!fleet_.has_nodes() || fleet_.info(pool).plain_nodes) return false;
+  std::vector<int32_t> victims;
+  return ShapeVictims(pool, priority, need, &victims);
+}
+
+bool Scheduler::ShapeVictims(PoolIndex pool, int32_t priority, const placement::NodeShape& need,
+                             std::vector<int32_t>* victims) const {
+  victims->clear();
+  const placement::PoolNodes& nodes = fleet_.nodes(pool);
+  const int64_t gpn = nodes.gpus_per_node();
+  if (need.gpus > gpn) return NodeVictims(pool, priority, need.gpus, victims);
+  // Candidates with their eviction keys and what each holds on a node.
+  struct Held {
+    int32_t node;
+    int32_t candidate;
+  };
+  std::vector<Victim> cand;
+  std::vector<Held> held;
+  ForEachCandidate(pool, priority, [&](int32_t id) {
+    const Allocation& a = allocs_[id];
+    const auto c = static_cast<int32_t>(cand.size());
+    cand.push_back({placing_remaining_ >= 0 && !a.is_service ? a.RemainingSeconds(placing_now_) : 0,
+                    a.priority, a.start, a.owner, id});
+    for (int32_t n : fleet_.NodesOf(a.placed)) held.push_back({n, c});
+  });
+  auto first_out = [&](int32_t x, int32_t y) {
+    const Victim &a = cand[x], &b = cand[y];
+    if (a.remaining != b.remaining) return a.remaining > b.remaining;
+    if (a.priority != b.priority) return a.priority < b.priority;
+    if (a.start != b.start) return a.start > b.start;
+    if (a.owner != b.owner) return a.owner > b.owner;
+    return a.id > b.id;
+  };
+  std::sort(held.begin(), held.end(), [&](const Held& a, const Held& b) {
+    return a.node != b.node ? a.node < b.node : first_out(a.candidate, b.candidate);
+  });
+  const int64_t cpu_cap = nodes.cpu_milli_per_node(), mem_cap = nodes.memory_mib_per_node();
+  // A node's state as victims come off it.
+  std::vector<int32_t> share(static_cast<size_t>(gpn));
+  int64_t whole = 0, shared = 0, cpu_free = 0, mem_free = 0, size = 0;
+  auto fits = [&] {
+    if (cpu_cap > 0 && cpu_free < need.cpu_milli) return false;
+    if (mem_cap > 0 && mem_free < need.memory_mib) return false;
+    const int64_t free_gpus = size - whole - shared;
+    if (!need.share()) return free_gpus >= need.gpus;
+    if (free_gpus >= 1) return true;
+    for (int32_t u : share) {
+      if (u > 0 && 1000 - u >= need.milli) return true;
+    }
+    return false;
+  };
+  // Takes candidate c's holding off the node (sign 1) or puts it back (-1).
+  auto apply = [&](int32_t c, int sign) {
+    const Allocation& a = allocs_[cand[c].id];
+    const auto& on = fleet_.NodesOf(a.placed);
+    const placement::NodeShape* s = fleet_.ShapeOf(a.placed);
+    const int32_t gpu = fleet_.ShareGpuOf(a.placed);
+    if (s != nullptr && s->share() && gpu >= 0) {
+      int32_t& u = share[static_cast<size_t>(gpu)];
+      const bool was = u > 0;
+      u -= sign * s->milli;
+      shared += (u > 0 ? 1 : 0) - (was ? 1 : 0);
+    } else {
+      whole -= sign * (on.size() > 1 ? gpn : (s != nullptr ? s->gpus : a.gpus));
+    }
+    if (s != nullptr) {
+      cpu_free += sign * s->cpu_milli;
+      mem_free += sign * s->memory_mib;
+    }
+  };
+  int64_t best_count = -1;
+  std::vector<int32_t> chosen, here;
+  for (size_t i = 0; i < held.size();) {
+    const int32_t n = held[i].node;
+    size_t j = i;
+    while (j < held.size() && held[j].node == n) ++j;
+    const size_t begin = i;
+    i = j;
+    if (nodes.overcommitted(n)) continue;
+    size = nodes.size(n);
+    shared = 0;
+    for (int64_t g = 0; g < gpn; ++g) {
+      share[static_cast<size_t>(g)] = nodes.share_used(n, static_cast<int32_t>(g));
+      shared += share[static_cast<size_t>(g)] > 0;
+    }
+    whole = nodes.used(n) - shared;
+    cpu_free = cpu_cap - nodes.cpu_used(n);
+    mem_free = mem_cap - nodes.memory_used(n);
+    here.clear();
+    for (size_t k = begin; k < j && !fits(); ++k) {
+      apply(held[k].candidate, 1);
+      here.push_back(held[k].candidate);
+    }
+    if (!fits()) continue;
+    // Keep only the victims the node needs: the latest in eviction order
+    // are dropped first when the node fits without them.
+    for (size_t k = here.size(); k-- > 0;) {
+      apply(here[k], -1);
+      if (fits()) {
+        here.erase(here.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        apply(here[k], 1);
+      }
+    }
+    const auto count = static_cast<int64_t>(here.size());
+    if (best_count < 0 || count < best_count) {
+      best_count = count;
+      chosen = here;
+    }
+  }
+  if (best_count < 0) return false;
+  std::sort(chosen.begin(), chosen.end(), first_out);
+  for (int32_t c : chosen) victims->push_back(cand[c].id);
+  return true;
+}
+
 bool Scheduler::NodeVictims(PoolIndex pool, int32_t priority, int64_t need,
                             std::vector<int32_t>* victims) const {
   victims->clear();
@@ -588,7 +709,21 @@ bool Scheduler::NodeVictims(PoolIndex pool, int32_t priority, int64_t need,
   return true;
 }
 
-void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now) {
+void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now,
+                           const placement::AllocationShape& shape) {
+  // A share, CPU or memory (or any request in a pool with sharing): the
+  // victims ShapeVictims chose (the oracle's answer); power had to fit
+  // without them (Placer::Consider), so nothing else goes.
+  if (fleet_.has_nodes() && !fleet_.info(pool).plain_nodes &&
+      (!shape.empty() || fleet_.info(pool).gpu_sharing)) {
+    if (fleet_.Fits(pool, need, shape)) return;
+    std::vector<int32_t> victims;
+    placing_now_ = now;
+    if (ShapeVictims(pool, priority, fleet_.NodeShapeOf(pool, need, shape), &victims)) {
+      for (int32_t id : victims) Evict(id, StopReason::kPreempted, by, now);
+    }
+    return;
+  }
   if (fleet_.has_nodes() && fleet_.pool(pool).placeable < need) {
     // Free the chosen node(s) first; the loop below then only answers for power.
     std::vector<int32_t> victims;

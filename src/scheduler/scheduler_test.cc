@@ -155,6 +155,88 @@ jobs:
   EXPECT_EQ(run.Job("train").last_pool, run.world.FindPool("pa"));
 }
 
+// Two nodes of 2 GPUs with GPU sharing, 8 CPUs and 64 GiB each.
+const char* kSharingPool = R"(
+name: shares
+start: 2026-01-01
+end: 2026-03-01
+providers: [{id: a}]
+sites: [{id: sa, provider: a}]
+pools:
+  - {id: ps, site: sa, accelerator: H100, pricing: reserved, gpus: 4, price_per_gpu_hour: 1,
+     gpus_per_node: 2, gpu_sharing: true, cpus_per_node: 8, memory_gib_per_node: 64}
+)";
+
+TEST(SchedulerTest, APreemptionFreesAShareOrCpuWithTheFewestVictimsOnOneNode) {
+  // Four batch shares of 600 milli and 2 CPUs: one on each GPU (two shares
+  // of 600 do not fit one GPU), 4 CPUs used on each node.
+  const std::string fill = R"(
+jobs:
+  - {id: b1, kind: batch, gpus: 1, gpu_milli: 600, cpus: 2, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: b2, kind: batch, gpus: 1, gpu_milli: 600, cpus: 2, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: b3, kind: batch, gpus: 1, gpu_milli: 600, cpus: 2, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: b4, kind: batch, gpus: 1, gpu_milli: 600, cpus: 2, work_gpu_hours: 400, arrival: 2026-01-02}
+)";
+  {
+    // A share of 500 fits no GPU (400 free on each): one victim frees a GPU.
+    SimRun run(std::string(kSharingPool) + fill + R"(
+  - {id: high, gpus: 1, gpu_milli: 500, cpus: 1, work_gpu_hours: 1, arrival: 2026-01-02T01:00:00Z}
+)");
+    EXPECT_EQ(run.Job("high").first_start, T("2026-01-02T01:00:00Z"));
+    EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 1);
+  }
+  {
+    // A share of 300 fits every GPU but needs all 8 CPUs of a node: both
+    // shares of one node go (two victims, on the same node), none elsewhere.
+    SimRun run(std::string(kSharingPool) + fill + R"(
+  - {id: high, gpus: 1, gpu_milli: 300, cpus: 8, work_gpu_hours: 1, arrival: 2026-01-02T01:00:00Z}
+)");
+    EXPECT_EQ(run.Job("high").first_start, T("2026-01-02T01:00:00Z"));
+    EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 2);
+    // b1 and b2 share a node (best fit), b3 and b4 the other.
+    EXPECT_EQ(run.Job("b1").preemptions > 0, run.Job("b2").preemptions > 0);
+    EXPECT_NE(run.Job("b1").preemptions > 0, run.Job("b3").preemptions > 0);
+  }
+  {
+    // Whole GPUs: 2 on one node need both of its shares gone (two victims).
+    SimRun run(std::string(kSharingPool) + fill + R"(
+  - {id: high, gpus: 2, cpus: 2, work_gpu_hours: 1, arrival: 2026-01-02T01:00:00Z}
+)");
+    EXPECT_EQ(run.Job("high").first_start, T("2026-01-02T01:00:00Z"));
+    EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 2);
+  }
+  {
+    // Non-preemptible shares are never victims: it waits.
+    std::string firm = fill;
+    for (size_t at = firm.find("kind: batch, "); at != std::string::npos;
+         at = firm.find("kind: batch, ")) {
+      firm.erase(at, std::string("kind: batch, ").size());
+    }
+    SimRun run(std::string(kSharingPool) + firm + R"(
+  - {id: high, gpus: 1, gpu_milli: 500, priority: 1000, work_gpu_hours: 1, arrival: 2026-01-02T01:00:00Z}
+)");
+    EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 0);
+    EXPECT_GT(run.Job("high").first_start, T("2026-01-02T01:00:00Z"));
+  }
+}
+
+TEST(SchedulerTest, SrtfPreemptsALongerShareForAShorterOne) {
+  // Under SRTF a short share preempts one longer share (one victim).
+  SimRun run(std::string(kSharingPool) + R"(
+jobs:
+  - {id: l1, gpus: 1, gpu_milli: 600, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: l2, gpus: 1, gpu_milli: 600, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: l3, gpus: 1, gpu_milli: 600, work_gpu_hours: 300, arrival: 2026-01-02}
+  - {id: l4, gpus: 1, gpu_milli: 600, work_gpu_hours: 400, arrival: 2026-01-02}
+  - {id: short, gpus: 1, gpu_milli: 500, work_gpu_hours: 1, arrival: 2026-01-02T01:00:00Z}
+)",
+             Policy::kSrtf);
+  EXPECT_EQ(run.Job("short").first_start, T("2026-01-02T01:00:00Z"));
+  EXPECT_EQ(run.recorder.Count(EventType::kJobPreempted), 1);
+  // The longest remaining goes, not l3.
+  EXPECT_EQ(run.Job("l3").preemptions, 0);
+}
+
 TEST(SchedulerTest, NeverPreemptsNonPreemptibleWork) {
   SimRun run(std::string(kOnePool) + R"(
 jobs:

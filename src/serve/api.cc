@@ -66,6 +66,9 @@ json JobJson(const JobView& v) {
          {"kind", v.kind},
          {"class", v.workload_class},
          {"gpus", v.gpus},
+         {"gpu_milli", v.gpu_milli},
+         {"cpus", static_cast<double>(v.cpu_milli) / 1000},
+         {"memory_gib", static_cast<double>(v.memory_mib) / 1024},
          {"priority", v.priority},
          {"submitted", FormatTimeFull(v.submitted)},
          {"run", v.run},
@@ -84,6 +87,23 @@ json JobJson(const JobView& v) {
 }
 
 Response Error(const ApiError& e) { return Response::Error(e); }
+
+// `key` of `o` as a decimal number of thousandths ("cpus": 2.5 -> 2500), 0
+// when absent: a JSON number of 0 or more, at most 10^6, to the thousandth
+// (the scenario's rule for cpus and memory_gib, docs/scenario.md).
+int64_t Thousandths(JsonObject& o, std::string_view key, const char* what) {
+  const nlohmann::json* v = o.Raw(key, Need::kOptional);
+  if (v == nullptr || v->is_null()) return 0;
+  Result<int64_t> x = v->is_number() ? ParseScaledDecimal(v->dump(), 3)
+                                     : Result<int64_t>(InvalidInput("not a number"));
+  if (!x.ok() || *x < 0 || *x > 1'000'000'000) {
+    o.Fail(key, std::string("expected ") + what +
+                    " of 0 or more (at most 1000000, to the thousandth), found " +
+                    http::DescribeJson(*v));
+    return 0;
+  }
+  return *x;
+}
 
 constexpr const char* kViewerReadsOnly = "a viewer's token reads only; this is a change";
 
@@ -262,6 +282,16 @@ http::Router Api::MakeRouter() {
     job.priority = static_cast<int32_t>(
         root.Int("priority", -1'000'000, 1'000'000, Need::kOptional).value_or(batch ? 0 : 100));
     job.preemptible = root.Bool("preemptible", Need::kOptional).value_or(batch);
+    // A share of one GPU, CPU and memory: the scenario's job keys and rules.
+    if (auto milli = root.Int("gpu_milli", 1, 999, Need::kOptional)) {
+      job.gpu_milli = *milli;
+      if (job.gpus != 1) {
+        root.Fail("gpu_milli",
+                  "a share of a GPU needs gpus 1, found gpus " + std::to_string(job.gpus));
+      }
+    }
+    job.cpu_milli = Thousandths(root, "cpus", "a number of CPUs");
+    job.memory_mib = (Thousandths(root, "memory_gib", "GiB") * 1024 + 500) / 1000;
     std::string tenant = who->tenant;
     const std::optional<std::string> asked =
         root.String("tenant", Need::kOptional, {.max_bytes = 200});

@@ -44,6 +44,7 @@ tenants:
 
 class ApiTest : public ::testing::Test {
  protected:
+  virtual const char* Fleet() const { return kFleet; }
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
            ("polycloud-api-test-" + std::to_string(getpid()) + "-" +
@@ -53,7 +54,7 @@ class ApiTest : public ::testing::Test {
     auto store = store::OpenStore("sqlite:" + (dir_ / "polycloud.db").string());
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
-    world::World w = polycloud::testing::LoadWorld(kFleet);
+    world::World w = polycloud::testing::LoadWorld(Fleet());
     auto drivers = MakeSiteDrivers(w, clock_);
     ASSERT_TRUE(drivers.ok()) << drivers.status().message();
     broker_ = std::make_unique<Broker>(std::move(w), BrokerOptions{}, store_.get(),
@@ -517,6 +518,79 @@ TEST_F(ApiTest, TheEventStreamCarriesDecisions) {
   }
   EXPECT_TRUE(started);
   EXPECT_FALSE(Client(research_).OpenEventStream("/v1/events").ok());  // tenants: 403
+}
+
+// A pool of 2 nodes × 4 GPUs with GPU sharing, 32 CPUs and 256 GiB a node.
+const char* kSharingFleet = R"(
+name: api-shares
+start: 2026-01-01
+end: 2027-01-01
+providers: [{id: azure}]
+sites:
+  - {id: az, provider: azure, backend: {kind: sim}}
+pools:
+  - {id: az-share, site: az, accelerator: H100, pricing: on-demand, gpus: 8, gpus_per_node: 4,
+     price_per_gpu_hour: 2, gpu_sharing: true, cpus_per_node: 32, memory_gib_per_node: 256}
+)";
+
+class SharingApiTest : public ApiTest {
+ protected:
+  const char* Fleet() const override { return kSharingFleet; }
+};
+
+TEST_F(SharingApiTest, SharesCpuAndMemoryReachTheCoreAndBadOnesNameTheField) {
+  auto a = Post(admin_, "/v1/jobs",
+                R"({"id": "a", "gpus": 1, "gpu_milli": 300, "cpus": 2.5, "memory_gib": 16,
+                    "work_gpu_hours": 4})");
+  ASSERT_EQ(a.status, 201) << a.body;
+  json job = json::parse(a.body);
+  EXPECT_EQ(job["gpu_milli"], 300);
+  EXPECT_EQ(job["cpus"], 2.5);
+  EXPECT_EQ(job["memory_gib"], 16);
+  auto b = Post(admin_, "/v1/jobs",
+                R"({"id": "b", "gpus": 1, "gpu_milli": 700, "cpus": 1, "work_gpu_hours": 4})");
+  ASSERT_EQ(b.status, 201) << b.body;
+  ASSERT_TRUE(broker_->Tick().ok());
+  // Both run on one GPU of one node: the core placed the shares.
+  EXPECT_EQ(json::parse(Get(admin_, "/v1/jobs/a").body)["status"], "running");
+  EXPECT_EQ(json::parse(Get(admin_, "/v1/jobs/b").body)["status"], "running");
+  const world::Job& spec = broker_->core().job_spec(0);
+  EXPECT_EQ(spec.gpu_milli, 300);
+  EXPECT_EQ(spec.cpu_milli, 2500);
+  EXPECT_EQ(spec.memory_mib, 16 * 1024);
+  const std::string why =
+      json::parse(Get(admin_, "/v1/jobs/b/explain").body)["explanation"].get<std::string>();
+  // Both on GPU 0 of one node (best fit fills the partly used GPU).
+  EXPECT_NE(why.find("running in az-share on node "), std::string::npos) << why;
+  EXPECT_NE(why.find(", GPU 0 (700 milli of it)"), std::string::npos) << why;
+
+  // Bad shapes name their field; nothing of them is stored.
+  struct Bad {
+    const char* body;
+    const char* pointer;
+    const char* code;
+  };
+  for (const Bad& bad : {
+           Bad{R"({"gpus": 2, "gpu_milli": 500, "work_gpu_hours": 1})", "/gpu_milli",
+               "invalid_value"},
+           Bad{R"({"gpus": 1, "gpu_milli": 1000, "work_gpu_hours": 1})", "/gpu_milli", ""},
+           Bad{R"({"gpus": 1, "gpu_milli": "half", "work_gpu_hours": 1})", "/gpu_milli",
+               "wrong_type"},
+           Bad{R"({"gpus": 1, "cpus": -1, "work_gpu_hours": 1})", "/cpus", "invalid_value"},
+           Bad{R"({"gpus": 1, "cpus": 0.0005, "work_gpu_hours": 1})", "/cpus", "invalid_value"},
+           Bad{R"({"gpus": 1, "cpus": "2", "work_gpu_hours": 1})", "/cpus", "invalid_value"},
+           Bad{R"({"gpus": 1, "memory_gib": true, "work_gpu_hours": 1})", "/memory_gib",
+               "invalid_value"},
+       }) {
+    auto r = Post(admin_, "/v1/jobs", bad.body);
+    EXPECT_EQ(r.status, 400) << bad.body;
+    ASSERT_TRUE(r.Error().has_value()) << bad.body;
+    EXPECT_EQ(r.Error()->pointer, bad.pointer) << bad.body;
+    if (*bad.code != 0) {
+      EXPECT_EQ(r.Error()->code, bad.code) << bad.body;
+    }
+  }
+  EXPECT_EQ(broker_->core().job_count(), 2);
 }
 
 }  // namespace

@@ -909,6 +909,9 @@ JobView Broker::ViewOf(world::JobIndex j) const {
   v.kind = world::WorkloadKindName(spec.kind);
   v.workload_class = spec.workload_class;
   v.gpus = spec.gpus;
+  v.gpu_milli = spec.gpu_milli;
+  v.cpu_milli = spec.cpu_milli;
+  v.memory_mib = spec.memory_mib;
   v.priority = spec.priority;
   v.submitted = spec.arrival;
   if (st.first_start != Time::Min()) v.first_start = st.first_start;

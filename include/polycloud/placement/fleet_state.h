@@ -158,6 +158,13 @@ class FleetState {
   const PoolNodes& nodes(world::PoolIndex p) const { return nodes_[p]; }
   // The nodes a placement holds (empty without nodes).
   const std::vector<int32_t>& NodesOf(int32_t handle) const;
+  // What a placement takes on each of its nodes in a pool with sharing or
+  // CPU and memory (its NodeShape; for a share, ShareGpuOf is its GPU on
+  // NodesOf(handle)[0]); null for a placement of whole GPUs only.
+  const NodeShape* ShapeOf(int32_t handle) const {
+    return handle >= 0 && placed_[handle].shaped ? &placed_[handle].shape : nullptr;
+  }
+  int32_t ShareGpuOf(int32_t handle) const { return handle >= 0 ? placed_[handle].gpu : -1; }
   // Free GPUs of pool `p` that the recent mix of requests could not use
   // where they sit (fragmentation; 0 without nodes).
   int64_t StrandedGpus(world::PoolIndex p) const {

@@ -62,6 +62,7 @@
 #ifndef POLYCLOUD_PLACEMENT_NODES_H_
 #define POLYCLOUD_PLACEMENT_NODES_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -80,20 +81,37 @@ std::optional<NodePolicy> ParseNodePolicy(std::string_view name);
 const char* NodePolicyNames();
 
 // The recent mix of request sizes the fragmentation policy measures against.
+// A note costs O(log 1000) (shares) or O(distinct whole sizes), nothing is
+// allocated once the window is full.
 class RequestMix {
  public:
   static constexpr int kMixWindow = 256;
   void Note(int64_t gpus) { NoteMilli(gpus * 1000); }
   // A request of `milli` thousandths of GPUs (a share: 1..999; g GPUs: g × 1000).
   void NoteMilli(int64_t milli);
-  // Requests of each size in the window, as (milli-GPUs, count), sizes ascending.
-  const std::vector<std::pair<int64_t, int32_t>>& sizes() const { return sizes_; }
+  // Whole-GPU requests of each size in the window, as (milli-GPUs, count),
+  // sizes ascending (a few distinct sizes).
+  const std::vector<std::pair<int64_t, int32_t>>& whole_sizes() const { return whole_; }
+  // Share requests (1..999 milli) in the window asking for more than `free`
+  // milli (0 <= free <= 1000): a partly used GPU with `free` milli free is
+  // lost to that many of them. O(log 1000).
+  int32_t shares_above(int64_t free) const {
+    int32_t at_most = 0;
+    for (int64_t i = std::min<int64_t>(free, kShareSlots - 1); i > 0; i -= i & -i) {
+      at_most += share_count_[i];
+    }
+    return shares_ - at_most;
+  }
   int32_t total() const { return static_cast<int32_t>(ring_.size()); }
 
  private:
+  static constexpr int64_t kShareSlots = 1024;  // Fenwick tree over 1..999 milli
+  void Count(int64_t milli, int32_t delta);
   std::vector<int64_t> ring_;
   size_t next_ = 0;
-  std::vector<std::pair<int64_t, int32_t>> sizes_;
+  std::vector<std::pair<int64_t, int32_t>> whole_;
+  std::array<int32_t, kShareSlots> share_count_{};
+  int32_t shares_ = 0;
 };
 
 // What a request takes on nodes.
@@ -214,15 +232,44 @@ class PoolNodes {
   };
   bool NodeHasRoom(int32_t n, const NodeShape& s) const;  // CPU and memory
   // Visits the candidate lists for `s` in best-fit order (reverse: spread
-  // order): visit(list, gpu_list) returns true to stop. Returns true if stopped.
+  // order): visit(list, gpu_list, at) returns true to stop; `at` is the
+  // list's free share (milli) for a list of partly used GPUs, else its free
+  // GPUs (level). Returns true if stopped.
   template <typename Visit>
   bool WalkLists(const NodeShape& s, bool reverse, Visit visit) const;
+  // Candidates for `s` (what WalkLists visits), counted in O(log) (shares)
+  // plus O(GPUs per node) (levels).
+  int64_t CountCandidates(const NodeShape& s) const;
   // Up to `limit` candidates that fit, in best-fit (or reverse) order, starting
   // after `skip` candidates (wrapping round); stops after kFitProbes misfits.
   void FittingCandidates(const NodeShape& s, bool reverse, int64_t skip, int64_t limit,
                          std::vector<Candidate>* out) const;
-  // Fragmentation of node `n` (milli) if `s` were placed on `c` (c.node < 0: as is).
-  int64_t FragWith(int32_t n, const RequestMix& mix, const NodeShape* s, const Candidate* c) const;
+  // What the fragmentation measure reads of the mix for this pool's node
+  // size. A node's fragmentation (milli) is, with f its whole free GPUs, S
+  // the free share of its partly used GPUs (each p_k) and w whether it is
+  // wholly free:
+  //   Σ_k p_k·shares_above(p_k) + node_whole·S + 1000·f·larger[f]
+  //     + gangs·(w ? 0 : S + 1000·f),
+  // the per-size sum of the header's measure regrouped, so that it costs
+  // O(GPUs per node) and the change a placement makes costs O(1) per list.
+  struct MixTerms {
+    int64_t node_whole = 0;           // whole-GPU requests of at most a node
+    int64_t gangs = 0;                // requests larger than a node
+    const int64_t* larger = nullptr;  // [f], f = 0..gpn: node_whole ones asking more than f GPUs
+  };
+  MixTerms Terms(const RequestMix& mix) const;  // fills larger_scratch_
+  // Fragmentation of node `n` (milli) if `s` were placed on `c` (null: as is).
+  int64_t FragWith(int32_t n, const MixTerms& t, const RequestMix& mix, const NodeShape* s,
+                   const Candidate* c) const;
+  // The change in a node's fragmentation when `s` goes on a candidate of the
+  // list at `at` (WalkLists): the same for every candidate of a list.
+  int64_t ListDelta(const MixTerms& t, const RequestMix& mix, const NodeShape& s, bool gpu_list,
+                    int64_t at) const;
+  // FGD's choice: the candidate whose node's fragmentation grows least (ties:
+  // the first in best-fit order), reading each list once; false if none fits
+  // within kFitProbes misfits.
+  bool LeastFragmenting(const NodeShape& s, const MixTerms& t, const RequestMix& mix,
+                        Candidate* out) const;
   void FileGpu(int32_t gid);  // puts GPU gid on the bucket of its free share
   void AddShare(int32_t n, int32_t g, int32_t milli);  // milli may be negative
 
@@ -234,6 +281,9 @@ class PoolNodes {
   std::vector<int16_t> bat_;                  // [gid] -> bucket (free milli) as filed, 0 none
   std::vector<std::vector<int32_t>> bucket_;  // [free milli 1..999] -> GPU ids
   std::array<uint64_t, 16> bnonempty_{};      // bit per bucket
+  std::vector<int32_t> bcount_;  // Fenwick tree of the buckets' sizes (1-based; 1024, sharing)
+  int64_t partly_used_ = 0;      // GPUs on a bucket
+  mutable std::vector<int64_t> larger_scratch_;  // MixTerms::larger
   int64_t used_total_ = 0, used_milli_ = 0;
   mutable std::vector<Candidate> scratch_;
 

@@ -75,6 +75,14 @@ class PreemptionOracle {
   // Every pool where ReclaimableGpus may be above zero (in any order), or
   // null when any pool may be: the placer then asks every pool.
   virtual const std::vector<world::PoolIndex>* CandidatePools() const { return nullptr; }
+  // In a pool with GPU sharing or CPU and memory per node (with nodes):
+  // whether preempting that work frees room for `need` (what the request
+  // takes on each node, FleetState::NodeShapeOf) — a share, whole GPUs, CPU
+  // and memory on one node, or whole nodes for a larger gang. Default: no.
+  virtual bool ShapeReclaimable(world::PoolIndex, int32_t /*priority*/,
+                                const NodeShape& /*need*/) const {
+    return false;
+  }
 };
 
 inline constexpr int32_t kNoReservation = std::numeric_limits<int32_t>::min();

@@ -418,6 +418,8 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   void AllowAmendments(world::World* world);
 
   int64_t ReclaimableGpus(world::PoolIndex pool, int32_t priority, int64_t need) const override;
+  bool ShapeReclaimable(world::PoolIndex pool, int32_t priority,
+                        const placement::NodeShape& need) const override;
   // The pools holding preemptible work; null under SRTF (any job may then be
   // preempted by a shorter one).
   const std::vector<world::PoolIndex>* CandidatePools() const override;
@@ -474,7 +476,9 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   bool StartReplica(world::ServiceIndex s, Time now);
   void StopReplica(int32_t alloc_id, StopReason why, Time now);
   void Evict(int32_t alloc_id, StopReason why, int64_t by, Time now);
-  void PreemptFor(world::PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now);
+  // `shape`: what the request asks beyond whole GPUs (a share, CPU, memory).
+  void PreemptFor(world::PoolIndex pool, int64_t need, int32_t priority, int64_t by, Time now,
+                  const placement::AllocationShape& shape = {});
   // Evicts work until the pool fits its capacity and its site its power.
   void EnforceLimits(world::PoolIndex pool, Time now);
   bool EvictsBefore(int32_t a, int32_t b) const;
@@ -520,6 +524,14 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   // Whether NodeVictims would find victims (the oracle's question), without
   // ordering them.
   bool NodesReclaimable(world::PoolIndex pool, int32_t priority, int64_t need) const;
+  // In a pool with sharing or CPU and memory per node: the work to preempt
+  // so that `need` (per node) fits on one node — a share on one GPU, whole
+  // GPUs, CPU and memory — on the node needing the fewest victims (then the
+  // lowest node), each node's victims taken in eviction order and then
+  // pruned of any the node fits without; a gang larger than a node as
+  // NodeVictims. Into `victims`, in eviction order; false when no node can.
+  bool ShapeVictims(world::PoolIndex pool, int32_t priority, const placement::NodeShape& need,
+                    std::vector<int32_t>* victims) const;
   // Visits every allocation in `pool` that work of `priority` (or, under
   // SRTF, the job being placed) may preempt.
   template <typename Visit>

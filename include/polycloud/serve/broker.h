@@ -88,6 +88,9 @@ struct JobView {
   std::string kind;    // "training", "batch"
   std::string workload_class;
   int64_t gpus = 0;
+  int64_t gpu_milli = 0;   // a share of one GPU (1..999), 0 for whole GPUs
+  int64_t cpu_milli = 0;   // CPUs asked for, in thousandths (0: none)
+  int64_t memory_mib = 0;  // memory asked for (0: none)
   int32_t priority = 0;
   Time submitted;
   std::optional<Time> first_start;
