@@ -366,8 +366,10 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
       WakeKind w = WakeKind::kProcurementReview;
       const std::string k = r.String("kind");
       if (r.ok() && !ParseWakeKind(k, &w)) {
-        r.Fail("/kind", "procurement-review, rofr-window-closes, capacity-ends or contract-terms",
-               json(k));
+        r.Fail(
+            "/kind",
+            "procurement-review, rofr-window-closes, capacity-ends, contract-terms or spend-month",
+            json(k));
       }
       command = cmd::Wake{w, static_cast<int32_t>(r.Int("index", 0, INT32_MAX))};
     } else if (kind == "rofr-answered") {
