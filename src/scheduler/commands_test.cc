@@ -406,59 +406,54 @@ tenants:
 }
 
 TEST(QuotaTest, ASpendHeldJobIsWeighedAgainWhenTheMonthTurns) {
-  NoTimer timer;
-  Recorder recorder;
-  world::World w = LoadWorld(R"(
-name: months
-start: 2026-01-01
-end: 2026-04-01
-providers: [{id: a}]
-sites: [{id: sa, provider: a, power_mw: 1}]
-pools:
-  - {id: pa, site: sa, accelerator: H100, pricing: on-demand, gpus: 16, price_per_gpu_hour: 2}
-tenants: [{id: research, spend_per_month: 100}]
-)");
-  Scheduler core(w, Options{}, w.start, &timer, &recorder);
-  auto must = [&](const Command& c, const char* at) {
-    const Status s = core.Apply(c, T(at));
-    ASSERT_TRUE(s.ok()) << CommandName(c) << ": " << s.message();
-  };
+  std::string fleet = kFleet;  // to April: three month turns
+  fleet.replace(fleet.find("end: 2026-02-01"), 15, "end: 2026-04-01");
+  Live live(fleet + "tenants: [{id: research, spend_per_month: 100}]\n");
+  const Scheduler& core = *live.core;
   // r1 runs 10 h across the turn of January: $64 in January, $96 in February.
-  must(cmd::SubmitJob{Training("r1", 8, 10), "research"}, "2026-01-31T20:00:00Z");
-  must(cmd::SubmitJob{Training("r2", 8, 3), "research"}, "2026-01-31T20:00:00Z");  // $48
+  live.Must(cmd::SubmitJob{Training("r1", 8, 10), "research"}, "2026-01-31T20:00:00Z");
+  live.Must(cmd::SubmitJob{Training("r2", 8, 3), "research"}, "2026-01-31T20:00:00Z");  // $48
   // r3 fits January ($16 more) but not February, where r1 already holds $96.
-  must(cmd::SubmitJob{Training("r3", 2, 8), "research"}, "2026-01-31T20:00:00Z");
-  must(cmd::Place{}, "2026-01-31T20:00:00Z");
-  EXPECT_EQ(core.jobs()[core.FindJob("r1")].status, JobStatus::kRunning);  // $64 + $96
+  live.Must(cmd::SubmitJob{Training("r3", 2, 8), "research"}, "2026-01-31T20:00:00Z");
+  live.Must(cmd::Place{}, "2026-01-31T20:00:00Z");
+  EXPECT_EQ(live.Job("r1").status, JobStatus::kRunning);  // $64 + $96
   const world::JobIndex r2 = core.FindJob("r2"), r3 = core.FindJob("r3");
-  EXPECT_EQ(core.jobs()[r2].status, JobStatus::kQueued);  // 64 + 48 > 100
-  EXPECT_EQ(core.jobs()[r3].status, JobStatus::kQueued);
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // 64 + 48 > 100
+  EXPECT_EQ(live.Job("r3").status, JobStatus::kQueued);
   EXPECT_EQ(core.QuotaHold(r3),
             "tenant research: $96.00 of its $100.00 for 2026-02 committed to its running jobs, "
             "this job needs $16.00 more in pa in that month");
-  ASSERT_EQ(timer.wakes.size(), 1u);
-  EXPECT_EQ(timer.wakes[0].at, T("2026-02-01"));
-  EXPECT_EQ(timer.wakes[0].kind, WakeKind::kSpendMonth);
+  ASSERT_EQ(live.timer.wakes.size(), 1u);
+  EXPECT_EQ(live.timer.wakes[0].at, T("2026-02-01"));
+  EXPECT_EQ(live.timer.wakes[0].kind, WakeKind::kSpendMonth);
   // February opens with r1's $96 already committed: r2 still does not fit.
-  must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-02-01");
-  must(cmd::Place{}, "2026-02-01");
-  EXPECT_EQ(core.jobs()[r2].status, JobStatus::kQueued);
+  live.Must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-02-01");
+  live.Must(cmd::Place{}, "2026-02-01");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);
   EXPECT_EQ(core.QuotaHold(r2),
             "tenant research: spent $0.00 of $100.00 this month (2026-02), $96.00 more "
             "committed to its running jobs, this job needs $48.00 more in pa by the month's end");
-  ASSERT_EQ(timer.wakes.size(), 2u);
-  EXPECT_EQ(timer.wakes[1].at, T("2026-03-01"));
-  must(cmd::JobCompleted{JobId{core.FindJob("r1")}, RunId{core.jobs()[core.FindJob("r1")].epoch},
-                         T("2026-02-01T06:00:00Z")},
-       "2026-02-01T06:00:00Z");
-  must(cmd::Place{}, "2026-02-01T06:00:00Z");
-  EXPECT_EQ(core.jobs()[r2].status, JobStatus::kQueued);  // r1 spent what it committed
+  ASSERT_EQ(live.timer.wakes.size(), 2u);
+  EXPECT_EQ(live.timer.wakes[1].at, T("2026-03-01"));
+  live.Must(cmd::JobCompleted{live.Id("r1"), live.Run("r1"), T("2026-02-01T06:00:00Z")},
+            "2026-02-01T06:00:00Z");
+  live.Must(cmd::Place{}, "2026-02-01T06:00:00Z");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // r1 spent what it committed
   EXPECT_EQ(core.TenantSpend(0, -1, T("2026-02-01T06:00:00Z")).spent, Money::FromDollars(96));
-  must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-03-01");
-  must(cmd::Place{}, "2026-03-01");
-  EXPECT_EQ(core.jobs()[r2].status, JobStatus::kRunning);
-  EXPECT_EQ(core.jobs()[r3].status, JobStatus::kRunning);
+  live.Must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-03-01");
+  live.Must(cmd::Place{}, "2026-03-01");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("r3").status, JobStatus::kRunning);
   EXPECT_EQ(core.TenantSpend(0, -1, T("2026-03-01")).committed, Money::FromDollars(48 + 32));
+  // The wakes went through the command log like any other command.
+  size_t wakes = 0;
+  for (const MemoryLog::Entry& e : live.log.entries) {
+    if (const auto* w = std::get_if<cmd::Wake>(&e.command)) {
+      EXPECT_EQ(w->kind, WakeKind::kSpendMonth);
+      ++wakes;
+    }
+  }
+  EXPECT_EQ(wakes, 2u);
 }
 
 TEST(QuotaTest, AClassSpendQuotaHoldsOnlyThatClass) {
