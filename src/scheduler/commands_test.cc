@@ -646,5 +646,19 @@ TEST(AmendContractTest, TheLogCarriesTheTermsAndReadsThemBack) {
       << refused.status().message();
 }
 
+// Regression: a number beyond a double's range made nlohmann throw
+// out_of_range past the parser (found by command_log_fuzz once it linked).
+TEST(CommandLogTest, ANumberTooLargeIsAnErrorWithItsLine) {
+  Live live(kFleet);
+  for (const char* text : {"5556652e650\n", "{\"at\": 1e999}\n"}) {
+    auto parsed = ParseCommandLog(text, live.world, "big.log");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidInput);
+    EXPECT_NE(parsed.status().message().find("big.log:1: not valid JSON: number overflow"),
+              std::string::npos)
+        << parsed.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace polycloud::scheduler
