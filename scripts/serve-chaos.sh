@@ -53,14 +53,27 @@ fi
 
 D=$(mktemp -d /tmp/polycloud-chaos.XXXXXX)
 chmod 755 "$D"
+chaos_pid=""
 cleanup() {
   local rc=$?
+  # The driver runs in a process group of its own (set -m below): when it
+  # failed, died or was stopped, its clients, its broker and the runs they
+  # started may still be alive; they go with the whole group.
+  if [[ -n "$chaos_pid" ]] && kill -0 -- "-$chaos_pid" 2>/dev/null; then
+    kill -TERM -- "-$chaos_pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 -- "-$chaos_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$chaos_pid" 2>/dev/null || true
+  fi
   [[ -f "$D/pg/url" ]] && bash "$ROOT/scripts/postgres.sh" stop "$D/pg" --immediate >/dev/null 2>&1 || true
   [[ -f "$D/slurm/harness.conf" ]] && bash "$ROOT/scripts/slurm-clusters.sh" stop --dir "$D/slurm" >/dev/null 2>&1 || true
   if [[ $rc -eq 0 && -z "${KEEP:-}" ]] || [[ $rc -eq 77 ]]; then rm -rf "$D"; else echo "serve-chaos: kept $D" >&2; fi
   exit "$rc"
 }
 trap cleanup EXIT
+# A signal (CTest's timeout, ^C) ends the script through cleanup too.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 store_arg=sqlite
 if [[ "$STORE" == postgres ]]; then
@@ -91,4 +104,12 @@ if [[ "$SITES" == slurm ]]; then
   slurm_args=(--sites slurm --slurm-dir "$D/slurm" --slurm-clusters alpha,beta --site-gpus 128)
 fi
 
-"$CHAOS" --polycloud "$PC" --store "$store_arg" --dir "$D/run" "${slurm_args[@]}" "${pass[@]}"
+# In its own process group (job control on for this one start), so that
+# cleanup can end everything it started, however it ends.
+set -m
+"$CHAOS" --polycloud "$PC" --store "$store_arg" --dir "$D/run" "${slurm_args[@]}" "${pass[@]}" &
+chaos_pid=$!
+set +m
+rc=0
+wait "$chaos_pid" || rc=$?
+exit "$rc"

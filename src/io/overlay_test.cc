@@ -223,6 +223,28 @@ jobs:
   EXPECT_EQ(s.world.jobs[0].id, "j2");
 }
 
+// What `plan --check` relies on (its fragment moves `end`, sets a site's
+// power and appends pools and services): scalars are replaced, a list item
+// with a known id merges key by key, a new id is appended.
+TEST(OverrideTest, WithReplacesScalarsMergesItemsAndAppendsNewIds) {
+  Scenario s = MustLoad({With("plan fragment", R"(
+end: 2027-01-01
+sites:
+  - {id: az-east, power_mw: 5}
+services:
+  - {id: plan-chat, model: m, class: consumer, gpus_per_replica: 8, replica_tokens_per_s: 1000, demand: 500}
+)")});
+  EXPECT_EQ(s.world.end, T("2027-01-01"));
+  ASSERT_EQ(s.world.sites.size(), 2u);
+  EXPECT_EQ(s.world.sites[0].id, "az-east");
+  EXPECT_EQ(s.world.sites[0].provider, 0);  // kept from the base
+  EXPECT_TRUE(s.world.sites[0].power_limited);
+  EXPECT_EQ(s.world.sites[0].power.At(T("2026-06-01")), Power::Megawatts(5));
+  ASSERT_EQ(s.world.services.size(), 2u);
+  EXPECT_EQ(s.world.services[0].id, "chat");
+  EXPECT_EQ(s.world.services[1].id, "plan-chat");
+}
+
 TEST(OverrideTest, WithAppliesBeforeSetInOrder) {
   Scenario s = MustLoad({With("a.yaml", "pools: [{id: az-h100, price_per_gpu_hour: 5}]\n"),
                          Set("pools.az-h100.price_per_gpu_hour.scale=2")});

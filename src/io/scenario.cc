@@ -1205,7 +1205,8 @@ class Loader {
     j.memory_mib = c.memory_mib;
   }
 
-  // `{id: research, max_gpus: 512, class_max_gpus: {training: 256}}`.
+  // `{id: research, max_gpus: 512, class_max_gpus: {training: 256},
+  //   spend_per_month: 2M, class_spend_per_month: {batch: 250K}}`.
   void LoadTenant(const YAML::Node& n, World& w) {
     MapReader m(n, "a tenant", d_);
     if (!m.valid()) return;
@@ -1227,6 +1228,22 @@ class Loader {
           const std::string cls = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
           if (auto x = AsInteger(kv.second, d_, "class_max_gpus of " + cls, 0, world::kMaxGpus)) {
             t.class_max_gpus.emplace_back(cls, *x);
+          }
+        }
+      }
+    }
+    if (auto v = m.Take("spend_per_month"); v) {
+      if (auto x = AsUsd(v, d_, "spend_per_month")) t.spend_per_month = *x;
+    }
+    if (auto v = m.Take("class_spend_per_month"); v) {
+      if (!v.IsMap()) {
+        d_.Add(v, "expected class_spend_per_month as a mapping of class to US dollars, found " +
+                      Found(v));
+      } else {
+        for (const auto& kv : v) {
+          const std::string cls = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+          if (auto x = AsUsd(kv.second, d_, "class_spend_per_month of " + cls)) {
+            t.class_spend_per_month.emplace_back(cls, *x);
           }
         }
       }

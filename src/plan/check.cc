@@ -1,7 +1,5 @@
 // The plan checked by the simulator: overlay the fragment, simulate to the
 // horizon's end, settle every contract, compare with the prediction.
-#include <yaml-cpp/yaml.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,75 +8,22 @@
 #include "polycloud/base/parse.h"
 #include "polycloud/base/text.h"
 #include "polycloud/contracts/ledger.h"
+#include "polycloud/io/overlay.h"
 #include "polycloud/io/scenario.h"
 #include "polycloud/plan/plan.h"
 #include "polycloud/sim/simulator.h"
 
 namespace polycloud::plan {
-namespace {
-
-// Overlay rules (the same as `simulate --with`): mappings merge key by key;
-// a list whose items are all mappings with `id` merges by id; else replace.
-YAML::Node Merge(const YAML::Node& base, const YAML::Node& over) {
-  if (base.IsMap() && over.IsMap()) {
-    YAML::Node out = YAML::Clone(base);
-    for (const auto& kv : over) {
-      const std::string key = kv.first.Scalar();
-      if (out[key])
-        out[key] = Merge(out[key], kv.second);
-      else
-        out[key] = YAML::Clone(kv.second);
-    }
-    return out;
-  }
-  auto by_id = [](const YAML::Node& list) {
-    if (!list.IsSequence()) return false;
-    for (const YAML::Node& item : list)
-      if (!item.IsMap() || !item["id"] || !item["id"].IsScalar()) return false;
-    return true;
-  };
-  if (by_id(base) && by_id(over)) {
-    YAML::Node out = YAML::Clone(base);
-    for (const YAML::Node& item : over) {
-      bool merged = false;
-      for (size_t i = 0; i < out.size(); ++i) {
-        if (out[i]["id"].Scalar() == item["id"].Scalar()) {
-          out[i] = Merge(out[i], item);
-          merged = true;
-          break;
-        }
-      }
-      if (!merged) out.push_back(YAML::Clone(item));
-    }
-    return out;
-  }
-  return YAML::Clone(over);
-}
-
-}  // namespace
-
-Result<std::string> OverlayYaml(std::string_view base, std::string_view fragment) {
-  try {
-    const YAML::Node b = YAML::Load(std::string(base));
-    const YAML::Node f = YAML::Load(std::string(fragment));
-    YAML::Emitter out;
-    out << Merge(b, f);
-    if (!out.good()) return Internal(std::string("overlay: ") + out.GetLastError());
-    return std::string(out.c_str()) + "\n";
-  } catch (const YAML::Exception& e) {
-    return InvalidInput("overlay: YAML syntax error at line " + std::to_string(e.mark.line + 1) +
-                        ": " + Excerpt(e.msg, 200));
-  }
-}
 
 Result<CheckResult> CheckPlan(std::string_view text, std::string_view file_name,
                               const world::World& world, const PlanningInputs& inputs,
                               const Plan& plan) {
-  const std::string fragment = WriteFragment(world, inputs, plan);
-  Result<std::string> merged = OverlayYaml(text, fragment);
-  if (!merged.ok()) return merged.status();
-  const std::string name = std::string(file_name) + " + plan fragment";
-  Result<io::Scenario> scenario = io::LoadScenarioString(*merged, name);
+  // The fragment goes on as `simulate --with` would put it (io's overlay):
+  // one set of merge rules, and errors that point into the fragment.
+  io::LoadOptions load;
+  load.overrides.push_back(
+      {io::Override::Kind::kWith, "plan fragment", WriteFragment(world, inputs, plan)});
+  Result<io::Scenario> scenario = io::LoadScenarioString(text, file_name, load);
   if (!scenario.ok())
     return Status(
         scenario.status().code(),

@@ -261,18 +261,6 @@ TEST(PlanTest, FragmentOverlaysOntoTheScenarioAndSimulatesToTheSameShortfall) {
   EXPECT_EQ(check->contracts[0].predicted_shortfall, Money());
 }
 
-TEST(PlanTest, OverlayMergesMapsAndListsById) {
-  auto merged = OverlayYaml("a: 1\nb: {c: 2, d: 3}\nl: [{id: x, v: 1}, {id: y, v: 2}]\n",
-                            "b: {d: 4}\nl: [{id: y, v: 5}, {id: z, v: 6}]\n");
-  ASSERT_TRUE(merged.ok());
-  auto again = OverlayYaml(*merged, "{}");
-  ASSERT_TRUE(again.ok());
-  EXPECT_NE(merged->find("d: 4"), std::string::npos) << *merged;
-  EXPECT_NE(merged->find("c: 2"), std::string::npos) << *merged;
-  EXPECT_NE(merged->find("id: z"), std::string::npos) << *merged;
-  EXPECT_EQ(merged->find("v: 2"), std::string::npos) << *merged;
-}
-
 TEST(PlanTest, SameInputSameBytes) {
   const std::string body = Fill(kOneCommitment, ", power_mw: 0.5", "0s",
                                 "  sites: [{site: sa, build_mw_per_week: 0.25, capex_per_gw: 1B}]");

@@ -301,6 +301,10 @@ Status Explain(const world::World& world, const sim::Options& options, const std
     out << " (" << st.starts << " start(s), " << st.preemptions << " preemption(s), "
         << st.interruptions << " interruption(s), " << WorkHours(st.lost_work)
         << " reference GPU-hours lost)\n";
+    if (st.status == scheduler::JobStatus::kQueued) {
+      const std::string quota = sched.QuotaHold(job);
+      if (!quota.empty()) out << "Held by its quota: " << quota << "\n";
+    }
   }
 
   if (!is_service) {

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "polycloud/io/scenario.h"
+#include "polycloud/report/explain.h"
 #include "polycloud/sim/simulator.h"
 #include "tests/testing/scenario_fixture.h"
 
@@ -221,6 +223,46 @@ TEST(HorizonCostTest, TextAndJsonLabelEachFigureWithItsHorizon) {
             micros(deal["spent"]) + micros(deal["projected_after"]["total"]) +
                 micros(deal["shortfall_due"]) + micros(deal["shortfall_projected"]));
   EXPECT_EQ(deal["years"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace polycloud::report
+
+namespace polycloud::report {
+namespace {
+
+using testing::T;
+
+// explain names the quota that holds a job, as of the last pass that weighed
+// it: the tenant's spend this month, or a later month its run would reach.
+TEST(ExplainTest, SaysWhichSpendQuotaHoldsAJob) {
+  auto s =
+      io::LoadScenarioFile(std::string(POLYCLOUD_SOURCE_DIR) + "/tests/scenarios/spend_quota.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  sim::Options options;
+  ASSERT_TRUE(scheduler::SetPolicy(s->options.policy, &options.scheduler).ok());
+  // The "Held by its quota: " line of job `id`'s explanation at `at` ("" when none).
+  auto held = [&](const char* id, const char* at) {
+    std::ostringstream out;
+    EXPECT_TRUE(Explain(s->world, options, id, T(at), out).ok());
+    const std::string text = out.str(), tag = "Held by its quota: ";
+    const size_t from = text.find(tag);
+    if (from == std::string::npos) return std::string();
+    return text.substr(from + tag.size(), text.find('\n', from) - from - tag.size());
+  };
+  EXPECT_EQ(held("span-2", "2026-02-28T20:00:00Z"),
+            "tenant research: $216.00 of its $800.00 for 2026-03 committed to its running jobs, "
+            "this job needs $600.00 more in east-h100 in that month");
+  EXPECT_EQ(held("span-2", "2026-03-01T12:00:00Z"),
+            "tenant research: spent $0.00 of $800.00 this month (2026-03), $216.00 more "
+            "committed to its running jobs, this job needs $792.00 more in east-h100 by the "
+            "month's end");
+  EXPECT_EQ(held("batch-2", "2026-01-20"),
+            "tenant research, class batch: spent $72.00 of $150.00 this month (2026-01), $0.00 "
+            "more committed to its running jobs, this job needs $108.00 more in east-h100 by the "
+            "month's end");
+  // Started on April 1st: nothing holds it any more.
+  EXPECT_EQ(held("span-2", "2026-04-01T01:00:00Z"), "");
 }
 
 }  // namespace

@@ -235,6 +235,13 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
       const size_t colon = column == std::string::npos ? column : why.find(": ", column);
       if (colon != std::string::npos) why = why.substr(colon + 2);
       return InvalidInput(at + std::to_string(e.byte) + ": not valid JSON: " + why.substr(0, 200));
+    } catch (const json::exception& e) {
+      // A number too large for a double ("1e999"): nlohmann throws
+      // out_of_range, not parse_error, and carries no position.
+      std::string why = e.what();
+      const size_t tag = why.find("] ");
+      if (tag != std::string::npos) why = why.substr(tag + 2);
+      return InvalidInput(at + " not valid JSON: " + why.substr(0, 200));
     }
     std::string error;
     ObjectReader r(doc, "", &error);
@@ -377,8 +384,10 @@ Result<std::vector<LoggedCommand>> ParseCommandLog(std::string_view text, const 
       WakeKind w = WakeKind::kProcurementReview;
       const std::string k = r.String("kind");
       if (r.ok() && !ParseWakeKind(k, &w)) {
-        r.Fail("/kind", "procurement-review, rofr-window-closes, capacity-ends or contract-terms",
-               json(k));
+        r.Fail(
+            "/kind",
+            "procurement-review, rofr-window-closes, capacity-ends, contract-terms or spend-month",
+            json(k));
       }
       command = cmd::Wake{w, static_cast<int32_t>(r.Int("index", 0, INT32_MAX))};
     } else if (kind == "rofr-answered") {

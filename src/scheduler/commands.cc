@@ -82,13 +82,15 @@ const char* WakeKindName(WakeKind kind) {
       return "capacity-ends";
     case WakeKind::kContractTerms:
       return "contract-terms";
+    case WakeKind::kSpendMonth:
+      return "spend-month";
   }
   return "?";
 }
 
 bool ParseWakeKind(std::string_view name, WakeKind* kind) {
   for (WakeKind k : {WakeKind::kProcurementReview, WakeKind::kRofrWindowCloses,
-                     WakeKind::kCapacityEnds, WakeKind::kContractTerms}) {
+                     WakeKind::kCapacityEnds, WakeKind::kContractTerms, WakeKind::kSpendMonth}) {
     if (name == WakeKindName(k)) {
       *kind = k;
       return true;
@@ -281,6 +283,7 @@ Status Scheduler::Check(const Command& command, Time now) const {
           if (c.kind == WakeKind::kContractTerms) {
             return in_range(c.index, world_.contracts.size(), "contract");
           }
+          if (c.kind == WakeKind::kSpendMonth) return Status::Ok();  // a pass, at worst idle
           if (!world_.procurement.enabled) {
             return FailedPrecondition("wake: procurement is off in this scenario");
           }

@@ -428,6 +428,119 @@ TEST(QuotaTest, UnderFifoAQuotaHeldJobDoesNotBlockTheQueue) {
   EXPECT_EQ(core.jobs()[core.FindJob("free")].status, JobStatus::kRunning);
 }
 
+// Spend quotas: a start commits its expected cost to the month's end; work
+// that would pass the month's budget waits without blocking anyone.
+TEST(QuotaTest, SpendQuotaHoldsAStartThatWouldPassTheMonthsBudget) {
+  Live live(std::string(kFleet) + R"(
+tenants:
+  - {id: research, spend_per_month: 100}
+  - {id: product}
+)");
+  live.Must(cmd::SubmitJob{Training("r1", 8, 5), "research"}, "2026-01-02");  // $80
+  live.Must(cmd::SubmitJob{Training("r2", 8, 2), "research"}, "2026-01-02");  // $32
+  live.Must(cmd::SubmitJob{Training("p1", 8, 2), "product"}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  EXPECT_EQ(live.Job("r1").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);
+  EXPECT_EQ(live.Job("p1").status, JobStatus::kRunning);  // another tenant goes on
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("r2")),
+            "tenant research: spent $0.00 of $100.00 this month (2026-01), $80.00 more "
+            "committed to its running jobs, this job needs $32.00 more in pa by the month's end");
+  const auto u = live.core->TenantSpend(0, -1, T("2026-01-02T00:30:00Z"));
+  EXPECT_EQ(u.month.Label(), "2026-01");
+  EXPECT_EQ(u.limit, Money::FromDollars(100));
+  EXPECT_EQ(u.spent, Money::FromDollars(8));       // half an hour of 8 GPUs at $2
+  EXPECT_EQ(u.committed, Money::FromDollars(72));  // the rest of r1's expected run
+  // r1 ends after one hour of its five: the unused $64 comes back and r2 fits.
+  live.Must(cmd::JobCompleted{live.Id("r1"), live.Run("r1"), T("2026-01-02T01:00:00Z")},
+            "2026-01-02T01:00:00Z");
+  live.Must(cmd::Place{}, "2026-01-02T01:00:00Z");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kRunning);
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("r2")), "");
+  const auto after = live.core->TenantSpend(0, -1, T("2026-01-02T01:00:00Z"));
+  EXPECT_EQ(after.spent, Money::FromDollars(16));
+  EXPECT_EQ(after.committed, Money::FromDollars(32));
+}
+
+TEST(QuotaTest, ASpendHeldJobIsWeighedAgainWhenTheMonthTurns) {
+  std::string fleet = kFleet;  // to April: three month turns
+  fleet.replace(fleet.find("end: 2026-02-01"), 15, "end: 2026-04-01");
+  Live live(fleet + "tenants: [{id: research, spend_per_month: 100}]\n");
+  const Scheduler& core = *live.core;
+  // r1 runs 10 h across the turn of January: $64 in January, $96 in February.
+  live.Must(cmd::SubmitJob{Training("r1", 8, 10), "research"}, "2026-01-31T20:00:00Z");
+  live.Must(cmd::SubmitJob{Training("r2", 8, 3), "research"}, "2026-01-31T20:00:00Z");  // $48
+  // r3 fits January ($16 more) but not February, where r1 already holds $96.
+  live.Must(cmd::SubmitJob{Training("r3", 2, 8), "research"}, "2026-01-31T20:00:00Z");
+  live.Must(cmd::Place{}, "2026-01-31T20:00:00Z");
+  EXPECT_EQ(live.Job("r1").status, JobStatus::kRunning);  // $64 + $96
+  const world::JobIndex r2 = core.FindJob("r2"), r3 = core.FindJob("r3");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // 64 + 48 > 100
+  EXPECT_EQ(live.Job("r3").status, JobStatus::kQueued);
+  EXPECT_EQ(core.QuotaHold(r3),
+            "tenant research: $96.00 of its $100.00 for 2026-02 committed to its running jobs, "
+            "this job needs $16.00 more in pa in that month");
+  ASSERT_EQ(live.timer.wakes.size(), 1u);
+  EXPECT_EQ(live.timer.wakes[0].at, T("2026-02-01"));
+  EXPECT_EQ(live.timer.wakes[0].kind, WakeKind::kSpendMonth);
+  // February opens with r1's $96 already committed: r2 still does not fit.
+  live.Must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-02-01");
+  live.Must(cmd::Place{}, "2026-02-01");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);
+  EXPECT_EQ(core.QuotaHold(r2),
+            "tenant research: spent $0.00 of $100.00 this month (2026-02), $96.00 more "
+            "committed to its running jobs, this job needs $48.00 more in pa by the month's end");
+  ASSERT_EQ(live.timer.wakes.size(), 2u);
+  EXPECT_EQ(live.timer.wakes[1].at, T("2026-03-01"));
+  live.Must(cmd::JobCompleted{live.Id("r1"), live.Run("r1"), T("2026-02-01T06:00:00Z")},
+            "2026-02-01T06:00:00Z");
+  live.Must(cmd::Place{}, "2026-02-01T06:00:00Z");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kQueued);  // r1 spent what it committed
+  EXPECT_EQ(core.TenantSpend(0, -1, T("2026-02-01T06:00:00Z")).spent, Money::FromDollars(96));
+  live.Must(cmd::Wake{WakeKind::kSpendMonth, 0}, "2026-03-01");
+  live.Must(cmd::Place{}, "2026-03-01");
+  EXPECT_EQ(live.Job("r2").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("r3").status, JobStatus::kRunning);
+  EXPECT_EQ(core.TenantSpend(0, -1, T("2026-03-01")).committed, Money::FromDollars(48 + 32));
+  // The wakes went through the command log like any other command.
+  size_t wakes = 0;
+  for (const MemoryLog::Entry& e : live.log.entries) {
+    if (const auto* w = std::get_if<cmd::Wake>(&e.command)) {
+      EXPECT_EQ(w->kind, WakeKind::kSpendMonth);
+      ++wakes;
+    }
+  }
+  EXPECT_EQ(wakes, 2u);
+}
+
+TEST(QuotaTest, AClassSpendQuotaHoldsOnlyThatClass) {
+  Live live(std::string(kFleet) + R"(
+tenants:
+  - {id: product, spend_per_month: 10K, class_spend_per_month: {batch: 50}}
+)");
+  world::Job b1 = Training("b1", 4, 4);  // $32
+  b1.kind = world::WorkloadKind::kBatch;
+  b1.workload_class = "batch";
+  world::Job b2 = b1;
+  b2.id = "b2";
+  live.Must(cmd::SubmitJob{b1, "product"}, "2026-01-02");
+  live.Must(cmd::SubmitJob{b2, "product"}, "2026-01-02");
+  live.Must(cmd::SubmitJob{Training("t1", 8, 4), "product"}, "2026-01-02");
+  live.Must(cmd::Place{}, "2026-01-02");
+  EXPECT_EQ(live.Job("b1").status, JobStatus::kRunning);
+  EXPECT_EQ(live.Job("b2").status, JobStatus::kQueued);
+  EXPECT_EQ(live.Job("t1").status, JobStatus::kRunning);
+  EXPECT_EQ(live.core->QuotaHold(live.core->FindJob("b2")),
+            "tenant product, class batch: spent $0.00 of $50.00 this month (2026-01), $32.00 "
+            "more committed to its running jobs, this job needs $32.00 more in pa by the month's "
+            "end");
+  EXPECT_EQ(live.world.tenants[0].spend_per_month, Money::FromDollars(10'000));
+  const auto batch = live.core->TenantSpend(0, 0, T("2026-01-02"));
+  EXPECT_EQ(batch.limit, Money::FromDollars(50));
+  EXPECT_EQ(batch.committed, Money::FromDollars(32));
+  EXPECT_EQ(live.core->TenantSpend(0, -1, T("2026-01-02")).committed, Money::FromDollars(96));
+}
+
 // Contract amendments (a signed change of terms, applied from now on).
 
 world::Job ApiJob(const std::string& id) {
@@ -588,6 +701,20 @@ TEST(AmendContractTest, TheLogCarriesTheTermsAndReadsThemBack) {
   EXPECT_NE(refused.status().message().find("amend.log:1:"), std::string::npos);
   EXPECT_NE(refused.status().message().find("colour"), std::string::npos)
       << refused.status().message();
+}
+
+// Regression: a number beyond a double's range made nlohmann throw
+// out_of_range past the parser (found by command_log_fuzz once it linked).
+TEST(CommandLogTest, ANumberTooLargeIsAnErrorWithItsLine) {
+  Live live(kFleet);
+  for (const char* text : {"5556652e650\n", "{\"at\": 1e999}\n"}) {
+    auto parsed = ParseCommandLog(text, live.world, "big.log");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidInput);
+    EXPECT_NE(parsed.status().message().find("big.log:1: not valid JSON: number overflow"),
+              std::string::npos)
+        << parsed.status().message();
+  }
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ void Scheduler::Wake(WakeKind kind, int32_t index, Time now) {
     case WakeKind::kContractTerms:
       ContractsChanged(now);
       break;
+    case WakeKind::kSpendMonth:
+      SpendMonthBegins(now);
+      break;
   }
 }
 

@@ -167,6 +167,18 @@ void Scheduler::PlaceQueue(Time now) {
     const JobIndex j = it->job;
     JobState& s = jobs_[j];
     const world::Job& job = job_spec(j);
+    if (!spend_held_.empty()) {
+      const auto held = spend_held_.find(j);
+      if (held != spend_held_.end()) {
+        // Held by its tenant's spend quota and nothing has changed since:
+        // still held, and (unlike a job that failed) it blocks no one.
+        if (held->second.generation == generation_) {
+          ++it;
+          continue;
+        }
+        spend_held_.erase(held);  // weighed afresh below
+      }
+    }
     if (s.failed_generation == generation_) {  // nothing has changed since it last failed
       if (options_.policy == Policy::kFifo) break;
       hold(s, job.priority);
@@ -184,8 +196,9 @@ void Scheduler::PlaceQueue(Time now) {
     }
     if (!world_.tenants.empty() && OverQuota(j)) {
       // Its tenant's quota holds it; it holds no pool and blocks no one else
-      // (not even under FIFO): other tenants' work goes on.
-      s.failed_generation = generation_;
+      // (not even under FIFO): other tenants' work goes on. Not marked as
+      // failed, which would stop a FIFO pass at it next time: asking again
+      // costs a comparison.
       ++it;
       continue;
     }
@@ -209,6 +222,14 @@ void Scheduler::PlaceQueue(Time now) {
       continue;
     }
     s.reserved_pool = world::kNone;
+    if (!world_.tenants.empty() && OverSpendQuota(j, d.pool, d.alloc_gpus, now)) {
+      // Its tenant's spend quota holds it, like the GPU quota above: no pool
+      // held, no one blocked; a stop, or the month's end, brings it back
+      // (spend_held_ keeps the generation it was weighed in).
+      placing_remaining_ = -1;
+      ++it;
+      continue;
+    }
     const QueueKey started = *it;
     it = Dequeue(it);
     StartJob(j, d, now);

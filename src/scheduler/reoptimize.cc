@@ -124,6 +124,8 @@ void Scheduler::ReoptimizeQueue(Time now) {
       wait();
       continue;
     }
+    // Held by its tenant's spend quota: it waits, and keeps no room from others.
+    if (!world_.tenants.empty() && OverSpendQuota(j, pool, alloc, now)) continue;
     placement::Decision d;
     d.pool = pool;
     d.alloc_gpus = alloc;

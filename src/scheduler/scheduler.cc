@@ -108,8 +108,14 @@ Scheduler::Scheduler(const world::World& world, Options options, Time start, Tim
       previous_holder_(world.pools.size(), placement::kNoReservation) {
   fleet_.SetNodeRanker(this);
   tenant_gpus_.assign(world.tenants.size(), 0);
-  for (const world::Tenant& t : world.tenants)
+  for (const world::Tenant& t : world.tenants) {
     tenant_class_gpus_.emplace_back(t.class_max_gpus.size(), 0);
+    SpendBook book;
+    book.month = SpendMonthOf(start);
+    book.by_class.assign(t.class_spend_per_month.size(), 0);
+    spend_.push_back(std::move(book));
+    spend_runs_.emplace_back();
+  }
   for (size_t j = 0; j < jobs_.size(); ++j) {
     jobs_[j].remaining_work = world.jobs[j].work_gpu_seconds;
     RegisterShape(static_cast<JobIndex>(j));
@@ -292,6 +298,7 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
   run.run_seconds = RunSeconds(s.remaining_work, job.gpus, speed);
   s.alloc = NewAllocation(run, now);
   ChargeTenant(j, job.gpus);
+  StartSpend(j, allocs_[s.alloc], now);
   s.status = JobStatus::kRunning;
   if (s.first_start == Time::Min()) s.first_start = now;
   ++s.starts;
@@ -306,51 +313,6 @@ void Scheduler::StartJob(JobIndex j, const placement::Decision& d, Time now) {
                         fleet_.provider_in_outage());
   if (v.via_outage_exception)
     Emit({now, EventType::kExclusivityException, j, d.pool, d.alloc_gpus, 0, 0});
-}
-
-void Scheduler::ChargeTenant(JobIndex j, int64_t gpus) {
-  const world::Job& job = job_spec(j);
-  if (job.tenant == world::kNone) return;
-  tenant_gpus_[job.tenant] += gpus;
-  const auto& limits = world_.tenants[job.tenant].class_max_gpus;
-  for (size_t i = 0; i < limits.size(); ++i) {
-    if (limits[i].first == job.workload_class) tenant_class_gpus_[job.tenant][i] += gpus;
-  }
-}
-
-bool Scheduler::OverQuota(JobIndex j) const {
-  const world::Job& job = job_spec(j);
-  if (job.tenant == world::kNone) return false;
-  const world::Tenant& t = world_.tenants[job.tenant];
-  if (t.max_gpus > 0 && tenant_gpus_[job.tenant] + job.gpus > t.max_gpus) return true;
-  for (size_t i = 0; i < t.class_max_gpus.size(); ++i) {
-    const auto& [cls, limit] = t.class_max_gpus[i];
-    if (cls == job.workload_class && limit > 0 &&
-        tenant_class_gpus_[job.tenant][i] + job.gpus > limit) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string Scheduler::QuotaHold(JobIndex j) const {
-  if (!OverQuota(j)) return "";
-  const world::Job& job = job_spec(j);
-  const world::Tenant& t = world_.tenants[job.tenant];
-  const std::string needs = ", this job needs " + std::to_string(job.gpus) + " more";
-  if (t.max_gpus > 0 && tenant_gpus_[job.tenant] + job.gpus > t.max_gpus) {
-    return "tenant " + t.id + ": " + std::to_string(tenant_gpus_[job.tenant]) + " of its " +
-           std::to_string(t.max_gpus) + " GPUs in use" + needs;
-  }
-  for (size_t i = 0; i < t.class_max_gpus.size(); ++i) {
-    const auto& [cls, limit] = t.class_max_gpus[i];
-    if (cls == job.workload_class) {
-      return "tenant " + t.id + ", class " + cls + ": " +
-             std::to_string(tenant_class_gpus_[job.tenant][i]) + " of its " +
-             std::to_string(limit) + " GPUs in use" + needs;
-    }
-  }
-  return "";
 }
 
 void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now) {
@@ -388,6 +350,7 @@ void Scheduler::StopJob(JobIndex j, StopReason why, int64_t by, Time now, Time r
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
   ChargeTenant(j, -job.gpus);
+  StopSpend(j, now);
   ++s.epoch;  // a report about the stopped run is now stale
   if (why == StopReason::kCancelled) {
     s.status = JobStatus::kCancelled;
@@ -417,6 +380,7 @@ void Scheduler::CompleteRun(JobIndex j, Time at, Time now) {
   FreeAllocation(s.alloc, now);
   s.alloc = -1;
   ChargeTenant(j, -job_spec(j).gpus);
+  StopSpend(j, now);
   s.remaining_work = 0;
   s.status = JobStatus::kDone;
   s.end = at;

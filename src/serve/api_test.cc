@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -40,6 +41,7 @@ services:
   - {id: chat, model: m, class: chat, gpus_per_replica: 8, replica_tokens_per_s: 100, demand: 100}
 tenants:
   - {id: research, max_gpus: 8}
+  - {id: lab, spend_per_month: 50, class_spend_per_month: {batch: 10}}
 )";
 
 class ApiTest : public ::testing::Test {
@@ -497,9 +499,82 @@ TEST_F(ApiTest, ATenantsQuotaHoldsItsWorkAndExplainSaysSo) {
       << why;
   EXPECT_EQ(Get(operator_, "/v1/tenants").status, 403);
   const json tenants = json::parse(Get(admin_, "/v1/tenants").body)["tenants"];
-  ASSERT_EQ(tenants.size(), 1u);
+  ASSERT_EQ(tenants.size(), 2u);
+  EXPECT_EQ(tenants[0]["id"], "research");
   EXPECT_EQ(tenants[0]["gpus_in_use"], 8);
   EXPECT_EQ(tenants[0]["jobs_held_by_quota"], 1);
+}
+
+// Every key of `row` is a property of `schema` and every required one is
+// there; strings with a pattern match it.
+void ExpectMatchesSchema(const json& row, const json& schema, const std::string& where) {
+  const json& props = schema["properties"];
+  for (auto it = row.begin(); it != row.end(); ++it) {
+    ASSERT_TRUE(props.contains(it.key())) << where << ": " << it.key() << " is not in the schema";
+    const json& p = props[it.key()];
+    if (p.contains("pattern")) {
+      EXPECT_TRUE(std::regex_match(it.value().get<std::string>(),
+                                   std::regex(p["pattern"].get<std::string>())))
+          << where << "." << it.key() << " = " << it.value();
+    }
+    if (p["type"] == "array") {
+      for (const json& item : it.value())
+        ExpectMatchesSchema(item, p["items"], where + "." + it.key());
+    }
+  }
+  for (const json& key : schema["required"]) {
+    EXPECT_TRUE(row.contains(key.get<std::string>())) << where << ": " << key << " is missing";
+  }
+}
+
+TEST_F(ApiTest, TenantsShowGpusAndSpendAgainstQuota) {
+  const std::string lab = AddToken("tenant", "lab");
+  // az-h100 costs $2 per GPU-hour: 8 GPUs for 2 hours commit $32 of the $50.
+  // Then az-h100 is full (chat holds the other 8): aw-h100 at $4 is next.
+  ASSERT_EQ(Post(lab, "/v1/jobs", R"({"id": "s1", "gpus": 8, "work_gpu_hours": 16})").status, 201);
+  ASSERT_TRUE(broker_->Tick().ok());
+  ASSERT_EQ(json::parse(Get(lab, "/v1/jobs/s1").body)["status"], "running");
+  ASSERT_EQ(Post(lab, "/v1/jobs", R"({"id": "s2", "gpus": 8, "work_gpu_hours": 16})").status, 201);
+  ASSERT_EQ(
+      Post(lab, "/v1/jobs", R"({"id": "b1", "kind": "batch", "gpus": 1, "work_gpu_hours": 3})")
+          .status,
+      201);
+  ASSERT_TRUE(broker_->Tick().ok());
+  EXPECT_EQ(json::parse(Get(lab, "/v1/jobs/s2").body)["status"], "queued");
+  EXPECT_EQ(json::parse(Get(lab, "/v1/jobs/b1").body)["status"], "queued");
+  // The "Held by its quota: " line of a job's explanation ("" when none).
+  auto held = [&](const char* id) {
+    const std::string text =
+        json::parse(Get(lab, std::string("/v1/jobs/") + id + "/explain").body)["explanation"];
+    const std::string tag = "Held by its quota: ";
+    const size_t from = text.find(tag);
+    if (from == std::string::npos) return std::string();
+    return text.substr(from + tag.size(), text.find('\n', from) - from - tag.size());
+  };
+  EXPECT_EQ(held("s2"),
+            "tenant lab: spent $0.00 of $50.00 this month (2026-03), $32.00 more committed to "
+            "its running jobs, this job needs $64.00 more in aw-h100 by the month's end");
+  // $12 in aw-h100: within the tenant's $50 ($44), past its batch class's $10.
+  EXPECT_EQ(held("b1"),
+            "tenant lab, class batch: spent $0.00 of $10.00 this month (2026-03), $0.00 more "
+            "committed to its running jobs, this job needs $12.00 more in aw-h100 by the "
+            "month's end");
+  clock_.AdvanceTo(T("2026-03-01T01:00:00Z"));
+  const json body = json::parse(Get(admin_, "/v1/tenants").body);
+  const json& schema = OpenApiDocument()["components"]["schemas"]["Tenants"];
+  ExpectMatchesSchema(body, schema, "tenants");
+  const json& t = body["tenants"][1];
+  EXPECT_EQ(t["id"], "lab");
+  EXPECT_EQ(t["month"], "2026-03");
+  EXPECT_EQ(t["spend_per_month_usd"], "50.000000");
+  EXPECT_EQ(t["spent_this_month_usd"], "16.000000");  // one hour of the run
+  EXPECT_EQ(t["committed_this_month_usd"], "16.000000");
+  EXPECT_EQ(t["jobs_held_by_quota"], 2);
+  ASSERT_EQ(t["class_spend"].size(), 1u);
+  EXPECT_EQ(t["class_spend"][0]["class"], "batch");
+  EXPECT_EQ(t["class_spend"][0]["spend_per_month_usd"], "10.000000");
+  EXPECT_EQ(t["class_spend"][0]["spent_this_month_usd"], "0.000000");
+  EXPECT_EQ(body["tenants"][0]["spend_per_month_usd"], "0.000000");  // no limit
 }
 
 TEST_F(ApiTest, TheEventStreamCarriesDecisions) {

@@ -1050,21 +1050,37 @@ nlohmann::json Broker::TenantsJson() const {
       ++held[t];
     }
   }
+  const Time now = Now();
   for (size_t t = 0; t < world_.tenants.size(); ++t) {
     const world::Tenant& tenant = world_.tenants[t];
+    const auto ti = static_cast<world::TenantIndex>(t);
     nlohmann::json classes = nlohmann::json::array();
     for (size_t i = 0; i < tenant.class_max_gpus.size(); ++i) {
-      classes.push_back(
-          {{"class", tenant.class_max_gpus[i].first},
-           {"max_gpus", tenant.class_max_gpus[i].second},
-           {"gpus_in_use", core_->TenantClassGpus(static_cast<world::TenantIndex>(t), i)}});
+      classes.push_back({{"class", tenant.class_max_gpus[i].first},
+                         {"max_gpus", tenant.class_max_gpus[i].second},
+                         {"gpus_in_use", core_->TenantClassGpus(ti, i)}});
     }
-    out["tenants"].push_back(
-        {{"id", tenant.id},
-         {"max_gpus", tenant.max_gpus},
-         {"gpus_in_use", core_->TenantGpus(static_cast<world::TenantIndex>(t))},
-         {"classes", classes},
-         {"jobs_held_by_quota", held[t]}});
+    auto spend = [&](int32_t limit) {
+      const scheduler::Scheduler::SpendUsage u = core_->TenantSpend(ti, limit, now);
+      return nlohmann::json{{"spend_per_month_usd", FormatMoneyExact(u.limit)},
+                            {"spent_this_month_usd", FormatMoneyExact(u.spent)},
+                            {"committed_this_month_usd", FormatMoneyExact(u.committed)}};
+    };
+    nlohmann::json class_spend = nlohmann::json::array();
+    for (size_t i = 0; i < tenant.class_spend_per_month.size(); ++i) {
+      nlohmann::json row = spend(static_cast<int32_t>(i));
+      row["class"] = tenant.class_spend_per_month[i].first;
+      class_spend.push_back(std::move(row));
+    }
+    nlohmann::json row{{"id", tenant.id},
+                       {"max_gpus", tenant.max_gpus},
+                       {"gpus_in_use", core_->TenantGpus(ti)},
+                       {"classes", classes},
+                       {"month", scheduler::SpendMonthOf(now).Label()},
+                       {"class_spend", class_spend},
+                       {"jobs_held_by_quota", held[t]}};
+    row.update(spend(-1));
+    out["tenants"].push_back(std::move(row));
   }
   return out;
 }

@@ -54,6 +54,54 @@ json Build() {
                            {{"code", {{"type", "string"}}},
                             {"message", {{"type", "string"}}},
                             {"pointer", {{"type", "string"}}}}}}}}}};
+  // GET /v1/tenants (ApiTest.TenantsShowGpusAndSpendAgainstQuota checks a
+  // response against it). Amounts are exact dollar strings; a limit of 0 is
+  // no limit.
+  const json usd = {{"type", "string"}, {"pattern", "^-?[0-9]+\\.[0-9]{6}$"}};
+  const json spend_props = {{"spend_per_month_usd", usd},
+                            {"spent_this_month_usd", usd},
+                            {"committed_this_month_usd", usd}};
+  json class_spend_props = spend_props;
+  class_spend_props["class"] = {{"type", "string"}};
+  json tenant_props = spend_props;
+  tenant_props.update(
+      {{"id", {{"type", "string"}}},
+       {"max_gpus", {{"type", "integer"}, {"minimum", 0}}},
+       {"gpus_in_use", {{"type", "integer"}, {"minimum", 0}}},
+       {"month", {{"type", "string"}, {"description", "the UTC month counted, YYYY-MM"}}},
+       {"jobs_held_by_quota", {{"type", "integer"}, {"minimum", 0}}},
+       {"classes",
+        {{"type", "array"},
+         {"items",
+          {{"type", "object"},
+           {"additionalProperties", false},
+           {"required", {"class", "max_gpus", "gpus_in_use"}},
+           {"properties",
+            {{"class", {{"type", "string"}}},
+             {"max_gpus", {{"type", "integer"}, {"minimum", 0}}},
+             {"gpus_in_use", {{"type", "integer"}, {"minimum", 0}}}}}}}}},
+       {"class_spend",
+        {{"type", "array"},
+         {"items",
+          {{"type", "object"},
+           {"additionalProperties", false},
+           {"required",
+            {"class", "spend_per_month_usd", "spent_this_month_usd", "committed_this_month_usd"}},
+           {"properties", class_spend_props}}}}}});
+  json tenant_required = json::array();
+  for (auto it = tenant_props.begin(); it != tenant_props.end(); ++it)
+    tenant_required.push_back(it.key());
+  schemas["Tenants"] = {{"type", "object"},
+                        {"additionalProperties", false},
+                        {"required", {"tenants"}},
+                        {"properties",
+                         {{"tenants",
+                           {{"type", "array"},
+                            {"items",
+                             {{"type", "object"},
+                              {"additionalProperties", false},
+                              {"required", tenant_required},
+                              {"properties", tenant_props}}}}}}}};
   schemas["JobRequest"] = {
       {"type", "object"},
       {"additionalProperties", false},
@@ -151,7 +199,7 @@ json Build() {
                {"required", {"tokens_per_s"}},
                {"properties", {{"tokens_per_s", {{"type", "integer"}, {"minimum", 0}}}}}}}}}}}}}});
   paths["/v1/tenants"]["get"] = Op("Usage against quota per tenant", true, "admin",
-                                   {{"200", JsonResponse("Tenants", {{"type", "object"}})}});
+                                   {{"200", JsonResponse("Tenants", Ref("Tenants"))}});
   paths["/v1/pools"]["get"] =
       Op("Pools: installed, usable and used GPUs now", true, "viewer, operator, admin",
          {{"200", JsonResponse("Pools", {{"type", "object"}})}});

@@ -185,12 +185,6 @@ std::string RenderPlanJson(const world::World& world, const PlanningInputs& inpu
 std::string WriteFragment(const world::World& world, const PlanningInputs& inputs,
                           const Plan& plan);
 
-// Overlays `fragment` on `base` (both YAML texts): mappings merge key by key,
-// lists of mappings with `id` merge by id (the same id merges, a new id is
-// appended), anything else is replaced. Returns the merged YAML text.
-// Errors: kInvalidInput for YAML syntax errors in either text.
-Result<std::string> OverlayYaml(std::string_view base, std::string_view fragment);
-
 struct ContractCheck {
   world::ContractIndex contract = world::kNone;
   Money required;

@@ -52,6 +52,7 @@ enum class WakeKind : uint8_t {
   kRofrWindowCloses,   // index = capacity request
   kCapacityEnds,       // index = capacity request: the procured term ends
   kContractTerms,      // index = contract: an amended term or clause starts or ends
+  kSpendMonth,         // index unused: a UTC month begins while a spend quota holds work
 };
 
 namespace cmd {

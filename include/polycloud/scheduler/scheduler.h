@@ -26,6 +26,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -114,6 +115,19 @@ class Timer {
   virtual ~Timer() = default;
   virtual void AtTime(Time at, WakeKind kind, int32_t index) = 0;
 };
+
+// Spend quotas count in "raw" units of milli-GPU-seconds × micro-dollars per
+// GPU-hour, exact until read (rounded once to Money).
+using SpendRaw = __int128;
+
+// A UTC calendar month, [start, end): what a spend quota counts over.
+struct SpendMonth {
+  int64_t year = 0;
+  unsigned month = 0;  // 1-12
+  Time start, end;
+  std::string Label() const;  // "2026-01"
+};
+SpendMonth SpendMonthOf(Time t);
 
 // The job queue's order and what a job that does not fit does to the rest.
 // Services are placed before jobs under every policy.
@@ -408,8 +422,24 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
     return tenant_class_gpus_[t][limit];
   }
   // Why job `j` must wait for its tenant's quota now ("" when it need not):
-  // "tenant research: 512 of its 512 GPUs in use, this job needs 8 more".
+  // "tenant research: 512 of its 512 GPUs in use, this job needs 8 more", or,
+  // for a spend quota (as of the last pass that weighed it), "tenant research:
+  // spent $A of $B this month (2026-01), $C more committed to its running
+  // jobs, this job needs $D more in POOL by the month's end".
   std::string QuotaHold(world::JobIndex j) const;
+
+  // A tenant's spend against its monthly quota (world::Tenant, quota.cc) in
+  // the UTC month of `now` (>= the last command): in all (`limit` -1) or
+  // for the class limit `limit` (index of class_spend_per_month). `spent` is
+  // what its jobs accrued in the month up to `now`; `committed` what its
+  // running jobs are expected to cost from `now` to the month's end.
+  struct SpendUsage {
+    SpendMonth month;
+    Money limit;  // 0: no limit
+    Money spent;
+    Money committed;
+  };
+  SpendUsage TenantSpend(world::TenantIndex t, int32_t limit, Time now) const;
 
   // Lets cmd::AmendContract replace contract terms in `world`, which must be
   // the World this core was built on (the driver owns it; the ledger, the
@@ -712,6 +742,55 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   int64_t decisions_recorded_ = 0;
   // The latest record per job / service index; index kNone: none yet.
   std::vector<DecisionRecord> last_job_decision_, last_service_decision_;
+  // Spend quotas (quota.cc): per tenant, the month being counted and what is
+  // encumbered in it (finished runs' cost in the month, running ones' expected
+  // cost to the month's end), in all and per class limit.
+  struct SpendBook {
+    SpendMonth month;
+    SpendRaw total = 0;
+    std::vector<SpendRaw> by_class;  // per world::Tenant::class_spend_per_month
+  };
+  // A running job of a tenant with a spend quota.
+  struct SpendRun {
+    world::TenantIndex tenant = world::kNone;
+    std::string workload_class;
+    Time start, expected_end;
+    int64_t milli_gpus = 0;    // thousandths of GPUs billed
+    int64_t price_micros = 0;  // per GPU-hour, the pool's effective price at the start
+    SpendRaw CostIn(Time from, Time until) const;  // 0 when until <= from
+  };
+  std::vector<SpendBook> spend_;  // per tenant
+  // Per tenant, its running jobs (ordered: the same sums every run).
+  std::vector<std::map<world::JobIndex, SpendRun>> spend_runs_;
+  // Jobs a spend quota held: why, and the generation_ they were weighed in
+  // (a pass skips them until it changes).
+  struct SpendHold {
+    std::string why;
+    uint64_t generation = 0;
+  };
+  std::unordered_map<world::JobIndex, SpendHold> spend_held_;
+  Time spend_wake_ = Time::Min();  // the month start a wake has been asked for
+  bool SpendRunCounts(const SpendRun& run, world::TenantIndex t, int32_t limit) const;
+  void RollSpendMonth(world::TenantIndex t, Time now);
+  void AddSpend(world::TenantIndex t, const std::string& workload_class, SpendRaw raw);
+  void StartSpend(world::JobIndex j, const Allocation& a, Time now);
+  void StopSpend(world::JobIndex j, Time now);
+  // Whether starting job `j` in `pool` on `alloc_gpus` now would take its
+  // tenant past a spend quota; if so, records why (QuotaHold) and asks to be
+  // woken when the month ends.
+  bool OverSpendQuota(world::JobIndex j, world::PoolIndex pool, int64_t alloc_gpus, Time now);
+  // The first month `candidate` (starting now) would take past limit `limit`
+  // (-1: the tenant's, else its class limit), with the run's cost in it.
+  struct SpendOver {
+    SpendMonth month;
+    int32_t limit = -1;
+    SpendRaw cost = 0;
+  };
+  std::optional<SpendOver> FirstMonthOver(const SpendRun& candidate, int32_t limit, Time now) const;
+  void SpendMonthBegins(Time now);
+
+  std::vector<DecisionRecord> decisions_;
+  std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none
   void Record(bool service, int32_t index, const placement::Decision& d, Time now);
 
   // Rebalance (rebalance.cc): moves replicas of every service to cheaper

@@ -205,12 +205,22 @@ struct Job {
 };
 
 // A team's quota (docs/scenario.md, "tenants"): GPUs its running jobs may
-// hold at once, in all and per workload class (0: no limit). Work over quota
-// waits; explain says which quota holds it.
+// hold at once, and what its jobs may spend per UTC calendar month, in all and
+// per workload class (0: no limit). Work over quota waits; explain says which
+// quota holds it.
 struct Tenant {
   std::string id;
   int64_t max_gpus = 0;
-  std::vector<std::pair<std::string, int64_t>> class_max_gpus;  // (class, limit)
+  std::vector<std::pair<std::string, int64_t>> class_max_gpus;       // (class, limit)
+  Money spend_per_month;                                             // 0: no limit
+  std::vector<std::pair<std::string, Money>> class_spend_per_month;  // (class, limit)
+  bool has_spend_quota() const {
+    if (spend_per_month.micros() > 0) return true;
+    for (const auto& [cls, limit] : class_spend_per_month) {
+      if (limit.micros() > 0) return true;
+    }
+    return false;
+  }
 };
 
 // An inference service: replicas of `gpus_per_replica`, scaled to demand.
