@@ -789,8 +789,6 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
   std::optional<SpendOver> FirstMonthOver(const SpendRun& candidate, int32_t limit, Time now) const;
   void SpendMonthBegins(Time now);
 
-  std::vector<DecisionRecord> decisions_;
-  std::vector<int32_t> last_job_decision_, last_service_decision_;  // -1: none
   void Record(bool service, int32_t index, const placement::Decision& d, Time now);
 
   // Rebalance (rebalance.cc): moves replicas of every service to cheaper
