@@ -19,6 +19,7 @@
 #   bench/gateway_wrk.sh                                  # 10 s per run, 64 connections
 #   SECONDS_EACH=5 RATES="1000 5000" bench/gateway_wrk.sh
 #   SOAK_SECONDS=600 bench/gateway_wrk.sh                 # plus the 10-minute soak
+#   RATES="" SOAK_RATE=2000 SOAK_SECONDS=600 bench/gateway_wrk.sh   # the soak without paced runs
 #
 # Needs wrk and nginx (scripts/install-deps.sh bench). wrk is closed-loop: a
 # stalled server sends fewer requests rather than showing the stall as
@@ -29,7 +30,8 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 SECONDS_EACH=${SECONDS_EACH:-10}
 CONNECTIONS=${CONNECTIONS:-64}
-RATES=${RATES:-"1000 5000 10000"}
+RATES=${RATES-"1000 5000 10000"}  # RATES="" runs none
+SOAK_RATE=${SOAK_RATE:-5000}
 SOAK_SECONDS=${SOAK_SECONDS:-0}
 GATEWAY_THREADS=${GATEWAY_THREADS:-2}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
@@ -159,7 +161,7 @@ done
 if (( SOAK_SECONDS > 0 )); then
   rss() { awk '/^VmRSS/ {print $2}' "/proc/$gateway_pid/status"; }
   before=$(rss)
-  run "gateway soak, paced 5000/s" "http://$gateway/v1/chat/completions" m false $(( CONNECTIONS * 1000 / 5000 )) yes "$SOAK_SECONDS"
+  run "gateway soak, paced $SOAK_RATE/s" "http://$gateway/v1/chat/completions" m false $(( CONNECTIONS * 1000 / SOAK_RATE )) yes "$SOAK_SECONDS"
   echo "gateway resident memory: ${before} kB before the soak, $(rss) kB after ${SOAK_SECONDS}s"
 fi
 echo
