@@ -447,22 +447,15 @@ int Main(int argc, char** argv) {
 
   if (want("placement") || only == "sharing") {
     io::Scenario s = MustGenerate(Fleet(c, 100'000, 365));
-    // Pools as bags of GPUs, then on nodes (best fit, the default, and the
-    // fragmentation-aware policy, the costliest to choose with).
-    for (placement::NodePolicy nodes :
-         {placement::NodePolicy::kPooled, placement::NodePolicy::kBestFit,
-          placement::NodePolicy::kFragmentation}) {
-      if (only == "sharing") break;
+    // The median of c.runs measurements, and its rows under `mode`.
+    auto measure = [&](const world::World& w, placement::NodePolicy nodes,
+                       const std::string& mode) {
       std::vector<PlacementResult> runs;
-      for (int r = 0; r < c.runs; ++r)
-        runs.push_back(MeasurePlacement(s.world, c.decisions, nodes));
+      for (int r = 0; r < c.runs; ++r) runs.push_back(MeasurePlacement(w, c.decisions, nodes));
       std::sort(runs.begin(), runs.end(),
                 [](const auto& a, const auto& b) { return a.decisions_per_s < b.decisions_per_s; });
       const PlacementResult& p = runs[runs.size() / 2];
-      std::fprintf(stderr, "  placement (%s) done\n", placement::NodePolicyName(nodes));
-      const std::string mode = nodes == placement::NodePolicy::kPooled
-                                   ? std::string("pooled")
-                                   : std::string("nodes, ") + placement::NodePolicyName(nodes);
+      std::fprintf(stderr, "  placement (%s) done\n", mode.c_str());
       row("| placement decisions/s (%" PRId64
           " GPUs, %d pools, %s, one thread): per CPU second, per wall second | %.0f, %.0f | >= "
           "500,000 |\n",
@@ -472,28 +465,26 @@ int Main(int argc, char** argv) {
       row("| share of decisions placed (%s) | %.1f%% | |\n", mode.c_str(), p.placed_share * 100);
       row("| decision with full explanation (mean, %s) | %.1f us | |\n", mode.c_str(),
           p.explained_us);
+    };
+    // Pools as bags of GPUs, then on nodes (best fit, the default, and the
+    // fragmentation-aware policy, the costliest to choose with).
+    if (only != "sharing") {
+      for (placement::NodePolicy nodes :
+           {placement::NodePolicy::kPooled, placement::NodePolicy::kBestFit,
+            placement::NodePolicy::kFragmentation}) {
+        measure(s.world, nodes,
+                nodes == placement::NodePolicy::kPooled
+                    ? std::string("pooled")
+                    : std::string("nodes, ") + placement::NodePolicyName(nodes));
+      }
     }
     // GPU sharing, CPU and memory on (SharingWorld): best fit and fragmentation.
     const world::World shared = SharingWorld(s.world);
     for (placement::NodePolicy nodes :
          {placement::NodePolicy::kBestFit, placement::NodePolicy::kFragmentation}) {
-      std::vector<PlacementResult> runs;
-      for (int r = 0; r < c.runs; ++r) runs.push_back(MeasurePlacement(shared, c.decisions, nodes));
-      std::sort(runs.begin(), runs.end(),
-                [](const auto& a, const auto& b) { return a.decisions_per_s < b.decisions_per_s; });
-      const PlacementResult& p = runs[runs.size() / 2];
-      std::fprintf(stderr, "  placement (sharing, %s) done\n", placement::NodePolicyName(nodes));
-      const std::string mode = std::string("nodes with sharing (30% shares, CPU, memory), ") +
-                               placement::NodePolicyName(nodes);
-      row("| placement decisions/s (%" PRId64
-          " GPUs, %d pools, %s, one thread): per CPU second, per wall second | %.0f, %.0f | >= "
-          "500,000 |\n",
-          c.gpus, c.pools, mode.c_str(), p.decisions_per_s, p.wall_decisions_per_s);
-      row("| decision latency p50 / p99 (%s) | %.2f / %.2f us | p99 <= 20 us |\n", mode.c_str(),
-          p.p50_us, p.p99_us);
-      row("| share of decisions placed (%s) | %.1f%% | |\n", mode.c_str(), p.placed_share * 100);
-      row("| decision with full explanation (mean, %s) | %.1f us | |\n", mode.c_str(),
-          p.explained_us);
+      measure(shared, nodes,
+              std::string("nodes with sharing (30% shares, CPU, memory), ") +
+                  placement::NodePolicyName(nodes));
     }
   }
 

@@ -373,8 +373,6 @@ class Gateway::Impl {
     exchange->trace = std::move(trace);
     exchange->reply = std::move(traced);
     exchange->body = std::move(body);
-    exchange->stream = stream;
-    exchange->model = model;
     exchange->upstream_ns = upstream_ns;
     Next(exchange);
   }
@@ -395,9 +393,10 @@ class Gateway::Impl {
     std::shared_ptr<Trace> trace;
     Reply reply;
     json body;
-    bool stream = false;
-    std::string model;  // as the client asked
-    size_t next = 0;    // in trace->plan->order
+    // As the client asked (the trace holds them from the checks on).
+    const std::string& model() const { return *trace->model; }
+    bool stream() const { return *trace->stream; }
+    size_t next = 0;  // in trace->plan->order
     std::vector<std::string> failures;
     std::optional<int64_t> retry_after_s;
     std::shared_ptr<std::atomic<int64_t>> upstream_ns;
@@ -415,7 +414,7 @@ class Gateway::Impl {
       if (StartAttempt(ex, ex->trace->plan->order[ex->next++])) return;
       ++failed_attempts_;
     }
-    std::string message = "no deployment of " + ex->model + " the contracts allow answered: ";
+    std::string message = "no deployment of " + ex->model() + " the contracts allow answered: ";
     for (size_t i = 0; i < ex->failures.size(); ++i) {
       message += (i ? "; " : "") + ex->failures[i];
     }
@@ -490,7 +489,7 @@ class Gateway::Impl {
         up.headers.push_back({"Authorization", "Bearer " + upstream_keys_[d]});
       }
     }
-    if (ex->stream) up.headers.push_back({"Accept", "text/event-stream"});
+    if (ex->stream()) up.headers.push_back({"Accept", "text/event-stream"});
     ex->upstream_start = std::chrono::steady_clock::now();
     upstream_->Start(std::move(up),
                      [this, ex](Status opened, std::shared_ptr<UpstreamClient::Call> call) {
@@ -507,7 +506,7 @@ class Gateway::Impl {
       routing_.ObserveLatency(d, std::chrono::duration_cast<std::chrono::nanoseconds>(
                                      std::chrono::steady_clock::now() - ex->upstream_start));
     }
-    if (!opened.ok() || ex->stream) Waited(*ex);
+    if (!opened.ok() || ex->stream()) Waited(*ex);
     if (!opened.ok()) {
       Settle(d, Attempt::kFailure);
       Failed(*ex, opened.message());
@@ -516,7 +515,7 @@ class Gateway::Impl {
     }
     const int status = call->status();
     if (status == 429 || status >= 500) {
-      if (!ex->stream) Waited(*ex);
+      if (!ex->stream()) Waited(*ex);
       std::optional<Duration> wait = RetryAfter(call->headers());
       if (status == 429 && !wait) wait = Duration::Seconds(1);
       if (wait) {
@@ -539,7 +538,7 @@ class Gateway::Impl {
       headers.push_back({"x-polycloud-failed-over", Sanitize(failed)});
     }
     const std::string type = std::string(call->headers().Get("Content-Type").value_or(""));
-    if (ex->stream && status == 200 && type.substr(0, 17) == "text/event-stream") {
+    if (ex->stream() && status == 200 && type.substr(0, 17) == "text/event-stream") {
       Note(*ex, "HTTP 200, streamed");
       Account(ex->trace->key, d, 1, 0, 0);
       return Relay(ex, std::move(call), std::move(headers));
@@ -556,7 +555,7 @@ class Gateway::Impl {
   void Answered(const ExchangePtr& ex, int status, std::string type, std::vector<Header> headers,
                 Result<std::string> answer) {
     const int32_t d = ex->d;
-    if (!ex->stream) Waited(*ex);
+    if (!ex->stream()) Waited(*ex);
     if (!answer.ok()) {
       Settle(d, Attempt::kFailure);
       Failed(*ex, answer.status().message());
@@ -565,7 +564,7 @@ class Gateway::Impl {
     }
     if (ex->anthropic && status < 400) {
       Result<json> translated =
-          FromAnthropicResponse(*answer, ex->model, clock_.Now().unix_seconds());
+          FromAnthropicResponse(*answer, ex->model(), clock_.Now().unix_seconds());
       if (!translated.ok()) {
         Settle(d, Attempt::kFailure);
         Failed(*ex, translated.status().message());
@@ -641,7 +640,7 @@ class Gateway::Impl {
     if (ex->anthropic) {
       const json options = ex->body.value("stream_options", json::object());
       relay->translator = std::make_unique<AnthropicStreamTranslator>(
-          ex->model, clock_.Now().unix_seconds(),
+          ex->model(), clock_.Now().unix_seconds(),
           options.is_object() && options.value("include_usage", false));
     }
     // A client gone before the stream opens drops this callback, and with it

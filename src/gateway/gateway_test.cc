@@ -750,22 +750,40 @@ TEST_F(GatewayTest, KeepsConnectionsToAnUpstreamAliveAcrossRequests) {
   EXPECT_EQ(aw_.open_connections(), 1u);  // one connection, kept in the pool between requests
 }
 
-TEST(GatewayUpstreamTest, AConnectionTheUpstreamClosedWhileIdleIsReplacedWithoutAFailure) {
-  FakeUpstream up("up", std::chrono::milliseconds(100));  // closes idle connections after 0.1 s
-  boost::asio::io_context ioc;
-  auto work = boost::asio::make_work_guard(ioc);
-  std::thread runner([&] { ioc.run(); });
-  {
-    UpstreamClient client(ioc);
-    UpstreamRequest request;
+// An UpstreamClient on an io_context run by a thread of its own, and a chat
+// request to `up`.
+class UpstreamClientHarness {
+ public:
+  explicit UpstreamClientHarness(const FakeUpstream& up) : work_(ioc_.get_executor()) {
+    runner_ = std::thread([this] { ioc_.run(); });
     request.host = "127.0.0.1";
     request.port =
         static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
     request.target = "/v1/chat/completions";
     request.body = R"({"model":"m","messages":[]})";
+  }
+  ~UpstreamClientHarness() {
+    client_.reset();  // before the io_context stops
+    work_.reset();
+    runner_.join();
+  }
+  UpstreamClient& client() { return *client_; }
+  UpstreamRequest request;
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread runner_;
+  std::unique_ptr<UpstreamClient> client_ = std::make_unique<UpstreamClient>(ioc_);
+};
+
+TEST(GatewayUpstreamTest, AConnectionTheUpstreamClosedWhileIdleIsReplacedWithoutAFailure) {
+  FakeUpstream up("up", std::chrono::milliseconds(100));  // closes idle connections after 0.1 s
+  {
+    UpstreamClientHarness h(up);
     for (int i = 0; i < 3; ++i) {
       std::promise<Result<std::string>> answered;
-      client.Start(request, [&](Status opened, std::shared_ptr<UpstreamClient::Call> call) {
+      h.client().Start(h.request, [&](Status opened, std::shared_ptr<UpstreamClient::Call> call) {
         if (!opened.ok()) return answered.set_value(opened);
         EXPECT_EQ(call->status(), 200);
         call->ReadAll(1 << 20, [&, call](Result<std::string> body) { answered.set_value(body); });
@@ -773,44 +791,29 @@ TEST(GatewayUpstreamTest, AConnectionTheUpstreamClosedWhileIdleIsReplacedWithout
       Result<std::string> body = answered.get_future().get();
       ASSERT_TRUE(body.ok()) << body.status().message();
       // The answer read whole, its connection goes back to the pool.
-      for (int wait = 0; wait < 100 && client.idle_connections() == 0; ++wait) {
+      for (int wait = 0; wait < 100 && h.client().idle_connections() == 0; ++wait) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
-      EXPECT_EQ(client.idle_connections(), 1u);
+      EXPECT_EQ(h.client().idle_connections(), 1u);
       std::this_thread::sleep_for(
           std::chrono::milliseconds(250));  // the pooled one is closed by now
     }
   }
-  work.reset();
-  runner.join();
   EXPECT_EQ(up.requests(), 3);
 }
 
 TEST(GatewayUpstreamTest, ACallThatGetsNoAnswerInTimeSaysSo) {
   FakeUpstream up("up");
   up.set_delay_ms(1000);
-  boost::asio::io_context ioc;
-  auto work = boost::asio::make_work_guard(ioc);
-  std::thread runner([&] { ioc.run(); });
-  {
-    UpstreamClient client(ioc);
-    UpstreamRequest request;
-    request.host = "127.0.0.1";
-    request.port =
-        static_cast<uint16_t>(std::stoi(up.base_url().substr(up.base_url().rfind(':') + 1)));
-    request.target = "/v1/chat/completions";
-    request.body = R"({"model":"m","messages":[]})";
-    request.timeout = std::chrono::milliseconds(100);
-    std::promise<Status> opened;
-    client.Start(request,
-                 [&](Status s, std::shared_ptr<UpstreamClient::Call>) { opened.set_value(s); });
-    const Status s = opened.get_future().get();
-    EXPECT_FALSE(s.ok());
-    EXPECT_NE(s.message().find("timed out after 100 ms"), std::string::npos) << s.message();
-    EXPECT_EQ(client.idle_connections(), 0u);
-  }
-  work.reset();
-  runner.join();
+  UpstreamClientHarness h(up);
+  h.request.timeout = std::chrono::milliseconds(100);
+  std::promise<Status> opened;
+  h.client().Start(h.request,
+                   [&](Status s, std::shared_ptr<UpstreamClient::Call>) { opened.set_value(s); });
+  const Status s = opened.get_future().get();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("timed out after 100 ms"), std::string::npos) << s.message();
+  EXPECT_EQ(h.client().idle_connections(), 0u);
 }
 }  // namespace
 }  // namespace polycloud::gateway

@@ -479,14 +479,7 @@ bool Scheduler::ShapeVictims(PoolIndex pool, int32_t priority, const placement::
                     a.priority, a.start, a.owner, id});
     for (int32_t n : fleet_.NodesOf(a.placed)) held.push_back({n, c});
   });
-  auto first_out = [&](int32_t x, int32_t y) {
-    const Victim &a = cand[x], &b = cand[y];
-    if (a.remaining != b.remaining) return a.remaining > b.remaining;
-    if (a.priority != b.priority) return a.priority < b.priority;
-    if (a.start != b.start) return a.start > b.start;
-    if (a.owner != b.owner) return a.owner > b.owner;
-    return a.id > b.id;
-  };
+  auto first_out = [&](int32_t x, int32_t y) { return cand[x].EvictedBefore(cand[y]); };
   std::sort(held.begin(), held.end(), [&](const Held& a, const Held& b) {
     return a.node != b.node ? a.node < b.node : first_out(a.candidate, b.candidate);
   });
@@ -592,14 +585,7 @@ bool Scheduler::NodeVictims(PoolIndex pool, int32_t priority, int64_t need,
     const auto& on = fleet_.NodesOf(a.placed);
     for (int32_t n : on) held.push_back({n, c, on.size() > 1 ? gpn : a.gpus});
   });
-  auto first_out = [&](int32_t x, int32_t y) {
-    const Victim &a = cand[x], &b = cand[y];
-    if (a.remaining != b.remaining) return a.remaining > b.remaining;
-    if (a.priority != b.priority) return a.priority < b.priority;
-    if (a.start != b.start) return a.start > b.start;
-    if (a.owner != b.owner) return a.owner > b.owner;
-    return a.id > b.id;
-  };
+  auto first_out = [&](int32_t x, int32_t y) { return cand[x].EvictedBefore(cand[y]); };
   // By node, a counting sort (a node holds a few allocations: each node's
   // list is then sorted on its own).
   {
@@ -702,11 +688,7 @@ void Scheduler::PreemptFor(PoolIndex pool, int64_t need, int32_t priority, int64
   // Keys are computed once; victims are taken off a heap only as far as
   // needed, since a preemption usually takes one or two of many candidates.
   auto evicted_later = [](const Victim& a, const Victim& b) {  // heap order: first out on top
-    if (a.remaining != b.remaining) return a.remaining < b.remaining;
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.start != b.start) return a.start < b.start;
-    if (a.owner != b.owner) return a.owner < b.owner;
-    return a.id < b.id;
+    return b.EvictedBefore(a);
   };
   scratch_heap_.clear();
   const bool srtf = placing_remaining_ >= 0;

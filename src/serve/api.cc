@@ -501,11 +501,10 @@ http::Router Api::MakeRouter() {
     }
     std::vector<contracts::ExternalSpend> external(broker->world().contracts.size());
     for (const auto& [key, e6] : by_day_e6) {
-      for (size_t c = 0; c < broker->world().contracts.size(); ++c) {
-        if (broker->world().contracts[c].id != key.first) continue;
-        external[c].by_day[key.second] =
-            Money::FromMicros(static_cast<int64_t>((e6 + 500'000) / 1'000'000));
-      }
+      const world::ContractIndex c = broker->world().FindContract(key.first);
+      if (c == world::kNone) continue;  // a contract the scenario no longer has
+      external[c].by_day[key.second] =
+          Money::FromMicros(static_cast<int64_t>((e6 + 500'000) / 1'000'000));
     }
     json out = broker->ContractsJson(&external);
     for (json& c : out["contracts"]) {

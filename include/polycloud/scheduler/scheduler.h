@@ -721,6 +721,15 @@ class Scheduler final : public placement::PreemptionOracle, public placement::No
     Time start;
     int32_t owner;
     int32_t id;
+    // The eviction order: the longest remaining (SRTF), then the lowest
+    // priority, then the latest start (it has the least work to lose).
+    bool EvictedBefore(const Victim& o) const {
+      if (remaining != o.remaining) return remaining > o.remaining;
+      if (priority != o.priority) return priority < o.priority;
+      if (start != o.start) return start > o.start;
+      if (owner != o.owner) return owner > o.owner;
+      return id > o.id;
+    }
   };
   std::vector<Victim> scratch_heap_;
   // Pools held by waiting jobs (priority of the holder), rebuilt every pass.
